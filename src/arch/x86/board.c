@@ -1,0 +1,313 @@
+/* board.c — the x86 machine, assembled in one place and in order. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "arch/x86/board.h"
+#include "arch/x86/boot.h"
+#include "arch/x86/cpu.h"
+#include "arch/x86/layout.h"
+#include "arch/x86/mptable.h"
+#include "arch/x86/regs.h"
+#include "core/vcpu.h"
+#include "core/vm.h"
+#include "devices/debug_exit.h"
+#include "devices/i8042.h"
+#include "devices/rtc.h"
+#include "devices/testdev.h"
+#include "devices/uart16550.h"
+#include "util/log.h"
+
+/* The embedded demo guest (a PVH ELF), linked in by the build. */
+extern const uint8_t kiln_demo_guest_start[];
+extern const uint8_t kiln_demo_guest_end[];
+
+struct board {
+	struct x86_topology topo;
+	struct boot_entry entry;
+	struct uart16550 *uart[2];
+	int uart_fd[2];          /* file sinks we opened, -1 otherwise */
+	struct uart16550 *console; /* the UART on stdio, if any */
+	struct i8042 *i8042;
+	struct rtc *rtc;
+	struct debug_exit debug_exit;
+	struct testdev testdev;
+	bool testdev_init;
+};
+
+static int irq_set(void *ctx, uint32_t gsi, int level)
+{
+	struct vm *vm = ctx;
+
+	return kvm_irq_line(vm->fd, gsi, level);
+}
+
+static void on_reset(void *ctx)
+{
+	vm_request_stop(ctx, VM_STOP_RESET, KILN_EXIT_OK);
+}
+
+static void on_debug_exit(void *ctx, int status)
+{
+	vm_request_stop(ctx, VM_STOP_DEBUG_EXIT, status);
+}
+
+/* Step 1: the in-kernel platform: TSS, identity map, PIC+IOAPIC+LAPIC, PIT. */
+static int platform_create(struct vm *vm)
+{
+	int ret = kvm_set_tss_addr(vm->fd, LAYOUT_TSS_GPA);
+
+	if (ret == 0)
+		ret = kvm_set_identity_map_addr(vm->fd, LAYOUT_IDENTITY_MAP_GPA);
+	if (ret == 0)
+		ret = kvm_create_irqchip(vm->fd);
+	if (ret == 0)
+		ret = kvm_create_pit2(vm->fd);
+	return ret;
+}
+
+/* Step 2: RAM below the MMIO hole, and the rest above 4 GiB. */
+static int memory_create(struct vm *vm)
+{
+	const struct vm_config *c = vm->cfg;
+	unsigned flags = GUEST_MEM_RAM | (c->hugepages ? GUEST_MEM_HUGEPAGES : 0);
+	uint64_t low = c->mem_bytes < LAYOUT_RAM_LOW_MAX ? c->mem_bytes : LAYOUT_RAM_LOW_MAX;
+	uint64_t need, nfree, psize;
+	int ret;
+
+	if (c->hugepages &&
+	    guest_mem_hugepages_check(c->mem_bytes, &need, &nfree, &psize) < 0) {
+		log_err("--hugepages: need %llu free %llu KiB huge pages, the pool has %llu "
+			"(see /proc/sys/vm/nr_hugepages)",
+			(unsigned long long)need, (unsigned long long)(psize >> 10),
+			(unsigned long long)nfree);
+		return -ENOMEM;
+	}
+	ret = guest_mem_add(&vm->mem, 0, low, flags);
+	if (ret == 0 && c->mem_bytes > low)
+		ret = guest_mem_add(&vm->mem, LAYOUT_RAM_HIGH_GPA, c->mem_bytes - low, flags);
+	if (ret < 0)
+		log_err("guest memory (%llu MiB): %s", (unsigned long long)(c->mem_bytes >> 20),
+			strerror(-ret));
+	return ret;
+}
+
+static int serial_sink(const struct serial_config *sc, int *opened)
+{
+	*opened = -1;
+	switch (sc->mode) {
+	case SERIAL_STDIO: return STDOUT_FILENO;
+	case SERIAL_NONE: return -1;
+	case SERIAL_FILE:
+		*opened = open(sc->path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		if (*opened < 0)
+			log_err("serial file %s: %s", sc->path, strerror(errno));
+		return *opened;
+	}
+	return -1;
+}
+
+static int uart_add(struct vm *vm, struct board *b, int i)
+{
+	static const uint16_t port[2] = {LAYOUT_COM1_PORT, LAYOUT_COM2_PORT};
+	static const uint32_t irq[2] = {LAYOUT_COM1_IRQ, LAYOUT_COM2_IRQ};
+	const struct serial_config *sc = i == 0 ? &vm->cfg->com1 : &vm->cfg->com2;
+	struct uart16550_config uc = {
+		.name = i == 0 ? "COM1" : "COM2",
+		.irq = {.set = irq_set, .ctx = vm, .gsi = irq[i]},
+	};
+	int ret;
+
+	uc.out_fd = serial_sink(sc, &b->uart_fd[i]);
+	if (sc->mode == SERIAL_FILE && uc.out_fd < 0)
+		return -EIO;
+	ret = uart16550_create(&uc, &b->uart[i]);
+	if (ret == 0)
+		ret = io_bus_register(&vm->pio, port[i], UART16550_PORTS, &uart16550_io_ops,
+				      b->uart[i]);
+	if (ret == 0 && sc->mode == SERIAL_STDIO)
+		b->console = b->uart[i];
+	return ret;
+}
+
+static int testdev_add(struct vm *vm, struct board *b)
+{
+	int ret;
+
+	testdev_init(&b->testdev);
+	b->testdev_init = true;
+	ret = io_bus_register(&vm->pio, LAYOUT_TESTDEV_PORT, LAYOUT_TESTDEV_PORTS,
+			      &testdev_pio_ops, &b->testdev);
+	if (ret == 0)
+		ret = io_bus_register(&vm->mmio, LAYOUT_TESTDEV_MMIO_GPA, LAYOUT_TESTDEV_MMIO_LEN,
+				      &testdev_mmio_ops, &b->testdev);
+	return ret;
+}
+
+/* Step 3: legacy devices on the PIO bus (and the test device). */
+static int devices_create(struct vm *vm, struct board *b)
+{
+	struct i8042_config ic = {.on_reset = on_reset, .ctx = vm};
+	struct rtc_config rc = {0};
+	int ret;
+
+	for (int i = 0; i < 2; i++) {
+		ret = uart_add(vm, b, i);
+		if (ret < 0)
+			return ret;
+	}
+	ret = i8042_create(&ic, &b->i8042);
+	if (ret == 0)
+		ret = i8042_register(b->i8042, &vm->pio);
+	if (ret == 0)
+		ret = rtc_create(&rc, &b->rtc);
+	if (ret == 0)
+		ret = io_bus_register(&vm->pio, LAYOUT_RTC_PORT, 2, &rtc_io_ops, b->rtc);
+	if (ret == 0 && vm->cfg->debug_exit_port) {
+		b->debug_exit = (struct debug_exit){.on_exit = on_debug_exit, .ctx = vm};
+		ret = io_bus_register(&vm->pio, vm->cfg->debug_exit_port, 1, &debug_exit_io_ops,
+				      &b->debug_exit);
+		if (ret == -EEXIST)
+			log_err("--debug-exit-port %#x collides with another device",
+				vm->cfg->debug_exit_port);
+	}
+	if (ret == 0 && vm->cfg->test_device)
+		ret = testdev_add(vm, b);
+	return ret;
+}
+
+/* Map a whole file read-only; *len set. NULL (and a logged error) on failure. */
+static uint8_t *map_file(const char *what, const char *path, size_t *len)
+{
+	struct stat st;
+	void *p;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0) {
+		log_err("%s %s: %s", what, path, strerror(errno));
+		return NULL;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size == 0) {
+		log_err("%s %s: not a non-empty regular file", what, path);
+		close(fd);
+		return NULL;
+	}
+	p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	close(fd);
+	if (p == MAP_FAILED) {
+		log_err("%s %s: mmap: %s", what, path, strerror(errno));
+		return NULL;
+	}
+	*len = (size_t)st.st_size;
+	return p;
+}
+
+/* Step 4: kernel, initrd and command line through the loaders; boot tables. */
+static int kernel_load(struct vm *vm, struct board *b)
+{
+	const struct vm_config *c = vm->cfg;
+	struct boot_input in = {.cmdline = c->cmdline, .proto = c->boot,
+				.load_addr = c->load_addr, .entry = c->entry};
+	uint8_t *kmap = NULL, *imap = NULL;
+	char err[256] = "";
+	int ret = -EINVAL;
+
+	if (c->kernel_path) {
+		kmap = map_file("kernel", c->kernel_path, &in.kernel_len);
+		if (!kmap)
+			return -EINVAL;
+		in.kernel = kmap;
+	} else {
+		in.kernel = kiln_demo_guest_start;
+		in.kernel_len = (size_t)(kiln_demo_guest_end - kiln_demo_guest_start);
+	}
+	if (c->initrd_path) {
+		imap = map_file("initrd", c->initrd_path, &in.initrd_len);
+		if (!imap)
+			goto out;
+		in.initrd = imap;
+	}
+	ret = boot_load(&vm->mem, &in, &b->entry, err, sizeof(err));
+	if (ret < 0)
+		log_err("%s: %s", c->kernel_path ? c->kernel_path : "demo guest", err);
+	if (ret == 0)
+		ret = x86_boot_tables_write(&vm->mem, b->entry.mode);
+out:
+	if (kmap)
+		munmap(kmap, in.kernel_len);
+	if (imap)
+		munmap(imap, in.initrd_len);
+	return ret;
+}
+
+int board_create(struct vm *vm)
+{
+	struct board *b = calloc(1, sizeof(*b));
+	int ret;
+
+	if (!b)
+		return -ENOMEM;
+	b->uart_fd[0] = b->uart_fd[1] = -1;
+	b->topo = (struct x86_topology){vm->cfg->sockets, vm->cfg->cores, vm->cfg->threads};
+	vm->board = b;
+	ret = platform_create(vm);
+	if (ret == 0)
+		ret = memory_create(vm);
+	if (ret == 0)
+		ret = devices_create(vm, b);
+	if (ret == 0)
+		ret = kernel_load(vm, b);
+	if (ret == 0) {
+		ret = mptable_write(&vm->mem, &b->topo);
+		if (ret < 0)
+			log_err("MP table: %s", strerror(-ret));
+	}
+	return ret;
+}
+
+int board_vcpu_init(struct vm *vm, struct vcpu *v)
+{
+	struct board *b = vm->board;
+	int ret = x86_vcpu_init(vm->kvm, v->fd, &b->topo, v->index);
+
+	if (ret < 0)
+		return ret;
+	if (v->index == 0)
+		return x86_boot_regs_set(v->fd, &b->entry);
+	/* Application processors wait in the in-kernel LAPIC for INIT/SIPI. */
+	return kvm_set_mp_state(v->fd, KVM_MP_STATE_UNINITIALIZED);
+}
+
+size_t board_console_input(struct vm *vm, const uint8_t *buf, size_t len)
+{
+	struct board *b = vm->board;
+
+	return b && b->console ? uart16550_receive(b->console, buf, len) : len;
+}
+
+void board_destroy(struct vm *vm)
+{
+	struct board *b = vm->board;
+
+	if (!b)
+		return;
+	for (int i = 0; i < 2; i++) {
+		if (b->uart[i])
+			uart16550_destroy(b->uart[i]);
+		if (b->uart_fd[i] >= 0)
+			close(b->uart_fd[i]);
+	}
+	if (b->i8042)
+		i8042_destroy(b->i8042);
+	if (b->rtc)
+		rtc_destroy(b->rtc);
+	if (b->testdev_init)
+		pthread_mutex_destroy(&b->testdev.lock);
+	free(b);
+	vm->board = NULL;
+}

@@ -1,0 +1,31 @@
+/* board.h — the x86 machine: assembles irqchip, memory, legacy devices, kernel and tables. */
+#ifndef KILN_ARCH_X86_BOARD_H
+#define KILN_ARCH_X86_BOARD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/compiler.h"
+
+struct vm;
+struct vcpu;
+
+/*
+ * Assemble the board for vm->cfg, in order: TSS/identity map, in-kernel irqchip and PIT, guest
+ * RAM, legacy devices on the buses, kernel/initrd/cmdline via the loaders, MP table. Prints a
+ * one-line error and returns -errno on failure (partially built state is freed by
+ * board_destroy).
+ */
+int board_create(struct vm *vm) MUST_CHECK;
+
+/* Set up one vCPU: CPUID, MSRs, LAPIC; the boot vCPU also gets the kernel's entry registers;
+ * the others wait for INIT/SIPI. */
+int board_vcpu_init(struct vm *vm, struct vcpu *v) MUST_CHECK;
+
+/* Feed console input (bytes from stdin) to the UART on stdio. Returns bytes taken. */
+size_t board_console_input(struct vm *vm, const uint8_t *buf, size_t len);
+
+/* Free the board's devices. Safe on a partially created board. */
+void board_destroy(struct vm *vm);
+
+#endif

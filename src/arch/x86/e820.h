@@ -1,0 +1,26 @@
+/* e820.h — the guest memory map, derived from the RAM regions and the fixed layout. */
+#ifndef KILN_ARCH_X86_E820_H
+#define KILN_ARCH_X86_E820_H
+
+#include <stdint.h>
+
+#include "core/guest_mem.h"
+
+#define E820_RAM      1
+#define E820_RESERVED 2
+#define E820_MAX      32
+
+struct e820_entry {
+	uint64_t addr;
+	uint64_t size;
+	uint32_t type;
+} __attribute__((packed));
+
+/*
+ * Fill out[0..max) with the guest memory map, sorted by address: RAM below the EBDA, the EBDA
+ * and BIOS area reserved, then each GUEST_MEM_RAM region (the first one split at 1 MiB).
+ * Returns the number of entries, or -ENOSPC if max is too small.
+ */
+int e820_build(const struct guest_mem *m, struct e820_entry *out, unsigned max);
+
+#endif

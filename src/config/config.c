@@ -1,0 +1,322 @@
+/* config.c — defaults and the `kiln run` command-line parser (pure: no I/O but usage text). */
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config/config.h"
+
+#define MEM_DEFAULT (256ULL << 20)
+#define MEM_MIN     (2ULL << 20)
+#define MEM_MAX     (1ULL << 40)
+
+void config_defaults(struct vm_config *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->sockets = c->cores = c->threads = 1;
+	c->mem_bytes = MEM_DEFAULT;
+	c->com1.mode = SERIAL_STDIO;
+	c->com2.mode = SERIAL_NONE;
+	c->boot = BOOT_AUTO;
+	c->on_reset = RESET_STOP;
+	c->debug_exit_port = 0xf4;
+}
+
+void config_usage(void)
+{
+	fputs("usage: kiln run [options]\n"
+	      "  --kernel PATH          kernel: bzImage, ELF vmlinux, PVH ELF, or raw image\n"
+	      "                         (without --kernel: the built-in demo guest)\n"
+	      "  --initrd PATH          initial ramdisk\n"
+	      "  --cmdline STR          kernel command line\n"
+	      "  --boot auto|linux|pvh  boot protocol for ELF kernels (auto: PVH if the ELF has\n"
+	      "                         a PVH entry note, else the Linux 64-bit entry)\n"
+	      "  --cpus N               N vCPUs (1 socket, N cores)\n"
+	      "  --topology S:C:T       sockets:cores:threads per core\n"
+	      "  --memory SIZE          guest RAM, e.g. 512M, 2G (bare number: MiB; default 256M)\n"
+	      "  --hugepages            back guest RAM with 2 MiB huge pages\n"
+	      "  --serial MODE          COM1: stdio (default), file:PATH, none\n"
+	      "  --serial2 MODE         COM2: stdio, file:PATH, none (default)\n"
+	      "  --load-addr A --entry E  raw image: load at A, enter at E (64-bit mode)\n"
+	      "  --on-reset stop|restart  what a guest reset does (default stop)\n"
+	      "  --debug-exit-port P|none  debug-exit port (default 0xf4)\n"
+	      "  --test-device          add the PIO/MMIO scratch device used by the guest tests\n"
+	      "  -v, --verbose          more log output (repeat for debug)\n"
+	      "  -h, --help             this text\n",
+	      stdout);
+}
+
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return -EINVAL;
+}
+
+int config_parse_u64(const char *s, uint64_t *out)
+{
+	char *end;
+	unsigned long long v;
+
+	if (!s || !*s || *s == '-' || *s == '+' || *s == ' ')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 0);
+	if (errno || *end)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+int config_parse_size(const char *s, uint64_t *out)
+{
+	char *end;
+	unsigned long long v;
+	unsigned shift = 20;
+
+	if (!s || *s < '0' || *s > '9')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || end == s)
+		return -EINVAL;
+	if (*end) {
+		switch (*end) {
+		case 'k': case 'K': shift = 10; break;
+		case 'm': case 'M': shift = 20; break;
+		case 'g': case 'G': shift = 30; break;
+		case 't': case 'T': shift = 40; break;
+		default: return -EINVAL;
+		}
+		end++;
+		if (*end == 'i')
+			end++;
+		if (*end == 'B' || *end == 'b')
+			end++;
+		if (*end)
+			return -EINVAL;
+	}
+	if (v == 0 || v > (~0ULL >> shift))
+		return -EINVAL;
+	*out = (uint64_t)v << shift;
+	return 0;
+}
+
+static int parse_serial(struct serial_config *sc, const char *flag, const char *v, char *err,
+			size_t errlen)
+{
+	if (strcmp(v, "stdio") == 0) {
+		sc->mode = SERIAL_STDIO;
+	} else if (strcmp(v, "none") == 0) {
+		sc->mode = SERIAL_NONE;
+	} else if (strncmp(v, "file:", 5) == 0 && v[5]) {
+		if (strlen(v + 5) >= sizeof(sc->path))
+			return fail(err, errlen, "%s: path too long", flag);
+		sc->mode = SERIAL_FILE;
+		strcpy(sc->path, v + 5);
+	} else {
+		return fail(err, errlen, "%s: '%s' is not stdio, file:PATH or none", flag, v);
+	}
+	return 0;
+}
+
+static int parse_count(const char *s, unsigned *out)
+{
+	uint64_t v;
+
+	if (config_parse_u64(s, &v) < 0 || v == 0 || v > CONFIG_MAX_VCPUS)
+		return -EINVAL;
+	*out = (unsigned)v;
+	return 0;
+}
+
+static int parse_topology(struct vm_config *c, const char *v, char *err, size_t errlen)
+{
+	char buf[64], *p[3], *save = NULL;
+	unsigned n[3];
+
+	if (strlen(v) >= sizeof(buf))
+		return fail(err, errlen, "--topology: '%s' is not S:C:T", v);
+	strcpy(buf, v);
+	p[0] = strtok_r(buf, ":", &save);
+	p[1] = strtok_r(NULL, ":", &save);
+	p[2] = strtok_r(NULL, "", &save);
+	for (int i = 0; i < 3; i++)
+		if (!p[i] || parse_count(p[i], &n[i]) < 0)
+			return fail(err, errlen, "--topology: '%s' is not S:C:T with each >= 1", v);
+	if ((uint64_t)n[0] * n[1] * n[2] > CONFIG_MAX_VCPUS)
+		return fail(err, errlen, "--topology: %s gives more than %d vCPUs", v,
+			    CONFIG_MAX_VCPUS);
+	c->sockets = n[0];
+	c->cores = n[1];
+	c->threads = n[2];
+	return 0;
+}
+
+enum opt_id {
+	OPT_KERNEL = 256, OPT_INITRD, OPT_CMDLINE, OPT_BOOT, OPT_CPUS, OPT_TOPOLOGY, OPT_MEMORY,
+	OPT_HUGEPAGES, OPT_SERIAL, OPT_SERIAL2, OPT_LOAD_ADDR, OPT_ENTRY, OPT_ON_RESET,
+	OPT_DEBUG_EXIT, OPT_TEST_DEVICE,
+};
+
+static const struct option run_opts[] = {
+	{"kernel", required_argument, NULL, OPT_KERNEL},
+	{"initrd", required_argument, NULL, OPT_INITRD},
+	{"cmdline", required_argument, NULL, OPT_CMDLINE},
+	{"boot", required_argument, NULL, OPT_BOOT},
+	{"cpus", required_argument, NULL, OPT_CPUS},
+	{"topology", required_argument, NULL, OPT_TOPOLOGY},
+	{"memory", required_argument, NULL, OPT_MEMORY},
+	{"hugepages", no_argument, NULL, OPT_HUGEPAGES},
+	{"serial", required_argument, NULL, OPT_SERIAL},
+	{"serial2", required_argument, NULL, OPT_SERIAL2},
+	{"load-addr", required_argument, NULL, OPT_LOAD_ADDR},
+	{"entry", required_argument, NULL, OPT_ENTRY},
+	{"on-reset", required_argument, NULL, OPT_ON_RESET},
+	{"debug-exit-port", required_argument, NULL, OPT_DEBUG_EXIT},
+	{"test-device", no_argument, NULL, OPT_TEST_DEVICE},
+	{"verbose", no_argument, NULL, 'v'},
+	{"help", no_argument, NULL, 'h'},
+	{NULL, 0, NULL, 0},
+};
+
+struct parse_state {
+	bool cpus_set, topo_set, load_set, entry_set;
+};
+
+static int parse_boot(struct vm_config *c, const char *v, char *err, size_t errlen)
+{
+	if (strcmp(v, "auto") == 0)
+		c->boot = BOOT_AUTO;
+	else if (strcmp(v, "linux") == 0)
+		c->boot = BOOT_LINUX;
+	else if (strcmp(v, "pvh") == 0)
+		c->boot = BOOT_PVH;
+	else
+		return fail(err, errlen, "--boot: '%s' is not auto, linux or pvh", v);
+	return 0;
+}
+
+static int parse_memory(struct vm_config *c, const char *v, char *err, size_t errlen)
+{
+	if (config_parse_size(v, &c->mem_bytes) < 0)
+		return fail(err, errlen, "--memory: '%s' is not a size (e.g. 512M, 2G)", v);
+	if (c->mem_bytes < MEM_MIN || c->mem_bytes > MEM_MAX)
+		return fail(err, errlen, "--memory: %s is outside 2M..1T", v);
+	if (c->mem_bytes & 0xfff)
+		return fail(err, errlen, "--memory: %s is not a multiple of 4K", v);
+	return 0;
+}
+
+static int parse_addr(const char *flag, const char *v, uint64_t *out, char *err, size_t errlen)
+{
+	if (config_parse_u64(v, out) < 0)
+		return fail(err, errlen, "%s: '%s' is not an address", flag, v);
+	return 0;
+}
+
+static int parse_debug_exit(struct vm_config *c, const char *v, char *err, size_t errlen)
+{
+	uint64_t port;
+
+	if (strcmp(v, "none") == 0) {
+		c->debug_exit_port = 0;
+		return 0;
+	}
+	if (config_parse_u64(v, &port) < 0 || port == 0 || port > 0xffff)
+		return fail(err, errlen, "--debug-exit-port: '%s' is not a port 1..0xffff or none",
+			    v);
+	c->debug_exit_port = (uint16_t)port;
+	return 0;
+}
+
+static int parse_one(struct vm_config *c, struct parse_state *st, int opt, const char *v,
+		     char *err, size_t errlen)
+{
+	switch (opt) {
+	case OPT_KERNEL: c->kernel_path = v; return 0;
+	case OPT_INITRD: c->initrd_path = v; return 0;
+	case OPT_CMDLINE: c->cmdline = v; return 0;
+	case OPT_BOOT: return parse_boot(c, v, err, errlen);
+	case OPT_CPUS:
+		st->cpus_set = true;
+		c->sockets = c->threads = 1;
+		if (parse_count(v, &c->cores) < 0)
+			return fail(err, errlen, "--cpus: '%s' is not a number 1..%d", v,
+				    CONFIG_MAX_VCPUS);
+		return 0;
+	case OPT_TOPOLOGY: st->topo_set = true; return parse_topology(c, v, err, errlen);
+	case OPT_MEMORY: return parse_memory(c, v, err, errlen);
+	case OPT_HUGEPAGES: c->hugepages = true; return 0;
+	case OPT_SERIAL: return parse_serial(&c->com1, "--serial", v, err, errlen);
+	case OPT_SERIAL2: return parse_serial(&c->com2, "--serial2", v, err, errlen);
+	case OPT_LOAD_ADDR: st->load_set = true; return parse_addr("--load-addr", v, &c->load_addr, err, errlen);
+	case OPT_ENTRY: st->entry_set = true; return parse_addr("--entry", v, &c->entry, err, errlen);
+	case OPT_ON_RESET:
+		if (strcmp(v, "stop") == 0)
+			c->on_reset = RESET_STOP;
+		else if (strcmp(v, "restart") == 0)
+			c->on_reset = RESET_RESTART;
+		else
+			return fail(err, errlen, "--on-reset: '%s' is not stop or restart", v);
+		return 0;
+	case OPT_DEBUG_EXIT: return parse_debug_exit(c, v, err, errlen);
+	case OPT_TEST_DEVICE: c->test_device = true; return 0;
+	case 'v': c->verbosity++; return 0;
+	default: return fail(err, errlen, "internal: option %d", opt);
+	}
+}
+
+static int check_combination(struct vm_config *c, const struct parse_state *st, char *err,
+			     size_t errlen)
+{
+	if (st->cpus_set && st->topo_set)
+		return fail(err, errlen, "--cpus and --topology are mutually exclusive");
+	if (st->load_set != st->entry_set)
+		return fail(err, errlen, "--load-addr and --entry go together");
+	if (st->load_set) {
+		if (c->boot != BOOT_AUTO)
+			return fail(err, errlen, "--boot does not apply to a raw image");
+		c->boot = BOOT_RAW;
+	}
+	if (!c->kernel_path && (c->initrd_path || st->load_set))
+		return fail(err, errlen, "%s needs --kernel", c->initrd_path ? "--initrd" : "--load-addr");
+	if (c->hugepages && (c->mem_bytes & ((2ULL << 20) - 1)))
+		return fail(err, errlen, "--memory must be a multiple of 2M with --hugepages");
+	if (c->com1.mode == SERIAL_STDIO && c->com2.mode == SERIAL_STDIO)
+		return fail(err, errlen, "--serial and --serial2 cannot both use stdio");
+	if (c->cmdline && strlen(c->cmdline) >= 0x10000)
+		return fail(err, errlen, "--cmdline: longer than 65535 bytes");
+	return 0;
+}
+
+int config_parse_run(struct vm_config *c, int argc, char **argv, char *err, size_t errlen)
+{
+	struct parse_state st = {0};
+	int opt, ret;
+
+	optind = 1;
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, ":vh", run_opts, NULL)) != -1) {
+		if (opt == 'h') {
+			config_usage();
+			return 1;
+		}
+		if (opt == '?')
+			return fail(err, errlen, "unknown option '%s' (see kiln run --help)",
+				    argv[optind - 1]);
+		if (opt == ':')
+			return fail(err, errlen, "option '%s' needs a value", argv[optind - 1]);
+		ret = parse_one(c, &st, opt, optarg, err, errlen);
+		if (ret < 0)
+			return ret;
+	}
+	if (optind < argc)
+		return fail(err, errlen, "unexpected argument '%s'", argv[optind]);
+	return check_combination(c, &st, err, errlen);
+}

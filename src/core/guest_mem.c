@@ -1,0 +1,312 @@
+/* guest_mem.c — guest-physical memory regions, KVM slot registration, checked translation. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "core/guest_mem.h"
+#include "hv/kvm.h"
+#include "util/log.h"
+
+#define PAGE_4K  0x1000ULL
+#define PAGE_2M  0x200000ULL
+
+void guest_mem_init(struct guest_mem *m, int vm_fd)
+{
+	memset(m, 0, sizeof(*m));
+	m->vm_fd = vm_fd;
+}
+
+static int range_ok(uint64_t gpa, uint64_t len, uint64_t align)
+{
+	if (len == 0 || gpa + len < gpa)
+		return 0;
+	return (gpa % align) == 0 && (len % align) == 0;
+}
+
+static int overlaps(const struct guest_mem *m, uint64_t gpa, uint64_t len)
+{
+	for (unsigned i = 0; i < m->nr; i++) {
+		const struct guest_region *r = &m->r[i];
+
+		if (gpa < r->gpa + r->len && r->gpa < gpa + len)
+			return 1;
+	}
+	return 0;
+}
+
+static int free_slot(const struct guest_mem *m, uint32_t *slot)
+{
+	for (uint32_t s = 0; s < GUEST_MEM_MAX_REGIONS; s++) {
+		unsigned i;
+
+		for (i = 0; i < m->nr && m->r[i].slot != s; i++)
+			;
+		if (i == m->nr) {
+			*slot = s;
+			return 0;
+		}
+	}
+	return -ENOSPC;
+}
+
+static int kvm_set_slot(const struct guest_mem *m, const struct guest_region *r, uint64_t len)
+{
+	uint32_t flags = (r->flags & GUEST_MEM_READONLY) ? KVM_MEM_READONLY : 0;
+
+	if (m->vm_fd < 0)
+		return 0;
+	return kvm_set_memory_region(m->vm_fd, r->slot, flags, r->gpa, len, r->host);
+}
+
+static int insert_region(struct guest_mem *m, struct guest_region *nr)
+{
+	unsigned i;
+	int ret;
+
+	if (m->nr == GUEST_MEM_MAX_REGIONS || free_slot(m, &nr->slot) < 0)
+		return -ENOSPC;
+	ret = kvm_set_slot(m, nr, nr->len);
+	if (ret < 0)
+		return ret;
+	for (i = m->nr; i > 0 && m->r[i - 1].gpa > nr->gpa; i--)
+		m->r[i] = m->r[i - 1];
+	m->r[i] = *nr;
+	m->nr++;
+	return 0;
+}
+
+int guest_mem_add_host(struct guest_mem *m, uint64_t gpa, uint64_t len, void *host,
+		       unsigned flags)
+{
+	struct guest_region r = {.gpa = gpa, .len = len, .host = host, .flags = flags};
+
+	if (!host || !range_ok(gpa, len, PAGE_4K))
+		return -EINVAL;
+	if (overlaps(m, gpa, len))
+		return -EEXIST;
+	return insert_region(m, &r);
+}
+
+static void *map_anon(uint64_t len, unsigned flags, void **base, size_t *map_len)
+{
+	int mf = MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE;
+	uint8_t *p;
+	uint64_t pad = 0;
+
+	if (flags & GUEST_MEM_HUGEPAGES) {
+		mf = (mf & ~MAP_NORESERVE) | MAP_HUGETLB;
+	} else {
+		pad = PAGE_2M; /* align to 2 MiB so transparent huge pages can back it */
+	}
+	p = mmap(NULL, len + pad, PROT_READ | PROT_WRITE, mf, -1, 0);
+	if (p == MAP_FAILED)
+		return NULL;
+	*base = p;
+	*map_len = len + pad;
+	if (pad) {
+		uint8_t *aligned = (uint8_t *)(((uintptr_t)p + PAGE_2M - 1) & ~(PAGE_2M - 1));
+
+		madvise(aligned, len, MADV_HUGEPAGE);
+		return aligned;
+	}
+	return p;
+}
+
+int guest_mem_add(struct guest_mem *m, uint64_t gpa, uint64_t len, unsigned flags)
+{
+	struct guest_region r = {.gpa = gpa, .len = len, .flags = flags};
+	uint64_t align = (flags & GUEST_MEM_HUGEPAGES) ? PAGE_2M : PAGE_4K;
+	int ret;
+
+	if (!range_ok(gpa, len, align))
+		return -EINVAL;
+	if (overlaps(m, gpa, len))
+		return -EEXIST;
+	if (flags & GUEST_MEM_HUGEPAGES) {
+		ret = guest_mem_hugepages_check(len, NULL, NULL, NULL);
+		if (ret < 0)
+			return ret;
+	}
+	r.host = map_anon(len, flags, &r.map_base, &r.map_len);
+	if (!r.host)
+		return -ENOMEM;
+	ret = insert_region(m, &r);
+	if (ret < 0)
+		munmap(r.map_base, r.map_len);
+	return ret;
+}
+
+static void release(struct guest_mem *m, struct guest_region *r)
+{
+	if (kvm_set_slot(m, r, 0) < 0)
+		log_warn("could not unregister guest memory at %#llx", (unsigned long long)r->gpa);
+	if (r->map_len)
+		munmap(r->map_base, r->map_len);
+}
+
+int guest_mem_remove(struct guest_mem *m, uint64_t gpa)
+{
+	for (unsigned i = 0; i < m->nr; i++) {
+		if (m->r[i].gpa != gpa)
+			continue;
+		release(m, &m->r[i]);
+		memmove(&m->r[i], &m->r[i + 1], (m->nr - i - 1) * sizeof(m->r[0]));
+		m->nr--;
+		return 0;
+	}
+	return -ENOENT;
+}
+
+void guest_mem_destroy(struct guest_mem *m)
+{
+	while (m->nr)
+		release(m, &m->r[--m->nr]);
+}
+
+const struct guest_region *guest_mem_find(const struct guest_mem *m, uint64_t gpa)
+{
+	unsigned lo = 0, hi = m->nr;
+
+	while (lo < hi) {
+		unsigned mid = (lo + hi) / 2;
+		const struct guest_region *r = &m->r[mid];
+
+		if (gpa < r->gpa)
+			hi = mid;
+		else if (gpa - r->gpa >= r->len)
+			lo = mid + 1;
+		else
+			return r;
+	}
+	return NULL;
+}
+
+void *guest_mem_ptr(const struct guest_mem *m, uint64_t gpa, uint64_t len)
+{
+	const struct guest_region *r;
+
+	if (len == 0 || gpa + len < gpa)
+		return NULL;
+	r = guest_mem_find(m, gpa);
+	if (!r || len > r->len - (gpa - r->gpa))
+		return NULL;
+	return r->host + (gpa - r->gpa);
+}
+
+void *guest_mem_ptr_rw(const struct guest_mem *m, uint64_t gpa, uint64_t len)
+{
+	const struct guest_region *r = guest_mem_find(m, gpa);
+
+	if (!r || (r->flags & GUEST_MEM_READONLY))
+		return NULL;
+	return guest_mem_ptr(m, gpa, len);
+}
+
+/* Check that [gpa, gpa+len) is covered by contiguous regions (writable if `write`). */
+static int span_ok(const struct guest_mem *m, uint64_t gpa, size_t len, int write)
+{
+	if (len == 0)
+		return 1;
+	if (gpa + len < gpa)
+		return 0;
+	while (len) {
+		const struct guest_region *r = guest_mem_find(m, gpa);
+		uint64_t chunk;
+
+		if (!r || (write && (r->flags & GUEST_MEM_READONLY)))
+			return 0;
+		chunk = r->len - (gpa - r->gpa);
+		if (chunk >= len)
+			return 1;
+		gpa += chunk;
+		len -= chunk;
+	}
+	return 1;
+}
+
+static void copy_span(const struct guest_mem *m, uint64_t gpa, uint8_t *buf, size_t len,
+		      int write)
+{
+	while (len) {
+		const struct guest_region *r = guest_mem_find(m, gpa);
+		uint64_t off = gpa - r->gpa;
+		size_t chunk = r->len - off < len ? (size_t)(r->len - off) : len;
+
+		if (write)
+			memcpy(r->host + off, buf, chunk);
+		else
+			memcpy(buf, r->host + off, chunk);
+		gpa += chunk;
+		buf += chunk;
+		len -= chunk;
+	}
+}
+
+int guest_mem_read(const struct guest_mem *m, uint64_t gpa, void *dst, size_t len)
+{
+	if (!span_ok(m, gpa, len, 0))
+		return -EFAULT;
+	copy_span(m, gpa, dst, len, 0);
+	return 0;
+}
+
+int guest_mem_write(const struct guest_mem *m, uint64_t gpa, const void *src, size_t len)
+{
+	if (!span_ok(m, gpa, len, 1))
+		return -EFAULT;
+	copy_span(m, gpa, (uint8_t *)src, len, 1);
+	return 0;
+}
+
+uint64_t guest_mem_ram_size(const struct guest_mem *m)
+{
+	uint64_t sum = 0;
+
+	for (unsigned i = 0; i < m->nr; i++)
+		if (m->r[i].flags & GUEST_MEM_RAM)
+			sum += m->r[i].len;
+	return sum;
+}
+
+static int meminfo_value(const char *key, uint64_t *val)
+{
+	char line[256];
+	size_t klen = strlen(key);
+	FILE *f = fopen("/proc/meminfo", "r");
+	int ret = -ENOENT;
+
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long long v;
+
+		if (strncmp(line, key, klen) == 0 && sscanf(line + klen, " %llu", &v) == 1) {
+			*val = v;
+			ret = 0;
+			break;
+		}
+	}
+	fclose(f);
+	return ret;
+}
+
+int guest_mem_hugepages_check(uint64_t bytes, uint64_t *need_pages, uint64_t *free_pages,
+			      uint64_t *page_size)
+{
+	uint64_t size_kb = 0, nfree = 0, need;
+
+	if (meminfo_value("Hugepagesize:", &size_kb) < 0 || size_kb == 0 ||
+	    meminfo_value("HugePages_Free:", &nfree) < 0)
+		return -ENOMEM;
+	if (page_size)
+		*page_size = size_kb * 1024;
+	if (bytes % (size_kb * 1024))
+		return -EINVAL;
+	need = bytes / (size_kb * 1024);
+	if (need_pages)
+		*need_pages = need;
+	if (free_pages)
+		*free_pages = nfree;
+	return nfree >= need ? 0 : -ENOMEM;
+}

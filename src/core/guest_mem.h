@@ -1,0 +1,89 @@
+/* guest_mem.h — guest-physical memory regions and checked guest-address translation. */
+#ifndef KILN_CORE_GUEST_MEM_H
+#define KILN_CORE_GUEST_MEM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/compiler.h"
+
+#define GUEST_MEM_MAX_REGIONS 32
+
+/* Region flags. */
+#define GUEST_MEM_READONLY  0x1u /* guest writes exit as MMIO; VMM writes refused */
+#define GUEST_MEM_HUGEPAGES 0x2u /* back with hugetlbfs 2 MiB pages */
+#define GUEST_MEM_RAM       0x4u /* system RAM: reported in the memory map given to the guest */
+
+struct guest_region {
+	uint64_t gpa;
+	uint64_t len;
+	uint8_t *host;
+	uint32_t slot;     /* KVM memory slot number */
+	unsigned flags;    /* GUEST_MEM_* */
+	size_t map_len;    /* bytes to munmap at host_base, 0 if the caller owns the memory */
+	void *map_base;
+};
+
+struct guest_mem {
+	int vm_fd; /* -1: regions are not registered with KVM (host-side tests) */
+	unsigned nr;
+	struct guest_region r[GUEST_MEM_MAX_REGIONS]; /* sorted by gpa, never overlapping */
+};
+
+/* Start with no regions. vm_fd is the KVM VM fd, or -1 to keep the map purely host-side. */
+void guest_mem_init(struct guest_mem *m, int vm_fd);
+
+/*
+ * Allocate and map len bytes of zeroed memory at gpa (both 4 KiB aligned, len > 0, no overflow,
+ * no overlap with an existing region). With GUEST_MEM_HUGEPAGES both must be 2 MiB aligned and
+ * the hugetlb pool must hold enough free pages. Returns 0, -EINVAL (alignment, zero length,
+ * overflow), -EEXIST (overlap), -ENOSPC (no free slot), -ENOMEM (allocation or hugepage pool).
+ */
+int guest_mem_add(struct guest_mem *m, uint64_t gpa, uint64_t len, unsigned flags) MUST_CHECK;
+
+/*
+ * As guest_mem_add, but with caller-owned host memory `host` (page-aligned when registered with
+ * KVM). The memory is not freed by guest_mem_remove/destroy.
+ */
+int guest_mem_add_host(struct guest_mem *m, uint64_t gpa, uint64_t len, void *host,
+		       unsigned flags) MUST_CHECK;
+
+/* Remove the region that starts exactly at gpa. Returns 0 or -ENOENT. Only call while no vCPU
+ * runs and no device holds pointers into the region. */
+int guest_mem_remove(struct guest_mem *m, uint64_t gpa) MUST_CHECK;
+
+/* Unregister and free every region. */
+void guest_mem_destroy(struct guest_mem *m);
+
+/*
+ * Translate [gpa, gpa+len) to a host pointer. The whole range must lie inside one region.
+ * Returns NULL for len 0, overflow, or any byte outside guest memory. Read-only regions are
+ * returned too; use guest_mem_ptr_rw to write.
+ */
+void *guest_mem_ptr(const struct guest_mem *m, uint64_t gpa, uint64_t len);
+
+/* As guest_mem_ptr, but NULL if the region is read-only. */
+void *guest_mem_ptr_rw(const struct guest_mem *m, uint64_t gpa, uint64_t len);
+
+/* Copy between guest and host memory, possibly across adjacent regions.
+ * Return 0 or -EFAULT (any byte unmapped, or read-only for writes); nothing partial on error. */
+int guest_mem_read(const struct guest_mem *m, uint64_t gpa, void *dst, size_t len) MUST_CHECK;
+int guest_mem_write(const struct guest_mem *m, uint64_t gpa, const void *src,
+		    size_t len) MUST_CHECK;
+
+/* Region containing gpa, or NULL. */
+const struct guest_region *guest_mem_find(const struct guest_mem *m, uint64_t gpa);
+
+/* Sum of the lengths of GUEST_MEM_RAM regions. */
+uint64_t guest_mem_ram_size(const struct guest_mem *m);
+
+/*
+ * Check that the hugetlb pool (default page size) has at least `bytes` worth of free pages.
+ * Returns 0, -EINVAL if bytes is not a multiple of the huge page size, -ENOMEM if the pool is
+ * short; *free_pages and *need_pages and *page_size are filled when not NULL.
+ */
+int guest_mem_hugepages_check(uint64_t bytes, uint64_t *need_pages, uint64_t *free_pages,
+			      uint64_t *page_size) MUST_CHECK;
+
+#endif

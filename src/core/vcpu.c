@@ -1,0 +1,171 @@
+/* vcpu.c — the vCPU thread: KVM_RUN, exit dispatch, and parking while the VM is paused. */
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
+
+#include "core/exit.h"
+#include "core/vcpu.h"
+#include "core/vm.h"
+#include "hv/kvm.h"
+#include "util/log.h"
+
+#define VCPU_KICK_SIGNAL SIGUSR1
+
+static void kick_handler(int sig)
+{
+	(void)sig; /* only here to interrupt KVM_RUN with EINTR */
+}
+
+int vcpu_signals_init(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = kick_handler;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(VCPU_KICK_SIGNAL, &sa, NULL) < 0) {
+		log_err("sigaction: %s", strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
+int vcpu_create(struct vm *vm, unsigned index, struct vcpu *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->vm = vm;
+	out->index = index;
+	out->fd = -1;
+	return kvm_vcpu_create(vm->kvm, vm->fd, index, &out->fd, &out->run);
+}
+
+void vcpu_kick(struct vcpu *v)
+{
+	/* immediate_exit covers a kick that lands just before KVM_RUN; the signal one inside it. */
+	__atomic_store_n(&v->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
+	if (v->thread_started)
+		pthread_kill(v->thread, VCPU_KICK_SIGNAL);
+}
+
+/* Park while PAUSED; return whether the vCPU should enter the guest (false: stop). */
+static bool wait_runnable(struct vcpu *v)
+{
+	struct vm *vm = v->vm;
+	bool run;
+
+	pthread_mutex_lock(&vm->lock);
+	while (vm->state == VM_PAUSED) {
+		vm->nr_parked++;
+		pthread_cond_broadcast(&vm->cond);
+		pthread_cond_wait(&vm->cond, &vm->lock);
+		vm->nr_parked--;
+	}
+	run = vm->state == VM_RUNNING;
+	pthread_mutex_unlock(&vm->lock);
+	return run;
+}
+
+static void report_fatal(struct vcpu *v, const char *why)
+{
+	struct kvm_regs regs;
+
+	if (kvm_get_regs(v->fd, &regs) == 0)
+		log_err("vCPU %u: %s at RIP %#llx", v->index, why, (unsigned long long)regs.rip);
+	else
+		log_err("vCPU %u: %s", v->index, why);
+}
+
+/* Act on a non-CONTINUE exit. */
+static void finish(struct vcpu *v, enum exit_action a, const char *why)
+{
+	switch (a) {
+	case EXIT_ACTION_RESET:
+		log_info("vCPU %u: %s", v->index, why);
+		vm_request_stop(v->vm, VM_STOP_RESET, KILN_EXIT_OK);
+		break;
+	case EXIT_ACTION_POWEROFF:
+	case EXIT_ACTION_HLT:
+		log_info("vCPU %u: %s", v->index, why);
+		vm_request_stop(v->vm, VM_STOP_POWEROFF, KILN_EXIT_OK);
+		break;
+	default:
+		report_fatal(v, why);
+		vm_request_stop(v->vm, VM_STOP_FATAL, KILN_EXIT_GUEST);
+		break;
+	}
+}
+
+static void count_exit(struct vcpu *v)
+{
+	switch (v->run->exit_reason) {
+	case KVM_EXIT_IO: v->stats.exits_io++; break;
+	case KVM_EXIT_MMIO: v->stats.exits_mmio++; break;
+	default: v->stats.exits_other++; break;
+	}
+}
+
+static void *vcpu_thread(void *arg)
+{
+	struct vcpu *v = arg;
+	struct vm *vm = v->vm;
+	struct exit_ctx ctx = {.pio = &vm->pio, .mmio = &vm->mmio, .run_size = vm->kvm->run_size};
+
+	while (wait_runnable(v)) {
+		int ret = kvm_vcpu_run(v->fd);
+		enum exit_action a;
+
+		__atomic_store_n(&v->run->immediate_exit, 0, __ATOMIC_SEQ_CST);
+		if (ret == -EINTR || ret == -EAGAIN) {
+			v->stats.exits_intr++;
+			continue;
+		}
+		if (ret < 0) {
+			log_err("vCPU %u: KVM_RUN: %s", v->index, strerror(-ret));
+			vm_request_stop(vm, VM_STOP_FATAL, KILN_EXIT_HOST);
+			break;
+		}
+		count_exit(v);
+		a = exit_dispatch(v->run, &ctx);
+		if (a != EXIT_ACTION_CONTINUE) {
+			finish(v, a, ctx.why);
+			break;
+		}
+	}
+	pthread_mutex_lock(&vm->lock);
+	vm->nr_running--;
+	pthread_cond_broadcast(&vm->cond);
+	pthread_mutex_unlock(&vm->lock);
+	return NULL;
+}
+
+int vcpu_start(struct vcpu *v)
+{
+	sigset_t all, old;
+	int ret;
+
+	/* The thread starts with every signal blocked but the kick, so SIGINT/SIGTERM and the
+	 * like go to the main thread. */
+	sigfillset(&all);
+	sigdelset(&all, VCPU_KICK_SIGNAL);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	ret = pthread_create(&v->thread, NULL, vcpu_thread, v);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (ret) {
+		log_err("vCPU %u: pthread_create: %s", v->index, strerror(ret));
+		return -ret;
+	}
+	v->thread_started = true;
+	return 0;
+}
+
+void vcpu_destroy(struct vcpu *v)
+{
+	if (v->thread_started) {
+		pthread_join(v->thread, NULL);
+		v->thread_started = false;
+	}
+	if (v->vm)
+		kvm_vcpu_destroy(v->vm->kvm, v->fd, v->run);
+	v->fd = -1;
+	v->run = NULL;
+}

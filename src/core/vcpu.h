@@ -1,0 +1,43 @@
+/* vcpu.h — one thread per vCPU running KVM_RUN; pause/resume/stop by request plus kick. */
+#ifndef KILN_CORE_VCPU_H
+#define KILN_CORE_VCPU_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <linux/kvm.h>
+
+#include "util/compiler.h"
+
+struct vm;
+
+struct vcpu_stats {
+	uint64_t exits_io, exits_mmio, exits_intr, exits_other;
+};
+
+struct vcpu {
+	struct vm *vm;
+	unsigned index;
+	int fd;
+	struct kvm_run *run;
+	pthread_t thread;
+	bool thread_started;
+	struct vcpu_stats stats;
+};
+
+/* Create vCPU index of vm (KVM vCPU and kvm_run mapping). Returns 0 or -errno. */
+int vcpu_create(struct vm *vm, unsigned index, struct vcpu *out) MUST_CHECK;
+
+/* Start the vCPU's thread. Returns 0 or -errno. */
+int vcpu_start(struct vcpu *v) MUST_CHECK;
+
+/* Make the vCPU leave KVM_RUN soon (immediate_exit + signal) so it re-reads the VM state. */
+void vcpu_kick(struct vcpu *v);
+
+/* Join the thread (if started), unmap and close. */
+void vcpu_destroy(struct vcpu *v);
+
+/* Install the kick signal's handler (process-wide, once, before any vCPU starts). */
+int vcpu_signals_init(void) MUST_CHECK;
+
+#endif

@@ -1,0 +1,224 @@
+/* vm.c — VM creation in board order, the lifecycle state machine, and vCPU thread control. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "arch/x86/board.h"
+#include "core/vcpu.h"
+#include "core/vm.h"
+#include "util/log.h"
+
+bool vm_transition_ok(enum vm_state from, enum vm_state to)
+{
+	switch (from) {
+	case VM_CREATED: return to == VM_RUNNING || to == VM_STOPPED || to == VM_ERROR;
+	case VM_RUNNING: return to == VM_PAUSED || to == VM_STOPPED || to == VM_ERROR;
+	case VM_PAUSED: return to == VM_RUNNING || to == VM_STOPPED || to == VM_ERROR;
+	case VM_STOPPED:
+	case VM_ERROR: return false;
+	}
+	return false;
+}
+
+const char *vm_state_name(enum vm_state s)
+{
+	static const char *const names[] = {"created", "running", "paused", "stopped", "error"};
+
+	return (unsigned)s < sizeof(names) / sizeof(names[0]) ? names[s] : "?";
+}
+
+static int create_vcpus(struct vm *vm)
+{
+	vm->vcpus = calloc(vm->nr_vcpus, sizeof(*vm->vcpus));
+	if (!vm->vcpus)
+		return -ENOMEM;
+	for (unsigned i = 0; i < vm->nr_vcpus; i++) {
+		int ret = vcpu_create(vm, i, &vm->vcpus[i]);
+
+		if (ret < 0)
+			return ret;
+		ret = board_vcpu_init(vm, &vm->vcpus[i]);
+		if (ret < 0)
+			return ret;
+	}
+	return 0;
+}
+
+int vm_create(const struct vm_config *cfg, struct kvm_sys *kvm, struct vm **out)
+{
+	struct vm *vm = calloc(1, sizeof(*vm));
+	int ret;
+
+	if (!vm)
+		return -ENOMEM;
+	vm->cfg = cfg;
+	vm->kvm = kvm;
+	vm->fd = -1;
+	vm->state = VM_CREATED;
+	vm->nr_vcpus = config_vcpus(cfg);
+	pthread_mutex_init(&vm->lock, NULL);
+	pthread_cond_init(&vm->cond, NULL);
+	io_bus_init(&vm->pio, "pio", 0x10000);
+	io_bus_init(&vm->mmio, "mmio", 0);
+	guest_mem_init(&vm->mem, -1);
+	vm->stop_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (vm->stop_efd < 0) {
+		ret = -errno;
+		goto fail;
+	}
+	if ((int)vm->nr_vcpus > kvm->max_vcpus) {
+		log_err("%u vCPUs requested, KVM allows %d", vm->nr_vcpus, kvm->max_vcpus);
+		ret = -EINVAL;
+		goto fail;
+	}
+	ret = kvm_vm_create(kvm, &vm->fd);
+	if (ret < 0)
+		goto fail;
+	guest_mem_init(&vm->mem, vm->fd);
+	ret = board_create(vm);
+	if (ret < 0)
+		goto fail;
+	ret = create_vcpus(vm);
+	if (ret < 0)
+		goto fail;
+	*out = vm;
+	return 0;
+fail:
+	vm->state = VM_ERROR;
+	vm_destroy(vm);
+	return ret;
+}
+
+enum vm_state vm_get_state(struct vm *vm)
+{
+	enum vm_state s;
+
+	pthread_mutex_lock(&vm->lock);
+	s = vm->state;
+	pthread_mutex_unlock(&vm->lock);
+	return s;
+}
+
+int vm_start(struct vm *vm)
+{
+	pthread_mutex_lock(&vm->lock);
+	if (vm->state != VM_CREATED) {
+		pthread_mutex_unlock(&vm->lock);
+		return -EBUSY;
+	}
+	vm->state = VM_RUNNING;
+	pthread_mutex_unlock(&vm->lock);
+	for (unsigned i = 0; i < vm->nr_vcpus; i++) {
+		int ret;
+
+		pthread_mutex_lock(&vm->lock);
+		vm->nr_running++;
+		pthread_mutex_unlock(&vm->lock);
+		ret = vcpu_start(&vm->vcpus[i]);
+		if (ret < 0) {
+			pthread_mutex_lock(&vm->lock);
+			vm->nr_running--;
+			pthread_mutex_unlock(&vm->lock);
+			vm_request_stop(vm, VM_STOP_FATAL, KILN_EXIT_HOST);
+			return ret;
+		}
+	}
+	return 0;
+}
+
+static void kick_all(struct vm *vm)
+{
+	for (unsigned i = 0; i < vm->nr_vcpus; i++)
+		if (vm->vcpus && vm->vcpus[i].run)
+			vcpu_kick(&vm->vcpus[i]);
+}
+
+int vm_pause(struct vm *vm)
+{
+	int ret = 0;
+
+	pthread_mutex_lock(&vm->lock);
+	if (vm->state != VM_RUNNING) {
+		pthread_mutex_unlock(&vm->lock);
+		return -EBUSY;
+	}
+	vm->state = VM_PAUSED;
+	pthread_mutex_unlock(&vm->lock);
+	kick_all(vm);
+	pthread_mutex_lock(&vm->lock);
+	while (vm->state == VM_PAUSED && vm->nr_parked < vm->nr_running)
+		pthread_cond_wait(&vm->cond, &vm->lock);
+	if (vm->state != VM_PAUSED)
+		ret = -EBUSY;
+	pthread_mutex_unlock(&vm->lock);
+	return ret;
+}
+
+int vm_resume(struct vm *vm)
+{
+	pthread_mutex_lock(&vm->lock);
+	if (vm->state != VM_PAUSED) {
+		pthread_mutex_unlock(&vm->lock);
+		return -EBUSY;
+	}
+	vm->state = VM_RUNNING;
+	pthread_cond_broadcast(&vm->cond);
+	pthread_mutex_unlock(&vm->lock);
+	return 0;
+}
+
+void vm_request_stop(struct vm *vm, enum vm_stop_reason why, int status)
+{
+	uint64_t one = 1;
+
+	pthread_mutex_lock(&vm->lock);
+	if (vm->stop_reason == VM_STOP_NONE) {
+		vm->stop_reason = why;
+		vm->exit_status = status;
+	}
+	if (vm->state != VM_STOPPED && vm->state != VM_ERROR)
+		vm->state = why == VM_STOP_FATAL ? VM_ERROR : VM_STOPPED;
+	pthread_cond_broadcast(&vm->cond);
+	pthread_mutex_unlock(&vm->lock);
+	kick_all(vm);
+	if (write(vm->stop_efd, &one, sizeof(one)) < 0)
+		log_debug("stop eventfd: %s", strerror(errno));
+}
+
+int vm_join(struct vm *vm)
+{
+	for (unsigned i = 0; i < vm->nr_vcpus; i++) {
+		struct vcpu *v = &vm->vcpus[i];
+
+		if (v->thread_started) {
+			pthread_join(v->thread, NULL);
+			v->thread_started = false;
+		}
+	}
+	return vm->exit_status;
+}
+
+void vm_destroy(struct vm *vm)
+{
+	if (!vm)
+		return;
+	if (vm->vcpus) {
+		for (unsigned i = 0; i < vm->nr_vcpus; i++)
+			if (vm->vcpus[i].vm)
+				vcpu_destroy(&vm->vcpus[i]);
+		free(vm->vcpus);
+	}
+	board_destroy(vm);
+	guest_mem_destroy(&vm->mem);
+	io_bus_destroy(&vm->pio);
+	io_bus_destroy(&vm->mmio);
+	if (vm->fd >= 0)
+		close(vm->fd);
+	if (vm->stop_efd >= 0)
+		close(vm->stop_efd);
+	pthread_mutex_destroy(&vm->lock);
+	pthread_cond_destroy(&vm->cond);
+	free(vm);
+}

@@ -1,0 +1,93 @@
+/* vm.h — struct vm: owns the KVM VM, memory, buses, devices and vCPUs; the lifecycle machine. */
+#ifndef KILN_CORE_VM_H
+#define KILN_CORE_VM_H
+
+#include <pthread.h>
+#include <stdbool.h>
+
+#include "config/config.h"
+#include "core/guest_mem.h"
+#include "core/io_bus.h"
+#include "hv/kvm.h"
+#include "util/compiler.h"
+
+/* CREATED -> RUNNING <-> PAUSED -> STOPPED; ERROR when set-up or a vCPU failed. */
+enum vm_state { VM_CREATED, VM_RUNNING, VM_PAUSED, VM_STOPPED, VM_ERROR };
+
+/* Why the VM stopped; decides kiln's exit status (see README). */
+enum vm_stop_reason {
+	VM_STOP_NONE,
+	VM_STOP_POWEROFF,   /* guest powered off: status 0 */
+	VM_STOP_RESET,      /* guest reset (i8042, triple fault): status 0, or restart */
+	VM_STOP_DEBUG_EXIT, /* debug-exit port: status (value << 1) | 1 */
+	VM_STOP_HOST,       /* host asked (signal, API): status 0 */
+	VM_STOP_FATAL,      /* a vCPU hit an exit it cannot continue from: status 6 */
+};
+
+/* kiln's own exit statuses; debug-exit statuses are odd, these are even. */
+#define KILN_EXIT_OK      0
+#define KILN_EXIT_USAGE   2 /* bad command line or configuration */
+#define KILN_EXIT_HOST    4 /* host or KVM error while setting up or running */
+#define KILN_EXIT_GUEST   6 /* the guest crashed (fatal exit) */
+
+struct vcpu;
+struct board;
+
+struct vm {
+	const struct vm_config *cfg;
+	struct kvm_sys *kvm;
+	int fd;
+
+	pthread_mutex_t lock; /* guards state, stop_*, nr_parked; cond signals their changes */
+	pthread_cond_t cond;
+	enum vm_state state;
+	enum vm_stop_reason stop_reason;
+	int exit_status;
+	unsigned nr_parked;  /* vCPU threads waiting while PAUSED */
+	unsigned nr_running; /* vCPU threads not yet returned */
+	int stop_efd;        /* eventfd: readable once the VM has stopped */
+
+	struct guest_mem mem;
+	struct io_bus pio, mmio;
+	unsigned nr_vcpus;
+	struct vcpu *vcpus;
+	struct board *board; /* the architecture's devices and tables */
+};
+
+/* Whether the lifecycle allows from -> to. Pure. */
+bool vm_transition_ok(enum vm_state from, enum vm_state to);
+
+/* Printable state name. */
+const char *vm_state_name(enum vm_state s);
+
+/*
+ * Build the whole machine from cfg (which must outlive the VM): KVM VM, board, memory, devices,
+ * kernel, tables, vCPUs (created, not started). State CREATED on success. On failure returns
+ * -errno with a one-line message already printed (or written to err if err is not NULL).
+ */
+int vm_create(const struct vm_config *cfg, struct kvm_sys *kvm, struct vm **out) MUST_CHECK;
+
+/* CREATED -> RUNNING: start one thread per vCPU. -EBUSY in any other state. */
+int vm_start(struct vm *vm) MUST_CHECK;
+
+/* RUNNING -> PAUSED: kick every vCPU out of the guest and wait until all are parked.
+ * -EBUSY if not RUNNING (including when the VM stops meanwhile). */
+int vm_pause(struct vm *vm) MUST_CHECK;
+
+/* PAUSED -> RUNNING. -EBUSY if not PAUSED. */
+int vm_resume(struct vm *vm) MUST_CHECK;
+
+/* Ask the VM to stop (any thread, any state, idempotent: the first reason and status win).
+ * vCPUs are kicked; stop_efd becomes readable. */
+void vm_request_stop(struct vm *vm, enum vm_stop_reason why, int status);
+
+/* Wait for every vCPU thread to finish after a stop request; returns the exit status. */
+int vm_join(struct vm *vm);
+
+/* Current state (locked read). */
+enum vm_state vm_get_state(struct vm *vm);
+
+/* Free everything. The VM must be CREATED, STOPPED or ERROR (threads joined). */
+void vm_destroy(struct vm *vm);
+
+#endif

@@ -1,0 +1,42 @@
+/* log.h — leveled logging to stderr, with a rate limiter for guest-triggered messages. */
+#ifndef KILN_UTIL_LOG_H
+#define KILN_UTIL_LOG_H
+
+#include <stdint.h>
+#include "util/compiler.h"
+
+enum log_level { LOG_ERROR = 0, LOG_WARN = 1, LOG_INFO = 2, LOG_DEBUG = 3 };
+
+/* Set the most verbose level printed (default LOG_WARN). */
+void log_set_level(enum log_level level);
+
+/* Print one line "kiln: <msg>" to stderr if level is enabled. Thread-safe (one write(2)). */
+void log_msg(enum log_level level, const char *fmt, ...) PRINTF(2, 3);
+
+#define log_err(...)   log_msg(LOG_ERROR, __VA_ARGS__)
+#define log_warn(...)  log_msg(LOG_WARN, __VA_ARGS__)
+#define log_info(...)  log_msg(LOG_INFO, __VA_ARGS__)
+#define log_debug(...) log_msg(LOG_DEBUG, __VA_ARGS__)
+
+/* Token bucket: at most `burst` messages, then one per `interval_ms`. Zero-initialise, then set. */
+struct log_ratelimit {
+	uint32_t burst;
+	uint32_t interval_ms;
+	uint32_t printed;
+	uint64_t last_ms;
+	uint64_t suppressed;
+};
+
+/* Return nonzero if a message may be printed now; counts suppressed ones. Thread-safe enough for
+ * diagnostics (races can only print one message too many). */
+int log_ratelimit_ok(struct log_ratelimit *rl);
+
+#define LOG_RATELIMIT_INIT {.burst = 10, .interval_ms = 5000}
+
+#define log_warn_ratelimited(rl, ...)                                                              \
+	do {                                                                                       \
+		if (log_ratelimit_ok(rl))                                                          \
+			log_msg(LOG_WARN, __VA_ARGS__);                                            \
+	} while (0)
+
+#endif
