@@ -17,8 +17,9 @@ struct e820_entry {
 } __attribute__((packed));
 
 /*
- * Fill out[0..max) with the guest memory map, sorted by address: RAM below the EBDA, the EBDA
- * and BIOS area reserved, then each GUEST_MEM_RAM region (the first one split at 1 MiB).
+ * Fill out[0..max) with the guest memory map, sorted by address: RAM [0, LAYOUT_EBDA_GPA),
+ * reserved [LAYOUT_EBDA_GPA, LAYOUT_HIMEM_GPA) (EBDA, MP table, VGA hole, BIOS area), then RAM
+ * for the rest of each GUEST_MEM_RAM region (the first one resumes at 1 MiB).
  * Returns the number of entries, or -ENOSPC if max is too small.
  */
 int e820_build(const struct guest_mem *m, struct e820_entry *out, unsigned max);
