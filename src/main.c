@@ -127,8 +127,7 @@ static int run_once(const struct vm_config *cfg, struct kvm_sys *kvm, bool *rese
 		status = KILN_EXIT_HOST;
 		goto out;
 	}
-	if (uses_stdin(cfg) &&
-	    event_loop_add(&r.loop, STDIN_FILENO, EPOLLIN, on_stdin, &r) == 0)
+	if (uses_stdin(cfg) && event_loop_add(&r.loop, STDIN_FILENO, EPOLLIN, on_stdin, &r) == 0)
 		r.stdin_watched = true;
 	ret = vm_start(r.vm);
 	if (ret == 0)

@@ -9,8 +9,8 @@
 #include "config/config.h"
 
 #define MEM_DEFAULT (256ULL << 20)
-#define MEM_MIN     (2ULL << 20)
-#define MEM_MAX     (1ULL << 40)
+#define MEM_MIN	    (2ULL << 20)
+#define MEM_MAX	    (1ULL << 40)
 
 void config_defaults(struct vm_config *c)
 {
@@ -87,11 +87,24 @@ int config_parse_size(const char *s, uint64_t *out)
 		return -EINVAL;
 	if (*end) {
 		switch (*end) {
-		case 'k': case 'K': shift = 10; break;
-		case 'm': case 'M': shift = 20; break;
-		case 'g': case 'G': shift = 30; break;
-		case 't': case 'T': shift = 40; break;
-		default: return -EINVAL;
+		case 'k':
+		case 'K':
+			shift = 10;
+			break;
+		case 'm':
+		case 'M':
+			shift = 20;
+			break;
+		case 'g':
+		case 'G':
+			shift = 30;
+			break;
+		case 't':
+		case 'T':
+			shift = 40;
+			break;
+		default:
+			return -EINVAL;
 		}
 		end++;
 		if (*end == 'i')
@@ -159,30 +172,42 @@ static int parse_topology(struct vm_config *c, const char *v, char *err, size_t 
 }
 
 enum opt_id {
-	OPT_KERNEL = 256, OPT_INITRD, OPT_CMDLINE, OPT_BOOT, OPT_CPUS, OPT_TOPOLOGY, OPT_MEMORY,
-	OPT_HUGEPAGES, OPT_SERIAL, OPT_SERIAL2, OPT_LOAD_ADDR, OPT_ENTRY, OPT_ON_RESET,
-	OPT_DEBUG_EXIT, OPT_TEST_DEVICE,
+	OPT_KERNEL = 256,
+	OPT_INITRD,
+	OPT_CMDLINE,
+	OPT_BOOT,
+	OPT_CPUS,
+	OPT_TOPOLOGY,
+	OPT_MEMORY,
+	OPT_HUGEPAGES,
+	OPT_SERIAL,
+	OPT_SERIAL2,
+	OPT_LOAD_ADDR,
+	OPT_ENTRY,
+	OPT_ON_RESET,
+	OPT_DEBUG_EXIT,
+	OPT_TEST_DEVICE,
 };
 
 static const struct option run_opts[] = {
-	{"kernel", required_argument, NULL, OPT_KERNEL},
-	{"initrd", required_argument, NULL, OPT_INITRD},
-	{"cmdline", required_argument, NULL, OPT_CMDLINE},
-	{"boot", required_argument, NULL, OPT_BOOT},
-	{"cpus", required_argument, NULL, OPT_CPUS},
-	{"topology", required_argument, NULL, OPT_TOPOLOGY},
-	{"memory", required_argument, NULL, OPT_MEMORY},
-	{"hugepages", no_argument, NULL, OPT_HUGEPAGES},
-	{"serial", required_argument, NULL, OPT_SERIAL},
-	{"serial2", required_argument, NULL, OPT_SERIAL2},
-	{"load-addr", required_argument, NULL, OPT_LOAD_ADDR},
-	{"entry", required_argument, NULL, OPT_ENTRY},
-	{"on-reset", required_argument, NULL, OPT_ON_RESET},
-	{"debug-exit-port", required_argument, NULL, OPT_DEBUG_EXIT},
-	{"test-device", no_argument, NULL, OPT_TEST_DEVICE},
-	{"verbose", no_argument, NULL, 'v'},
-	{"help", no_argument, NULL, 'h'},
-	{NULL, 0, NULL, 0},
+    {"kernel", required_argument, NULL, OPT_KERNEL},
+    {"initrd", required_argument, NULL, OPT_INITRD},
+    {"cmdline", required_argument, NULL, OPT_CMDLINE},
+    {"boot", required_argument, NULL, OPT_BOOT},
+    {"cpus", required_argument, NULL, OPT_CPUS},
+    {"topology", required_argument, NULL, OPT_TOPOLOGY},
+    {"memory", required_argument, NULL, OPT_MEMORY},
+    {"hugepages", no_argument, NULL, OPT_HUGEPAGES},
+    {"serial", required_argument, NULL, OPT_SERIAL},
+    {"serial2", required_argument, NULL, OPT_SERIAL2},
+    {"load-addr", required_argument, NULL, OPT_LOAD_ADDR},
+    {"entry", required_argument, NULL, OPT_ENTRY},
+    {"on-reset", required_argument, NULL, OPT_ON_RESET},
+    {"debug-exit-port", required_argument, NULL, OPT_DEBUG_EXIT},
+    {"test-device", no_argument, NULL, OPT_TEST_DEVICE},
+    {"verbose", no_argument, NULL, 'v'},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
 };
 
 struct parse_state {
@@ -235,14 +260,21 @@ static int parse_debug_exit(struct vm_config *c, const char *v, char *err, size_
 	return 0;
 }
 
-static int parse_one(struct vm_config *c, struct parse_state *st, int opt, const char *v,
-		     char *err, size_t errlen)
+static int parse_one(struct vm_config *c, struct parse_state *st, int opt, const char *v, char *err,
+		     size_t errlen)
 {
 	switch (opt) {
-	case OPT_KERNEL: c->kernel_path = v; return 0;
-	case OPT_INITRD: c->initrd_path = v; return 0;
-	case OPT_CMDLINE: c->cmdline = v; return 0;
-	case OPT_BOOT: return parse_boot(c, v, err, errlen);
+	case OPT_KERNEL:
+		c->kernel_path = v;
+		return 0;
+	case OPT_INITRD:
+		c->initrd_path = v;
+		return 0;
+	case OPT_CMDLINE:
+		c->cmdline = v;
+		return 0;
+	case OPT_BOOT:
+		return parse_boot(c, v, err, errlen);
 	case OPT_CPUS:
 		st->cpus_set = true;
 		c->sockets = c->threads = 1;
@@ -250,13 +282,24 @@ static int parse_one(struct vm_config *c, struct parse_state *st, int opt, const
 			return fail(err, errlen, "--cpus: '%s' is not a number 1..%d", v,
 				    CONFIG_MAX_VCPUS);
 		return 0;
-	case OPT_TOPOLOGY: st->topo_set = true; return parse_topology(c, v, err, errlen);
-	case OPT_MEMORY: return parse_memory(c, v, err, errlen);
-	case OPT_HUGEPAGES: c->hugepages = true; return 0;
-	case OPT_SERIAL: return parse_serial(&c->com1, "--serial", v, err, errlen);
-	case OPT_SERIAL2: return parse_serial(&c->com2, "--serial2", v, err, errlen);
-	case OPT_LOAD_ADDR: st->load_set = true; return parse_addr("--load-addr", v, &c->load_addr, err, errlen);
-	case OPT_ENTRY: st->entry_set = true; return parse_addr("--entry", v, &c->entry, err, errlen);
+	case OPT_TOPOLOGY:
+		st->topo_set = true;
+		return parse_topology(c, v, err, errlen);
+	case OPT_MEMORY:
+		return parse_memory(c, v, err, errlen);
+	case OPT_HUGEPAGES:
+		c->hugepages = true;
+		return 0;
+	case OPT_SERIAL:
+		return parse_serial(&c->com1, "--serial", v, err, errlen);
+	case OPT_SERIAL2:
+		return parse_serial(&c->com2, "--serial2", v, err, errlen);
+	case OPT_LOAD_ADDR:
+		st->load_set = true;
+		return parse_addr("--load-addr", v, &c->load_addr, err, errlen);
+	case OPT_ENTRY:
+		st->entry_set = true;
+		return parse_addr("--entry", v, &c->entry, err, errlen);
 	case OPT_ON_RESET:
 		if (strcmp(v, "stop") == 0)
 			c->on_reset = RESET_STOP;
@@ -265,10 +308,16 @@ static int parse_one(struct vm_config *c, struct parse_state *st, int opt, const
 		else
 			return fail(err, errlen, "--on-reset: '%s' is not stop or restart", v);
 		return 0;
-	case OPT_DEBUG_EXIT: return parse_debug_exit(c, v, err, errlen);
-	case OPT_TEST_DEVICE: c->test_device = true; return 0;
-	case 'v': c->verbosity++; return 0;
-	default: return fail(err, errlen, "internal: option %d", opt);
+	case OPT_DEBUG_EXIT:
+		return parse_debug_exit(c, v, err, errlen);
+	case OPT_TEST_DEVICE:
+		c->test_device = true;
+		return 0;
+	case 'v':
+		c->verbosity++;
+		return 0;
+	default:
+		return fail(err, errlen, "internal: option %d", opt);
 	}
 }
 
@@ -285,7 +334,8 @@ static int check_combination(struct vm_config *c, const struct parse_state *st, 
 		c->boot = BOOT_RAW;
 	}
 	if (!c->kernel_path && (c->initrd_path || st->load_set))
-		return fail(err, errlen, "%s needs --kernel", c->initrd_path ? "--initrd" : "--load-addr");
+		return fail(err, errlen, "%s needs --kernel",
+			    c->initrd_path ? "--initrd" : "--load-addr");
 	if (c->hugepages && (c->mem_bytes & ((2ULL << 20) - 1)))
 		return fail(err, errlen, "--memory must be a multiple of 2M with --hugepages");
 	if (c->com1.mode == SERIAL_STDIO && c->com2.mode == SERIAL_STDIO)

@@ -31,8 +31,8 @@ struct vm_config {
 	uint64_t load_addr, entry; /* BOOT_RAW */
 	enum reset_action on_reset;
 	uint16_t debug_exit_port; /* 0: no debug-exit device */
-	bool test_device;         /* the PIO/MMIO scratch device used by the guest tests */
-	int verbosity;            /* 0 warn, 1 info, 2 debug */
+	bool test_device;	  /* the PIO/MMIO scratch device used by the guest tests */
+	int verbosity;		  /* 0 warn, 1 info, 2 debug */
 };
 
 /* Total vCPUs of the configuration. */
@@ -49,7 +49,8 @@ void config_defaults(struct vm_config *c);
  * message naming it to err (size errlen) and return -EINVAL. Returns 1 if --help was given
  * (usage printed to stdout), 0 otherwise. Pointers in c refer into argv.
  */
-int config_parse_run(struct vm_config *c, int argc, char **argv, char *err, size_t errlen) MUST_CHECK;
+int config_parse_run(struct vm_config *c, int argc, char **argv, char *err,
+		     size_t errlen) MUST_CHECK;
 
 /* Parse a size with an optional K/M/G/T suffix (binary units; a bare number is MiB).
  * Returns 0 or -EINVAL (empty, junk, zero, overflow). */

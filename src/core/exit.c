@@ -7,20 +7,34 @@
 const char *exit_reason_name(unsigned reason)
 {
 	switch (reason) {
-	case KVM_EXIT_UNKNOWN: return "UNKNOWN";
-	case KVM_EXIT_EXCEPTION: return "EXCEPTION";
-	case KVM_EXIT_IO: return "IO";
-	case KVM_EXIT_HYPERCALL: return "HYPERCALL";
-	case KVM_EXIT_DEBUG: return "DEBUG";
-	case KVM_EXIT_HLT: return "HLT";
-	case KVM_EXIT_MMIO: return "MMIO";
-	case KVM_EXIT_IRQ_WINDOW_OPEN: return "IRQ_WINDOW_OPEN";
-	case KVM_EXIT_SHUTDOWN: return "SHUTDOWN";
-	case KVM_EXIT_FAIL_ENTRY: return "FAIL_ENTRY";
-	case KVM_EXIT_INTR: return "INTR";
-	case KVM_EXIT_INTERNAL_ERROR: return "INTERNAL_ERROR";
-	case KVM_EXIT_SYSTEM_EVENT: return "SYSTEM_EVENT";
-	default: return "OTHER";
+	case KVM_EXIT_UNKNOWN:
+		return "UNKNOWN";
+	case KVM_EXIT_EXCEPTION:
+		return "EXCEPTION";
+	case KVM_EXIT_IO:
+		return "IO";
+	case KVM_EXIT_HYPERCALL:
+		return "HYPERCALL";
+	case KVM_EXIT_DEBUG:
+		return "DEBUG";
+	case KVM_EXIT_HLT:
+		return "HLT";
+	case KVM_EXIT_MMIO:
+		return "MMIO";
+	case KVM_EXIT_IRQ_WINDOW_OPEN:
+		return "IRQ_WINDOW_OPEN";
+	case KVM_EXIT_SHUTDOWN:
+		return "SHUTDOWN";
+	case KVM_EXIT_FAIL_ENTRY:
+		return "FAIL_ENTRY";
+	case KVM_EXIT_INTR:
+		return "INTR";
+	case KVM_EXIT_INTERNAL_ERROR:
+		return "INTERNAL_ERROR";
+	case KVM_EXIT_SYSTEM_EVENT:
+		return "SYSTEM_EVENT";
+	default:
+		return "OTHER";
 	}
 }
 
@@ -109,8 +123,7 @@ enum exit_action exit_dispatch(struct kvm_run *run, struct exit_ctx *ctx)
 			 run->internal.suberror);
 		return EXIT_ACTION_FATAL;
 	case KVM_EXIT_FAIL_ENTRY:
-		snprintf(ctx->why, sizeof(ctx->why),
-			 "VM entry failed, hardware reason %#llx",
+		snprintf(ctx->why, sizeof(ctx->why), "VM entry failed, hardware reason %#llx",
 			 (unsigned long long)run->fail_entry.hardware_entry_failure_reason);
 		return EXIT_ACTION_FATAL;
 	default:

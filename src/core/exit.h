@@ -19,7 +19,7 @@ struct exit_ctx {
 	struct io_bus *pio;
 	struct io_bus *mmio;
 	size_t run_size; /* size of the kvm_run mapping, to bound PIO data */
-	char why[160];   /* filled with a description on every non-CONTINUE action */
+	char why[160];	 /* filled with a description on every non-CONTINUE action */
 };
 
 /*

@@ -8,8 +8,8 @@
 #include "hv/kvm.h"
 #include "util/log.h"
 
-#define PAGE_4K  0x1000ULL
-#define PAGE_2M  0x200000ULL
+#define PAGE_4K 0x1000ULL
+#define PAGE_2M 0x200000ULL
 
 void guest_mem_init(struct guest_mem *m, int vm_fd)
 {
@@ -76,8 +76,7 @@ static int insert_region(struct guest_mem *m, struct guest_region *nr)
 	return 0;
 }
 
-int guest_mem_add_host(struct guest_mem *m, uint64_t gpa, uint64_t len, void *host,
-		       unsigned flags)
+int guest_mem_add_host(struct guest_mem *m, uint64_t gpa, uint64_t len, void *host, unsigned flags)
 {
 	struct guest_region r = {.gpa = gpa, .len = len, .host = host, .flags = flags};
 
@@ -225,8 +224,7 @@ static int span_ok(const struct guest_mem *m, uint64_t gpa, size_t len, int writ
 	return 1;
 }
 
-static void copy_span(const struct guest_mem *m, uint64_t gpa, uint8_t *buf, size_t len,
-		      int write)
+static void copy_span(const struct guest_mem *m, uint64_t gpa, uint8_t *buf, size_t len, int write)
 {
 	while (len) {
 		const struct guest_region *r = guest_mem_find(m, gpa);

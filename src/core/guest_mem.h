@@ -13,15 +13,15 @@
 /* Region flags. */
 #define GUEST_MEM_READONLY  0x1u /* guest writes exit as MMIO; VMM writes refused */
 #define GUEST_MEM_HUGEPAGES 0x2u /* back with hugetlbfs 2 MiB pages */
-#define GUEST_MEM_RAM       0x4u /* system RAM: reported in the memory map given to the guest */
+#define GUEST_MEM_RAM	    0x4u /* system RAM: reported in the memory map given to the guest */
 
 struct guest_region {
 	uint64_t gpa;
 	uint64_t len;
 	uint8_t *host;
-	uint32_t slot;     /* KVM memory slot number */
-	unsigned flags;    /* GUEST_MEM_* */
-	size_t map_len;    /* bytes to munmap at host_base, 0 if the caller owns the memory */
+	uint32_t slot;	/* KVM memory slot number */
+	unsigned flags; /* GUEST_MEM_* */
+	size_t map_len; /* bytes to munmap at host_base, 0 if the caller owns the memory */
 	void *map_base;
 };
 

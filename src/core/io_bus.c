@@ -100,8 +100,8 @@ static const struct io_range *lookup(struct io_bus *b, uint64_t addr, unsigned s
 	}
 	if (size < r->ops->min_size || size > r->ops->max_size) {
 		STAT_INC(b->stats.bad_size);
-		log_warn_ratelimited(&b->rl, "%s: %s: %u-byte %s at %#llx not supported",
-				     b->name, r->ops->name ? r->ops->name : "device", size,
+		log_warn_ratelimited(&b->rl, "%s: %s: %u-byte %s at %#llx not supported", b->name,
+				     r->ops->name ? r->ops->name : "device", size,
 				     write ? "write" : "read", (unsigned long long)addr);
 		return NULL;
 	}

@@ -35,7 +35,7 @@ struct io_bus_stats {
 
 struct io_bus {
 	const char *name; /* "pio" or "mmio", for messages */
-	uint64_t limit;   /* highest valid address + 1 (0x10000 for PIO, 0 means 2^64) */
+	uint64_t limit;	  /* highest valid address + 1 (0x10000 for PIO, 0 means 2^64) */
 	unsigned nr, cap;
 	struct io_range *ranges; /* sorted by base, never overlapping */
 	struct io_bus_stats stats;

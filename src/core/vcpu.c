@@ -98,9 +98,15 @@ static void finish(struct vcpu *v, enum exit_action a, const char *why)
 static void count_exit(struct vcpu *v)
 {
 	switch (v->run->exit_reason) {
-	case KVM_EXIT_IO: v->stats.exits_io++; break;
-	case KVM_EXIT_MMIO: v->stats.exits_mmio++; break;
-	default: v->stats.exits_other++; break;
+	case KVM_EXIT_IO:
+		v->stats.exits_io++;
+		break;
+	case KVM_EXIT_MMIO:
+		v->stats.exits_mmio++;
+		break;
+	default:
+		v->stats.exits_other++;
+		break;
 	}
 }
 

@@ -18,17 +18,17 @@ enum vm_state { VM_CREATED, VM_RUNNING, VM_PAUSED, VM_STOPPED, VM_ERROR };
 enum vm_stop_reason {
 	VM_STOP_NONE,
 	VM_STOP_POWEROFF,   /* guest powered off: status 0 */
-	VM_STOP_RESET,      /* guest reset (i8042, triple fault): status 0, or restart */
+	VM_STOP_RESET,	    /* guest reset (i8042, triple fault): status 0, or restart */
 	VM_STOP_DEBUG_EXIT, /* debug-exit port: status (value << 1) | 1 */
-	VM_STOP_HOST,       /* host asked (signal, API): status 0 */
-	VM_STOP_FATAL,      /* a vCPU hit an exit it cannot continue from: status 6 */
+	VM_STOP_HOST,	    /* host asked (signal, API): status 0 */
+	VM_STOP_FATAL,	    /* a vCPU hit an exit it cannot continue from: status 6 */
 };
 
 /* kiln's own exit statuses; debug-exit statuses are odd, these are even. */
-#define KILN_EXIT_OK      0
-#define KILN_EXIT_USAGE   2 /* bad command line or configuration */
-#define KILN_EXIT_HOST    4 /* host or KVM error while setting up or running */
-#define KILN_EXIT_GUEST   6 /* the guest crashed (fatal exit) */
+#define KILN_EXIT_OK	0
+#define KILN_EXIT_USAGE 2 /* bad command line or configuration */
+#define KILN_EXIT_HOST	4 /* host or KVM error while setting up or running */
+#define KILN_EXIT_GUEST 6 /* the guest crashed (fatal exit) */
 
 struct vcpu;
 struct board;
@@ -45,7 +45,7 @@ struct vm {
 	int exit_status;
 	unsigned nr_parked;  /* vCPU threads waiting while PAUSED */
 	unsigned nr_running; /* vCPU threads not yet returned */
-	int stop_efd;        /* eventfd: readable once the VM has stopped */
+	int stop_efd;	     /* eventfd: readable once the VM has stopped */
 
 	struct guest_mem mem;
 	struct io_bus pio, mmio;

@@ -25,5 +25,9 @@ static void de_write(void *dev, uint64_t off, uint64_t val, unsigned size)
 }
 
 const struct io_ops debug_exit_io_ops = {
-	.name = "debug-exit", .read = de_read, .write = de_write, .min_size = 1, .max_size = 4,
+    .name = "debug-exit",
+    .read = de_read,
+    .write = de_write,
+    .min_size = 1,
+    .max_size = 4,
 };

@@ -57,9 +57,17 @@ static void mmio_write(void *dev, uint64_t off, uint64_t v, unsigned size)
 }
 
 const struct io_ops testdev_pio_ops = {
-	.name = "testdev-pio", .read = pio_read, .write = pio_write, .min_size = 1, .max_size = 4,
+    .name = "testdev-pio",
+    .read = pio_read,
+    .write = pio_write,
+    .min_size = 1,
+    .max_size = 4,
 };
 
 const struct io_ops testdev_mmio_ops = {
-	.name = "testdev-mmio", .read = mmio_read, .write = mmio_write, .min_size = 1, .max_size = 8,
+    .name = "testdev-mmio",
+    .read = mmio_read,
+    .write = mmio_write,
+    .min_size = 1,
+    .max_size = 8,
 };

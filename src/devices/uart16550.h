@@ -9,14 +9,14 @@
 #include "core/irq.h"
 #include "util/compiler.h"
 
-#define UART16550_PORTS   8
-#define UART16550_FIFO    16
+#define UART16550_PORTS 8
+#define UART16550_FIFO	16
 
 struct uart16550;
 
 struct uart16550_config {
-	const char *name;   /* "COM1", for messages */
-	int out_fd;         /* transmitted bytes are written here; -1 discards them */
+	const char *name; /* "COM1", for messages */
+	int out_fd;	  /* transmitted bytes are written here; -1 discards them */
 	struct irq_line irq;
 	/* Called (from a vCPU thread, device lock not held) when the receive FIFO gains space
 	 * after having been full, so the input side can resume feeding. May be NULL. */

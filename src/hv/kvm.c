@@ -85,11 +85,11 @@ static int check_caps(int fd)
 		long cap;
 		const char *name;
 	} need[] = {
-		{KVM_CAP_IRQCHIP, "KVM_CAP_IRQCHIP"},
-		{KVM_CAP_USER_MEMORY, "KVM_CAP_USER_MEMORY"},
-		{KVM_CAP_SET_TSS_ADDR, "KVM_CAP_SET_TSS_ADDR"},
-		{KVM_CAP_IMMEDIATE_EXIT, "KVM_CAP_IMMEDIATE_EXIT"},
-		{KVM_CAP_EXT_CPUID, "KVM_CAP_EXT_CPUID"},
+	    {KVM_CAP_IRQCHIP, "KVM_CAP_IRQCHIP"},
+	    {KVM_CAP_USER_MEMORY, "KVM_CAP_USER_MEMORY"},
+	    {KVM_CAP_SET_TSS_ADDR, "KVM_CAP_SET_TSS_ADDR"},
+	    {KVM_CAP_IMMEDIATE_EXIT, "KVM_CAP_IMMEDIATE_EXIT"},
+	    {KVM_CAP_EXT_CPUID, "KVM_CAP_EXT_CPUID"},
 	};
 
 	for (size_t i = 0; i < sizeof(need) / sizeof(need[0]); i++) {
@@ -182,11 +182,11 @@ int kvm_set_memory_region(int vm_fd, uint32_t slot, uint32_t flags, uint64_t gpa
 			  void *host)
 {
 	struct kvm_userspace_memory_region r = {
-		.slot = slot,
-		.flags = flags,
-		.guest_phys_addr = gpa,
-		.memory_size = size,
-		.userspace_addr = (uint64_t)(uintptr_t)host,
+	    .slot = slot,
+	    .flags = flags,
+	    .guest_phys_addr = gpa,
+	    .memory_size = size,
+	    .userspace_addr = (uint64_t)(uintptr_t)host,
 	};
 
 	return IOCTL(vm_fd, KVM_SET_USER_MEMORY_REGION, &r);
@@ -221,8 +221,7 @@ int kvm_irq_line(int vm_fd, uint32_t gsi, int level)
 	return IOCTL(vm_fd, KVM_IRQ_LINE, &l);
 }
 
-int kvm_vcpu_create(const struct kvm_sys *k, int vm_fd, unsigned id, int *fd,
-		    struct kvm_run **run)
+int kvm_vcpu_create(const struct kvm_sys *k, int vm_fd, unsigned id, int *fd, struct kvm_run **run)
 {
 	int vfd = xioctl(vm_fd, KVM_CREATE_VCPU, (void *)(uintptr_t)id, "KVM_CREATE_VCPU");
 	void *p;

@@ -11,9 +11,9 @@
 /* The host's KVM: /dev/kvm and what it reports once. */
 struct kvm_sys {
 	int fd;
-	size_t run_size;              /* KVM_GET_VCPU_MMAP_SIZE */
-	struct kvm_cpuid2 *cpuid;     /* KVM_GET_SUPPORTED_CPUID */
-	struct kvm_msr_list *msrs;    /* KVM_GET_MSR_INDEX_LIST */
+	size_t run_size;	   /* KVM_GET_VCPU_MMAP_SIZE */
+	struct kvm_cpuid2 *cpuid;  /* KVM_GET_SUPPORTED_CPUID */
+	struct kvm_msr_list *msrs; /* KVM_GET_MSR_INDEX_LIST */
 	int max_vcpus;
 };
 

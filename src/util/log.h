@@ -31,7 +31,10 @@ struct log_ratelimit {
  * diagnostics (races can only print one message too many). */
 int log_ratelimit_ok(struct log_ratelimit *rl);
 
-#define LOG_RATELIMIT_INIT {.burst = 10, .interval_ms = 5000}
+#define LOG_RATELIMIT_INIT                                                                         \
+	{                                                                                          \
+		.burst = 10, .interval_ms = 5000                                                   \
+	}
 
 #define log_warn_ratelimited(rl, ...)                                                              \
 	do {                                                                                       \

@@ -31,7 +31,7 @@ struct board {
 	struct x86_topology topo;
 	struct boot_entry entry;
 	struct uart16550 *uart[2];
-	int uart_fd[2];          /* file sinks we opened, -1 otherwise */
+	int uart_fd[2];		   /* file sinks we opened, -1 otherwise */
 	struct uart16550 *console; /* the UART on stdio, if any */
 	struct i8042 *i8042;
 	struct rtc *rtc;
@@ -80,8 +80,7 @@ static int memory_create(struct vm *vm)
 	uint64_t need, nfree, psize;
 	int ret;
 
-	if (c->hugepages &&
-	    guest_mem_hugepages_check(c->mem_bytes, &need, &nfree, &psize) < 0) {
+	if (c->hugepages && guest_mem_hugepages_check(c->mem_bytes, &need, &nfree, &psize) < 0) {
 		log_err("--hugepages: need %llu free %llu KiB huge pages, the pool has %llu "
 			"(see /proc/sys/vm/nr_hugepages)",
 			(unsigned long long)need, (unsigned long long)(psize >> 10),
@@ -101,8 +100,10 @@ static int serial_sink(const struct serial_config *sc, int *opened)
 {
 	*opened = -1;
 	switch (sc->mode) {
-	case SERIAL_STDIO: return STDOUT_FILENO;
-	case SERIAL_NONE: return -1;
+	case SERIAL_STDIO:
+		return STDOUT_FILENO;
+	case SERIAL_NONE:
+		return -1;
 	case SERIAL_FILE:
 		*opened = open(sc->path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 		if (*opened < 0)
@@ -118,8 +119,8 @@ static int uart_add(struct vm *vm, struct board *b, int i)
 	static const uint32_t irq[2] = {LAYOUT_COM1_IRQ, LAYOUT_COM2_IRQ};
 	const struct serial_config *sc = i == 0 ? &vm->cfg->com1 : &vm->cfg->com2;
 	struct uart16550_config uc = {
-		.name = i == 0 ? "COM1" : "COM2",
-		.irq = {.set = irq_set, .ctx = vm, .gsi = irq[i]},
+	    .name = i == 0 ? "COM1" : "COM2",
+	    .irq = {.set = irq_set, .ctx = vm, .gsi = irq[i]},
 	};
 	int ret;
 
@@ -141,8 +142,8 @@ static int testdev_add(struct vm *vm, struct board *b)
 
 	testdev_init(&b->testdev);
 	b->testdev_init = true;
-	ret = io_bus_register(&vm->pio, LAYOUT_TESTDEV_PORT, LAYOUT_TESTDEV_PORTS,
-			      &testdev_pio_ops, &b->testdev);
+	ret = io_bus_register(&vm->pio, LAYOUT_TESTDEV_PORT, LAYOUT_TESTDEV_PORTS, &testdev_pio_ops,
+			      &b->testdev);
 	if (ret == 0)
 		ret = io_bus_register(&vm->mmio, LAYOUT_TESTDEV_MMIO_GPA, LAYOUT_TESTDEV_MMIO_LEN,
 				      &testdev_mmio_ops, &b->testdev);
@@ -211,8 +212,8 @@ static uint8_t *map_file(const char *what, const char *path, size_t *len)
 static int kernel_load(struct vm *vm, struct board *b)
 {
 	const struct vm_config *c = vm->cfg;
-	struct boot_input in = {.cmdline = c->cmdline, .proto = c->boot,
-				.load_addr = c->load_addr, .entry = c->entry};
+	struct boot_input in = {
+	    .cmdline = c->cmdline, .proto = c->boot, .load_addr = c->load_addr, .entry = c->entry};
 	uint8_t *kmap = NULL, *imap = NULL;
 	char err[256] = "";
 	int ret = -EINVAL;

@@ -28,8 +28,8 @@ struct boot_input {
 	size_t kernel_len;
 	const uint8_t *initrd; /* NULL: none */
 	size_t initrd_len;
-	const char *cmdline; /* NULL: empty */
-	enum boot_protocol proto; /* BOOT_AUTO picks from the image */
+	const char *cmdline;	   /* NULL: empty */
+	enum boot_protocol proto;  /* BOOT_AUTO picks from the image */
 	uint64_t load_addr, entry; /* BOOT_RAW only */
 };
 
@@ -40,7 +40,7 @@ struct boot_input {
  * segments, oversized cmdline, initrd that does not fit) or -ENOMEM, and writes a one-line
  * message to err naming what was wrong.
  */
-int boot_load(struct guest_mem *m, const struct boot_input *in, struct boot_entry *out,
-	      char *err, size_t errlen) MUST_CHECK;
+int boot_load(struct guest_mem *m, const struct boot_input *in, struct boot_entry *out, char *err,
+	      size_t errlen) MUST_CHECK;
 
 #endif

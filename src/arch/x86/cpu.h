@@ -23,8 +23,8 @@ uint32_t x86_apic_id(const struct x86_topology *t, unsigned index);
  * describing the topology. Returns a malloc'd table (caller frees) or NULL on allocation
  * failure. Pure: unit-testable with a synthetic `supported`.
  */
-struct kvm_cpuid2 *x86_cpuid_build(const struct kvm_cpuid2 *supported,
-				   const struct x86_topology *t, unsigned index);
+struct kvm_cpuid2 *x86_cpuid_build(const struct kvm_cpuid2 *supported, const struct x86_topology *t,
+				   unsigned index);
 
 /*
  * Set up vCPU `index`: CPUID, the boot MSRs (only those in KVM's MSR index list), FPU defaults,

@@ -20,22 +20,22 @@
  *   0xe0000  BIOS area, reserved (ACPI RSDP lives here in later issues)
  *   0x100000 high memory: the kernel image is loaded here or at its ELF addresses
  */
-#define LAYOUT_GDT_GPA        0x500ULL
-#define LAYOUT_IDT_GPA        0x520ULL
+#define LAYOUT_GDT_GPA	      0x500ULL
+#define LAYOUT_IDT_GPA	      0x520ULL
 #define LAYOUT_PVH_INFO_GPA   0x6000ULL
 #define LAYOUT_PVH_INFO_SIZE  0x1000ULL
 #define LAYOUT_ZERO_PAGE_GPA  0x7000ULL
 #define LAYOUT_BOOT_STACK_GPA 0x8ff0ULL
-#define LAYOUT_PML4_GPA       0x9000ULL
-#define LAYOUT_PDPT_GPA       0xa000ULL
-#define LAYOUT_PD_GPA         0xb000ULL /* four consecutive pages */
+#define LAYOUT_PML4_GPA	      0x9000ULL
+#define LAYOUT_PDPT_GPA	      0xa000ULL
+#define LAYOUT_PD_GPA	      0xb000ULL /* four consecutive pages */
 #define LAYOUT_CMDLINE_GPA    0x20000ULL
 #define LAYOUT_CMDLINE_MAX    0x10000ULL /* including the terminating NUL */
-#define LAYOUT_EBDA_GPA       0x9fc00ULL
+#define LAYOUT_EBDA_GPA	      0x9fc00ULL
 #define LAYOUT_MPTABLE_GPA    LAYOUT_EBDA_GPA
 #define LAYOUT_LOWMEM_END     0xa0000ULL /* end of conventional memory */
-#define LAYOUT_BIOS_GPA       0xe0000ULL
-#define LAYOUT_BIOS_END       0x100000ULL
+#define LAYOUT_BIOS_GPA	      0xe0000ULL
+#define LAYOUT_BIOS_END	      0x100000ULL
 #define LAYOUT_HIMEM_GPA      0x100000ULL
 #define LAYOUT_KERNEL_GPA     LAYOUT_HIMEM_GPA
 
@@ -44,31 +44,31 @@
 #define LAYOUT_MMIO_HOLE_GPA  GiB(3)
 #define LAYOUT_MMIO_HOLE_SIZE GiB(1)
 #define LAYOUT_RAM_HIGH_GPA   GiB(4)
-#define LAYOUT_MEM_MIN        MiB(2)   /* the boot structures and a tiny guest need this */
-#define LAYOUT_MEM_MAX        GiB(1024)
+#define LAYOUT_MEM_MIN	      MiB(2) /* the boot structures and a tiny guest need this */
+#define LAYOUT_MEM_MAX	      GiB(1024)
 
 /* Inside the MMIO hole. */
-#define LAYOUT_VIRTIO_MMIO_GPA  0xd0000000ULL /* virtio-mmio slots, 4 KiB each */
+#define LAYOUT_VIRTIO_MMIO_GPA	0xd0000000ULL /* virtio-mmio slots, 4 KiB each */
 #define LAYOUT_VIRTIO_SLOT_SIZE 0x1000ULL
-#define LAYOUT_VIRTIO_SLOTS     32
+#define LAYOUT_VIRTIO_SLOTS	32
 #define LAYOUT_TESTDEV_MMIO_GPA 0xd8000000ULL /* test device (--test-device), 4 KiB */
 #define LAYOUT_TESTDEV_MMIO_LEN 0x1000ULL
-#define LAYOUT_IOAPIC_GPA       0xfec00000ULL
-#define LAYOUT_LAPIC_GPA        0xfee00000ULL
+#define LAYOUT_IOAPIC_GPA	0xfec00000ULL
+#define LAYOUT_LAPIC_GPA	0xfee00000ULL
 #define LAYOUT_IDENTITY_MAP_GPA 0xfffbc000ULL /* KVM_SET_IDENTITY_MAP_ADDR: one page */
-#define LAYOUT_TSS_GPA          0xfffbd000ULL /* KVM_SET_TSS_ADDR: three pages */
+#define LAYOUT_TSS_GPA		0xfffbd000ULL /* KVM_SET_TSS_ADDR: three pages */
 
 /* Port I/O. */
-#define LAYOUT_COM1_PORT      0x3f8
-#define LAYOUT_COM1_IRQ       4
-#define LAYOUT_COM2_PORT      0x2f8
-#define LAYOUT_COM2_IRQ       3
-#define LAYOUT_I8042_PORT     0x60 /* data 0x60, command/status 0x64 */
-#define LAYOUT_RTC_PORT       0x70 /* index 0x70, data 0x71 */
-#define LAYOUT_RTC_IRQ        8
+#define LAYOUT_COM1_PORT       0x3f8
+#define LAYOUT_COM1_IRQ	       4
+#define LAYOUT_COM2_PORT       0x2f8
+#define LAYOUT_COM2_IRQ	       3
+#define LAYOUT_I8042_PORT      0x60 /* data 0x60, command/status 0x64 */
+#define LAYOUT_RTC_PORT	       0x70 /* index 0x70, data 0x71 */
+#define LAYOUT_RTC_IRQ	       8
 #define LAYOUT_DEBUG_EXIT_PORT 0xf4 /* default; --debug-exit-port changes it */
-#define LAYOUT_TESTDEV_PORT   0xe0 /* test device (--test-device), 16 ports */
-#define LAYOUT_TESTDEV_PORTS  16
+#define LAYOUT_TESTDEV_PORT    0xe0 /* test device (--test-device), 16 ports */
+#define LAYOUT_TESTDEV_PORTS   16
 
 /* Interrupts: GSIs 0-23 route to the in-kernel IOAPIC pins. */
 #define LAYOUT_IOAPIC_PINS 24

@@ -6,10 +6,10 @@
 #include "arch/x86/regs.h"
 #include "hv/kvm.h"
 
-#define CR0_PE   0x1ULL
-#define CR0_ET   0x10ULL
-#define CR0_PG   0x80000000ULL
-#define CR4_PAE  0x20ULL
+#define CR0_PE	 0x1ULL
+#define CR0_ET	 0x10ULL
+#define CR0_PG	 0x80000000ULL
+#define CR4_PAE	 0x20ULL
 #define EFER_LME 0x100ULL
 #define EFER_LMA 0x400ULL
 
@@ -17,9 +17,9 @@
 #define PTE_RW 0x2ULL
 #define PTE_PS 0x80ULL
 
-#define SEL_CODE 0x10
-#define SEL_DATA 0x18
-#define SEL_TSS  0x20
+#define SEL_CODE    0x10
+#define SEL_DATA    0x18
+#define SEL_TSS	    0x20
 #define GDT_ENTRIES 5
 
 /* Descriptor from base, limit and the flags/access word (as in the Linux GDT_ENTRY macro). */
@@ -73,16 +73,16 @@ int x86_boot_tables_write(struct guest_mem *m, enum boot_cpu_mode mode)
 static struct kvm_segment seg_from_gdt(uint64_t d, uint16_t sel)
 {
 	struct kvm_segment s = {
-		.base = (uint32_t)(((d >> 16) & 0xffffff) | ((d >> 32) & 0xff000000)),
-		.limit = (uint32_t)((d & 0xffff) | ((d >> 32) & 0xf0000)),
-		.selector = sel,
-		.type = (d >> 40) & 0xf,
-		.present = (d >> 47) & 1,
-		.dpl = (d >> 45) & 3,
-		.db = (d >> 54) & 1,
-		.s = (d >> 44) & 1,
-		.l = (d >> 53) & 1,
-		.g = (d >> 55) & 1,
+	    .base = (uint32_t)(((d >> 16) & 0xffffff) | ((d >> 32) & 0xff000000)),
+	    .limit = (uint32_t)((d & 0xffff) | ((d >> 32) & 0xf0000)),
+	    .selector = sel,
+	    .type = (d >> 40) & 0xf,
+	    .present = (d >> 47) & 1,
+	    .dpl = (d >> 45) & 3,
+	    .db = (d >> 54) & 1,
+	    .s = (d >> 44) & 1,
+	    .l = (d >> 53) & 1,
+	    .g = (d >> 55) & 1,
 	};
 
 	if (s.g)

@@ -1,0 +1,179 @@
+/* test_config.c — the `kiln run` flag parser: values, combinations and one-line errors. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "config/config.h"
+#include "core/vm.h"
+
+#define PARSE(c, err, ...)                                                                         \
+	({                                                                                         \
+		char *argv_[] = {"run", __VA_ARGS__, NULL};                                        \
+		config_defaults(c);                                                                \
+		config_parse_run(c, (int)(sizeof(argv_) / sizeof(argv_[0])) - 1, argv_, err,       \
+				 sizeof(err));                                                     \
+	})
+
+static void test_defaults(void **state)
+{
+	struct vm_config c;
+	char err[256];
+
+	(void)state;
+	assert_int_equal(PARSE(&c, err, "-v"), 0);
+	assert_int_equal(config_vcpus(&c), 1);
+	assert_int_equal(c.mem_bytes, 256ULL << 20);
+	assert_int_equal(c.com1.mode, SERIAL_STDIO);
+	assert_int_equal(c.com2.mode, SERIAL_NONE);
+	assert_int_equal(c.debug_exit_port, 0xf4);
+	assert_null(c.kernel_path);
+	assert_int_equal(c.verbosity, 1);
+}
+
+static void test_full_command_line(void **state)
+{
+	struct vm_config c;
+	char err[256];
+
+	(void)state;
+	assert_int_equal(PARSE(&c, err, "--kernel", "/k", "--initrd", "/i", "--cmdline",
+			       "console=ttyS0", "--topology", "2:3:2", "--memory", "2G",
+			       "--hugepages", "--serial", "file:/tmp/out", "--serial2", "stdio",
+			       "--serial", "none", "--on-reset", "restart", "--boot", "pvh",
+			       "--debug-exit-port", "0x501", "--test-device"),
+			 0);
+	assert_string_equal(c.kernel_path, "/k");
+	assert_string_equal(c.initrd_path, "/i");
+	assert_string_equal(c.cmdline, "console=ttyS0");
+	assert_int_equal(config_vcpus(&c), 12);
+	assert_int_equal(c.sockets, 2);
+	assert_int_equal(c.threads, 2);
+	assert_int_equal(c.mem_bytes, 2ULL << 30);
+	assert_true(c.hugepages);
+	assert_int_equal(c.com1.mode, SERIAL_NONE); /* the last --serial wins */
+	assert_int_equal(c.com2.mode, SERIAL_STDIO);
+	assert_int_equal(c.on_reset, RESET_RESTART);
+	assert_int_equal(c.boot, BOOT_PVH);
+	assert_int_equal(c.debug_exit_port, 0x501);
+	assert_true(c.test_device);
+}
+
+static void test_raw_image(void **state)
+{
+	struct vm_config c;
+	char err[256];
+
+	(void)state;
+	assert_int_equal(
+	    PARSE(&c, err, "--kernel", "/k", "--load-addr", "0x200000", "--entry", "2097152"), 0);
+	assert_int_equal(c.boot, BOOT_RAW);
+	assert_int_equal(c.load_addr, 0x200000);
+	assert_int_equal(c.entry, 0x200000);
+}
+
+static void expect_error(const char *flag, const char *msg_part, char **argv, int argc)
+{
+	struct vm_config c;
+	char err[256] = "";
+
+	config_defaults(&c);
+	assert_int_equal(config_parse_run(&c, argc, argv, err, sizeof(err)), -22);
+	if (!strstr(err, msg_part))
+		fail_msg("%s: error '%s' does not mention '%s'", flag, err, msg_part);
+	assert_null(strchr(err, '\n'));
+}
+
+#define EXPECT_ERROR(part, ...)                                                                    \
+	do {                                                                                       \
+		char *argv_[] = {"run", __VA_ARGS__, NULL};                                        \
+		expect_error(argv_[1], part, argv_, (int)(sizeof(argv_) / sizeof(argv_[0])) - 1);  \
+	} while (0)
+
+static void test_errors_name_the_flag(void **state)
+{
+	(void)state;
+	EXPECT_ERROR("--cpus", "--cpus", "0");
+	EXPECT_ERROR("--cpus", "--cpus", "255");
+	EXPECT_ERROR("--cpus", "--cpus", "two");
+	EXPECT_ERROR("--cpus", "--cpus", "-1");
+	EXPECT_ERROR("--topology", "--topology", "2:2");
+	EXPECT_ERROR("--topology", "--topology", "2:0:1");
+	EXPECT_ERROR("--topology", "--topology", "16:16:2");
+	EXPECT_ERROR("--topology", "--topology", "1:1:1:1");
+	EXPECT_ERROR("mutually exclusive", "--cpus", "2", "--topology", "1:2:1");
+	EXPECT_ERROR("--memory", "--memory", "0");
+	EXPECT_ERROR("--memory", "--memory", "1M");
+	EXPECT_ERROR("--memory", "--memory", "12Q");
+	EXPECT_ERROR("--memory", "--memory", "2049K");
+	EXPECT_ERROR("--memory", "--memory", "99999999999999999999");
+	EXPECT_ERROR("--memory", "--memory", "2T");
+	EXPECT_ERROR("2M", "--memory", "3M", "--hugepages");
+	EXPECT_ERROR("--serial", "--serial", "tcp:1234");
+	EXPECT_ERROR("--serial", "--serial", "file:");
+	EXPECT_ERROR("both use stdio", "--serial2", "stdio");
+	EXPECT_ERROR("--load-addr and --entry", "--kernel", "/k", "--load-addr", "0x1000");
+	EXPECT_ERROR("--entry", "--kernel", "/k", "--load-addr", "1", "--entry", "zz");
+	EXPECT_ERROR("needs --kernel", "--initrd", "/i");
+	EXPECT_ERROR("needs --kernel", "--load-addr", "1", "--entry", "1");
+	EXPECT_ERROR("--boot", "--boot", "efi");
+	EXPECT_ERROR("--on-reset", "--on-reset", "explode");
+	EXPECT_ERROR("--debug-exit-port", "--debug-exit-port", "0x10000");
+	EXPECT_ERROR("unknown option", "--frobnicate");
+	EXPECT_ERROR("needs a value", "--kernel");
+	EXPECT_ERROR("unexpected argument", "stray");
+}
+
+static void test_sizes(void **state)
+{
+	uint64_t v;
+
+	(void)state;
+	assert_int_equal(config_parse_size("512", &v), 0);
+	assert_int_equal(v, 512ULL << 20);
+	assert_int_equal(config_parse_size("4k", &v), 0);
+	assert_int_equal(v, 4096);
+	assert_int_equal(config_parse_size("1GiB", &v), 0);
+	assert_int_equal(v, 1ULL << 30);
+	assert_int_equal(config_parse_size("1GB", &v), 0);
+	assert_int_equal(config_parse_size("", &v), -22);
+	assert_int_equal(config_parse_size("G", &v), -22);
+	assert_int_equal(config_parse_size("1GG", &v), -22);
+	assert_int_equal(config_parse_size("16777216T", &v), -22); /* overflows 64 bits */
+	assert_int_equal(config_parse_u64("0x10", &v), 0);
+	assert_int_equal(v, 16);
+	assert_int_equal(config_parse_u64("", &v), -22);
+	assert_int_equal(config_parse_u64("-5", &v), -22);
+	assert_int_equal(config_parse_u64("0x", &v), -22);
+}
+
+static void test_lifecycle_table(void **state)
+{
+	(void)state;
+	assert_true(vm_transition_ok(VM_CREATED, VM_RUNNING));
+	assert_true(vm_transition_ok(VM_RUNNING, VM_PAUSED));
+	assert_true(vm_transition_ok(VM_PAUSED, VM_RUNNING));
+	assert_true(vm_transition_ok(VM_PAUSED, VM_STOPPED));
+	assert_true(vm_transition_ok(VM_RUNNING, VM_ERROR));
+	assert_false(vm_transition_ok(VM_CREATED, VM_PAUSED));
+	assert_false(vm_transition_ok(VM_STOPPED, VM_RUNNING));
+	assert_false(vm_transition_ok(VM_ERROR, VM_RUNNING));
+	assert_false(vm_transition_ok(VM_RUNNING, VM_CREATED));
+	assert_false(vm_transition_ok(VM_PAUSED, VM_PAUSED));
+	assert_false(vm_transition_ok((enum vm_state)42, VM_RUNNING));
+	assert_string_equal(vm_state_name(VM_PAUSED), "paused");
+	assert_string_equal(vm_state_name((enum vm_state)42), "?");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_defaults),  cmocka_unit_test(test_full_command_line),
+	    cmocka_unit_test(test_raw_image), cmocka_unit_test(test_errors_name_the_flag),
+	    cmocka_unit_test(test_sizes),     cmocka_unit_test(test_lifecycle_table),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
