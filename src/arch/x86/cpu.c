@@ -17,11 +17,15 @@
 #define MSR_SYSCALL_MASK      0xc0000084u
 #define MSR_KERNEL_GS_BASE    0xc0000102u
 
-#define MISC_ENABLE_FAST_STRING 0x1ull
-#define MTRR_DEF_TYPE_E		(1ull << 11) /* MTRRs enabled */
-#define MTRR_TYPE_WB		0x6ull
+#define MISC_ENABLE_FAST_STRING	 0x1ull
+#define MISC_ENABLE_BTS_UNAVAIL	 (1ull << 11)
+#define MISC_ENABLE_PEBS_UNAVAIL (1ull << 12)
+#define MTRR_DEF_TYPE_E		 (1ull << 11) /* MTRRs enabled */
+#define MTRR_TYPE_WB		 0x6ull
 
-/* x87 control word after FNINIT (all exceptions masked, 64-bit precision); MXCSR after reset. */
+/* x87 control word after FNINIT (all exceptions masked, 64-bit precision); MXCSR after reset.
+ * These equal the XSAVE init values, so they hold even where KVM's XRSTOR of a fresh vCPU treats
+ * the x87/SSE components as in their init state. */
 #define FPU_FCW_DEFAULT	  0x37f
 #define FPU_MXCSR_DEFAULT 0x1f80
 
@@ -45,7 +49,9 @@ static const struct kvm_msr_entry boot_msrs[] = {
     {.index = MSR_CSTAR},
     {.index = MSR_SYSCALL_MASK},
     {.index = MSR_KERNEL_GS_BASE},
-    {.index = MSR_IA32_MISC_ENABLE, .data = MISC_ENABLE_FAST_STRING},
+    /* KVM resets it to BTS and PEBS unavailable; keep that true while adding fast strings. */
+    {.index = MSR_IA32_MISC_ENABLE,
+     .data = MISC_ENABLE_FAST_STRING | MISC_ENABLE_BTS_UNAVAIL | MISC_ENABLE_PEBS_UNAVAIL},
     {.index = MSR_MTRR_DEF_TYPE, .data = MTRR_DEF_TYPE_E | MTRR_TYPE_WB},
 };
 

@@ -55,9 +55,9 @@ struct kvm_cpuid2 *x86_cpuid_build(const struct kvm_cpuid2 *supported, const str
 /*
  * Fill out[] (room for `max` entries) with the boot values of the MSRs kiln initialises, keeping
  * only those in k->msrs (KVM_GET_MSR_INDEX_LIST): SYSENTER_CS/ESP/EIP, STAR, LSTAR, CSTAR, SFMASK
- * and KERNEL_GS_BASE = 0, MISC_ENABLE = fast strings, MTRR default type = enabled + WB. IA32_TSC
- * is deliberately not written (KVM zeroes and synchronises it at vCPU creation). Returns the
- * number of entries written (never more than max).
+ * and KERNEL_GS_BASE = 0, MISC_ENABLE = fast strings + BTS/PEBS unavailable (0x1801), MTRR
+ * default type = enabled + WB (0x806). IA32_TSC is deliberately not written (KVM zeroes and
+ * synchronises it at vCPU creation). Returns the number of entries written (never more than max).
  */
 size_t x86_boot_msrs(const struct kvm_sys *k, struct kvm_msr_entry *out, size_t max);
 
@@ -75,8 +75,9 @@ void x86_lapic_boot_setup(struct kvm_lapic_state *l, uint32_t apic_id);
 
 /*
  * Set up vCPU `index`: CPUID, the boot MSRs (only those in KVM's MSR index list), FPU defaults,
- * and LAPIC LVT LINT0 = ExtINT, LINT1 = NMI (x86_lapic_boot_setup). Returns 0, -ERANGE if the
- * vCPU's APIC ID is 255 or more (xAPIC only for now), or -errno of the failing ioctl (logged).
+ * and LAPIC ID register, LVT LINT0 = ExtINT, LINT1 = NMI (x86_lapic_boot_setup). Warns if KVM's
+ * LAPIC ID (the KVM vCPU id) differs from x86_apic_id. Returns 0, -ERANGE if the vCPU's APIC ID
+ * is 255 or more (xAPIC only for now), or -errno of the failing ioctl (logged).
  */
 int x86_vcpu_init(const struct kvm_sys *k, int vcpu_fd, const struct x86_topology *t,
 		  unsigned index) MUST_CHECK;
