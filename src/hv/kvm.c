@@ -264,8 +264,10 @@ WRAP(kvm_get_regs, KVM_GET_REGS, struct kvm_regs *)
 WRAP(kvm_set_regs, KVM_SET_REGS, const struct kvm_regs *)
 WRAP(kvm_get_sregs, KVM_GET_SREGS, struct kvm_sregs *)
 WRAP(kvm_set_sregs, KVM_SET_SREGS, const struct kvm_sregs *)
+WRAP(kvm_get_fpu, KVM_GET_FPU, struct kvm_fpu *)
 WRAP(kvm_set_fpu, KVM_SET_FPU, const struct kvm_fpu *)
 WRAP(kvm_set_cpuid, KVM_SET_CPUID2, const struct kvm_cpuid2 *)
+WRAP(kvm_get_cpuid, KVM_GET_CPUID2, struct kvm_cpuid2 *)
 WRAP(kvm_get_lapic, KVM_GET_LAPIC, struct kvm_lapic_state *)
 WRAP(kvm_set_lapic, KVM_SET_LAPIC, const struct kvm_lapic_state *)
 
@@ -277,6 +279,19 @@ int kvm_set_msrs(int vcpu_fd, const struct kvm_msrs *m)
 		return n;
 	if ((uint32_t)n != m->nmsrs) {
 		log_err("KVM_SET_MSRS: MSR %#x refused", m->entries[n].index);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int kvm_get_msrs(int vcpu_fd, struct kvm_msrs *m)
+{
+	int n = xioctl(vcpu_fd, KVM_GET_MSRS, m, "KVM_GET_MSRS");
+
+	if (n < 0)
+		return n;
+	if ((uint32_t)n != m->nmsrs) {
+		log_err("KVM_GET_MSRS: MSR %#x refused", m->entries[n].index);
 		return -EINVAL;
 	}
 	return 0;

@@ -55,10 +55,15 @@ int kvm_get_regs(int vcpu_fd, struct kvm_regs *r) MUST_CHECK;
 int kvm_set_regs(int vcpu_fd, const struct kvm_regs *r) MUST_CHECK;
 int kvm_get_sregs(int vcpu_fd, struct kvm_sregs *s) MUST_CHECK;
 int kvm_set_sregs(int vcpu_fd, const struct kvm_sregs *s) MUST_CHECK;
+int kvm_get_fpu(int vcpu_fd, struct kvm_fpu *f) MUST_CHECK;
 int kvm_set_fpu(int vcpu_fd, const struct kvm_fpu *f) MUST_CHECK;
 int kvm_set_cpuid(int vcpu_fd, const struct kvm_cpuid2 *c) MUST_CHECK;
+/* KVM_GET_CPUID2 into c (c->nent = room on entry, entries filled on return); -E2BIG if short. */
+int kvm_get_cpuid(int vcpu_fd, struct kvm_cpuid2 *c) MUST_CHECK;
 /* KVM_SET_MSRS; returns 0 only if all nmsrs were set. */
 int kvm_set_msrs(int vcpu_fd, const struct kvm_msrs *m) MUST_CHECK;
+/* KVM_GET_MSRS of m->entries[].index; returns 0 only if all nmsrs were read. */
+int kvm_get_msrs(int vcpu_fd, struct kvm_msrs *m) MUST_CHECK;
 int kvm_get_lapic(int vcpu_fd, struct kvm_lapic_state *l) MUST_CHECK;
 int kvm_set_lapic(int vcpu_fd, const struct kvm_lapic_state *l) MUST_CHECK;
 int kvm_set_mp_state(int vcpu_fd, uint32_t state) MUST_CHECK;
