@@ -30,13 +30,13 @@ int vcpu_signals_init(void)
 	return 0;
 }
 
-int vcpu_create(struct vm *vm, unsigned index, struct vcpu *out)
+int vcpu_create(struct vm *vm, unsigned index, uint32_t kvm_id, struct vcpu *out)
 {
 	memset(out, 0, sizeof(*out));
 	out->vm = vm;
 	out->index = index;
 	out->fd = -1;
-	return kvm_vcpu_create(vm->kvm, vm->fd, index, &out->fd, &out->run);
+	return kvm_vcpu_create(vm->kvm, vm->fd, kvm_id, &out->fd, &out->run);
 }
 
 void vcpu_kick(struct vcpu *v)

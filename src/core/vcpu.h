@@ -25,8 +25,9 @@ struct vcpu {
 	struct vcpu_stats stats;
 };
 
-/* Create vCPU index of vm (KVM vCPU and kvm_run mapping). Returns 0 or -errno. */
-int vcpu_create(struct vm *vm, unsigned index, struct vcpu *out) MUST_CHECK;
+/* Create vCPU `index` of vm as KVM vCPU id `kvm_id` (on x86 its APIC ID, which KVM also uses as
+ * the x2APIC ID), and map its kvm_run. Returns 0 or -errno. */
+int vcpu_create(struct vm *vm, unsigned index, uint32_t kvm_id, struct vcpu *out) MUST_CHECK;
 
 /* Start the vCPU's thread. Returns 0 or -errno. */
 int vcpu_start(struct vcpu *v) MUST_CHECK;

@@ -16,7 +16,7 @@ static int create_vcpus(struct vm *vm)
 	if (!vm->vcpus)
 		return -ENOMEM;
 	for (unsigned i = 0; i < vm->nr_vcpus; i++) {
-		int ret = vcpu_create(vm, i, &vm->vcpus[i]);
+		int ret = vcpu_create(vm, i, board_vcpu_id(vm, i), &vm->vcpus[i]);
 
 		if (ret < 0)
 			return ret;

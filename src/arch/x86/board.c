@@ -246,6 +246,14 @@ out:
 	return ret;
 }
 
+/* Step 6: the BIOS data area word at 0x40e holds the EBDA segment, where the MP table sits. */
+static int bda_write(struct vm *vm)
+{
+	uint16_t ebda_seg = (uint16_t)(LAYOUT_EBDA_GPA >> 4);
+
+	return guest_mem_write(&vm->mem, LAYOUT_BDA_EBDA_PTR_GPA, &ebda_seg, sizeof(ebda_seg));
+}
+
 int board_create(struct vm *vm)
 {
 	struct board *b = calloc(1, sizeof(*b));
@@ -268,7 +276,14 @@ int board_create(struct vm *vm)
 		if (ret < 0)
 			log_err("MP table: %s", strerror(-ret));
 	}
+	if (ret == 0)
+		ret = bda_write(vm);
 	return ret;
+}
+
+uint32_t board_vcpu_id(struct vm *vm, unsigned index)
+{
+	return x86_apic_id(&vm->board->topo, index);
 }
 
 int board_vcpu_init(struct vm *vm, struct vcpu *v)

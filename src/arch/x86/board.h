@@ -18,6 +18,9 @@ struct vcpu;
  */
 int board_create(struct vm *vm) MUST_CHECK;
 
+/* KVM vCPU id for vCPU `index`: its APIC ID under the configured topology. */
+uint32_t board_vcpu_id(struct vm *vm, unsigned index);
+
 /* Set up one vCPU: CPUID, MSRs, LAPIC; the boot vCPU also gets the kernel's entry registers;
  * the others wait for INIT/SIPI. */
 int board_vcpu_init(struct vm *vm, struct vcpu *v) MUST_CHECK;

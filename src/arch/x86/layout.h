@@ -9,6 +9,7 @@
 /*
  * Low memory (all inside the first RAM region, which always starts at 0):
  *
+ *   0x0040e  BIOS data area: EBDA segment (0x9fc0)
  *   0x00500  GDT (boot descriptors: 0x10 code, 0x18 data, 0x20 TSS)
  *   0x00520  IDT (empty; the guest installs its own)
  *   0x06000  PVH hvm_start_info, then its memory map and module list
@@ -20,24 +21,25 @@
  *   0xe0000  BIOS area, reserved (ACPI RSDP lives here in later issues)
  *   0x100000 high memory: the kernel image is loaded here or at its ELF addresses
  */
-#define LAYOUT_GDT_GPA	      0x500ULL
-#define LAYOUT_IDT_GPA	      0x520ULL
-#define LAYOUT_PVH_INFO_GPA   0x6000ULL
-#define LAYOUT_PVH_INFO_SIZE  0x1000ULL
-#define LAYOUT_ZERO_PAGE_GPA  0x7000ULL
-#define LAYOUT_BOOT_STACK_GPA 0x8ff0ULL
-#define LAYOUT_PML4_GPA	      0x9000ULL
-#define LAYOUT_PDPT_GPA	      0xa000ULL
-#define LAYOUT_PD_GPA	      0xb000ULL /* four consecutive pages */
-#define LAYOUT_CMDLINE_GPA    0x20000ULL
-#define LAYOUT_CMDLINE_MAX    0x10000ULL /* including the terminating NUL */
-#define LAYOUT_EBDA_GPA	      0x9fc00ULL
-#define LAYOUT_MPTABLE_GPA    LAYOUT_EBDA_GPA
-#define LAYOUT_LOWMEM_END     0xa0000ULL /* end of conventional memory */
-#define LAYOUT_BIOS_GPA	      0xe0000ULL
-#define LAYOUT_BIOS_END	      0x100000ULL
-#define LAYOUT_HIMEM_GPA      0x100000ULL
-#define LAYOUT_KERNEL_GPA     LAYOUT_HIMEM_GPA
+#define LAYOUT_BDA_EBDA_PTR_GPA 0x40eULL /* BIOS data area word: the EBDA segment */
+#define LAYOUT_GDT_GPA		0x500ULL
+#define LAYOUT_IDT_GPA		0x520ULL
+#define LAYOUT_PVH_INFO_GPA	0x6000ULL
+#define LAYOUT_PVH_INFO_SIZE	0x1000ULL
+#define LAYOUT_ZERO_PAGE_GPA	0x7000ULL
+#define LAYOUT_BOOT_STACK_GPA	0x8ff0ULL
+#define LAYOUT_PML4_GPA		0x9000ULL
+#define LAYOUT_PDPT_GPA		0xa000ULL
+#define LAYOUT_PD_GPA		0xb000ULL /* four consecutive pages */
+#define LAYOUT_CMDLINE_GPA	0x20000ULL
+#define LAYOUT_CMDLINE_MAX	0x10000ULL /* including the terminating NUL */
+#define LAYOUT_EBDA_GPA		0x9fc00ULL
+#define LAYOUT_MPTABLE_GPA	LAYOUT_EBDA_GPA
+#define LAYOUT_LOWMEM_END	0xa0000ULL /* end of conventional memory */
+#define LAYOUT_BIOS_GPA		0xe0000ULL
+#define LAYOUT_BIOS_END		0x100000ULL
+#define LAYOUT_HIMEM_GPA	0x100000ULL
+#define LAYOUT_KERNEL_GPA	LAYOUT_HIMEM_GPA
 
 /* RAM: [0, min(size, 3 GiB)) then the rest from 4 GiB. The hole between is for MMIO. */
 #define LAYOUT_RAM_LOW_MAX    GiB(3)
