@@ -74,7 +74,8 @@ static void on_stdin(void *ctx, int fd, uint32_t events)
 
 	(void)events;
 	if (r->pending_len == 0) {
-		n = read(fd, r->pending, sizeof(r->pending));
+		/* one byte spare: term_escape_filter may put back a held Ctrl-A */
+		n = read(fd, r->pending, sizeof(r->pending) - 1);
 		if (n <= 0) { /* EOF or error: stop reading, the VM keeps running */
 			if (event_loop_del(&r->loop, fd) == 0)
 				r->stdin_watched = false;

@@ -2,8 +2,13 @@
 #ifndef KILN_DEVICES_I8042_H
 #define KILN_DEVICES_I8042_H
 
+#include <stdint.h>
+
 #include "core/io_bus.h"
 #include "util/compiler.h"
+
+#define I8042_DATA_PORT 0x60
+#define I8042_CMD_PORT	0x64 /* command on write, status on read */
 
 struct i8042;
 
@@ -12,10 +17,28 @@ struct i8042_config {
 	void *ctx;
 };
 
+/*
+ * Create a controller with no keyboard or mouse attached and no interrupt line. It answers the
+ * commands Linux and boot code use (0x20/0x60 command byte, 0xAA self-test, 0xAB/0xA9 interface
+ * tests, 0xA7/0xA8/0xAD/0xAE port enable bits, 0xD0/0xD1 output port); on_reset (device lock
+ * not held) is called for 0xF0-0xFE pulses of the reset line and for 0xD1 with bit 0 clear.
+ * Other commands and keyboard bytes are ignored and counted. Returns 0 or -ENOMEM.
+ */
 int i8042_create(const struct i8042_config *cfg, struct i8042 **out) MUST_CHECK;
+
+/* Free the controller (NULL is allowed). No handler may be running or called afterwards. */
 void i8042_destroy(struct i8042 *d);
 
-/* Register the data port (0x60) and the command/status port (0x64) on the PIO bus. */
+/* Register the data port (0x60) and the command/status port (0x64) on the PIO bus, as two
+ * 1-byte ranges. Returns 0 or io_bus_register's error (if the second range fails, the first
+ * stays registered). */
 int i8042_register(struct i8042 *d, struct io_bus *pio) MUST_CHECK;
+
+/* Bus handlers of the two ports (1-byte accesses), as i8042_register installs them. */
+extern const struct io_ops i8042_data_io_ops;
+extern const struct io_ops i8042_cmd_io_ops;
+
+/* Number of ignored commands and data bytes so far. Thread-safe. */
+uint64_t i8042_ignored(struct i8042 *d);
 
 #endif

@@ -19,26 +19,40 @@ struct uart16550_config {
 	int out_fd;	  /* transmitted bytes are written here; -1 discards them */
 	struct irq_line irq;
 	/* Called (from a vCPU thread, device lock not held) when the receive FIFO gains space
-	 * after having been full, so the input side can resume feeding. May be NULL. */
+	 * after having been full, so the input side can resume feeding: precisely, once the guest
+	 * has drained it (or reset it through FCR) after a uart16550_receive() left it full.
+	 * May be NULL. */
 	void (*rx_space)(void *ctx);
 	void *rx_ctx;
 };
 
-/* Create a UART in its reset state. Returns 0 or -ENOMEM. */
+/* Create a UART in its reset state (the config is copied). The irq line is assumed low and
+ * its callback must not call back into this UART (it runs with the device lock held).
+ * Returns 0 or -ENOMEM. */
 int uart16550_create(const struct uart16550_config *cfg, struct uart16550 **out) MUST_CHECK;
+/* Free the UART (NULL is allowed). No handler may be running or called afterwards. */
 void uart16550_destroy(struct uart16550 *u);
 
-/* Bus handlers for the 8-port window (1-byte accesses). */
+/* Bus handlers for the 8-port window (1-byte accesses). Transmitted bytes are written to
+ * out_fd from the vCPU thread (a full non-blocking fd is waited on for about a second, then the
+ * byte is dropped and counted); transmission is instantaneous: THR is always empty again. */
 extern const struct io_ops uart16550_io_ops;
 
 /* Offer received bytes; returns how many the receive FIFO took (the rest must be offered again
- * after rx_space fires). Raises the receive interrupt as the registers say. Thread-safe. */
+ * after rx_space fires). Raises the receive interrupt as the registers say. Thread-safe.
+ * The host side is never overrun: bytes that do not fit are refused, not lost. In loopback mode
+ * the serial input is disconnected, as on the chip: all bytes are taken and dropped. */
 size_t uart16550_receive(struct uart16550 *u, const uint8_t *buf, size_t len);
 
 /* Counters for metrics and tests. */
 struct uart16550_stats {
-	uint64_t tx_bytes, rx_bytes, overruns, tx_errors;
+	uint64_t tx_bytes;   /* bytes the guest transmitted (not in loopback), incl. failed ones */
+	uint64_t rx_bytes;   /* bytes uart16550_receive() put into the FIFO */
+	uint64_t overruns;   /* bytes lost to a full receiver (only possible in loopback) */
+	uint64_t tx_errors;  /* transmitted bytes that could not be written to out_fd */
+	uint64_t rx_dropped; /* host input discarded while in loopback mode */
 };
+/* Copy the counters into *s. Thread-safe. */
 void uart16550_get_stats(struct uart16550 *u, struct uart16550_stats *s);
 
 #endif

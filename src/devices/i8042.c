@@ -1,0 +1,236 @@
+/* i8042.c — the keyboard controller without a keyboard: status, command byte, reset line. */
+#include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
+
+#include "devices/i8042.h"
+
+#define STS_OBF	     0x01 /* output buffer full: a byte waits on the data port */
+#define STS_SYS	     0x04 /* system flag: self-test passed */
+#define STS_CMD	     0x08 /* the last write went to the command port */
+#define STS_UNLOCKED 0x10 /* keyboard not inhibited */
+
+#define CTR_KBDDIS 0x10
+#define CTR_AUXDIS 0x20
+#define CTR_RESET  0x45 /* keyboard interrupt, system flag, translation */
+
+#define OUTPORT_RESET 0x01 /* active low: clearing it resets the CPU */
+#define OUTPORT_A20   0x02
+
+enum {
+	CMD_READ_CTR = 0x20,
+	CMD_WRITE_CTR = 0x60,
+	CMD_AUX_DISABLE = 0xa7,
+	CMD_AUX_ENABLE = 0xa8,
+	CMD_AUX_TEST = 0xa9,
+	CMD_SELF_TEST = 0xaa,
+	CMD_KBD_TEST = 0xab,
+	CMD_KBD_DISABLE = 0xad,
+	CMD_KBD_ENABLE = 0xae,
+	CMD_READ_OUTPORT = 0xd0,
+	CMD_WRITE_OUTPORT = 0xd1,
+	CMD_PULSE = 0xf0, /* 0xf0-0xff: pulse the output-port lines whose bit is 0 */
+};
+
+struct i8042 {
+	pthread_mutex_t lock;
+	struct i8042_config cfg;
+	uint8_t ctr;	 /* the command byte */
+	uint8_t outport; /* the output port (bit 0: reset, active low; bit 1: A20) */
+	uint8_t out;	 /* output buffer */
+	bool out_full;
+	bool last_was_cmd;
+	uint8_t pending; /* command waiting for its data byte on port 0x60, or 0 */
+	uint64_t ignored;
+};
+
+static void respond(struct i8042 *d, uint8_t v)
+{
+	d->out = v;
+	d->out_full = true;
+}
+
+/* Execute a command-port write; returns true if the machine must reset. */
+static bool command(struct i8042 *d, uint8_t cmd)
+{
+	d->pending = 0; /* a new command abandons one still waiting for its data byte */
+	switch (cmd) {
+	case CMD_READ_CTR:
+		respond(d, d->ctr);
+		break;
+	case CMD_WRITE_CTR:
+	case CMD_WRITE_OUTPORT:
+		d->pending = cmd;
+		break;
+	case CMD_SELF_TEST:
+		respond(d, 0x55);
+		break;
+	case CMD_KBD_TEST:
+	case CMD_AUX_TEST:
+		respond(d, 0x00);
+		break;
+	case CMD_AUX_DISABLE:
+		d->ctr |= CTR_AUXDIS;
+		break;
+	case CMD_AUX_ENABLE:
+		d->ctr &= ~CTR_AUXDIS;
+		break;
+	case CMD_KBD_DISABLE:
+		d->ctr |= CTR_KBDDIS;
+		break;
+	case CMD_KBD_ENABLE:
+		d->ctr &= ~CTR_KBDDIS;
+		break;
+	case CMD_READ_OUTPORT:
+		respond(d, d->outport);
+		break;
+	default:
+		if ((cmd & 0xf0) == CMD_PULSE)
+			return !(cmd & OUTPORT_RESET); /* 0xfe: the classic reboot */
+		d->ignored++;
+		break;
+	}
+	return false;
+}
+
+/* A data-port write: the data byte of a pending command, or a byte for the (absent)
+ * keyboard. Returns true if the machine must reset. */
+static bool data(struct i8042 *d, uint8_t v)
+{
+	uint8_t cmd = d->pending;
+
+	d->pending = 0;
+	switch (cmd) {
+	case CMD_WRITE_CTR:
+		d->ctr = v;
+		return false;
+	case CMD_WRITE_OUTPORT:
+		d->outport = v;
+		return !(v & OUTPORT_RESET);
+	default:
+		d->ignored++;
+		return false;
+	}
+}
+
+static uint64_t data_read(void *dev, uint64_t off, unsigned size)
+{
+	struct i8042 *d = dev;
+	uint8_t v;
+
+	(void)off;
+	(void)size;
+	pthread_mutex_lock(&d->lock);
+	v = d->out; /* an empty buffer reads its last byte again */
+	d->out_full = false;
+	pthread_mutex_unlock(&d->lock);
+	return v;
+}
+
+static void reset_request(struct i8042 *d)
+{
+	if (d->cfg.on_reset)
+		d->cfg.on_reset(d->cfg.ctx);
+}
+
+static void data_write(void *dev, uint64_t off, uint64_t val, unsigned size)
+{
+	struct i8042 *d = dev;
+	bool reset;
+
+	(void)off;
+	(void)size;
+	pthread_mutex_lock(&d->lock);
+	d->last_was_cmd = false;
+	reset = data(d, (uint8_t)val);
+	pthread_mutex_unlock(&d->lock);
+	if (reset)
+		reset_request(d);
+}
+
+static uint64_t status_read(void *dev, uint64_t off, unsigned size)
+{
+	struct i8042 *d = dev;
+	uint8_t v;
+
+	(void)off;
+	(void)size;
+	pthread_mutex_lock(&d->lock);
+	/* The input buffer is consumed at once, so IBF never shows. */
+	v = STS_SYS | STS_UNLOCKED | (d->last_was_cmd ? STS_CMD : 0) | (d->out_full ? STS_OBF : 0);
+	pthread_mutex_unlock(&d->lock);
+	return v;
+}
+
+static void command_write(void *dev, uint64_t off, uint64_t val, unsigned size)
+{
+	struct i8042 *d = dev;
+	bool reset;
+
+	(void)off;
+	(void)size;
+	pthread_mutex_lock(&d->lock);
+	d->last_was_cmd = true;
+	reset = command(d, (uint8_t)val);
+	pthread_mutex_unlock(&d->lock);
+	if (reset)
+		reset_request(d);
+}
+
+const struct io_ops i8042_data_io_ops = {
+    .name = "i8042-data",
+    .read = data_read,
+    .write = data_write,
+    .min_size = 1,
+    .max_size = 1,
+};
+
+const struct io_ops i8042_cmd_io_ops = {
+    .name = "i8042-cmd",
+    .read = status_read,
+    .write = command_write,
+    .min_size = 1,
+    .max_size = 1,
+};
+
+int i8042_create(const struct i8042_config *cfg, struct i8042 **out)
+{
+	struct i8042 *d = calloc(1, sizeof(*d));
+
+	if (!d)
+		return -ENOMEM;
+	pthread_mutex_init(&d->lock, NULL);
+	d->cfg = *cfg;
+	d->ctr = CTR_RESET;
+	d->outport = OUTPORT_RESET | OUTPORT_A20;
+	*out = d;
+	return 0;
+}
+
+void i8042_destroy(struct i8042 *d)
+{
+	if (!d)
+		return;
+	pthread_mutex_destroy(&d->lock);
+	free(d);
+}
+
+int i8042_register(struct i8042 *d, struct io_bus *pio)
+{
+	int ret = io_bus_register(pio, I8042_DATA_PORT, 1, &i8042_data_io_ops, d);
+
+	if (ret == 0)
+		ret = io_bus_register(pio, I8042_CMD_PORT, 1, &i8042_cmd_io_ops, d);
+	return ret;
+}
+
+uint64_t i8042_ignored(struct i8042 *d)
+{
+	uint64_t n;
+
+	pthread_mutex_lock(&d->lock);
+	n = d->ignored;
+	pthread_mutex_unlock(&d->lock);
+	return n;
+}

@@ -1,0 +1,204 @@
+/* test_i8042.c — the keyboard controller's commands and reset line, through the PIO bus. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#include <cmocka.h>
+
+#include "core/io_bus.h"
+#include "devices/i8042.h"
+
+#define STS_OBF 0x01
+#define STS_IBF 0x02
+#define STS_SYS 0x04
+
+struct fx {
+	struct io_bus pio;
+	struct i8042 *d;
+	unsigned resets;
+};
+
+static void on_reset(void *ctx)
+{
+	struct fx *f = ctx;
+
+	f->resets++;
+}
+
+static int setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+	struct i8042_config c = {.on_reset = on_reset};
+
+	assert_non_null(f);
+	c.ctx = f;
+	io_bus_init(&f->pio, "pio", 0x10000);
+	assert_int_equal(i8042_create(&c, &f->d), 0);
+	assert_int_equal(i8042_register(f->d, &f->pio), 0);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fx *f = *state;
+
+	i8042_destroy(f->d);
+	io_bus_destroy(&f->pio);
+	free(f);
+	return 0;
+}
+
+static uint8_t status(struct fx *f)
+{
+	return (uint8_t)io_bus_read(&f->pio, 0x64, 1);
+}
+
+static void cmd(struct fx *f, uint8_t c)
+{
+	io_bus_write(&f->pio, 0x64, c, 1);
+}
+
+static void data_out(struct fx *f, uint8_t v)
+{
+	io_bus_write(&f->pio, 0x60, v, 1);
+}
+
+/* Read a response the way Linux does: wait for OBF (here it must already be set). */
+static uint8_t response(struct fx *f)
+{
+	uint8_t v;
+
+	assert_true(status(f) & STS_OBF);
+	v = (uint8_t)io_bus_read(&f->pio, 0x60, 1);
+	assert_false(status(f) & STS_OBF);
+	return v;
+}
+
+static void test_layout(void **state)
+{
+	struct fx *f = *state;
+
+	assert_non_null(io_bus_find(&f->pio, 0x60));
+	assert_non_null(io_bus_find(&f->pio, 0x64));
+	assert_null(io_bus_find(&f->pio, 0x61)); /* port 0x61 (speaker, PIT gate) is not ours */
+	assert_null(io_bus_find(&f->pio, 0x63));
+	assert_int_equal(io_bus_read(&f->pio, 0x60, 2), 0xffff); /* 1-byte ports only */
+}
+
+static void test_status_idle(void **state)
+{
+	struct fx *f = *state;
+	uint8_t s = status(f);
+
+	assert_true(s & STS_SYS);
+	assert_false(s & (STS_OBF | STS_IBF));
+}
+
+static void test_reset_fe(void **state)
+{
+	struct fx *f = *state;
+
+	cmd(f, 0xfe);
+	assert_int_equal(f->resets, 1);
+	cmd(f, 0xff); /* pulses no line */
+	assert_int_equal(f->resets, 1);
+	cmd(f, 0xf0); /* pulses all four, the reset line among them */
+	assert_int_equal(f->resets, 2);
+}
+
+static void test_reset_output_port(void **state)
+{
+	struct fx *f = *state;
+
+	cmd(f, 0xd1);
+	data_out(f, 0xdf); /* A20 on, reset line high: the classic A20 gate, no reset */
+	assert_int_equal(f->resets, 0);
+	cmd(f, 0xd0);
+	assert_int_equal(response(f), 0xdf);
+	cmd(f, 0xd1);
+	data_out(f, 0xfe); /* bit 0 clear: reset */
+	assert_int_equal(f->resets, 1);
+	data_out(f, 0xfe); /* without 0xd1 it goes to the (absent) keyboard */
+	assert_int_equal(f->resets, 1);
+}
+
+static void test_command_byte(void **state)
+{
+	struct fx *f = *state;
+	uint8_t ctr;
+
+	cmd(f, 0x20);
+	ctr = response(f);
+	assert_true(ctr & 0x04); /* system flag */
+	cmd(f, 0x60);
+	data_out(f, 0x65);
+	cmd(f, 0x20);
+	assert_int_equal(response(f), 0x65);
+	cmd(f, 0xa8);
+	cmd(f, 0xae);
+	cmd(f, 0x20);
+	assert_int_equal(response(f), 0x45);
+	cmd(f, 0xa7);
+	cmd(f, 0xad);
+	cmd(f, 0x20);
+	assert_int_equal(response(f), 0x75);
+	cmd(f, 0x60);
+	cmd(f, 0xaa); /* a new command abandons the pending data byte */
+	assert_int_equal(response(f), 0x55);
+	data_out(f, 0x00);
+	cmd(f, 0x20);
+	assert_int_equal(response(f), 0x75);
+}
+
+static void test_self_tests(void **state)
+{
+	struct fx *f = *state;
+
+	cmd(f, 0xaa);
+	assert_int_equal(response(f), 0x55);
+	cmd(f, 0xab);
+	assert_int_equal(response(f), 0x00);
+	cmd(f, 0xa9);
+	assert_int_equal(response(f), 0x00);
+	assert_true(status(f) & STS_SYS);
+}
+
+static void test_unknown_ignored(void **state)
+{
+	struct fx *f = *state;
+
+	cmd(f, 0xc0);
+	cmd(f, 0x12);
+	data_out(f, 0xf2); /* keyboard "identify": no keyboard, no answer */
+	assert_false(status(f) & STS_OBF);
+	assert_int_equal(i8042_ignored(f->d), 3);
+	assert_int_equal(f->resets, 0);
+	for (unsigned v = 0; v < 0x10000; v++) { /* everything but the reset pulses is safe */
+		uint8_t c = v & 0xff;
+
+		if ((c & 0xf1) == 0xf0 || c == 0xd1)
+			continue;
+		cmd(f, c);
+		data_out(f, (uint8_t)(v >> 8));
+		io_bus_read(&f->pio, 0x60 + ((v >> 3) & 4), 1);
+	}
+	assert_int_equal(f->resets, 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_layout, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_status_idle, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_reset_fe, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_reset_output_port, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_command_byte, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_self_tests, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_unknown_ignored, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
