@@ -58,12 +58,30 @@ static void on_signal(void *ctx, int fd, uint32_t events)
 	vm_request_stop(r->vm, VM_STOP_HOST, KILN_EXIT_OK);
 }
 
+/* Offer pending input to the console UART. stdin is watched only while nothing is pending, so
+ * a guest that does not read its console holds input back instead of losing it. */
 static void feed_pending(struct runner *r)
 {
 	size_t took = board_console_input(r->vm, r->pending, r->pending_len);
 
 	memmove(r->pending, r->pending + took, r->pending_len - took);
 	r->pending_len -= took;
+	if (r->stdin_watched &&
+	    event_loop_mod(&r->loop, STDIN_FILENO, r->pending_len ? 0 : EPOLLIN) < 0)
+		log_debug("stdin: epoll_ctl failed");
+}
+
+/* The console UART has room again. */
+static void on_console_space(void *ctx, int fd, uint32_t events)
+{
+	struct runner *r = ctx;
+	uint64_t v;
+
+	(void)events;
+	if (read(fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+		log_debug("console eventfd read: %s", strerror(errno));
+	if (r->pending_len)
+		feed_pending(r);
 }
 
 static void on_stdin(void *ctx, int fd, uint32_t events)
@@ -73,19 +91,19 @@ static void on_stdin(void *ctx, int fd, uint32_t events)
 	ssize_t n;
 
 	(void)events;
-	if (r->pending_len == 0) {
-		/* one byte spare: term_escape_filter may put back a held Ctrl-A */
-		n = read(fd, r->pending, sizeof(r->pending) - 1);
-		if (n <= 0) { /* EOF or error: stop reading, the VM keeps running */
-			if (event_loop_del(&r->loop, fd) == 0)
-				r->stdin_watched = false;
-			return;
-		}
-		r->pending_len = term_escape_filter(&r->esc, r->pending, (size_t)n, &quit);
-		if (quit) {
-			vm_request_stop(r->vm, VM_STOP_HOST, KILN_EXIT_OK);
-			return;
-		}
+	if (r->pending_len)
+		return; /* not watched while input is pending; a stale event */
+	/* one byte spare: term_escape_filter may put back a held Ctrl-A */
+	n = read(fd, r->pending, sizeof(r->pending) - 1);
+	if (n <= 0) { /* EOF or error: stop reading, the VM keeps running */
+		if (event_loop_del(&r->loop, fd) == 0)
+			r->stdin_watched = false;
+		return;
+	}
+	r->pending_len = term_escape_filter(&r->esc, r->pending, (size_t)n, &quit);
+	if (quit) {
+		vm_request_stop(r->vm, VM_STOP_HOST, KILN_EXIT_OK);
+		return;
 	}
 	feed_pending(r);
 }
@@ -128,8 +146,12 @@ static int run_once(const struct vm_config *cfg, struct kvm_sys *kvm, bool *rese
 		status = KILN_EXIT_HOST;
 		goto out;
 	}
-	if (uses_stdin(cfg) && event_loop_add(&r.loop, STDIN_FILENO, EPOLLIN, on_stdin, &r) == 0)
+	if (uses_stdin(cfg) && event_loop_add(&r.loop, STDIN_FILENO, EPOLLIN, on_stdin, &r) == 0) {
 		r.stdin_watched = true;
+		if (event_loop_add(&r.loop, board_console_rx_fd(r.vm), EPOLLIN, on_console_space,
+				   &r) < 0)
+			log_warn("console: input flow control unavailable");
+	}
 	ret = vm_start(r.vm);
 	if (ret == 0)
 		ret = event_loop_run(&r.loop);
@@ -162,6 +184,8 @@ static int cmd_run(int argc, char **argv)
 		return KILN_EXIT_USAGE;
 	}
 	log_set_level(cfg.verbosity >= 2 ? LOG_DEBUG : cfg.verbosity ? LOG_INFO : LOG_WARN);
+	/* A serial sink whose reader went away is a write error, not a reason to die. */
+	signal(SIGPIPE, SIG_IGN);
 	if (vcpu_signals_init() < 0 || kvm_sys_open(&kvm) < 0)
 		return KILN_EXIT_HOST;
 	if (uses_stdin(&cfg)) {

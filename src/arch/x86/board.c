@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -33,6 +34,7 @@ struct board {
 	struct uart16550 *uart[2];
 	int uart_fd[2];		   /* file sinks we opened, -1 otherwise */
 	struct uart16550 *console; /* the UART on stdio, if any */
+	int console_rx_efd;	   /* eventfd: the console UART has room for input again */
 	struct i8042 *i8042;
 	struct rtc *rtc;
 	struct debug_exit debug_exit;
@@ -113,6 +115,15 @@ static int serial_sink(const struct serial_config *sc, int *opened)
 	return -1;
 }
 
+static void on_rx_space(void *ctx)
+{
+	struct board *b = ctx;
+	uint64_t one = 1;
+
+	if (write(b->console_rx_efd, &one, sizeof(one)) < 0)
+		log_debug("console eventfd: %s", strerror(errno));
+}
+
 static int uart_add(struct vm *vm, struct board *b, int i)
 {
 	static const uint16_t port[2] = {LAYOUT_COM1_PORT, LAYOUT_COM2_PORT};
@@ -125,6 +136,13 @@ static int uart_add(struct vm *vm, struct board *b, int i)
 	int ret;
 
 	uc.out_fd = serial_sink(sc, &b->uart_fd[i]);
+	if (sc->mode == SERIAL_STDIO) {
+		b->console_rx_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		if (b->console_rx_efd < 0)
+			return -errno;
+		uc.rx_space = on_rx_space;
+		uc.rx_ctx = b;
+	}
 	if (sc->mode == SERIAL_FILE && uc.out_fd < 0)
 		return -EIO;
 	ret = uart16550_create(&uc, &b->uart[i]);
@@ -262,6 +280,7 @@ int board_create(struct vm *vm)
 	if (!b)
 		return -ENOMEM;
 	b->uart_fd[0] = b->uart_fd[1] = -1;
+	b->console_rx_efd = -1;
 	b->topo = (struct x86_topology){vm->cfg->sockets, vm->cfg->cores, vm->cfg->threads};
 	vm->board = b;
 	ret = platform_create(vm);
@@ -306,6 +325,11 @@ size_t board_console_input(struct vm *vm, const uint8_t *buf, size_t len)
 	return b && b->console ? uart16550_receive(b->console, buf, len) : len;
 }
 
+int board_console_rx_fd(struct vm *vm)
+{
+	return vm->board ? vm->board->console_rx_efd : -1;
+}
+
 void board_destroy(struct vm *vm)
 {
 	struct board *b = vm->board;
@@ -318,6 +342,8 @@ void board_destroy(struct vm *vm)
 		if (b->uart_fd[i] >= 0)
 			close(b->uart_fd[i]);
 	}
+	if (b->console_rx_efd >= 0)
+		close(b->console_rx_efd);
 	if (b->i8042)
 		i8042_destroy(b->i8042);
 	if (b->rtc)

@@ -28,6 +28,10 @@ int board_vcpu_init(struct vm *vm, struct vcpu *v) MUST_CHECK;
 /* Feed console input (bytes from stdin) to the UART on stdio. Returns bytes taken. */
 size_t board_console_input(struct vm *vm, const uint8_t *buf, size_t len);
 
+/* An eventfd that becomes readable when the console UART can take input it refused before, or
+ * -1 if no UART is on stdio. Owned by the board. */
+int board_console_rx_fd(struct vm *vm);
+
 /* Free the board's devices. Safe on a partially created board. */
 void board_destroy(struct vm *vm);
 
