@@ -20,7 +20,9 @@ struct e820_entry {
  * Fill out[0..max) with the guest memory map, sorted by address: RAM [0, LAYOUT_EBDA_GPA),
  * reserved [LAYOUT_EBDA_GPA, LAYOUT_HIMEM_GPA) (EBDA, MP table, VGA hole, BIOS area), then RAM
  * for the rest of each GUEST_MEM_RAM region (the first one resumes at 1 MiB).
- * Returns the number of entries, or -ENOSPC if max is too small.
+ * Regions without GUEST_MEM_RAM (ROMs, device memory) are left out.
+ * Returns the number of entries, -ENOSPC if max is too small, or -EINVAL if m has no RAM
+ * region at GPA 0 covering the first 1 MiB (the board always creates one).
  */
 int e820_build(const struct guest_mem *m, struct e820_entry *out, unsigned max);
 
