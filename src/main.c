@@ -27,12 +27,12 @@ struct runner {
 	size_t pending_len;
 };
 
-static void usage(void)
+static void usage(FILE *out)
 {
 	fputs("usage: kiln run [options]   boot a VM (kiln run --help lists the options)\n"
 	      "       kiln --version\n"
 	      "       kiln --help\n",
-	      stdout);
+	      out);
 }
 
 static void on_stop(void *ctx, int fd, uint32_t events)
@@ -206,7 +206,9 @@ static int cmd_run(int argc, char **argv)
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
-		usage();
+		fputs("kiln: no command given (usage: kiln run [options] | kiln --version | kiln "
+		      "--help)\n",
+		      stderr);
 		return KILN_EXIT_USAGE;
 	}
 	if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "version") == 0) {
@@ -215,7 +217,7 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
 	    strcmp(argv[1], "help") == 0) {
-		usage();
+		usage(stdout);
 		return KILN_EXIT_OK;
 	}
 	if (strcmp(argv[1], "run") == 0)

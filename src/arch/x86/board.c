@@ -168,6 +168,31 @@ static int testdev_add(struct vm *vm, struct board *b)
 	return ret;
 }
 
+/* Ports the in-kernel PIC, PIT and ELCR claim before userspace sees them. */
+static bool port_in_kernel(uint16_t port)
+{
+	return port == 0x20 || port == 0x21 || port == 0xa0 || port == 0xa1 ||
+	       (port >= 0x40 && port <= 0x43) || port == 0x61 || port == 0x4d0 || port == 0x4d1;
+}
+
+static int debug_exit_add(struct vm *vm, struct board *b)
+{
+	uint16_t port = vm->cfg->debug_exit_port;
+	int ret;
+
+	if (port_in_kernel(port)) {
+		log_err("--debug-exit-port %#x is owned by the in-kernel PIC/PIT", port);
+		return -EINVAL;
+	}
+	b->debug_exit = (struct debug_exit){.on_exit = on_debug_exit, .ctx = vm};
+	ret = io_bus_register(&vm->pio, port, 1, &debug_exit_io_ops, &b->debug_exit);
+	if (ret == -EEXIST) {
+		log_err("--debug-exit-port %#x collides with another device", port);
+		return -EINVAL; /* a configuration error, not a host one */
+	}
+	return ret;
+}
+
 /* Step 3: legacy devices on the PIO bus (and the test device). */
 static int devices_create(struct vm *vm, struct board *b)
 {
@@ -187,16 +212,11 @@ static int devices_create(struct vm *vm, struct board *b)
 		ret = rtc_create(&rc, &b->rtc);
 	if (ret == 0)
 		ret = io_bus_register(&vm->pio, LAYOUT_RTC_PORT, 2, &rtc_io_ops, b->rtc);
-	if (ret == 0 && vm->cfg->debug_exit_port) {
-		b->debug_exit = (struct debug_exit){.on_exit = on_debug_exit, .ctx = vm};
-		ret = io_bus_register(&vm->pio, vm->cfg->debug_exit_port, 1, &debug_exit_io_ops,
-				      &b->debug_exit);
-		if (ret == -EEXIST)
-			log_err("--debug-exit-port %#x collides with another device",
-				vm->cfg->debug_exit_port);
-	}
 	if (ret == 0 && vm->cfg->test_device)
 		ret = testdev_add(vm, b);
+	/* Last, so a collision with any fixed device is reported as the flag's fault. */
+	if (ret == 0 && vm->cfg->debug_exit_port)
+		ret = debug_exit_add(vm, b);
 	return ret;
 }
 
