@@ -36,7 +36,8 @@ void config_usage(void)
 	      "  --cpus N               N vCPUs (1 socket, N cores)\n"
 	      "  --topology S:C:T       sockets:cores:threads per core\n"
 	      "  --memory SIZE          guest RAM, e.g. 512M, 2G (bare number: MiB; default 256M)\n"
-	      "  --hugepages            back guest RAM with 2 MiB huge pages\n"
+	      "  --hugepages            back guest RAM with 2 MiB huge pages (hugetlb pool)\n"
+	      "  --thp                  ask for transparent huge pages for guest RAM\n"
 	      "  --serial MODE          COM1: stdio (default), file:PATH, none\n"
 	      "  --serial2 MODE         COM2: stdio, file:PATH, none (default)\n"
 	      "  --load-addr A --entry E  raw image: load at A, enter at E (64-bit mode)\n"
@@ -180,6 +181,7 @@ enum opt_id {
 	OPT_TOPOLOGY,
 	OPT_MEMORY,
 	OPT_HUGEPAGES,
+	OPT_THP,
 	OPT_SERIAL,
 	OPT_SERIAL2,
 	OPT_LOAD_ADDR,
@@ -198,6 +200,7 @@ static const struct option run_opts[] = {
     {"topology", required_argument, NULL, OPT_TOPOLOGY},
     {"memory", required_argument, NULL, OPT_MEMORY},
     {"hugepages", no_argument, NULL, OPT_HUGEPAGES},
+    {"thp", no_argument, NULL, OPT_THP},
     {"serial", required_argument, NULL, OPT_SERIAL},
     {"serial2", required_argument, NULL, OPT_SERIAL2},
     {"load-addr", required_argument, NULL, OPT_LOAD_ADDR},
@@ -287,6 +290,9 @@ static int parse_one(struct vm_config *c, struct parse_state *st, int opt, const
 		return parse_topology(c, v, err, errlen);
 	case OPT_MEMORY:
 		return parse_memory(c, v, err, errlen);
+	case OPT_THP:
+		c->thp = true;
+		return 0;
 	case OPT_HUGEPAGES:
 		c->hugepages = true;
 		return 0;
@@ -336,6 +342,8 @@ static int check_combination(struct vm_config *c, const struct parse_state *st, 
 	if (!c->kernel_path && (c->initrd_path || st->load_set))
 		return fail(err, errlen, "%s needs --kernel",
 			    c->initrd_path ? "--initrd" : "--load-addr");
+	if (c->hugepages && c->thp)
+		return fail(err, errlen, "--hugepages and --thp are mutually exclusive");
 	if (c->hugepages && (c->mem_bytes & ((2ULL << 20) - 1)))
 		return fail(err, errlen, "--memory must be a multiple of 2M with --hugepages");
 	if (c->com1.mode == SERIAL_STDIO && c->com2.mode == SERIAL_STDIO)

@@ -26,6 +26,7 @@ struct vm_config {
 	unsigned sockets, cores, threads; /* vCPUs = sockets * cores * threads */
 	uint64_t mem_bytes;
 	bool hugepages;
+	bool thp; /* MADV_HUGEPAGE on guest RAM */
 	struct serial_config com1, com2;
 	enum boot_protocol boot;
 	uint64_t load_addr, entry; /* BOOT_RAW */

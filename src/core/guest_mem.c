@@ -106,7 +106,11 @@ static void *map_anon(uint64_t len, unsigned flags, void **base, size_t *map_len
 	if (pad) {
 		uint8_t *aligned = (uint8_t *)(((uintptr_t)p + PAGE_2M - 1) & ~(PAGE_2M - 1));
 
-		madvise(aligned, len, MADV_HUGEPAGE);
+		/* Opt-in: on hosts where first-touch zeroing of a 2 MiB page is slow (nested
+		 * virtualisation, as on kiln's CI machines) THP makes start-up and touching memory
+		 * slower; bench/README.md has the figures. */
+		if (flags & GUEST_MEM_THP)
+			madvise(aligned, len, MADV_HUGEPAGE);
 		return aligned;
 	}
 	return p;

@@ -111,6 +111,7 @@ static void test_errors_name_the_flag(void **state)
 	EXPECT_ERROR("--memory", "--memory", "99999999999999999999");
 	EXPECT_ERROR("--memory", "--memory", "2T");
 	EXPECT_ERROR("2M", "--memory", "3M", "--hugepages");
+	EXPECT_ERROR("mutually exclusive", "--thp", "--hugepages");
 	EXPECT_ERROR("--serial", "--serial", "tcp:1234");
 	EXPECT_ERROR("--serial", "--serial", "file:");
 	EXPECT_ERROR("both use stdio", "--serial2", "stdio");
