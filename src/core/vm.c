@@ -192,6 +192,9 @@ void vm_destroy(struct vm *vm)
 		free(vm->vcpus);
 	}
 	board_destroy(vm);
+	/* Closing the VM fd drops every memory slot at once; deleting them one by one first
+	 * costs a KVM memslot update (an SRCU grace period) each. */
+	vm->mem.vm_fd = -1;
 	guest_mem_destroy(&vm->mem);
 	io_bus_destroy(&vm->pio);
 	io_bus_destroy(&vm->mmio);

@@ -59,7 +59,7 @@ static void on_debug_exit(void *ctx, int status)
 	vm_request_stop(ctx, VM_STOP_DEBUG_EXIT, status);
 }
 
-/* Step 1: the in-kernel platform: TSS, identity map, PIC+IOAPIC+LAPIC, PIT. */
+/* Step 2: the in-kernel platform: TSS, identity map, PIC+IOAPIC+LAPIC, PIT. */
 static int platform_create(struct vm *vm)
 {
 	int ret = kvm_set_tss_addr(vm->fd, LAYOUT_TSS_GPA);
@@ -73,7 +73,8 @@ static int platform_create(struct vm *vm)
 	return ret;
 }
 
-/* Step 2: RAM below the MMIO hole, and the rest above 4 GiB. */
+/* Step 1: RAM below the MMIO hole (before the irqchip exists, memslot updates are cheap), and the
+ * rest above 4 GiB. */
 static int memory_create(struct vm *vm)
 {
 	const struct vm_config *c = vm->cfg;
@@ -304,9 +305,9 @@ int board_create(struct vm *vm)
 	b->console_rx_efd = -1;
 	b->topo = (struct x86_topology){vm->cfg->sockets, vm->cfg->cores, vm->cfg->threads};
 	vm->board = b;
-	ret = platform_create(vm);
+	ret = memory_create(vm);
 	if (ret == 0)
-		ret = memory_create(vm);
+		ret = platform_create(vm);
 	if (ret == 0)
 		ret = devices_create(vm, b);
 	if (ret == 0)

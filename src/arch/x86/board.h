@@ -11,8 +11,8 @@ struct vm;
 struct vcpu;
 
 /*
- * Assemble the board for vm->cfg, in order: TSS/identity map, in-kernel irqchip and PIT, guest
- * RAM, legacy devices on the buses, kernel/initrd/cmdline via the loaders, MP table. Prints a
+ * Assemble the board for vm->cfg, in order: guest RAM, TSS/identity map, in-kernel irqchip and
+ * PIT, legacy devices on the buses, kernel/initrd/cmdline via the loaders, MP table. Prints a
  * one-line error and returns -errno on failure (partially built state is freed by
  * board_destroy).
  */
