@@ -450,6 +450,26 @@ void pic_mask_all(void)
 	outb(0xa1, 0xff);
 }
 
+static volatile uint32_t cpuid_io[4];
+
+static void cpuid_ring0(void)
+{
+	uint32_t r[4];
+
+	guest_cpuid(cpuid_io[0], cpuid_io[2], r);
+	for (int i = 0; i < 4; i++)
+		cpuid_io[i] = r[i];
+}
+
+void guest_cpuid_vm(uint32_t leaf, uint32_t sub, uint32_t r[4])
+{
+	cpuid_io[0] = leaf;
+	cpuid_io[2] = sub;
+	guest_ring0_call(cpuid_ring0);
+	for (int i = 0; i < 4; i++)
+		r[i] = cpuid_io[i];
+}
+
 /* ---- start and traps ---------------------------------------------------------------------- */
 /* CPL3 entry from entry.S: clear .bss (natively: CPL3 is fast), check the boot info, run. */
 void guest_start(void);

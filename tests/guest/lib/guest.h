@@ -99,6 +99,13 @@ static inline void guest_cpuid(uint32_t leaf, uint32_t sub, uint32_t r[4])
 			 : "a"(leaf), "c"(sub));
 }
 
+/*
+ * CPUID as the VM defines it. Under PVM, cpuid at CPL3 runs natively and returns the *host's*
+ * values (measured: leaf 1 EBX shows the host CPU's APIC ID); guest_cpuid() at CPL3 is only
+ * good for host facts. This runs cpuid at ring 0 (guest_ring0_call), where kiln's table applies.
+ */
+void guest_cpuid_vm(uint32_t leaf, uint32_t sub, uint32_t r[4]);
+
 static inline uint64_t guest_rdtsc(void)
 {
 	uint32_t lo, hi;
