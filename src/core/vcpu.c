@@ -56,8 +56,10 @@ static bool wait_runnable(struct vcpu *v)
 	pthread_mutex_lock(&vm->lock);
 	while (vm->state == VM_PAUSED) {
 		vm->nr_parked++;
-		pthread_cond_broadcast(&vm->cond);
-		pthread_cond_wait(&vm->cond, &vm->lock);
+		/* Tell vm_pause; wait on a different condvar, or parked vCPUs would wake each
+		 * other forever. */
+		pthread_cond_broadcast(&vm->parked_cond);
+		pthread_cond_wait(&vm->state_cond, &vm->lock);
 		vm->nr_parked--;
 	}
 	run = vm->state == VM_RUNNING;
@@ -139,7 +141,7 @@ static void *vcpu_thread(void *arg)
 	}
 	pthread_mutex_lock(&vm->lock);
 	vm->nr_running--;
-	pthread_cond_broadcast(&vm->cond);
+	pthread_cond_broadcast(&vm->parked_cond);
 	pthread_mutex_unlock(&vm->lock);
 	return NULL;
 }

@@ -40,7 +40,8 @@ int vm_create(const struct vm_config *cfg, struct kvm_sys *kvm, struct vm **out)
 	vm->state = VM_CREATED;
 	vm->nr_vcpus = config_vcpus(cfg);
 	pthread_mutex_init(&vm->lock, NULL);
-	pthread_cond_init(&vm->cond, NULL);
+	pthread_cond_init(&vm->state_cond, NULL);
+	pthread_cond_init(&vm->parked_cond, NULL);
 	io_bus_init(&vm->pio, "pio", 0x10000);
 	io_bus_init(&vm->mmio, "mmio", 0);
 	guest_mem_init(&vm->mem, -1);
@@ -130,7 +131,7 @@ int vm_pause(struct vm *vm)
 	kick_all(vm);
 	pthread_mutex_lock(&vm->lock);
 	while (vm->state == VM_PAUSED && vm->nr_parked < vm->nr_running)
-		pthread_cond_wait(&vm->cond, &vm->lock);
+		pthread_cond_wait(&vm->parked_cond, &vm->lock);
 	if (vm->state != VM_PAUSED)
 		ret = -EBUSY;
 	pthread_mutex_unlock(&vm->lock);
@@ -145,7 +146,7 @@ int vm_resume(struct vm *vm)
 		return -EBUSY;
 	}
 	vm->state = VM_RUNNING;
-	pthread_cond_broadcast(&vm->cond);
+	pthread_cond_broadcast(&vm->state_cond);
 	pthread_mutex_unlock(&vm->lock);
 	return 0;
 }
@@ -161,7 +162,8 @@ void vm_request_stop(struct vm *vm, enum vm_stop_reason why, int status)
 	}
 	if (vm->state != VM_STOPPED && vm->state != VM_ERROR)
 		vm->state = why == VM_STOP_FATAL ? VM_ERROR : VM_STOPPED;
-	pthread_cond_broadcast(&vm->cond);
+	pthread_cond_broadcast(&vm->state_cond);
+	pthread_cond_broadcast(&vm->parked_cond);
 	pthread_mutex_unlock(&vm->lock);
 	kick_all(vm);
 	if (write(vm->stop_efd, &one, sizeof(one)) < 0)
@@ -203,6 +205,7 @@ void vm_destroy(struct vm *vm)
 	if (vm->stop_efd >= 0)
 		close(vm->stop_efd);
 	pthread_mutex_destroy(&vm->lock);
-	pthread_cond_destroy(&vm->cond);
+	pthread_cond_destroy(&vm->state_cond);
+	pthread_cond_destroy(&vm->parked_cond);
 	free(vm);
 }

@@ -38,8 +38,9 @@ struct vm {
 	struct kvm_sys *kvm;
 	int fd;
 
-	pthread_mutex_t lock; /* guards state, stop_*, nr_parked; cond signals their changes */
-	pthread_cond_t cond;
+	pthread_mutex_t lock;	    /* guards state, stop_*, nr_parked, nr_running */
+	pthread_cond_t state_cond;  /* broadcast when state changes: parked vCPUs wait on it */
+	pthread_cond_t parked_cond; /* broadcast when nr_parked/nr_running change: vm_pause waits */
 	enum vm_state state;
 	enum vm_stop_reason stop_reason;
 	int exit_status;
