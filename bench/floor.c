@@ -51,8 +51,13 @@ static void set_prot32(int vcpu, uint32_t entry)
 {
 	struct kvm_sregs s;
 	struct kvm_regs r = {.rip = entry, .rflags = 2};
-	struct kvm_segment code = {.limit = 0xffffffff, .selector = 0x10, .type = 11,
-				   .present = 1, .db = 1, .s = 1, .g = 1};
+	struct kvm_segment code = {.limit = 0xffffffff,
+				   .selector = 0x10,
+				   .type = 11,
+				   .present = 1,
+				   .db = 1,
+				   .s = 1,
+				   .g = 1};
 	struct kvm_segment data = code;
 
 	if (ioctl(vcpu, KVM_GET_SREGS, &s) < 0)
@@ -81,8 +86,8 @@ int main(int argc, char **argv)
 		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (vm < 0 || mem == MAP_FAILED)
 		die("KVM_CREATE_VM/mmap");
-	struct kvm_userspace_memory_region region = {
-		.memory_size = mem_len, .userspace_addr = (uint64_t)(uintptr_t)mem};
+	struct kvm_userspace_memory_region region = {.memory_size = mem_len,
+						     .userspace_addr = (uint64_t)(uintptr_t)mem};
 	if (ioctl(vm, KVM_SET_USER_MEMORY_REGION, &region) < 0)
 		die("KVM_SET_USER_MEMORY_REGION");
 	vcpu = ioctl(vm, KVM_CREATE_VCPU, 0);

@@ -98,7 +98,8 @@ static void test_pause_resume_counting_guest(void **state)
 		assert_int_equal(c1, c2); /* no progress while paused */
 		/* Parked vCPU threads burn nothing: allow 30 ms of slack for this thread. */
 		if (cpu_seconds() - cpu0 >= 0.03)
-			fail_msg("paused VM used %.1f ms of CPU in 300 ms", (cpu_seconds() - cpu0) * 1e3);
+			fail_msg("paused VM used %.1f ms of CPU in 300 ms",
+				 (cpu_seconds() - cpu0) * 1e3);
 		assert_int_equal(vm_resume(vm), 0);
 		assert_int_equal(vm_get_state(vm), VM_RUNNING);
 		wait_counter_above(vm, c2);
