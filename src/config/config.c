@@ -256,8 +256,8 @@ static int parse_debug_exit(struct vm_config *c, const char *v, char *err, size_
 		c->debug_exit_port = 0;
 		return 0;
 	}
-	if (config_parse_u64(v, &port) < 0 || port == 0 || port > 0xffff)
-		return fail(err, errlen, "--debug-exit-port: '%s' is not a port 1..0xffff or none",
+	if (config_parse_u64(v, &port) < 0 || port == 0 || port > 0xfffc)
+		return fail(err, errlen, "--debug-exit-port: '%s' is not a port 1..0xfffc or none",
 			    v);
 	c->debug_exit_port = (uint16_t)port;
 	return 0;

@@ -13,7 +13,11 @@ struct debug_exit {
 /* Exit status for a written value: ((value & 0x7f) << 1) | 1, always odd, 1..255. */
 int debug_exit_status(uint64_t value);
 
-/* Bus handlers for the one-port window (1-, 2- and 4-byte writes; reads give all-ones). */
+/* The window is 4 ports wide, like QEMU's isa-debug-exit with iosize=4, so a 1-, 2- or 4-byte
+ * write at its base (or any byte inside it) ends the VM. */
+#define DEBUG_EXIT_PORTS 4
+
+/* Bus handlers for the window (writes of 1, 2 or 4 bytes; reads give all-ones). */
 extern const struct io_ops debug_exit_io_ops;
 
 #endif

@@ -50,6 +50,8 @@ expect 2 "cannot both use stdio" run --serial2 stdio
 expect 2 "--boot: 'efi'" run --boot efi
 expect 2 "--on-reset: 'boom'" run --on-reset boom
 expect 2 "--debug-exit-port: '70000'" run --debug-exit-port 70000
+expect 2 "--debug-exit-port: '0xfffe'" run --debug-exit-port 0xfffe
+expect 2 "in-kernel PIC/PIT" run --debug-exit-port 0x3e
 expect 2 "--load-addr and --entry go together" run --kernel "$tmp/text" --entry 0x100000
 expect 2 "--initrd needs --kernel" run --initrd "$tmp/text"
 expect 2 "unexpected argument 'extra'" run extra

@@ -177,17 +177,25 @@ static bool port_in_kernel(uint16_t port)
 	       (port >= 0x40 && port <= 0x43) || port == 0x61 || port == 0x4d0 || port == 0x4d1;
 }
 
+static bool window_in_kernel(uint16_t base, unsigned len)
+{
+	for (unsigned i = 0; i < len; i++)
+		if (port_in_kernel((uint16_t)(base + i)))
+			return true;
+	return false;
+}
+
 static int debug_exit_add(struct vm *vm, struct board *b)
 {
 	uint16_t port = vm->cfg->debug_exit_port;
 	int ret;
 
-	if (port_in_kernel(port)) {
+	if (window_in_kernel(port, DEBUG_EXIT_PORTS)) {
 		log_err("--debug-exit-port %#x is owned by the in-kernel PIC/PIT", port);
 		return -EINVAL;
 	}
 	b->debug_exit = (struct debug_exit){.on_exit = on_debug_exit, .ctx = vm};
-	ret = io_bus_register(&vm->pio, port, 1, &debug_exit_io_ops, &b->debug_exit);
+	ret = io_bus_register(&vm->pio, port, DEBUG_EXIT_PORTS, &debug_exit_io_ops, &b->debug_exit);
 	if (ret == -EEXIST) {
 		log_err("--debug-exit-port %#x collides with another device", port);
 		return -EINVAL; /* a configuration error, not a host one */

@@ -1,0 +1,80 @@
+/* test_small_devices.c — the debug-exit port and the guest tests' scratch device, driven
+ * through a real I/O bus as the vCPU would. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "devices/debug_exit.h"
+#include "devices/testdev.h"
+
+struct exits {
+	int n, status;
+};
+
+static void on_exit_cb(void *ctx, int status)
+{
+	struct exits *e = ctx;
+
+	e->n++;
+	e->status = status;
+}
+
+static void test_debug_exit(void **state)
+{
+	struct exits e = {0};
+	struct debug_exit d = {.on_exit = on_exit_cb, .ctx = &e};
+	struct io_bus b;
+
+	(void)state;
+	assert_int_equal(debug_exit_status(0), 1);
+	assert_int_equal(debug_exit_status(1), 3);
+	assert_int_equal(debug_exit_status(0x7f), 255);
+	assert_int_equal(debug_exit_status(0x80), 1); /* only the low 7 bits count */
+	assert_int_equal(debug_exit_status(~0ULL), 255);
+	io_bus_init(&b, "pio", 0x10000);
+	assert_int_equal(io_bus_register(&b, 0xf4, DEBUG_EXIT_PORTS, &debug_exit_io_ops, &d), 0);
+	assert_int_equal(io_bus_read(&b, 0xf4, 1), 0xff); /* reads do nothing */
+	assert_int_equal(e.n, 0);
+	io_bus_write(&b, 0xf4, 42, 4);
+	assert_int_equal(e.n, 1);
+	assert_int_equal(e.status, 85);
+	io_bus_destroy(&b);
+}
+
+static void test_testdev_echo(void **state)
+{
+	struct testdev t;
+	struct io_bus pio, mmio;
+
+	(void)state;
+	testdev_init(&t);
+	io_bus_init(&pio, "pio", 0x10000);
+	io_bus_init(&mmio, "mmio", 0);
+	assert_int_equal(io_bus_register(&pio, 0xe0, 16, &testdev_pio_ops, &t), 0);
+	assert_int_equal(io_bus_register(&mmio, 0xd8000000, 4096, &testdev_mmio_ops, &t), 0);
+	io_bus_write(&pio, 0xe0, 0x12345678, 4);
+	assert_int_equal(io_bus_read(&pio, 0xe0, 4), 0x12345678);
+	assert_int_equal(io_bus_read(&pio, 0xe1, 2), 0x3456);
+	assert_int_equal(io_bus_read(&pio, 0xe3, 1), 0x12);
+	assert_int_equal(io_bus_read(&pio, 0xee, 4), 0xffffffff); /* crosses the end */
+	io_bus_write(&mmio, 0xd8000ff8, 0x1122334455667788ULL, 8);
+	assert_int_equal(io_bus_read(&mmio, 0xd8000ff8, 8), 0x1122334455667788ULL);
+	assert_int_equal(io_bus_read(&mmio, 0xd8000ffc, 4), 0x11223344);
+	assert_int_equal(io_bus_read(&pio, 0xe0, 8), 0xffffffffffffffffULL); /* PIO max 4 */
+	assert_int_equal(pio.stats.bad_size, 1);
+	assert_int_equal(t.accesses, 7);
+	io_bus_destroy(&pio);
+	io_bus_destroy(&mmio);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_debug_exit),
+	    cmocka_unit_test(test_testdev_echo),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
