@@ -94,7 +94,8 @@ static const struct io_range *lookup(struct io_bus *b, uint64_t addr, unsigned s
 			STAT_INC(b->stats.unmapped_writes);
 		else
 			STAT_INC(b->stats.unmapped_reads);
-		log_warn_ratelimited(&b->rl, "%s: unmapped %s of %u bytes at %#llx", b->name,
+		/* Guests probe for absent devices all the time: info, not a warning. */
+		log_info_ratelimited(&b->rl, "%s: unmapped %s of %u bytes at %#llx", b->name,
 				     write ? "write" : "read", size, (unsigned long long)addr);
 		return NULL;
 	}

@@ -13,6 +13,11 @@ void log_set_level(enum log_level level)
 	g_level = level;
 }
 
+int log_enabled(enum log_level level)
+{
+	return level <= g_level;
+}
+
 void log_msg(enum log_level level, const char *fmt, ...)
 {
 	char buf[1024];

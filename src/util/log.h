@@ -10,6 +10,9 @@ enum log_level { LOG_ERROR = 0, LOG_WARN = 1, LOG_INFO = 2, LOG_DEBUG = 3 };
 /* Set the most verbose level printed (default LOG_WARN). */
 void log_set_level(enum log_level level);
 
+/* Whether messages of this level are printed. */
+int log_enabled(enum log_level level);
+
 /* Print one line "kiln: <msg>" to stderr if level is enabled. Thread-safe (one write(2)). */
 void log_msg(enum log_level level, const char *fmt, ...) PRINTF(2, 3);
 
@@ -36,10 +39,15 @@ int log_ratelimit_ok(struct log_ratelimit *rl);
 		.burst = 10, .interval_ms = 5000                                                   \
 	}
 
-#define log_warn_ratelimited(rl, ...)                                                              \
+/* Print at `level` through the rate limiter rl; the level is checked first, so a disabled
+ * message costs no clock read (hot paths such as unmapped port accesses use this). */
+#define log_ratelimited(level, rl, ...)                                                            \
 	do {                                                                                       \
-		if (log_ratelimit_ok(rl))                                                          \
-			log_msg(LOG_WARN, __VA_ARGS__);                                            \
+		if (log_enabled(level) && log_ratelimit_ok(rl))                                    \
+			log_msg(level, __VA_ARGS__);                                               \
 	} while (0)
+
+#define log_warn_ratelimited(rl, ...) log_ratelimited(LOG_WARN, rl, __VA_ARGS__)
+#define log_info_ratelimited(rl, ...) log_ratelimited(LOG_INFO, rl, __VA_ARGS__)
 
 #endif
