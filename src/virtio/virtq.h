@@ -1,0 +1,111 @@
+/* virtq.h — split virtqueues (virtio 1.2 §2.7), the device side: bounded, checked chain walks
+ * over guest memory, used-ring updates and interrupt suppression (EVENT_IDX, NO_INTERRUPT). */
+#ifndef KILN_VIRTIO_VIRTQ_H
+#define KILN_VIRTIO_VIRTQ_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/guest_mem.h"
+#include "util/compiler.h"
+
+#define VIRTQ_SIZE_MAX  32768 /* virtio 1.2 §2.7: Queue Size up to 32768, a power of two */
+#define VIRTQ_CHAIN_MAX 256   /* segments in one chain, indirect tables included */
+
+/* Descriptor flags (§2.7.5). */
+#define VIRTQ_DESC_F_NEXT     1
+#define VIRTQ_DESC_F_WRITE    2
+#define VIRTQ_DESC_F_INDIRECT 4
+/* Ring flags (§2.7.6, §2.7.8). */
+#define VIRTQ_AVAIL_F_NO_INTERRUPT 1
+#define VIRTQ_USED_F_NO_NOTIFY     1
+
+/* Feature bits this module implements (the transport offers them). */
+#define VIRTIO_RING_F_INDIRECT_DESC 28
+#define VIRTIO_RING_F_EVENT_IDX     29
+
+/* One buffer of a chain, already translated: host points into guest memory (checked). */
+struct virtq_seg {
+	void *host;
+	uint32_t len;
+	bool device_writes; /* VIRTQ_DESC_F_WRITE: the device fills it ("in" buffer) */
+};
+
+/* A popped descriptor chain: readable segments first, then writable ones (§2.7.4.2). */
+struct virtq_chain {
+	uint16_t head;          /* id to hand back to virtq_push */
+	uint16_t nr_segs;
+	uint32_t out_len;       /* total bytes of driver-written (readable) segments */
+	uint32_t in_len;        /* total bytes of device-writable segments */
+	uint16_t nr_out;        /* seg[0 .. nr_out) are readable, the rest writable */
+	struct virtq_seg seg[VIRTQ_CHAIN_MAX];
+};
+
+struct virtq_stats {
+	uint64_t popped, pushed, notifies, suppressed, malformed;
+};
+
+struct virtq {
+	/* Set by the transport from the driver's writes, before virtq_activate. */
+	uint16_t size; /* Queue Size chosen by the driver */
+	uint64_t desc_gpa, avail_gpa, used_gpa;
+	bool event_idx; /* VIRTIO_RING_F_EVENT_IDX negotiated */
+	bool indirect;  /* VIRTIO_RING_F_INDIRECT_DESC negotiated */
+
+	/* Device state, set by virtq_activate, cleared by virtq_reset. */
+	bool active;
+	const struct guest_mem *mem;
+	void *desc, *avail, *used; /* host views of the three rings */
+	uint16_t last_avail;       /* next available-ring entry to consume */
+	uint16_t used_idx;         /* next used-ring entry to fill (shadow of used->idx) */
+	uint16_t signalled_used;   /* used_idx when we last interrupted (EVENT_IDX) */
+	bool signalled_valid;
+	struct virtq_stats stats;
+};
+
+/*
+ * Check the driver's queue configuration and map the rings: size a power of two in
+ * [1, VIRTQ_SIZE_MAX], descriptor table 16-byte aligned, available ring 2-byte aligned, used ring
+ * 4-byte aligned (§2.7), each ring (with its event field) wholly inside one region of guest RAM
+ * and writable where the device writes. Returns 0 or -EINVAL (nothing changed).
+ */
+int virtq_activate(struct virtq *q, const struct guest_mem *m) MUST_CHECK;
+
+/* Forget device state and the driver's configuration (device reset, §2.4). */
+void virtq_reset(struct virtq *q);
+
+/*
+ * Take the next available chain. Returns 0 with *c filled; -ENOENT when the ring is empty;
+ * -EINVAL when the driver broke the rules: head or next index out of range, a loop (more
+ * descriptors than the queue has), more than VIRTQ_CHAIN_MAX segments, a buffer outside guest
+ * memory or overflowing, a readable segment after a writable one, INDIRECT without the feature
+ * or together with NEXT, a nested or misaligned/empty indirect table, or an available index that
+ * ran more than `size` ahead. On -EINVAL the entry is consumed and stats.malformed counted; the
+ * caller should set DEVICE_NEEDS_RESET. Never reads outside guest memory.
+ */
+int virtq_pop(struct virtq *q, struct virtq_chain *c) MUST_CHECK;
+
+/*
+ * Put chain `head` on the used ring with `written` bytes written by the device, and publish it
+ * (release ordering: the buffers' contents are visible before the index). Returns 0 or -EINVAL
+ * if the queue is not active or head is out of range.
+ */
+int virtq_push(struct virtq *q, uint16_t head, uint32_t written) MUST_CHECK;
+
+/*
+ * After one or more pushes: whether the driver wants an interrupt now (§2.7.7: used_event with
+ * EVENT_IDX, else the NO_INTERRUPT flag). Updates the suppression state; call once per batch.
+ */
+bool virtq_should_interrupt(struct virtq *q);
+
+/*
+ * With EVENT_IDX, publish avail_event = last_avail so the driver notifies for the next buffer;
+ * then report whether more buffers arrived meanwhile (the caller loops over pop again).
+ * Without EVENT_IDX, clears nothing and returns whether the ring is non-empty.
+ */
+bool virtq_enable_notify(struct virtq *q);
+
+/* Whether buffers are waiting (cheap; acquire-loads avail->idx). */
+bool virtq_has_avail(const struct virtq *q);
+
+#endif
