@@ -221,6 +221,27 @@ int kvm_irq_line(int vm_fd, uint32_t gsi, int level)
 	return IOCTL(vm_fd, KVM_IRQ_LINE, &l);
 }
 
+int kvm_ioeventfd(int vm_fd, uint64_t addr, uint32_t len, uint64_t datamatch, int fd, bool deassign)
+{
+	struct kvm_ioeventfd e = {
+	    .datamatch = datamatch,
+	    .addr = addr,
+	    .len = len,
+	    .fd = fd,
+	    .flags = KVM_IOEVENTFD_FLAG_DATAMATCH | (deassign ? KVM_IOEVENTFD_FLAG_DEASSIGN : 0),
+	};
+
+	return IOCTL(vm_fd, KVM_IOEVENTFD, &e);
+}
+
+int kvm_irqfd(int vm_fd, int fd, uint32_t gsi, bool deassign)
+{
+	struct kvm_irqfd i = {
+	    .fd = (uint32_t)fd, .gsi = gsi, .flags = deassign ? KVM_IRQFD_FLAG_DEASSIGN : 0};
+
+	return IOCTL(vm_fd, KVM_IRQFD, &i);
+}
+
 int kvm_vcpu_create(const struct kvm_sys *k, int vm_fd, unsigned id, int *fd, struct kvm_run **run)
 {
 	int vfd = xioctl(vm_fd, KVM_CREATE_VCPU, (void *)(uintptr_t)id, "KVM_CREATE_VCPU");

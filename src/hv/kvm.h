@@ -2,6 +2,7 @@
 #ifndef KILN_HV_KVM_H
 #define KILN_HV_KVM_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <linux/kvm.h>
@@ -42,6 +43,13 @@ int kvm_create_irqchip(int vm_fd) MUST_CHECK;
 int kvm_create_pit2(int vm_fd) MUST_CHECK;
 /* Drive a GSI line of the in-kernel irqchip. */
 int kvm_irq_line(int vm_fd, uint32_t gsi, int level) MUST_CHECK;
+
+/* KVM_IOEVENTFD: signal `fd` when the guest writes `len` bytes equal to `datamatch` at MMIO address
+ * `addr` (the write completes in the kernel, no exit). deassign removes it. */
+int kvm_ioeventfd(int vm_fd, uint64_t addr, uint32_t len, uint64_t datamatch, int fd,
+		  bool deassign) MUST_CHECK;
+/* KVM_IRQFD: a write to `fd` raises GSI `gsi` (edge). deassign removes it. */
+int kvm_irqfd(int vm_fd, int fd, uint32_t gsi, bool deassign) MUST_CHECK;
 
 /* Create vCPU `id` and map its kvm_run; *fd and *run set on success. */
 int kvm_vcpu_create(const struct kvm_sys *k, int vm_fd, unsigned id, int *fd,

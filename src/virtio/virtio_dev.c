@@ -1,0 +1,156 @@
+/* virtio_dev.c — feature negotiation, the status state machine, queue activation and interrupts,
+ * shared by every virtio device whatever its transport. */
+#include <errno.h>
+#include <string.h>
+
+#include "virtio/virtio_dev.h"
+
+/* Transport-independent features kiln implements for every device. */
+#define TRANSPORT_FEATURES                                                                         \
+	((1ULL << VIRTIO_F_VERSION_1) | (1ULL << VIRTIO_RING_F_INDIRECT_DESC) |                    \
+	 (1ULL << VIRTIO_RING_F_EVENT_IDX))
+
+int virtio_dev_init(struct virtio_dev *vd, const struct virtio_dev_ops *ops, void *dev,
+		    const struct guest_mem *mem)
+{
+	if (!ops || ops->nr_queues == 0 || ops->nr_queues > VIRTIO_DEV_MAX_QUEUES ||
+	    ops->queue_max == 0 || ops->queue_max > VIRTQ_SIZE_MAX ||
+	    (ops->queue_max & (ops->queue_max - 1)) || !ops->features || !ops->config_read ||
+	    !ops->activate || !ops->reset || !ops->notify)
+		return -EINVAL;
+	memset(vd, 0, sizeof(*vd));
+	vd->ops = ops;
+	vd->dev = dev;
+	vd->mem = mem;
+	vd->offered = (ops->features(dev) & ~TRANSPORT_FEATURES) | TRANSPORT_FEATURES;
+	vd->rl = (struct log_ratelimit)LOG_RATELIMIT_INIT;
+	pthread_mutex_init(&vd->lock, NULL);
+	return 0;
+}
+
+void virtio_dev_destroy(struct virtio_dev *vd)
+{
+	pthread_mutex_destroy(&vd->lock);
+}
+
+bool virtio_dev_live(const struct virtio_dev *vd)
+{
+	return (vd->status & VIRTIO_STATUS_DRIVER_OK) &&
+	       !(vd->status & (VIRTIO_STATUS_NEEDS_RESET | VIRTIO_STATUS_FAILED));
+}
+
+bool virtio_dev_has_feature(const struct virtio_dev *vd, unsigned bit)
+{
+	return bit < 64 && (vd->features >> bit) & 1;
+}
+
+static void interrupt(struct virtio_dev *vd, uint32_t isr_bits)
+{
+	vd->isr |= isr_bits;
+	vd->stats.interrupts++;
+	if (vd->raise_irq)
+		vd->raise_irq(vd->irq_ctx);
+}
+
+void virtio_dev_reset(struct virtio_dev *vd)
+{
+	vd->ops->reset(vd->dev);
+	for (unsigned i = 0; i < VIRTIO_DEV_MAX_QUEUES; i++)
+		virtq_reset(&vd->vq[i]);
+	vd->status = 0;
+	vd->isr = 0;
+	vd->driver_features = 0;
+	vd->features = 0;
+}
+
+void virtio_dev_set_needs_reset(struct virtio_dev *vd, const char *why)
+{
+	vd->stats.needs_reset++;
+	log_warn_ratelimited(&vd->rl, "%s: %s: device needs reset", vd->ops->name, why);
+	if (vd->status & VIRTIO_STATUS_NEEDS_RESET)
+		return;
+	vd->status |= VIRTIO_STATUS_NEEDS_RESET;
+	/* §2.1.2: if DRIVER_OK was set, the device MUST send a configuration change notification.
+	 */
+	if (vd->status & VIRTIO_STATUS_DRIVER_OK)
+		virtio_dev_config_changed(vd);
+}
+
+/* FEATURES_OK: the driver may only accept what was offered, and VERSION_1 is required (kiln
+ * has no legacy interface). Returns whether the driver's choice is acceptable. */
+static bool features_acceptable(struct virtio_dev *vd)
+{
+	uint64_t f = vd->driver_features;
+
+	return (f & ~vd->offered) == 0 && (f >> VIRTIO_F_VERSION_1) & 1;
+}
+
+static void driver_ok(struct virtio_dev *vd)
+{
+	/* Queues were activated one by one at QueueReady, after FEATURES_OK (§3.1.1). */
+	if (vd->ops->activate(vd->dev) < 0)
+		virtio_dev_set_needs_reset(vd, "activation failed");
+}
+
+void virtio_dev_write_status(struct virtio_dev *vd, uint32_t status)
+{
+	uint32_t added;
+
+	if (status == 0) {
+		virtio_dev_reset(vd);
+		return;
+	}
+	/* §2.1.2: the driver MUST NOT clear a status bit; treat an attempt as a no-op for it. */
+	added = status & ~vd->status;
+	if ((added & VIRTIO_STATUS_FEATURES_OK) && !(vd->status & VIRTIO_STATUS_DRIVER_OK)) {
+		if (!features_acceptable(vd))
+			added &=
+			    ~VIRTIO_STATUS_FEATURES_OK; /* the driver reads it back and gives up */
+		else
+			vd->features = vd->driver_features;
+	}
+	if ((added & VIRTIO_STATUS_DRIVER_OK) &&
+	    !((vd->status | added) & VIRTIO_STATUS_FEATURES_OK)) {
+		added &= ~VIRTIO_STATUS_DRIVER_OK; /* DRIVER_OK before FEATURES_OK: refuse */
+		vd->stats.bad_access++;
+	}
+	vd->status |= added & ~VIRTIO_STATUS_NEEDS_RESET; /* only the device sets NEEDS_RESET */
+	if (added & VIRTIO_STATUS_DRIVER_OK)
+		driver_ok(vd);
+}
+
+void virtio_dev_queue_ready(struct virtio_dev *vd, unsigned q)
+{
+	struct virtq *vq;
+
+	if (q >= vd->ops->nr_queues) {
+		vd->stats.bad_access++;
+		return;
+	}
+	vq = &vd->vq[q];
+	vq->indirect = virtio_dev_has_feature(vd, VIRTIO_RING_F_INDIRECT_DESC);
+	vq->event_idx = virtio_dev_has_feature(vd, VIRTIO_RING_F_EVENT_IDX);
+	if (virtq_activate(vq, vd->mem) < 0)
+		virtio_dev_set_needs_reset(vd, "invalid queue configuration");
+}
+
+void virtio_dev_notify(struct virtio_dev *vd, unsigned q)
+{
+	vd->stats.notifies++;
+	if (q >= vd->ops->nr_queues || !vd->vq[q].active || !virtio_dev_live(vd))
+		return;
+	vd->ops->notify(vd->dev, q);
+}
+
+void virtio_dev_used(struct virtio_dev *vd, unsigned q)
+{
+	if (q < vd->ops->nr_queues && virtq_should_interrupt(&vd->vq[q]))
+		interrupt(vd, VIRTIO_ISR_USED);
+}
+
+void virtio_dev_config_changed(struct virtio_dev *vd)
+{
+	vd->config_generation++;
+	vd->stats.config_changes++;
+	interrupt(vd, VIRTIO_ISR_CONFIG);
+}

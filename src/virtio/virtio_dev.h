@@ -1,0 +1,130 @@
+/* virtio_dev.h — the transport-independent half of a virtio device: feature negotiation, the
+ * status state machine, queues and interrupts (virtio 1.2 §2, §3). Each device (blk, console,
+ * rng, ...) fills a struct virtio_dev_ops; a transport (virtio_mmio.c) exposes it to the guest. */
+#ifndef KILN_VIRTIO_VIRTIO_DEV_H
+#define KILN_VIRTIO_VIRTIO_DEV_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/guest_mem.h"
+#include "util/compiler.h"
+#include "util/log.h"
+#include "virtio/virtq.h"
+
+#define VIRTIO_F_VERSION_1    32
+#define VIRTIO_DEV_MAX_QUEUES 8
+
+/* Device status bits (§2.1). */
+#define VIRTIO_STATUS_ACKNOWLEDGE 1u
+#define VIRTIO_STATUS_DRIVER	  2u
+#define VIRTIO_STATUS_DRIVER_OK	  4u
+#define VIRTIO_STATUS_FEATURES_OK 8u
+#define VIRTIO_STATUS_NEEDS_RESET 64u
+#define VIRTIO_STATUS_FAILED	  128u
+
+/* InterruptStatus bits (§4.2.2). */
+#define VIRTIO_ISR_USED	  1u
+#define VIRTIO_ISR_CONFIG 2u
+
+/* Device IDs (§5). */
+#define VIRTIO_ID_NET	  1
+#define VIRTIO_ID_BLOCK	  2
+#define VIRTIO_ID_CONSOLE 3
+#define VIRTIO_ID_RNG	  4
+#define VIRTIO_ID_BALLOON 5
+#define VIRTIO_ID_VSOCK	  19
+
+struct virtio_dev;
+
+/*
+ * What a device implements. Every callback runs with vd->lock held, on whichever thread drove
+ * the transport (a vCPU for register accesses, the main loop for notifications and backend
+ * completions), and must not block for long.
+ */
+struct virtio_dev_ops {
+	const char *name;
+	uint32_t device_id;
+	unsigned nr_queues;  /* at most VIRTIO_DEV_MAX_QUEUES */
+	uint16_t queue_max;  /* QueueNumMax: a power of two */
+	uint32_t config_len; /* bytes of device-specific configuration */
+	/* Device-specific feature bits offered (the transport adds VERSION_1 and ring features). */
+	uint64_t (*features)(void *dev);
+	/* Copy config bytes [off, off+len) into buf; the transport has checked the range. */
+	void (*config_read)(void *dev, uint32_t off, void *buf, uint32_t len);
+	/* Driver writes to config space; NULL if it is read-only (writes are then ignored). */
+	void (*config_write)(void *dev, uint32_t off, const void *buf, uint32_t len);
+	/* DRIVER_OK was set: vd->features is final and the enabled queues are active.
+	 * Return 0, or -errno to put the device in NEEDS_RESET. */
+	int (*activate)(void *dev);
+	/* The driver reset the device: forget requests in flight, return to the initial state. */
+	void (*reset)(void *dev);
+	/* The driver added buffers to queue q. */
+	void (*notify)(void *dev, unsigned q);
+};
+
+struct virtio_dev_stats {
+	uint64_t notifies, interrupts, config_changes, needs_reset, bad_access;
+};
+
+struct virtio_dev {
+	const struct virtio_dev_ops *ops;
+	void *dev;
+	const struct guest_mem *mem;
+	pthread_mutex_t lock;	  /* guards all below and the device's own queue processing */
+	uint64_t offered;	  /* device features offered to the driver */
+	uint64_t driver_features; /* as written by the driver */
+	uint64_t features;	  /* negotiated: valid once FEATURES_OK is accepted */
+	uint32_t status;
+	uint32_t isr;
+	uint32_t config_generation;
+	struct virtq vq[VIRTIO_DEV_MAX_QUEUES];
+	/* Raise the device's interrupt (set by the transport; called with lock held). */
+	void (*raise_irq)(void *ctx);
+	void *irq_ctx;
+	struct virtio_dev_stats stats;
+	struct log_ratelimit rl;
+};
+
+/* Prepare vd for device `dev` with `ops`, DMA into `mem`. Returns 0 or -EINVAL (bad ops). */
+int virtio_dev_init(struct virtio_dev *vd, const struct virtio_dev_ops *ops, void *dev,
+		    const struct guest_mem *mem) MUST_CHECK;
+void virtio_dev_destroy(struct virtio_dev *vd);
+
+/* --- for transports (vd->lock held) --- */
+
+/* Driver wrote the status register: 0 resets (§2.4); FEATURES_OK is accepted only if the
+ * driver's features are a subset of the offer and include VERSION_1 (§3.1.1); DRIVER_OK activates
+ * the device. Status bits can only be added, never cleared, except by a reset. */
+void virtio_dev_write_status(struct virtio_dev *vd, uint32_t status);
+
+/* Reset the device and every queue (status 0). */
+void virtio_dev_reset(struct virtio_dev *vd);
+
+/* Driver set QueueReady=1 on queue q after configuring it: activate it with the negotiated ring
+ * features. An invalid configuration puts the device in NEEDS_RESET. */
+void virtio_dev_queue_ready(struct virtio_dev *vd, unsigned q);
+
+/* Driver notified queue q: counted and passed to the device if it is live. */
+void virtio_dev_notify(struct virtio_dev *vd, unsigned q);
+
+/* --- for devices (vd->lock held) --- */
+
+/* Whether the driver finished initialisation (DRIVER_OK) and the device is not broken. */
+bool virtio_dev_live(const struct virtio_dev *vd);
+
+/* Whether feature bit `bit` was negotiated. */
+bool virtio_dev_has_feature(const struct virtio_dev *vd, unsigned bit);
+
+/* After pushing used buffers on queue q: interrupt the driver if it wants one (EVENT_IDX or
+ * NO_INTERRUPT permitting). */
+void virtio_dev_used(struct virtio_dev *vd, unsigned q);
+
+/* The device configuration changed: bump the generation and send a config interrupt. */
+void virtio_dev_config_changed(struct virtio_dev *vd);
+
+/* The driver broke the protocol: set NEEDS_RESET, count it, tell the driver (§2.1.1). */
+void virtio_dev_set_needs_reset(struct virtio_dev *vd, const char *why);
+
+#endif
