@@ -54,11 +54,13 @@
 /* Inside the MMIO hole. */
 #define LAYOUT_VIRTIO_MMIO_GPA	0xd0000000ULL /* virtio-mmio slots, 4 KiB each */
 #define LAYOUT_VIRTIO_SLOT_SIZE 0x1000ULL
-#define LAYOUT_VIRTIO_SLOTS	18 /* one per GSI in LAYOUT_VIRTIO_GSIS */
+#define LAYOUT_VIRTIO_SLOTS	18	 /* one per GSI in LAYOUT_VIRTIO_GSIS */
 #define LAYOUT_VIRTIO_MMIO_SIZE 0x200ULL /* the register window inside a slot */
 /* Interrupt (IOAPIC pin = GSI) of virtio slot i: ISA IRQs no kiln device uses (not 0-4, 8), then
  * 16-23. Edge-triggered through irqfd, active high. */
+/* clang-format off */
 #define LAYOUT_VIRTIO_GSIS {5, 6, 7, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23}
+/* clang-format on */
 #define LAYOUT_TESTDEV_MMIO_GPA 0xd8000000ULL /* test device (--test-device), 4 KiB */
 #define LAYOUT_TESTDEV_MMIO_LEN 0x1000ULL
 #define LAYOUT_IOAPIC_GPA	0xfec00000ULL
@@ -78,7 +80,7 @@
 #define LAYOUT_DEBUG_EXIT_PORT 0xf4 /* default; --debug-exit-port changes it */
 #define LAYOUT_TESTDEV_PORT    0xe0 /* test device (--test-device), 16 ports */
 #define LAYOUT_TESTDEV_PORTS   16
-#define LAYOUT_ACPI_SLEEP_PORT 0x600 /* ACPI sleep control (0x600) and status (0x601), with ACPI */
+#define LAYOUT_ACPI_SLEEP_PORT 0x600 /* ACPI sleep control, status at +1 (with ACPI) */
 
 /* Interrupts: GSIs 0-23 route to the in-kernel IOAPIC pins. */
 #define LAYOUT_IOAPIC_PINS 24
