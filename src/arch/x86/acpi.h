@@ -1,5 +1,5 @@
 /* acpi.h — ACPI tables for a hardware-reduced x86 machine: RSDP, XSDT, FADT, DSDT (virtio-mmio
- * devices as LNRO0005, COM ports), MADT (LAPICs per topology, IOAPIC, overrides). */
+ * devices as LNRO0005, COM ports), MADT (LAPICs per topology, IOAPIC, NMI). */
 #ifndef KILN_ARCH_X86_ACPI_H
 #define KILN_ARCH_X86_ACPI_H
 
