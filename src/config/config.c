@@ -22,6 +22,7 @@ void config_defaults(struct vm_config *c)
 	c->boot = BOOT_AUTO;
 	c->on_reset = RESET_STOP;
 	c->debug_exit_port = 0xf4;
+	c->acpi = true;
 }
 
 void config_usage(void)
@@ -44,6 +45,7 @@ void config_usage(void)
 	      "  --on-reset stop|restart  what a guest reset does (default stop)\n"
 	      "  --debug-exit-port P|none  debug-exit port (default 0xf4)\n"
 	      "  --test-device          add the PIO/MMIO scratch device used by the guest tests\n"
+	      "  --no-acpi              no ACPI tables: the guest finds CPUs in the MP table\n"
 	      "  -v, --verbose          more log output (repeat for debug)\n"
 	      "  -h, --help             this text\n",
 	      stdout);
@@ -189,6 +191,7 @@ enum opt_id {
 	OPT_ON_RESET,
 	OPT_DEBUG_EXIT,
 	OPT_TEST_DEVICE,
+	OPT_NO_ACPI,
 };
 
 static const struct option run_opts[] = {
@@ -208,6 +211,7 @@ static const struct option run_opts[] = {
     {"on-reset", required_argument, NULL, OPT_ON_RESET},
     {"debug-exit-port", required_argument, NULL, OPT_DEBUG_EXIT},
     {"test-device", no_argument, NULL, OPT_TEST_DEVICE},
+    {"no-acpi", no_argument, NULL, OPT_NO_ACPI},
     {"verbose", no_argument, NULL, 'v'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
@@ -318,6 +322,9 @@ static int parse_one(struct vm_config *c, struct parse_state *st, int opt, const
 		return parse_debug_exit(c, v, err, errlen);
 	case OPT_TEST_DEVICE:
 		c->test_device = true;
+		return 0;
+	case OPT_NO_ACPI:
+		c->acpi = false;
 		return 0;
 	case 'v':
 		c->verbosity++;

@@ -33,6 +33,7 @@ struct vm_config {
 	enum reset_action on_reset;
 	uint16_t debug_exit_port; /* 0: no debug-exit device */
 	bool test_device;	  /* the PIO/MMIO scratch device used by the guest tests */
+	bool acpi;		  /* ACPI tables (default); false: the MP table only */
 	int verbosity;		  /* 0 warn, 1 info, 2 debug */
 };
 
@@ -42,7 +43,8 @@ static inline unsigned config_vcpus(const struct vm_config *c)
 	return c->sockets * c->cores * c->threads;
 }
 
-/* Fill c with the defaults: 1 vCPU, 256 MiB, COM1 on stdio, COM2 off, debug-exit at 0xf4. */
+/* Fill c with the defaults: 1 vCPU, 256 MiB, COM1 on stdio, COM2 off, debug-exit at 0xf4,
+ * ACPI on. */
 void config_defaults(struct vm_config *c);
 
 /*

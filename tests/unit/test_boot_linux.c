@@ -104,6 +104,24 @@ static void test_bzimage_ok(void **state)
 			    "console=ttyS0 root=/dev/vda");
 }
 
+/* boot_params.acpi_rsdp_addr (0x070) is set for protocol 2.14 and later only. */
+static void test_bzimage_rsdp(void **state)
+{
+	struct ti_ctx *c = *state;
+
+	c->len = ti_bzimage_build(c->img); /* protocol 2.15 */
+	c->in.rsdp_gpa = LAYOUT_ACPI_GPA;
+	assert_int_equal(ti_load(c), 0);
+	assert_int_equal(ti_get64(zero_page(c), 0x070), LAYOUT_ACPI_GPA);
+	ti_put16(c->img, 0x206, 0x020e);
+	assert_int_equal(ti_load(c), 0);
+	assert_int_equal(ti_get64(zero_page(c), 0x070), LAYOUT_ACPI_GPA);
+	ti_put16(c->img, 0x206, 0x020d);
+	memset((void *)ti_guest(&c->m, LAYOUT_ZERO_PAGE_GPA, 0x1000), 0xcc, 0x1000);
+	assert_int_equal(ti_load(c), 0);
+	assert_int_equal(ti_get64(zero_page(c), 0x070), 0);
+}
+
 /* No usable pref_address: load at LAYOUT_KERNEL_GPA. */
 static void test_bzimage_no_pref(void **state)
 {
@@ -301,6 +319,18 @@ static void test_vmlinux_ok(void **state)
 	bp_loader_fields_check(bp, TI_MEM_SIZE - 0x1000, 0x1000);
 	assert_memory_equal(ti_guest(&c->m, TI_MEM_SIZE - 0x1000, 0x1000), initrd_buf, 0x1000);
 	assert_string_equal((const char *)ti_guest(&c->m, LAYOUT_CMDLINE_GPA, 14), "root=/dev/vda");
+	assert_int_equal(ti_get64(bp, 0x070), 0); /* no RSDP given */
+}
+
+/* A boot_params built from scratch always carries the RSDP. */
+static void test_vmlinux_rsdp(void **state)
+{
+	struct ti_ctx *c = *state;
+
+	c->len = vmlinux_build(c->img, 0x1000000);
+	c->in.rsdp_gpa = LAYOUT_ACPI_GPA;
+	assert_int_equal(ti_load(c), 0);
+	assert_int_equal(ti_get64(zero_page(c), 0x070), LAYOUT_ACPI_GPA);
 }
 
 static void test_vmlinux_bad_entry(void **state)
@@ -329,6 +359,7 @@ int main(void)
 #define T(f) cmocka_unit_test_setup_teardown(f, ti_setup, ti_teardown)
 	const struct CMUnitTest tests[] = {
 	    T(test_bzimage_ok),
+	    T(test_bzimage_rsdp),
 	    T(test_bzimage_no_pref),
 	    T(test_bzimage_setup_sects_zero),
 	    T(test_bzimage_initrd_addr_max),
@@ -340,6 +371,7 @@ int main(void)
 	    T(test_bzimage_cmdline),
 	    T(test_bzimage_forced_pvh),
 	    T(test_vmlinux_ok),
+	    T(test_vmlinux_rsdp),
 	    T(test_vmlinux_bad_entry),
 	    T(test_vmlinux_entry_above_4g),
 	};

@@ -91,7 +91,19 @@ static void test_pvh_no_initrd_no_cmdline(void **state)
 	assert_int_equal(ti_get32(si, 12), 0);
 	assert_int_equal(ti_get64(si, 16), 0);
 	assert_int_equal(ti_get64(si, 24), LAYOUT_CMDLINE_GPA);
+	assert_int_equal(ti_get64(si, 32), 0); /* no RSDP */
 	assert_int_equal(*ti_guest(&c->m, LAYOUT_CMDLINE_GPA, 1), 0);
+}
+
+/* The RSDP address goes to hvm_start_info.rsdp_paddr. */
+static void test_pvh_rsdp(void **state)
+{
+	struct ti_ctx *c = *state;
+
+	c->len = ti_pvh_build(c->img, PVH_ENTRY);
+	c->in.rsdp_gpa = LAYOUT_ACPI_GPA;
+	assert_int_equal(ti_load(c), 0);
+	assert_int_equal(ti_get64(ti_guest(&c->m, LAYOUT_PVH_INFO_GPA, 56), 32), LAYOUT_ACPI_GPA);
 }
 
 /* --boot linux on a PVH ELF: the Linux 64-bit entry at e_entry. */
@@ -300,6 +312,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_pvh_ok, ti_setup, ti_teardown),
 	    cmocka_unit_test_setup_teardown(test_pvh_no_initrd_no_cmdline, ti_setup, ti_teardown),
+	    cmocka_unit_test_setup_teardown(test_pvh_rsdp, ti_setup, ti_teardown),
 	    cmocka_unit_test_setup_teardown(test_pvh_elf_forced_linux, ti_setup, ti_teardown),
 	    cmocka_unit_test_setup_teardown(test_pvh_note_walk, ti_setup, ti_teardown),
 	    cmocka_unit_test_setup_teardown(test_pvh_note_bad, ti_setup, ti_teardown),

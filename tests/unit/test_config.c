@@ -31,6 +31,7 @@ static void test_defaults(void **state)
 	assert_int_equal(c.debug_exit_port, 0xf4);
 	assert_null(c.kernel_path);
 	assert_int_equal(c.verbosity, 1);
+	assert_true(c.acpi);
 }
 
 static void test_full_command_line(void **state)
@@ -43,7 +44,7 @@ static void test_full_command_line(void **state)
 			       "console=ttyS0", "--topology", "2:3:2", "--memory", "2G",
 			       "--hugepages", "--serial", "file:/tmp/out", "--serial2", "stdio",
 			       "--serial", "none", "--on-reset", "restart", "--boot", "pvh",
-			       "--debug-exit-port", "0x501", "--test-device"),
+			       "--debug-exit-port", "0x501", "--test-device", "--no-acpi"),
 			 0);
 	assert_string_equal(c.kernel_path, "/k");
 	assert_string_equal(c.initrd_path, "/i");
@@ -59,6 +60,7 @@ static void test_full_command_line(void **state)
 	assert_int_equal(c.boot, BOOT_PVH);
 	assert_int_equal(c.debug_exit_port, 0x501);
 	assert_true(c.test_device);
+	assert_false(c.acpi);
 }
 
 static void test_raw_image(void **state)

@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "devices/acpi_sleep.h"
 #include "devices/debug_exit.h"
 #include "devices/testdev.h"
 
@@ -43,6 +44,37 @@ static void test_debug_exit(void **state)
 	io_bus_destroy(&b);
 }
 
+static void on_poweroff_cb(void *ctx)
+{
+	(*(int *)ctx)++;
+}
+
+/* SLP_TYP at bits 2-4, SLP_EN at bit 5: only S5 (5) with SLP_EN powers off. */
+static void test_acpi_sleep(void **state)
+{
+	int n = 0;
+	struct acpi_sleep s = {.on_poweroff = on_poweroff_cb, .ctx = &n, .rl = LOG_RATELIMIT_INIT};
+	struct io_bus b;
+
+	(void)state;
+	io_bus_init(&b, "pio", 0x10000);
+	assert_int_equal(io_bus_register(&b, 0x600, ACPI_SLEEP_PORTS, &acpi_sleep_io_ops, &s), 0);
+	assert_int_equal(io_bus_read(&b, 0x600, 1), 0);
+	assert_int_equal(io_bus_read(&b, 0x601, 1), 0); /* WAK_STS clear */
+	io_bus_write(&b, 0x600, 5 << 2, 1);		/* S5 without SLP_EN */
+	io_bus_write(&b, 0x600, 1 << 2 | 0x20, 1);	/* S1: not offered */
+	io_bus_write(&b, 0x601, 0x80, 1);		/* status: write-one-to-clear WAK_STS */
+	io_bus_write(&b, 0x601, 0x34, 1);   /* S5 | SLP_EN, but at the status register */
+	io_bus_write(&b, 0x600, 0x3400, 2); /* a 2-byte access never reaches the device */
+	assert_int_equal(n, 0);
+	assert_int_equal(b.stats.bad_size, 1);
+	io_bus_write(&b, 0x600, 5 << 2 | 0x20, 1); /* Linux's acpi_hw_extended_sleep for S5 */
+	assert_int_equal(n, 1);
+	io_bus_write(&b, 0x600, (0xff & ~0x1c) | 0x34, 1); /* other bits do not matter */
+	assert_int_equal(n, 2);
+	io_bus_destroy(&b);
+}
+
 static void test_testdev_echo(void **state)
 {
 	struct testdev t;
@@ -73,6 +105,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_debug_exit),
+	    cmocka_unit_test(test_acpi_sleep),
 	    cmocka_unit_test(test_testdev_echo),
 	};
 

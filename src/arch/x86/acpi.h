@@ -1,5 +1,5 @@
 /* acpi.h — ACPI tables for a hardware-reduced x86 machine: RSDP, XSDT, FADT, DSDT (virtio-mmio
- * devices as LNRO0005, COM ports), MADT (LAPICs per topology, IOAPIC, overrides). */
+ * devices as LNRO0005, COM ports), MADT (LAPICs per topology, IOAPIC, NMI). */
 #ifndef KILN_ARCH_X86_ACPI_H
 #define KILN_ARCH_X86_ACPI_H
 
@@ -12,16 +12,45 @@
 
 /* One virtio-mmio device to describe: register window and interrupt. */
 struct acpi_virtio_dev {
-	uint64_t base;
+	uint64_t base; /* the window must lie below 4 GiB (a Memory32Fixed descriptor) */
 	uint64_t size;
-	uint32_t gsi;
+	uint32_t gsi; /* IOAPIC pin; edge-triggered, active high */
 };
 
 struct acpi_config {
 	const struct x86_topology *topo;
-	const struct acpi_virtio_dev *virtio;
-	unsigned nr_virtio;
+	const struct acpi_virtio_dev *virtio; /* described as \_SB.VR00, VR01, ... in this order */
+	unsigned nr_virtio;		      /* at most LAYOUT_VIRTIO_SLOTS */
 	bool com[2]; /* COM1 (0x3f8, IRQ 4) and COM2 (0x2f8, IRQ 3) present */
 };
+
+/*
+ * Write the ACPI 6.3 tables into the reserved BIOS area [LAYOUT_ACPI_GPA, LAYOUT_ACPI_END), each
+ * 16-byte aligned, in this order: RSDP (revision 2, at LAYOUT_ACPI_GPA, where a scan of
+ * 0xe0000-0xfffff finds it), XSDT (-> FADT, MADT), FADT, DSDT, MADT. Sets *rsdp_gpa.
+ *
+ * What they describe:
+ * - FADT 6.3, HW_REDUCED_ACPI: no PM timer, no SCI, no FACS. IA-PC boot flags: legacy devices
+ *   (COM ports, RTC), no 8042 (kiln's i8042 has no keyboard; its reset line needs no probe), no
+ *   VGA; CMOS century at index 0x32. RESET_REG = I/O port LAYOUT_I8042_CMD_PORT, value 0xfe
+ *   (reboot=acpi). SLEEP_CONTROL_REG / SLEEP_STATUS_REG = I/O ports LAYOUT_ACPI_SLEEP_PORT and
+ *   +1: the board must register the acpi_sleep device there.
+ * - DSDT: \_S5 = {ACPI_SLEEP_S5_TYP, 0, 0, 0}; \_SB.COM1/COM2 (PNP0501: IO + IRQNoFlags) for
+ *   each cfg->com[i]; \_SB.VRnn (LNRO0005, _UID nn: Memory32Fixed + edge/active-high exclusive
+ *   Interrupt) per virtio device.
+ * - MADT: LAPIC at LAYOUT_LAPIC_GPA, PCAT_COMPAT (KVM's in-kernel irqchip has the dual 8259).
+ *   One Processor Local APIC per vCPU (APIC ID = x86_apic_id, ACPI processor UID = index,
+ *   enabled); vCPUs whose APIC ID is 255 or more get a Processor Local x2APIC entry instead.
+ *   One I/O APIC (GSI base 0) with the ID after the last APIC ID (or, if that is not below 255,
+ *   the highest free ID below 255). No interrupt source overrides: kiln routes ISA IRQ n to
+ *   IOAPIC pin n, edge/high (the PIT on pin 0; see mptable.c), which is what an OS assumes
+ *   without overrides. Local APIC NMI on LINT1 (edge, high) for all processors, plus a Local
+ *   x2APIC NMI when there are x2APIC entries.
+ *
+ * Returns 0; -EINVAL for a bad topology or virtio list (too many, window not below 4 GiB or
+ * empty); -ERANGE if no I/O APIC ID is free; -E2BIG if the tables do not fit the area; -ENOMEM;
+ * -EFAULT if guest memory does not cover the area.
+ */
+int acpi_write(struct guest_mem *m, const struct acpi_config *cfg, uint64_t *rsdp_gpa) MUST_CHECK;
 
 #endif

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "arch/x86/acpi.h"
 #include "arch/x86/board.h"
 #include "arch/x86/boot.h"
 #include "arch/x86/cpu.h"
@@ -17,6 +18,7 @@
 #include "arch/x86/regs.h"
 #include "core/vcpu.h"
 #include "core/vm.h"
+#include "devices/acpi_sleep.h"
 #include "devices/debug_exit.h"
 #include "devices/i8042.h"
 #include "devices/rtc.h"
@@ -40,6 +42,13 @@ struct board {
 	struct debug_exit debug_exit;
 	struct testdev testdev;
 	bool testdev_init;
+	struct acpi_sleep acpi_sleep;
+	/* The virtio-mmio devices the DSDT describes, filled while the slots are created: a device
+	 * in slot i adds {LAYOUT_VIRTIO_MMIO_GPA + i * LAYOUT_VIRTIO_SLOT_SIZE,
+	 * LAYOUT_VIRTIO_MMIO_SIZE, gsi[i] of LAYOUT_VIRTIO_GSIS} at virtio[nr_virtio++]. */
+	struct acpi_virtio_dev virtio[LAYOUT_VIRTIO_SLOTS];
+	unsigned nr_virtio;
+	uint64_t rsdp_gpa; /* 0: no ACPI tables */
 };
 
 static int irq_set(void *ctx, uint32_t gsi, int level)
@@ -52,6 +61,12 @@ static int irq_set(void *ctx, uint32_t gsi, int level)
 static void on_reset(void *ctx)
 {
 	vm_request_stop(ctx, VM_STOP_RESET, KILN_EXIT_OK);
+}
+
+static void on_poweroff(void *ctx)
+{
+	log_info("guest powered off (ACPI S5)");
+	vm_request_stop(ctx, VM_STOP_POWEROFF, KILN_EXIT_OK);
 }
 
 static void on_debug_exit(void *ctx, int status)
@@ -203,6 +218,15 @@ static int debug_exit_add(struct vm *vm, struct board *b)
 	return ret;
 }
 
+/* The FADT's sleep control/status registers: S5 powers the VM off. */
+static int acpi_sleep_add(struct vm *vm, struct board *b)
+{
+	b->acpi_sleep =
+	    (struct acpi_sleep){.on_poweroff = on_poweroff, .ctx = vm, .rl = LOG_RATELIMIT_INIT};
+	return io_bus_register(&vm->pio, LAYOUT_ACPI_SLEEP_PORT, ACPI_SLEEP_PORTS,
+			       &acpi_sleep_io_ops, &b->acpi_sleep);
+}
+
 /* Step 3: legacy devices on the PIO bus (and the test device). */
 static int devices_create(struct vm *vm, struct board *b)
 {
@@ -224,6 +248,8 @@ static int devices_create(struct vm *vm, struct board *b)
 		ret = io_bus_register(&vm->pio, LAYOUT_RTC_PORT, 2, &rtc_io_ops, b->rtc);
 	if (ret == 0 && vm->cfg->test_device)
 		ret = testdev_add(vm, b);
+	if (ret == 0 && vm->cfg->acpi)
+		ret = acpi_sleep_add(vm, b);
 	/* Last, so a collision with any fixed device is reported as the flag's fault. */
 	if (ret == 0 && vm->cfg->debug_exit_port)
 		ret = debug_exit_add(vm, b);
@@ -256,12 +282,33 @@ static uint8_t *map_file(const char *what, const char *path, size_t *len)
 	return p;
 }
 
-/* Step 4: kernel, initrd and command line through the loaders; boot tables. */
+/* Step 4: the ACPI tables (virtio slots, once there are any, must exist by now). */
+static int acpi_tables_write(struct vm *vm, struct board *b)
+{
+	struct acpi_config ac = {
+	    .topo = &b->topo,
+	    .virtio = b->virtio,
+	    .nr_virtio = b->nr_virtio,
+	    .com = {true, true}}; /* both UARTs exist, even when not connected */
+	int ret;
+
+	if (!vm->cfg->acpi)
+		return 0;
+	ret = acpi_write(&vm->mem, &ac, &b->rsdp_gpa);
+	if (ret < 0)
+		log_err("ACPI tables: %s", strerror(-ret));
+	return ret;
+}
+
+/* Step 5: kernel, initrd and command line through the loaders (given the RSDP); boot tables. */
 static int kernel_load(struct vm *vm, struct board *b)
 {
 	const struct vm_config *c = vm->cfg;
-	struct boot_input in = {
-	    .cmdline = c->cmdline, .proto = c->boot, .load_addr = c->load_addr, .entry = c->entry};
+	struct boot_input in = {.cmdline = c->cmdline,
+				.proto = c->boot,
+				.load_addr = c->load_addr,
+				.entry = c->entry,
+				.rsdp_gpa = b->rsdp_gpa};
 	uint8_t *kmap = NULL, *imap = NULL;
 	char err[256] = "";
 	int ret = -EINVAL;
@@ -294,7 +341,7 @@ out:
 	return ret;
 }
 
-/* Step 6: the BIOS data area word at 0x40e holds the EBDA segment, where the MP table sits. */
+/* Step 7: the BIOS data area word at 0x40e holds the EBDA segment, where the MP table sits. */
 static int bda_write(struct vm *vm)
 {
 	uint16_t ebda_seg = (uint16_t)(LAYOUT_EBDA_GPA >> 4);
@@ -319,7 +366,11 @@ int board_create(struct vm *vm)
 	if (ret == 0)
 		ret = devices_create(vm, b);
 	if (ret == 0)
+		ret = acpi_tables_write(vm, b);
+	if (ret == 0)
 		ret = kernel_load(vm, b);
+	/* Step 6: the MP table too, with ACPI or without: the same CPUs and routing, for guests
+	 * booted with acpi=off and for the test kit's smp guest. */
 	if (ret == 0) {
 		ret = mptable_write(&vm->mem, &b->topo);
 		if (ret < 0)

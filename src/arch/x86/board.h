@@ -12,7 +12,9 @@ struct vcpu;
 
 /*
  * Assemble the board for vm->cfg, in order: guest RAM, TSS/identity map, in-kernel irqchip and
- * PIT, legacy devices on the buses, kernel/initrd/cmdline via the loaders, MP table. Prints a
+ * PIT, legacy devices on the buses (with ACPI: the ACPI sleep registers), ACPI tables (unless
+ * --no-acpi), kernel/initrd/cmdline via the loaders (given the RSDP), MP table, BIOS data area
+ * EBDA pointer. Prints a
  * one-line error and returns -errno on failure (partially built state is freed by
  * board_destroy).
  */

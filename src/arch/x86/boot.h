@@ -31,6 +31,7 @@ struct boot_input {
 	const char *cmdline;	   /* NULL: empty */
 	enum boot_protocol proto;  /* BOOT_AUTO picks from the image */
 	uint64_t load_addr, entry; /* BOOT_RAW only */
+	uint64_t rsdp_gpa;	   /* ACPI RSDP to pass to the kernel, 0: none */
 };
 
 /*
@@ -53,6 +54,12 @@ struct boot_input {
  *   It is entered like a Linux vmlinux: BOOT_CPU_LONG64, rsi = a boot_params (boot_flag,
  *   "HdrS", version 2.12) carrying the e820 map, cmd_line_ptr and ramdisk_image/size, so a
  *   unikernel can find its memory map, command line and initrd there.
+ *
+ * The RSDP (in->rsdp_gpa, if not 0) is passed in hvm_start_info.rsdp_paddr (PVH) and in
+ * boot_params.acpi_rsdp_addr (offset 0x070): for a bzImage only if its protocol is 2.14 or later
+ * (older kernels do not read it and find the RSDP by scanning the BIOS area); for a boot_params
+ * built from scratch (vmlinux, raw) always, since the image states no protocol version and
+ * kernels that predate the field have padding there.
  *
  * Linux and raw entries: rsi = LAYOUT_ZERO_PAGE_GPA, rsp = LAYOUT_BOOT_STACK_GPA. The cmdline
  * always goes to LAYOUT_CMDLINE_GPA (NUL-terminated, at most the kernel's cmdline_size bytes for

@@ -12,6 +12,7 @@
  * The setup header occupies [0x1f1, 0x290) of both the zero page and the bzImage file.
  */
 #define BP_SIZE		      0x1000
+#define BP_ACPI_RSDP_ADDR     0x070 /* boot_params proper, not the setup header; protocol 2.14 */
 #define BP_EXT_RAMDISK_IMAGE  0x0c0
 #define BP_EXT_RAMDISK_SIZE   0x0c4
 #define BP_EXT_CMD_LINE_PTR   0x0c8
@@ -45,6 +46,7 @@
 
 #define BZ_SECTOR	  512
 #define BZ_PROTO_MIN	  0x020c /* 2.12: xloadflags, and with it the 64-bit entry flag */
+#define BZ_PROTO_RSDP	  0x020e /* 2.14: the kernel reads boot_params.acpi_rsdp_addr */
 #define BZ_ENTRY64_OFFSET 0x200	 /* startup_64 is 0x200 past the protected-mode start */
 #define BZ_HEAP_END	  0xde00 /* heap_end_ptr: setup heap end as in boot.rst's example */
 
@@ -80,6 +82,12 @@ static void put32(uint8_t *p, size_t off, uint32_t v)
 	put16(p, off + 2, (uint16_t)(v >> 16));
 }
 
+static void put64(uint8_t *p, size_t off, uint64_t v)
+{
+	put32(p, off, (uint32_t)v);
+	put32(p, off + 4, (uint32_t)(v >> 32));
+}
+
 void boot_linux_entry64(struct boot_entry *out, uint64_t rip)
 {
 	*out = (struct boot_entry){
@@ -107,6 +115,7 @@ struct linux_params {
 	uint8_t bp[BP_SIZE];
 	const char *cmdline_limit; /* names the cmdline_size limit in messages */
 	struct boot_initrd_area area;
+	bool rsdp_field; /* the kernel may read boot_params.acpi_rsdp_addr */
 };
 
 /* Fill the initrd, cmdline and e820 fields of lp->bp. */
@@ -132,6 +141,8 @@ static int params_fill(const struct guest_mem *m, const struct boot_input *in,
 	put32(bp, BP_EXT_RAMDISK_SIZE, 0);
 	bp[BP_E820_ENTRIES] = (uint8_t)n;
 	memcpy(bp + BP_E820_TABLE, map, (size_t)n * sizeof(map[0]));
+	if (lp->rsdp_field)
+		put64(bp, BP_ACPI_RSDP_ADDR, in->rsdp_gpa);
 	return 0;
 }
 
@@ -163,7 +174,9 @@ static int params_finish(struct guest_mem *m, const struct boot_input *in, struc
 int boot_linux_params_synth(struct guest_mem *m, const struct boot_input *in,
 			    const struct boot_initrd_area *area, char *err, size_t errlen)
 {
-	struct linux_params lp = {.cmdline_limit = "kiln's limit", .area = *area};
+	/* The image has no header to say its protocol; older kernels have padding at 0x070. */
+	struct linux_params lp = {
+	    .cmdline_limit = "kiln's limit", .area = *area, .rsdp_field = true};
 
 	put16(lp.bp, BP_BOOT_FLAG, 0xaa55);
 	memcpy(lp.bp + BP_HEADER, "HdrS", 4);
@@ -203,6 +216,7 @@ int boot_linux_elf_load(struct guest_mem *m, const struct boot_input *in, struct
 struct bzimage {
 	size_t setup_len; /* real-mode part: (setup_sects + 1) sectors */
 	size_t hdr_end;	  /* end of the setup header to copy into boot_params */
+	uint16_t version; /* boot protocol */
 	uint64_t load_gpa, footprint;
 	uint64_t initrd_limit;
 };
@@ -219,7 +233,7 @@ static int bzimage_header_parse(const uint8_t *k, size_t len, struct bzimage *bz
 				"bzImage: setup_sects %u runs past the end of the %zu-byte file",
 				sects, len);
 	/* The header fields read below all lie before 0x290 < setup_len (at least 2560). */
-	version = get16(k, BP_VERSION);
+	version = bz->version = get16(k, BP_VERSION);
 	if (version < BZ_PROTO_MIN)
 		return boot_err(err, errlen,
 				"bzImage: boot protocol %u.%02u is too old (need 2.12 or later)",
@@ -289,6 +303,7 @@ int boot_linux_bzimage_load(struct guest_mem *m, const struct boot_input *in,
 	lp.area = (struct boot_initrd_area){.limit = bz.initrd_limit,
 					    .kernel_start = bz.load_gpa,
 					    .kernel_end = bz.load_gpa + bz.footprint};
+	lp.rsdp_field = bz.version >= BZ_PROTO_RSDP;
 	ret = params_finish(m, in, &lp, err, errlen);
 	if (ret == 0 && guest_mem_write(m, bz.load_gpa, in->kernel + bz.setup_len,
 					in->kernel_len - bz.setup_len) < 0)

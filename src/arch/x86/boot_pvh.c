@@ -76,7 +76,7 @@ static int pvh_info_build(const struct guest_mem *m, const struct boot_input *in
 		si.modlist_paddr = LAYOUT_PVH_INFO_GPA + off;
 	}
 	si.cmdline_paddr = LAYOUT_CMDLINE_GPA;
-	si.rsdp_paddr = 0; /* no ACPI tables yet */
+	si.rsdp_paddr = in->rsdp_gpa;
 	memcpy(page, &si, sizeof(si));
 	return 0;
 }

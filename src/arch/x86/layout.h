@@ -18,7 +18,7 @@
  *   0x09000  PML4, 0x0a000 PDPT, 0x0b000-0x0efff four PDs: identity map of 0-4 GiB, 2 MiB pages
  *   0x20000  kernel command line (up to LAYOUT_CMDLINE_MAX bytes)
  *   0x9fc00  EBDA: MP floating pointer and MP configuration table
- *   0xe0000  BIOS area, reserved (ACPI RSDP lives here in later issues)
+ *   0xe0000  BIOS area, reserved: ACPI tables (RSDP first, at 0xe0000; see acpi.h)
  *   0x100000 high memory: the kernel image is loaded here or at its ELF addresses
  */
 #define LAYOUT_BDA_EBDA_PTR_GPA 0x40eULL /* BIOS data area word: the EBDA segment */
@@ -38,6 +38,8 @@
 #define LAYOUT_LOWMEM_END	0xa0000ULL /* end of conventional memory */
 #define LAYOUT_BIOS_GPA		0xe0000ULL
 #define LAYOUT_BIOS_END		0x100000ULL
+#define LAYOUT_ACPI_GPA		LAYOUT_BIOS_GPA /* RSDP, then XSDT, FADT, DSDT, MADT */
+#define LAYOUT_ACPI_END		LAYOUT_BIOS_END
 #define LAYOUT_HIMEM_GPA	0x100000ULL
 #define LAYOUT_KERNEL_GPA	LAYOUT_HIMEM_GPA
 
@@ -52,11 +54,13 @@
 /* Inside the MMIO hole. */
 #define LAYOUT_VIRTIO_MMIO_GPA	0xd0000000ULL /* virtio-mmio slots, 4 KiB each */
 #define LAYOUT_VIRTIO_SLOT_SIZE 0x1000ULL
-#define LAYOUT_VIRTIO_SLOTS	18 /* one per GSI in LAYOUT_VIRTIO_GSIS */
+#define LAYOUT_VIRTIO_SLOTS	18	 /* one per GSI in LAYOUT_VIRTIO_GSIS */
 #define LAYOUT_VIRTIO_MMIO_SIZE 0x200ULL /* the register window inside a slot */
 /* Interrupt (IOAPIC pin = GSI) of virtio slot i: ISA IRQs no kiln device uses (not 0-4, 8), then
  * 16-23. Edge-triggered through irqfd, active high. */
+/* clang-format off */
 #define LAYOUT_VIRTIO_GSIS {5, 6, 7, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23}
+/* clang-format on */
 #define LAYOUT_TESTDEV_MMIO_GPA 0xd8000000ULL /* test device (--test-device), 4 KiB */
 #define LAYOUT_TESTDEV_MMIO_LEN 0x1000ULL
 #define LAYOUT_IOAPIC_GPA	0xfec00000ULL
@@ -70,11 +74,13 @@
 #define LAYOUT_COM2_PORT       0x2f8
 #define LAYOUT_COM2_IRQ	       3
 #define LAYOUT_I8042_PORT      0x60 /* data 0x60, command/status 0x64 */
+#define LAYOUT_I8042_CMD_PORT  0x64 /* 0xfe written here resets: the FADT's RESET_REG */
 #define LAYOUT_RTC_PORT	       0x70 /* index 0x70, data 0x71 */
 #define LAYOUT_RTC_IRQ	       8
 #define LAYOUT_DEBUG_EXIT_PORT 0xf4 /* default; --debug-exit-port changes it */
 #define LAYOUT_TESTDEV_PORT    0xe0 /* test device (--test-device), 16 ports */
 #define LAYOUT_TESTDEV_PORTS   16
+#define LAYOUT_ACPI_SLEEP_PORT 0x600 /* ACPI sleep control, status at +1 (with ACPI) */
 
 /* Interrupts: GSIs 0-23 route to the in-kernel IOAPIC pins. */
 #define LAYOUT_IOAPIC_PINS 24
