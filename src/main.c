@@ -19,7 +19,6 @@
 
 struct runner {
 	struct vm *vm;
-	struct event_loop loop;
 	struct term_escape esc;
 	int sig_fd;
 	bool stdin_watched;
@@ -43,7 +42,7 @@ static void on_stop(void *ctx, int fd, uint32_t events)
 	(void)events;
 	if (read(fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
 		log_debug("stop eventfd read: %s", strerror(errno));
-	event_loop_stop(&r->loop);
+	event_loop_stop(&r->vm->loop);
 }
 
 static void on_signal(void *ctx, int fd, uint32_t events)
@@ -67,7 +66,7 @@ static void feed_pending(struct runner *r)
 	memmove(r->pending, r->pending + took, r->pending_len - took);
 	r->pending_len -= took;
 	if (r->stdin_watched &&
-	    event_loop_mod(&r->loop, STDIN_FILENO, r->pending_len ? 0 : EPOLLIN) < 0)
+	    event_loop_mod(&r->vm->loop, STDIN_FILENO, r->pending_len ? 0 : EPOLLIN) < 0)
 		log_debug("stdin: epoll_ctl failed");
 }
 
@@ -96,7 +95,7 @@ static void on_stdin(void *ctx, int fd, uint32_t events)
 	/* one byte spare: term_escape_filter may put back a held Ctrl-A */
 	n = read(fd, r->pending, sizeof(r->pending) - 1);
 	if (n <= 0) { /* EOF or error: stop reading, the VM keeps running */
-		if (event_loop_del(&r->loop, fd) == 0)
+		if (event_loop_del(&r->vm->loop, fd) == 0)
 			r->stdin_watched = false;
 		return;
 	}
@@ -121,7 +120,7 @@ static int setup_signals(struct runner *r)
 	r->sig_fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
 	if (r->sig_fd < 0)
 		return -errno;
-	return event_loop_add(&r->loop, r->sig_fd, EPOLLIN, on_signal, r);
+	return event_loop_add(&r->vm->loop, r->sig_fd, EPOLLIN, on_signal, r);
 }
 
 static bool uses_stdin(const struct vm_config *c)
@@ -140,28 +139,28 @@ static int run_once(const struct vm_config *cfg, struct kvm_sys *kvm, bool *rese
 	ret = vm_create(cfg, kvm, &r.vm);
 	if (ret < 0)
 		return ret == -EINVAL ? KILN_EXIT_USAGE : KILN_EXIT_HOST;
-	if (event_loop_init(&r.loop) < 0 || setup_signals(&r) < 0 ||
-	    event_loop_add(&r.loop, r.vm->stop_efd, EPOLLIN, on_stop, &r) < 0) {
+	if (setup_signals(&r) < 0 ||
+	    event_loop_add(&r.vm->loop, r.vm->stop_efd, EPOLLIN, on_stop, &r) < 0) {
 		log_err("event loop set-up failed");
 		status = KILN_EXIT_HOST;
 		goto out;
 	}
-	if (uses_stdin(cfg) && event_loop_add(&r.loop, STDIN_FILENO, EPOLLIN, on_stdin, &r) == 0) {
+	if (uses_stdin(cfg) &&
+	    event_loop_add(&r.vm->loop, STDIN_FILENO, EPOLLIN, on_stdin, &r) == 0) {
 		r.stdin_watched = true;
-		if (event_loop_add(&r.loop, board_console_rx_fd(r.vm), EPOLLIN, on_console_space,
-				   &r) < 0)
+		if (event_loop_add(&r.vm->loop, board_console_rx_fd(r.vm), EPOLLIN,
+				   on_console_space, &r) < 0)
 			log_warn("console: input flow control unavailable");
 	}
 	ret = vm_start(r.vm);
 	if (ret == 0)
-		ret = event_loop_run(&r.loop);
+		ret = event_loop_run(&r.vm->loop);
 	if (ret < 0)
 		vm_request_stop(r.vm, VM_STOP_HOST, KILN_EXIT_HOST);
 	status = vm_join(r.vm);
 	*reset = r.vm->stop_reason == VM_STOP_RESET;
 out:
 	vm_destroy(r.vm);
-	event_loop_destroy(&r.loop);
 	if (r.sig_fd >= 0)
 		close(r.sig_fd);
 	return status;

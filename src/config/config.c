@@ -27,28 +27,32 @@ void config_defaults(struct vm_config *c)
 
 void config_usage(void)
 {
-	fputs("usage: kiln run [options]\n"
-	      "  --kernel PATH          kernel: bzImage, ELF vmlinux, PVH ELF, or raw image\n"
-	      "                         (without --kernel: the built-in demo guest)\n"
-	      "  --initrd PATH          initial ramdisk\n"
-	      "  --cmdline STR          kernel command line\n"
-	      "  --boot auto|linux|pvh  boot protocol for ELF kernels (auto: PVH if the ELF has\n"
-	      "                         a PVH entry note, else the Linux 64-bit entry)\n"
-	      "  --cpus N               N vCPUs (1 socket, N cores)\n"
-	      "  --topology S:C:T       sockets:cores:threads per core\n"
-	      "  --memory SIZE          guest RAM, e.g. 512M, 2G (bare number: MiB; default 256M)\n"
-	      "  --hugepages            back guest RAM with 2 MiB huge pages (hugetlb pool)\n"
-	      "  --thp                  ask for transparent huge pages for guest RAM\n"
-	      "  --serial MODE          COM1: stdio (default), file:PATH, none\n"
-	      "  --serial2 MODE         COM2: stdio, file:PATH, none (default)\n"
-	      "  --load-addr A --entry E  raw image: load at A, enter at E (64-bit mode)\n"
-	      "  --on-reset stop|restart  what a guest reset does (default stop)\n"
-	      "  --debug-exit-port P|none  debug-exit port (default 0xf4)\n"
-	      "  --test-device          add the PIO/MMIO scratch device used by the guest tests\n"
-	      "  --no-acpi              no ACPI tables: the guest finds CPUs in the MP table\n"
-	      "  -v, --verbose          more log output (repeat for debug)\n"
-	      "  -h, --help             this text\n",
-	      stdout);
+	fputs(
+	    "usage: kiln run [options]\n"
+	    "  --kernel PATH          kernel: bzImage, ELF vmlinux, PVH ELF, or raw image\n"
+	    "                         (without --kernel: the built-in demo guest)\n"
+	    "  --initrd PATH          initial ramdisk\n"
+	    "  --cmdline STR          kernel command line\n"
+	    "  --boot auto|linux|pvh  boot protocol for ELF kernels (auto: PVH if the ELF has\n"
+	    "                         a PVH entry note, else the Linux 64-bit entry)\n"
+	    "  --cpus N               N vCPUs (1 socket, N cores)\n"
+	    "  --topology S:C:T       sockets:cores:threads per core\n"
+	    "  --memory SIZE          guest RAM, e.g. 512M, 2G (bare number: MiB; default 256M)\n"
+	    "  --hugepages            back guest RAM with 2 MiB huge pages (hugetlb pool)\n"
+	    "  --thp                  ask for transparent huge pages for guest RAM\n"
+	    "  --serial MODE          COM1: stdio (default), file:PATH, none\n"
+	    "  --serial2 MODE         COM2: stdio, file:PATH, none (default)\n"
+	    "  --load-addr A --entry E  raw image: load at A, enter at E (64-bit mode)\n"
+	    "  --on-reset stop|restart  what a guest reset does (default stop)\n"
+	    "  --debug-exit-port P|none  debug-exit port (default 0xf4)\n"
+	    "  --test-device          add the PIO/MMIO scratch device used by the guest tests\n"
+	    "  --no-acpi              no ACPI tables: the guest finds CPUs in the MP table\n"
+	    "  --disk PATH[,ro][,id=NAME]  a virtio-blk disk on a raw image (repeatable, 16 max)\n"
+	    "  --console-virtio MODE  virtio-console: stdio, file:PATH, socket:PATH, none\n"
+	    "  --rng                  a virtio-rng entropy device\n"
+	    "  -v, --verbose          more log output (repeat for debug)\n"
+	    "  -h, --help             this text\n",
+	    stdout);
 }
 
 static int fail(char *err, size_t errlen, const char *fmt, ...)
@@ -192,6 +196,9 @@ enum opt_id {
 	OPT_DEBUG_EXIT,
 	OPT_TEST_DEVICE,
 	OPT_NO_ACPI,
+	OPT_DISK,
+	OPT_CONSOLE_VIRTIO,
+	OPT_RNG,
 };
 
 static const struct option run_opts[] = {
@@ -212,6 +219,9 @@ static const struct option run_opts[] = {
     {"debug-exit-port", required_argument, NULL, OPT_DEBUG_EXIT},
     {"test-device", no_argument, NULL, OPT_TEST_DEVICE},
     {"no-acpi", no_argument, NULL, OPT_NO_ACPI},
+    {"disk", required_argument, NULL, OPT_DISK},
+    {"console-virtio", required_argument, NULL, OPT_CONSOLE_VIRTIO},
+    {"rng", no_argument, NULL, OPT_RNG},
     {"verbose", no_argument, NULL, 'v'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
@@ -265,6 +275,81 @@ static int parse_debug_exit(struct vm_config *c, const char *v, char *err, size_
 			    v);
 	c->debug_exit_port = (uint16_t)port;
 	return 0;
+}
+
+/* --disk PATH[,ro][,id=NAME]: PATH itself may not contain a comma. */
+static int parse_disk(struct vm_config *c, const char *v, char *err, size_t errlen)
+{
+	struct disk_config *d = &c->disks[c->nr_disks];
+	const char *p = strchr(v, ',');
+	size_t len = p ? (size_t)(p - v) : strlen(v);
+
+	if (c->nr_disks == CONFIG_MAX_DISKS)
+		return fail(err, errlen, "--disk: at most %d disks", CONFIG_MAX_DISKS);
+	if (len == 0 || len >= sizeof(d->path))
+		return fail(err, errlen, "--disk: '%s' has no usable path", v);
+	memset(d, 0, sizeof(*d));
+	memcpy(d->path, v, len);
+	while (p && *p == ',') {
+		const char *opt = p + 1, *end = strchr(opt, ',');
+		size_t olen = end ? (size_t)(end - opt) : strlen(opt);
+
+		if (olen == 2 && strncmp(opt, "ro", 2) == 0) {
+			d->read_only = true;
+		} else if (olen > 3 && strncmp(opt, "id=", 3) == 0 &&
+			   olen - 3 <= CONFIG_DISK_ID_MAX) {
+			memcpy(d->id, opt + 3, olen - 3);
+		} else {
+			return fail(err, errlen,
+				    "--disk: option '%.*s' is not ro or id=NAME (at most %d bytes)",
+				    (int)olen, opt, CONFIG_DISK_ID_MAX);
+		}
+		p = end;
+	}
+	c->nr_disks++;
+	return 0;
+}
+
+static int parse_vconsole(struct vm_config *c, const char *v, char *err, size_t errlen)
+{
+	struct vconsole_config *vc = &c->vconsole;
+	const char *path = NULL;
+
+	if (strcmp(v, "stdio") == 0) {
+		vc->mode = VCONSOLE_STDIO;
+	} else if (strcmp(v, "none") == 0) {
+		vc->mode = VCONSOLE_NONE;
+	} else if (strncmp(v, "file:", 5) == 0 && v[5]) {
+		vc->mode = VCONSOLE_FILE;
+		path = v + 5;
+	} else if (strncmp(v, "socket:", 7) == 0 && v[7]) {
+		vc->mode = VCONSOLE_SOCKET;
+		path = v + 7;
+	} else {
+		return fail(err, errlen,
+			    "--console-virtio: '%s' is not stdio, file:PATH, socket:PATH or none",
+			    v);
+	}
+	if (path && strlen(path) >= sizeof(vc->path))
+		return fail(err, errlen, "--console-virtio: path too long");
+	if (path)
+		strcpy(vc->path, path);
+	return 0;
+}
+
+static int parse_virtio_opt(struct vm_config *c, int opt, const char *v, char *err, size_t errlen)
+{
+	switch (opt) {
+	case OPT_DISK:
+		return parse_disk(c, v, err, errlen);
+	case OPT_CONSOLE_VIRTIO:
+		return parse_vconsole(c, v, err, errlen);
+	case OPT_RNG:
+		c->rng = true;
+		return 0;
+	default:
+		return fail(err, errlen, "internal: option %d", opt);
+	}
 }
 
 static int parse_one(struct vm_config *c, struct parse_state *st, int opt, const char *v, char *err,
@@ -330,7 +415,7 @@ static int parse_one(struct vm_config *c, struct parse_state *st, int opt, const
 		c->verbosity++;
 		return 0;
 	default:
-		return fail(err, errlen, "internal: option %d", opt);
+		return parse_virtio_opt(c, opt, v, err, errlen);
 	}
 }
 
@@ -353,8 +438,12 @@ static int check_combination(struct vm_config *c, const struct parse_state *st, 
 		return fail(err, errlen, "--hugepages and --thp are mutually exclusive");
 	if (c->hugepages && (c->mem_bytes & ((2ULL << 20) - 1)))
 		return fail(err, errlen, "--memory must be a multiple of 2M with --hugepages");
-	if (c->com1.mode == SERIAL_STDIO && c->com2.mode == SERIAL_STDIO)
-		return fail(err, errlen, "--serial and --serial2 cannot both use stdio");
+	if ((c->com1.mode == SERIAL_STDIO) + (c->com2.mode == SERIAL_STDIO) +
+		(c->vconsole.mode == VCONSOLE_STDIO) >
+	    1)
+		return fail(err, errlen,
+			    "only one of --serial, --serial2 and --console-virtio can use stdio");
+
 	if (c->cmdline && strlen(c->cmdline) >= 0x10000)
 		return fail(err, errlen, "--cmdline: longer than 65535 bytes");
 	return 0;

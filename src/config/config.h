@@ -14,6 +14,22 @@ enum serial_mode { SERIAL_STDIO, SERIAL_FILE, SERIAL_NONE };
 enum boot_protocol { BOOT_AUTO, BOOT_LINUX, BOOT_PVH, BOOT_RAW };
 enum reset_action { RESET_STOP, RESET_RESTART };
 
+#define CONFIG_MAX_DISKS   16
+#define CONFIG_DISK_ID_MAX 20 /* virtio-blk GET_ID: at most 20 bytes */
+
+struct disk_config {
+	char path[4096];
+	bool read_only;
+	char id[CONFIG_DISK_ID_MAX + 1]; /* "" if none given */
+};
+
+enum vconsole_mode { VCONSOLE_NONE, VCONSOLE_STDIO, VCONSOLE_FILE, VCONSOLE_SOCKET };
+
+struct vconsole_config {
+	enum vconsole_mode mode;
+	char path[4096]; /* VCONSOLE_FILE, VCONSOLE_SOCKET */
+};
+
 struct serial_config {
 	enum serial_mode mode;
 	char path[4096]; /* SERIAL_FILE */
@@ -34,7 +50,11 @@ struct vm_config {
 	uint16_t debug_exit_port; /* 0: no debug-exit device */
 	bool test_device;	  /* the PIO/MMIO scratch device used by the guest tests */
 	bool acpi;		  /* ACPI tables (default); false: the MP table only */
-	int verbosity;		  /* 0 warn, 1 info, 2 debug */
+	struct disk_config disks[CONFIG_MAX_DISKS]; /* virtio-blk, in slot order */
+	unsigned nr_disks;
+	struct vconsole_config vconsole; /* virtio-console port 0 */
+	bool rng;			 /* virtio-rng */
+	int verbosity;			 /* 0 warn, 1 info, 2 debug */
 };
 
 /* Total vCPUs of the configuration. */

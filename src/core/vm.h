@@ -6,6 +6,7 @@
 #include <stdbool.h>
 
 #include "config/config.h"
+#include "core/event_loop.h"
 #include "core/guest_mem.h"
 #include "core/io_bus.h"
 #include "hv/kvm.h"
@@ -44,9 +45,10 @@ struct vm {
 	enum vm_state state;
 	enum vm_stop_reason stop_reason;
 	int exit_status;
-	unsigned nr_parked;  /* vCPU threads waiting while PAUSED */
-	unsigned nr_running; /* vCPU threads not yet returned */
-	int stop_efd;	     /* eventfd: readable once the VM has stopped */
+	unsigned nr_parked;	/* vCPU threads waiting while PAUSED */
+	unsigned nr_running;	/* vCPU threads not yet returned */
+	int stop_efd;		/* eventfd: readable once the VM has stopped */
+	struct event_loop loop; /* the main thread's loop: devices register their fds here */
 
 	struct guest_mem mem;
 	struct io_bus pio, mmio;

@@ -46,7 +46,7 @@ expect 2 "--cpus: '300'" run --cpus 300
 expect 2 "--topology: '1:2'" run --topology 1:2
 expect 2 "mutually exclusive" run --cpus 2 --topology 1:2:1
 expect 2 "--serial: 'tcp:1'" run --serial tcp:1
-expect 2 "cannot both use stdio" run --serial2 stdio
+expect 2 "only one of --serial, --serial2 and --console-virtio can use stdio" run --serial2 stdio
 expect 2 "--boot: 'efi'" run --boot efi
 expect 2 "--on-reset: 'boom'" run --on-reset boom
 expect 2 "--debug-exit-port: '70000'" run --debug-exit-port 70000

@@ -63,6 +63,47 @@ static void test_full_command_line(void **state)
 	assert_false(c.acpi);
 }
 
+static void test_virtio_flags(void **state)
+{
+	struct vm_config c;
+	char err[256];
+
+	(void)state;
+	assert_int_equal(PARSE(&c, err, "--disk", "/img/a.raw", "--disk", "/img/b.raw,ro,id=data-1",
+			       "--disk", "/c,id=x,ro", "--console-virtio", "socket:/run/k.sock",
+			       "--rng", "--serial", "none"),
+			 0);
+	assert_int_equal(c.nr_disks, 3);
+	assert_string_equal(c.disks[0].path, "/img/a.raw");
+	assert_false(c.disks[0].read_only);
+	assert_string_equal(c.disks[0].id, "");
+	assert_string_equal(c.disks[1].path, "/img/b.raw");
+	assert_true(c.disks[1].read_only);
+	assert_string_equal(c.disks[1].id, "data-1");
+	assert_true(c.disks[2].read_only);
+	assert_string_equal(c.disks[2].id, "x");
+	assert_int_equal(c.vconsole.mode, VCONSOLE_SOCKET);
+	assert_string_equal(c.vconsole.path, "/run/k.sock");
+	assert_true(c.rng);
+	/* stdio for the virtio console once the serial port lets go of it */
+	assert_int_equal(PARSE(&c, err, "--serial", "none", "--console-virtio", "stdio"), 0);
+	assert_int_equal(c.vconsole.mode, VCONSOLE_STDIO);
+}
+
+static void test_too_many_disks(void **state)
+{
+	struct vm_config c;
+	char err[256];
+
+	(void)state;
+	assert_int_equal(PARSE(&c, err, "--disk", "a", "--disk", "a", "--disk", "a", "--disk", "a",
+			       "--disk", "a", "--disk", "a", "--disk", "a", "--disk", "a", "--disk",
+			       "a", "--disk", "a", "--disk", "a", "--disk", "a", "--disk", "a",
+			       "--disk", "a", "--disk", "a", "--disk", "a", "--disk", "a"),
+			 -22);
+	assert_non_null(strstr(err, "at most 16 disks"));
+}
+
 static void test_raw_image(void **state)
 {
 	struct vm_config c;
@@ -116,7 +157,13 @@ static void test_errors_name_the_flag(void **state)
 	EXPECT_ERROR("mutually exclusive", "--thp", "--hugepages");
 	EXPECT_ERROR("--serial", "--serial", "tcp:1234");
 	EXPECT_ERROR("--serial", "--serial", "file:");
-	EXPECT_ERROR("both use stdio", "--serial2", "stdio");
+	EXPECT_ERROR("only one of", "--serial2", "stdio");
+	EXPECT_ERROR("only one of", "--console-virtio", "stdio");
+	EXPECT_ERROR("--disk", "--disk", "");
+	EXPECT_ERROR("--disk", "--disk", ",ro");
+	EXPECT_ERROR("option 'rw'", "--disk", "/a,rw");
+	EXPECT_ERROR("id=NAME", "--disk", "/a,id=123456789012345678901");
+	EXPECT_ERROR("--console-virtio", "--console-virtio", "tcp:1");
 	EXPECT_ERROR("--load-addr and --entry", "--kernel", "/k", "--load-addr", "0x1000");
 	EXPECT_ERROR("--entry", "--kernel", "/k", "--load-addr", "1", "--entry", "zz");
 	EXPECT_ERROR("needs --kernel", "--initrd", "/i");
@@ -173,9 +220,10 @@ static void test_lifecycle_table(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_defaults),  cmocka_unit_test(test_full_command_line),
-	    cmocka_unit_test(test_raw_image), cmocka_unit_test(test_errors_name_the_flag),
-	    cmocka_unit_test(test_sizes),     cmocka_unit_test(test_lifecycle_table),
+	    cmocka_unit_test(test_defaults),	   cmocka_unit_test(test_full_command_line),
+	    cmocka_unit_test(test_raw_image),	   cmocka_unit_test(test_virtio_flags),
+	    cmocka_unit_test(test_too_many_disks), cmocka_unit_test(test_errors_name_the_flag),
+	    cmocka_unit_test(test_sizes),	   cmocka_unit_test(test_lifecycle_table),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -16,6 +16,7 @@
 #include "arch/x86/layout.h"
 #include "arch/x86/mptable.h"
 #include "arch/x86/regs.h"
+#include "arch/x86/virtio_slots.h"
 #include "core/vcpu.h"
 #include "core/vm.h"
 #include "devices/acpi_sleep.h"
@@ -43,12 +44,8 @@ struct board {
 	struct testdev testdev;
 	bool testdev_init;
 	struct acpi_sleep acpi_sleep;
-	/* The virtio-mmio devices the DSDT describes, filled while the slots are created: a device
-	 * in slot i adds {LAYOUT_VIRTIO_MMIO_GPA + i * LAYOUT_VIRTIO_SLOT_SIZE,
-	 * LAYOUT_VIRTIO_MMIO_SIZE, gsi[i] of LAYOUT_VIRTIO_GSIS} at virtio[nr_virtio++]. */
-	struct acpi_virtio_dev virtio[LAYOUT_VIRTIO_SLOTS];
-	unsigned nr_virtio;
-	uint64_t rsdp_gpa; /* 0: no ACPI tables */
+	struct virtio_slots virtio; /* devices, their transports, ACPI entries, cmdline tokens */
+	uint64_t rsdp_gpa;	    /* 0: no ACPI tables */
 };
 
 static int irq_set(void *ctx, uint32_t gsi, int level)
@@ -282,13 +279,21 @@ static uint8_t *map_file(const char *what, const char *path, size_t *len)
 	return p;
 }
 
+/* Step 3b: virtio devices, each in the next slot. */
+static int virtio_devices_create(struct vm *vm, struct board *b)
+{
+	(void)vm;
+	(void)b;
+	return 0;
+}
+
 /* Step 4: the ACPI tables (virtio slots, once there are any, must exist by now). */
 static int acpi_tables_write(struct vm *vm, struct board *b)
 {
 	struct acpi_config ac = {
 	    .topo = &b->topo,
-	    .virtio = b->virtio,
-	    .nr_virtio = b->nr_virtio,
+	    .virtio = b->virtio.acpi,
+	    .nr_virtio = b->virtio.nr,
 	    .com = {true, true}}; /* both UARTs exist, even when not connected */
 	int ret;
 
@@ -304,7 +309,8 @@ static int acpi_tables_write(struct vm *vm, struct board *b)
 static int kernel_load(struct vm *vm, struct board *b)
 {
 	const struct vm_config *c = vm->cfg;
-	struct boot_input in = {.cmdline = c->cmdline,
+	char *cmdline = malloc(LAYOUT_CMDLINE_MAX);
+	struct boot_input in = {.cmdline = cmdline,
 				.proto = c->boot,
 				.load_addr = c->load_addr,
 				.entry = c->entry,
@@ -313,10 +319,19 @@ static int kernel_load(struct vm *vm, struct board *b)
 	char err[256] = "";
 	int ret = -EINVAL;
 
+	/* The user's command line, then a virtio_mmio.device= token per device, whatever the boot
+	 * format: kernels with VIRTIO_MMIO_CMDLINE_DEVICES find devices there, others in ACPI. */
+	if (!cmdline ||
+	    virtio_slots_cmdline(&b->virtio, c->cmdline, cmdline, LAYOUT_CMDLINE_MAX) < 0) {
+		log_err("--cmdline: with the virtio device tokens it exceeds %llu bytes",
+			(unsigned long long)LAYOUT_CMDLINE_MAX - 1);
+		free(cmdline);
+		return -EINVAL;
+	}
 	if (c->kernel_path) {
 		kmap = map_file("kernel", c->kernel_path, &in.kernel_len);
 		if (!kmap)
-			return -EINVAL;
+			goto out;
 		in.kernel = kmap;
 	} else {
 		in.kernel = kiln_demo_guest_start;
@@ -338,6 +353,7 @@ out:
 		munmap(kmap, in.kernel_len);
 	if (imap)
 		munmap(imap, in.initrd_len);
+	free(cmdline);
 	return ret;
 }
 
@@ -365,6 +381,8 @@ int board_create(struct vm *vm)
 		ret = platform_create(vm);
 	if (ret == 0)
 		ret = devices_create(vm, b);
+	if (ret == 0)
+		ret = virtio_devices_create(vm, b);
 	if (ret == 0)
 		ret = acpi_tables_write(vm, b);
 	if (ret == 0)
@@ -417,6 +435,7 @@ void board_destroy(struct vm *vm)
 
 	if (!b)
 		return;
+	virtio_slots_destroy(&b->virtio);
 	for (int i = 0; i < 2; i++) {
 		if (b->uart[i])
 			uart16550_destroy(b->uart[i]);
