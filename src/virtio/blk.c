@@ -149,6 +149,7 @@ int blk_req_parse(const struct virtq_chain *c, const struct blk_limits *lim, str
 	uint32_t type;
 
 	memset(r, 0, offsetof(struct blk_req, iov));
+	r->type = BLK_T_NONE;
 	r->status = status_byte(&wr);
 	if (!r->status)
 		return -EINVAL;

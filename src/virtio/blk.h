@@ -56,8 +56,10 @@ struct blk_limits {
 };
 
 /* A parsed request. Data buffers (iov) and the status byte point into the chain's segments. */
+#define BLK_T_NONE UINT32_MAX /* blk_req.type when the header is missing */
+
 struct blk_req {
-	uint32_t type;
+	uint32_t type;	     /* VIRTIO_BLK_T_*, or BLK_T_NONE */
 	uint64_t sector;     /* IN/OUT: first sector; DISCARD/WRITE_ZEROES: range start */
 	uint64_t nr_sectors; /* IN/OUT: data_len / 512; DISCARD/WRITE_ZEROES: range length */
 	uint32_t data_len; /* bytes in iov (IN: to fill, OUT: to write, GET_ID: room for the id) */
