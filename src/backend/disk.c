@@ -187,7 +187,7 @@ static int sync_step(struct disk *d, struct disk_slot *s)
 		break;
 	default:
 		if (zero_write_step(s))
-			n = pwritev(d->fd, &s->ziov, 1, (off_t)s->pos);
+			n = pwrite(d->fd, s->ziov.iov_base, s->ziov.iov_len, (off_t)s->pos);
 		else
 			n = fallocate(d->fd, fallocate_mode(s), (off_t)s->pos, (off_t)s->left);
 		break;
