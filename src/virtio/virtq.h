@@ -9,7 +9,7 @@
 #include "core/guest_mem.h"
 #include "util/compiler.h"
 
-#define VIRTQ_SIZE_MAX  32768 /* virtio 1.2 §2.7: Queue Size up to 32768, a power of two */
+#define VIRTQ_SIZE_MAX	32768 /* virtio 1.2 §2.7: Queue Size up to 32768, a power of two */
 #define VIRTQ_CHAIN_MAX 256   /* segments in one chain, indirect tables included */
 
 /* Descriptor flags (§2.7.5). */
@@ -18,11 +18,11 @@
 #define VIRTQ_DESC_F_INDIRECT 4
 /* Ring flags (§2.7.6, §2.7.8). */
 #define VIRTQ_AVAIL_F_NO_INTERRUPT 1
-#define VIRTQ_USED_F_NO_NOTIFY     1
+#define VIRTQ_USED_F_NO_NOTIFY	   1
 
 /* Feature bits this module implements (the transport offers them). */
 #define VIRTIO_RING_F_INDIRECT_DESC 28
-#define VIRTIO_RING_F_EVENT_IDX     29
+#define VIRTIO_RING_F_EVENT_IDX	    29
 
 /* One buffer of a chain, already translated: host points into guest memory (checked). */
 struct virtq_seg {
@@ -33,11 +33,11 @@ struct virtq_seg {
 
 /* A popped descriptor chain: readable segments first, then writable ones (§2.7.4.2). */
 struct virtq_chain {
-	uint16_t head;          /* id to hand back to virtq_push */
+	uint16_t head; /* id to hand back to virtq_push */
 	uint16_t nr_segs;
-	uint32_t out_len;       /* total bytes of driver-written (readable) segments */
-	uint32_t in_len;        /* total bytes of device-writable segments */
-	uint16_t nr_out;        /* seg[0 .. nr_out) are readable, the rest writable */
+	uint32_t out_len; /* total bytes of driver-written (readable) segments */
+	uint32_t in_len;  /* total bytes of device-writable segments */
+	uint16_t nr_out;  /* seg[0 .. nr_out) are readable, the rest writable */
 	struct virtq_seg seg[VIRTQ_CHAIN_MAX];
 };
 
@@ -50,16 +50,18 @@ struct virtq {
 	uint16_t size; /* Queue Size chosen by the driver */
 	uint64_t desc_gpa, avail_gpa, used_gpa;
 	bool event_idx; /* VIRTIO_RING_F_EVENT_IDX negotiated */
-	bool indirect;  /* VIRTIO_RING_F_INDIRECT_DESC negotiated */
+	bool indirect;	/* VIRTIO_RING_F_INDIRECT_DESC negotiated */
 
 	/* Device state, set by virtq_activate, cleared by virtq_reset. */
 	bool active;
 	const struct guest_mem *mem;
 	void *desc, *avail, *used; /* host views of the three rings */
-	uint16_t last_avail;       /* next available-ring entry to consume */
-	uint16_t used_idx;         /* next used-ring entry to fill (shadow of used->idx) */
-	uint16_t signalled_used;   /* used_idx when we last interrupted (EVENT_IDX) */
-	bool signalled_valid;
+	uint16_t last_avail;	   /* next available-ring entry to consume */
+	uint16_t used_idx;	   /* next used-ring entry to fill (shadow of used->idx) */
+	uint16_t signalled_used;   /* used_idx at the last interrupt decision (EVENT_IDX) */
+	bool signalled_valid;	   /* false until the first decision, or after 2^16 pushes
+				    * without one: the next decision then interrupts */
+	bool push_pending;	   /* pushes since the last decision (none: no interrupt) */
 	struct virtq_stats stats;
 };
 
