@@ -201,6 +201,14 @@ static void do_push(struct fuzz *f, uint16_t written)
 	assert(virtq_push(&f->q, f->inflight[f->nr_inflight], written) == 0);
 }
 
+/* A device bug on purpose: push a head that was never popped (may be out of range). */
+static void raw_push(struct fuzz *f, uint16_t head)
+{
+	int ret = virtq_push(&f->q, head, 0);
+
+	assert(ret == ((f->q.active && head < f->q.size) ? 0 : -EINVAL));
+}
+
 static void do_activate(struct fuzz *f)
 {
 	virtq_reset(&f->q);
@@ -226,7 +234,10 @@ static void run_op(struct fuzz *f, const uint8_t *op)
 		do_pop(f);
 		break;
 	case 2:
-		do_push(f, rd16(op + 2));
+		if (op[1] == 0x77)
+			raw_push(f, rd16(op + 4));
+		else
+			do_push(f, rd16(op + 2));
 		break;
 	case 3:
 		(void)virtq_should_interrupt(&f->q);

@@ -34,12 +34,17 @@ DRAIN, IRQ, ENABLE = bytes([7, 0, 0, 0, 0, 0]), bytes([3] + [0] * 5), bytes([4] 
 simple = ({0: desc(MAIN + 0x8000, 64, F_NEXT, 1), 1: desc(MAIN + 0x8100, 64, F_WRITE, 0),
            2: desc(MAIN + 0x9000, 32, F_IND, 0)}, [0, 2])
 ind = [(0x9000, desc(MAIN + 0x8200, 16, F_NEXT, 1) + desc(MAIN + 0x8300, 16, F_WRITE, 0))]
+nested = [(0x9000, desc(MAIN + 0x9100, 16, F_IND, 0))]
+long_chain = ({i: desc(MAIN + 0x8000 + i, 1, F_NEXT if i < 299 else 0, i + 1) for i in range(300)},
+              [0])
 out = sys.argv[1]
 os.makedirs(out, exist_ok=True)
 seeds = {
     "simple-event-idx": seed(16, 3, simple, [DRAIN, IRQ, ENABLE], ind),
     "simple-no-features": seed(16, 0, simple, [bytes(6), bytes([2] + [0] * 5), IRQ], ind),
     "size-256": seed(256, 3, simple, [DRAIN, ENABLE, DRAIN], ind),
+    "nested-indirect": seed(16, 3, simple, [DRAIN], nested),
+    "chain-300-in-512": seed(512, 1, long_chain, [DRAIN]),
 }
 for name, data in seeds.items():
     with open(os.path.join(out, name), "wb") as f:
