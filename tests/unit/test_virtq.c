@@ -105,18 +105,16 @@ static uint8_t *hptr(struct drv *d, uint64_t gpa)
 	return d->main + (gpa - MAIN_GPA);
 }
 
+/* 16-bit ring fields: single relaxed accesses, as a driver's READ_ONCE/WRITE_ONCE (the device
+ * reads and writes them concurrently in the two-thread test). */
 static void put16(struct drv *d, uint64_t gpa, uint16_t v)
 {
-	v = htole16(v);
-	memcpy(hptr(d, gpa), &v, 2);
+	__atomic_store_n((uint16_t *)(void *)hptr(d, gpa), htole16(v), __ATOMIC_RELAXED);
 }
 
 static uint16_t get16(struct drv *d, uint64_t gpa)
 {
-	uint16_t v;
-
-	memcpy(&v, hptr(d, gpa), 2);
-	return le16toh(v);
+	return le16toh(__atomic_load_n((uint16_t *)(void *)hptr(d, gpa), __ATOMIC_RELAXED));
 }
 
 static uint32_t get32(struct drv *d, uint64_t gpa)
