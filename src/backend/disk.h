@@ -82,8 +82,10 @@ unsigned disk_room(const struct disk *d);
 /*
  * Start request r. Returns 0 when accepted: the callback then runs exactly once, before this
  * returns (synchronous backend) or from a later disk_complete (io_uring). Otherwise, without
- * calling back: -EBUSY (depth reached), -EROFS (modifying a read-only disk), -EINVAL (bad iov
- * count, zero length, offset+len overflowing), -errno from io_uring_submit.
+ * calling back: -EBUSY (depth reached, or no submission entry), -EROFS (modifying a read-only
+ * disk), -EINVAL (bad iov count, zero length, offset+len overflowing). Should io_uring_submit
+ * itself fail (it cannot with depth <= the ring size), the entry stays queued and goes with the
+ * next submission; the failure is logged.
  *
  * Errors inside an accepted request: short reads and writes are resumed from where they stopped;
  * -EAGAIN/-EINTR are retried up to 16 times in a row, then fail the request; a read that reaches
