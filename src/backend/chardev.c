@@ -26,6 +26,7 @@ struct chardev {
 	bool out_blocked;	  /* the last write hit EAGAIN: on_output is due */
 	int listen_fd, client_fd; /* SOCKET */
 	bool client_dead;	  /* shut down; closed by the loop callback */
+	bool client_hup;	  /* the client hung up: closed once its input is read */
 	dev_t sock_dev;		  /* the socket file we created, to unlink only our own */
 	ino_t sock_ino;
 	struct term_escape esc;
@@ -136,6 +137,7 @@ static void try_accept(struct chardev *c)
 	}
 	c->client_fd = fd;
 	c->client_dead = false;
+	c->client_hup = false;
 	c->stats.connects++;
 	log_debug("%s: client connected", c->cfg.path);
 }
@@ -166,12 +168,14 @@ static void on_client(void *ctx, int fd, uint32_t events)
 	if (fd == c->client_fd) {
 		if (events & EPOLLOUT)
 			output_ready(c);
+		if (events & (EPOLLRDHUP | EPOLLHUP))
+			c->client_hup = true;
 		if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
 			input_ready(c);
 		/* After a hang-up, input the guest has not taken yet is still delivered: the
-		 * client is closed once it is read (end of input kills it). */
+		 * client is closed once it is read (chardev_read kills it then). */
 		if (c->client_fd >= 0 && (c->client_dead || (events & EPOLLERR) ||
-					  ((events & EPOLLHUP) && !unread_input(c->client_fd))))
+					  (c->client_hup && !unread_input(c->client_fd))))
 			client_reap(c);
 	}
 	pthread_mutex_unlock(c->cfg.lock);
@@ -411,6 +415,8 @@ size_t chardev_read(struct chardev *c, void *buf, size_t len)
 			return 0;
 		}
 		c->stats.rx_bytes += (size_t)n;
+		if (c->cfg.kind == CHARDEV_SOCKET && c->client_hup && !unread_input(fd))
+			client_kill(c); /* the last of a departed client's input */
 		if (!c->cfg.escape)
 			return (size_t)n;
 		n = (ssize_t)filter(c, buf, (size_t)n);
