@@ -2,12 +2,15 @@
 # Debian 12 machine: they install what is missing first.
 BUILD      ?= build
 BUILD_ASAN ?= build-asan
+BUILD_FUZZ ?= build-fuzz
+FUZZ_SECONDS ?= 300
+FUZZ_CORPUS ?= $(BUILD_FUZZ)/corpus
 MESON_OPTS ?=
 ifeq ($(CI),true)
 MESON_OPTS += --werror
 endif
 
-.PHONY: all deps build run test test-asan bench clean format
+.PHONY: all deps build run test test-asan bench clean format fuzz
 
 all: build
 
@@ -24,7 +27,22 @@ run: build
 	./$(BUILD)/kiln run $(ARGS)
 
 test: build
-	scripts/run-tests $(BUILD) $(BUILD_ASAN) "$(MESON_OPTS)"
+	scripts/run-tests $(BUILD) $(BUILD_ASAN) "$(MESON_OPTS)" $(BUILD_FUZZ)
+
+# libFuzzer targets (clang, ASan+UBSan), each for FUZZ_SECONDS; the corpus grows in
+# FUZZ_CORPUS/<target>, crashes land in FUZZ_CORPUS/crashes. No --werror: clang warns where gcc
+# does not.
+$(BUILD_FUZZ)/build.ninja: | deps
+	CC=clang meson setup $(BUILD_FUZZ) -Dfuzz=true -Db_lundef=false
+
+fuzz: deps $(BUILD_FUZZ)/build.ninja
+	ninja -C $(BUILD_FUZZ)
+	@set -e; for t in $(BUILD_FUZZ)/tests/fuzz/fuzz_*; do \
+		[ -f "$$t" ] && [ -x "$$t" ] || continue; n=$${t##*/fuzz_}; \
+		echo "fuzz: $$n for $(FUZZ_SECONDS) s"; \
+		KILN_FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run-fuzz.sh $$t $(FUZZ_CORPUS)/$$n \
+			$(FUZZ_SECONDS) tests/fuzz/seeds/$$n; \
+	done
 
 bench: build
 	bench/run $(BUILD)
@@ -33,4 +51,4 @@ format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
 clean:
-	rm -rf $(BUILD) $(BUILD_ASAN)
+	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ)

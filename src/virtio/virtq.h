@@ -58,8 +58,10 @@ struct virtq {
 	void *desc, *avail, *used; /* host views of the three rings */
 	uint16_t last_avail;	   /* next available-ring entry to consume */
 	uint16_t used_idx;	   /* next used-ring entry to fill (shadow of used->idx) */
-	uint16_t signalled_used;   /* used_idx when we last interrupted (EVENT_IDX) */
-	bool signalled_valid;
+	uint16_t signalled_used;   /* used_idx at the last interrupt decision (EVENT_IDX) */
+	bool signalled_valid;	   /* false until the first decision, or after 2^16 pushes
+				    * without one: the next decision then interrupts */
+	bool push_pending;	   /* pushes since the last decision (none: no interrupt) */
 	struct virtq_stats stats;
 };
 
@@ -67,7 +69,9 @@ struct virtq {
  * Check the driver's queue configuration and map the rings: size a power of two in
  * [1, VIRTQ_SIZE_MAX], descriptor table 16-byte aligned, available ring 2-byte aligned, used ring
  * 4-byte aligned (§2.7), each ring (with its event field) wholly inside one region of guest RAM
- * and writable where the device writes. Returns 0 or -EINVAL (nothing changed).
+ * and writable where the device writes. The event fields are always counted, whether or not
+ * EVENT_IDX is negotiated yet. Returns 0 or -EINVAL (nothing changed), also when the queue is
+ * already active. Guest memory must not be remapped while the queue is active.
  */
 int virtq_activate(struct virtq *q, const struct guest_mem *m) MUST_CHECK;
 
@@ -81,7 +85,17 @@ void virtq_reset(struct virtq *q);
  * memory or overflowing, a readable segment after a writable one, INDIRECT without the feature
  * or together with NEXT, a nested or misaligned/empty indirect table, or an available index that
  * ran more than `size` ahead. On -EINVAL the entry is consumed and stats.malformed counted; the
- * caller should set DEVICE_NEEDS_RESET. Never reads outside guest memory.
+ * caller should set DEVICE_NEEDS_RESET and stop popping. Never reads outside guest memory.
+ *
+ * Rules in detail: a chain may visit at most `size` descriptors of the queue's table, and at most
+ * as many as an indirect table holds inside it (the TTL against loops; zero-length descriptors
+ * count). Zero-length descriptors yield no segment and their address is not checked, but they
+ * obey the readable-before-writable order. Each buffer must lie in one guest memory region (a
+ * buffer spanning two adjacent regions is malformed) and, if device-writable, not in a
+ * read-only one; the totals out_len and in_len must fit in 32 bits (§2.7.5.2: at most 2^32
+ * bytes). An indirect descriptor ends the chain; it may follow direct descriptors (§2.7.5.3.2)
+ * and its table must be 16-byte entries, 1 to VIRTQ_SIZE_MAX of them, inside one region. On
+ * the ran-ahead index nothing is consumed (each call fails again). Returns -ENOENT if inactive.
  */
 int virtq_pop(struct virtq *q, struct virtq_chain *c) MUST_CHECK;
 
@@ -95,6 +109,8 @@ int virtq_push(struct virtq *q, uint16_t head, uint32_t written) MUST_CHECK;
 /*
  * After one or more pushes: whether the driver wants an interrupt now (§2.7.7: used_event with
  * EVENT_IDX, else the NO_INTERRUPT flag). Updates the suppression state; call once per batch.
+ * False if nothing was pushed since the last call. With EVENT_IDX the first decision after
+ * activation (and one after 2^16 pushes without a decision) interrupts: there is no baseline.
  */
 bool virtq_should_interrupt(struct virtq *q);
 

@@ -1,10 +1,6 @@
 /* fuzz_boot.c — libFuzzer target: boot_load on arbitrary bytes, under every boot protocol.
  *
- * Not wired into meson yet. Build and run by hand with clang:
- *   clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -Isrc \
- *     tests/fuzz/fuzz_boot.c src/arch/x86/{boot,boot_linux,boot_pvh,boot_raw,elf,e820}.c \
- *     src/core/guest_mem.c src/hv/kvm.c src/util/log.c -lpthread -o fuzz_boot
- *   ./fuzz_boot -max_len=65536 CORPUS_DIR
+ * Built with -Dfuzz=true (CC=clang; tests/fuzz/meson.build); `make fuzz` runs it at length.
  */
 #include <assert.h>
 #include <errno.h>

@@ -257,9 +257,11 @@ static void test_queue_notify_interrupt_ack(void **state)
 static void test_bad_queue_needs_reset(void **state)
 {
 	struct fx *f = *state;
+	int resets;
 
 	assert_true(negotiate(f, 1ULL << VIRTIO_F_VERSION_1) & VIRTIO_STATUS_FEATURES_OK);
-	setup_queue(f, 1, 12); /* not a power of two */
+	resets = f->dev.resets; /* negotiate() starts with a reset of its own */
+	setup_queue(f, 1, 12);	/* not a power of two */
 	assert_int_equal(rd(f, 0x44), 0);
 	assert_true(rd(f, 0x70) & VIRTIO_STATUS_NEEDS_RESET);
 	/* The driver cannot clear NEEDS_RESET itself; a reset (status 0) does. */
@@ -267,7 +269,7 @@ static void test_bad_queue_needs_reset(void **state)
 	assert_true(rd(f, 0x70) & VIRTIO_STATUS_NEEDS_RESET);
 	wr(f, 0x70, 0);
 	assert_int_equal(rd(f, 0x70), 0);
-	assert_int_equal(f->dev.resets, 1);
+	assert_int_equal(f->dev.resets, resets + 1);
 	/* A queue beyond nr_queues reads as absent. */
 	wr(f, 0x30, 5);
 	assert_int_equal(rd(f, 0x34), 0);
