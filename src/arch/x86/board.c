@@ -17,6 +17,7 @@
 #include "arch/x86/mptable.h"
 #include "arch/x86/regs.h"
 #include "arch/x86/virtio_slots.h"
+#include "virtio/blk.h"
 #include "virtio/console.h"
 #include "virtio/rng.h"
 #include "core/vcpu.h"
@@ -339,11 +340,34 @@ static int rng_add(struct vm *vm, struct board *b)
 	return ret;
 }
 
+static int disk_add(struct vm *vm, struct board *b, const struct disk_config *dc)
+{
+	struct blk_config bc = {.path = dc->path,
+				.read_only = dc->read_only,
+				.serial = dc->id[0] ? dc->id : NULL,
+				.loop = &vm->loop,
+				.mem = &vm->mem};
+	struct blk *blk;
+	int ret = blk_create(&bc, &blk); /* logs its own one-line error */
+
+	if (ret == 0) {
+		ret = virtio_slots_add(&b->virtio, vm, blk_virtio_dev(blk), blk_release, blk);
+		if (ret < 0)
+			blk_destroy(blk);
+	}
+	return ret;
+}
+
 static int virtio_devices_create(struct vm *vm, struct board *b)
 {
 	int ret = 0;
 
-	if (vm->cfg->vconsole.mode != VCONSOLE_NONE)
+	for (unsigned i = 0; i < vm->cfg->nr_disks && ret == 0; i++) {
+		ret = disk_add(vm, b, &vm->cfg->disks[i]);
+		if (ret == -ENOENT || ret == -EACCES || ret == -EISDIR || ret == -EINVAL)
+			return -EINVAL; /* a bad --disk: a configuration error */
+	}
+	if (ret == 0 && vm->cfg->vconsole.mode != VCONSOLE_NONE)
 		ret = vconsole_add(vm, b);
 	if (ret == 0 && vm->cfg->rng)
 		ret = rng_add(vm, b);
