@@ -1,8 +1,10 @@
-/* i8042.c — the keyboard controller without a keyboard: status, command byte, reset line. */
+/* i8042.c — the keyboard controller without a keyboard: status, command byte, reset line, and
+ * a queue of injected scancodes. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "devices/i8042.h"
 
@@ -11,7 +13,9 @@
 #define STS_CMD	     0x08 /* the last write went to the command port */
 #define STS_UNLOCKED 0x10 /* keyboard not inhibited */
 
+#define CTR_KBDINT 0x01
 #define CTR_KBDDIS 0x10
+#define CTR_XLATE  0x40
 #define CTR_AUXDIS 0x20
 #define CTR_RESET  0x45 /* keyboard interrupt, system flag, translation */
 
@@ -43,6 +47,8 @@ struct i8042 {
 	bool last_was_cmd;
 	uint8_t pending; /* command waiting for its data byte on port 0x60, or 0 */
 	uint64_t ignored;
+	uint8_t keys[I8042_KEY_QUEUE]; /* injected scancodes not yet in the output buffer */
+	size_t nr_keys;
 };
 
 static void respond(struct i8042 *d, uint8_t v)
@@ -114,9 +120,27 @@ static bool data(struct i8042 *d, uint8_t v)
 	}
 }
 
+/* Move the next injected key into an empty output buffer (lock held). Returns true if the
+ * keyboard interrupt should be raised for it. */
+static bool next_key(struct i8042 *d)
+{
+	if (d->out_full || !d->nr_keys)
+		return false;
+	respond(d, d->keys[0]);
+	memmove(d->keys, d->keys + 1, --d->nr_keys);
+	return (d->ctr & CTR_KBDINT) && !(d->ctr & CTR_KBDDIS);
+}
+
+static void pulse_irq(struct i8042 *d)
+{
+	irq_line_set(&d->cfg.irq, 1);
+	irq_line_set(&d->cfg.irq, 0);
+}
+
 static uint64_t data_read(void *dev, uint64_t off, unsigned size)
 {
 	struct i8042 *d = dev;
+	bool irq;
 	uint8_t v;
 
 	(void)off;
@@ -124,7 +148,10 @@ static uint64_t data_read(void *dev, uint64_t off, unsigned size)
 	pthread_mutex_lock(&d->lock);
 	v = d->out; /* an empty buffer reads its last byte again */
 	d->out_full = false;
+	irq = next_key(d);
 	pthread_mutex_unlock(&d->lock);
+	if (irq)
+		pulse_irq(d);
 	return v;
 }
 
@@ -223,6 +250,38 @@ int i8042_register(struct i8042 *d, struct io_bus *pio)
 	if (ret == 0)
 		ret = io_bus_register(pio, I8042_CMD_PORT, 1, &i8042_cmd_io_ops, d);
 	return ret;
+}
+
+int i8042_inject(struct i8042 *d, const uint8_t *codes, size_t len)
+{
+	bool irq;
+
+	pthread_mutex_lock(&d->lock);
+	if (len > I8042_KEY_QUEUE - d->nr_keys) {
+		pthread_mutex_unlock(&d->lock);
+		return -ENOSPC;
+	}
+	memcpy(d->keys + d->nr_keys, codes, len);
+	d->nr_keys += len;
+	irq = next_key(d);
+	pthread_mutex_unlock(&d->lock);
+	if (irq)
+		pulse_irq(d);
+	return 0;
+}
+
+int i8042_ctrl_alt_del(struct i8042 *d)
+{
+	/* Ctrl, Alt, Delete (extended) pressed, then released in reverse order. */
+	static const uint8_t set1[] = {0x1d, 0x38, 0xe0, 0x53, 0xe0, 0xd3, 0xb8, 0x9d};
+	static const uint8_t set2[] = {0x14, 0x11, 0xe0, 0x71, 0xe0, 0xf0,
+				       0x71, 0xf0, 0x11, 0xf0, 0x14};
+	bool xlate;
+
+	pthread_mutex_lock(&d->lock);
+	xlate = d->ctr & CTR_XLATE;
+	pthread_mutex_unlock(&d->lock);
+	return xlate ? i8042_inject(d, set1, sizeof(set1)) : i8042_inject(d, set2, sizeof(set2));
 }
 
 uint64_t i8042_ignored(struct i8042 *d)

@@ -1,10 +1,14 @@
-/* i8042.h — the keyboard controller's reset line: 0xFE to port 0x64 resets the machine. */
+/* i8042.h — the keyboard controller's reset line (0xFE to port 0x64 resets the machine) and
+ * injected keyboard scancodes (Ctrl+Alt+Del from the API) on IRQ 1. */
 #ifndef KILN_DEVICES_I8042_H
 #define KILN_DEVICES_I8042_H
 
 #include <stdint.h>
 
+#include <stddef.h>
+
 #include "core/io_bus.h"
+#include "core/irq.h"
 #include "util/compiler.h"
 
 #define I8042_DATA_PORT 0x60
@@ -15,10 +19,13 @@ struct i8042;
 struct i8042_config {
 	void (*on_reset)(void *ctx); /* called from the vCPU thread on a CPU-reset command */
 	void *ctx;
+	struct irq_line irq; /* the keyboard interrupt (IRQ 1); unwired: injected keys are polled */
 };
 
+#define I8042_KEY_QUEUE 16 /* injected scancode bytes waiting for the guest */
+
 /*
- * Create a controller with no keyboard or mouse attached and no interrupt line. It answers the
+ * Create a controller with no keyboard or mouse attached. It answers the
  * commands Linux and boot code use (0x20/0x60 command byte, 0xAA self-test, 0xAB/0xA9 interface
  * tests, 0xA7/0xA8/0xAD/0xAE port enable bits, 0xD0/0xD1 output port); on_reset (device lock
  * not held) is called for 0xF0-0xFE pulses of the reset line and for 0xD1 with bit 0 clear.
@@ -37,6 +44,20 @@ int i8042_register(struct i8042 *d, struct io_bus *pio) MUST_CHECK;
 /* Bus handlers of the two ports (1-byte accesses), as i8042_register installs them. */
 extern const struct io_ops i8042_data_io_ops;
 extern const struct io_ops i8042_cmd_io_ops;
+
+/*
+ * Queue scancode bytes as if typed on a keyboard: each in turn is put in the output buffer
+ * (status OBF) and, when the command byte enables the keyboard interrupt and the keyboard is
+ * not disabled, IRQ 1 is pulsed (edge: 1 then 0); the next byte follows when the guest reads the
+ * data port. Returns 0, or -ENOSPC (nothing queued) if the bytes do not fit the queue.
+ * Any thread.
+ */
+int i8042_inject(struct i8042 *d, const uint8_t *codes, size_t len) MUST_CHECK;
+
+/* Queue Ctrl+Alt+Del (presses, then releases) in the scancode set the guest sees: set 1 while
+ * the command byte's translation bit is set (the default), set 2 otherwise. Linux's keyboard
+ * driver turns it into a reboot (ctrl_alt_del). Returns i8042_inject's result. */
+int i8042_ctrl_alt_del(struct i8042 *d) MUST_CHECK;
 
 /* Number of ignored commands and data bytes so far. Thread-safe. */
 uint64_t i8042_ignored(struct i8042 *d);

@@ -1,5 +1,7 @@
-/* log.c — leveled stderr logging and a message rate limiter. */
+/* log.c — leveled logging to stderr or a chosen fd, and a message rate limiter. */
+#include <pthread.h>
 #include <stdarg.h>
+#include <string.h>
 #include <stdio.h>
 #include <time.h>
 #include <unistd.h>
@@ -7,10 +9,42 @@
 #include "util/log.h"
 
 static enum log_level g_level = LOG_WARN;
+static int g_fd = -1; /* -1: stderr */
+static int g_show_level, g_show_origin;
+static pthread_mutex_t g_last_lock = PTHREAD_MUTEX_INITIALIZER;
+static char g_last[512]; /* the last error message */
+
+const char *log_last_error(void)
+{
+	return g_last;
+}
+
+void log_last_error_clear(void)
+{
+	pthread_mutex_lock(&g_last_lock);
+	g_last[0] = 0;
+	pthread_mutex_unlock(&g_last_lock);
+}
+
+static PRINTF(1, 0) void remember_error(const char *fmt, va_list ap)
+{
+	va_list copy;
+
+	va_copy(copy, ap);
+	pthread_mutex_lock(&g_last_lock);
+	vsnprintf(g_last, sizeof(g_last), fmt, copy);
+	pthread_mutex_unlock(&g_last_lock);
+	va_end(copy);
+}
 
 void log_set_level(enum log_level level)
 {
 	g_level = level;
+}
+
+enum log_level log_get_level(void)
+{
+	return g_level;
 }
 
 int log_enabled(enum log_level level)
@@ -18,23 +52,63 @@ int log_enabled(enum log_level level)
 	return level <= g_level;
 }
 
-void log_msg(enum log_level level, const char *fmt, ...)
+void log_set_output(int fd, int show_level, int show_origin)
+{
+	int old = g_fd;
+
+	g_fd = fd;
+	g_show_level = show_level;
+	g_show_origin = show_origin;
+	if (old >= 0 && old != fd)
+		close(old);
+}
+
+static const char *level_name(enum log_level level)
+{
+	static const char *const names[] = {"Error", "Warning", "Info", "Debug"};
+
+	return level >= LOG_ERROR && level <= LOG_DEBUG ? names[level] : "?";
+}
+
+static PRINTF(4, 0) void vlog(enum log_level level, const char *file, int line, const char *fmt,
+				va_list ap)
 {
 	char buf[1024];
-	va_list ap;
-	int n;
+	int n, fd = g_fd >= 0 ? g_fd : STDERR_FILENO;
 
+	if (level == LOG_ERROR)
+		remember_error(fmt, ap);
 	if (level > g_level)
 		return;
 	n = snprintf(buf, sizeof(buf), "kiln: ");
-	va_start(ap, fmt);
+	if (g_show_level)
+		n += snprintf(buf + n, sizeof(buf) - (size_t)n, "[%s] ", level_name(level));
+	if (g_show_origin && file)
+		n += snprintf(buf + n, sizeof(buf) - (size_t)n, "%s:%d: ", file, line);
 	n += vsnprintf(buf + n, sizeof(buf) - (size_t)n - 1, fmt, ap);
-	va_end(ap);
 	if (n > (int)sizeof(buf) - 2)
 		n = (int)sizeof(buf) - 2;
 	buf[n++] = '\n';
-	if (write(STDERR_FILENO, buf, (size_t)n) < 0)
+	if (write(fd, buf, (size_t)n) < 0)
 		return;
+}
+
+void log_msg(enum log_level level, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vlog(level, NULL, 0, fmt, ap);
+	va_end(ap);
+}
+
+void log_msg_at(enum log_level level, const char *file, int line, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vlog(level, file, line, fmt, ap);
+	va_end(ap);
 }
 
 static uint64_t now_ms(void)

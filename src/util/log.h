@@ -1,11 +1,12 @@
-/* log.h — leveled logging to stderr, with a rate limiter for guest-triggered messages. */
+/* log.h — leveled logging (stderr, or a file/FIFO the API names), with a rate limiter for
+ * guest-triggered messages. */
 #ifndef KILN_UTIL_LOG_H
 #define KILN_UTIL_LOG_H
 
 #include <stdint.h>
 #include "util/compiler.h"
 
-enum log_level { LOG_ERROR = 0, LOG_WARN = 1, LOG_INFO = 2, LOG_DEBUG = 3 };
+enum log_level { LOG_OFF = -1, LOG_ERROR = 0, LOG_WARN = 1, LOG_INFO = 2, LOG_DEBUG = 3 };
 
 /* Set the most verbose level printed (default LOG_WARN). */
 void log_set_level(enum log_level level);
@@ -13,13 +14,33 @@ void log_set_level(enum log_level level);
 /* Whether messages of this level are printed. */
 int log_enabled(enum log_level level);
 
-/* Print one line "kiln: <msg>" to stderr if level is enabled. Thread-safe (one write(2)). */
+/* Current level. */
+enum log_level log_get_level(void);
+
+/*
+ * Send log lines to fd instead of stderr (-1: back to stderr). The previous fd set this way is
+ * closed. show_level prefixes "[Error] "-style level names, show_origin "file:line: ". Main
+ * thread, between messages (a racing message goes to either fd).
+ */
+void log_set_output(int fd, int show_level, int show_origin);
+
+/* The text of the last LOG_ERROR message since log_last_error_clear ("" if none), so a caller
+ * can return what a failed operation logged (the API's fault_message). Main thread. */
+const char *log_last_error(void);
+void log_last_error_clear(void);
+
+/* Print one line "kiln: <msg>" to the log output if level is enabled. Thread-safe (one
+ * write(2)). */
 void log_msg(enum log_level level, const char *fmt, ...) PRINTF(2, 3);
 
-#define log_err(...)   log_msg(LOG_ERROR, __VA_ARGS__)
-#define log_warn(...)  log_msg(LOG_WARN, __VA_ARGS__)
-#define log_info(...)  log_msg(LOG_INFO, __VA_ARGS__)
-#define log_debug(...) log_msg(LOG_DEBUG, __VA_ARGS__)
+/* log_msg with the caller's source position (shown when show_origin is set). */
+void log_msg_at(enum log_level level, const char *file, int line, const char *fmt, ...)
+    PRINTF(4, 5);
+
+#define log_err(...)   log_msg_at(LOG_ERROR, __FILE__, __LINE__, __VA_ARGS__)
+#define log_warn(...)  log_msg_at(LOG_WARN, __FILE__, __LINE__, __VA_ARGS__)
+#define log_info(...)  log_msg_at(LOG_INFO, __FILE__, __LINE__, __VA_ARGS__)
+#define log_debug(...) log_msg_at(LOG_DEBUG, __FILE__, __LINE__, __VA_ARGS__)
 
 /* Token bucket: at most `burst` messages, then one per `interval_ms`. Zero-initialise, then set. */
 struct log_ratelimit {
@@ -44,7 +65,7 @@ int log_ratelimit_ok(struct log_ratelimit *rl);
 #define log_ratelimited(level, rl, ...)                                                            \
 	do {                                                                                       \
 		if (log_enabled(level) && log_ratelimit_ok(rl))                                    \
-			log_msg(level, __VA_ARGS__);                                               \
+			log_msg_at(level, __FILE__, __LINE__, __VA_ARGS__);                                             \
 	} while (0)
 
 #define log_warn_ratelimited(rl, ...) log_ratelimited(LOG_WARN, rl, __VA_ARGS__)

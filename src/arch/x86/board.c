@@ -230,7 +230,9 @@ static int acpi_sleep_add(struct vm *vm, struct board *b)
 /* Step 3: legacy devices on the PIO bus (and the test device). */
 static int devices_create(struct vm *vm, struct board *b)
 {
-	struct i8042_config ic = {.on_reset = on_reset, .ctx = vm};
+	struct i8042_config ic = {.on_reset = on_reset,
+				  .ctx = vm,
+				  .irq = {.set = irq_set, .ctx = vm, .gsi = LAYOUT_I8042_IRQ}};
 	struct rtc_config rc = {0};
 	int ret;
 
@@ -516,6 +518,112 @@ size_t board_console_input(struct vm *vm, const uint8_t *buf, size_t len)
 int board_console_rx_fd(struct vm *vm)
 {
 	return vm->board ? vm->board->console_rx_efd : -1;
+}
+
+int board_ctrl_alt_del(struct vm *vm)
+{
+	return i8042_ctrl_alt_del(vm->board->i8042);
+}
+
+static void uart_stats(struct uart16550 *u, const char *dev, board_stat_fn fn, void *ctx)
+{
+	struct uart16550_stats s;
+
+	uart16550_get_stats(u, &s);
+	fn(ctx, dev, "tx_bytes", s.tx_bytes);
+	fn(ctx, dev, "rx_bytes", s.rx_bytes);
+	fn(ctx, dev, "overruns", s.overruns);
+	fn(ctx, dev, "tx_errors", s.tx_errors);
+	fn(ctx, dev, "rx_dropped", s.rx_dropped);
+}
+
+static void blk_stats(struct blk *blk, const char *dev, board_stat_fn fn, void *ctx)
+{
+	struct blk_stats s;
+
+	blk_get_stats(blk, &s);
+	fn(ctx, dev, "reads", s.reads);
+	fn(ctx, dev, "writes", s.writes);
+	fn(ctx, dev, "flushes", s.flushes);
+	fn(ctx, dev, "discards", s.discards);
+	fn(ctx, dev, "write_zeroes", s.write_zeroes);
+	fn(ctx, dev, "get_ids", s.get_ids);
+	fn(ctx, dev, "unsupported", s.unsupported);
+	fn(ctx, dev, "bytes_read", s.bytes_read);
+	fn(ctx, dev, "bytes_written", s.bytes_written);
+	fn(ctx, dev, "io_errors", s.io_errors);
+	fn(ctx, dev, "bad_requests", s.bad_requests);
+	fn(ctx, dev, "no_status", s.no_status);
+}
+
+static void console_stats(struct virtio_console *c, const char *dev, board_stat_fn fn, void *ctx)
+{
+	struct virtio_console_stats s = virtio_console_stats(c);
+
+	fn(ctx, dev, "rx_bytes", s.rx_bytes);
+	fn(ctx, dev, "tx_bytes", s.tx_bytes);
+	fn(ctx, dev, "emerg_bytes", s.emerg_bytes);
+	fn(ctx, dev, "emerg_dropped", s.emerg_dropped);
+	fn(ctx, dev, "malformed", s.malformed);
+}
+
+static void rng_stats(struct virtio_rng *r, const char *dev, board_stat_fn fn, void *ctx)
+{
+	struct virtio_rng_stats s = virtio_rng_stats(r);
+
+	fn(ctx, dev, "requests", s.requests);
+	fn(ctx, dev, "bytes", s.bytes);
+	fn(ctx, dev, "malformed", s.malformed);
+	fn(ctx, dev, "starved", s.starved);
+}
+
+/* The transport-independent virtio counters of a slot's device. */
+static void vdev_stats(struct virtio_dev *vd, const char *dev, board_stat_fn fn, void *ctx)
+{
+	struct virtio_dev_stats s;
+
+	pthread_mutex_lock(&vd->lock);
+	s = vd->stats;
+	pthread_mutex_unlock(&vd->lock);
+	fn(ctx, dev, "notifies", s.notifies);
+	fn(ctx, dev, "interrupts", s.interrupts);
+	fn(ctx, dev, "needs_reset", s.needs_reset);
+	fn(ctx, dev, "bad_access", s.bad_access);
+}
+
+static void slot_stats(struct virtio_slot *sl, unsigned *nr_blk, board_stat_fn fn, void *ctx)
+{
+	char name[24];
+
+	if (sl->destroy == blk_release) {
+		snprintf(name, sizeof(name), "block%u", (*nr_blk)++);
+		blk_stats(sl->dev, name, fn, ctx);
+	} else if (sl->destroy == console_free) {
+		snprintf(name, sizeof(name), "virtio_console");
+		console_stats(sl->dev, name, fn, ctx);
+	} else if (sl->destroy == rng_free) {
+		snprintf(name, sizeof(name), "entropy");
+		rng_stats(sl->dev, name, fn, ctx);
+	} else {
+		return;
+	}
+	vdev_stats(sl->vd, name, fn, ctx);
+}
+
+void board_stats(struct vm *vm, board_stat_fn fn, void *ctx)
+{
+	struct board *b = vm->board;
+	unsigned nr_blk = 0;
+
+	if (!b)
+		return;
+	for (int i = 0; i < 2; i++)
+		if (b->uart[i])
+			uart_stats(b->uart[i], i ? "com2" : "com1", fn, ctx);
+	if (b->i8042)
+		fn(ctx, "i8042", "ignored", i8042_ignored(b->i8042));
+	for (unsigned i = 0; i < b->virtio.nr; i++)
+		slot_stats(&b->virtio.slot[i], &nr_blk, fn, ctx);
 }
 
 void board_destroy(struct vm *vm)

@@ -34,6 +34,17 @@ size_t board_console_input(struct vm *vm, const uint8_t *buf, size_t len);
  * -1 if no UART is on stdio. Owned by the board. */
 int board_console_rx_fd(struct vm *vm);
 
+/* Send Ctrl+Alt+Del to the guest through the i8042 keyboard controller (IRQ 1). Returns 0 or
+ * -ENOSPC while an earlier sequence is still unread. Any thread. */
+int board_ctrl_alt_del(struct vm *vm) MUST_CHECK;
+
+/* A counter callback: device name ("com1", "block0", ...), counter name, value. */
+typedef void (*board_stat_fn)(void *ctx, const char *dev, const char *name, uint64_t value);
+
+/* Report every device's counters (UARTs, i8042, virtio devices and their transports) through
+ * fn, device by device. Takes each device's lock in turn; main thread. */
+void board_stats(struct vm *vm, board_stat_fn fn, void *ctx);
+
 /* Free the board's devices. Safe on a partially created board. */
 void board_destroy(struct vm *vm);
 

@@ -70,6 +70,7 @@
 
 /* Port I/O. */
 #define LAYOUT_COM1_PORT       0x3f8
+#define LAYOUT_I8042_IRQ       1
 #define LAYOUT_COM1_IRQ	       4
 #define LAYOUT_COM2_PORT       0x2f8
 #define LAYOUT_COM2_IRQ	       3
