@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/api_vmm.h"
+#include "api/ctl.h"
 #include "config/config.h"
 #include "core/vmm.h"
 #include "util/log.h"
@@ -11,6 +13,8 @@
 static void usage(FILE *out)
 {
 	fputs("usage: kiln run [options]   boot a VM (kiln run --help lists the options)\n"
+	      "       kiln --api-sock PATH [--id ID] [-v]   serve the API, boot on InstanceStart\n"
+	      "       kiln ctl --sock PATH COMMAND   talk to a kiln API socket\n"
 	      "       kiln --version\n"
 	      "       kiln --help\n",
 	      out);
@@ -65,6 +69,10 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(argv[1], "run") == 0)
 		return cmd_run(argc - 1, argv + 1);
+	if (strcmp(argv[1], "--api-sock") == 0)
+		return api_main(argc, argv);
+	if (strcmp(argv[1], "ctl") == 0)
+		return ctl_main(argc - 1, argv + 1);
 	fprintf(stderr, "kiln: unknown command '%s' (see kiln --help)\n", argv[1]);
 	return KILN_EXIT_USAGE;
 }

@@ -71,7 +71,7 @@ static const char *level_name(enum log_level level)
 }
 
 static PRINTF(4, 0) void vlog(enum log_level level, const char *file, int line, const char *fmt,
-				va_list ap)
+			      va_list ap)
 {
 	char buf[1024];
 	int n, fd = g_fd >= 0 ? g_fd : STDERR_FILENO;

@@ -65,7 +65,7 @@ int log_ratelimit_ok(struct log_ratelimit *rl);
 #define log_ratelimited(level, rl, ...)                                                            \
 	do {                                                                                       \
 		if (log_enabled(level) && log_ratelimit_ok(rl))                                    \
-			log_msg_at(level, __FILE__, __LINE__, __VA_ARGS__);                                             \
+			log_msg_at(level, __FILE__, __LINE__, __VA_ARGS__);                        \
 	} while (0)
 
 #define log_warn_ratelimited(rl, ...) log_ratelimited(LOG_WARN, rl, __VA_ARGS__)

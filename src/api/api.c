@@ -1,0 +1,679 @@
+/* api.c — request dispatch: the route table, state rules, and the handlers of each resource. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "api/api.h"
+#include "config/config_json.h"
+#include "util/log.h"
+
+#define ANY_STATE  (API_NOT_STARTED | API_RUNNING | API_PAUSED)
+#define PRE_BOOT   API_NOT_STARTED
+#define POST_BOOT  (API_RUNNING | API_PAUSED)
+#define ERR_LEN	   512
+#define PATH_PARAM 128 /* longest {id} in a path */
+
+/* One request, as the handlers see it. */
+struct req {
+	const char *method, *path;
+	char param[PATH_PARAM]; /* the {id} of /drives/{id} */
+	json_t *body;		/* the parsed body (an object), or NULL for bodiless routes */
+};
+
+typedef int (*handler_fn)(struct api *a, struct req *r, struct api_response *out);
+
+enum body_rule { BODY_IGNORED, BODY_OBJECT };
+
+/* The route table's row: method, path pattern ("/drives/{}" takes one segment), handler, the
+ * states it is allowed in, and whether it takes a JSON object. */
+struct route {
+	const char *method;
+	const char *path;
+	handler_fn fn;
+	unsigned states;
+	enum body_rule body;
+};
+
+/* ---- responses ---- */
+
+static int reply(struct api_response *out, int status, json_t *body)
+{
+	out->status = status;
+	out->body = NULL;
+	out->len = 0;
+	if (body) {
+		out->body = json_dumps(body, JSON_COMPACT);
+		json_decref(body);
+		if (!out->body)
+			out->status = 500;
+		else
+			out->len = strlen(out->body);
+	}
+	return out->status;
+}
+
+static int reply_ok(struct api_response *out)
+{
+	return reply(out, 204, NULL);
+}
+
+static PRINTF(3, 4) int reply_err(struct api_response *out, int status, const char *fmt, ...)
+{
+	char msg[ERR_LEN];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	/* Messages echo paths and values from the request: keep them printable ASCII (and so
+	 * valid UTF-8, which jansson requires). */
+	for (char *p = msg; *p; p++)
+		if ((unsigned char)*p < 0x20 || (unsigned char)*p > 0x7e)
+			*p = '?';
+	return reply(out, status, json_pack("{s:s}", "fault_message", msg));
+}
+
+/* A failed operation: its logged error if it left one, else the errno text. */
+static int reply_op_err(struct api_response *out, const char *what, int err)
+{
+	const char *logged = log_last_error();
+	int status = err == -EINVAL || err == -EBUSY || err == -ENOSPC || err == -ENOENT ||
+			     err == -EACCES || err == -ENOSYS
+			 ? 400
+			 : 500;
+
+	return reply_err(out, status, "%s: %s", what, logged[0] ? logged : strerror(-err));
+}
+
+const char *api_state_name(enum api_vm_state s)
+{
+	return s == API_RUNNING ? "Running" : s == API_PAUSED ? "Paused" : "Not started";
+}
+
+static enum api_vm_state state(struct api *a)
+{
+	return a->ops->state ? a->ops->state(a->ctx) : API_NOT_STARTED;
+}
+
+/* Why a request is not allowed now, in Firecracker's words where it has them. */
+static int reply_state(struct api_response *out, const char *what, unsigned allowed,
+		       enum api_vm_state now)
+{
+	if (now != API_NOT_STARTED && !(allowed & ~API_NOT_STARTED))
+		return reply_err(out, 400,
+				 "%s: The requested operation is not supported after starting the "
+				 "microVM.",
+				 what);
+	if (now == API_NOT_STARTED)
+		return reply_err(out, 400,
+				 "%s: The requested operation is not supported before starting "
+				 "the microVM.",
+				 what);
+	return reply_err(out, 400, "%s: not allowed while the microVM is %s", what,
+			 api_state_name(now));
+}
+
+/* ---- body helpers ---- */
+
+/* Every key of obj must be one of the NULL-terminated names. */
+static int check_fields(const json_t *obj, const char *const *names, const char *what,
+			struct api_response *out)
+{
+	const char *key;
+	json_t *v;
+
+	json_object_foreach((json_t *)obj, key, v)
+	{
+		const char *const *n = names;
+
+		while (*n && strcmp(*n, key) != 0)
+			n++;
+		if (!*n)
+			return reply_err(out, 400, "%s: unknown field '%s'", what, key);
+	}
+	return 0;
+}
+
+/* obj[key] as a string: NULL and no error if absent; error if present and not a string. */
+static int get_string(const json_t *obj, const char *key, const char *what, const char **s,
+		      struct api_response *out)
+{
+	json_t *v = json_object_get(obj, key);
+
+	*s = NULL;
+	if (!v)
+		return 0;
+	if (!json_is_string(v))
+		return reply_err(out, 400, "%s: field '%s' must be a string", what, key);
+	*s = json_string_value(v);
+	return 0;
+}
+
+static int get_bool(const json_t *obj, const char *key, const char *what, bool *b,
+		    struct api_response *out)
+{
+	json_t *v = json_object_get(obj, key);
+
+	if (!v)
+		return 0;
+	if (!json_is_boolean(v))
+		return reply_err(out, 400, "%s: field '%s' must be a boolean", what, key);
+	*b = json_is_true(v);
+	return 0;
+}
+
+/* Open a log or metrics destination: a file (created 0600, appended to) or a FIFO with a
+ * reader; never blocking, so a slow reader loses lines instead of stalling kiln. */
+static int open_sink(const char *path, const char *what, struct api_response *out)
+{
+	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NONBLOCK | O_CLOEXEC, 0600);
+
+	if (fd < 0)
+		return reply_err(out, 400, "%s: cannot open '%s': %s", what, path,
+				 errno == ENXIO ? "a FIFO with no reader" : strerror(errno));
+	return fd;
+}
+
+/* ---- resources ---- */
+
+static int h_root(struct api *a, struct req *r, struct api_response *out)
+{
+	return reply(out, 200,
+		     json_pack("{s:s,s:s,s:s,s:s}", "id", a->id, "state", api_state_name(state(a)),
+			       "vmm_version", KILN_VERSION, "app_name", "kiln"));
+}
+
+static int h_version(struct api *a, struct req *r, struct api_response *out)
+{
+	return reply(out, 200, json_pack("{s:s}", "firecracker_version", KILN_VERSION));
+}
+
+/* The result of a config_json_* converter. */
+static int converted(int ret, const char *err, struct api_response *out)
+{
+	if (ret == 0)
+		return reply_ok(out);
+	return reply_err(out, 400, "%s", err[0] ? err : strerror(-ret));
+}
+
+static int h_boot_source(struct api *a, struct req *r, struct api_response *out)
+{
+	char err[ERR_LEN] = "";
+
+	return converted(config_json_boot_source(a->cfg, r->body, err, sizeof(err)), err, out);
+}
+
+static int h_machine_get(struct api *a, struct req *r, struct api_response *out)
+{
+	json_t *doc = config_json_export(a->cfg), *mc = json_object_get(doc, "machine-config");
+
+	if (!mc) {
+		json_decref(doc);
+		return reply_err(out, 500, "GET /machine-config: cannot export the configuration");
+	}
+	json_incref(mc);
+	json_decref(doc);
+	return reply(out, 200, mc);
+}
+
+static int h_machine_put(struct api *a, struct req *r, struct api_response *out)
+{
+	char err[ERR_LEN] = "";
+	bool patch = strcmp(r->method, "PATCH") == 0;
+
+	return converted(config_json_machine_config(a->cfg, r->body, patch, err, sizeof(err)), err,
+			 out);
+}
+
+static int h_drive(struct api *a, struct req *r, struct api_response *out)
+{
+	char err[ERR_LEN] = "";
+	bool patch = strcmp(r->method, "PATCH") == 0;
+
+	if (patch && state(a) != API_NOT_STARTED)
+		return reply_err(out, 400,
+				 "PATCH /drives/%s: kiln cannot change a drive after boot (hot-"
+				 "swapping the backing file is not implemented)",
+				 r->param);
+	return converted(config_json_drive(a->cfg, r->param, r->body, patch, err, sizeof(err)), err,
+			 out);
+}
+
+static int h_entropy(struct api *a, struct req *r, struct api_response *out)
+{
+	char err[ERR_LEN] = "";
+
+	return converted(config_json_entropy(a->cfg, r->body, err, sizeof(err)), err, out);
+}
+
+static int h_serial(struct api *a, struct req *r, struct api_response *out)
+{
+	char err[ERR_LEN] = "";
+
+	return converted(config_json_serial(a->cfg, r->body, err, sizeof(err)), err, out);
+}
+
+static int h_vm_config(struct api *a, struct req *r, struct api_response *out)
+{
+	json_t *doc = config_json_export(a->cfg);
+
+	if (!doc)
+		return reply_err(out, 500, "GET /vm/config: cannot export the configuration");
+	if (a->logger)
+		json_object_set(doc, "logger", a->logger);
+	if (a->metrics_fd >= 0)
+		json_object_set_new(doc, "metrics",
+				    json_pack("{s:s}", "metrics_path", a->metrics_path));
+	return reply(out, 200, doc);
+}
+
+/* ---- actions: their own table of allowed states ---- */
+
+static int act_start(struct api *a, struct api_response *out)
+{
+	int ret;
+
+	if (!a->ops->start)
+		return reply_err(out, 400, "InstanceStart: not supported");
+	log_last_error_clear();
+	ret = a->ops->start(a->ctx);
+	return ret < 0 ? reply_op_err(out, "InstanceStart", ret) : reply_ok(out);
+}
+
+static int act_ctrl_alt_del(struct api *a, struct api_response *out)
+{
+	int ret;
+
+	if (!a->ops->ctrl_alt_del)
+		return reply_err(out, 400, "SendCtrlAltDel: not supported");
+	ret = a->ops->ctrl_alt_del(a->ctx);
+	if (ret == -ENOSPC)
+		return reply_err(out, 400,
+				 "SendCtrlAltDel: the guest has not read the previous "
+				 "key sequence yet");
+	return ret < 0 ? reply_op_err(out, "SendCtrlAltDel", ret) : reply_ok(out);
+}
+
+static int act_flush(struct api *a, struct api_response *out)
+{
+	int ret = api_flush_metrics(a);
+
+	return ret < 0 ? reply_err(out, 400, "FlushMetrics: writing to '%s': %s", a->metrics_path,
+				   strerror(-ret))
+		       : reply_ok(out);
+}
+
+static const struct action {
+	const char *name;
+	int (*fn)(struct api *a, struct api_response *out);
+	unsigned states;
+} actions[] = {
+    {"InstanceStart", act_start, PRE_BOOT},
+    {"SendCtrlAltDel", act_ctrl_alt_del, POST_BOOT},
+    {"FlushMetrics", act_flush, ANY_STATE},
+};
+
+static int h_actions(struct api *a, struct req *r, struct api_response *out)
+{
+	static const char *const fields[] = {"action_type", NULL};
+	const char *type;
+	enum api_vm_state now = state(a);
+
+	if (check_fields(r->body, fields, "actions", out) ||
+	    get_string(r->body, "action_type", "actions", &type, out))
+		return out->status;
+	if (!type)
+		return reply_err(out, 400, "actions: missing required field 'action_type'");
+	for (size_t i = 0; i < sizeof(actions) / sizeof(actions[0]); i++) {
+		if (strcmp(actions[i].name, type) != 0)
+			continue;
+		if (!(actions[i].states & now))
+			return reply_state(out, type, actions[i].states, now);
+		return actions[i].fn(a, out);
+	}
+	return reply_err(out, 400,
+			 "actions: unknown action_type '%s' (InstanceStart, SendCtrlAltDel, "
+			 "FlushMetrics)",
+			 type);
+}
+
+static int h_vm(struct api *a, struct req *r, struct api_response *out)
+{
+	static const char *const fields[] = {"state", NULL};
+	enum api_vm_state now = state(a);
+	const char *want;
+	int ret;
+
+	if (check_fields(r->body, fields, "vm", out) ||
+	    get_string(r->body, "state", "vm", &want, out))
+		return out->status;
+	if (!want)
+		return reply_err(out, 400, "vm: missing required field 'state'");
+	if (strcmp(want, "Paused") == 0) {
+		ret = now == API_PAUSED || !a->ops->pause ? 0 : a->ops->pause(a->ctx);
+	} else if (strcmp(want, "Resumed") == 0) {
+		ret = now == API_RUNNING || !a->ops->resume ? 0 : a->ops->resume(a->ctx);
+	} else {
+		return reply_err(out, 400, "vm: field 'state': '%s' is not Paused or Resumed",
+				 want);
+	}
+	return ret < 0 ? reply_op_err(out, want, ret) : reply_ok(out);
+}
+
+/* ---- logger and metrics ---- */
+
+static int parse_level(const char *s, enum log_level *l)
+{
+	static const struct {
+		const char *name;
+		enum log_level level;
+	} levels[] = {{"Error", LOG_ERROR}, {"Warning", LOG_WARN}, {"Info", LOG_INFO},
+		      {"Debug", LOG_DEBUG}, {"Trace", LOG_DEBUG},  {"Off", LOG_OFF}};
+
+	for (size_t i = 0; i < sizeof(levels) / sizeof(levels[0]); i++) {
+		if (strcasecmp(s, levels[i].name) == 0) {
+			*l = levels[i].level;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+static int h_logger(struct api *a, struct req *r, struct api_response *out)
+{
+	static const char *const fields[] = {"log_path",	"level",  "show_level",
+					     "show_log_origin", "module", NULL};
+	const char *path, *level, *module;
+	bool show_level = false, show_origin = false;
+	enum log_level l = LOG_INFO;
+	int fd = -1;
+
+	if (check_fields(r->body, fields, "logger", out) ||
+	    get_string(r->body, "log_path", "logger", &path, out) ||
+	    get_string(r->body, "level", "logger", &level, out) ||
+	    get_string(r->body, "module", "logger", &module, out) ||
+	    get_bool(r->body, "show_level", "logger", &show_level, out) ||
+	    get_bool(r->body, "show_log_origin", "logger", &show_origin, out))
+		return out->status;
+	if (level && parse_level(level, &l) < 0)
+		return reply_err(out, 400,
+				 "logger: field 'level': '%s' is not one of Error, Warning, Info, "
+				 "Debug, Trace, Off",
+				 level);
+	if (module && module[0])
+		return reply_err(out, 400,
+				 "logger: field 'module': kiln does not filter by module");
+	if (path) {
+		fd = open_sink(path, "logger", out);
+		if (fd < 0)
+			return out->status;
+	}
+	log_set_output(fd, show_level, show_origin);
+	log_set_level(l);
+	json_decref(a->logger);
+	a->logger = json_deep_copy(r->body);
+	return reply_ok(out);
+}
+
+/* properties: an object of strings. */
+static int check_props(const json_t *props, struct api_response *out)
+{
+	const char *key;
+	json_t *v;
+
+	if (!json_is_object(props))
+		return reply_err(out, 400, "metrics: field 'properties' must be an object");
+	json_object_foreach((json_t *)props, key, v)
+	{
+		if (!json_is_string(v))
+			return reply_err(out, 400, "metrics: properties.%s must be a string", key);
+	}
+	return 0;
+}
+
+static int h_metrics(struct api *a, struct req *r, struct api_response *out)
+{
+	static const char *const fields[] = {"metrics_path", "emit_id", "properties", NULL};
+	json_t *props = json_object_get(r->body, "properties");
+	const char *path;
+	bool emit_id = false;
+	int fd;
+
+	if (check_fields(r->body, fields, "metrics", out) ||
+	    get_string(r->body, "metrics_path", "metrics", &path, out) ||
+	    get_bool(r->body, "emit_id", "metrics", &emit_id, out) ||
+	    (props && check_props(props, out)))
+		return out->status;
+	if (!path)
+		return reply_err(out, 400, "metrics: missing required field 'metrics_path'");
+	if (a->metrics_fd >= 0)
+		return reply_err(out, 400,
+				 "metrics: the metrics system is already initialized "
+				 "(PUT /metrics works once)");
+	if (strlen(path) >= sizeof(a->metrics_path))
+		return reply_err(out, 400, "metrics: field 'metrics_path' is too long");
+	fd = open_sink(path, "metrics", out);
+	if (fd < 0)
+		return out->status;
+	a->metrics_fd = fd;
+	strcpy(a->metrics_path, path);
+	a->metrics_emit_id = emit_id;
+	a->metrics_props = props ? json_deep_copy(props) : NULL;
+	return reply_ok(out);
+}
+
+static json_t *metrics_line(struct api *a)
+{
+	json_t *line = a->ops->metrics ? a->ops->metrics(a->ctx) : json_object();
+	struct timespec ts;
+
+	if (!line)
+		return NULL;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	json_object_set_new(line, "utc_timestamp_ms",
+			    json_integer((json_int_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000));
+	if (a->metrics_emit_id)
+		json_object_set_new(line, "id", json_string(a->id));
+	if (a->metrics_props)
+		json_object_set(line, "properties", a->metrics_props);
+	json_object_set_new(line, "api",
+			    json_pack("{s:I,s:I}", "requests", (json_int_t)a->requests,
+				      "bad_requests", (json_int_t)a->bad_requests));
+	return line;
+}
+
+int api_flush_metrics(struct api *a)
+{
+	json_t *line;
+	char *text;
+	size_t len;
+	ssize_t n;
+
+	if (a->metrics_fd < 0)
+		return 0;
+	line = metrics_line(a);
+	text = line ? json_dumps(line, JSON_COMPACT) : NULL;
+	json_decref(line);
+	if (!text)
+		return -ENOMEM;
+	len = strlen(text);
+	text[len] = '\n'; /* one write, so a line is never split between writers */
+	n = write(a->metrics_fd, text, len + 1);
+	free(text);
+	return n < 0 ? -errno : 0;
+}
+
+/* ---- the route table ---- */
+
+static const struct route routes[] = {
+    {"GET", "/", h_root, ANY_STATE, BODY_IGNORED},
+    {"GET", "/version", h_version, ANY_STATE, BODY_IGNORED},
+    {"PUT", "/boot-source", h_boot_source, PRE_BOOT, BODY_OBJECT},
+    {"GET", "/machine-config", h_machine_get, ANY_STATE, BODY_IGNORED},
+    {"PUT", "/machine-config", h_machine_put, PRE_BOOT, BODY_OBJECT},
+    {"PATCH", "/machine-config", h_machine_put, PRE_BOOT, BODY_OBJECT},
+    {"PUT", "/drives/{}", h_drive, PRE_BOOT, BODY_OBJECT},
+    {"PATCH", "/drives/{}", h_drive, ANY_STATE, BODY_OBJECT},
+    {"PUT", "/actions", h_actions, ANY_STATE, BODY_OBJECT}, /* per action: actions[] */
+    {"PATCH", "/vm", h_vm, POST_BOOT, BODY_OBJECT},
+    {"GET", "/vm/config", h_vm_config, ANY_STATE, BODY_IGNORED},
+    {"PUT", "/logger", h_logger, ANY_STATE, BODY_OBJECT},
+    {"PUT", "/metrics", h_metrics, ANY_STATE, BODY_OBJECT},
+    {"PUT", "/entropy", h_entropy, PRE_BOOT, BODY_OBJECT},
+    {"PUT", "/serial", h_serial, PRE_BOOT, BODY_OBJECT},
+};
+
+/* Firecracker resources kiln does not have (yet): a clear 400 instead of a 404 or a no-op. */
+static const char *const unimplemented[] = {
+    "/balloon", "/network-interfaces", "/vsock", "/snapshot",
+    "/mmds",	"/cpu-config",	       "/pmem",	 "/hotplug",
+    NULL,
+};
+
+/* Whether path matches pattern; a "{}" segment takes one non-empty segment into param. */
+static bool path_match(const char *pattern, const char *path, char *param)
+{
+	const char *brace = strstr(pattern, "{}");
+	size_t pre = brace ? (size_t)(brace - pattern) : 0, seg;
+
+	if (!brace)
+		return strcmp(pattern, path) == 0;
+	if (strncmp(pattern, path, pre) != 0)
+		return false;
+	seg = strlen(path + pre);
+	if (seg == 0 || seg >= PATH_PARAM || memchr(path + pre, '/', seg))
+		return false;
+	memcpy(param, path + pre, seg + 1);
+	return true;
+}
+
+static const char *unimplemented_prefix(const char *path)
+{
+	for (const char *const *p = unimplemented; *p; p++) {
+		size_t n = strlen(*p);
+
+		if (strncmp(path, *p, n) == 0 && (path[n] == 0 || path[n] == '/'))
+			return *p;
+	}
+	return NULL;
+}
+
+/* The route for method+path, or NULL with the 400 already in out. */
+static const struct route *route_find(const char *method, const char *path, struct req *r,
+				      struct api_response *out)
+{
+	char allowed[64] = "";
+	const char *missing;
+
+	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+		if (!path_match(routes[i].path, path, r->param))
+			continue;
+		if (strcmp(routes[i].method, method) == 0)
+			return &routes[i];
+		if (strlen(allowed) + strlen(routes[i].method) + 3 < sizeof(allowed))
+			strcat(strcat(allowed, allowed[0] ? ", " : ""), routes[i].method);
+	}
+	missing = unimplemented_prefix(path);
+	if (missing)
+		reply_err(out, 400, "kiln does not implement %s yet", missing);
+	else if (allowed[0])
+		reply_err(out, 400, "Invalid request method and/or path: %s %s (allowed: %s)",
+			  method, path, allowed);
+	else
+		reply_err(out, 400, "Invalid request method and/or path: %s %s", method, path);
+	return NULL;
+}
+
+/* Parse the body of a route that takes a JSON object. */
+static int body_parse(const struct route *rt, const char *body, size_t len, struct req *r,
+		      struct api_response *out)
+{
+	json_error_t jerr;
+
+	if (rt->body == BODY_IGNORED)
+		return 0;
+	if (len > API_MAX_BODY)
+		return reply_err(out, 400, "%s %s: the body exceeds %u bytes", r->method, r->path,
+				 API_MAX_BODY);
+	if (len == 0)
+		return reply_err(out, 400, "%s %s: a JSON body is required", r->method, r->path);
+	r->body = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!r->body)
+		return reply_err(out, 400, "%s %s: invalid JSON at line %d, column %d: %s",
+				 r->method, r->path, jerr.line, jerr.column, jerr.text);
+	if (!json_is_object(r->body))
+		return reply_err(out, 400, "%s %s: the body must be a JSON object", r->method,
+				 r->path);
+	return 0;
+}
+
+static int dispatch(struct api *a, struct req *r, const char *body, size_t len,
+		    struct api_response *out)
+{
+	const struct route *rt = route_find(r->method, r->path, r, out);
+	enum api_vm_state now;
+	char what[160];
+
+	if (!rt || body_parse(rt, body, len, r, out))
+		return out->status;
+	now = state(a);
+	if (!(rt->states & now)) {
+		snprintf(what, sizeof(what), "%s %s", r->method, r->path);
+		return reply_state(out, what, rt->states, now);
+	}
+	return rt->fn(a, r, out);
+}
+
+int api_dispatch(struct api *a, const char *method, const char *path, const char *body, size_t len,
+		 struct api_response *out)
+{
+	struct req r = {.method = method, .path = path};
+
+	*out = (struct api_response){.status = 500};
+	a->requests++;
+	dispatch(a, &r, body, len, out);
+	json_decref(r.body);
+	if (out->status >= 400)
+		a->bad_requests++;
+	return out->status;
+}
+
+int api_reply_error(struct api *a, struct api_response *out, int status, const char *msg)
+{
+	a->requests++;
+	a->bad_requests++;
+	return reply_err(out, status, "%s", msg);
+}
+
+void api_response_free(struct api_response *r)
+{
+	free(r->body);
+	r->body = NULL;
+	r->len = 0;
+}
+
+void api_init(struct api *a, struct vm_config *cfg, const struct api_ops *ops, void *ctx)
+{
+	memset(a, 0, sizeof(*a));
+	a->cfg = cfg;
+	a->ops = ops;
+	a->ctx = ctx;
+	a->metrics_fd = -1;
+	snprintf(a->id, sizeof(a->id), "anonymous-instance");
+}
+
+void api_destroy(struct api *a)
+{
+	if (a->metrics_fd >= 0)
+		close(a->metrics_fd);
+	a->metrics_fd = -1;
+	json_decref(a->metrics_props);
+	json_decref(a->logger);
+	a->metrics_props = a->logger = NULL;
+}

@@ -1,0 +1,89 @@
+/* api.h — the Firecracker-compatible REST API as a pure dispatcher: (method, path, body) in,
+ * (status, JSON body) out, through one table of routes with the VM states each allows. */
+#ifndef KILN_API_API_H
+#define KILN_API_API_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <jansson.h>
+
+#include "config/config.h"
+#include "util/compiler.h"
+
+#define API_MAX_BODY (64 * 1024) /* larger request bodies are answered 400 */
+
+/* The VM states routes are allowed in (a bit each, so a route can allow several). */
+enum api_vm_state {
+	API_NOT_STARTED = 1 << 0,
+	API_RUNNING = 1 << 1,
+	API_PAUSED = 1 << 2,
+};
+
+/*
+ * What the API does to the process. Each returns 0 or -errno; on failure the API answers 400
+ * (-EINVAL, -EBUSY, -ENOSPC: the request cannot be done now or with this configuration) or 500,
+ * with log_last_error()'s text when there is one. A NULL op answers 400 "not supported".
+ */
+struct api_ops {
+	enum api_vm_state (*state)(void *ctx);
+	int (*start)(void *ctx);	/* InstanceStart: build and boot from the config */
+	int (*pause)(void *ctx);	/* RUNNING -> PAUSED */
+	int (*resume)(void *ctx);	/* PAUSED -> RUNNING */
+	int (*ctrl_alt_del)(void *ctx); /* SendCtrlAltDel */
+	/* The VM's counters for a metrics line (metrics_json): a new object, NULL on ENOMEM. */
+	json_t *(*metrics)(void *ctx);
+};
+
+struct api {
+	struct vm_config *cfg; /* what PUT/PATCH of configuration resources change */
+	const struct api_ops *ops;
+	void *ctx;
+	char id[64]; /* the instance id GET / reports (default "anonymous-instance") */
+	/* PUT /metrics: where lines go (-1: not configured), with Firecracker's options. */
+	int metrics_fd;
+	char metrics_path[4096];
+	bool metrics_emit_id;
+	json_t *metrics_props;
+	/* PUT /logger, for GET /vm/config (NULL: not configured). */
+	json_t *logger;
+	/* The API's own counters (in every metrics line). */
+	uint64_t requests, bad_requests;
+};
+
+/* A response: status 200/204/400/500 and, except for 204, a JSON body (malloc'ed, NUL-
+ * terminated; len excludes the NUL). api_response_free releases it. */
+struct api_response {
+	int status;
+	char *body;
+	size_t len;
+};
+
+/* Set up a with defaults (no metrics, no logger). cfg, ops and ctx are borrowed. */
+void api_init(struct api *a, struct vm_config *cfg, const struct api_ops *ops, void *ctx);
+
+/* Close the metrics file and free what api_init and requests allocated. */
+void api_destroy(struct api *a);
+
+/*
+ * Handle one request. method and path are NUL-terminated (path without a query string); body
+ * holds len bytes (need not be NUL-terminated; may be NULL when len is 0). Always fills out
+ * (out->body NULL for 204, or when even the error body cannot be allocated, then status 500)
+ * and returns out->status. Never fails otherwise, whatever the input. Main thread.
+ */
+int api_dispatch(struct api *a, const char *method, const char *path, const char *body, size_t len,
+		 struct api_response *out);
+
+void api_response_free(struct api_response *r);
+
+/* Fill out with status and {"fault_message": msg} (for errors found before dispatch, such as
+ * an oversized body), counted as a bad request. Returns status. */
+int api_reply_error(struct api *a, struct api_response *out, int status, const char *msg);
+
+/* Write one metrics line to the metrics file if one is configured (FlushMetrics and the
+ * periodic flush). Returns 0 (also when none is configured) or -errno. */
+int api_flush_metrics(struct api *a) MUST_CHECK;
+
+/* Name of a state as GET / reports it ("Not started", "Running", "Paused"). */
+const char *api_state_name(enum api_vm_state s);
+
+#endif

@@ -1,0 +1,183 @@
+/* api_vmm.c — the API's operations on struct vmm, the metrics timer, and `kiln --api-sock`. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#include "api/api.h"
+#include "api/api_vmm.h"
+#include "api/http.h"
+#include "arch/x86/board.h"
+#include "core/metrics.h"
+#include "util/log.h"
+
+static enum api_vm_state vmm_state(void *ctx)
+{
+	struct vmm *m = ctx;
+
+	if (!m->vm)
+		return API_NOT_STARTED;
+	return vm_get_state(m->vm) == VM_PAUSED ? API_PAUSED : API_RUNNING;
+}
+
+static int vmm_start(void *ctx)
+{
+	struct vmm *m = ctx;
+
+	if (m->vm_started && !m->vm) {
+		log_err("the microVM already ran once; start a new kiln for another");
+		return -EBUSY;
+	}
+	return vmm_start_vm(m);
+}
+
+static int vmm_pause(void *ctx)
+{
+	struct vmm *m = ctx;
+
+	return m->vm ? vm_pause(m->vm) : -EBUSY;
+}
+
+static int vmm_resume(void *ctx)
+{
+	struct vmm *m = ctx;
+
+	return m->vm ? vm_resume(m->vm) : -EBUSY;
+}
+
+static int vmm_ctrl_alt_del(void *ctx)
+{
+	struct vmm *m = ctx;
+
+	return m->vm ? board_ctrl_alt_del(m->vm) : -EBUSY;
+}
+
+static json_t *vmm_metrics(void *ctx)
+{
+	struct vmm *m = ctx;
+
+	return metrics_json(m->vm);
+}
+
+static const struct api_ops vmm_api_ops = {
+    .state = vmm_state,
+    .start = vmm_start,
+    .pause = vmm_pause,
+    .resume = vmm_resume,
+    .ctrl_alt_del = vmm_ctrl_alt_del,
+    .metrics = vmm_metrics,
+};
+
+static void on_metrics_timer(void *ctx, int fd, uint32_t events)
+{
+	uint64_t n;
+
+	if (read(fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
+		return;
+	if (api_flush_metrics(ctx) < 0)
+		log_debug("metrics: periodic flush failed");
+}
+
+static int metrics_timer(struct event_loop *loop, struct api *a)
+{
+	struct itimerspec its = {.it_interval.tv_sec = API_METRICS_PERIOD_S,
+				 .it_value.tv_sec = API_METRICS_PERIOD_S};
+	int fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+
+	if (fd < 0)
+		return -errno;
+	if (timerfd_settime(fd, 0, &its, NULL) < 0 ||
+	    event_loop_add(loop, fd, EPOLLIN, on_metrics_timer, a) < 0) {
+		close(fd);
+		return -EIO;
+	}
+	return fd;
+}
+
+int api_run(struct vmm *m, const char *sock_path, const char *id)
+{
+	struct http_server srv;
+	struct api a;
+	int tfd, status = KILN_EXIT_HOST;
+
+	api_init(&a, &m->cfg, &vmm_api_ops, m);
+	if (id)
+		snprintf(a.id, sizeof(a.id), "%s", id);
+	tfd = metrics_timer(&m->loop, &a);
+	if (tfd >= 0 && http_server_start(&srv, &m->loop, sock_path, &a) == 0) {
+		log_info("api: listening on %s", sock_path);
+		status = vmm_run(m);
+		if (api_flush_metrics(&a) < 0) /* a last line with the final counters */
+			log_debug("metrics: final flush failed");
+		http_server_stop(&srv);
+	}
+	if (tfd >= 0) {
+		event_loop_del(&m->loop, tfd);
+		close(tfd);
+	}
+	api_destroy(&a);
+	return status;
+}
+
+static void usage(FILE *out)
+{
+	fputs(
+	    "usage: kiln --api-sock PATH [--id ID] [-v|-vv]\n"
+	    "  Serve the Firecracker-compatible API on the Unix socket PATH (created 0600) and\n"
+	    "  wait for configuration; the VM boots on InstanceStart, kiln exits when it stops.\n",
+	    out);
+}
+
+/* Parse --api-sock/--id/-v; 0, 1 (--help) or -EINVAL (message printed). */
+static int parse(int argc, char **argv, const char **sock, const char **id, int *verbosity)
+{
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+
+		if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+			usage(stdout);
+			return 1;
+		} else if (strcmp(a, "-v") == 0 || strcmp(a, "-vv") == 0) {
+			*verbosity = a[2] ? 2 : *verbosity + 1;
+		} else if ((strcmp(a, "--api-sock") == 0 || strcmp(a, "--id") == 0) &&
+			   i + 1 < argc && argv[i + 1][0]) {
+			*(a[2] == 'a' ? sock : id) = argv[++i];
+		} else {
+			fprintf(stderr,
+				"kiln: --api-sock mode: bad or incomplete argument '%s' "
+				"(see kiln --api-sock --help)\n",
+				a);
+			return -EINVAL;
+		}
+	}
+	if (*id && strlen(*id) >= 64) {
+		fprintf(stderr, "kiln: --id: at most 63 characters\n");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int api_main(int argc, char **argv)
+{
+	const char *sock = NULL, *id = NULL;
+	int verbosity = 0, ret = parse(argc, argv, &sock, &id, &verbosity);
+	struct vmm m;
+
+	if (ret != 0)
+		return ret < 0 ? KILN_EXIT_USAGE : KILN_EXIT_OK;
+	if (!sock) {
+		fprintf(stderr, "kiln: --api-sock needs a socket path\n");
+		return KILN_EXIT_USAGE;
+	}
+	log_set_level(verbosity >= 2 ? LOG_DEBUG : verbosity ? LOG_INFO : LOG_WARN);
+	if (vmm_init(&m) < 0) {
+		vmm_destroy(&m);
+		return KILN_EXIT_HOST;
+	}
+	m.cfg.verbosity = verbosity;
+	ret = api_run(&m, sock, id);
+	vmm_destroy(&m);
+	return ret;
+}

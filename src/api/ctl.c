@@ -1,0 +1,231 @@
+/* ctl.c — `kiln ctl`: HTTP/1.1 over the API's Unix socket with plain sockets, readable output. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "api/ctl.h"
+
+#define CTL_TIMEOUT_S 10
+#define CTL_MAX_RESP  (1 << 20)
+
+static int ctl_connect(const char *sock)
+{
+	struct sockaddr_un a = {.sun_family = AF_UNIX};
+	struct timeval tv = {.tv_sec = CTL_TIMEOUT_S};
+	int fd;
+
+	if (strlen(sock) >= sizeof(a.sun_path))
+		return -ENAMETOOLONG;
+	strcpy(a.sun_path, sock);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
+		int err = -errno;
+
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+static int send_all(int fd, const char *p, size_t n)
+{
+	while (n) {
+		ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return w < 0 ? -errno : -EIO;
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+/* Read until the server closes (Connection: close). */
+static int recv_all(int fd, char **out, size_t *len)
+{
+	size_t cap = 4096, n = 0;
+	char *buf = malloc(cap + 1);
+
+	while (buf) {
+		ssize_t r = recv(fd, buf + n, cap - n, 0);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			int err = errno == EAGAIN ? -ETIMEDOUT : -errno;
+
+			free(buf);
+			return err;
+		}
+		if (r == 0)
+			break;
+		n += (size_t)r;
+		if (n == cap) {
+			char *nb = cap >= CTL_MAX_RESP ? NULL : realloc(buf, cap * 2 + 1);
+
+			if (!nb)
+				break; /* keep what fits */
+			buf = nb;
+			cap *= 2;
+		}
+	}
+	if (!buf)
+		return -ENOMEM;
+	buf[n] = 0;
+	*out = buf;
+	*len = n;
+	return 0;
+}
+
+static int parse_response(char *raw, struct ctl_response *out)
+{
+	char *body = strstr(raw, "\r\n\r\n");
+	int status;
+
+	if (sscanf(raw, "HTTP/1.%*d %d", &status) != 1 || !body)
+		return -EPROTO;
+	out->status = status;
+	out->body = strdup(body + 4);
+	return out->body ? 0 : -ENOMEM;
+}
+
+int ctl_request(const char *sock, const char *method, const char *path, const char *body,
+		struct ctl_response *out)
+{
+	size_t blen = body ? strlen(body) : 0, rlen;
+	char head[512], *raw = NULL;
+	int fd = ctl_connect(sock), ret, n;
+
+	if (fd < 0)
+		return fd;
+	n = snprintf(head, sizeof(head),
+		     "%s %s HTTP/1.1\r\nHost: localhost\r\nAccept: application/json\r\n"
+		     "Content-Type: application/json\r\nContent-Length: %zu\r\n"
+		     "Connection: close\r\n\r\n",
+		     method, path, blen);
+	ret = n < (int)sizeof(head) ? send_all(fd, head, (size_t)n) : -ENAMETOOLONG;
+	if (ret == 0 && blen)
+		ret = send_all(fd, body, blen);
+	if (ret == 0)
+		ret = recv_all(fd, &raw, &rlen);
+	close(fd);
+	if (ret == 0)
+		ret = parse_response(raw, out);
+	free(raw);
+	return ret;
+}
+
+/* ---- commands ---- */
+
+struct ctl_cmd {
+	const char *name, *method, *path, *body;
+	void (*print)(json_t *body);
+	const char *done; /* printed after a 204 */
+};
+
+static void print_info(json_t *b)
+{
+	printf("id: %s\nstate: %s\nvmm_version: %s\napp_name: %s\n",
+	       json_string_value(json_object_get(b, "id")),
+	       json_string_value(json_object_get(b, "state")),
+	       json_string_value(json_object_get(b, "vmm_version")),
+	       json_string_value(json_object_get(b, "app_name")));
+}
+
+static void print_version(json_t *b)
+{
+	printf("version: %s\n", json_string_value(json_object_get(b, "firecracker_version")));
+}
+
+static void print_pretty(json_t *b)
+{
+	char *s = json_dumps(b, JSON_INDENT(2) | JSON_SORT_KEYS);
+
+	if (s)
+		puts(s);
+	free(s);
+}
+
+static const struct ctl_cmd cmds[] = {
+    {"info", "GET", "/", NULL, print_info, NULL},
+    {"version", "GET", "/version", NULL, print_version, NULL},
+    {"config", "GET", "/vm/config", NULL, print_pretty, NULL},
+    {"start", "PUT", "/actions", "{\"action_type\":\"InstanceStart\"}", NULL, "started"},
+    {"pause", "PATCH", "/vm", "{\"state\":\"Paused\"}", NULL, "paused"},
+    {"resume", "PATCH", "/vm", "{\"state\":\"Resumed\"}", NULL, "resumed"},
+    {"ctrl-alt-del", "PUT", "/actions", "{\"action_type\":\"SendCtrlAltDel\"}", NULL,
+     "Ctrl+Alt+Del sent"},
+    {"metrics", "PUT", "/actions", "{\"action_type\":\"FlushMetrics\"}", NULL, "metrics flushed"},
+};
+
+static int usage(FILE *f)
+{
+	fputs("usage: kiln ctl --sock PATH COMMAND\n"
+	      "commands: info, version, config, start, pause, resume, ctrl-alt-del, metrics\n",
+	      f);
+	return f == stdout ? 0 : 2;
+}
+
+static int show(const struct ctl_cmd *c, const struct ctl_response *r)
+{
+	json_t *b = r->body[0] ? json_loads(r->body, 0, NULL) : NULL;
+	const char *fault = json_string_value(json_object_get(b, "fault_message"));
+	int ok = r->status >= 200 && r->status < 300;
+
+	if (!ok)
+		fprintf(stderr, "kiln ctl: %s: %d: %s\n", c->name, r->status,
+			fault ? fault : r->body);
+	else if (c->print && b)
+		c->print(b);
+	else if (c->done)
+		printf("%s\n", c->done);
+	json_decref(b);
+	return ok ? 0 : 1;
+}
+
+int ctl_main(int argc, char **argv)
+{
+	const char *sock = NULL, *name = NULL;
+	struct ctl_response r;
+	int ret;
+
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+			return usage(stdout);
+		if (strcmp(argv[i], "--sock") == 0 && i + 1 < argc)
+			sock = argv[++i];
+		else if (!name && argv[i][0] != '-')
+			name = argv[i];
+		else
+			return usage(stderr);
+	}
+	if (!sock || !name)
+		return usage(stderr);
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+		if (strcmp(cmds[i].name, name) != 0)
+			continue;
+		ret = ctl_request(sock, cmds[i].method, cmds[i].path, cmds[i].body, &r);
+		if (ret < 0) {
+			fprintf(stderr, "kiln ctl: %s: %s\n", sock, strerror(-ret));
+			return 1;
+		}
+		ret = show(&cmds[i], &r);
+		free(r.body);
+		return ret;
+	}
+	fprintf(stderr, "kiln ctl: unknown command '%s'\n", name);
+	return usage(stderr);
+}

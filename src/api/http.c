@@ -1,0 +1,304 @@
+/* http.c — libmicrohttpd in external-epoll mode on kiln's loop: socket set-up, body collection
+ * with a size limit, JSON responses. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/timerfd.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <microhttpd.h>
+
+#include "api/http.h"
+#include "util/log.h"
+
+/* One request's state across MHD's calls: the body so far. */
+struct http_req {
+	char *body;
+	size_t len;
+	bool too_big;
+};
+
+static int fill_addr(const char *path, struct sockaddr_un *a)
+{
+	memset(a, 0, sizeof(*a));
+	a->sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(a->sun_path))
+		return -ENAMETOOLONG;
+	strcpy(a->sun_path, path);
+	return 0;
+}
+
+/* Something is at path: remove it only if it is a socket nobody listens on. */
+static int clear_stale(const char *path, const struct sockaddr_un *a)
+{
+	struct stat st;
+	int fd, ret;
+
+	if (lstat(path, &st) < 0)
+		return errno == ENOENT ? 0 : -errno;
+	if (!S_ISSOCK(st.st_mode))
+		return -EEXIST;
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	ret = connect(fd, (const struct sockaddr *)a, sizeof(*a)) == 0 ? -EADDRINUSE
+	      : errno == ECONNREFUSED				       ? 0
+								       : -errno;
+	close(fd);
+	if (ret == 0 && unlink(path) < 0)
+		ret = -errno;
+	return ret;
+}
+
+int http_listen_unix(const char *path)
+{
+	struct sockaddr_un a;
+	mode_t old;
+	int fd, ret = fill_addr(path, &a);
+
+	if (ret == 0)
+		ret = clear_stale(path, &a);
+	if (ret < 0)
+		return ret;
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -errno;
+	old = umask(0177); /* the socket file is born 0600: no window with wider access */
+	ret = bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 ? -errno : 0;
+	umask(old);
+	if (ret == 0 && listen(fd, 16) < 0) {
+		ret = -errno;
+		unlink(path);
+	}
+	if (ret < 0) {
+		close(fd);
+		return ret;
+	}
+	return fd;
+}
+
+/* ---- MHD callbacks ---- */
+
+static enum MHD_Result send_response(struct MHD_Connection *c, struct api_response *r)
+{
+	struct MHD_Response *resp;
+	enum MHD_Result ret;
+
+	resp = r->body ? MHD_create_response_from_buffer(r->len, r->body, MHD_RESPMEM_MUST_FREE)
+		       : MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+	if (!resp) {
+		api_response_free(r);
+		return MHD_NO; /* MHD closes the connection */
+	}
+	r->body = NULL; /* MHD owns it now */
+	if (r->status != 204)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+	ret = MHD_queue_response(c, (unsigned)r->status, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
+static enum MHD_Result reject(struct http_server *s, struct MHD_Connection *c, const char *msg)
+{
+	struct api_response r;
+
+	api_reply_error(s->api, &r, 400, msg);
+	return send_response(c, &r);
+}
+
+/* A declared Content-Length over the limit is refused before the body is read. */
+static bool declared_too_big(struct MHD_Connection *c)
+{
+	const char *cl =
+	    MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+
+	return cl && strtoull(cl, NULL, 10) > API_MAX_BODY;
+}
+
+static void body_add(struct http_req *q, const char *data, size_t n)
+{
+	char *nb;
+
+	if (q->too_big)
+		return;
+	if (n > API_MAX_BODY - q->len) {
+		q->too_big = true;
+		free(q->body);
+		q->body = NULL;
+		return;
+	}
+	nb = realloc(q->body, q->len + n + 1);
+	if (!nb) {
+		q->too_big = true; /* answered as too big: nothing better to say */
+		return;
+	}
+	memcpy(nb + q->len, data, n);
+	q->body = nb;
+	q->len += n;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
+				  const char *method, const char *version, const char *data,
+				  size_t *data_size, void **con_cls)
+{
+	struct http_server *s = cls;
+	struct http_req *q = *con_cls;
+	struct api_response r;
+
+	if (!q) { /* headers only, so far */
+		q = calloc(1, sizeof(*q));
+		if (!q)
+			return MHD_NO;
+		*con_cls = q;
+		if (declared_too_big(c))
+			return reject(s, c, "the request body exceeds 65536 bytes");
+		return MHD_YES;
+	}
+	if (*data_size) {
+		body_add(q, data, *data_size);
+		*data_size = 0;
+		return MHD_YES;
+	}
+	if (q->too_big)
+		return reject(s, c, "the request body exceeds 65536 bytes");
+	api_dispatch(s->api, method, url, q->body, q->len, &r);
+	log_debug("api: %s %s -> %d", method, url, r.status);
+	return send_response(c, &r);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+			 enum MHD_RequestTerminationCode why)
+{
+	struct http_req *q = *con_cls;
+
+	if (q) {
+		free(q->body);
+		free(q);
+		*con_cls = NULL;
+	}
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char buf[256];
+
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	buf[strcspn(buf, "\n")] = 0;
+	log_debug("api: http: %s", buf);
+}
+
+/* ---- the loop side ---- */
+
+/* Arm the timer for MHD's next timeout (connection timeouts), or disarm it. */
+static void timer_update(struct http_server *s)
+{
+	struct itimerspec its = {0};
+	MHD_UNSIGNED_LONG_LONG ms;
+
+	if (MHD_get_timeout(s->mhd, &ms) == MHD_YES) {
+		its.it_value.tv_sec = (time_t)(ms / 1000);
+		its.it_value.tv_nsec = (long)(ms % 1000) * 1000000 + 1; /* never 0: that disarms */
+	}
+	if (timerfd_settime(s->timer_fd, 0, &its, NULL) < 0)
+		log_debug("api: timerfd_settime: %s", strerror(errno));
+}
+
+static void run_mhd(struct http_server *s)
+{
+	if (MHD_run(s->mhd) != MHD_YES)
+		log_debug("api: MHD_run failed");
+	timer_update(s);
+}
+
+static void on_mhd_fd(void *ctx, int fd, uint32_t events)
+{
+	run_mhd(ctx);
+}
+
+static void on_timer(void *ctx, int fd, uint32_t events)
+{
+	uint64_t n;
+
+	if (read(fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
+		log_debug("api: timer read: %s", strerror(errno));
+	run_mhd(ctx);
+}
+
+static int daemon_start(struct http_server *s)
+{
+	const union MHD_DaemonInfo *info;
+
+	s->mhd =
+	    MHD_start_daemon(MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, NULL, NULL, on_request, s,
+			     MHD_OPTION_LISTEN_SOCKET, s->listen_fd, MHD_OPTION_CONNECTION_TIMEOUT,
+			     (unsigned)HTTP_CONN_TIMEOUT_S, MHD_OPTION_NOTIFY_COMPLETED,
+			     on_completed, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
+			     MHD_OPTION_CONNECTION_LIMIT, 32u, MHD_OPTION_END);
+	if (!s->mhd)
+		return -EIO;
+	info = MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_EPOLL_FD);
+	if (!info || info->epoll_fd < 0)
+		return -EIO;
+	s->mhd_fd = info->epoll_fd;
+	return 0;
+}
+
+int http_server_start(struct http_server *s, struct event_loop *loop, const char *path,
+		      struct api *api)
+{
+	int ret;
+
+	memset(s, 0, sizeof(*s));
+	s->loop = loop;
+	s->api = api;
+	s->mhd_fd = s->timer_fd = -1;
+	snprintf(s->path, sizeof(s->path), "%s", path);
+	s->listen_fd = http_listen_unix(path);
+	if (s->listen_fd < 0) {
+		ret = s->listen_fd;
+		log_err("--api-sock %s: %s", path,
+			ret == -EADDRINUSE ? "another process is listening there"
+			: ret == -EEXIST   ? "the path exists and is not a socket"
+					   : strerror(-ret));
+		s->path[0] = 0; /* not ours to remove */
+		return ret;
+	}
+	s->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	ret = s->timer_fd < 0 ? -errno : daemon_start(s);
+	if (ret == 0)
+		ret = event_loop_add(loop, s->mhd_fd, EPOLLIN, on_mhd_fd, s);
+	if (ret == 0)
+		ret = event_loop_add(loop, s->timer_fd, EPOLLIN, on_timer, s);
+	if (ret < 0) {
+		log_err("--api-sock %s: cannot start the HTTP server: %s", path, strerror(-ret));
+		http_server_stop(s);
+		return ret;
+	}
+	timer_update(s);
+	return 0;
+}
+
+void http_server_stop(struct http_server *s)
+{
+	if (s->loop && s->mhd_fd >= 0)
+		event_loop_del(s->loop, s->mhd_fd);
+	if (s->loop && s->timer_fd >= 0)
+		event_loop_del(s->loop, s->timer_fd);
+	if (s->mhd)
+		MHD_stop_daemon(s->mhd); /* closes the listening socket it was given */
+	else if (s->listen_fd >= 0)
+		close(s->listen_fd);
+	if (s->timer_fd >= 0)
+		close(s->timer_fd);
+	if (s->path[0])
+		unlink(s->path);
+	memset(s, 0, sizeof(*s));
+	s->listen_fd = s->mhd_fd = s->timer_fd = -1;
+}
