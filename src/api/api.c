@@ -169,14 +169,15 @@ static int get_bool(const json_t *obj, const char *key, const char *what, bool *
 }
 
 /* Open a log or metrics destination: a file (created 0600, appended to) or a FIFO with a
- * reader; never blocking, so a slow reader loses lines instead of stalling kiln. */
+ * reader; never blocking, so a slow reader loses lines instead of stalling kiln. Returns the
+ * fd, or -1 with the 400 in out. */
 static int open_sink(const char *path, const char *what, struct api_response *out)
 {
 	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NONBLOCK | O_CLOEXEC, 0600);
 
 	if (fd < 0)
-		return reply_err(out, 400, "%s: cannot open '%s': %s", what, path,
-				 errno == ENXIO ? "a FIFO with no reader" : strerror(errno));
+		reply_err(out, 400, "%s: cannot open '%s': %s", what, path,
+			  errno == ENXIO ? "a FIFO with no reader" : strerror(errno));
 	return fd;
 }
 
@@ -603,7 +604,7 @@ static int body_parse(const struct route *rt, const char *body, size_t len, stru
 				 API_MAX_BODY);
 	if (len == 0)
 		return reply_err(out, 400, "%s %s: a JSON body is required", r->method, r->path);
-	r->body = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
+	r->body = json_loadb(body, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
 	if (!r->body)
 		return reply_err(out, 400, "%s %s: invalid JSON at line %d, column %d: %s",
 				 r->method, r->path, jerr.line, jerr.column, jerr.text);

@@ -1,4 +1,5 @@
 /* test_i8042.c — the keyboard controller's commands and reset line, through the PIO bus. */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,7 +19,20 @@ struct fx {
 	struct io_bus pio;
 	struct i8042 *d;
 	unsigned resets;
+	unsigned irq_rises; /* IRQ 1 edges: 0 -> 1 */
+	int irq_level;
 };
+
+static int irq_set(void *ctx, uint32_t gsi, int level)
+{
+	struct fx *f = ctx;
+
+	assert_int_equal(gsi, 1);
+	if (level && !f->irq_level)
+		f->irq_rises++;
+	f->irq_level = level;
+	return 0;
+}
 
 static void on_reset(void *ctx)
 {
@@ -34,6 +48,7 @@ static int setup(void **state)
 
 	assert_non_null(f);
 	c.ctx = f;
+	c.irq = (struct irq_line){.set = irq_set, .ctx = f, .gsi = 1};
 	io_bus_init(&f->pio, "pio", 0x10000);
 	assert_int_equal(i8042_create(&c, &f->d), 0);
 	assert_int_equal(i8042_register(f->d, &f->pio), 0);
@@ -188,6 +203,66 @@ static void test_unknown_ignored(void **state)
 	assert_int_equal(f->resets, 0);
 }
 
+/* Read an injected key: OBF must be set (the next key may set it again at once). */
+static uint8_t key(struct fx *f)
+{
+	assert_true(status(f) & STS_OBF);
+	return (uint8_t)io_bus_read(&f->pio, 0x60, 1);
+}
+
+/* Injected keys: one byte per OBF, an IRQ edge per byte, the line left low. */
+static void test_ctrl_alt_del_set1(void **state)
+{
+	static const uint8_t want[] = {0x1d, 0x38, 0xe0, 0x53, 0xe0, 0xd3, 0xb8, 0x9d};
+	struct fx *f = *state;
+
+	assert_int_equal(i8042_ctrl_alt_del(f->d), 0);
+	for (size_t i = 0; i < sizeof(want); i++) {
+		assert_int_equal(f->irq_rises, i + 1);
+		assert_int_equal(f->irq_level, 0);
+		assert_int_equal(key(f), want[i]);
+	}
+	assert_int_equal(f->irq_rises, sizeof(want));
+	assert_false(status(f) & STS_OBF);
+}
+
+/* Translation off: scancode set 2. Interrupt disabled in the command byte: no IRQ, but the
+ * bytes still show through OBF (polling). */
+static void test_inject_set2_polled(void **state)
+{
+	static const uint8_t want[] = {0x14, 0x11, 0xe0, 0x71, 0xe0, 0xf0,
+				       0x71, 0xf0, 0x11, 0xf0, 0x14};
+	struct fx *f = *state;
+
+	cmd(f, 0x60);
+	data_out(f, 0x04); /* system flag only: no translation, no keyboard interrupt */
+	assert_int_equal(i8042_ctrl_alt_del(f->d), 0);
+	for (size_t i = 0; i < sizeof(want); i++)
+		assert_int_equal(key(f), want[i]);
+	assert_false(status(f) & STS_OBF);
+	assert_int_equal(f->irq_rises, 0);
+}
+
+/* The queue is bounded: a second sequence does not fit until the first is read. */
+static void test_inject_full(void **state)
+{
+	struct fx *f = *state;
+	uint8_t bytes[I8042_KEY_QUEUE + 1] = {0};
+
+	assert_int_equal(i8042_inject(f->d, bytes, sizeof(bytes)), -ENOSPC);
+	assert_false(status(f) & STS_OBF);
+	/* one byte moves to the output buffer at once, the rest fill the queue */
+	assert_int_equal(i8042_inject(f->d, bytes, I8042_KEY_QUEUE), 0);
+	assert_int_equal(i8042_ctrl_alt_del(f->d), -ENOSPC);
+	for (int i = 0; i < 8; i++)
+		assert_int_equal(key(f), 0);
+	assert_int_equal(i8042_ctrl_alt_del(f->d), 0);
+	for (int i = 0; i < I8042_KEY_QUEUE - 8; i++)
+		assert_int_equal(key(f), 0);
+	assert_int_equal(key(f), 0x1d);
+	assert_int_equal(key(f), 0x38);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -198,6 +273,9 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_command_byte, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_self_tests, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_unknown_ignored, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_ctrl_alt_del_set1, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_inject_set2_polled, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_inject_full, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

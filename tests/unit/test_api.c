@@ -1,0 +1,502 @@
+/* test_api.c — api_dispatch against a fake process: every route, the state rules, bad bodies,
+ * unknown paths and methods, logger and metrics. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <errno.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "api/api.h"
+#include "util/log.h"
+
+/* The fake process behind the API. */
+struct fake {
+	enum api_vm_state state;
+	unsigned starts, pauses, resumes, cads;
+	int start_ret, cad_ret;
+};
+
+static enum api_vm_state f_state(void *ctx)
+{
+	return ((struct fake *)ctx)->state;
+}
+
+static int f_start(void *ctx)
+{
+	struct fake *f = ctx;
+
+	f->starts++;
+	if (f->start_ret < 0) {
+		log_err("kernel /nonexistent: No such file or directory");
+		return f->start_ret;
+	}
+	f->state = API_RUNNING;
+	return 0;
+}
+
+static int f_pause(void *ctx)
+{
+	struct fake *f = ctx;
+
+	f->pauses++;
+	f->state = API_PAUSED;
+	return 0;
+}
+
+static int f_resume(void *ctx)
+{
+	struct fake *f = ctx;
+
+	f->resumes++;
+	f->state = API_RUNNING;
+	return 0;
+}
+
+static int f_cad(void *ctx)
+{
+	struct fake *f = ctx;
+
+	f->cads++;
+	return f->cad_ret;
+}
+
+static json_t *f_metrics(void *ctx)
+{
+	return json_pack("{s:[{s:i}]}", "vcpu", "exits_io", 7);
+}
+
+static const struct api_ops fake_ops = {
+    .state = f_state,
+    .start = f_start,
+    .pause = f_pause,
+    .resume = f_resume,
+    .ctrl_alt_del = f_cad,
+    .metrics = f_metrics,
+};
+
+struct fx {
+	struct fake f;
+	struct vm_config cfg;
+	struct api a;
+	struct api_response r;
+	json_t *body; /* the last response body, parsed */
+	char dir[64]; /* a temporary directory */
+};
+
+static int setup(void **state)
+{
+	struct fx *x = calloc(1, sizeof(*x));
+
+	assert_non_null(x);
+	x->f.state = API_NOT_STARTED;
+	config_defaults(&x->cfg);
+	api_init(&x->a, &x->cfg, &fake_ops, &x->f);
+	strcpy(x->dir, "/tmp/kiln-test-api-XXXXXX");
+	assert_non_null(mkdtemp(x->dir));
+	log_set_level(LOG_OFF); /* the fake's errors are expected */
+	*state = x;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fx *x = *state;
+	char cmd[128];
+
+	api_response_free(&x->r);
+	json_decref(x->body);
+	api_destroy(&x->a);
+	log_set_output(-1, 0, 0);
+	log_set_level(LOG_WARN);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", x->dir);
+	assert_int_equal(system(cmd), 0);
+	free(x);
+	return 0;
+}
+
+/* Send a request; checks the response's shape (204: no body; else a JSON object; errors have
+ * a string fault_message) and returns the status. */
+static int req(struct fx *x, const char *method, const char *path, const char *body)
+{
+	api_response_free(&x->r);
+	json_decref(x->body);
+	x->body = NULL;
+	api_dispatch(&x->a, method, path, body, body ? strlen(body) : 0, &x->r);
+	if (x->r.status == 204) {
+		assert_null(x->r.body);
+	} else {
+		assert_non_null(x->r.body);
+		assert_int_equal(strlen(x->r.body), x->r.len);
+		x->body = json_loads(x->r.body, 0, NULL);
+		assert_true(json_is_object(x->body));
+		if (x->r.status >= 400)
+			assert_true(json_is_string(json_object_get(x->body, "fault_message")));
+	}
+	return x->r.status;
+}
+
+static const char *fault(struct fx *x)
+{
+	return json_string_value(json_object_get(x->body, "fault_message"));
+}
+
+/* Status 400 and a fault_message containing `part`. */
+static void expect_400(struct fx *x, const char *method, const char *path, const char *body,
+		       const char *part)
+{
+	if (req(x, method, path, body) != 400)
+		fail_msg("%s %s %s: status %d", method, path, body ? body : "", x->r.status);
+	if (!strstr(fault(x), part))
+		fail_msg("%s %s: '%s' lacks '%s'", method, path, fault(x), part);
+}
+
+static void test_root_and_version(void **state)
+{
+	struct fx *x = *state;
+
+	assert_int_equal(req(x, "GET", "/", NULL), 200);
+	assert_string_equal(json_string_value(json_object_get(x->body, "state")), "Not started");
+	assert_string_equal(json_string_value(json_object_get(x->body, "app_name")), "kiln");
+	assert_string_equal(json_string_value(json_object_get(x->body, "vmm_version")),
+			    KILN_VERSION);
+	assert_non_null(json_string_value(json_object_get(x->body, "id")));
+	x->f.state = API_RUNNING;
+	assert_int_equal(req(x, "GET", "/", NULL), 200);
+	assert_string_equal(json_string_value(json_object_get(x->body, "state")), "Running");
+	x->f.state = API_PAUSED;
+	assert_int_equal(req(x, "GET", "/", "ignored body"), 200);
+	assert_string_equal(json_string_value(json_object_get(x->body, "state")), "Paused");
+	assert_int_equal(req(x, "GET", "/version", NULL), 200);
+	assert_string_equal(json_string_value(json_object_get(x->body, "firecracker_version")),
+			    KILN_VERSION);
+}
+
+static void test_unknown_paths_and_methods(void **state)
+{
+	struct fx *x = *state;
+
+	expect_400(x, "GET", "/nope", NULL, "Invalid request method and/or path: GET /nope");
+	expect_400(x, "GET", "", NULL, "Invalid request");
+	expect_400(x, "GET", "/version/", NULL, "Invalid request");
+	expect_400(x, "GET", "/drives/", NULL, "Invalid request");
+	expect_400(x, "PUT", "/drives/a/b", "{}", "Invalid request");
+	expect_400(x, "POST", "/actions", "{}", "(allowed: PUT)");
+	expect_400(x, "DELETE", "/machine-config", NULL, "(allowed: GET, PUT, PATCH)");
+	expect_400(x, "PUT", "/", "{}", "(allowed: GET)");
+	expect_400(x, "GET", "/actions", NULL, "PUT");
+	expect_400(x, "GET", "/drives/rootfs", NULL, "(allowed: PUT, PATCH)");
+	expect_400(x, "PATCH", "/vm/config", "{}", "(allowed: GET)");
+	expect_400(x, "BREW", "/\xff\x01", NULL, "BREW /??");
+}
+
+static void test_unimplemented(void **state)
+{
+	static const char *const paths[] = {
+	    "/balloon", "/balloon/statistics", "/network-interfaces/eth0",
+	    "/vsock",	"/snapshot/create",    "/snapshot/load",
+	    "/mmds",	"/mmds/config",	       "/cpu-config",
+	    "/pmem/p0", "/hotplug/memory",
+	};
+	struct fx *x = *state;
+	char want[64];
+
+	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
+		size_t n = strcspn(paths[i] + 1, "/") + 1;
+
+		snprintf(want, sizeof(want), "kiln does not implement %.*s yet", (int)n, paths[i]);
+		expect_400(x, "PUT", paths[i], "{}", want);
+		expect_400(x, "GET", paths[i], NULL, want);
+	}
+	expect_400(x, "GET", "/balloonx", NULL, "Invalid request"); /* prefix, not a resource */
+}
+
+static void test_bad_bodies(void **state)
+{
+	struct fx *x = *state;
+	char *big = malloc(API_MAX_BODY + 2);
+
+	expect_400(x, "PUT", "/actions", NULL, "a JSON body is required");
+	expect_400(x, "PUT", "/actions", "{\"action_type\":", "invalid JSON at line 1");
+	expect_400(x, "PUT", "/actions", "[1,2]", "must be a JSON object");
+	expect_400(x, "PUT", "/actions", "\"InstanceStart\"", "must be a JSON object");
+	expect_400(x, "PUT", "/actions", "{\"action_type\":\"FlushMetrics\"} x", "invalid JSON");
+	expect_400(x, "PUT", "/actions",
+		   "{\"action_type\":\"FlushMetrics\",\"action_type\":\"FlushMetrics\"}",
+		   "duplicate");
+	expect_400(x, "PUT", "/actions", "{\"action_type\":5}", "'action_type' must be a string");
+	expect_400(x, "PUT", "/actions", "{\"action\":\"InstanceStart\"}",
+		   "unknown field 'action'");
+	expect_400(x, "PUT", "/actions", "{}", "missing required field 'action_type'");
+	expect_400(x, "PUT", "/actions", "{\"action_type\":\"Reboot\"}", "unknown action_type");
+	/* Embedded NUL and invalid UTF-8 */
+	api_response_free(&x->r);
+	assert_int_equal(api_dispatch(&x->a, "PUT", "/actions", "{\"a\0\":1}", 8, &x->r), 400);
+	expect_400(x, "PUT", "/actions", "{\"action_type\":\"\xff\"}", "invalid JSON");
+	/* Oversized */
+	assert_non_null(big);
+	memset(big, ' ', API_MAX_BODY + 1);
+	big[0] = '{';
+	big[API_MAX_BODY] = '}';
+	big[API_MAX_BODY + 1] = 0;
+	expect_400(x, "PUT", "/actions", big, "exceeds 65536 bytes");
+	free(big);
+	assert_int_equal(x->f.starts, 0);
+	assert_int_equal(api_reply_error(&x->a, &x->r, 400, "too big"), 400);
+	assert_string_equal(x->r.body, "{\"fault_message\":\"too big\"}");
+}
+
+static void test_actions_states(void **state)
+{
+	struct fx *x = *state;
+
+	expect_400(x, "PUT", "/actions", "{\"action_type\":\"SendCtrlAltDel\"}",
+		   "SendCtrlAltDel: The requested operation is not supported before starting");
+	assert_int_equal(req(x, "PUT", "/actions", "{\"action_type\":\"InstanceStart\"}"), 204);
+	assert_int_equal(x->f.starts, 1);
+	expect_400(x, "PUT", "/actions", "{\"action_type\":\"InstanceStart\"}",
+		   "The requested operation is not supported after starting the microVM.");
+	assert_int_equal(x->f.starts, 1);
+	assert_int_equal(req(x, "PUT", "/actions", "{\"action_type\":\"SendCtrlAltDel\"}"), 204);
+	assert_int_equal(x->f.cads, 1);
+	x->f.cad_ret = -ENOSPC;
+	expect_400(x, "PUT", "/actions", "{\"action_type\":\"SendCtrlAltDel\"}", "not read");
+	x->f.state = API_PAUSED;
+	x->f.cad_ret = 0;
+	assert_int_equal(req(x, "PUT", "/actions", "{\"action_type\":\"SendCtrlAltDel\"}"), 204);
+	expect_400(x, "PUT", "/actions", "{\"action_type\":\"InstanceStart\"}", "after starting");
+	assert_int_equal(req(x, "PUT", "/actions", "{\"action_type\":\"FlushMetrics\"}"), 204);
+}
+
+static void test_start_failure(void **state)
+{
+	struct fx *x = *state;
+
+	x->f.start_ret = -EINVAL;
+	expect_400(x, "PUT", "/actions", "{\"action_type\":\"InstanceStart\"}",
+		   "InstanceStart: kernel /nonexistent: No such file or directory");
+	assert_int_equal(x->f.state, API_NOT_STARTED);
+	x->f.start_ret = -EIO;
+	assert_int_equal(req(x, "PUT", "/actions", "{\"action_type\":\"InstanceStart\"}"), 500);
+}
+
+static void test_vm_pause_resume(void **state)
+{
+	struct fx *x = *state;
+
+	expect_400(x, "PATCH", "/vm", "{\"state\":\"Paused\"}", "before starting the microVM");
+	x->f.state = API_RUNNING;
+	expect_400(x, "PATCH", "/vm", "{\"state\":\"Stopped\"}", "not Paused or Resumed");
+	expect_400(x, "PATCH", "/vm", "{\"state\":1}", "'state' must be a string");
+	expect_400(x, "PATCH", "/vm", "{\"state\":\"Paused\",\"x\":1}", "unknown field 'x'");
+	expect_400(x, "PATCH", "/vm", "{}", "missing required field 'state'");
+	expect_400(x, "PUT", "/vm", "{\"state\":\"Paused\"}", "(allowed: PATCH)");
+	assert_int_equal(req(x, "PATCH", "/vm", "{\"state\":\"Resumed\"}"), 204); /* no-op */
+	assert_int_equal(x->f.resumes, 0);
+	assert_int_equal(req(x, "PATCH", "/vm", "{\"state\":\"Paused\"}"), 204);
+	assert_int_equal(x->f.pauses, 1);
+	assert_int_equal(req(x, "GET", "/", NULL), 200);
+	assert_string_equal(json_string_value(json_object_get(x->body, "state")), "Paused");
+	assert_int_equal(req(x, "PATCH", "/vm", "{\"state\":\"Paused\"}"), 204); /* no-op */
+	assert_int_equal(x->f.pauses, 1);
+	assert_int_equal(req(x, "PATCH", "/vm", "{\"state\":\"Resumed\"}"), 204);
+	assert_int_equal(x->f.resumes, 1);
+}
+
+/* Pre-boot-only configuration routes, after boot: Firecracker's message, converter not run. */
+static void test_config_routes_post_boot(void **state)
+{
+	static const char *const routes[][2] = {
+	    {"PUT", "/boot-source"},   {"PUT", "/machine-config"}, {"PATCH", "/machine-config"},
+	    {"PUT", "/drives/rootfs"}, {"PUT", "/entropy"},	   {"PUT", "/serial"},
+	};
+	struct fx *x = *state;
+
+	for (enum api_vm_state s = API_RUNNING; s <= API_PAUSED; s <<= 1) {
+		x->f.state = s;
+		for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
+			expect_400(x, routes[i][0], routes[i][1], "{}",
+				   "The requested operation is not supported after starting the "
+				   "microVM.");
+		expect_400(x, "PATCH", "/drives/rootfs", "{\"drive_id\":\"rootfs\"}",
+			   "cannot change a drive after boot");
+		assert_int_equal(req(x, "GET", "/machine-config", NULL), 200);
+		assert_true(json_is_integer(json_object_get(x->body, "vcpu_count")));
+		assert_int_equal(req(x, "GET", "/vm/config", NULL), 200);
+		assert_true(json_is_object(json_object_get(x->body, "machine-config")));
+	}
+}
+
+/* Pre-boot: the converters' verdicts come back as 400 with their message; bad JSON never
+ * reaches them. */
+static void test_config_routes_pre_boot(void **state)
+{
+	struct fx *x = *state;
+
+	expect_400(x, "PUT", "/boot-source", "{", "invalid JSON");
+	expect_400(x, "PUT", "/machine-config", "[]", "must be a JSON object");
+	expect_400(x, "PUT", "/drives/rootfs", NULL, "a JSON body is required");
+	expect_400(x, "PUT", "/boot-source", "{\"bogus\":1}", "boot-source");
+	expect_400(x, "PUT", "/machine-config", "{\"vcpu_count\":\"two\"}", "machine-config");
+	expect_400(x, "PUT", "/entropy", "{\"bogus\":1}", "entropy");
+	expect_400(x, "PUT", "/serial", "{\"serial_out_path\":1}", "serial");
+	assert_int_equal(req(x, "GET", "/machine-config", NULL), 200);
+	assert_int_equal(json_integer_value(json_object_get(x->body, "vcpu_count")), 1);
+#ifdef KILN_HAVE_CONFIG_JSON
+	assert_int_equal(req(x, "PUT", "/machine-config", "{\"vcpu_count\":2,\"mem_size_mib\":64}"),
+			 204);
+	assert_int_equal(req(x, "GET", "/machine-config", NULL), 200);
+	assert_int_equal(json_integer_value(json_object_get(x->body, "vcpu_count")), 2);
+	assert_int_equal(json_integer_value(json_object_get(x->body, "mem_size_mib")), 64);
+	assert_int_equal(req(x, "PATCH", "/machine-config", "{\"mem_size_mib\":128}"), 204);
+	assert_int_equal(req(x, "GET", "/machine-config", NULL), 200);
+	assert_int_equal(json_integer_value(json_object_get(x->body, "vcpu_count")), 2);
+	assert_int_equal(req(x, "PUT", "/boot-source",
+			     "{\"kernel_image_path\":\"/k\",\"boot_args\":\"console=ttyS0\"}"),
+			 204);
+	assert_int_equal(req(x, "PUT", "/drives/rootfs",
+			     "{\"drive_id\":\"rootfs\",\"path_on_host\":\"/tmp/x\","
+			     "\"is_root_device\":false,\"is_read_only\":true}"),
+			 204);
+	expect_400(x, "PUT", "/drives/other",
+		   "{\"drive_id\":\"rootfs\",\"path_on_host\":\"/tmp/x\","
+		   "\"is_root_device\":false}",
+		   "drive");
+	assert_int_equal(req(x, "PUT", "/entropy", "{}"), 204);
+	assert_int_equal(req(x, "GET", "/vm/config", NULL), 200);
+	assert_string_equal(json_string_value(json_object_get(
+				json_object_get(x->body, "boot-source"), "kernel_image_path")),
+			    "/k");
+	assert_int_equal(json_array_size(json_object_get(x->body, "drives")), 1);
+#endif
+}
+
+static char *slurp(const char *path)
+{
+	static char buf[8192];
+	FILE *f = fopen(path, "r");
+	size_t n;
+
+	assert_non_null(f);
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	buf[n] = 0;
+	fclose(f);
+	return buf;
+}
+
+static void test_logger(void **state)
+{
+	struct fx *x = *state;
+	char path[128], body[256];
+
+	snprintf(path, sizeof(path), "%s/log", x->dir);
+	expect_400(x, "PUT", "/logger", "{\"level\":\"Loud\"}", "'level': 'Loud'");
+	expect_400(x, "PUT", "/logger", "{\"show_level\":\"yes\"}",
+		   "'show_level' must be a boolean");
+	expect_400(x, "PUT", "/logger", "{\"log_path\":false}", "'log_path' must be a string");
+	expect_400(x, "PUT", "/logger", "{\"colour\":true}", "unknown field 'colour'");
+	expect_400(x, "PUT", "/logger", "{\"module\":\"api_server\"}", "does not filter by module");
+	expect_400(x, "PUT", "/logger", "{\"log_path\":\"/nonexistent/dir/log\"}", "cannot open");
+	snprintf(body, sizeof(body),
+		 "{\"log_path\":\"%s\",\"level\":\"warning\",\"show_level\":true,"
+		 "\"show_log_origin\":true}",
+		 path);
+	assert_int_equal(req(x, "PUT", "/logger", body), 204);
+	assert_int_equal(log_get_level(), LOG_WARN);
+	log_warn("a warning %d", 42);
+	log_info("not shown");
+	assert_non_null(strstr(slurp(path), "kiln: [Warning] "));
+	assert_non_null(strstr(slurp(path), "test_api.c:"));
+	assert_non_null(strstr(slurp(path), "a warning 42\n"));
+	assert_null(strstr(slurp(path), "not shown"));
+	assert_int_equal(req(x, "GET", "/vm/config", NULL), 200);
+	assert_string_equal(
+	    json_string_value(json_object_get(json_object_get(x->body, "logger"), "log_path")),
+	    path);
+	assert_int_equal(req(x, "PUT", "/logger", "{\"level\":\"Off\"}"), 204);
+	assert_int_equal(log_get_level(), LOG_OFF);
+	x->f.state = API_RUNNING; /* kiln lets the logger change after boot */
+	assert_int_equal(req(x, "PUT", "/logger", "{\"level\":\"Trace\"}"), 204);
+	assert_int_equal(log_get_level(), LOG_DEBUG);
+}
+
+static void test_metrics(void **state)
+{
+	struct fx *x = *state;
+	char path[128], body[256];
+	json_t *line;
+
+	snprintf(path, sizeof(path), "%s/metrics", x->dir);
+	/* FlushMetrics with no metrics path: nothing to do, as in Firecracker */
+	assert_int_equal(req(x, "PUT", "/actions", "{\"action_type\":\"FlushMetrics\"}"), 204);
+	expect_400(x, "PUT", "/metrics", "{}", "missing required field 'metrics_path'");
+	expect_400(x, "PUT", "/metrics", "{\"metrics_path\":3}", "must be a string");
+	expect_400(x, "PUT", "/metrics", "{\"metrics_path\":\"/x\",\"properties\":{\"a\":1}}",
+		   "properties.a must be a string");
+	expect_400(x, "PUT", "/metrics", "{\"metrics_path\":\"/x\",\"properties\":[]}",
+		   "must be an object");
+	expect_400(x, "PUT", "/metrics", "{\"metrics_path\":\"/x\",\"emit_id\":1}",
+		   "must be a boolean");
+	expect_400(x, "PUT", "/metrics", "{\"metrics_path\":\"/nonexistent/m\"}", "cannot open");
+	snprintf(body, sizeof(body),
+		 "{\"metrics_path\":\"%s\",\"emit_id\":true,\"properties\":{\"host\":\"h1\"}}",
+		 path);
+	assert_int_equal(req(x, "PUT", "/metrics", body), 204);
+	expect_400(x, "PUT", "/metrics", body, "already initialized");
+	x->f.state = API_RUNNING;
+	assert_int_equal(req(x, "PUT", "/actions", "{\"action_type\":\"FlushMetrics\"}"), 204);
+	assert_int_equal(api_flush_metrics(&x->a), 0);
+	line = json_loads(slurp(path), JSON_DISABLE_EOF_CHECK, NULL);
+	assert_non_null(line);
+	assert_true(json_integer_value(json_object_get(line, "utc_timestamp_ms")) > 0);
+	assert_string_equal(json_string_value(json_object_get(line, "id")), "anonymous-instance");
+	assert_string_equal(
+	    json_string_value(json_object_get(json_object_get(line, "properties"), "host")), "h1");
+	assert_int_equal(json_integer_value(json_object_get(
+			     json_array_get(json_object_get(line, "vcpu"), 0), "exits_io")),
+			 7);
+	assert_true(
+	    json_integer_value(json_object_get(json_object_get(line, "api"), "bad_requests")) >= 7);
+	json_decref(line);
+	assert_non_null(strchr(strchr(slurp(path), '\n') + 1, '\n')); /* two lines */
+	assert_int_equal(req(x, "GET", "/vm/config", NULL), 200);
+	assert_string_equal(
+	    json_string_value(json_object_get(json_object_get(x->body, "metrics"), "metrics_path")),
+	    path);
+}
+
+static void test_counters(void **state)
+{
+	struct fx *x = *state;
+
+	req(x, "GET", "/", NULL);
+	req(x, "GET", "/nope", NULL);
+	req(x, "PUT", "/actions", "{");
+	assert_int_equal(x->a.requests, 3);
+	assert_int_equal(x->a.bad_requests, 2);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_root_and_version, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_unknown_paths_and_methods, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_unimplemented, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_bad_bodies, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_actions_states, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_start_failure, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_vm_pause_resume, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_config_routes_post_boot, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_config_routes_pre_boot, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_logger, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_metrics, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_counters, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
