@@ -185,7 +185,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	}
 }
 
-static void mhd_log(void *cls, const char *fmt, va_list ap)
+static PRINTF(2, 0) void mhd_log(void *cls, const char *fmt, va_list ap)
 {
 	char buf[256];
 
