@@ -109,8 +109,6 @@ int api_run(struct vmm *m, const char *sock_path, const char *id)
 	if (tfd >= 0 && http_server_start(&srv, &m->loop, sock_path, &a) == 0) {
 		log_info("api: listening on %s", sock_path);
 		status = vmm_run(m);
-		if (api_flush_metrics(&a) < 0) /* a last line with the final counters */
-			log_debug("metrics: final flush failed");
 		http_server_stop(&srv);
 	}
 	if (tfd >= 0) {

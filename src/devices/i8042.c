@@ -47,6 +47,7 @@ struct i8042 {
 	bool last_was_cmd;
 	uint8_t pending; /* command waiting for its data byte on port 0x60, or 0 */
 	uint64_t ignored;
+	bool ctr_written; /* a driver configured the controller: it expects keyboard IRQs */
 	uint8_t keys[I8042_KEY_QUEUE]; /* injected scancodes not yet in the output buffer */
 	size_t nr_keys;
 };
@@ -110,6 +111,7 @@ static bool data(struct i8042 *d, uint8_t v)
 	switch (cmd) {
 	case CMD_WRITE_CTR:
 		d->ctr = v;
+		d->ctr_written = true;
 		return false;
 	case CMD_WRITE_OUTPORT:
 		d->outport = v;
@@ -128,7 +130,7 @@ static bool next_key(struct i8042 *d)
 		return false;
 	respond(d, d->keys[0]);
 	memmove(d->keys, d->keys + 1, --d->nr_keys);
-	return (d->ctr & CTR_KBDINT) && !(d->ctr & CTR_KBDDIS);
+	return d->ctr_written && (d->ctr & CTR_KBDINT) && !(d->ctr & CTR_KBDDIS);
 }
 
 static void pulse_irq(struct i8042 *d)

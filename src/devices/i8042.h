@@ -47,10 +47,11 @@ extern const struct io_ops i8042_cmd_io_ops;
 
 /*
  * Queue scancode bytes as if typed on a keyboard: each in turn is put in the output buffer
- * (status OBF) and, when the command byte enables the keyboard interrupt and the keyboard is
- * not disabled, IRQ 1 is pulsed (edge: 1 then 0); the next byte follows when the guest reads the
- * data port. Returns 0, or -ENOSPC (nothing queued) if the bytes do not fit the queue.
- * Any thread.
+ * (status OBF) and, when the guest has written the command byte (a driver set the controller
+ * up: a guest that never did has no handler, and its PIC may not even be programmed) with the
+ * keyboard interrupt enabled and the keyboard not disabled, IRQ 1 is pulsed (edge: 1 then 0);
+ * the next byte follows when the guest reads the data port. Returns 0, or -ENOSPC (nothing queued)
+ * if the bytes do not fit the queue. Any thread.
  */
 int i8042_inject(struct i8042 *d, const uint8_t *codes, size_t len) MUST_CHECK;
 

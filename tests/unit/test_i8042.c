@@ -216,6 +216,8 @@ static void test_ctrl_alt_del_set1(void **state)
 	static const uint8_t want[] = {0x1d, 0x38, 0xe0, 0x53, 0xe0, 0xd3, 0xb8, 0x9d};
 	struct fx *f = *state;
 
+	cmd(f, 0x60);
+	data_out(f, 0x47); /* as Linux's i8042 driver sets it: interrupts, translation */
 	assert_int_equal(i8042_ctrl_alt_del(f->d), 0);
 	for (size_t i = 0; i < sizeof(want); i++) {
 		assert_int_equal(f->irq_rises, i + 1);
@@ -240,6 +242,16 @@ static void test_inject_set2_polled(void **state)
 	for (size_t i = 0; i < sizeof(want); i++)
 		assert_int_equal(key(f), want[i]);
 	assert_false(status(f) & STS_OBF);
+	assert_int_equal(f->irq_rises, 0);
+}
+
+/* A guest that never set the controller up gets no IRQ (it has no handler for it). */
+static void test_inject_no_driver(void **state)
+{
+	struct fx *f = *state;
+
+	assert_int_equal(i8042_ctrl_alt_del(f->d), 0);
+	assert_int_equal(key(f), 0x1d);
 	assert_int_equal(f->irq_rises, 0);
 }
 
@@ -276,6 +288,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_ctrl_alt_del_set1, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_inject_set2_polled, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_inject_full, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_inject_no_driver, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
