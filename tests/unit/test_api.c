@@ -247,6 +247,7 @@ static void test_bad_bodies(void **state)
 	expect_400(x, "PUT", "/actions", big, "exceeds 65536 bytes");
 	free(big);
 	assert_int_equal(x->f.starts, 0);
+	api_response_free(&x->r);
 	assert_int_equal(api_reply_error(&x->a, &x->r, 400, "too big"), 400);
 	assert_string_equal(x->r.body, "{\"fault_message\":\"too big\"}");
 }
