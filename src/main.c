@@ -123,9 +123,17 @@ static int setup_signals(struct runner *r)
 	return event_loop_add(&r->vm->loop, r->sig_fd, EPOLLIN, on_signal, r);
 }
 
-static bool uses_stdin(const struct vm_config *c)
+/* A serial port on stdio: main feeds it stdin. */
+static bool serial_on_stdio(const struct vm_config *c)
 {
 	return c->com1.mode == SERIAL_STDIO || c->com2.mode == SERIAL_STDIO;
+}
+
+/* Anything on stdio (a serial port, or the virtio console, which reads stdin itself): the
+ * terminal goes to raw mode. */
+static bool uses_stdin(const struct vm_config *c)
+{
+	return serial_on_stdio(c) || c->vconsole.mode == VCONSOLE_STDIO;
 }
 
 /* Boot one VM and run it until it stops. Returns kiln's exit status; *reset set if the guest
@@ -145,7 +153,7 @@ static int run_once(const struct vm_config *cfg, struct kvm_sys *kvm, bool *rese
 		status = KILN_EXIT_HOST;
 		goto out;
 	}
-	if (uses_stdin(cfg) &&
+	if (serial_on_stdio(cfg) &&
 	    event_loop_add(&r.vm->loop, STDIN_FILENO, EPOLLIN, on_stdin, &r) == 0) {
 		r.stdin_watched = true;
 		if (event_loop_add(&r.vm->loop, board_console_rx_fd(r.vm), EPOLLIN,

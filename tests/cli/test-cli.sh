@@ -68,6 +68,21 @@ expect 2 "collides" run --debug-exit-port 0xe5 --test-device
 expect 2 "in-kernel PIC/PIT" run --debug-exit-port 0x40
 # A serial file that cannot be created: a host error, status 4, one line naming the path.
 expect 4 "$tmp/nodir/out" run --serial "file:$tmp/nodir/out"
+# virtio devices: bad backends are one line and status 2; good ones boot.
+expect 2 "disk $tmp/missing.img" run --disk "$tmp/missing.img"
+expect 2 "disk $tmp: Is a directory" run --disk "$tmp"
+expect 2 "--disk: option 'rw'" run --disk "$tmp/text,rw"
+truncate -s 8M "$tmp/disk.img"
+expect 0 "" run --disk "$tmp/disk.img" --disk "$tmp/disk.img,ro,id=second"
+expect 2 "exists and is not a socket" run --console-virtio "socket:$tmp/text"
+expect 2 "$tmp/nodir/c" run --console-virtio "file:$tmp/nodir/c"
+expect 2 "--console-virtio: 'tcp:1'" run --console-virtio tcp:1
+expect 2 "only one of --serial" run --console-virtio stdio
+expect 0 "" run --rng --console-virtio "socket:$tmp/vc.sock"
+if [ -e "$tmp/vc.sock" ]; then
+	echo "FAIL: the console socket was left behind"
+	fail=$((fail + 1))
+fi
 # The demo guest boots and resets: status 0, greeting on stdout; to a file; or nowhere.
 expect 0 "" run
 expect 0 "" run --serial "file:$tmp/com1.txt"

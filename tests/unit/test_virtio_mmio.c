@@ -270,6 +270,11 @@ static void test_bad_queue_needs_reset(void **state)
 	wr(f, 0x70, 0);
 	assert_int_equal(rd(f, 0x70), 0);
 	assert_int_equal(f->dev.resets, resets + 1);
+	/* Use after reset: queues are gone, a notification reaches nothing. */
+	assert_int_equal(rd(f, 0x44), 0);
+	wr(f, 0x50, 0);
+	wr(f, 0x50, 1);
+	assert_int_equal(f->dev.notified[0] + f->dev.notified[1], 0);
 	/* A queue beyond nr_queues reads as absent. */
 	wr(f, 0x30, 5);
 	assert_int_equal(rd(f, 0x34), 0);

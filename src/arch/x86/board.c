@@ -17,6 +17,9 @@
 #include "arch/x86/mptable.h"
 #include "arch/x86/regs.h"
 #include "arch/x86/virtio_slots.h"
+#include "virtio/blk.h"
+#include "virtio/console.h"
+#include "virtio/rng.h"
 #include "core/vcpu.h"
 #include "core/vm.h"
 #include "devices/acpi_sleep.h"
@@ -279,12 +282,98 @@ static uint8_t *map_file(const char *what, const char *path, size_t *len)
 	return p;
 }
 
-/* Step 3b: virtio devices, each in the next slot. */
+/* Step 3b: virtio devices, each in the next slot: disks first (in --disk order), then the
+ * console and the entropy device. */
+static void console_free(void *dev)
+{
+	virtio_console_destroy(dev);
+}
+
+static void rng_free(void *dev)
+{
+	virtio_rng_destroy(dev);
+}
+
+static void on_console_quit(void *ctx)
+{
+	vm_request_stop(ctx, VM_STOP_HOST, KILN_EXIT_OK);
+}
+
+static int vconsole_add(struct vm *vm, struct board *b)
+{
+	static const enum chardev_kind kinds[] = {[VCONSOLE_NONE] = CHARDEV_NONE,
+						  [VCONSOLE_STDIO] = CHARDEV_STDIO,
+						  [VCONSOLE_FILE] = CHARDEV_FILE,
+						  [VCONSOLE_SOCKET] = CHARDEV_SOCKET};
+	const struct vconsole_config *vc = &vm->cfg->vconsole;
+	struct virtio_console_config cc = {.mem = &vm->mem,
+					   .loop = &vm->loop,
+					   .kind = kinds[vc->mode],
+					   .path = vc->path,
+					   .in_fd = STDIN_FILENO,
+					   .out_fd = STDOUT_FILENO,
+					   .escape = true,
+					   .on_quit = on_console_quit,
+					   .quit_ctx = vm};
+	struct virtio_console *con;
+	int ret = virtio_console_create(&cc, &con);
+
+	if (ret < 0) /* the backend has said what was wrong with the path */
+		return ret == -EEXIST || ret == -ENOENT || ret == -EACCES ? -EINVAL : ret;
+	ret = virtio_slots_add(&b->virtio, vm, &con->vd, console_free, con);
+	if (ret < 0)
+		virtio_console_destroy(con);
+	return ret;
+}
+
+static int rng_add(struct vm *vm, struct board *b)
+{
+	struct virtio_rng_config rc = {.mem = &vm->mem, .loop = &vm->loop};
+	struct virtio_rng *rng;
+	int ret = virtio_rng_create(&rc, &rng);
+
+	if (ret == 0) {
+		ret = virtio_slots_add(&b->virtio, vm, &rng->vd, rng_free, rng);
+		if (ret < 0)
+			virtio_rng_destroy(rng);
+	}
+	return ret;
+}
+
+static int disk_add(struct vm *vm, struct board *b, const struct disk_config *dc)
+{
+	struct blk_config bc = {.path = dc->path,
+				.read_only = dc->read_only,
+				.serial = dc->id[0] ? dc->id : NULL,
+				.loop = &vm->loop,
+				.mem = &vm->mem};
+	struct blk *blk;
+	int ret = blk_create(&bc, &blk); /* logs its own one-line error */
+
+	if (ret == 0) {
+		ret = virtio_slots_add(&b->virtio, vm, blk_virtio_dev(blk), blk_release, blk);
+		if (ret < 0)
+			blk_destroy(blk);
+	}
+	return ret;
+}
+
 static int virtio_devices_create(struct vm *vm, struct board *b)
 {
-	(void)vm;
-	(void)b;
-	return 0;
+	int ret = 0;
+
+	for (unsigned i = 0; i < vm->cfg->nr_disks && ret == 0; i++) {
+		ret = disk_add(vm, b, &vm->cfg->disks[i]);
+		if (ret == -ENOENT || ret == -EACCES || ret == -EISDIR || ret == -EINVAL)
+			return -EINVAL; /* a bad --disk: a configuration error */
+	}
+	if (ret == 0 && vm->cfg->vconsole.mode != VCONSOLE_NONE)
+		ret = vconsole_add(vm, b);
+	if (ret == 0 && vm->cfg->rng)
+		ret = rng_add(vm, b);
+	if (ret < 0 && ret != -EINVAL)
+		log_err("virtio devices: %s", strerror(-ret));
+	return ret;
 }
 
 /* Step 4: the ACPI tables (virtio slots, once there are any, must exist by now). */

@@ -1,0 +1,626 @@
+/* blk.c — virtio-blk: request parsing (pure), the queue loop, backend completions, reset with
+ * requests in flight (a generation counter), configuration space and statistics. */
+#include <assert.h>
+#include <endian.h>
+#include <errno.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+
+#include "backend/disk.h"
+#include "virtio/blk.h"
+
+/* --- request parsing: a pure function of the chain --- */
+
+/* The readable or the writable bytes of a chain, as one logical byte string. */
+struct span {
+	const struct virtq_seg *seg;
+	unsigned n;
+	uint64_t len;
+};
+
+static struct span chain_span(const struct virtq_chain *c, bool writable)
+{
+	unsigned nr = c->nr_segs < VIRTQ_CHAIN_MAX ? c->nr_segs : VIRTQ_CHAIN_MAX;
+	unsigned nr_out = c->nr_out < nr ? c->nr_out : nr;
+	struct span s = {.seg = writable ? c->seg + nr_out : c->seg,
+			 .n = writable ? nr - nr_out : nr_out};
+
+	for (unsigned i = 0; i < s.n; i++)
+		s.len += s.seg[i].len;
+	return s;
+}
+
+/* Copy bytes [off, off+len) of the span to dst. The caller checked off+len <= s->len. */
+static void span_copy(const struct span *s, uint64_t off, void *dst, uint64_t len)
+{
+	uint8_t *d = dst;
+
+	for (unsigned i = 0; i < s->n && len; i++) {
+		uint64_t l = s->seg[i].len, n;
+
+		if (off >= l) {
+			off -= l;
+			continue;
+		}
+		n = l - off < len ? l - off : len;
+		memcpy(d, (const uint8_t *)s->seg[i].host + off, n);
+		d += n;
+		len -= n;
+		off = 0;
+	}
+}
+
+/* Describe bytes [off, off+len) of the span as iovecs (zero-length pieces skipped).
+ * Returns false if more than `max` are needed. The caller checked off+len <= s->len. */
+static bool span_iov(const struct span *s, uint64_t off, uint64_t len, struct blk_req *r,
+		     unsigned max)
+{
+	r->nr_iov = 0;
+	for (unsigned i = 0; i < s->n && len; i++) {
+		uint64_t l = s->seg[i].len, n;
+
+		if (off >= l) {
+			off -= l;
+			continue;
+		}
+		n = l - off < len ? l - off : len;
+		if (r->nr_iov == max)
+			return false;
+		r->iov[r->nr_iov].iov_base = (uint8_t *)s->seg[i].host + off;
+		r->iov[r->nr_iov++].iov_len = n;
+		len -= n;
+		off = 0;
+	}
+	return true;
+}
+
+/* Sectors [sector, sector+n) inside the disk, without overflow. */
+static bool range_ok(uint64_t sector, uint64_t n, uint64_t capacity)
+{
+	return sector <= capacity && n <= capacity - sector;
+}
+
+/* IN (to_device false) and OUT: data is every byte between header and status. */
+static int parse_rw(const struct span *rd, const struct span *wr, const struct blk_limits *lim,
+		    struct blk_req *r)
+{
+	bool in = r->type == VIRTIO_BLK_T_IN;
+	uint64_t rd_extra = rd->len - BLK_HDR_LEN, wr_extra = wr->len - 1;
+	uint64_t data = in ? wr_extra : rd_extra;
+
+	if ((in ? rd_extra : wr_extra) != 0)
+		return VIRTIO_BLK_S_IOERR; /* data in the wrong direction */
+	if (!in && lim->read_only)
+		return VIRTIO_BLK_S_IOERR; /* §5.2.6.2 */
+	if (data % BLK_SECTOR_SIZE || data > UINT32_MAX)
+		return VIRTIO_BLK_S_IOERR;
+	r->data_len = (uint32_t)data;
+	r->nr_sectors = data / BLK_SECTOR_SIZE;
+	if (!range_ok(r->sector, r->nr_sectors, lim->capacity))
+		return VIRTIO_BLK_S_IOERR;
+	if (!span_iov(in ? wr : rd, in ? 0 : BLK_HDR_LEN, data, r, BLK_SEG_MAX))
+		return VIRTIO_BLK_S_IOERR;
+	return 0;
+}
+
+static int parse_dwz(const struct span *rd, const struct span *wr, const struct blk_limits *lim,
+		     struct blk_req *r)
+{
+	bool discard = r->type == VIRTIO_BLK_T_DISCARD;
+	uint8_t range[BLK_DWZ_LEN];
+	uint32_t n, flags;
+
+	if (!(discard ? lim->discard : lim->write_zeroes))
+		return VIRTIO_BLK_S_UNSUPP;
+	if (lim->read_only || wr->len != 1 || rd->len != BLK_HDR_LEN + BLK_DWZ_LEN)
+		return VIRTIO_BLK_S_IOERR; /* one range (BLK_MAX_DWZ_SEG) and nothing to return */
+	span_copy(rd, BLK_HDR_LEN, range, BLK_DWZ_LEN);
+	memcpy(&r->sector, range, 8);
+	memcpy(&n, range + 8, 4);
+	memcpy(&flags, range + 12, 4);
+	r->sector = le64toh(r->sector);
+	n = le32toh(n);
+	flags = le32toh(flags);
+	/* §5.2.6.2: unknown flags, or unmap on a discard, are UNSUPP. */
+	if ((flags & ~VIRTIO_BLK_F_DWZ_UNMAP) || (discard && flags))
+		return VIRTIO_BLK_S_UNSUPP;
+	r->unmap = flags & VIRTIO_BLK_F_DWZ_UNMAP;
+	r->nr_sectors = n;
+	if (n > BLK_MAX_DWZ_SECTORS || !range_ok(r->sector, n, lim->capacity))
+		return VIRTIO_BLK_S_IOERR;
+	return 0;
+}
+
+/* The status byte: the last byte of the last non-empty writable segment. */
+static uint8_t *status_byte(const struct span *wr)
+{
+	for (unsigned i = wr->n; i-- > 0;)
+		if (wr->seg[i].len)
+			return (uint8_t *)wr->seg[i].host + wr->seg[i].len - 1;
+	return NULL;
+}
+
+int blk_req_parse(const struct virtq_chain *c, const struct blk_limits *lim, struct blk_req *r)
+{
+	struct span rd = chain_span(c, false), wr = chain_span(c, true);
+	uint8_t hdr[BLK_HDR_LEN];
+	uint32_t type;
+
+	memset(r, 0, offsetof(struct blk_req, iov));
+	r->type = BLK_T_NONE;
+	r->status = status_byte(&wr);
+	if (!r->status)
+		return -EINVAL;
+	if (rd.len < BLK_HDR_LEN)
+		return VIRTIO_BLK_S_IOERR;
+	span_copy(&rd, 0, hdr, BLK_HDR_LEN);
+	memcpy(&type, hdr, 4);
+	memcpy(&r->sector, hdr + 8, 8);
+	r->type = le32toh(type);
+	r->sector = le64toh(r->sector);
+	switch (r->type) {
+	case VIRTIO_BLK_T_IN:
+	case VIRTIO_BLK_T_OUT:
+		return parse_rw(&rd, &wr, lim, r);
+	case VIRTIO_BLK_T_FLUSH:
+		r->sector = 0; /* unused for flush */
+		return rd.len == BLK_HDR_LEN && wr.len == 1 ? 0 : VIRTIO_BLK_S_IOERR;
+	case VIRTIO_BLK_T_GET_ID:
+		if (rd.len != BLK_HDR_LEN)
+			return VIRTIO_BLK_S_IOERR;
+		r->data_len = wr.len - 1 < BLK_ID_LEN ? (uint32_t)(wr.len - 1) : BLK_ID_LEN;
+		return span_iov(&wr, 0, r->data_len, r, BLK_ID_LEN) ? 0 : VIRTIO_BLK_S_IOERR;
+	case VIRTIO_BLK_T_DISCARD:
+	case VIRTIO_BLK_T_WRITE_ZEROES:
+		return parse_dwz(&rd, &wr, lim, r);
+	default:
+		return VIRTIO_BLK_S_UNSUPP;
+	}
+}
+
+/* --- the device --- */
+
+/* virtio_blk_config (§5.2.4), little-endian like the host. */
+struct blk_config_space {
+	uint64_t capacity;
+	uint32_t size_max;
+	uint32_t seg_max;
+	uint16_t cylinders;
+	uint8_t heads, sectors;
+	uint32_t blk_size;
+	uint8_t physical_block_exp, alignment_offset;
+	uint16_t min_io_size;
+	uint32_t opt_io_size;
+	uint8_t writeback, unused0;
+	uint16_t num_queues;
+	uint32_t max_discard_sectors;
+	uint32_t max_discard_seg;
+	uint32_t discard_sector_alignment;
+	uint32_t max_write_zeroes_sectors;
+	uint32_t max_write_zeroes_seg;
+	uint8_t write_zeroes_may_unmap;
+	uint8_t unused1[3];
+} __attribute__((packed));
+
+_Static_assert(offsetof(struct blk_config_space, blk_size) == 20, "virtio_blk_config layout");
+_Static_assert(offsetof(struct blk_config_space, max_discard_sectors) == 36,
+	       "virtio_blk_config layout");
+_Static_assert(sizeof(struct blk_config_space) == BLK_CONFIG_LEN, "virtio_blk_config size");
+
+/* One request between pop and push. */
+struct blk_slot {
+	uint32_t gen; /* b->gen when popped: a reset since then drops the completion */
+	uint16_t head;
+	struct blk_req req;
+};
+
+struct blk {
+	struct virtio_dev vd; /* vd.lock guards everything below */
+	struct disk *disk;
+	struct event_loop *loop;
+	struct blk_config_space cfg;
+	char serial[BLK_ID_LEN];
+	struct blk_limits lim;
+	uint32_t gen;
+	bool stalled; /* stopped popping for want of slots: completions resume the queue */
+	bool pushed;  /* used entries not yet signalled */
+	struct blk_slot slots[BLK_QUEUE_SIZE];
+	unsigned free_idx[BLK_QUEUE_SIZE], nr_free;
+	struct virtq_chain chain; /* scratch for virtq_pop */
+	struct blk_stats stats;
+};
+
+static struct blk_slot *slot_get(struct blk *b)
+{
+	return b->nr_free ? &b->slots[b->free_idx[--b->nr_free]] : NULL;
+}
+
+static void slot_put(struct blk *b, struct blk_slot *s)
+{
+	b->free_idx[b->nr_free++] = (unsigned)(s - b->slots);
+}
+
+/* Answer a request: status byte, used ring; or drop it if the device was reset since. */
+static void finish(struct blk *b, struct blk_slot *s, uint8_t status, uint32_t written)
+{
+	if (s->gen != b->gen) {
+		b->stats.dropped++;
+	} else {
+		*s->req.status = status;
+		if (virtq_push(&b->vd.vq[0], s->head, written) == 0)
+			b->pushed = true;
+	}
+	slot_put(b, s);
+}
+
+/* Signal the driver once per batch of used entries. */
+static void flush_used(struct blk *b)
+{
+	if (b->pushed) {
+		b->pushed = false;
+		virtio_dev_used(&b->vd, 0);
+	}
+}
+
+static void count_done(struct blk *b, const struct blk_req *r, int res)
+{
+	if (res < 0) {
+		b->stats.io_errors++;
+		log_warn_ratelimited(&b->vd.rl, "virtio-blk: request type %u sector %llu: %s",
+				     r->type, (unsigned long long)r->sector, strerror(-res));
+	} else if (r->type == VIRTIO_BLK_T_IN) {
+		b->stats.bytes_read += r->data_len;
+	} else if (r->type == VIRTIO_BLK_T_OUT) {
+		b->stats.bytes_written += r->data_len;
+	}
+}
+
+/* Backend completion (vd.lock held: inside disk_submit or disk_complete). */
+static void disk_done(void *ctx, void *cookie, int res)
+{
+	struct blk *b = ctx;
+	struct blk_slot *s = cookie;
+	uint32_t written = 1;
+
+	if (s->gen == b->gen)
+		count_done(b, &s->req, res);
+	if (res == 0 && s->req.type == VIRTIO_BLK_T_IN)
+		written += s->req.data_len;
+	finish(b, s, res == 0 ? VIRTIO_BLK_S_OK : VIRTIO_BLK_S_IOERR, written);
+}
+
+static void count_type(struct blk *b, uint32_t type)
+{
+	switch (type) {
+	case VIRTIO_BLK_T_IN:
+		b->stats.reads++;
+		break;
+	case VIRTIO_BLK_T_OUT:
+		b->stats.writes++;
+		break;
+	case VIRTIO_BLK_T_FLUSH:
+		b->stats.flushes++;
+		break;
+	case VIRTIO_BLK_T_GET_ID:
+		b->stats.get_ids++;
+		break;
+	case VIRTIO_BLK_T_DISCARD:
+		b->stats.discards++;
+		break;
+	case VIRTIO_BLK_T_WRITE_ZEROES:
+		b->stats.write_zeroes++;
+		break;
+	}
+}
+
+static void get_id(struct blk *b, struct blk_slot *s)
+{
+	const struct blk_req *r = &s->req;
+	uint32_t off = 0;
+
+	for (unsigned i = 0; i < r->nr_iov; i++) {
+		memcpy(r->iov[i].iov_base, b->serial + off, r->iov[i].iov_len);
+		off += (uint32_t)r->iov[i].iov_len;
+	}
+	finish(b, s, VIRTIO_BLK_S_OK, r->data_len + 1);
+}
+
+static enum disk_op disk_op_of(uint32_t type)
+{
+	switch (type) {
+	case VIRTIO_BLK_T_IN:
+		return DISK_READ;
+	case VIRTIO_BLK_T_OUT:
+		return DISK_WRITE;
+	case VIRTIO_BLK_T_DISCARD:
+		return DISK_DISCARD;
+	default:
+		return DISK_WRITE_ZEROES;
+	}
+}
+
+/* Hand a valid request to the backend (or answer it when there is nothing to do). */
+static void execute(struct blk *b, struct blk_slot *s)
+{
+	struct blk_req *r = &s->req;
+	struct disk_req d = {.offset = r->sector * BLK_SECTOR_SIZE,
+			     .len = r->nr_sectors * BLK_SECTOR_SIZE,
+			     .iov = r->iov,
+			     .iovcnt = r->nr_iov,
+			     .unmap = r->unmap,
+			     .cookie = s};
+	int ret;
+
+	switch (r->type) {
+	case VIRTIO_BLK_T_GET_ID:
+		get_id(b, s);
+		return;
+	case VIRTIO_BLK_T_FLUSH:
+		d.op = DISK_FLUSH;
+		break;
+	default:
+		if (r->nr_sectors == 0) { /* an empty transfer or range: done */
+			finish(b, s, VIRTIO_BLK_S_OK, 1);
+			return;
+		}
+		d.op = disk_op_of(r->type);
+		break;
+	}
+	ret = disk_submit(b->disk, &d);
+	if (ret < 0)
+		disk_done(b, s, ret);
+}
+
+/* One popped chain: parse, then answer or execute. */
+static void handle_chain(struct blk *b, const struct virtq_chain *c)
+{
+	struct blk_slot *s = slot_get(b);
+	int ret;
+
+	assert(s); /* process_queue pops only with a free slot */
+	s->gen = b->gen;
+	s->head = c->head;
+	ret = blk_req_parse(c, &b->lim, &s->req);
+	if (ret < 0) {
+		/* No status byte: nowhere to report; return the buffers untouched (see header). */
+		b->stats.no_status++;
+		log_warn_ratelimited(&b->vd.rl, "virtio-blk: request without a status byte");
+		if (virtq_push(&b->vd.vq[0], c->head, 0) == 0)
+			b->pushed = true;
+		slot_put(b, s);
+		return;
+	}
+	count_type(b, s->req.type);
+	if (ret == VIRTIO_BLK_S_UNSUPP)
+		b->stats.unsupported++;
+	else if (ret != 0)
+		b->stats.bad_requests++;
+	if (ret != 0)
+		finish(b, s, (uint8_t)ret, 1);
+	else
+		execute(b, s);
+}
+
+static bool can_start(const struct blk *b)
+{
+	return b->nr_free > 0 && disk_room(b->disk) > 0;
+}
+
+/* Pop and start requests until the ring is empty (and notifications are re-enabled without a
+ * race) or slots run out (then a completion resumes). vd.lock held. */
+static void process_queue(struct blk *b)
+{
+	struct virtq *q = &b->vd.vq[0];
+	int ret;
+
+	b->stalled = false;
+	do {
+		while (can_start(b)) {
+			ret = virtq_pop(q, &b->chain);
+			if (ret == -ENOENT)
+				break;
+			if (ret < 0) {
+				virtio_dev_set_needs_reset(&b->vd, "malformed descriptor chain");
+				goto out;
+			}
+			handle_chain(b, &b->chain);
+		}
+		if (!can_start(b)) {
+			b->stalled = true;
+			goto out;
+		}
+	} while (virtq_enable_notify(q));
+out:
+	flush_used(b);
+}
+
+/* io_uring completions are waiting (main loop). */
+static void on_disk_event(void *ctx, int fd, uint32_t events)
+{
+	struct blk *b = ctx;
+
+	(void)fd;
+	(void)events;
+	pthread_mutex_lock(&b->vd.lock);
+	disk_complete(b->disk);
+	if (b->stalled && virtio_dev_live(&b->vd) && b->vd.vq[0].active)
+		process_queue(b);
+	else
+		flush_used(b);
+	pthread_mutex_unlock(&b->vd.lock);
+}
+
+/* --- virtio_dev_ops --- */
+
+static uint64_t blk_features(void *dev)
+{
+	struct blk *b = dev;
+	uint64_t f = (1ULL << VIRTIO_BLK_F_SEG_MAX) | (1ULL << VIRTIO_BLK_F_BLK_SIZE) |
+		     (1ULL << VIRTIO_BLK_F_FLUSH);
+
+	if (disk_read_only(b->disk))
+		return f | (1ULL << VIRTIO_BLK_F_RO);
+	return f | (1ULL << VIRTIO_BLK_F_DISCARD) | (1ULL << VIRTIO_BLK_F_WRITE_ZEROES);
+}
+
+static void blk_config_read(void *dev, uint32_t off, void *buf, uint32_t len)
+{
+	struct blk *b = dev;
+
+	memcpy(buf, (const uint8_t *)&b->cfg + off, len);
+}
+
+static int blk_activate(void *dev)
+{
+	struct blk *b = dev;
+
+	b->lim.discard = virtio_dev_has_feature(&b->vd, VIRTIO_BLK_F_DISCARD);
+	b->lim.write_zeroes = virtio_dev_has_feature(&b->vd, VIRTIO_BLK_F_WRITE_ZEROES);
+	b->stalled = false;
+	return 0;
+}
+
+/* Requests in flight keep their slots until the backend finishes them; their completions see
+ * a stale generation and touch neither the status byte nor the rings. */
+static void blk_reset(void *dev)
+{
+	struct blk *b = dev;
+
+	b->gen++;
+	b->stalled = false;
+	b->pushed = false;
+	b->lim.discard = false;
+	b->lim.write_zeroes = false;
+}
+
+static void blk_notify(void *dev, unsigned q)
+{
+	(void)q; /* one queue: the transport checked q */
+	process_queue(dev);
+}
+
+static const struct virtio_dev_ops blk_ops = {
+    .name = "virtio-blk",
+    .device_id = VIRTIO_ID_BLOCK,
+    .nr_queues = 1,
+    .queue_max = BLK_QUEUE_SIZE,
+    .config_len = BLK_CONFIG_LEN,
+    .features = blk_features,
+    .config_read = blk_config_read,
+    .config_write = NULL,
+    .activate = blk_activate,
+    .reset = blk_reset,
+    .notify = blk_notify,
+};
+
+/* --- creation --- */
+
+static void fill_config(struct blk *b)
+{
+	uint64_t sectors = disk_sectors(b->disk);
+
+	b->cfg.capacity = htole64(sectors);
+	b->cfg.seg_max = htole32(BLK_SEG_MAX);
+	b->cfg.blk_size = htole32(BLK_SECTOR_SIZE);
+	b->cfg.num_queues = htole16(1);
+	if (!disk_read_only(b->disk)) {
+		b->cfg.max_discard_sectors = htole32(BLK_MAX_DWZ_SECTORS);
+		b->cfg.max_discard_seg = htole32(BLK_MAX_DWZ_SEG);
+		b->cfg.discard_sector_alignment = htole32(BLK_DISCARD_ALIGNMENT);
+		b->cfg.max_write_zeroes_sectors = htole32(BLK_MAX_DWZ_SECTORS);
+		b->cfg.max_write_zeroes_seg = htole32(BLK_MAX_DWZ_SEG);
+		b->cfg.write_zeroes_may_unmap = 1;
+	}
+	b->lim.capacity = sectors;
+	b->lim.read_only = disk_read_only(b->disk);
+}
+
+static int open_disk(struct blk *b, const struct blk_config *cfg)
+{
+	struct disk_params dc = {.path = cfg->path,
+				 .read_only = cfg->read_only,
+				 .force_sync = cfg->force_sync || !cfg->loop,
+				 .depth = BLK_QUEUE_SIZE,
+				 .done = disk_done,
+				 .ctx = b};
+	int ret = disk_open(&dc, &b->disk);
+
+	if (ret < 0)
+		return ret;
+	if (disk_is_async(b->disk)) {
+		ret = event_loop_add(cfg->loop, disk_event_fd(b->disk), EPOLLIN, on_disk_event, b);
+		if (ret < 0) {
+			log_err("disk %s: watching completions: %s", cfg->path, strerror(-ret));
+			disk_close(b->disk);
+			return ret;
+		}
+		b->loop = cfg->loop;
+	}
+	return 0;
+}
+
+int blk_create(const struct blk_config *cfg, struct blk **out)
+{
+	struct blk *b;
+	int ret;
+
+	if (cfg->serial && strlen(cfg->serial) > BLK_ID_LEN) {
+		log_err("disk %s: id '%s' is longer than %d bytes", cfg->path, cfg->serial,
+			BLK_ID_LEN);
+		return -EINVAL;
+	}
+	b = calloc(1, sizeof(*b));
+	if (!b)
+		return -ENOMEM;
+	if (cfg->serial)
+		memcpy(b->serial, cfg->serial, strlen(cfg->serial));
+	for (unsigned i = 0; i < BLK_QUEUE_SIZE; i++)
+		b->free_idx[i] = i;
+	b->nr_free = BLK_QUEUE_SIZE;
+	ret = open_disk(b, cfg);
+	if (ret < 0)
+		goto out_free;
+	fill_config(b);
+	ret = virtio_dev_init(&b->vd, &blk_ops, b, cfg->mem);
+	if (ret < 0)
+		goto out_close;
+	*out = b;
+	return 0;
+out_close:
+	if (b->loop)
+		event_loop_del(b->loop, disk_event_fd(b->disk));
+	disk_close(b->disk);
+out_free:
+	free(b);
+	return ret;
+}
+
+struct virtio_dev *blk_virtio_dev(struct blk *b)
+{
+	return &b->vd;
+}
+
+void blk_get_stats(struct blk *b, struct blk_stats *out)
+{
+	pthread_mutex_lock(&b->vd.lock);
+	*out = b->stats;
+	pthread_mutex_unlock(&b->vd.lock);
+}
+
+void blk_destroy(struct blk *b)
+{
+	if (!b)
+		return;
+	if (b->loop)
+		event_loop_del(b->loop, disk_event_fd(b->disk));
+	disk_close(b->disk);
+	virtio_dev_destroy(&b->vd);
+	free(b);
+}
+
+void blk_release(void *b)
+{
+	blk_destroy(b);
+}

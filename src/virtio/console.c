@@ -1,0 +1,284 @@
+/* console.c — virtio-console, port 0: transmitq to a chardev, chardev input to receiveq with
+ * flow control, and the emergency-write register. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "virtio/console.h"
+
+/*
+ * Take the next chain of queue q into *chain. Chains whose buffers go the wrong way (any
+ * writable one on transmitq; a readable one, or no room, on receiveq) complete empty and are
+ * counted. Returns 1 if *chain is held, 0 if the queue is empty, -1 if the device broke.
+ */
+static int take(struct virtio_console *c, unsigned q, struct virtq_chain *chain, bool *used)
+{
+	struct virtq *vq = &c->vd.vq[q];
+	int ret;
+
+	for (;;) {
+		ret = virtq_pop(vq, chain);
+		if (ret == -ENOENT && virtq_enable_notify(vq))
+			continue;
+		if (ret == -ENOENT)
+			return 0;
+		if (ret < 0) {
+			virtio_dev_set_needs_reset(&c->vd, "malformed descriptor chain");
+			return -1;
+		}
+		if (q == VIRTIO_CONSOLE_TXQ ? chain->in_len == 0 && chain->nr_out == chain->nr_segs
+					    : chain->nr_out == 0 && chain->in_len > 0)
+			return 1;
+		c->stats.malformed++;
+		log_warn_ratelimited(&c->vd.rl, "virtio-console: %s chain with %s buffers",
+				     q == VIRTIO_CONSOLE_TXQ ? "transmit" : "receive",
+				     q == VIRTIO_CONSOLE_TXQ ? "writable" : "readable or no");
+		if (virtq_push(vq, chain->head, 0) < 0)
+			return -1;
+		*used = true;
+	}
+}
+
+static void complete(struct virtio_console *c, unsigned q, uint16_t head, uint32_t written)
+{
+	if (virtq_push(&c->vd.vq[q], head, written) < 0)
+		virtio_dev_set_needs_reset(&c->vd, "used ring update failed");
+}
+
+/* --- transmitq: guest output --- */
+
+/* Write the held chain out. Returns false if the backend is full (the chain stays held). */
+static bool tx_send(struct virtio_console *c)
+{
+	while (c->tx_seg < c->tx.nr_out) {
+		const struct virtq_seg *s = &c->tx.seg[c->tx_seg];
+		ssize_t n =
+		    chardev_write(c->chr, (uint8_t *)s->host + c->tx_off, s->len - c->tx_off);
+
+		if (n < 0)
+			return false;
+		c->stats.tx_bytes += (size_t)n;
+		c->tx_off += (uint32_t)n;
+		if (c->tx_off == s->len) {
+			c->tx_seg++;
+			c->tx_off = 0;
+		}
+	}
+	return true;
+}
+
+static void tx_pump(struct virtio_console *c)
+{
+	bool used = false;
+
+	while (virtio_dev_live(&c->vd)) {
+		if (!c->tx_held) {
+			if (take(c, VIRTIO_CONSOLE_TXQ, &c->tx, &used) <= 0)
+				break;
+			c->tx_held = true;
+			c->tx_seg = 0;
+			c->tx_off = 0;
+		}
+		if (!tx_send(c))
+			break; /* resumed by on_output */
+		c->tx_held = false;
+		complete(c, VIRTIO_CONSOLE_TXQ, c->tx.head, 0);
+		used = true;
+	}
+	if (used)
+		virtio_dev_used(&c->vd, VIRTIO_CONSOLE_TXQ);
+}
+
+/* --- receiveq: guest input --- */
+
+/* Copy staged input into the held chain and complete it. */
+static void rx_deliver(struct virtio_console *c)
+{
+	uint32_t done = 0;
+
+	for (unsigned i = c->rx.nr_out; i < c->rx.nr_segs && c->rx_off < c->rx_len; i++) {
+		uint32_t left = c->rx_len - c->rx_off;
+		uint32_t n = c->rx.seg[i].len < left ? c->rx.seg[i].len : left;
+
+		memcpy(c->rx.seg[i].host, c->rx_buf + c->rx_off, n);
+		c->rx_off += n;
+		done += n;
+	}
+	c->stats.rx_bytes += done;
+	c->rx_held = false;
+	complete(c, VIRTIO_CONSOLE_RXQ, c->rx.head, done);
+}
+
+/* Read the backend only while a receive buffer is held: the guest paces its input. */
+static void rx_pump(struct virtio_console *c)
+{
+	bool used = false;
+
+	while (virtio_dev_live(&c->vd)) {
+		if (!c->rx_held) {
+			if (take(c, VIRTIO_CONSOLE_RXQ, &c->rx, &used) <= 0)
+				break;
+			c->rx_held = true;
+		}
+		if (c->rx_off == c->rx_len) {
+			c->rx_off = 0;
+			c->rx_len = (uint32_t)chardev_read(c->chr, c->rx_buf, sizeof(c->rx_buf));
+			if (c->rx_len == 0)
+				break; /* resumed by on_input */
+		}
+		rx_deliver(c);
+		used = true;
+	}
+	if (used)
+		virtio_dev_used(&c->vd, VIRTIO_CONSOLE_RXQ);
+}
+
+/* --- backend hooks (main loop, vd.lock held by chardev) --- */
+
+static void on_input(void *ctx)
+{
+	rx_pump(ctx);
+}
+
+static void on_output(void *ctx)
+{
+	tx_pump(ctx);
+}
+
+static void on_quit(void *ctx)
+{
+	struct virtio_console *c = ctx;
+
+	if (c->cfg.on_quit)
+		c->cfg.on_quit(c->cfg.quit_ctx);
+}
+
+/* --- device ops (vd.lock held) --- */
+
+static uint64_t con_features(void *dev)
+{
+	(void)dev;
+	return 1ULL << VIRTIO_CONSOLE_F_EMERG_WRITE;
+}
+
+static void con_config_read(void *dev, uint32_t off, void *buf, uint32_t len)
+{
+	/* cols, rows: 0 (no SIZE); max_nr_ports: 1 (no MULTIPORT); emerg_wr reads 0. */
+	static const uint8_t cfg[VIRTIO_CONSOLE_CFG_LEN] = {0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0};
+
+	(void)dev;
+	memcpy(buf, cfg + off, len);
+}
+
+/* §5.3.4: a write to emerg_wr outputs its low byte, even before DRIVER_OK. Other fields are
+ * read-only: writes are ignored. */
+static void con_config_write(void *dev, uint32_t off, const void *buf, uint32_t len)
+{
+	struct virtio_console *c = dev;
+	uint8_t ch;
+
+	if (off > VIRTIO_CONSOLE_CFG_EMERG_WR || off + len <= VIRTIO_CONSOLE_CFG_EMERG_WR)
+		return;
+	ch = ((const uint8_t *)buf)[VIRTIO_CONSOLE_CFG_EMERG_WR - off];
+	if (chardev_write(c->chr, &ch, 1) == 1)
+		c->stats.emerg_bytes++;
+	else
+		c->stats.emerg_dropped++;
+}
+
+/* Buffers posted before DRIVER_OK were notified while the device was not live. */
+static int con_activate(void *dev)
+{
+	tx_pump(dev);
+	rx_pump(dev);
+	return 0;
+}
+
+static void con_reset(void *dev)
+{
+	struct virtio_console *c = dev;
+
+	c->tx_held = false;
+	c->rx_held = false;
+}
+
+static void con_notify(void *dev, unsigned q)
+{
+	if (q == VIRTIO_CONSOLE_TXQ)
+		tx_pump(dev);
+	else
+		rx_pump(dev);
+}
+
+static const struct virtio_dev_ops console_ops = {
+    .name = "virtio-console",
+    .device_id = VIRTIO_ID_CONSOLE,
+    .nr_queues = 2,
+    .queue_max = VIRTIO_CONSOLE_QUEUE_MAX,
+    .config_len = VIRTIO_CONSOLE_CFG_LEN,
+    .features = con_features,
+    .config_read = con_config_read,
+    .config_write = con_config_write,
+    .activate = con_activate,
+    .reset = con_reset,
+    .notify = con_notify,
+};
+
+int virtio_console_create(const struct virtio_console_config *cfg, struct virtio_console **out)
+{
+	struct chardev_config cc = {
+	    .kind = cfg->kind,
+	    .path = cfg->path,
+	    .in_fd = cfg->in_fd,
+	    .out_fd = cfg->out_fd,
+	    .escape = cfg->escape,
+	    .loop = cfg->loop,
+	    .on_input = on_input,
+	    .on_output = on_output,
+	    .on_quit = on_quit,
+	};
+	struct virtio_console *c;
+	int ret;
+
+	if (!cfg->mem)
+		return -EINVAL;
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	c->cfg = *cfg;
+	ret = virtio_dev_init(&c->vd, &console_ops, c, cfg->mem);
+	if (ret < 0)
+		goto out_free;
+	cc.lock = &c->vd.lock;
+	cc.ctx = c;
+	ret = chardev_create(&cc, &c->chr);
+	if (ret < 0)
+		goto out_dev;
+	*out = c;
+	return 0;
+out_dev:
+	virtio_dev_destroy(&c->vd);
+out_free:
+	free(c);
+	return ret;
+}
+
+void virtio_console_destroy(struct virtio_console *c)
+{
+	if (!c)
+		return;
+	chardev_destroy(c->chr);
+	virtio_dev_destroy(&c->vd);
+	free(c);
+}
+
+struct virtio_console_stats virtio_console_stats(struct virtio_console *c)
+{
+	struct virtio_console_stats s;
+
+	pthread_mutex_lock(&c->vd.lock);
+	s = c->stats;
+	s.backend = chardev_stats(c->chr);
+	pthread_mutex_unlock(&c->vd.lock);
+	return s;
+}

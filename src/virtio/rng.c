@@ -1,0 +1,231 @@
+/* rng.c — virtio-rng: each request chain is filled from getrandom(2) without blocking. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/random.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#include "virtio/rng.h"
+
+#define REQUESTQ 0
+
+static ssize_t source(struct virtio_rng *r, void *buf, size_t len)
+{
+	ssize_t n;
+
+	do
+		n = r->cfg.getrandom ? r->cfg.getrandom(buf, len, GRND_NONBLOCK)
+				     : getrandom(buf, len, GRND_NONBLOCK);
+	while (n < 0 && errno == EINTR);
+	return n < 0 ? -errno : n;
+}
+
+/* Fill the held chain's writable segments, up to VIRTIO_RNG_CHAIN_MAX bytes. Returns the bytes
+ * written, or -errno (-EAGAIN: no entropy now) if there are none. */
+static ssize_t fill(struct virtio_rng *r)
+{
+	const struct virtq_chain *c = &r->chain;
+	uint32_t budget = c->in_len < VIRTIO_RNG_CHAIN_MAX ? c->in_len : VIRTIO_RNG_CHAIN_MAX;
+	uint32_t done = 0;
+
+	for (unsigned i = c->nr_out; i < c->nr_segs && done < budget; i++) {
+		uint32_t want = c->seg[i].len < budget - done ? c->seg[i].len : budget - done;
+		ssize_t n = source(r, c->seg[i].host, want);
+
+		if (n <= 0)
+			return done ? (ssize_t)done : (n < 0 ? n : -EAGAIN);
+		done += (uint32_t)n;
+		if ((uint32_t)n < want)
+			break; /* the source ran short: give what we have */
+	}
+	return done;
+}
+
+static void complete(struct virtio_rng *r, uint32_t written)
+{
+	r->held = false;
+	r->stats.requests++;
+	r->stats.bytes += written;
+	if (virtq_push(&r->vd.vq[REQUESTQ], r->chain.head, written) < 0)
+		virtio_dev_set_needs_reset(&r->vd, "used ring update failed");
+}
+
+static void arm_retry(struct virtio_rng *r)
+{
+	struct itimerspec its = {.it_value.tv_nsec = VIRTIO_RNG_RETRY_MS * 1000000L};
+
+	if (r->timer_fd >= 0 && timerfd_settime(r->timer_fd, 0, &its, NULL) < 0)
+		log_warn_ratelimited(&r->vd.rl, "virtio-rng: retry timer: %s", strerror(errno));
+}
+
+/* Take the next request into r->chain. Returns 1 if one is held, 0 if none, -1 if the device
+ * broke. Malformed chains (driver-readable segments, or nothing to write) complete empty. */
+static int take(struct virtio_rng *r, bool *used)
+{
+	struct virtq *q = &r->vd.vq[REQUESTQ];
+	int ret;
+
+	for (;;) {
+		ret = virtq_pop(q, &r->chain);
+		if (ret == -ENOENT && virtq_enable_notify(q))
+			continue;
+		if (ret == -ENOENT)
+			return 0;
+		if (ret < 0) {
+			virtio_dev_set_needs_reset(&r->vd, "malformed request chain");
+			return -1;
+		}
+		if (r->chain.nr_out == 0 && r->chain.in_len > 0) {
+			r->held = true;
+			return 1;
+		}
+		r->stats.malformed++;
+		log_warn_ratelimited(&r->vd.rl, "virtio-rng: request with readable buffers");
+		complete(r, 0);
+		*used = true;
+	}
+}
+
+/* Serve requests until the queue is empty or the source runs dry. vd.lock held. */
+static void serve(struct virtio_rng *r)
+{
+	bool used = false;
+	ssize_t n;
+
+	while (virtio_dev_live(&r->vd) && (r->held || take(r, &used) > 0)) {
+		n = fill(r);
+		if (n < 0) {
+			r->stats.starved++;
+			arm_retry(r);
+			break;
+		}
+		complete(r, (uint32_t)n);
+		used = true;
+	}
+	if (used)
+		virtio_dev_used(&r->vd, REQUESTQ);
+}
+
+static void on_retry(void *ctx, int fd, uint32_t events)
+{
+	struct virtio_rng *r = ctx;
+	uint64_t expirations;
+
+	(void)events;
+	if (read(fd, &expirations, sizeof(expirations)) < 0 && errno != EAGAIN)
+		return;
+	pthread_mutex_lock(&r->vd.lock);
+	serve(r);
+	pthread_mutex_unlock(&r->vd.lock);
+}
+
+static uint64_t rng_features(void *dev)
+{
+	(void)dev;
+	return 0; /* §5.4.3: none */
+}
+
+static void rng_config_read(void *dev, uint32_t off, void *buf, uint32_t len)
+{
+	(void)dev;
+	(void)off;
+	memset(buf, 0, len); /* §5.4.4: no configuration; config_len is 0, so never called */
+}
+
+/* Requests posted before DRIVER_OK were notified while the device was not live. */
+static int rng_activate(void *dev)
+{
+	serve(dev);
+	return 0;
+}
+
+static void rng_reset(void *dev)
+{
+	((struct virtio_rng *)dev)->held = false; /* the ring it came from is gone */
+}
+
+static void rng_notify(void *dev, unsigned q)
+{
+	(void)q; /* the transport only passes existing queues: there is one */
+	serve(dev);
+}
+
+static const struct virtio_dev_ops rng_ops = {
+    .name = "virtio-rng",
+    .device_id = VIRTIO_ID_RNG,
+    .nr_queues = 1,
+    .queue_max = VIRTIO_RNG_QUEUE_MAX,
+    .config_len = 0,
+    .features = rng_features,
+    .config_read = rng_config_read,
+    .activate = rng_activate,
+    .reset = rng_reset,
+    .notify = rng_notify,
+};
+
+static int timer_setup(struct virtio_rng *r)
+{
+	int ret;
+
+	if (!r->cfg.loop)
+		return 0;
+	r->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (r->timer_fd < 0)
+		return -errno;
+	ret = event_loop_add(r->cfg.loop, r->timer_fd, EPOLLIN, on_retry, r);
+	if (ret < 0) {
+		close(r->timer_fd);
+		r->timer_fd = -1;
+	}
+	return ret;
+}
+
+int virtio_rng_create(const struct virtio_rng_config *cfg, struct virtio_rng **out)
+{
+	struct virtio_rng *r;
+	int ret;
+
+	if (!cfg->mem)
+		return -EINVAL;
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	r->cfg = *cfg;
+	r->timer_fd = -1;
+	ret = virtio_dev_init(&r->vd, &rng_ops, r, cfg->mem);
+	if (ret < 0) {
+		free(r);
+		return ret;
+	}
+	ret = timer_setup(r);
+	if (ret < 0) {
+		virtio_rng_destroy(r);
+		return ret;
+	}
+	*out = r;
+	return 0;
+}
+
+void virtio_rng_destroy(struct virtio_rng *r)
+{
+	if (!r)
+		return;
+	if (r->timer_fd >= 0) {
+		(void)event_loop_del(r->cfg.loop, r->timer_fd);
+		close(r->timer_fd);
+	}
+	virtio_dev_destroy(&r->vd);
+	free(r);
+}
+
+struct virtio_rng_stats virtio_rng_stats(struct virtio_rng *r)
+{
+	struct virtio_rng_stats s;
+
+	pthread_mutex_lock(&r->vd.lock);
+	s = r->stats;
+	pthread_mutex_unlock(&r->vd.lock);
+	return s;
+}

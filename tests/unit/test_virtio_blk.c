@@ -1,0 +1,748 @@
+/* test_virtio_blk.c — virtio-blk driven through virtio-mmio as a guest driver would, with rings
+ * and buffers in a host buffer standing for guest RAM, over a temporary image, on both backends. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/stat.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "virtio/blk.h"
+#include "virtio/virtio_mmio.h"
+
+#define BASE	  0xd0000000ULL
+#define MEM_GPA	  0x100000ULL
+#define MEM_LEN	  0x200000ULL
+#define QS	  256
+#define DESC_OFF  0x0000
+#define AVAIL_OFF 0x1000
+#define USED_OFF  0x2000
+#define HEAP_OFF  0x4000 /* buffers are bump-allocated from here */
+#define IMG_LEN	  (1024 * 1024)
+#define SECTORS	  (IMG_LEN / 512)
+
+struct fx {
+	char path[64];
+	int fd;
+	bool sync, ro;
+	struct guest_mem mem;
+	struct io_bus bus;
+	struct event_loop loop;
+	int timer_fd;
+	struct blk *blk;
+	struct virtio_dev *vd;
+	struct virtio_mmio *t;
+	uint8_t *ram;
+	uint64_t heap;
+	uint16_t next_desc, avail_idx;
+	int irqs;
+};
+
+/* --- guest memory and registers --- */
+
+static void *host(struct fx *f, uint64_t gpa)
+{
+	return f->ram + (gpa - MEM_GPA);
+}
+
+static uint64_t galloc(struct fx *f, uint32_t len)
+{
+	uint64_t gpa = MEM_GPA + f->heap;
+
+	f->heap = (f->heap + len + 15) & ~15ULL;
+	assert_true(f->heap <= MEM_LEN);
+	memset(host(f, gpa), 0, len);
+	return gpa;
+}
+
+static uint32_t rd(struct fx *f, uint64_t off)
+{
+	return (uint32_t)io_bus_read(&f->bus, BASE + off, 4);
+}
+
+static void wr(struct fx *f, uint64_t off, uint32_t v)
+{
+	io_bus_write(&f->bus, BASE + off, v, 4);
+}
+
+static uint64_t features(struct fx *f)
+{
+	wr(f, 0x14, 0);
+	uint64_t v = rd(f, 0x10);
+	wr(f, 0x14, 1);
+	return v | (uint64_t)rd(f, 0x10) << 32;
+}
+
+/* §3.1.1 with every offered feature accepted, queue 0 of QS entries, DRIVER_OK. */
+static void driver_init(struct fx *f)
+{
+	uint64_t feat = features(f);
+
+	memset(f->ram, 0, HEAP_OFF);
+	f->next_desc = f->avail_idx = 0;
+	wr(f, 0x70, 0);
+	wr(f, 0x70, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER);
+	wr(f, 0x24, 0);
+	wr(f, 0x20, (uint32_t)feat);
+	wr(f, 0x24, 1);
+	wr(f, 0x20, (uint32_t)(feat >> 32));
+	wr(f, 0x70, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_FEATURES_OK);
+	assert_true(rd(f, 0x70) & VIRTIO_STATUS_FEATURES_OK);
+	wr(f, 0x30, 0);
+	assert_int_equal(rd(f, 0x34), QS);
+	wr(f, 0x38, QS);
+	wr(f, 0x80, (uint32_t)(MEM_GPA + DESC_OFF));
+	wr(f, 0x90, (uint32_t)(MEM_GPA + AVAIL_OFF));
+	wr(f, 0xa0, (uint32_t)(MEM_GPA + USED_OFF));
+	wr(f, 0x44, 1);
+	wr(f, 0x70, rd(f, 0x70) | VIRTIO_STATUS_DRIVER_OK);
+	assert_int_equal(rd(f, 0x70) & (VIRTIO_STATUS_DRIVER_OK | VIRTIO_STATUS_NEEDS_RESET),
+			 VIRTIO_STATUS_DRIVER_OK);
+}
+
+/* --- fixture --- */
+
+static void on_irq(void *ctx)
+{
+	((struct fx *)ctx)->irqs++;
+}
+
+/* A periodic tick that returns from event_loop_run, so the test can look at the rings. */
+static void on_tick(void *ctx, int fd, uint32_t events)
+{
+	struct fx *f = ctx;
+	uint64_t n;
+
+	(void)events;
+	assert_int_equal(read(fd, &n, sizeof(n)), sizeof(n));
+	event_loop_stop(&f->loop);
+}
+
+static void make_image(struct fx *f)
+{
+	uint8_t sec[512];
+
+	strcpy(f->path, "/tmp/kiln-blk-XXXXXX");
+	f->fd = mkstemp(f->path);
+	assert_true(f->fd >= 0);
+	for (unsigned i = 0; i < SECTORS; i++) {
+		memset(sec, (int)(i & 0xff) | 0x80, sizeof(sec)); /* never zero */
+		assert_int_equal(pwrite(f->fd, sec, sizeof(sec), (off_t)i * 512), 512);
+	}
+}
+
+static void device_create(struct fx *f)
+{
+	struct blk_config bc = {.path = f->path,
+				.read_only = f->ro,
+				.serial = "kiln-test-id",
+				.force_sync = f->sync,
+				.loop = &f->loop,
+				.mem = &f->mem};
+	struct virtio_mmio_config mc = {.base = BASE, .gsi = 5, .vm_fd = -1, .mmio = &f->bus};
+
+	io_bus_init(&f->bus, "mmio", 0);
+	assert_int_equal(blk_create(&bc, &f->blk), 0);
+	f->vd = blk_virtio_dev(f->blk);
+	assert_int_equal(virtio_mmio_create(f->vd, &mc, &f->t), 0);
+	f->vd->raise_irq = on_irq;
+	f->vd->irq_ctx = f;
+	driver_init(f);
+}
+
+static void device_destroy(struct fx *f)
+{
+	virtio_mmio_destroy(f->t);
+	blk_destroy(f->blk);
+	io_bus_destroy(&f->bus);
+}
+
+static int setup_common(void **state, bool sync)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+	struct itimerspec its = {.it_interval = {0, 2000000}, .it_value = {0, 2000000}};
+
+	f->sync = sync;
+	f->ram = aligned_alloc(4096, MEM_LEN);
+	guest_mem_init(&f->mem, -1);
+	assert_int_equal(guest_mem_add_host(&f->mem, MEM_GPA, MEM_LEN, f->ram, GUEST_MEM_RAM), 0);
+	assert_int_equal(event_loop_init(&f->loop), 0);
+	f->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
+	assert_int_equal(timerfd_settime(f->timer_fd, 0, &its, NULL), 0);
+	assert_int_equal(event_loop_add(&f->loop, f->timer_fd, EPOLLIN, on_tick, f), 0);
+	make_image(f);
+	f->heap = HEAP_OFF;
+	device_create(f);
+	*state = f;
+	return 0;
+}
+
+static int setup_sync(void **state)
+{
+	return setup_common(state, true);
+}
+
+static int setup_uring(void **state)
+{
+	return setup_common(state, false);
+}
+
+static int teardown(void **state)
+{
+	struct fx *f = *state;
+
+	device_destroy(f);
+	event_loop_del(&f->loop, f->timer_fd);
+	close(f->timer_fd);
+	event_loop_destroy(&f->loop);
+	guest_mem_destroy(&f->mem);
+	free(f->ram);
+	close(f->fd);
+	unlink(f->path);
+	free(f);
+	return 0;
+}
+
+/* --- the driver side of the split ring --- */
+
+struct seg {
+	uint64_t gpa;
+	uint32_t len;
+	bool write;
+};
+
+static uint16_t used_idx(struct fx *f)
+{
+	return __atomic_load_n((uint16_t *)host(f, MEM_GPA + USED_OFF + 2), __ATOMIC_ACQUIRE);
+}
+
+/* Used element i: the chain id and the bytes written. */
+static void used_elem(struct fx *f, uint16_t i, uint32_t *id, uint32_t *len)
+{
+	uint8_t *e = host(f, MEM_GPA + USED_OFF + 4 + 8 * (i % QS));
+
+	memcpy(id, e, 4);
+	memcpy(len, e + 4, 4);
+}
+
+/* Put a chain of n descriptors on the available ring (no notification). Returns its head. */
+static uint16_t post(struct fx *f, const struct seg *s, unsigned n)
+{
+	uint16_t head = f->next_desc;
+	uint16_t *avail = host(f, MEM_GPA + AVAIL_OFF);
+
+	for (unsigned i = 0; i < n; i++) {
+		uint8_t *d = host(f, MEM_GPA + DESC_OFF + 16 * ((head + i) % QS));
+		uint16_t flags =
+		    (s[i].write ? VIRTQ_DESC_F_WRITE : 0) | (i + 1 < n ? VIRTQ_DESC_F_NEXT : 0);
+		uint16_t next = (uint16_t)((head + i + 1) % QS);
+
+		memcpy(d, &s[i].gpa, 8);
+		memcpy(d + 8, &s[i].len, 4);
+		memcpy(d + 12, &flags, 2);
+		memcpy(d + 14, &next, 2);
+	}
+	f->next_desc = (uint16_t)((head + n) % QS);
+	avail[2 + f->avail_idx % QS] = head;
+	__atomic_store_n(&avail[1], ++f->avail_idx, __ATOMIC_RELEASE);
+	return head;
+}
+
+static void notify(struct fx *f)
+{
+	wr(f, 0x50, 0);
+}
+
+/* Run the event loop until the used ring reaches idx (5 s at most). */
+static void pump_until_used(struct fx *f, uint16_t idx)
+{
+	for (int i = 0; i < 2500 && (int16_t)(used_idx(f) - idx) < 0; i++)
+		assert_int_equal(event_loop_run(&f->loop), 0);
+	assert_int_equal(used_idx(f), idx);
+}
+
+static void pump(struct fx *f, int ticks)
+{
+	for (int i = 0; i < ticks; i++)
+		assert_int_equal(event_loop_run(&f->loop), 0);
+}
+
+static uint64_t header(struct fx *f, uint32_t type, uint64_t sector)
+{
+	uint64_t gpa = galloc(f, BLK_HDR_LEN);
+
+	memcpy(host(f, gpa), &type, 4);
+	memcpy(host(f, gpa + 8), &sector, 8);
+	return gpa;
+}
+
+static uint64_t status_buf(struct fx *f)
+{
+	uint64_t gpa = galloc(f, 1);
+
+	*(uint8_t *)host(f, gpa) = 0xee;
+	return gpa;
+}
+
+struct done {
+	uint8_t status;
+	uint32_t len; /* used length */
+};
+
+/* Post chain s (n segments) whose status byte is at status_gpa (0: none), notify, wait. */
+static struct done submit(struct fx *f, const struct seg *s, unsigned n, uint64_t status_gpa)
+{
+	uint16_t head = post(f, s, n), idx = (uint16_t)(used_idx(f) + 1);
+	struct done d;
+	uint32_t id;
+
+	notify(f);
+	pump_until_used(f, idx);
+	used_elem(f, (uint16_t)(idx - 1), &id, &d.len);
+	assert_int_equal(id, head);
+	d.status = status_gpa ? *(uint8_t *)host(f, status_gpa) : 0xee;
+	return d;
+}
+
+/* The usual three-part request: header, one data buffer (if len), status. */
+static struct done simple(struct fx *f, uint32_t type, uint64_t sector, uint64_t data_gpa,
+			  uint32_t len, bool data_write)
+{
+	uint64_t st = status_buf(f);
+	struct seg s[3] = {{header(f, type, sector), BLK_HDR_LEN, false}};
+	unsigned n = 1;
+
+	if (len)
+		s[n++] = (struct seg){data_gpa, len, data_write};
+	s[n++] = (struct seg){st, 1, true};
+	return submit(f, s, n, st);
+}
+
+static void file_read(struct fx *f, uint64_t off, void *buf, size_t len)
+{
+	assert_int_equal(pread(f->fd, buf, len, (off_t)off), (ssize_t)len);
+}
+
+/* A read that must work: the device is still in service. */
+static void check_alive(struct fx *f)
+{
+	uint64_t buf = galloc(f, 512);
+	struct done d = simple(f, VIRTIO_BLK_T_IN, 7, buf, 512, true);
+
+	assert_int_equal(d.status, VIRTIO_BLK_S_OK);
+	assert_int_equal(d.len, 513);
+	assert_int_equal(*(uint8_t *)host(f, buf), 0x87);
+	assert_false(rd(f, 0x70) & VIRTIO_STATUS_NEEDS_RESET);
+}
+
+/* --- tests --- */
+
+static void test_identity_and_config(void **state)
+{
+	struct fx *f = *state;
+	uint64_t feat = features(f), cap;
+
+	assert_int_equal(rd(f, 0x08), VIRTIO_ID_BLOCK);
+	assert_true(feat & (1ULL << VIRTIO_BLK_F_SEG_MAX));
+	assert_true(feat & (1ULL << VIRTIO_BLK_F_BLK_SIZE));
+	assert_true(feat & (1ULL << VIRTIO_BLK_F_FLUSH));
+	assert_true(feat & (1ULL << VIRTIO_BLK_F_DISCARD));
+	assert_true(feat & (1ULL << VIRTIO_BLK_F_WRITE_ZEROES));
+	assert_false(feat & (1ULL << VIRTIO_BLK_F_RO));
+	assert_false(feat & (1ULL << VIRTIO_BLK_F_SIZE_MAX));
+	cap = rd(f, 0x100) | (uint64_t)rd(f, 0x104) << 32;
+	assert_int_equal(cap, SECTORS);
+	assert_int_equal(rd(f, 0x100 + 12), BLK_SEG_MAX);
+	assert_int_equal(rd(f, 0x100 + 20), 512);
+	assert_int_equal(rd(f, 0x100 + 36), BLK_MAX_DWZ_SECTORS);
+	assert_int_equal(rd(f, 0x100 + 40), 1);
+	assert_int_equal(rd(f, 0x100 + 44), BLK_DISCARD_ALIGNMENT);
+	assert_int_equal(rd(f, 0x100 + 48), BLK_MAX_DWZ_SECTORS);
+	assert_int_equal(rd(f, 0x100 + 52), 1);
+	assert_int_equal(io_bus_read(&f->bus, BASE + 0x100 + 56, 1), 1);
+	/* Config space is read-only; past its end reads as zero. */
+	wr(f, 0x100, 0);
+	assert_int_equal(rd(f, 0x100), SECTORS);
+	assert_int_equal(io_bus_read(&f->bus, BASE + 0x100 + 60, 4), 0);
+}
+
+static void test_read(void **state)
+{
+	struct fx *f = *state;
+	uint64_t a = galloc(f, 1024), b = galloc(f, 512);
+	uint64_t st = status_buf(f);
+	struct seg s[4] = {{header(f, VIRTIO_BLK_T_IN, 3), 16, false},
+			   {a, 1024, true},
+			   {b, 512, true},
+			   {st, 1, true}};
+	uint8_t want[1536];
+	struct done d = submit(f, s, 4, st);
+	struct blk_stats bs;
+
+	assert_int_equal(d.status, VIRTIO_BLK_S_OK);
+	assert_int_equal(d.len, 1537);
+	file_read(f, 3 * 512, want, sizeof(want));
+	assert_memory_equal(host(f, a), want, 1024);
+	assert_memory_equal(host(f, b), want + 1024, 512);
+	/* The last sector, exactly at the end. */
+	d = simple(f, VIRTIO_BLK_T_IN, SECTORS - 1, a, 512, true);
+	assert_int_equal(d.status, VIRTIO_BLK_S_OK);
+	assert_true(f->irqs >= 1);
+	blk_get_stats(f->blk, &bs);
+	assert_int_equal(bs.reads, 2);
+	assert_int_equal(bs.bytes_read, 2048);
+}
+
+static void test_write_flush(void **state)
+{
+	struct fx *f = *state;
+	uint64_t a = galloc(f, 4096), hd = galloc(f, 16 + 512), st = status_buf(f);
+	struct seg s[3] = {{hd, 16 + 512, false}, {a + 512, 4096 - 512, false}, {st, 1, true}};
+	uint32_t type = VIRTIO_BLK_T_OUT;
+	uint64_t sector = 10;
+	uint8_t back[4096];
+	struct blk_stats bs;
+	struct done d;
+
+	for (int i = 0; i < 4096; i++)
+		((uint8_t *)host(f, a))[i] = (uint8_t)(i * 13 + 5);
+	/* Header and the first 512 data bytes share one descriptor (§2.6.4: free framing). */
+	memcpy(host(f, hd), &type, 4);
+	memcpy(host(f, hd + 8), &sector, 8);
+	memcpy(host(f, hd + 16), host(f, a), 512);
+	d = submit(f, s, 3, st);
+	assert_int_equal(d.status, VIRTIO_BLK_S_OK);
+	assert_int_equal(d.len, 1);
+	file_read(f, 10 * 512, back, sizeof(back));
+	assert_memory_equal(back, host(f, a), sizeof(back));
+	d = simple(f, VIRTIO_BLK_T_FLUSH, 0, 0, 0, false);
+	assert_int_equal(d.status, VIRTIO_BLK_S_OK);
+	blk_get_stats(f->blk, &bs);
+	assert_int_equal(bs.writes, 1);
+	assert_int_equal(bs.flushes, 1);
+	assert_int_equal(bs.bytes_written, 4096);
+}
+
+/* DISCARD / WRITE_ZEROES request with one range. */
+static struct done dwz(struct fx *f, uint32_t type, uint64_t sector, uint32_t n, uint32_t flags)
+{
+	uint64_t r = galloc(f, 16);
+
+	memcpy(host(f, r), &sector, 8);
+	memcpy(host(f, r + 8), &n, 4);
+	memcpy(host(f, r + 12), &flags, 4);
+	return simple(f, type, 0, r, 16, false);
+}
+
+static void check_zero(struct fx *f, uint64_t sector, uint32_t n)
+{
+	uint8_t *buf = malloc((n + 2) * 512);
+
+	file_read(f, (sector - 1) * 512, buf, (n + 2) * 512);
+	assert_int_not_equal(buf[511], 0);
+	for (size_t i = 512; i < (n + 1) * 512; i++)
+		assert_int_equal(buf[i], 0);
+	assert_int_not_equal(buf[(n + 1) * 512], 0);
+	free(buf);
+}
+
+static void test_discard(void **state)
+{
+	struct fx *f = *state;
+	struct stat before, after;
+	struct done d;
+
+	assert_int_equal(fsync(f->fd), 0);
+	assert_int_equal(fstat(f->fd, &before), 0);
+	d = dwz(f, VIRTIO_BLK_T_DISCARD, 256, 512, 0);
+	assert_int_equal(d.status, VIRTIO_BLK_S_OK);
+	assert_int_equal(fstat(f->fd, &after), 0);
+	assert_int_equal(after.st_size, IMG_LEN);
+	assert_true(after.st_blocks <= before.st_blocks - 512); /* ext4 /tmp releases them */
+	check_zero(f, 256, 512);
+	/* Unmap on a discard is UNSUPP (§5.2.6.2); past the end, IOERR. */
+	assert_int_equal(dwz(f, VIRTIO_BLK_T_DISCARD, 8, 8, VIRTIO_BLK_F_DWZ_UNMAP).status,
+			 VIRTIO_BLK_S_UNSUPP);
+	assert_int_equal(dwz(f, VIRTIO_BLK_T_DISCARD, SECTORS - 4, 8, 0).status,
+			 VIRTIO_BLK_S_IOERR);
+	assert_int_equal(dwz(f, VIRTIO_BLK_T_DISCARD, 8, BLK_MAX_DWZ_SECTORS + 1, 0).status,
+			 VIRTIO_BLK_S_IOERR);
+	assert_int_equal(dwz(f, VIRTIO_BLK_T_DISCARD, 8, 8, 0x80).status, VIRTIO_BLK_S_UNSUPP);
+	check_alive(f);
+}
+
+static void test_write_zeroes(void **state)
+{
+	struct fx *f = *state;
+
+	assert_int_equal(dwz(f, VIRTIO_BLK_T_WRITE_ZEROES, 20, 3, 0).status, VIRTIO_BLK_S_OK);
+	check_zero(f, 20, 3);
+	assert_int_equal(dwz(f, VIRTIO_BLK_T_WRITE_ZEROES, 100, 300, VIRTIO_BLK_F_DWZ_UNMAP).status,
+			 VIRTIO_BLK_S_OK);
+	check_zero(f, 100, 300);
+	assert_int_equal(dwz(f, VIRTIO_BLK_T_WRITE_ZEROES, 100, 0, 0).status, VIRTIO_BLK_S_OK);
+	assert_int_equal(dwz(f, VIRTIO_BLK_T_WRITE_ZEROES, 1, 1, 0x2).status, VIRTIO_BLK_S_UNSUPP);
+	check_alive(f);
+}
+
+static void test_get_id(void **state)
+{
+	struct fx *f = *state;
+	uint64_t buf = galloc(f, 32);
+	char want[20] = "kiln-test-id";
+	struct done d;
+
+	memset(host(f, buf), 0x55, 32);
+	d = simple(f, VIRTIO_BLK_T_GET_ID, 0, buf, 20, true);
+	assert_int_equal(d.status, VIRTIO_BLK_S_OK);
+	assert_int_equal(d.len, 21);
+	assert_memory_equal(host(f, buf), want, 20);
+	/* A longer buffer still gets 20 bytes; a shorter one what fits. */
+	memset(host(f, buf), 0x55, 32);
+	d = simple(f, VIRTIO_BLK_T_GET_ID, 0, buf, 32, true);
+	assert_int_equal(d.len, 21);
+	assert_int_equal(((uint8_t *)host(f, buf))[20], 0x55);
+	d = simple(f, VIRTIO_BLK_T_GET_ID, 0, buf, 4, true);
+	assert_int_equal(d.status, VIRTIO_BLK_S_OK);
+	assert_int_equal(d.len, 5);
+}
+
+static void test_read_only(void **state)
+{
+	struct fx *f = *state;
+	uint64_t a = galloc(f, 512);
+	uint8_t before[512], after[512];
+	struct done d;
+
+	device_destroy(f);
+	f->ro = true;
+	device_create(f);
+	assert_true(features(f) & (1ULL << VIRTIO_BLK_F_RO));
+	assert_false(features(f) & (1ULL << VIRTIO_BLK_F_DISCARD));
+	assert_false(features(f) & (1ULL << VIRTIO_BLK_F_WRITE_ZEROES));
+	file_read(f, 5 * 512, before, 512);
+	memset(host(f, a), 0, 512);
+	d = simple(f, VIRTIO_BLK_T_OUT, 5, a, 512, false);
+	assert_int_equal(d.status, VIRTIO_BLK_S_IOERR);
+	assert_int_equal(d.len, 1);
+	file_read(f, 5 * 512, after, 512);
+	assert_memory_equal(before, after, 512);
+	/* Not negotiable on a read-only disk: UNSUPP. */
+	assert_int_equal(dwz(f, VIRTIO_BLK_T_DISCARD, 1, 1, 0).status, VIRTIO_BLK_S_UNSUPP);
+	assert_int_equal(dwz(f, VIRTIO_BLK_T_WRITE_ZEROES, 1, 1, 0).status, VIRTIO_BLK_S_UNSUPP);
+	assert_int_equal(simple(f, VIRTIO_BLK_T_FLUSH, 0, 0, 0, false).status, VIRTIO_BLK_S_OK);
+	check_alive(f);
+}
+
+/* Each malformed request gets the documented answer; the device keeps working. */
+static void test_malformed(void **state)
+{
+	struct fx *f = *state;
+	uint64_t buf = galloc(f, 4096), st;
+	struct blk_stats bs;
+	struct done d;
+
+	/* Header too short: 8 readable bytes. */
+	st = status_buf(f);
+	d = submit(f,
+		   (struct seg[]){
+		       {header(f, VIRTIO_BLK_T_IN, 0), 8, false}, {buf, 512, true}, {st, 1, true}},
+		   3, st);
+	assert_int_equal(d.status, VIRTIO_BLK_S_IOERR);
+	assert_int_equal(d.len, 1);
+	/* Header in a writable segment: no readable bytes at all. */
+	st = status_buf(f);
+	d = submit(f, (struct seg[]){{header(f, VIRTIO_BLK_T_IN, 0), 16, true}, {st, 1, true}}, 2,
+		   st);
+	assert_int_equal(d.status, VIRTIO_BLK_S_IOERR);
+	/* No status byte (an OUT whose last byte is readable): returned with 0 bytes. */
+	st = status_buf(f);
+	d = submit(f,
+		   (struct seg[]){{header(f, VIRTIO_BLK_T_OUT, 0), 16, false},
+				  {buf, 512, false},
+				  {st, 1, false}},
+		   3, st);
+	assert_int_equal(d.len, 0);
+	assert_int_equal(d.status, 0xee);
+	/* Data not a multiple of 512. */
+	assert_int_equal(simple(f, VIRTIO_BLK_T_IN, 0, buf, 500, true).status, VIRTIO_BLK_S_IOERR);
+	assert_int_equal(simple(f, VIRTIO_BLK_T_OUT, 0, buf, 513, false).status,
+			 VIRTIO_BLK_S_IOERR);
+	/* Sector beyond capacity, range crossing it, and overflowing sector + length. */
+	assert_int_equal(simple(f, VIRTIO_BLK_T_IN, SECTORS, buf, 512, true).status,
+			 VIRTIO_BLK_S_IOERR);
+	assert_int_equal(simple(f, VIRTIO_BLK_T_IN, SECTORS - 1, buf, 1024, true).status,
+			 VIRTIO_BLK_S_IOERR);
+	assert_int_equal(simple(f, VIRTIO_BLK_T_IN, UINT64_MAX, buf, 1024, true).status,
+			 VIRTIO_BLK_S_IOERR);
+	assert_int_equal(simple(f, VIRTIO_BLK_T_OUT, UINT64_MAX / 512, buf, 1024, false).status,
+			 VIRTIO_BLK_S_IOERR);
+	/* Wrong direction: IN with readable data, OUT with writable data. */
+	assert_int_equal(simple(f, VIRTIO_BLK_T_IN, 0, buf, 512, false).status, VIRTIO_BLK_S_IOERR);
+	assert_int_equal(simple(f, VIRTIO_BLK_T_OUT, 0, buf, 512, true).status, VIRTIO_BLK_S_IOERR);
+	/* FLUSH with data; an unknown type; a discard payload of two ranges. */
+	assert_int_equal(simple(f, VIRTIO_BLK_T_FLUSH, 0, buf, 512, true).status,
+			 VIRTIO_BLK_S_IOERR);
+	assert_int_equal(simple(f, 99, 0, buf, 512, true).status, VIRTIO_BLK_S_UNSUPP);
+	assert_int_equal(simple(f, VIRTIO_BLK_T_DISCARD, 0, buf, 32, false).status,
+			 VIRTIO_BLK_S_IOERR);
+	blk_get_stats(f->blk, &bs);
+	assert_int_equal(bs.no_status, 1);
+	assert_int_equal(bs.unsupported, 1);
+	assert_int_equal(bs.bad_requests, 12);
+	check_alive(f);
+}
+
+/* More data segments than seg_max (255 > 254): the header shares the first one. */
+static void test_too_many_segments(void **state)
+{
+	struct fx *f = *state;
+	struct seg *s = calloc(257, sizeof(*s));
+	uint64_t hd = galloc(f, 16 + 512), st = status_buf(f);
+	uint32_t type = VIRTIO_BLK_T_OUT;
+	uint64_t sector = 300;
+	unsigned n = 0;
+	struct done d;
+
+	memcpy(host(f, hd), &type, 4);
+	memcpy(host(f, hd + 8), &sector, 8);
+	s[n++] = (struct seg){hd, 16 + 512, false};
+	for (int i = 0; i < 254; i++)
+		s[n++] = (struct seg){galloc(f, 512), 512, false};
+	s[n++] = (struct seg){st, 1, true};
+	assert_int_equal(n, 256);
+	d = submit(f, s, n, st);
+	assert_int_equal(d.status, VIRTIO_BLK_S_IOERR);
+	/* One fewer data segment is fine: 254 = seg_max. */
+	st = status_buf(f);
+	s[254] = (struct seg){st, 1, true};
+	d = submit(f, s, 255, st);
+	assert_int_equal(d.status, VIRTIO_BLK_S_OK);
+	free(s);
+	check_alive(f);
+}
+
+/* A readable descriptor after a writable one breaks the ring rules: NEEDS_RESET; after a reset
+ * the device works again. */
+static void test_ring_violation_needs_reset(void **state)
+{
+	struct fx *f = *state;
+	uint64_t buf = galloc(f, 512), st = status_buf(f);
+	struct seg s[3] = {
+	    {header(f, VIRTIO_BLK_T_IN, 0), 16, false}, {buf, 512, true}, {st, 1, false}};
+
+	post(f, s, 3);
+	notify(f);
+	assert_true(rd(f, 0x70) & VIRTIO_STATUS_NEEDS_RESET);
+	assert_int_equal(used_idx(f), 0);
+	driver_init(f);
+	check_alive(f);
+}
+
+/* Reset while reads are in flight: their completions are dropped, the rings stay untouched. */
+static void test_reset_in_flight(void **state)
+{
+	struct fx *f = *state;
+	uint64_t st[8];
+	struct blk_stats bs;
+
+	for (int i = 0; i < 8; i++) {
+		uint64_t buf = galloc(f, 65536);
+
+		st[i] = status_buf(f);
+		post(f,
+		     (struct seg[]){{header(f, VIRTIO_BLK_T_IN, (uint64_t)i * 128), 16, false},
+				    {buf, 65536, true},
+				    {st[i], 1, true}},
+		     3);
+	}
+	notify(f); /* io_uring: submitted, completions wait for the loop */
+	wr(f, 0x70, 0);
+	assert_int_equal(rd(f, 0x70), 0);
+	pump(f, 20);
+	blk_get_stats(f->blk, &bs);
+	if (f->sync) { /* completed inside notify, before the reset */
+		assert_int_equal(bs.dropped, 0);
+		assert_int_equal(used_idx(f), 8);
+	} else {
+		assert_int_equal(bs.dropped, 8);
+		assert_int_equal(used_idx(f), 0);
+		for (int i = 0; i < 8; i++)
+			assert_int_equal(*(uint8_t *)host(f, st[i]), 0xee);
+	}
+	driver_init(f);
+	check_alive(f);
+}
+
+/* Many requests in one notification, completing in a batch. */
+static void test_batch(void **state)
+{
+	struct fx *f = *state;
+	uint64_t buf[64], st[64];
+	uint8_t want[512];
+
+	for (int i = 0; i < 64; i++) {
+		buf[i] = galloc(f, 512);
+		st[i] = status_buf(f);
+		post(f,
+		     (struct seg[]){{header(f, VIRTIO_BLK_T_IN, (uint64_t)i * 5), 16, false},
+				    {buf[i], 512, true},
+				    {st[i], 1, true}},
+		     3);
+	}
+	notify(f);
+	pump_until_used(f, 64);
+	for (int i = 0; i < 64; i++) {
+		assert_int_equal(*(uint8_t *)host(f, st[i]), VIRTIO_BLK_S_OK);
+		file_read(f, (uint64_t)i * 5 * 512, want, 512);
+		assert_memory_equal(host(f, buf[i]), want, 512);
+	}
+}
+
+static void test_bad_config(void **state)
+{
+	struct fx *f = *state;
+	struct blk_config bc = {
+	    .path = f->path, .serial = "this-serial-is-too-long", .mem = &f->mem};
+	struct blk *b;
+
+	assert_int_equal(blk_create(&bc, &b), -EINVAL);
+	bc.serial = "exactly-twenty-bytes";
+	bc.path = "/nonexistent/image";
+	assert_int_equal(blk_create(&bc, &b), -ENOENT);
+	bc.path = f->path;
+	assert_int_equal(blk_create(&bc, &b), 0);
+	blk_destroy(b);
+}
+
+#define BOTH(t)                                                                                    \
+	cmocka_unit_test_setup_teardown(t, setup_sync, teardown),                                  \
+	    cmocka_unit_test_setup_teardown(t, setup_uring, teardown)
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    BOTH(test_identity_and_config),
+	    BOTH(test_read),
+	    BOTH(test_write_flush),
+	    BOTH(test_discard),
+	    BOTH(test_write_zeroes),
+	    BOTH(test_get_id),
+	    BOTH(test_read_only),
+	    BOTH(test_malformed),
+	    BOTH(test_too_many_segments),
+	    BOTH(test_ring_violation_needs_reset),
+	    BOTH(test_reset_in_flight),
+	    BOTH(test_batch),
+	    cmocka_unit_test_setup_teardown(test_bad_config, setup_sync, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
