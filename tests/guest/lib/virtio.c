@@ -90,8 +90,14 @@ bool vdev_find(uint32_t id, unsigned nth, struct vdev *d)
 		    !parse_token(w + sizeof(key) - 1, &base, &irq))
 			continue;
 		if (mmio_read32(base + VIRTIO_MMIO_MAGIC) != VIRTIO_MMIO_MAGIC_VALUE ||
-		    mmio_read32(base + VIRTIO_MMIO_VERSION) != 2 ||
-		    mmio_read32(base + VIRTIO_MMIO_DEVICE_ID) != id || nth-- > 0)
+		    mmio_read32(base + VIRTIO_MMIO_DEVICE_ID) != id)
+			continue;
+		if (mmio_read32(base + VIRTIO_MMIO_VERSION) != 2) {
+			guest_printf("virtio-mmio at %#lx: version %u, not 2: skipped\n", base,
+				     mmio_read32(base + VIRTIO_MMIO_VERSION));
+			continue;
+		}
+		if (nth-- > 0)
 			continue;
 		*d = (struct vdev){.base = base, .irq = irq, .id = id};
 		vdev_write(d, VIRTIO_MMIO_DEVICE_FEAT_SEL, 1);
