@@ -26,6 +26,7 @@ static struct vdev dev;
 static struct vq q;
 static struct blk_hdr *hdr[QD_MAX];
 static uint8_t *status[QD_MAX], *buf[QD_MAX];
+static bool busy[QD_MAX]; /* issued and not yet taken off the used ring */
 static int slot_of_head[VQ_MAX_SIZE];
 
 static uint64_t rng_state = 0x9e3779b97f4a7c15ULL;
@@ -82,11 +83,12 @@ int main(void)
 			uint64_t block;
 			int head;
 
-			if (status[s][0] == 0xee) /* slot busy */
+			if (busy[s])
 				continue;
 			block = random ? xorshift() % blocks : next_block++ % blocks;
 			*hdr[s] = (struct blk_hdr){type, 0, block * (bs / SECTOR)};
 			status[s][0] = 0xee;
+			busy[s] = true;
 			b[0] = (struct vbuf){hdr[s], sizeof(struct blk_hdr), false};
 			b[1] = (struct vbuf){buf[s], (uint32_t)bs, !write};
 			b[2] = (struct vbuf){status[s], 1, true};
@@ -100,16 +102,15 @@ int main(void)
 		if (added)
 			vq_kick(&q);
 		id = VQ_WAIT(&q, &len);
-		GUEST_ASSERT_EQ(status[slot_of_head[id]][0], 0);
-		status[slot_of_head[id]][0] = 0; /* free */
-		free_slots++;
-		done++;
-		/* Take whatever else completed before issuing again. */
-		while (vq_poll(&q, &id, &len)) {
-			GUEST_ASSERT_EQ(status[slot_of_head[id]][0], 0);
+		do { /* take whatever else completed too before issuing again */
+			int s = slot_of_head[id];
+
+			GUEST_ASSERT(busy[s]);
+			GUEST_ASSERT_EQ(status[s][0], 0);
+			busy[s] = false;
 			free_slots++;
 			done++;
-		}
+		} while (vq_poll(&q, &id, &len));
 	}
 	guest_printf("blk_bench: %s bs=%lu qd=%lu: %lu requests\n", mode, bs, qd, done);
 	return 0;
