@@ -128,6 +128,9 @@ uint64_t vdev_init(struct vdev *d, uint64_t want)
 	if (!(d->offered & VIRTIO_BIT(VIRTIO_F_VERSION_1)))
 		guest_fail("virtio %#lx: VERSION_1 not offered (features %#lx)", d->base,
 			   d->offered);
+	/* The driver polls, but devices may interrupt anyway (a config change, NEEDS_RESET): an
+	 * unprogrammed 8259 would deliver the line as an exception vector (IRQ 5 -> vector 5). */
+	pic_mask_all();
 	vdev_reset(d);
 	vdev_write(d, VIRTIO_MMIO_STATUS, VIRTIO_STATUS_ACKNOWLEDGE);
 	vdev_write(d, VIRTIO_MMIO_STATUS, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER);

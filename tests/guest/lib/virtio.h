@@ -155,7 +155,8 @@ static inline uint32_t vdev_status(const struct vdev *d)
 
 /* ---- initialisation (§3.1.1) ---------------------------------------------------------------- */
 /*
- * Reset, ACKNOWLEDGE, DRIVER, accept want & offered (want must include VERSION_1, which the
+ * Mask the 8259s (interrupts stay off: the IOAPIC's pins are masked from reset), reset,
+ * ACKNOWLEDGE, DRIVER, accept want & offered (want must include VERSION_1, which the
  * device must offer), FEATURES_OK and check the device kept it. Returns the negotiated features
  * (also in d->features). Then set up queues with vq_setup and finish with vdev_driver_ok.
  */
