@@ -27,7 +27,8 @@ static int create_vcpus(struct vm *vm)
 	return 0;
 }
 
-int vm_create(const struct vm_config *cfg, struct kvm_sys *kvm, struct vm **out)
+int vm_create(const struct vm_config *cfg, struct kvm_sys *kvm, struct event_loop *loop,
+	      struct vm **out)
 {
 	struct vm *vm = calloc(1, sizeof(*vm));
 	int ret;
@@ -45,15 +46,13 @@ int vm_create(const struct vm_config *cfg, struct kvm_sys *kvm, struct vm **out)
 	io_bus_init(&vm->pio, "pio", 0x10000);
 	io_bus_init(&vm->mmio, "mmio", 0);
 	guest_mem_init(&vm->mem, -1);
-	vm->loop.epfd = -1;
+	vm->loop = loop;
 	vm->stop_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (vm->stop_efd < 0) {
 		ret = -errno;
 		goto fail;
 	}
-	ret = event_loop_init(&vm->loop);
-	if (ret < 0)
-		goto fail;
+
 	if ((int)vm->nr_vcpus > kvm->max_vcpus) {
 		log_err("%u vCPUs requested, KVM allows %d", vm->nr_vcpus, kvm->max_vcpus);
 		ret = -EINVAL;
@@ -198,7 +197,6 @@ void vm_destroy(struct vm *vm)
 		free(vm->vcpus);
 	}
 	board_destroy(vm);
-	event_loop_destroy(&vm->loop);
 	/* Closing the VM fd drops every memory slot at once; deleting them one by one first
 	 * costs a KVM memslot update (an SRCU grace period) each. */
 	vm->mem.vm_fd = -1;

@@ -45,10 +45,10 @@ struct vm {
 	enum vm_state state;
 	enum vm_stop_reason stop_reason;
 	int exit_status;
-	unsigned nr_parked;	/* vCPU threads waiting while PAUSED */
-	unsigned nr_running;	/* vCPU threads not yet returned */
-	int stop_efd;		/* eventfd: readable once the VM has stopped */
-	struct event_loop loop; /* the main thread's loop: devices register their fds here */
+	unsigned nr_parked;	 /* vCPU threads waiting while PAUSED */
+	unsigned nr_running;	 /* vCPU threads not yet returned */
+	int stop_efd;		 /* eventfd: readable once the VM has stopped */
+	struct event_loop *loop; /* the main thread's loop (not owned): devices register fds here */
 
 	struct guest_mem mem;
 	struct io_bus pio, mmio;
@@ -68,7 +68,8 @@ const char *vm_state_name(enum vm_state s);
  * kernel, tables, vCPUs (created, not started). State CREATED on success. On failure returns
  * -errno with a one-line message already printed (or written to err if err is not NULL).
  */
-int vm_create(const struct vm_config *cfg, struct kvm_sys *kvm, struct vm **out) MUST_CHECK;
+int vm_create(const struct vm_config *cfg, struct kvm_sys *kvm, struct event_loop *loop,
+	      struct vm **out) MUST_CHECK;
 
 /* CREATED -> RUNNING: start one thread per vCPU. -EBUSY in any other state. */
 int vm_start(struct vm *vm) MUST_CHECK;

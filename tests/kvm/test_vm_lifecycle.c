@@ -20,6 +20,7 @@
 #include "hv/kvm.h"
 
 static struct kvm_sys g_kvm;
+static struct event_loop g_loop;
 static const char *g_guest;
 static uint64_t g_counter_gpa;
 
@@ -79,7 +80,7 @@ static void test_pause_resume_counting_guest(void **state)
 
 	(void)state;
 	config_for_test(&cfg, 2); /* the AP sits in KVM_RUN waiting for SIPI: pause must kick it */
-	assert_int_equal(vm_create(&cfg, &g_kvm, &vm), 0);
+	assert_int_equal(vm_create(&cfg, &g_kvm, &g_loop, &vm), 0);
 	assert_int_equal(vm_get_state(vm), VM_CREATED);
 	assert_int_equal(vm_pause(vm), -EBUSY);
 	assert_int_equal(vm_resume(vm), -EBUSY);
@@ -122,7 +123,7 @@ static void test_stop_while_paused(void **state)
 
 	(void)state;
 	config_for_test(&cfg, 1);
-	assert_int_equal(vm_create(&cfg, &g_kvm, &vm), 0);
+	assert_int_equal(vm_create(&cfg, &g_kvm, &g_loop, &vm), 0);
 	assert_int_equal(vm_start(vm), 0);
 	wait_counter_above(vm, 0);
 	assert_int_equal(vm_pause(vm), 0);
@@ -139,7 +140,7 @@ static void test_stop_before_start(void **state)
 
 	(void)state;
 	config_for_test(&cfg, 1);
-	assert_int_equal(vm_create(&cfg, &g_kvm, &vm), 0);
+	assert_int_equal(vm_create(&cfg, &g_kvm, &g_loop, &vm), 0);
 	vm_request_stop(vm, VM_STOP_HOST, KILN_EXIT_OK);
 	assert_int_equal(vm_start(vm), -EBUSY);
 	assert_int_equal(vm_join(vm), KILN_EXIT_OK);
@@ -187,7 +188,7 @@ int main(int argc, char **argv)
 		return 77;
 	}
 	close(fd);
-	if (kvm_sys_open(&g_kvm) < 0 || vcpu_signals_init() < 0)
+	if (kvm_sys_open(&g_kvm) < 0 || vcpu_signals_init() < 0 || event_loop_init(&g_loop) < 0)
 		return 1;
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

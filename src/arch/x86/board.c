@@ -307,7 +307,7 @@ static int vconsole_add(struct vm *vm, struct board *b)
 						  [VCONSOLE_SOCKET] = CHARDEV_SOCKET};
 	const struct vconsole_config *vc = &vm->cfg->vconsole;
 	struct virtio_console_config cc = {.mem = &vm->mem,
-					   .loop = &vm->loop,
+					   .loop = vm->loop,
 					   .kind = kinds[vc->mode],
 					   .path = vc->path,
 					   .in_fd = STDIN_FILENO,
@@ -328,7 +328,7 @@ static int vconsole_add(struct vm *vm, struct board *b)
 
 static int rng_add(struct vm *vm, struct board *b)
 {
-	struct virtio_rng_config rc = {.mem = &vm->mem, .loop = &vm->loop};
+	struct virtio_rng_config rc = {.mem = &vm->mem, .loop = vm->loop};
 	struct virtio_rng *rng;
 	int ret = virtio_rng_create(&rc, &rng);
 
@@ -345,7 +345,7 @@ static int disk_add(struct vm *vm, struct board *b, const struct disk_config *dc
 	struct blk_config bc = {.path = dc->path,
 				.read_only = dc->read_only,
 				.serial = dc->id[0] ? dc->id : NULL,
-				.loop = &vm->loop,
+				.loop = vm->loop,
 				.mem = &vm->mem};
 	struct blk *blk;
 	int ret = blk_create(&bc, &blk); /* logs its own one-line error */

@@ -16,7 +16,7 @@ int virtio_slots_add(struct virtio_slots *s, struct vm *vm, struct virtio_dev *v
 	    .gsi = s->nr < LAYOUT_VIRTIO_SLOTS ? slot_gsi[s->nr] : 0,
 	    .vm_fd = vm->fd,
 	    .mmio = &vm->mmio,
-	    .loop = &vm->loop,
+	    .loop = vm->loop,
 	};
 	struct virtio_slot *slot = &s->slot[s->nr];
 	int ret;

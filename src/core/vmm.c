@@ -1,0 +1,256 @@
+/* vmm.c — the process around the VM: signals, the terminal, serial console input, starting the
+ * VM and restarting it after a guest reset. */
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "arch/x86/board.h"
+#include "core/vcpu.h"
+#include "core/vmm.h"
+#include "util/log.h"
+
+/* A serial port on stdio: the vmm feeds it stdin. */
+static bool serial_on_stdio(const struct vm_config *c)
+{
+	return c->com1.mode == SERIAL_STDIO || c->com2.mode == SERIAL_STDIO;
+}
+
+/* Anything on stdio (a serial port, or the virtio console, which reads stdin itself). */
+static bool uses_terminal(const struct vm_config *c)
+{
+	return serial_on_stdio(c) || c->vconsole.mode == VCONSOLE_STDIO;
+}
+
+/* Offer pending input to the console UART. stdin is watched only while nothing is pending, so
+ * a guest that does not read its console holds input back instead of losing it. */
+static void feed_pending(struct vmm *m)
+{
+	size_t took = board_console_input(m->vm, m->pending, m->pending_len);
+
+	memmove(m->pending, m->pending + took, m->pending_len - took);
+	m->pending_len -= took;
+	if (m->stdin_watched &&
+	    event_loop_mod(&m->loop, STDIN_FILENO, m->pending_len ? 0 : EPOLLIN) < 0)
+		log_debug("stdin: epoll_ctl failed");
+}
+
+/* The console UART has room again. */
+static void on_console_space(void *ctx, int fd, uint32_t events)
+{
+	struct vmm *m = ctx;
+	uint64_t v;
+
+	(void)events;
+	if (read(fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+		log_debug("console eventfd read: %s", strerror(errno));
+	if (m->pending_len && m->vm)
+		feed_pending(m);
+}
+
+static void on_stdin(void *ctx, int fd, uint32_t events)
+{
+	struct vmm *m = ctx;
+	bool quit = false;
+	ssize_t n;
+
+	(void)events;
+	if (m->pending_len || !m->vm)
+		return; /* not watched while input is pending; a stale event */
+	/* one byte spare: term_escape_filter may put back a held Ctrl-A */
+	n = read(fd, m->pending, sizeof(m->pending) - 1);
+	if (n <= 0) { /* EOF or error: stop reading, the VM keeps running */
+		if (event_loop_del(&m->loop, fd) == 0)
+			m->stdin_watched = false;
+		return;
+	}
+	m->pending_len = term_escape_filter(&m->esc, m->pending, (size_t)n, &quit);
+	if (quit) {
+		m->pending_len = 0;
+		vmm_request_stop(m);
+		return;
+	}
+	feed_pending(m);
+}
+
+static void console_attach(struct vmm *m)
+{
+	int rx_fd = board_console_rx_fd(m->vm);
+
+	m->pending_len = 0;
+	if (!serial_on_stdio(&m->cfg) ||
+	    event_loop_add(&m->loop, STDIN_FILENO, EPOLLIN, on_stdin, m) < 0)
+		return;
+	m->stdin_watched = true;
+	if (rx_fd < 0 || event_loop_add(&m->loop, rx_fd, EPOLLIN, on_console_space, m) < 0)
+		log_warn("console: input flow control unavailable");
+}
+
+static void console_detach(struct vmm *m)
+{
+	int rx_fd = m->vm ? board_console_rx_fd(m->vm) : -1;
+
+	if (m->stdin_watched && event_loop_del(&m->loop, STDIN_FILENO) == 0)
+		m->stdin_watched = false;
+	if (rx_fd >= 0)
+		event_loop_del(&m->loop, rx_fd);
+}
+
+static void vm_finish(struct vmm *m)
+{
+	console_detach(m);
+	event_loop_del(&m->loop, m->vm->stop_efd);
+	vm_destroy(m->vm);
+	m->vm = NULL;
+}
+
+/* The VM stopped: join its vCPUs; boot it again after a reset if asked to, else end the loop. */
+static void on_vm_stop(void *ctx, int fd, uint32_t events)
+{
+	struct vmm *m = ctx;
+	bool restart;
+	uint64_t v;
+
+	(void)events;
+	if (read(fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+		log_debug("stop eventfd read: %s", strerror(errno));
+	m->exit_status = vm_join(m->vm);
+	restart = m->vm->stop_reason == VM_STOP_RESET && m->cfg.on_reset == RESET_RESTART;
+	vm_finish(m);
+	if (restart) {
+		log_info("guest reset: restarting");
+		m->vm_started = false;
+		if (vmm_start_vm(m) == 0)
+			return;
+		m->exit_status = KILN_EXIT_HOST;
+	}
+	event_loop_stop(&m->loop);
+}
+
+static void on_signal(void *ctx, int fd, uint32_t events)
+{
+	struct vmm *m = ctx;
+	struct signalfd_siginfo si;
+
+	(void)events;
+	if (read(fd, &si, sizeof(si)) != sizeof(si))
+		return;
+	log_info("signal %u: stopping", si.ssi_signo);
+	if (m->vm)
+		vmm_request_stop(m);
+	else
+		event_loop_stop(&m->loop);
+}
+
+static int signals_init(struct vmm *m)
+{
+	sigset_t set;
+
+	/* A serial sink whose reader went away is a write error, not a reason to die. */
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
+		return -errno;
+	m->sig_fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (m->sig_fd < 0)
+		return -errno;
+	return event_loop_add(&m->loop, m->sig_fd, EPOLLIN, on_signal, m);
+}
+
+int vmm_init(struct vmm *m)
+{
+	int ret;
+
+	memset(m, 0, sizeof(*m));
+	m->sig_fd = -1;
+	m->loop.epfd = -1;
+	m->kvm.fd = -1;
+	config_defaults(&m->cfg);
+	ret = event_loop_init(&m->loop);
+	if (ret == 0)
+		ret = signals_init(m);
+	if (ret < 0) {
+		log_err("event loop set-up: %s", strerror(-ret));
+		return ret;
+	}
+	ret = vcpu_signals_init();
+	if (ret == 0)
+		ret = kvm_sys_open(&m->kvm);
+	return ret;
+}
+
+static void terminal_raw(struct vmm *m)
+{
+	int ret;
+
+	if (m->term_raw || !uses_terminal(&m->cfg))
+		return;
+	ret = term_raw_enable(STDIN_FILENO);
+	if (ret == 0)
+		m->term_raw = true;
+	else if (ret != -ENOTTY)
+		log_warn("console: cannot set raw mode: %s", strerror(-ret));
+}
+
+int vmm_start_vm(struct vmm *m)
+{
+	int ret;
+
+	if (m->vm || m->vm_started)
+		return -EBUSY;
+	terminal_raw(m);
+	ret = vm_create(&m->cfg, &m->kvm, &m->loop, &m->vm);
+	if (ret < 0) {
+		m->vm = NULL;
+		return ret;
+	}
+	m->vm_started = true;
+	ret = event_loop_add(&m->loop, m->vm->stop_efd, EPOLLIN, on_vm_stop, m);
+	if (ret == 0) {
+		console_attach(m);
+		ret = vm_start(m->vm);
+	}
+	if (ret < 0) {
+		vm_request_stop(m->vm, VM_STOP_HOST, KILN_EXIT_HOST);
+		m->exit_status = vm_join(m->vm);
+		vm_finish(m);
+	}
+	return ret;
+}
+
+void vmm_request_stop(struct vmm *m)
+{
+	if (m->vm)
+		vm_request_stop(m->vm, VM_STOP_HOST, KILN_EXIT_OK);
+}
+
+int vmm_run(struct vmm *m)
+{
+	if (event_loop_run(&m->loop) < 0 && m->vm) {
+		vm_request_stop(m->vm, VM_STOP_HOST, KILN_EXIT_HOST);
+		m->exit_status = vm_join(m->vm);
+		vm_finish(m);
+	}
+	return m->exit_status;
+}
+
+void vmm_destroy(struct vmm *m)
+{
+	if (m->vm) {
+		vm_request_stop(m->vm, VM_STOP_HOST, KILN_EXIT_OK);
+		vm_join(m->vm);
+		vm_finish(m);
+	}
+	if (m->term_raw)
+		term_restore();
+	if (m->sig_fd >= 0)
+		close(m->sig_fd);
+	event_loop_destroy(&m->loop);
+	if (m->kvm.fd >= 0)
+		kvm_sys_close(&m->kvm);
+}

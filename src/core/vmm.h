@@ -1,0 +1,52 @@
+/* vmm.h — the kiln process: KVM, the main event loop, the configuration being built (from the
+ * command line, a config file or the API) and at most one VM. */
+#ifndef KILN_CORE_VMM_H
+#define KILN_CORE_VMM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "backend/term.h"
+#include "config/config.h"
+#include "core/event_loop.h"
+#include "core/vm.h"
+#include "hv/kvm.h"
+#include "util/compiler.h"
+
+struct vmm {
+	struct kvm_sys kvm;
+	struct event_loop loop;
+	struct vm_config cfg; /* what the next VM is built from */
+	struct vm *vm;	      /* NULL until started, and again after it stopped */
+	bool vm_started;      /* a VM was started at least once (pre-boot settings are frozen) */
+	int exit_status;      /* of the last VM, or of the process */
+	int sig_fd;
+	bool term_raw;
+	/* Serial console input from stdin (a UART on stdio). */
+	struct term_escape esc;
+	bool stdin_watched;
+	uint8_t pending[256]; /* input the UART has not taken yet */
+	size_t pending_len;
+};
+
+/* Open KVM, create the event loop, route SIGINT/SIGTERM/SIGHUP to it, ignore SIGPIPE, and fill
+ * cfg with the defaults. Returns 0 or -errno (message logged). */
+int vmm_init(struct vmm *m) MUST_CHECK;
+
+/* Build and start a VM from m->cfg (NOT_STARTED -> RUNNING): the terminal goes raw when a
+ * console is on stdio. Returns 0, -EBUSY if a VM exists or already ran, -EINVAL for a
+ * configuration or image error (message logged), or another -errno (host error). */
+int vmm_start_vm(struct vmm *m) MUST_CHECK;
+
+/* Run the event loop until the VM stops for good (a reset with --on-reset restart boots it
+ * again) or, with no VM, until a signal. Returns the exit status (README's table). */
+int vmm_run(struct vmm *m);
+
+/* Ask the running VM (if any) to stop; the loop then ends as after a guest shutdown. */
+void vmm_request_stop(struct vmm *m);
+
+/* Tear down the VM (if any), restore the terminal, close everything. */
+void vmm_destroy(struct vmm *m);
+
+#endif
