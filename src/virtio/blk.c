@@ -213,6 +213,7 @@ _Static_assert(sizeof(struct blk_config_space) == BLK_CONFIG_LEN, "virtio_blk_co
 struct blk_slot {
 	uint32_t gen; /* b->gen when popped: a reset since then drops the completion */
 	uint16_t head;
+	bool synced; /* write-through: the data write is done, its flush was submitted */
 	struct blk_req req;
 };
 
@@ -277,6 +278,29 @@ static void count_done(struct blk *b, const struct blk_req *r, int res)
 	}
 }
 
+/* Without VIRTIO_BLK_F_FLUSH the device's cache is write-through (virtio 1.2 §5.2.6.2): a
+ * request that changed the disk completes only once the data is durable. */
+static bool needs_write_through(struct blk *b, const struct blk_slot *s)
+{
+	uint32_t t = s->req.type;
+
+	return !s->synced && !virtio_dev_has_feature(&b->vd, VIRTIO_BLK_F_FLUSH) &&
+	       (t == VIRTIO_BLK_T_OUT || t == VIRTIO_BLK_T_DISCARD ||
+		t == VIRTIO_BLK_T_WRITE_ZEROES);
+}
+
+static void disk_done(void *ctx, void *cookie, int res);
+
+/* Follow a completed write with a flush of the file under the same slot. */
+static bool submit_write_through(struct blk *b, struct blk_slot *s)
+{
+	struct disk_req d = {.op = DISK_FLUSH, .cookie = s};
+
+	s->synced = true;
+	b->stats.write_through_syncs++;
+	return disk_submit(b->disk, &d) == 0;
+}
+
 /* Backend completion (vd.lock held: inside disk_submit or disk_complete). */
 static void disk_done(void *ctx, void *cookie, int res)
 {
@@ -284,7 +308,12 @@ static void disk_done(void *ctx, void *cookie, int res)
 	struct blk_slot *s = cookie;
 	uint32_t written = 1;
 
-	if (s->gen == b->gen)
+	if (res == 0 && s->gen == b->gen && needs_write_through(b, s)) {
+		if (submit_write_through(b, s))
+			return; /* completes when the flush does */
+		res = -EIO;
+	}
+	if (s->gen == b->gen) /* once per request, after its write-through flush if any */
 		count_done(b, &s->req, res);
 	if (res == 0 && s->req.type == VIRTIO_BLK_T_IN)
 		written += s->req.data_len;
@@ -381,6 +410,7 @@ static void handle_chain(struct blk *b, const struct virtq_chain *c)
 
 	assert(s); /* process_queue pops only with a free slot */
 	s->gen = b->gen;
+	s->synced = false;
 	s->head = c->head;
 	ret = blk_req_parse(c, &b->lim, &s->req);
 	if (ret < 0) {

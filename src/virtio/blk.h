@@ -97,6 +97,7 @@ struct blk_stats {
 	uint64_t bad_requests; /* malformed requests answered IOERR */
 	uint64_t no_status;    /* chains without a status byte, returned with 0 bytes written */
 	uint64_t dropped;      /* completions of requests issued before a device reset */
+	uint64_t write_through_syncs; /* flushes after writes, FLUSH not negotiated */
 };
 
 struct blk_config {

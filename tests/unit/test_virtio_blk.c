@@ -80,10 +80,11 @@ static uint64_t features(struct fx *f)
 	return v | (uint64_t)rd(f, 0x10) << 32;
 }
 
-/* §3.1.1 with every offered feature accepted, queue 0 of QS entries, DRIVER_OK. */
-static void driver_init(struct fx *f)
+/* §3.1.1 accepting the offered features except those in `refuse`, queue 0 of QS entries,
+ * DRIVER_OK. */
+static void driver_init_refusing(struct fx *f, uint64_t refuse)
 {
-	uint64_t feat = features(f);
+	uint64_t feat = features(f) & ~refuse;
 
 	memset(f->ram, 0, HEAP_OFF);
 	f->next_desc = f->avail_idx = 0;
@@ -105,6 +106,12 @@ static void driver_init(struct fx *f)
 	wr(f, 0x70, rd(f, 0x70) | VIRTIO_STATUS_DRIVER_OK);
 	assert_int_equal(rd(f, 0x70) & (VIRTIO_STATUS_DRIVER_OK | VIRTIO_STATUS_NEEDS_RESET),
 			 VIRTIO_STATUS_DRIVER_OK);
+}
+
+/* §3.1.1 with every offered feature accepted. */
+static void driver_init(struct fx *f)
+{
+	driver_init_refusing(f, 0);
 }
 
 /* --- fixture --- */
@@ -430,6 +437,41 @@ static void test_write_flush(void **state)
 	assert_int_equal(bs.bytes_written, 4096);
 }
 
+static struct done dwz(struct fx *f, uint32_t type, uint64_t sector, uint32_t n, uint32_t flags);
+
+/* A driver that does not negotiate FLUSH gets a write-through cache (§5.2.6.2): each write
+ * completes only after the file was synced; with FLUSH, writes are not synced one by one. */
+static void test_write_through_without_flush(void **state)
+{
+	struct fx *f = *state;
+	uint64_t a = galloc(f, 512);
+	uint8_t back[512];
+	struct blk_stats bs;
+	struct done d;
+
+	driver_init_refusing(f, 1ULL << VIRTIO_BLK_F_FLUSH);
+	memset(host(f, a), 0x5c, 512);
+	d = simple(f, VIRTIO_BLK_T_OUT, 3, a, 512, false);
+	assert_int_equal(d.status, VIRTIO_BLK_S_OK);
+	d = dwz(f, VIRTIO_BLK_T_WRITE_ZEROES, 4, 1, 0);
+	assert_int_equal(d.status, VIRTIO_BLK_S_OK);
+	file_read(f, 3 * 512, back, sizeof(back));
+	assert_memory_equal(back, host(f, a), sizeof(back));
+	blk_get_stats(f->blk, &bs);
+	assert_int_equal(bs.write_through_syncs, 2);
+	assert_int_equal(bs.writes, 1);
+	assert_int_equal(bs.bytes_written, 512);
+	assert_int_equal(bs.io_errors, 0);
+	/* Reads never sync; with FLUSH negotiated, writes do not either. */
+	d = simple(f, VIRTIO_BLK_T_IN, 3, a, 512, true);
+	assert_int_equal(d.status, VIRTIO_BLK_S_OK);
+	driver_init(f);
+	d = simple(f, VIRTIO_BLK_T_OUT, 3, a, 512, false);
+	assert_int_equal(d.status, VIRTIO_BLK_S_OK);
+	blk_get_stats(f->blk, &bs);
+	assert_int_equal(bs.write_through_syncs, 2);
+}
+
 /* DISCARD / WRITE_ZEROES request with one range. */
 static struct done dwz(struct fx *f, uint32_t type, uint64_t sector, uint32_t n, uint32_t flags)
 {
@@ -732,6 +774,7 @@ int main(void)
 	    BOTH(test_identity_and_config),
 	    BOTH(test_read),
 	    BOTH(test_write_flush),
+	    BOTH(test_write_through_without_flush),
 	    BOTH(test_discard),
 	    BOTH(test_write_zeroes),
 	    BOTH(test_get_id),

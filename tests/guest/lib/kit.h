@@ -12,6 +12,8 @@
  *   0x101400  TSS: 104 bytes, an all-zero 8 KiB I/O bitmap, the trailing 0xff byte
  *   0x104000  text, data (GDT, IDT, page tables), bss, stacks; the image ends below 0x300000
  *   0x300000  GUEST_COUNTER_GPA (the count guest's counter)
+ *   0x400000  virtio region up to 0x1000000: rings and buffers of lib/virtio.c's allocator
+ *             (the virtio guests need at least 16 MiB of RAM)
  */
 #define KIT_LOAD_GPA	    0x100000
 #define KIT_LINUX_ENTRY_OFF 0x200 /* bzImage: startup_64 is 0x200 past the load address */
@@ -23,6 +25,8 @@
 #define KIT_TSS_LIMIT	    (KIT_TSS_IOMAP_OFF + 8192) /* includes the trailing 0xff byte */
 #define KIT_IMAGE_END_MAX   0x300000
 #define KIT_AP_TRAMPOLINE   0x10000
+#define KIT_VIRTIO_GPA	    0x400000
+#define KIT_VIRTIO_END	    0x1000000
 #define KIT_SPURIOUS_VECTOR 0x3f
 #define KIT_LAPIC_GPA	    0xfee00000
 #define KIT_MAX_CPUS	    256
