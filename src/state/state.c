@@ -72,6 +72,12 @@ void state_put_bytes(struct state_buf *b, const void *p, size_t len)
 	b->len += len;
 }
 
+void state_put_blob(struct state_buf *b, const void *p, uint32_t len)
+{
+	state_put_u32(b, len);
+	state_put_bytes(b, p, len);
+}
+
 /* A section name: 1..STATE_NAME_MAX-1 printable ASCII characters. */
 static bool name_ok(const char *name, size_t len)
 {
@@ -278,6 +284,17 @@ void state_get_bytes(struct state_buf *b, void *p, size_t len)
 		memcpy(p, src, len);
 	else if (len)
 		memset(p, 0, len);
+}
+
+int state_get_blob(struct state_buf *b, void *p, uint32_t len)
+{
+	if (state_get_u32(b) != len) {
+		b->overflow = true;
+		memset(p, 0, len);
+		return -EINVAL;
+	}
+	state_get_bytes(b, p, len);
+	return b->overflow ? -EINVAL : 0;
 }
 
 int state_section_done(const struct state_buf *b)

@@ -52,6 +52,8 @@ void state_put_u16(struct state_buf *b, uint16_t v);
 void state_put_u32(struct state_buf *b, uint32_t v);
 void state_put_u64(struct state_buf *b, uint64_t v);
 void state_put_bytes(struct state_buf *b, const void *p, size_t len);
+/* A length-prefixed blob: u32 length, then the bytes (for fixed-layout kernel ABI structs). */
+void state_put_blob(struct state_buf *b, const void *p, uint32_t len);
 
 /* --- reading --- */
 
@@ -70,6 +72,9 @@ uint16_t state_get_u16(struct state_buf *b);
 uint32_t state_get_u32(struct state_buf *b);
 uint64_t state_get_u64(struct state_buf *b);
 void state_get_bytes(struct state_buf *b, void *p, size_t len);
+/* Read a blob into p: 0, or -EINVAL (overflow latched, p zeroed) unless its stored length is
+ * exactly len. */
+int state_get_blob(struct state_buf *b, void *p, uint32_t len) MUST_CHECK;
 /* 0 if the selected section was read exactly to its end without overflow, else -EINVAL. */
 int state_section_done(const struct state_buf *b) MUST_CHECK;
 
