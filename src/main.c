@@ -1,5 +1,6 @@
 /* main.c — argv -> config -> vm -> run, with the main thread's event loop; no logic of its own. */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,11 +9,14 @@
 #include "api/ctl.h"
 #include "config/config.h"
 #include "core/vmm.h"
+#include "state/restore_cli.h"
 #include "util/log.h"
 
 static void usage(FILE *out)
 {
-	fputs("usage: kiln run [options]   boot a VM (kiln run --help lists the options)\n"
+	fputs("usage: kiln run [options] [--api-sock PATH [--id ID]]   boot a VM (kiln run --help)\n"
+	      "       kiln restore SNAPSHOT --mem-file FILE [--paused] [--memory SIZE] [--cpus N]\n"
+	      "                    [--api-sock PATH [--id ID]] [-v|-vv]   resume a snapshot\n"
 	      "       kiln --api-sock PATH [--id ID] [-v]   serve the API, boot on InstanceStart\n"
 	      "       kiln ctl --sock PATH COMMAND   talk to a kiln API socket\n"
 	      "       kiln --version\n"
@@ -20,14 +24,39 @@ static void usage(FILE *out)
 	      out);
 }
 
+/* Take `--api-sock PATH` and `--id ID` out of argv (they are not VM options); argc updated. */
+static int take_api_args(int *argc, char **argv, const char **sock, const char **id)
+{
+	int out = 0;
+
+	for (int i = 0; i < *argc; i++) {
+		bool is_sock = strcmp(argv[i], "--api-sock") == 0, is_id = strcmp(argv[i], "--id") == 0;
+
+		if ((is_sock || is_id) && i + 1 >= *argc) {
+			fprintf(stderr, "kiln: %s needs a value\n", argv[i]);
+			return -EINVAL;
+		}
+		if (is_sock || is_id) {
+			*(is_sock ? sock : id) = argv[++i];
+			continue;
+		}
+		argv[out++] = argv[i];
+	}
+	*argc = out;
+	return 0;
+}
+
 static int cmd_run(int argc, char **argv)
 {
+	const char *sock = NULL, *id = NULL;
 	struct vm_config cfg;
 	struct vmm m;
 	char err[256];
 	int ret, status;
 
 	/* Flags first: a bad one is reported as such even on a host without KVM. */
+	if (take_api_args(&argc, argv, &sock, &id) < 0)
+		return KILN_EXIT_USAGE;
 	config_defaults(&cfg);
 	ret = config_parse_run(&cfg, argc, argv, err, sizeof(err));
 	if (ret != 0) {
@@ -45,7 +74,7 @@ static int cmd_run(int argc, char **argv)
 	if (ret < 0)
 		status = ret == -EINVAL ? KILN_EXIT_USAGE : KILN_EXIT_HOST;
 	else
-		status = vmm_run(&m);
+		status = sock ? api_run(&m, sock, id) : vmm_run(&m);
 	vmm_destroy(&m);
 	return status;
 }
@@ -71,6 +100,8 @@ int main(int argc, char **argv)
 		return cmd_run(argc - 1, argv + 1);
 	if (strcmp(argv[1], "--api-sock") == 0)
 		return api_main(argc, argv);
+	if (strcmp(argv[1], "restore") == 0)
+		return snapshot_restore_main(argc - 1, argv + 1);
 	if (strcmp(argv[1], "ctl") == 0)
 		return ctl_main(argc - 1, argv + 1);
 	fprintf(stderr, "kiln: unknown command '%s' (see kiln --help)\n", argv[1]);

@@ -50,6 +50,15 @@ int guest_mem_add(struct guest_mem *m, uint64_t gpa, uint64_t len, unsigned flag
 int guest_mem_add_host(struct guest_mem *m, uint64_t gpa, uint64_t len, void *host,
 		       unsigned flags) MUST_CHECK;
 
+/*
+ * As guest_mem_add, but the memory is `len` bytes of file `fd` from byte `offset` (4 KiB aligned),
+ * mapped MAP_PRIVATE: pages are read from the file when first touched and guest writes stay in
+ * this process (snapshot restore: the cost does not grow with the guest's size). The fd may be
+ * closed afterwards. Returns guest_mem_add's errors, or -errno of mmap.
+ */
+int guest_mem_add_file(struct guest_mem *m, uint64_t gpa, uint64_t len, int fd, uint64_t offset,
+		       unsigned flags) MUST_CHECK;
+
 /* Remove the region that starts exactly at gpa. Returns 0 or -ENOENT. Only call while no vCPU
  * runs and no device holds pointers into the region. */
 int guest_mem_remove(struct guest_mem *m, uint64_t gpa) MUST_CHECK;

@@ -453,9 +453,9 @@ static int pit_load(int vm_fd, struct state_buf *b)
 	if (ret == 0 && (pit.flags & ~(KVM_PIT_FLAGS_HPET_LEGACY | KVM_PIT_FLAGS_SPEAKER_DATA_ON)))
 		ret = BADVM("pit: flags %#x", pit.flags);
 	for (unsigned i = 0; i < 3 && ret == 0; i++) {
-		const struct kvm_pit_channel_state *c = &pit.channels[i];
+		const struct kvm_pit_channel_state *c = &pit.channels[i]; /* 0xff: never programmed */
 
-		if (c->mode > 5 || c->rw_mode > 3 || c->read_state > 4 || c->write_state > 4)
+		if ((c->mode > 5 && c->mode != 0xff) || c->rw_mode > 3 || c->read_state > 4 || c->write_state > 4)
 			ret = BADVM("pit channel %u: mode %u rw %u", i, c->mode, c->rw_mode);
 	}
 	return ret ? ret : kvm_set_pit2(vm_fd, &pit);
