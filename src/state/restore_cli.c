@@ -18,8 +18,9 @@ struct restore_args {
 
 static int bad(const char *what)
 {
-	fprintf(stderr, "kiln: restore: %s (usage: kiln restore SNAPSHOT --mem-file FILE [--paused] "
-			"[--memory SIZE] [--cpus N] [--api-sock PATH [--id ID]] [-v])\n",
+	fprintf(stderr,
+		"kiln: restore: %s (usage: kiln restore SNAPSHOT --mem-file FILE [--paused] "
+		"[--memory SIZE] [--cpus N] [--api-sock PATH [--id ID]] [-v])\n",
 		what);
 	return -EINVAL;
 }

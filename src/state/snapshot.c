@@ -149,7 +149,8 @@ static const char *config_check(const struct vm_config *c, const uint8_t *f)
 		return "mode";
 	if (c->debug_exit_port > 0xfffc)
 		return "debug-exit port";
-	if ((f[5] == SERIAL_FILE && !c->com1.path[0]) || (f[6] == SERIAL_FILE && !c->com2.path[0]) ||
+	if ((f[5] == SERIAL_FILE && !c->com1.path[0]) ||
+	    (f[6] == SERIAL_FILE && !c->com2.path[0]) ||
 	    (f[7] >= VCONSOLE_FILE && !c->vconsole.path[0]))
 		return "backend path missing";
 	return NULL;
@@ -431,8 +432,7 @@ static int check_header(const char *path, const uint8_t *d, size_t len, struct s
 	if (snapshot_crc32c(0, d, len - CRC_LEN) != crc)
 		return REFUSE("%s: checksum mismatch (the file is corrupt)", path);
 	if (img->flags != SNAPSHOT_FLAG_FULL)
-		return REFUSE("%s: flags %#x: only Full snapshots are supported", path,
-			      img->flags);
+		return REFUSE("%s: flags %#x: only Full snapshots are supported", path, img->flags);
 	return 0;
 }
 

@@ -13,7 +13,7 @@
 #define SNAPSHOT_MAGIC	    "KILNSNAP"
 #define SNAPSHOT_VERSION    1
 #define SNAPSHOT_HDR_LEN    32
-#define SNAPSHOT_FLAG_FULL  0x1u		   /* every RAM byte is in the memory file */
+#define SNAPSHOT_FLAG_FULL  0x1u	   /* every RAM byte is in the memory file */
 #define SNAPSHOT_MAX_LEN    (256ull << 20) /* longest state file kiln reads */
 #define SNAPSHOT_CONFIG_VER 1
 

@@ -78,7 +78,8 @@ static int msrs_read(int fd, const uint32_t *l, uint32_t n, struct kvm_msrs *out
 			free(tmp);
 			return got;
 		}
-		memcpy(&out->entries[out->nmsrs], tmp->entries, (size_t)got * sizeof(tmp->entries[0]));
+		memcpy(&out->entries[out->nmsrs], tmp->entries,
+		       (size_t)got * sizeof(tmp->entries[0]));
 		out->nmsrs += (uint32_t)got;
 		next += (uint32_t)got + 1; /* KVM stopped at l[next + got]: leave it out */
 	}
@@ -227,10 +228,10 @@ struct vcpu_image {
 	struct kvm_debugregs debugregs;
 };
 
-#define BAD(id, fmt, ...) (log_err("snapshot: vcpu %u: " fmt, (unsigned)(id), ##__VA_ARGS__), -EINVAL)
+#define BAD(id, fmt, ...)                                                                          \
+	(log_err("snapshot: vcpu %u: " fmt, (unsigned)(id), ##__VA_ARGS__), -EINVAL)
 
-static int read_fpu(const struct kvm_sys *k, uint32_t id, struct state_buf *b,
-		    struct vcpu_image *v)
+static int read_fpu(const struct kvm_sys *k, uint32_t id, struct state_buf *b, struct vcpu_image *v)
 {
 	bool xsave2;
 	int host = xsave_len(k, &xsave2);
@@ -453,9 +454,11 @@ static int pit_load(int vm_fd, struct state_buf *b)
 	if (ret == 0 && (pit.flags & ~(KVM_PIT_FLAGS_HPET_LEGACY | KVM_PIT_FLAGS_SPEAKER_DATA_ON)))
 		ret = BADVM("pit: flags %#x", pit.flags);
 	for (unsigned i = 0; i < 3 && ret == 0; i++) {
-		const struct kvm_pit_channel_state *c = &pit.channels[i]; /* 0xff: never programmed */
+		const struct kvm_pit_channel_state *c =
+		    &pit.channels[i]; /* 0xff: never programmed */
 
-		if ((c->mode > 5 && c->mode != 0xff) || c->rw_mode > 3 || c->read_state > 4 || c->write_state > 4)
+		if ((c->mode > 5 && c->mode != 0xff) || c->rw_mode > 3 || c->read_state > 4 ||
+		    c->write_state > 4)
 			ret = BADVM("pit channel %u: mode %u rw %u", i, c->mode, c->rw_mode);
 	}
 	return ret ? ret : kvm_set_pit2(vm_fd, &pit);
