@@ -14,14 +14,15 @@
 
 static void usage(FILE *out)
 {
-	fputs("usage: kiln run [options] [--api-sock PATH [--id ID]]   boot a VM (kiln run --help)\n"
-	      "       kiln restore SNAPSHOT --mem-file FILE [--paused] [--memory SIZE] [--cpus N]\n"
-	      "                    [--api-sock PATH [--id ID]] [-v|-vv]   resume a snapshot\n"
-	      "       kiln --api-sock PATH [--id ID] [-v]   serve the API, boot on InstanceStart\n"
-	      "       kiln ctl --sock PATH COMMAND   talk to a kiln API socket\n"
-	      "       kiln --version\n"
-	      "       kiln --help\n",
-	      out);
+	fputs(
+	    "usage: kiln run [options] [--api-sock PATH [--id ID]]   boot a VM (kiln run --help)\n"
+	    "       kiln restore SNAPSHOT --mem-file FILE [--paused] [--memory SIZE] [--cpus N]\n"
+	    "                    [--api-sock PATH [--id ID]] [-v|-vv]   resume a snapshot\n"
+	    "       kiln --api-sock PATH [--id ID] [-v]   serve the API, boot on InstanceStart\n"
+	    "       kiln ctl --sock PATH COMMAND   talk to a kiln API socket\n"
+	    "       kiln --version\n"
+	    "       kiln --help\n",
+	    out);
 }
 
 /* Take `--api-sock PATH` and `--id ID` out of argv (they are not VM options); argc updated. */
@@ -30,7 +31,8 @@ static int take_api_args(int *argc, char **argv, const char **sock, const char *
 	int out = 0;
 
 	for (int i = 0; i < *argc; i++) {
-		bool is_sock = strcmp(argv[i], "--api-sock") == 0, is_id = strcmp(argv[i], "--id") == 0;
+		bool is_sock = strcmp(argv[i], "--api-sock") == 0,
+		     is_id = strcmp(argv[i], "--id") == 0;
 
 		if ((is_sock || is_id) && i + 1 >= *argc) {
 			fprintf(stderr, "kiln: %s needs a value\n", argv[i]);

@@ -525,14 +525,16 @@ static int h_snapshot_create(struct api *a, struct req *r, struct api_response *
 	    get_string(r->body, "snapshot_type", "snapshot/create", &type, out))
 		return out->status;
 	if (!snap || !mem || !snap[0] || !mem[0])
-		return reply_err(out, 400, "snapshot/create: 'snapshot_path' and 'mem_file_path' "
-					   "are required");
+		return reply_err(out, 400,
+				 "snapshot/create: 'snapshot_path' and 'mem_file_path' "
+				 "are required");
 	if (type && strcmp(type, "Diff") == 0)
-		return reply_err(out, 400, "snapshot/create: snapshot_type Diff is not implemented "
-					   "yet (dirty-page tracking); use Full");
+		return reply_err(out, 400,
+				 "snapshot/create: snapshot_type Diff is not implemented "
+				 "yet (dirty-page tracking); use Full");
 	if (type && strcmp(type, "Full") != 0)
-		return reply_err(out, 400, "snapshot/create: snapshot_type '%s' is not Full or Diff",
-				 type);
+		return reply_err(out, 400,
+				 "snapshot/create: snapshot_type '%s' is not Full or Diff", type);
 	if (!a->ops->snapshot_create)
 		return reply_err(out, 400, "snapshot/create: not supported");
 	log_last_error_clear();
@@ -550,8 +552,9 @@ static int load_mem_path(const json_t *body, const char **mem, struct api_respon
 	if (get_string(body, "mem_file_path", "snapshot/load", mem, out))
 		return out->status;
 	if (!mb == !*mem)
-		return reply_err(out, 400, "snapshot/load: exactly one of 'mem_backend' and "
-					   "'mem_file_path' is required");
+		return reply_err(out, 400,
+				 "snapshot/load: exactly one of 'mem_backend' and "
+				 "'mem_file_path' is required");
 	if (!mb)
 		return 0;
 	if (!json_is_object(mb))
@@ -561,20 +564,23 @@ static int load_mem_path(const json_t *body, const char **mem, struct api_respon
 	    get_string(mb, "backend_path", "snapshot/load: mem_backend", &path, out))
 		return out->status;
 	if (!type || !path)
-		return reply_err(out, 400, "snapshot/load: mem_backend needs backend_type and "
-					   "backend_path");
+		return reply_err(out, 400,
+				 "snapshot/load: mem_backend needs backend_type and "
+				 "backend_path");
 	if (strcmp(type, "File") != 0)
-		return reply_err(out, 400, "snapshot/load: backend_type '%s' is not supported "
-					   "(File only)", type);
+		return reply_err(out, 400,
+				 "snapshot/load: backend_type '%s' is not supported "
+				 "(File only)",
+				 type);
 	*mem = path;
 	return 0;
 }
 
 static int h_snapshot_load(struct api *a, struct req *r, struct api_response *out)
 {
-	static const char *const fields[] = {"snapshot_path", "mem_file_path", "mem_backend",
-					     "resume_vm", "track_dirty_pages",
-					     "enable_diff_snapshots", NULL};
+	static const char *const fields[] = {
+	    "snapshot_path",	 "mem_file_path",	  "mem_backend", "resume_vm",
+	    "track_dirty_pages", "enable_diff_snapshots", NULL};
 	struct api_snapshot_load l = {.check_config = a->configured};
 	bool dirty = false, diff = false;
 	int ret;
@@ -587,11 +593,13 @@ static int h_snapshot_load(struct api *a, struct req *r, struct api_response *ou
 	    get_bool(r->body, "enable_diff_snapshots", "snapshot/load", &diff, out))
 		return out->status;
 	if (!l.snapshot_path || !l.snapshot_path[0] || !l.mem_path[0])
-		return reply_err(out, 400, "snapshot/load: 'snapshot_path' and a memory file are "
-					   "required");
+		return reply_err(out, 400,
+				 "snapshot/load: 'snapshot_path' and a memory file are "
+				 "required");
 	if (dirty || diff)
-		return reply_err(out, 400, "snapshot/load: track_dirty_pages is not implemented "
-					   "yet (Diff snapshots)");
+		return reply_err(out, 400,
+				 "snapshot/load: track_dirty_pages is not implemented "
+				 "yet (Diff snapshots)");
 	if (!a->ops->snapshot_load)
 		return reply_err(out, 400, "snapshot/load: not supported");
 	log_last_error_clear();
@@ -623,9 +631,7 @@ static const struct route routes[] = {
 
 /* Firecracker resources kiln does not have (yet): a clear 400 instead of a 404 or a no-op. */
 static const char *const unimplemented[] = {
-    "/balloon", "/network-interfaces", "/vsock",
-    "/mmds",	"/cpu-config",	       "/pmem",	 "/hotplug",
-    NULL,
+    "/balloon", "/network-interfaces", "/vsock", "/mmds", "/cpu-config", "/pmem", "/hotplug", NULL,
 };
 
 /* Whether path matches pattern; a "{}" segment takes one non-empty segment into param. */

@@ -194,7 +194,8 @@ static char *snapshot_body(const char *name, int argc, char **argv)
 	char *text;
 
 	for (int i = 0; i < argc; i++) {
-		if ((strcmp(argv[i], "--to") == 0 || strcmp(argv[i], "--from") == 0) && i + 1 < argc)
+		if ((strcmp(argv[i], "--to") == 0 || strcmp(argv[i], "--from") == 0) &&
+		    i + 1 < argc)
 			snap = argv[++i];
 		else if (strcmp(argv[i], "--mem") == 0 && i + 1 < argc)
 			mem = argv[++i];

@@ -150,8 +150,8 @@ int guest_mem_add_file(struct guest_mem *m, uint64_t gpa, uint64_t len, int fd, 
 		return -EINVAL;
 	if (overlaps(m, gpa, len))
 		return -EEXIST;
-	r.host = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_NORESERVE, fd,
-		      (off_t)offset);
+	r.host =
+	    mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_NORESERVE, fd, (off_t)offset);
 	if (r.host == MAP_FAILED)
 		return -errno;
 	r.map_base = r.host;

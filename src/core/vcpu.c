@@ -154,8 +154,8 @@ static void *vcpu_thread(void *arg)
 			break;
 		}
 		count_exit(v);
-		v->io_pending = v->run->exit_reason == KVM_EXIT_IO ||
-				v->run->exit_reason == KVM_EXIT_MMIO;
+		v->io_pending =
+		    v->run->exit_reason == KVM_EXIT_IO || v->run->exit_reason == KVM_EXIT_MMIO;
 		a = exit_dispatch(v->run, &ctx);
 		if (a != EXIT_ACTION_CONTINUE) {
 			finish(v, a, ctx.why);

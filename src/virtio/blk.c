@@ -728,7 +728,8 @@ int blk_load(struct blk *b, struct state_buf *sb, uint16_t version)
 	if (cap != b->lim.capacity || ro != b->lim.read_only) {
 		log_err("snapshot: virtio-blk: the disk had %llu sectors%s, this one has %llu%s",
 			(unsigned long long)cap, ro ? " (read-only)" : "",
-			(unsigned long long)b->lim.capacity, b->lim.read_only ? " (read-only)" : "");
+			(unsigned long long)b->lim.capacity,
+			b->lim.read_only ? " (read-only)" : "");
 		return -EINVAL;
 	}
 	if (memcmp(serial, b->serial, sizeof(serial)) != 0) {

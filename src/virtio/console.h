@@ -108,7 +108,6 @@ void virtio_console_save(struct virtio_console *c, struct state_buf *b);
 /* Load the selected section, after the transport's: held chains are popped again from their
  * queues (they must be the last popped, with the saved head, and go the right way), offsets must
  * lie inside them, the staged input inside the staging buffer. 0 or -EINVAL (logged). */
-int virtio_console_load(struct virtio_console *c, struct state_buf *b,
-			uint16_t version) MUST_CHECK;
+int virtio_console_load(struct virtio_console *c, struct state_buf *b, uint16_t version) MUST_CHECK;
 
 #endif

@@ -440,7 +440,8 @@ int virtq_load(struct virtq *q, const struct guest_mem *m, uint16_t queue_max, s
 	if (!f[2])
 		return 0; /* configured (perhaps) but not ready: nothing more to check */
 	if (virtq_activate(q, m) < 0)
-		return load_fail(q, why, "queue rings outside guest memory, misaligned or bad size");
+		return load_fail(q, why,
+				 "queue rings outside guest memory, misaligned or bad size");
 	if ((uint16_t)(last_avail - used_idx) > q->size)
 		return load_fail(q, why, "more chains in flight than the queue holds");
 	q->last_avail = last_avail;

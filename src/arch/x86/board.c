@@ -99,7 +99,8 @@ static int memory_create(struct vm *vm)
 	uint64_t need, nfree, psize;
 	int ret;
 
-	if (c->hugepages && vm->restore_mem_fd < 0 && guest_mem_hugepages_check(c->mem_bytes, &need, &nfree, &psize) < 0) {
+	if (c->hugepages && vm->restore_mem_fd < 0 &&
+	    guest_mem_hugepages_check(c->mem_bytes, &need, &nfree, &psize) < 0) {
 		log_err("--hugepages: need %llu free %llu KiB huge pages, the pool has %llu "
 			"(see /proc/sys/vm/nr_hugepages)",
 			(unsigned long long)need, (unsigned long long)(psize >> 10),
@@ -114,8 +115,8 @@ static int memory_create(struct vm *vm)
 	} else {
 		ret = guest_mem_add(&vm->mem, 0, low, flags);
 		if (ret == 0 && c->mem_bytes > low)
-			ret = guest_mem_add(&vm->mem, LAYOUT_RAM_HIGH_GPA, c->mem_bytes - low,
-					    flags);
+			ret =
+			    guest_mem_add(&vm->mem, LAYOUT_RAM_HIGH_GPA, c->mem_bytes - low, flags);
 	}
 	if (ret < 0)
 		log_err("guest memory (%llu MiB): %s", (unsigned long long)(c->mem_bytes >> 20),
@@ -715,8 +716,8 @@ static unsigned legacy_list(struct vm *vm, struct legacy *l)
 				 uart_load_fn};
 	l[n++] = (struct legacy){"uart.com2", UART16550_STATE_VERSION, b->uart[1], uart_save_fn,
 				 uart_load_fn};
-	l[n++] = (struct legacy){"i8042", I8042_STATE_VERSION, b->i8042, i8042_save_fn,
-				 i8042_load_fn};
+	l[n++] =
+	    (struct legacy){"i8042", I8042_STATE_VERSION, b->i8042, i8042_save_fn, i8042_load_fn};
 	l[n++] = (struct legacy){"rtc", RTC_STATE_VERSION, b->rtc, rtc_save_fn, rtc_load_fn};
 	if (vm->cfg->acpi)
 		l[n++] = (struct legacy){"acpi_sleep", 1, &b->acpi_sleep, nothing_save_fn,
