@@ -143,7 +143,8 @@ int guest_mem_add(struct guest_mem *m, uint64_t gpa, uint64_t len, unsigned flag
 int guest_mem_add_file(struct guest_mem *m, uint64_t gpa, uint64_t len, int fd, uint64_t offset,
 		       unsigned flags)
 {
-	struct guest_region r = {.gpa = gpa, .len = len, .flags = flags & ~GUEST_MEM_HUGEPAGES};
+	struct guest_region r = {
+	    .gpa = gpa, .len = len, .flags = (flags & ~GUEST_MEM_HUGEPAGES) | GUEST_MEM_FILE};
 	int ret;
 
 	if (!range_ok(gpa, len, PAGE_4K) || offset % PAGE_4K)

@@ -11,10 +11,11 @@
 #define GUEST_MEM_MAX_REGIONS 32
 
 /* Region flags. */
-#define GUEST_MEM_READONLY  0x1u /* guest writes exit as MMIO; VMM writes refused */
-#define GUEST_MEM_HUGEPAGES 0x2u /* back with hugetlbfs 2 MiB pages */
-#define GUEST_MEM_RAM	    0x4u /* system RAM: reported in the memory map given to the guest */
-#define GUEST_MEM_THP	    0x8u /* ask for transparent huge pages (MADV_HUGEPAGE) */
+#define GUEST_MEM_READONLY  0x1u  /* guest writes exit as MMIO; VMM writes refused */
+#define GUEST_MEM_HUGEPAGES 0x2u  /* back with hugetlbfs 2 MiB pages */
+#define GUEST_MEM_RAM	    0x4u  /* system RAM: reported in the memory map given to the guest */
+#define GUEST_MEM_THP	    0x8u  /* ask for transparent huge pages (MADV_HUGEPAGE) */
+#define GUEST_MEM_FILE	    0x10u /* mapped from a file (guest_mem_add_file), not anonymous */
 
 struct guest_region {
 	uint64_t gpa;

@@ -244,10 +244,30 @@ static bool all_zero(const uint8_t *p, size_t n)
 	return true;
 }
 
+/* Whether no page of [p, p+n) of anonymous memory was ever touched (neither present nor swapped
+ * out, per /proc/self/pagemap bits 63 and 62): it reads as zero, and reading it would only fault
+ * the zero page in, page by page. pagemap_fd < 0: unknown (false). */
+static bool untouched(int pagemap_fd, const uint8_t *p, size_t n)
+{
+	uint64_t ent[MEM_CHUNK / 4096];
+	size_t pages = (n + 4095) / 4096;
+	off_t off = (off_t)((uintptr_t)p / 4096 * sizeof(uint64_t));
+
+	if (pagemap_fd < 0 || (uintptr_t)p % 4096 ||
+	    pread(pagemap_fd, ent, pages * sizeof(ent[0]), off) !=
+		(ssize_t)(pages * sizeof(ent[0])))
+		return false;
+	for (size_t i = 0; i < pages; i++)
+		if (ent[i] & (3ull << 62))
+			return false;
+	return true;
+}
+
 /* Every RAM region in guest-physical order; all-zero chunks stay holes. */
 static int write_memory(struct vm *vm, const char *path, uint64_t *total)
 {
 	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600), ret = 0;
+	int pagemap = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
 	off_t off = 0;
 
 	if (fd < 0) {
@@ -263,11 +283,16 @@ static int write_memory(struct vm *vm, const char *path, uint64_t *total)
 		for (uint64_t o = 0; o < r->len && ret == 0; o += MEM_CHUNK) {
 			size_t n = r->len - o < MEM_CHUNK ? (size_t)(r->len - o) : MEM_CHUNK;
 
+			/* A file-backed region's absent pages hold the file's data. */
+			if (!(r->flags & GUEST_MEM_FILE) && untouched(pagemap, r->host + o, n))
+				continue;
 			if (!all_zero(r->host + o, n))
 				ret = write_all(fd, r->host + o, n, off + (off_t)o);
 		}
 		off += (off_t)r->len;
 	}
+	if (pagemap >= 0)
+		close(pagemap);
 	if (ret == 0 && ftruncate(fd, off) < 0)
 		ret = -errno;
 	if (close(fd) < 0 && ret == 0)
