@@ -65,7 +65,7 @@ static uint64_t wait_counter_above(struct vm *vm, uint64_t above)
 static void config_for_test(struct vm_config *c, unsigned cpus)
 {
 	config_defaults(c);
-	c->kernel_path = g_guest;
+	snprintf(c->kernel_path, sizeof(c->kernel_path), "%s", g_guest);
 	c->mem_bytes = 64ULL << 20;
 	c->cores = cpus;
 	c->com1.mode = SERIAL_NONE;

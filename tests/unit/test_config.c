@@ -29,7 +29,7 @@ static void test_defaults(void **state)
 	assert_int_equal(c.com1.mode, SERIAL_STDIO);
 	assert_int_equal(c.com2.mode, SERIAL_NONE);
 	assert_int_equal(c.debug_exit_port, 0xf4);
-	assert_null(c.kernel_path);
+	assert_string_equal(c.kernel_path, "");
 	assert_int_equal(c.verbosity, 1);
 	assert_true(c.acpi);
 }
