@@ -244,13 +244,13 @@ static int machine_apply(struct vm_config *c, const struct jres *r, const void *
 	c->hugepages = m.huge == 2;
 	c->thp = m.huge == 1;
 	c->track_dirty_pages = m.dirty;
-	ret = machine_pinning(c, r, patch);
 	/* A PATCH of vcpu_count alone must not leave the pinning one entry per old vCPU. */
-	if (ret == 0 && c->pin_vcpus && config_vcpus(c) != old_vcpus)
+	if (patch && c->pin_vcpus && config_vcpus(c) != old_vcpus &&
+	    !json_object_get(r->obj, "kiln_vcpu_pinning"))
 		return jres_fail(r,
 				 "field 'kiln_vcpu_pinning': has %u entries, vcpu_count is now %u",
 				 old_vcpus, config_vcpus(c));
-	return ret;
+	return machine_pinning(c, r, patch);
 }
 
 /* ---- drives ---- */
