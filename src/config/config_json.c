@@ -30,6 +30,8 @@ static int transact(struct vm_config *cfg, apply_fn *fn, const struct jres *r, c
 	ret = fn(tmp, r, arg);
 	if (ret == 0)
 		*cfg = *tmp;
+	else
+		json_msg_oneline(r->err); /* names and values from the input are echoed */
 	free(tmp);
 	return ret;
 }
@@ -635,11 +637,14 @@ int config_json_load_file(struct vm_config *cfg, const char *path, char *err, si
 			snprintf(err, errlen, "%s:%d:%d: %s", path, je.line, je.column, je.text);
 		else
 			snprintf(err, errlen, "%s: %s", path, je.text);
+		json_msg_oneline(err);
 		return -EINVAL;
 	}
 	ret = config_json_document(cfg, doc, msg, sizeof(msg));
 	json_decref(doc);
-	if (ret < 0)
+	if (ret < 0) {
 		snprintf(err, errlen, "%s: %s", path, msg);
+		json_msg_oneline(err);
+	}
 	return ret;
 }

@@ -7,6 +7,13 @@
 #include "config/config.h"
 #include "config/json_field.h"
 
+void json_msg_oneline(char *msg)
+{
+	for (; *msg; msg++)
+		if ((unsigned char)*msg < 0x20 || *msg == 0x7f)
+			*msg = '?';
+}
+
 int jres_fail(const struct jres *r, const char *fmt, ...)
 {
 	char msg[512];

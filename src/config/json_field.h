@@ -22,6 +22,10 @@ struct jres {
 #define JF_REQUIRED 1u /* absent or null: "field 'x' is missing (required)" */
 #define JF_NONEMPTY 2u /* strings: "" is an error */
 
+/* Replace control characters (from echoed field names and values) in a message by '?', so it
+ * stays one line. */
+void json_msg_oneline(char *msg);
+
 /* Write "<name>: <message>" to r->err; returns -EINVAL. */
 int jres_fail(const struct jres *r, const char *fmt, ...) PRINTF(2, 3);
 

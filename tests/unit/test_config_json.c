@@ -549,6 +549,9 @@ static void test_document(void **state)
 	assert_true(c->rng);
 	assert_int_equal(c->nr_disks, 1);
 	fails(c, DOC, NULL, "{\"machine_config\": {}}", "unknown top-level field 'machine_config'");
+	/* Echoed names keep the message on one line. */
+	fails(c, DOC, NULL, "{\"a\\nb\": 1}", "unknown top-level field 'a?b'");
+	fails(c, ENTROPY, NULL, "{\"x\\u0001\": 1}", "unknown field 'x?'");
 	fails(c, DOC, NULL, "{\"vsock\": {\"guest_cid\": 3}}", "vsock: not supported by kiln yet");
 	fails(c, DOC, NULL, "{\"logger\": {\"level\": \"Info\"}}", "logger: not supported");
 	fails(c, DOC, NULL, "{\"drives\": {}}", "drives: expected an array, got an object");
