@@ -183,11 +183,17 @@ static int machine_topology(struct vm_config *c, const struct jres *r, bool patc
 }
 
 /* kiln_vcpu_pinning [host CPU of vCPU 0, 1, ...]: one entry per vCPU. */
-static int machine_pinning(struct vm_config *c, const struct jres *r, bool patch)
+static int machine_pinning(struct vm_config *c, const struct jres *r, bool patch,
+			   unsigned old_vcpus)
 {
 	const json_t *a = json_object_get(r->obj, "kiln_vcpu_pinning"), *v;
 	size_t i;
 
+	/* A PATCH of vcpu_count alone must not leave one entry per old vCPU. */
+	if (patch && c->pin_vcpus && config_vcpus(c) != old_vcpus && (!a || json_is_null(a)))
+		return jres_fail(r,
+				 "field 'kiln_vcpu_pinning': has %u entries, vcpu_count is now %u",
+				 old_vcpus, config_vcpus(c));
 	if (!a || json_is_null(a)) {
 		if (!patch)
 			c->pin_vcpus = false;
@@ -213,6 +219,12 @@ static int machine_pinning(struct vm_config *c, const struct jres *r, bool patch
 	return 0;
 }
 
+/* c's huge_pages as an index in huge_names. */
+static unsigned huge_index(const struct vm_config *c)
+{
+	return c->hugepages ? 2 : c->thp ? 1 : 0;
+}
+
 static int machine_apply(struct vm_config *c, const struct jres *r, const void *arg)
 {
 	static const char *const fields[] = {
@@ -225,10 +237,7 @@ static int machine_apply(struct vm_config *c, const struct jres *r, const void *
 			    .mib = c->mem_bytes >> 20,
 			    .smt = patch && c->threads > 1,
 			    .dirty = patch && c->track_dirty_pages,
-			    .huge = !patch	   ? 0
-				    : c->hugepages ? 2
-				    : c->thp	   ? 1
-						   : 0};
+			    .huge = patch ? huge_index(c) : 0};
 	const char *why;
 	int ret = jres_check_fields(r, fields);
 
@@ -246,13 +255,7 @@ static int machine_apply(struct vm_config *c, const struct jres *r, const void *
 	c->hugepages = m.huge == 2;
 	c->thp = m.huge == 1;
 	c->track_dirty_pages = m.dirty;
-	/* A PATCH of vcpu_count alone must not leave the pinning one entry per old vCPU. */
-	if (patch && c->pin_vcpus && config_vcpus(c) != old_vcpus &&
-	    !json_object_get(r->obj, "kiln_vcpu_pinning"))
-		return jres_fail(r,
-				 "field 'kiln_vcpu_pinning': has %u entries, vcpu_count is now %u",
-				 old_vcpus, config_vcpus(c));
-	return machine_pinning(c, r, patch);
+	return machine_pinning(c, r, patch, old_vcpus);
 }
 
 /* ---- drives ---- */

@@ -327,6 +327,8 @@ static void test_machine_config_patch(void **state)
 	assert_int_equal(c->vcpu_pin[0], 3);
 	fails(c, MC_PATCH, NULL, "{\"vcpu_count\": 2}",
 	      "field 'kiln_vcpu_pinning': has 4 entries, vcpu_count is now 2");
+	fails(c, MC_PATCH, NULL, "{\"vcpu_count\": 2, \"kiln_vcpu_pinning\": null}",
+	      "has 4 entries, vcpu_count is now 2");
 	ok(c, MC_PATCH, NULL, "{\"vcpu_count\": 2, \"kiln_vcpu_pinning\": [1, 1]}");
 	assert_int_equal(c->vcpu_pin[1], 1);
 	free(c);
