@@ -148,6 +148,28 @@ static bool put_unimplemented(json_t *doc)
 	return ok;
 }
 
+/* Drop null members (recursively): unset optional fields are absent from the API's answers,
+ * as Swagger 2.0 types have no null; config_json_document accepts either form. */
+static void prune_nulls(json_t *v)
+{
+	const char *key;
+	json_t *val;
+	void *tmp;
+	size_t i;
+
+	if (json_is_object(v)) {
+		json_object_foreach_safe(v, tmp, key, val)
+		{
+			if (json_is_null(val))
+				json_object_del(v, key);
+			else
+				prune_nulls(val);
+		}
+	} else if (json_is_array(v)) {
+		json_array_foreach(v, i, val) prune_nulls(val);
+	}
+}
+
 json_t *config_json_export(const struct vm_config *c)
 {
 	json_t *doc = json_object();
@@ -159,7 +181,10 @@ json_t *config_json_export(const struct vm_config *c)
 	     put(doc, "entropy", c->rng ? json_object() : json_null()) &&
 	     put(doc, "serial", export_serial(c)) && put(doc, "kiln_serial2", export_serial2(c)) &&
 	     put(doc, "kiln_console_virtio", export_vconsole(c)) && put_unimplemented(doc);
-	if (!ok)
+	if (!ok) {
 		json_decref(doc);
-	return ok ? doc : NULL;
+		return NULL;
+	}
+	prune_nulls(doc);
+	return doc;
 }

@@ -17,10 +17,10 @@
 struct state_buf {
 	uint8_t *data;
 	size_t len, cap;
-	size_t pos;        /* reader: position inside the current section */
-	size_t sec_start;  /* reader: current section's payload [sec_start, sec_end) */
+	size_t pos;	  /* reader: position inside the current section */
+	size_t sec_start; /* reader: current section's payload [sec_start, sec_end) */
 	size_t sec_end;
-	bool overflow;     /* a write failed (ENOMEM) or a read ran past its section */
+	bool overflow; /* a write failed (ENOMEM) or a read ran past its section */
 };
 
 /* --- writing --- */
