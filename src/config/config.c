@@ -9,8 +9,8 @@
 #include "config/config.h"
 
 #define MEM_DEFAULT (256ULL << 20)
-#define MEM_MIN	    (2ULL << 20)
-#define MEM_MAX	    (1ULL << 40)
+#define STR_(x)	    #x
+#define STR(x)	    STR_(x)
 
 void config_defaults(struct vm_config *c)
 {
@@ -27,32 +27,34 @@ void config_defaults(struct vm_config *c)
 
 void config_usage(void)
 {
-	fputs(
-	    "usage: kiln run [options]\n"
-	    "  --kernel PATH          kernel: bzImage, ELF vmlinux, PVH ELF, or raw image\n"
-	    "                         (without --kernel: the built-in demo guest)\n"
-	    "  --initrd PATH          initial ramdisk\n"
-	    "  --cmdline STR          kernel command line\n"
-	    "  --boot auto|linux|pvh  boot protocol for ELF kernels (auto: PVH if the ELF has\n"
-	    "                         a PVH entry note, else the Linux 64-bit entry)\n"
-	    "  --cpus N               N vCPUs (1 socket, N cores)\n"
-	    "  --topology S:C:T       sockets:cores:threads per core\n"
-	    "  --memory SIZE          guest RAM, e.g. 512M, 2G (bare number: MiB; default 256M)\n"
-	    "  --hugepages            back guest RAM with 2 MiB huge pages (hugetlb pool)\n"
-	    "  --thp                  ask for transparent huge pages for guest RAM\n"
-	    "  --serial MODE          COM1: stdio (default), file:PATH, none\n"
-	    "  --serial2 MODE         COM2: stdio, file:PATH, none (default)\n"
-	    "  --load-addr A --entry E  raw image: load at A, enter at E (64-bit mode)\n"
-	    "  --on-reset stop|restart  what a guest reset does (default stop)\n"
-	    "  --debug-exit-port P|none  debug-exit port (default 0xf4)\n"
-	    "  --test-device          add the PIO/MMIO scratch device used by the guest tests\n"
-	    "  --no-acpi              no ACPI tables: the guest finds CPUs in the MP table\n"
-	    "  --disk PATH[,ro][,id=NAME]  a virtio-blk disk on a raw image (repeatable, 16 max)\n"
-	    "  --console-virtio MODE  virtio-console: stdio, file:PATH, socket:PATH, none\n"
-	    "  --rng                  a virtio-rng entropy device\n"
-	    "  -v, --verbose          more log output (repeat for debug)\n"
-	    "  -h, --help             this text\n",
-	    stdout);
+	fputs("usage: kiln run [options]\n"
+	      "  --kernel PATH          kernel: bzImage, ELF vmlinux, PVH ELF, or raw image\n"
+	      "                         (without --kernel: the built-in demo guest)\n"
+	      "  --initrd PATH          initial ramdisk\n"
+	      "  --cmdline STR          kernel command line\n"
+	      "  --boot auto|linux|pvh  boot protocol for ELF kernels (auto: PVH if the ELF has\n"
+	      "                         a PVH entry note, else the Linux 64-bit entry)\n"
+	      "  --cpus N               N vCPUs (1 socket, N cores)\n"
+	      "  --topology S:C:T       sockets:cores:threads per core\n"
+	      "  --pin-vcpus C0,C1,...  run vCPU i only on host CPU Ci (one per vCPU)\n"
+	      "  --memory SIZE          guest RAM, e.g. 512M, 2G (bare number: MiB; default 256M)\n"
+	      "  --hugepages            back guest RAM with 2 MiB huge pages (hugetlb pool)\n"
+	      "  --thp                  ask for transparent huge pages for guest RAM\n"
+	      "  --serial MODE          COM1: stdio (default), file:PATH, none\n"
+	      "  --serial2 MODE         COM2: stdio, file:PATH, none (default)\n"
+	      "  --load-addr A --entry E  raw image: load at A, enter at E (64-bit mode)\n"
+	      "  --on-reset stop|restart  what a guest reset does (default stop)\n"
+	      "  --debug-exit-port P|none  debug-exit port (default 0xf4)\n"
+	      "  --test-device          add the PIO/MMIO scratch device used by the guest tests\n"
+	      "  --no-acpi              no ACPI tables: the guest finds CPUs in the MP table\n"
+	      "  --disk PATH[,ro][,id=NAME][,root]  a virtio-blk disk on a raw image (repeatable,\n"
+	      "                         16 max); root: first disk, root=/dev/vda ro|rw on the "
+	      "cmdline\n"
+	      "  --console-virtio MODE  virtio-console: stdio, file:PATH, socket:PATH, none\n"
+	      "  --rng                  a virtio-rng entropy device\n"
+	      "  -v, --verbose          more log output (repeat for debug)\n"
+	      "  -h, --help             this text\n",
+	      stdout);
 }
 
 static int fail(char *err, size_t errlen, const char *fmt, ...)
@@ -127,6 +129,43 @@ int config_parse_size(const char *s, uint64_t *out)
 	return 0;
 }
 
+int config_copy_str(char *dst, size_t size, const char *src)
+{
+	size_t n = strlen(src);
+
+	if (n >= size)
+		return -ENAMETOOLONG;
+	memcpy(dst, src, n + 1);
+	return 0;
+}
+
+const char *config_check_mem(uint64_t bytes, bool hugepages)
+{
+	if (bytes < CONFIG_MEM_MIN || bytes > CONFIG_MEM_MAX)
+		return "is outside 2M..1T";
+	if (bytes & 0xfff)
+		return "is not a multiple of 4K";
+	if (hugepages && (bytes & ((2ULL << 20) - 1)))
+		return "is not a multiple of 2M (needed with huge pages)";
+	return NULL;
+}
+
+const char *config_check_topology(uint64_t sockets, uint64_t cores, uint64_t threads)
+{
+	if (sockets == 0 || cores == 0 || threads == 0)
+		return "has a count of 0";
+	if (sockets > CONFIG_MAX_VCPUS || cores > CONFIG_MAX_VCPUS || threads > CONFIG_MAX_VCPUS ||
+	    sockets * cores * threads > CONFIG_MAX_VCPUS)
+		return "gives more than " STR(CONFIG_MAX_VCPUS) " vCPUs";
+	return NULL;
+}
+
+unsigned config_stdio_users(const struct vm_config *c)
+{
+	return (c->com1.mode == SERIAL_STDIO) + (c->com2.mode == SERIAL_STDIO) +
+	       (c->vconsole.mode == VCONSOLE_STDIO);
+}
+
 static int parse_serial(struct serial_config *sc, const char *flag, const char *v, char *err,
 			size_t errlen)
 {
@@ -169,9 +208,9 @@ static int parse_topology(struct vm_config *c, const char *v, char *err, size_t 
 	for (int i = 0; i < 3; i++)
 		if (!p[i] || parse_count(p[i], &n[i]) < 0)
 			return fail(err, errlen, "--topology: '%s' is not S:C:T with each >= 1", v);
-	if ((uint64_t)n[0] * n[1] * n[2] > CONFIG_MAX_VCPUS)
-		return fail(err, errlen, "--topology: %s gives more than %d vCPUs", v,
-			    CONFIG_MAX_VCPUS);
+	if (config_check_topology(n[0], n[1], n[2]))
+		return fail(err, errlen, "--topology: %s %s", v,
+			    config_check_topology(n[0], n[1], n[2]));
 	c->sockets = n[0];
 	c->cores = n[1];
 	c->threads = n[2];
@@ -185,6 +224,7 @@ enum opt_id {
 	OPT_BOOT,
 	OPT_CPUS,
 	OPT_TOPOLOGY,
+	OPT_PIN_VCPUS,
 	OPT_MEMORY,
 	OPT_HUGEPAGES,
 	OPT_THP,
@@ -208,6 +248,7 @@ static const struct option run_opts[] = {
     {"boot", required_argument, NULL, OPT_BOOT},
     {"cpus", required_argument, NULL, OPT_CPUS},
     {"topology", required_argument, NULL, OPT_TOPOLOGY},
+    {"pin-vcpus", required_argument, NULL, OPT_PIN_VCPUS},
     {"memory", required_argument, NULL, OPT_MEMORY},
     {"hugepages", no_argument, NULL, OPT_HUGEPAGES},
     {"thp", no_argument, NULL, OPT_THP},
@@ -229,6 +270,7 @@ static const struct option run_opts[] = {
 
 struct parse_state {
 	bool cpus_set, topo_set, load_set, entry_set;
+	unsigned nr_pins; /* entries in --pin-vcpus */
 };
 
 static int parse_boot(struct vm_config *c, const char *v, char *err, size_t errlen)
@@ -246,12 +288,13 @@ static int parse_boot(struct vm_config *c, const char *v, char *err, size_t errl
 
 static int parse_memory(struct vm_config *c, const char *v, char *err, size_t errlen)
 {
+	const char *why;
+
 	if (config_parse_size(v, &c->mem_bytes) < 0)
 		return fail(err, errlen, "--memory: '%s' is not a size (e.g. 512M, 2G)", v);
-	if (c->mem_bytes < MEM_MIN || c->mem_bytes > MEM_MAX)
-		return fail(err, errlen, "--memory: %s is outside 2M..1T", v);
-	if (c->mem_bytes & 0xfff)
-		return fail(err, errlen, "--memory: %s is not a multiple of 4K", v);
+	why = config_check_mem(c->mem_bytes, false);
+	if (why)
+		return fail(err, errlen, "--memory: %s %s", v, why);
 	return 0;
 }
 
@@ -277,36 +320,82 @@ static int parse_debug_exit(struct vm_config *c, const char *v, char *err, size_
 	return 0;
 }
 
-/* --disk PATH[,ro][,id=NAME]: PATH itself may not contain a comma. */
+/* One option of --disk after PATH (olen bytes at opt). */
+static int parse_disk_opt(struct disk_config *d, const char *opt, size_t olen, char *err,
+			  size_t errlen)
+{
+	if (olen == 2 && strncmp(opt, "ro", 2) == 0)
+		d->read_only = true;
+	else if (olen == 4 && strncmp(opt, "root", 4) == 0)
+		d->is_root = true;
+	else if (olen > 3 && strncmp(opt, "id=", 3) == 0 && olen - 3 <= CONFIG_DISK_ID_MAX)
+		memcpy(d->id, opt + 3, olen - 3);
+	else
+		return fail(err, errlen,
+			    "--disk: option '%.*s' is not ro, root or id=NAME (at most %d bytes)",
+			    (int)olen, opt, CONFIG_DISK_ID_MAX);
+	return 0;
+}
+
+/* --disk PATH[,ro][,id=NAME][,root]: PATH itself may not contain a comma. */
 static int parse_disk(struct vm_config *c, const char *v, char *err, size_t errlen)
 {
-	struct disk_config *d = &c->disks[c->nr_disks];
+	struct disk_config d = {0};
 	const char *p = strchr(v, ',');
 	size_t len = p ? (size_t)(p - v) : strlen(v);
+	int other, ret;
 
-	if (c->nr_disks == CONFIG_MAX_DISKS)
-		return fail(err, errlen, "--disk: at most %d disks", CONFIG_MAX_DISKS);
-	if (len == 0 || len >= sizeof(d->path))
+	if (len == 0 || len >= sizeof(d.path))
 		return fail(err, errlen, "--disk: '%s' has no usable path", v);
-	memset(d, 0, sizeof(*d));
-	memcpy(d->path, v, len);
+	memcpy(d.path, v, len);
 	while (p && *p == ',') {
 		const char *opt = p + 1, *end = strchr(opt, ',');
-		size_t olen = end ? (size_t)(end - opt) : strlen(opt);
 
-		if (olen == 2 && strncmp(opt, "ro", 2) == 0) {
-			d->read_only = true;
-		} else if (olen > 3 && strncmp(opt, "id=", 3) == 0 &&
-			   olen - 3 <= CONFIG_DISK_ID_MAX) {
-			memcpy(d->id, opt + 3, olen - 3);
-		} else {
-			return fail(err, errlen,
-				    "--disk: option '%.*s' is not ro or id=NAME (at most %d bytes)",
-				    (int)olen, opt, CONFIG_DISK_ID_MAX);
-		}
+		ret = parse_disk_opt(&d, opt, end ? (size_t)(end - opt) : strlen(opt), err, errlen);
+		if (ret < 0)
+			return ret;
 		p = end;
 	}
-	c->nr_disks++;
+	if (d.id[0] && config_disk_find(c, d.id) >= 0)
+		return fail(err, errlen, "--disk: id '%s' is given twice", d.id);
+	ret = config_disk_put(c, &d, &other);
+	if (ret == -EEXIST)
+		return fail(err, errlen, "--disk: only one disk can be the root disk");
+	if (ret < 0)
+		return fail(err, errlen, "--disk: at most %d disks", CONFIG_MAX_DISKS);
+	return 0;
+}
+
+/* --pin-vcpus C0,C1,...: host CPU numbers (checked against the host when the VM starts). */
+static int parse_pins(struct vm_config *c, struct parse_state *st, const char *v, char *err,
+		      size_t errlen)
+{
+	const char *p = v;
+
+	st->nr_pins = 0;
+	for (;;) {
+		char *end;
+		unsigned long cpu;
+
+		if (*p < '0' || *p > '9')
+			return fail(err, errlen, "--pin-vcpus: '%s' is not a list of CPU numbers",
+				    v);
+		errno = 0;
+		cpu = strtoul(p, &end, 10);
+		if (errno || cpu >= CPU_SETSIZE || (*end && *end != ','))
+			return fail(err, errlen,
+				    "--pin-vcpus: '%s' is not a list of CPU numbers "
+				    "below %d",
+				    v, CPU_SETSIZE);
+		if (st->nr_pins == CONFIG_MAX_VCPUS)
+			return fail(err, errlen, "--pin-vcpus: more than %d CPUs",
+				    CONFIG_MAX_VCPUS);
+		c->vcpu_pin[st->nr_pins++] = (uint16_t)cpu;
+		if (!*end)
+			break;
+		p = end + 1;
+	}
+	c->pin_vcpus = true;
 	return 0;
 }
 
@@ -357,13 +446,17 @@ static int parse_one(struct vm_config *c, struct parse_state *st, int opt, const
 {
 	switch (opt) {
 	case OPT_KERNEL:
-		c->kernel_path = v;
+		if (!*v || config_copy_str(c->kernel_path, sizeof(c->kernel_path), v) < 0)
+			return fail(err, errlen, "--kernel: empty or too long a path");
 		return 0;
 	case OPT_INITRD:
-		c->initrd_path = v;
+		if (!*v || config_copy_str(c->initrd_path, sizeof(c->initrd_path), v) < 0)
+			return fail(err, errlen, "--initrd: empty or too long a path");
 		return 0;
 	case OPT_CMDLINE:
-		c->cmdline = v;
+		if (config_copy_str(c->cmdline, sizeof(c->cmdline), v) < 0)
+			return fail(err, errlen, "--cmdline: longer than %d bytes",
+				    CONFIG_CMDLINE_MAX - 1);
 		return 0;
 	case OPT_BOOT:
 		return parse_boot(c, v, err, errlen);
@@ -377,6 +470,8 @@ static int parse_one(struct vm_config *c, struct parse_state *st, int opt, const
 	case OPT_TOPOLOGY:
 		st->topo_set = true;
 		return parse_topology(c, v, err, errlen);
+	case OPT_PIN_VCPUS:
+		return parse_pins(c, st, v, err, errlen);
 	case OPT_MEMORY:
 		return parse_memory(c, v, err, errlen);
 	case OPT_THP:
@@ -431,21 +526,19 @@ static int check_combination(struct vm_config *c, const struct parse_state *st, 
 			return fail(err, errlen, "--boot does not apply to a raw image");
 		c->boot = BOOT_RAW;
 	}
-	if (!c->kernel_path && (c->initrd_path || st->load_set))
+	if (!c->kernel_path[0] && (c->initrd_path[0] || st->load_set))
 		return fail(err, errlen, "%s needs --kernel",
-			    c->initrd_path ? "--initrd" : "--load-addr");
+			    c->initrd_path[0] ? "--initrd" : "--load-addr");
 	if (c->hugepages && c->thp)
 		return fail(err, errlen, "--hugepages and --thp are mutually exclusive");
-	if (c->hugepages && (c->mem_bytes & ((2ULL << 20) - 1)))
+	if (c->hugepages && config_check_mem(c->mem_bytes, true))
 		return fail(err, errlen, "--memory must be a multiple of 2M with --hugepages");
-	if ((c->com1.mode == SERIAL_STDIO) + (c->com2.mode == SERIAL_STDIO) +
-		(c->vconsole.mode == VCONSOLE_STDIO) >
-	    1)
+	if (config_stdio_users(c) > 1)
 		return fail(err, errlen,
 			    "only one of --serial, --serial2 and --console-virtio can use stdio");
-
-	if (c->cmdline && strlen(c->cmdline) >= 0x10000)
-		return fail(err, errlen, "--cmdline: longer than 65535 bytes");
+	if (c->pin_vcpus && st->nr_pins != config_vcpus(c))
+		return fail(err, errlen, "--pin-vcpus: %u CPUs given for %u vCPUs", st->nr_pins,
+			    config_vcpus(c));
 	return 0;
 }
 
@@ -473,4 +566,77 @@ int config_parse_run(struct vm_config *c, int argc, char **argv, char *err, size
 	if (optind < argc)
 		return fail(err, errlen, "unexpected argument '%s'", argv[optind]);
 	return check_combination(c, &st, err, errlen);
+}
+
+int config_disk_find(const struct vm_config *c, const char *id)
+{
+	for (unsigned i = 0; id[0] && i < c->nr_disks; i++)
+		if (strcmp(c->disks[i].id, id) == 0)
+			return (int)i;
+	return -1;
+}
+
+static void disk_remove(struct vm_config *c, unsigned i)
+{
+	memmove(&c->disks[i], &c->disks[i + 1], (c->nr_disks - i - 1) * sizeof(c->disks[0]));
+	c->nr_disks--;
+}
+
+int config_disk_put(struct vm_config *c, const struct disk_config *d, int *other)
+{
+	int old = config_disk_find(c, d->id);
+
+	*other = -1;
+	if (d->is_root && c->nr_disks && c->disks[0].is_root && old != 0) {
+		*other = 0;
+		return -EEXIST;
+	}
+	if (old >= 0 && c->disks[old].is_root == d->is_root) {
+		c->disks[old] = *d;
+		return 0;
+	}
+	if (old < 0 && c->nr_disks == CONFIG_MAX_DISKS)
+		return -ENOSPC;
+	if (old >= 0)
+		disk_remove(c, (unsigned)old);
+	if (d->is_root) { /* the root disk takes the first slot: it becomes /dev/vda */
+		memmove(&c->disks[1], &c->disks[0], c->nr_disks * sizeof(c->disks[0]));
+		c->disks[0] = *d;
+	} else {
+		c->disks[c->nr_disks] = *d;
+	}
+	c->nr_disks++;
+	return 0;
+}
+
+int config_check_pinning(const struct vm_config *c, const cpu_set_t *allowed, char *err,
+			 size_t errlen)
+{
+	for (unsigned i = 0; c->pin_vcpus && i < config_vcpus(c); i++) {
+		unsigned cpu = c->vcpu_pin[i];
+
+		if (cpu >= CPU_SETSIZE || !CPU_ISSET(cpu, allowed))
+			return fail(err, errlen,
+				    "vCPU pinning: vCPU %u -> host CPU %u: no such CPU, or not in "
+				    "kiln's allowed set (%d CPUs)",
+				    i, cpu, CPU_COUNT(allowed));
+	}
+	return 0;
+}
+
+int config_kernel_cmdline(const struct vm_config *c, char *out, size_t len)
+{
+	const struct disk_config *root = c->nr_disks && c->disks[0].is_root ? &c->disks[0] : NULL;
+	int n;
+
+	if (!root)
+		n = snprintf(out, len, "%s", c->cmdline);
+	else if (root->partuuid[0])
+		n = snprintf(out, len, "%s%sroot=PARTUUID=%s %s", c->cmdline,
+			     c->cmdline[0] ? " " : "", root->partuuid,
+			     root->read_only ? "ro" : "rw");
+	else
+		n = snprintf(out, len, "%s%sroot=/dev/vda %s", c->cmdline, c->cmdline[0] ? " " : "",
+			     root->read_only ? "ro" : "rw");
+	return n < 0 || (size_t)n >= len ? -ENOSPC : 0;
 }

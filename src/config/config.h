@@ -2,6 +2,7 @@
 #ifndef KILN_CONFIG_CONFIG_H
 #define KILN_CONFIG_CONFIG_H
 
+#include <sched.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -14,13 +15,26 @@ enum serial_mode { SERIAL_STDIO, SERIAL_FILE, SERIAL_NONE };
 enum boot_protocol { BOOT_AUTO, BOOT_LINUX, BOOT_PVH, BOOT_RAW };
 enum reset_action { RESET_STOP, RESET_RESTART };
 
-#define CONFIG_MAX_DISKS   16
-#define CONFIG_DISK_ID_MAX 20 /* virtio-blk GET_ID: at most 20 bytes */
+#define CONFIG_PATH_MAX	    4096
+#define CONFIG_CMDLINE_MAX  0x10000 /* including the NUL (LAYOUT_CMDLINE_MAX) */
+#define CONFIG_MEM_MIN	    (2ULL << 20)
+#define CONFIG_MEM_MAX	    (1ULL << 40)
+#define CONFIG_MAX_DISKS    16
+#define CONFIG_DISK_ID_MAX  20 /* virtio-blk GET_ID: at most 20 bytes (--disk id=) */
+#define CONFIG_DRIVE_ID_MAX 64 /* a JSON drive_id; GET_ID answers its first 20 bytes */
+#define CONFIG_PARTUUID_MAX 64
+
+enum disk_cache { DISK_CACHE_UNSAFE, DISK_CACHE_WRITEBACK };
+enum disk_io_engine { DISK_IO_ASYNC, DISK_IO_SYNC }; /* io_uring (sync fallback) | pread/pwrite */
 
 struct disk_config {
-	char path[4096];
+	char path[CONFIG_PATH_MAX];
 	bool read_only;
-	char id[CONFIG_DISK_ID_MAX + 1]; /* "" if none given */
+	char id[CONFIG_DRIVE_ID_MAX + 1]; /* "" if none given; the drive_id of a JSON drive */
+	bool is_root;			  /* attached first (/dev/vda); root= on the cmdline */
+	char partuuid[CONFIG_PARTUUID_MAX + 1]; /* root=PARTUUID=... instead of /dev/vda */
+	enum disk_cache cache;			/* stored; kiln always offers and honours FLUSH */
+	enum disk_io_engine io_engine;
 };
 
 enum vconsole_mode { VCONSOLE_NONE, VCONSOLE_STDIO, VCONSOLE_FILE, VCONSOLE_SOCKET };
@@ -36,13 +50,16 @@ struct serial_config {
 };
 
 struct vm_config {
-	const char *kernel_path; /* NULL: the built-in demo guest */
-	const char *initrd_path;
-	const char *cmdline;
+	char kernel_path[CONFIG_PATH_MAX]; /* "": the built-in demo guest */
+	char initrd_path[CONFIG_PATH_MAX]; /* "": none */
+	char cmdline[CONFIG_CMDLINE_MAX];
 	unsigned sockets, cores, threads; /* vCPUs = sockets * cores * threads */
+	bool pin_vcpus;			  /* vCPU i runs only on host CPU vcpu_pin[i] */
+	uint16_t vcpu_pin[CONFIG_MAX_VCPUS];
 	uint64_t mem_bytes;
 	bool hugepages;
-	bool thp; /* MADV_HUGEPAGE on guest RAM */
+	bool thp;		/* MADV_HUGEPAGE on guest RAM */
+	bool track_dirty_pages; /* stored for dirty-page tracking (a later issue) */
 	struct serial_config com1, com2;
 	enum boot_protocol boot;
 	uint64_t load_addr, entry; /* BOOT_RAW */
@@ -81,6 +98,47 @@ int config_parse_size(const char *s, uint64_t *out) MUST_CHECK;
 
 /* Parse an unsigned integer in decimal or 0x-hex; -EINVAL on junk or overflow. */
 int config_parse_u64(const char *s, uint64_t *out) MUST_CHECK;
+
+/* Copy the string src into dst (size bytes); -ENAMETOOLONG (dst unchanged) if it does not fit. */
+int config_copy_str(char *dst, size_t size, const char *src) MUST_CHECK;
+
+/* Shared checks (the CLI and the JSON converters word their own messages around them). */
+
+/* NULL if bytes is a usable guest RAM size (CONFIG_MEM_MIN..CONFIG_MEM_MAX, a multiple of 4K, and
+ * of 2M with hugepages), else the reason, e.g. "is outside 2M..1T". */
+const char *config_check_mem(uint64_t bytes, bool hugepages);
+
+/* NULL if sockets * cores * threads, each >= 1, is at most CONFIG_MAX_VCPUS; else the reason. */
+const char *config_check_topology(uint64_t sockets, uint64_t cores, uint64_t threads);
+
+/* How many of COM1, COM2 and the virtio console are on stdio (at most one may be). */
+unsigned config_stdio_users(const struct vm_config *c);
+
+/* Index of the disk whose id is `id` (non-empty), or -1. */
+int config_disk_find(const struct vm_config *c, const char *id);
+
+/*
+ * Add d, or replace the disk with the same non-empty id (in place, unless its root status
+ * changes). A root disk always sits at index 0 (the first virtio slot: /dev/vda). Returns 0,
+ * -EEXIST if d is a root disk and another disk already is (*other = its index), or -ENOSPC if
+ * CONFIG_MAX_DISKS are attached. c is unchanged on error.
+ */
+int config_disk_put(struct vm_config *c, const struct disk_config *d, int *other) MUST_CHECK;
+
+/*
+ * Check vCPU pinning against the host CPUs this process may use (`allowed`, from
+ * sched_getaffinity). Returns 0 (also when c->pin_vcpus is false) or -EINVAL with one line in
+ * err naming the vCPU and the host CPU.
+ */
+int config_check_pinning(const struct vm_config *c, const cpu_set_t *allowed, char *err,
+			 size_t errlen) MUST_CHECK;
+
+/*
+ * Write the kernel command line kiln passes (before the virtio device tokens): c->cmdline, then,
+ * with a root disk, " root=/dev/vda" (or " root=PARTUUID=<partuuid>") and " ro" or " rw", as
+ * Firecracker does. Returns 0, or -ENOSPC if it does not fit in len bytes with its NUL.
+ */
+int config_kernel_cmdline(const struct vm_config *c, char *out, size_t len) MUST_CHECK;
 
 /* Print the `kiln run` usage text. */
 void config_usage(void);

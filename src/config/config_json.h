@@ -15,24 +15,52 @@
  * Each applies one resource's JSON object to cfg. On any error — not an object, an unknown
  * field, a wrong type, a missing required field, a value out of range — it writes one line
  * naming the field (e.g. "machine-config: field 'vcpu_count': 0 is outside 1..254") to err,
- * returns -EINVAL and leaves cfg unchanged. `patch` (PATCH requests) makes every field optional
- * and updates only those present; kiln's extensions are documented fields beside Firecracker's.
+ * returns -EINVAL (-ENOMEM if a copy of cfg cannot be allocated) and leaves cfg unchanged.
+ * `patch` (PATCH requests) makes every field optional and updates only those present; a PUT
+ * resets the optional fields it does not give to their defaults (Firecracker's rule). kiln's
+ * extensions are documented fields beside Firecracker's (README "Configuration file").
+ * Host paths are stored, not opened: they are checked when the VM starts. The converters do
+ * not know the VM's state: the caller enforces pre-/post-boot rules.
+ *
+ * boot-source: kernel_image_path (required), boot_args, initrd_path; kiln_load_addr + kiln_entry
+ *   (a raw image), kiln_boot ("auto" | "linux" | "pvh").
+ * machine-config: vcpu_count 1..254 and mem_size_mib 2..1048576 (required on PUT), smt,
+ *   track_dirty_pages, huge_pages ("None" | "Transparent" | "2M"), cpu_template ("None" only);
+ *   kiln_topology {sockets, cores, threads}, kiln_vcpu_pinning [host CPU per vCPU].
  */
 int config_json_boot_source(struct vm_config *cfg, const json_t *obj, char *err,
 			    size_t errlen) MUST_CHECK;
 int config_json_machine_config(struct vm_config *cfg, const json_t *obj, bool patch, char *err,
 			       size_t errlen) MUST_CHECK;
-/* PUT /drives/{drive_id} (the path's id must equal the body's drive_id), PATCH likewise. */
+/* PUT /drives/{drive_id} (the path's id must equal the body's drive_id; an existing drive with
+ * that id is replaced; a root device goes first, at most one), PATCH likewise (PartialDrive:
+ * path_on_host of an existing drive). Messages are prefixed "drives/<drive_id>". */
 int config_json_drive(struct vm_config *cfg, const char *drive_id, const json_t *obj, bool patch,
 		      char *err, size_t errlen) MUST_CHECK;
 int config_json_entropy(struct vm_config *cfg, const json_t *obj, char *err,
 			size_t errlen) MUST_CHECK;
+/* PUT /serial (COM1): serial_out_path (a file); kiln's kiln_mode "stdio" | "file" | "none". */
 int config_json_serial(struct vm_config *cfg, const json_t *obj, char *err,
 		       size_t errlen) MUST_CHECK;
+/* kiln's COM2: {"mode": "stdio" | "file" | "none", "path": file path (mode "file" only)}. */
+int config_json_serial2(struct vm_config *cfg, const json_t *obj, char *err,
+			size_t errlen) MUST_CHECK;
+/* kiln's virtio console: {"mode": "none" | "stdio" | "file" | "socket", "path": for file and
+ * socket}. */
+int config_json_console_virtio(struct vm_config *cfg, const json_t *obj, char *err,
+			       size_t errlen) MUST_CHECK;
 
-/* A whole --config-file document (FullVmConfiguration shape): each top-level key dispatched to
- * the converter above; unknown top-level keys and resources kiln does not implement yet are
- * errors naming them (null values of known-but-unimplemented keys are accepted). */
+/* The checks across resources, to run before a VM starts (InstanceStart): at most one of COM1,
+ * COM2 and the virtio console on stdio. 0 or -EINVAL with one line in err.
+ * config_json_document runs it. */
+int config_json_check(const struct vm_config *cfg, char *err, size_t errlen) MUST_CHECK;
+
+/* A whole --config-file document (FullVmConfiguration shape) applied to cfg (normally the
+ * defaults): each top-level key dispatched to the converter above ("drives" an array of PUT
+ * bodies, messages prefixed "drives[i]"; the keys kiln_serial2 and kiln_console_virtio; a missing
+ * boot-source boots the demo guest); unknown top-level keys and resources kiln does not
+ * implement yet are errors naming them (null values, or [], of known-but-unimplemented keys are
+ * accepted). Then config_json_check. All or nothing: cfg unchanged on error. */
 int config_json_document(struct vm_config *cfg, const json_t *doc, char *err,
 			 size_t errlen) MUST_CHECK;
 
@@ -41,7 +69,13 @@ int config_json_document(struct vm_config *cfg, const json_t *doc, char *err,
 int config_json_load_file(struct vm_config *cfg, const char *path, char *err,
 			  size_t errlen) MUST_CHECK;
 
-/* GET /vm/config: cfg as a FullVmConfiguration object (new reference; NULL on ENOMEM). */
+/* GET /vm/config: cfg as a FullVmConfiguration object with kiln's extensions (new reference;
+ * NULL on ENOMEM). config_json_document of it onto the defaults gives cfg back (disks without
+ * an id are exported as "drive<N>"; kiln-only settings with no JSON field, such as the debug-exit
+ * port, are not exported). */
 json_t *config_json_export(const struct vm_config *cfg);
+
+/* GET /machine-config: the machine-config object of config_json_export (new reference). */
+json_t *config_json_export_machine_config(const struct vm_config *cfg);
 
 #endif

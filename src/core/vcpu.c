@@ -132,12 +132,35 @@ static void count_exit(struct vcpu *v)
 	}
 }
 
+/* Pin this thread to the vCPU's host CPU, if configured (vm_create checked the CPU exists and
+ * is allowed). */
+static int pin_self(struct vcpu *v)
+{
+	const struct vm_config *c = v->vm->cfg;
+	cpu_set_t set;
+	int ret;
+
+	if (!c->pin_vcpus)
+		return 0;
+	CPU_ZERO(&set);
+	CPU_SET(c->vcpu_pin[v->index], &set);
+	ret = pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+	if (ret) {
+		log_err("vCPU %u: pinning to host CPU %u: %s", v->index, c->vcpu_pin[v->index],
+			strerror(ret));
+		return -ret;
+	}
+	return 0;
+}
+
 static void *vcpu_thread(void *arg)
 {
 	struct vcpu *v = arg;
 	struct vm *vm = v->vm;
 	struct exit_ctx ctx = {.pio = &vm->pio, .mmio = &vm->mmio, .run_size = vm->kvm->run_size};
 
+	if (pin_self(v) < 0)
+		vm_request_stop(vm, VM_STOP_FATAL, KILN_EXIT_HOST);
 	while (wait_runnable(v)) {
 		int ret = kvm_vcpu_run(v->fd);
 		enum exit_action a;

@@ -1,5 +1,6 @@
 /* vm.c — VM creation in board order, the lifecycle state machine, and vCPU thread control. */
 #include <errno.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -9,6 +10,25 @@
 #include "core/vcpu.h"
 #include "core/vm.h"
 #include "util/log.h"
+
+/* Every pinned vCPU's host CPU must exist and be in this process's allowed set. */
+static int pinning_check(const struct vm_config *cfg)
+{
+	cpu_set_t allowed;
+	char err[256];
+
+	if (!cfg->pin_vcpus)
+		return 0;
+	if (sched_getaffinity(0, sizeof(allowed), &allowed) < 0) {
+		log_err("sched_getaffinity: %s", strerror(errno));
+		return -errno;
+	}
+	if (config_check_pinning(cfg, &allowed, err, sizeof(err)) < 0) {
+		log_err("%s", err);
+		return -EINVAL;
+	}
+	return 0;
+}
 
 static int create_vcpus(struct vm *vm)
 {
@@ -59,6 +79,9 @@ static int create(const struct vm_config *cfg, struct kvm_sys *kvm, struct event
 		ret = -EINVAL;
 		goto fail;
 	}
+	ret = pinning_check(cfg);
+	if (ret < 0)
+		goto fail;
 	ret = kvm_vm_create(kvm, &vm->fd);
 	if (ret < 0)
 		goto fail;

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# test-cli.sh KILN — the kiln binary's command line: good invocations work, every bad flag or
-# file gets exactly one line on stderr naming what was wrong and the documented exit status.
+# test-cli.sh KILN HELLO_GUEST — the kiln binary's command line and --config-file documents: good
+# invocations work, every bad flag or file gets exactly one line on stderr naming what was wrong
+# and the documented exit status. HELLO_GUEST is the guest kit's hello.elf.
 set -u
 kiln=$1
+hello=$2
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 pass=0 fail=0
@@ -95,6 +97,59 @@ if [ -n "$out" ]; then
 	echo "FAIL: --serial none still printed: $out"
 	fail=$((fail + 1))
 fi
+
+# --pin-vcpus: every vCPU on the first CPU kiln may use.
+cpu0=$(taskset -pc $$ 2>/dev/null | sed 's/.*: *//; s/[-,].*//')
+expect 0 "" run --cpus 2 --pin-vcpus "${cpu0:-0},${cpu0:-0}"
+expect 2 "vCPU pinning: vCPU 0 -> host CPU 1023" run --pin-vcpus 1023
+expect 2 "--pin-vcpus: 1 CPUs given for 2 vCPUs" run --cpus 2 --pin-vcpus 0
+
+# --config-file: a Firecracker-style document boots at once; bad documents are one line, status 2.
+cfg() { printf '%s\n' "$2" >"$tmp/$1.json"; }
+cfg demo '{"machine-config": {"vcpu_count": 2, "mem_size_mib": 64}, "entropy": {}}'
+expect 0 "" --config-file "$tmp/demo.json"
+cfg hello '{
+  "boot-source": {"kernel_image_path": "'"$hello"'", "boot_args": "hi=4", "kiln_boot": "linux"},
+  "drives": [
+    {"drive_id": "data", "path_on_host": "'"$tmp/disk.img"'", "is_root_device": false,
+     "is_read_only": true, "io_engine": "Async"},
+    {"drive_id": "rootfs", "path_on_host": "'"$tmp/disk.img"'", "is_root_device": true,
+     "is_read_only": false, "cache_type": "Writeback", "rate_limiter": null, "socket": null}
+  ],
+  "machine-config": {"vcpu_count": 2, "mem_size_mib": 64, "smt": false,
+                     "kiln_vcpu_pinning": ['"${cpu0:-0}, ${cpu0:-0}"']},
+  "serial": {"serial_out_path": "'"$tmp/hello.txt"'"},
+  "network-interfaces": [], "vsock": null, "logger": null, "metrics": null
+}'
+expect 1 "" --config-file "$tmp/hello.json" --no-api
+if ! grep -q 'boot protocol linux, cmdline "hi=4 root=/dev/vda rw virtio_mmio.device=' \
+	"$tmp/hello.txt"; then
+	echo "FAIL: --config-file: the guest did not see root=/dev/vda rw: $(cat "$tmp/hello.txt")"
+	fail=$((fail + 1))
+fi
+printf '{\n  "machine-config": {"vcpu_count": 2,,}\n}\n' >"$tmp/syntax.json"
+expect 2 "$tmp/syntax.json:2:38: " --config-file "$tmp/syntax.json"
+cfg unknown '{"machine-config": {"vcpu_count": 1, "mem_size_mib": 64, "vcpus": 2}}'
+expect 2 "$tmp/unknown.json: machine-config: unknown field 'vcpus'" --config-file "$tmp/unknown.json"
+cfg type '{"machine-config": {"vcpu_count": "2", "mem_size_mib": 64}}'
+expect 2 "machine-config: field 'vcpu_count': expected an integer, got a string" \
+	--config-file "$tmp/type.json"
+cfg missing '{"machine-config": {"vcpu_count": 2}}'
+expect 2 "machine-config: field 'mem_size_mib' is missing (required)" --config-file "$tmp/missing.json"
+cfg range '{"drives": [{"drive_id": "a", "path_on_host": "/a", "is_root_device": false,
+  "is_read_only": false, "io_engine": "Uring"}]}'
+expect 2 "drives[0]: field 'io_engine'" --config-file "$tmp/range.json"
+cfg toplevel '{"network": []}'
+expect 2 "unknown top-level field 'network'" --config-file "$tmp/toplevel.json"
+cfg nokernel '{"boot-source": {"kernel_image_path": "'"$tmp/missing"'"}}'
+expect 2 "$tmp/missing" --config-file "$tmp/nokernel.json"
+cfg pin '{"machine-config": {"vcpu_count": 1, "mem_size_mib": 64, "kiln_vcpu_pinning": [1023]}}'
+expect 2 "vCPU pinning: vCPU 0 -> host CPU 1023" --config-file "$tmp/pin.json"
+expect 2 "$tmp/none.json" --config-file "$tmp/none.json"
+expect 2 "option '--config-file' needs a value" --config-file
+expect 2 "mutually exclusive" --config-file "$tmp/demo.json" --no-api --api-sock "$tmp/api.sock"
+expect 2 "give --config-file FILE" --no-api
+expect 2 "unexpected argument 'x'" --config-file "$tmp/demo.json" x
 
 # --on-reset restart boots the guest again after each reset; SIGTERM then stops kiln cleanly.
 "$kiln" run --on-reset restart >"$tmp/restart.txt" 2>&1 </dev/null &

@@ -4,6 +4,8 @@
  * Usage: test_vm_lifecycle COUNT_GUEST_ELF COUNTER_GPA   (exit 77 if /dev/kvm is unusable) */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -65,7 +67,7 @@ static uint64_t wait_counter_above(struct vm *vm, uint64_t above)
 static void config_for_test(struct vm_config *c, unsigned cpus)
 {
 	config_defaults(c);
-	c->kernel_path = g_guest;
+	snprintf(c->kernel_path, sizeof(c->kernel_path), "%s", g_guest);
 	c->mem_bytes = 64ULL << 20;
 	c->cores = cpus;
 	c->com1.mode = SERIAL_NONE;
@@ -133,6 +135,67 @@ static void test_stop_while_paused(void **state)
 	vm_destroy(vm);
 }
 
+/* The host CPUs this process may use: the first and the last. */
+static void allowed_cpus(unsigned *first, unsigned *last, cpu_set_t *set)
+{
+	assert_int_equal(sched_getaffinity(0, sizeof(*set), set), 0);
+	*first = CPU_SETSIZE;
+	for (unsigned i = 0; i < CPU_SETSIZE; i++) {
+		if (!CPU_ISSET(i, set))
+			continue;
+		if (*first == CPU_SETSIZE)
+			*first = i;
+		*last = i;
+	}
+	assert_true(*first < CPU_SETSIZE);
+}
+
+/* Each vCPU thread pins itself to its host CPU before it enters the guest: read it back. */
+static void test_vcpu_pinning(void **state)
+{
+	struct vm_config cfg;
+	struct vm *vm;
+	unsigned first, last;
+	cpu_set_t set;
+
+	(void)state;
+	allowed_cpus(&first, &last, &set);
+	config_for_test(&cfg, 2);
+	cfg.pin_vcpus = true;
+	cfg.vcpu_pin[0] = (uint16_t)last;
+	cfg.vcpu_pin[1] = (uint16_t)first;
+	assert_int_equal(vm_create(&cfg, &g_kvm, &g_loop, &vm), 0);
+	assert_int_equal(vm_start(vm), 0);
+	wait_counter_above(vm, 0);
+	assert_int_equal(vm_pause(vm), 0); /* every thread parked: past its pinning */
+	for (unsigned i = 0; i < 2; i++) {
+		assert_int_equal(pthread_getaffinity_np(vm->vcpus[i].thread, sizeof(set), &set), 0);
+		assert_int_equal(CPU_COUNT(&set), 1);
+		assert_true(CPU_ISSET(cfg.vcpu_pin[i], &set));
+	}
+	vm_request_stop(vm, VM_STOP_HOST, KILN_EXIT_OK);
+	assert_int_equal(vm_join(vm), KILN_EXIT_OK);
+	vm_destroy(vm);
+}
+
+/* A host CPU that does not exist or is not allowed: refused before anything is built. */
+static void test_vcpu_pinning_refused(void **state)
+{
+	struct vm_config cfg;
+	struct vm *vm = NULL;
+	unsigned first, last;
+	cpu_set_t set;
+
+	(void)state;
+	allowed_cpus(&first, &last, &set);
+	if (last == CPU_SETSIZE - 1)
+		skip();
+	config_for_test(&cfg, 1);
+	cfg.pin_vcpus = true;
+	cfg.vcpu_pin[0] = CPU_SETSIZE - 1;
+	assert_int_equal(vm_create(&cfg, &g_kvm, &g_loop, &vm), -EINVAL);
+}
+
 static void test_stop_before_start(void **state)
 {
 	struct vm_config cfg;
@@ -172,6 +235,8 @@ int main(int argc, char **argv)
 	    cmocka_unit_test(test_pause_resume_counting_guest),
 	    cmocka_unit_test(test_stop_while_paused),
 	    cmocka_unit_test(test_stop_before_start),
+	    cmocka_unit_test(test_vcpu_pinning),
+	    cmocka_unit_test(test_vcpu_pinning_refused),
 	    cmocka_unit_test(test_guest_mem_slots_with_kvm),
 	};
 	int fd;

@@ -29,7 +29,7 @@ static void test_defaults(void **state)
 	assert_int_equal(c.com1.mode, SERIAL_STDIO);
 	assert_int_equal(c.com2.mode, SERIAL_NONE);
 	assert_int_equal(c.debug_exit_port, 0xf4);
-	assert_null(c.kernel_path);
+	assert_string_equal(c.kernel_path, "");
 	assert_int_equal(c.verbosity, 1);
 	assert_true(c.acpi);
 }
@@ -104,6 +104,28 @@ static void test_too_many_disks(void **state)
 	assert_non_null(strstr(err, "at most 16 disks"));
 }
 
+static void test_pins_and_root_disk(void **state)
+{
+	struct vm_config c;
+	char err[256];
+
+	(void)state;
+	assert_int_equal(PARSE(&c, err, "--topology", "1:2:2", "--pin-vcpus", "3,2,1,0", "--disk",
+			       "/a", "--disk", "/r,ro,root,id=r", "--cmdline", "quiet"),
+			 0);
+	assert_true(c.pin_vcpus);
+	assert_int_equal(c.vcpu_pin[0], 3);
+	assert_int_equal(c.vcpu_pin[3], 0);
+	/* The root disk is attached first and named on the command line. */
+	assert_string_equal(c.disks[0].path, "/r");
+	assert_true(c.disks[0].is_root);
+	assert_string_equal(c.disks[1].path, "/a");
+	assert_int_equal(config_kernel_cmdline(&c, err, sizeof(err)), 0);
+	assert_string_equal(err, "quiet root=/dev/vda ro");
+	assert_int_equal(PARSE(&c, err, "--pin-vcpus", "1023"), 0);
+	assert_int_equal(c.vcpu_pin[0], 1023);
+}
+
 static void test_raw_image(void **state)
 {
 	struct vm_config c;
@@ -171,6 +193,14 @@ static void test_errors_name_the_flag(void **state)
 	EXPECT_ERROR("--boot", "--boot", "efi");
 	EXPECT_ERROR("--on-reset", "--on-reset", "explode");
 	EXPECT_ERROR("--debug-exit-port", "--debug-exit-port", "0x10000");
+	EXPECT_ERROR("--pin-vcpus: 1 CPUs given for 2 vCPUs", "--cpus", "2", "--pin-vcpus", "0");
+	EXPECT_ERROR("--pin-vcpus: 2 CPUs given for 1 vCPUs", "--pin-vcpus", "0,1");
+	EXPECT_ERROR("--pin-vcpus: '0,,1'", "--pin-vcpus", "0,,1");
+	EXPECT_ERROR("--pin-vcpus: '1024'", "--pin-vcpus", "1024");
+	EXPECT_ERROR("--pin-vcpus: 'x'", "--pin-vcpus", "x");
+	EXPECT_ERROR("only one disk can be the root disk", "--disk", "/a,root", "--disk",
+		     "/b,root");
+	EXPECT_ERROR("id 'a' is given twice", "--disk", "/a,id=a", "--disk", "/b,id=a");
 	EXPECT_ERROR("unknown option", "--frobnicate");
 	EXPECT_ERROR("needs a value", "--kernel");
 	EXPECT_ERROR("unexpected argument", "stray");
@@ -220,10 +250,15 @@ static void test_lifecycle_table(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_defaults),	   cmocka_unit_test(test_full_command_line),
-	    cmocka_unit_test(test_raw_image),	   cmocka_unit_test(test_virtio_flags),
-	    cmocka_unit_test(test_too_many_disks), cmocka_unit_test(test_errors_name_the_flag),
-	    cmocka_unit_test(test_sizes),	   cmocka_unit_test(test_lifecycle_table),
+	    cmocka_unit_test(test_defaults),
+	    cmocka_unit_test(test_full_command_line),
+	    cmocka_unit_test(test_raw_image),
+	    cmocka_unit_test(test_pins_and_root_disk),
+	    cmocka_unit_test(test_virtio_flags),
+	    cmocka_unit_test(test_too_many_disks),
+	    cmocka_unit_test(test_errors_name_the_flag),
+	    cmocka_unit_test(test_sizes),
+	    cmocka_unit_test(test_lifecycle_table),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

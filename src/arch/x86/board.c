@@ -353,13 +353,18 @@ static int rng_add(struct vm *vm, struct board *b)
 
 static int disk_add(struct vm *vm, struct board *b, const struct disk_config *dc)
 {
+	char serial[BLK_ID_LEN + 1]; /* GET_ID: the id's first 20 bytes */
 	struct blk_config bc = {.path = dc->path,
 				.read_only = dc->read_only,
-				.serial = dc->id[0] ? dc->id : NULL,
+				.serial = dc->id[0] ? serial : NULL,
+				.force_sync = dc->io_engine == DISK_IO_SYNC,
 				.loop = vm->loop,
 				.mem = &vm->mem};
 	struct blk *blk;
-	int ret = blk_create(&bc, &blk); /* logs its own one-line error */
+	int ret;
+
+	snprintf(serial, sizeof(serial), "%s", dc->id);
+	ret = blk_create(&bc, &blk); /* logs its own one-line error */
 
 	if (ret == 0) {
 		ret = virtio_slots_add(&b->virtio, vm, blk_virtio_dev(blk), blk_release, blk);
@@ -405,11 +410,29 @@ static int acpi_tables_write(struct vm *vm, struct board *b)
 	return ret;
 }
 
+/* The user's command line, root= for a root disk (config_kernel_cmdline), then a
+ * virtio_mmio.device= token per device, whatever the boot format: kernels with
+ * VIRTIO_MMIO_CMDLINE_DEVICES find devices there, others in ACPI. NULL (logged) if too long. */
+static char *cmdline_build(const struct vm_config *c, struct board *b)
+{
+	char *user = malloc(LAYOUT_CMDLINE_MAX), *out = malloc(LAYOUT_CMDLINE_MAX);
+
+	if (!user || !out || config_kernel_cmdline(c, user, LAYOUT_CMDLINE_MAX) < 0 ||
+	    virtio_slots_cmdline(&b->virtio, user, out, LAYOUT_CMDLINE_MAX) < 0) {
+		log_err("--cmdline: with root= and the virtio device tokens it exceeds %llu bytes",
+			(unsigned long long)LAYOUT_CMDLINE_MAX - 1);
+		free(out);
+		out = NULL;
+	}
+	free(user);
+	return out;
+}
+
 /* Step 5: kernel, initrd and command line through the loaders (given the RSDP); boot tables. */
 static int kernel_load(struct vm *vm, struct board *b)
 {
 	const struct vm_config *c = vm->cfg;
-	char *cmdline = malloc(LAYOUT_CMDLINE_MAX);
+	char *cmdline = cmdline_build(vm->cfg, b);
 	struct boot_input in = {.cmdline = cmdline,
 				.proto = c->boot,
 				.load_addr = c->load_addr,
@@ -419,16 +442,9 @@ static int kernel_load(struct vm *vm, struct board *b)
 	char err[256] = "";
 	int ret = -EINVAL;
 
-	/* The user's command line, then a virtio_mmio.device= token per device, whatever the boot
-	 * format: kernels with VIRTIO_MMIO_CMDLINE_DEVICES find devices there, others in ACPI. */
-	if (!cmdline ||
-	    virtio_slots_cmdline(&b->virtio, c->cmdline, cmdline, LAYOUT_CMDLINE_MAX) < 0) {
-		log_err("--cmdline: with the virtio device tokens it exceeds %llu bytes",
-			(unsigned long long)LAYOUT_CMDLINE_MAX - 1);
-		free(cmdline);
+	if (!cmdline)
 		return -EINVAL;
-	}
-	if (c->kernel_path) {
+	if (c->kernel_path[0]) {
 		kmap = map_file("kernel", c->kernel_path, &in.kernel_len);
 		if (!kmap)
 			goto out;
@@ -437,7 +453,7 @@ static int kernel_load(struct vm *vm, struct board *b)
 		in.kernel = kiln_demo_guest_start;
 		in.kernel_len = (size_t)(kiln_demo_guest_end - kiln_demo_guest_start);
 	}
-	if (c->initrd_path) {
+	if (c->initrd_path[0]) {
 		imap = map_file("initrd", c->initrd_path, &in.initrd_len);
 		if (!imap)
 			goto out;
@@ -445,7 +461,7 @@ static int kernel_load(struct vm *vm, struct board *b)
 	}
 	ret = boot_load(&vm->mem, &in, &b->entry, err, sizeof(err));
 	if (ret < 0)
-		log_err("%s: %s", c->kernel_path ? c->kernel_path : "demo guest", err);
+		log_err("%s: %s", c->kernel_path[0] ? c->kernel_path : "demo guest", err);
 	if (ret == 0)
 		ret = x86_boot_tables_write(&vm->mem, b->entry.mode);
 out:

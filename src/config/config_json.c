@@ -1,0 +1,653 @@
+/* config_json.c — one short converter per Firecracker resource (plus kiln's extensions) from JSON
+ * to struct vm_config, each applied to a copy that replaces cfg only when all of it is valid. */
+#include <errno.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config/config_json.h"
+#include "config/json_field.h"
+
+#define MIB_MIN (CONFIG_MEM_MIN >> 20)
+#define MIB_MAX (CONFIG_MEM_MAX >> 20)
+
+static const char *const rate_limiter_why = "kiln has no rate limiters";
+
+/* Apply fn to a copy of cfg; commit the copy only on success. */
+typedef int apply_fn(struct vm_config *c, const struct jres *r, const void *arg);
+
+static int transact(struct vm_config *cfg, apply_fn *fn, const struct jres *r, const void *arg)
+{
+	struct vm_config *tmp = malloc(sizeof(*tmp));
+	int ret;
+
+	if (!tmp) {
+		snprintf(r->err, r->errlen, "%s: out of memory", r->name);
+		return -ENOMEM;
+	}
+	*tmp = *cfg;
+	ret = fn(tmp, r, arg);
+	if (ret == 0)
+		*cfg = *tmp;
+	else
+		json_msg_oneline(r->err); /* names and values from the input are echoed */
+	free(tmp);
+	return ret;
+}
+
+/* ---- boot-source ---- */
+
+static int boot_raw(struct vm_config *c, const struct jres *r)
+{
+	static const char *const protos[] = {"auto", "linux", "pvh", NULL};
+	bool has_load, has_entry;
+	unsigned proto = 0;
+	int ret;
+
+	ret = jf_addr(r, "kiln_load_addr", 0, &c->load_addr);
+	if (ret < 0)
+		return ret;
+	has_load = ret;
+	ret = jf_addr(r, "kiln_entry", has_load ? JF_REQUIRED : 0, &c->entry);
+	if (ret < 0)
+		return ret;
+	has_entry = ret;
+	if (has_entry && !has_load)
+		return jres_fail(r, "field 'kiln_load_addr' is missing (required with kiln_entry)");
+	ret = jf_enum(r, "kiln_boot", 0, protos, &proto);
+	if (ret < 0)
+		return ret;
+	if (ret && has_load)
+		return jres_fail(r, "field 'kiln_boot': does not apply to a raw image");
+	c->boot = has_load ? BOOT_RAW : proto == 1 ? BOOT_LINUX : proto == 2 ? BOOT_PVH : BOOT_AUTO;
+	if (!has_load)
+		c->load_addr = c->entry = 0;
+	return 0;
+}
+
+static int boot_source_apply(struct vm_config *c, const struct jres *r, const void *arg)
+{
+	static const char *const fields[] = {
+	    "kernel_image_path", "boot_args", "initrd_path", "kiln_load_addr",
+	    "kiln_entry",	 "kiln_boot", NULL};
+	int ret;
+
+	(void)arg;
+	ret = jres_check_fields(r, fields);
+	if (ret == 0)
+		ret = jf_string(r, "kernel_image_path", JF_REQUIRED | JF_NONEMPTY, c->kernel_path,
+				sizeof(c->kernel_path));
+	/* PUT: what is not given returns to its default. */
+	c->cmdline[0] = c->initrd_path[0] = '\0';
+	if (ret >= 0)
+		ret = jf_string(r, "boot_args", 0, c->cmdline, sizeof(c->cmdline));
+	if (ret >= 0)
+		ret = jf_string(r, "initrd_path", JF_NONEMPTY, c->initrd_path,
+				sizeof(c->initrd_path));
+	if (ret >= 0)
+		ret = boot_raw(c, r);
+	return ret < 0 ? ret : 0;
+}
+
+/* ---- machine-config ---- */
+
+/* What a machine-config body says, over the current values (PATCH) or the defaults (PUT). */
+struct machine {
+	uint64_t vcpus, mib;
+	bool smt, dirty;
+	bool has_vcpus, has_smt;
+	unsigned huge; /* index in huge_names */
+};
+
+static const char *const huge_names[] = {"None", "Transparent", "2M", NULL};
+
+static int machine_read(const struct jres *r, bool patch, struct machine *m)
+{
+	unsigned req = patch ? 0 : JF_REQUIRED;
+	char tmpl[32] = "None";
+	int ret;
+
+	ret = jf_uint(r, "vcpu_count", req, 1, CONFIG_MAX_VCPUS, &m->vcpus);
+	m->has_vcpus = ret > 0;
+	if (ret >= 0)
+		ret = jf_uint(r, "mem_size_mib", req, MIB_MIN, MIB_MAX, &m->mib);
+	if (ret >= 0)
+		ret = jf_bool(r, "smt", 0, &m->smt);
+	m->has_smt = ret > 0;
+	if (ret >= 0)
+		ret = jf_bool(r, "track_dirty_pages", 0, &m->dirty);
+	if (ret >= 0)
+		ret = jf_enum(r, "huge_pages", 0, huge_names, &m->huge);
+	if (ret >= 0)
+		ret = jf_string(r, "cpu_template", 0, tmpl, sizeof(tmpl));
+	if (ret >= 0 && strcmp(tmpl, "None") != 0)
+		return jres_fail(r,
+				 "field 'cpu_template': \"%s\" is not supported by kiln (only "
+				 "\"None\")",
+				 tmpl);
+	return ret < 0 ? ret : 0;
+}
+
+/* kiln_topology {sockets, cores, threads}: must multiply to vcpu_count and agree with smt. */
+static int machine_topology_ext(struct vm_config *c, const struct jres *parent,
+				const struct machine *m)
+{
+	static const char *const fields[] = {"sockets", "cores", "threads", NULL};
+	struct jres r = {"machine-config.kiln_topology",
+			 json_object_get(parent->obj, "kiln_topology"), parent->err,
+			 parent->errlen};
+	uint64_t n[3];
+	const char *why;
+	int ret = jres_check_fields(&r, fields);
+
+	for (int i = 0; i < 3 && ret >= 0; i++)
+		ret = jf_uint(&r, fields[i], JF_REQUIRED, 1, CONFIG_MAX_VCPUS, &n[i]);
+	if (ret < 0)
+		return ret;
+	why = config_check_topology(n[0], n[1], n[2]);
+	if (why)
+		return jres_fail(&r, "%llu:%llu:%llu %s", (unsigned long long)n[0],
+				 (unsigned long long)n[1], (unsigned long long)n[2], why);
+	if (n[0] * n[1] * n[2] != m->vcpus)
+		return jres_fail(&r, "%llu*%llu*%llu vCPUs, but vcpu_count is %llu",
+				 (unsigned long long)n[0], (unsigned long long)n[1],
+				 (unsigned long long)n[2], (unsigned long long)m->vcpus);
+	if (m->has_smt && m->smt != (n[2] > 1))
+		return jres_fail(&r, "threads %llu disagrees with smt %s", (unsigned long long)n[2],
+				 m->smt ? "true" : "false");
+	c->sockets = (unsigned)n[0];
+	c->cores = (unsigned)n[1];
+	c->threads = (unsigned)n[2];
+	return 0;
+}
+
+/* The topology: kiln_topology if given, else Firecracker's (one socket; smt: 2 threads per
+ * core). A PATCH that touches none of them keeps the current one. */
+static int machine_topology(struct vm_config *c, const struct jres *r, bool patch,
+			    const struct machine *m)
+{
+	const json_t *topo = json_object_get(r->obj, "kiln_topology");
+
+	if (topo && !json_is_null(topo))
+		return machine_topology_ext(c, r, m);
+	if (patch && !m->has_vcpus && !m->has_smt)
+		return 0;
+	if (m->smt && m->vcpus > 1 && (m->vcpus & 1))
+		return jres_fail(r, "field 'vcpu_count': %llu must be 1 or even with smt",
+				 (unsigned long long)m->vcpus);
+	c->sockets = 1;
+	c->threads = m->smt && m->vcpus > 1 ? 2 : 1;
+	c->cores = (unsigned)m->vcpus / c->threads;
+	return 0;
+}
+
+/* kiln_vcpu_pinning [host CPU of vCPU 0, 1, ...]: one entry per vCPU. */
+static int machine_pinning(struct vm_config *c, const struct jres *r, bool patch,
+			   unsigned old_vcpus)
+{
+	const json_t *a = json_object_get(r->obj, "kiln_vcpu_pinning"), *v;
+	size_t i;
+
+	/* A PATCH of vcpu_count alone must not leave one entry per old vCPU. */
+	if (patch && c->pin_vcpus && config_vcpus(c) != old_vcpus && (!a || json_is_null(a)))
+		return jres_fail(r,
+				 "field 'kiln_vcpu_pinning': has %u entries, vcpu_count is now %u",
+				 old_vcpus, config_vcpus(c));
+	if (!a || json_is_null(a)) {
+		if (!patch)
+			c->pin_vcpus = false;
+		return 0;
+	}
+	if (!json_is_array(a))
+		return jres_fail(r, "field 'kiln_vcpu_pinning': expected an array, got %s",
+				 json_type_name(a));
+	if (json_array_size(a) != config_vcpus(c))
+		return jres_fail(r, "field 'kiln_vcpu_pinning': %zu entries for %u vCPUs",
+				 json_array_size(a), config_vcpus(c));
+	json_array_foreach(a, i, v)
+	{
+		if (!json_is_integer(v) || json_integer_value(v) < 0 ||
+		    json_integer_value(v) >= CPU_SETSIZE)
+			return jres_fail(r,
+					 "field 'kiln_vcpu_pinning': entry %zu is not a host CPU "
+					 "number 0..%d",
+					 i, CPU_SETSIZE - 1);
+		c->vcpu_pin[i] = (uint16_t)json_integer_value(v);
+	}
+	c->pin_vcpus = true;
+	return 0;
+}
+
+/* c's huge_pages as an index in huge_names. */
+static unsigned huge_index(const struct vm_config *c)
+{
+	return c->hugepages ? 2 : c->thp ? 1 : 0;
+}
+
+static int machine_apply(struct vm_config *c, const struct jres *r, const void *arg)
+{
+	static const char *const fields[] = {
+	    "vcpu_count",	 "mem_size_mib",      "smt",
+	    "track_dirty_pages", "huge_pages",	      "cpu_template",
+	    "kiln_topology",	 "kiln_vcpu_pinning", NULL};
+	bool patch = *(const bool *)arg;
+	unsigned old_vcpus = config_vcpus(c);
+	struct machine m = {.vcpus = old_vcpus,
+			    .mib = c->mem_bytes >> 20,
+			    .smt = patch && c->threads > 1,
+			    .dirty = patch && c->track_dirty_pages,
+			    .huge = patch ? huge_index(c) : 0};
+	const char *why;
+	int ret = jres_check_fields(r, fields);
+
+	if (ret == 0)
+		ret = machine_read(r, patch, &m);
+	if (ret == 0)
+		ret = machine_topology(c, r, patch, &m);
+	if (ret < 0)
+		return ret;
+	why = config_check_mem(m.mib << 20, m.huge == 2);
+	if (why)
+		return jres_fail(r, "field 'mem_size_mib': %llu MiB %s", (unsigned long long)m.mib,
+				 why);
+	c->mem_bytes = m.mib << 20;
+	c->hugepages = m.huge == 2;
+	c->thp = m.huge == 1;
+	c->track_dirty_pages = m.dirty;
+	return machine_pinning(c, r, patch, old_vcpus);
+}
+
+/* ---- drives ---- */
+
+struct drive_arg {
+	const char *path_id; /* the id in the request path; NULL: take the body's */
+	bool patch;
+};
+
+static int drive_id_check(const struct jres *r, const char *id, const char *path_id)
+{
+	for (const char *p = id; *p; p++)
+		if (!(*p == '_' || (*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'z') ||
+		      (*p >= 'A' && *p <= 'Z')))
+			return jres_fail(r,
+					 "field 'drive_id': \"%s\" may hold only letters, digits "
+					 "and '_'",
+					 id);
+	if (path_id && strcmp(id, path_id) != 0)
+		return jres_fail(r, "field 'drive_id': \"%s\" differs from the path's \"%.64s\"",
+				 id, path_id);
+	return 0;
+}
+
+static int drive_read(const struct jres *r, struct disk_config *d)
+{
+	static const char *const caches[] = {"Unsafe", "Writeback", NULL};
+	static const char *const engines[] = {"Sync", "Async", NULL};
+	unsigned cache = 0, engine = 0;
+	int ret;
+
+	ret = jf_string(r, "path_on_host", JF_REQUIRED | JF_NONEMPTY, d->path, sizeof(d->path));
+	if (ret >= 0)
+		ret = jf_bool(r, "is_root_device", JF_REQUIRED, &d->is_root);
+	if (ret >= 0)
+		ret = jf_string(r, "partuuid", JF_NONEMPTY, d->partuuid, sizeof(d->partuuid));
+	if (ret >= 0)
+		ret = jf_bool(r, "is_read_only", JF_REQUIRED, &d->read_only);
+	if (ret >= 0)
+		ret = jf_enum(r, "cache_type", 0, caches, &cache);
+	if (ret >= 0)
+		ret = jf_enum(r, "io_engine", 0, engines, &engine);
+	if (ret >= 0)
+		ret = jf_null_only(r, "rate_limiter", rate_limiter_why);
+	if (ret >= 0)
+		ret = jf_null_only(r, "socket", "kiln has no vhost-user drives");
+	d->cache = cache ? DISK_CACHE_WRITEBACK : DISK_CACHE_UNSAFE;
+	d->io_engine = engine ? DISK_IO_ASYNC : DISK_IO_SYNC; /* Firecracker's default: Sync */
+	return ret < 0 ? ret : 0;
+}
+
+static int drive_put(struct vm_config *c, const struct jres *r, const char *id)
+{
+	struct disk_config d = {0};
+	int other, ret = drive_read(r, &d);
+
+	if (ret < 0)
+		return ret;
+	memcpy(d.id, id, sizeof(d.id));
+	ret = config_disk_put(c, &d, &other);
+	if (ret == -EEXIST)
+		return jres_fail(r,
+				 "field 'is_root_device': drive \"%s\" is already the root device",
+				 c->disks[other].id);
+	if (ret < 0)
+		return jres_fail(r, "at most %d drives", CONFIG_MAX_DISKS);
+	return 0;
+}
+
+/* PATCH (PartialDrive): a new backing file for an existing drive. */
+static int drive_patch(struct vm_config *c, const struct jres *r, const char *id)
+{
+	int i = config_disk_find(c, id), ret;
+
+	if (i < 0)
+		return jres_fail(r, "no drive \"%s\" to update", id);
+	ret = jf_string(r, "path_on_host", JF_NONEMPTY, c->disks[i].path, sizeof(c->disks[i].path));
+	if (ret >= 0)
+		ret = jf_null_only(r, "rate_limiter", rate_limiter_why);
+	return ret < 0 ? ret : 0;
+}
+
+static int drive_apply(struct vm_config *c, const struct jres *r, const void *arg)
+{
+	static const char *const put_fields[] = {
+	    "drive_id",	  "path_on_host", "is_root_device", "partuuid", "is_read_only",
+	    "cache_type", "io_engine",	  "rate_limiter",   "socket",	NULL};
+	static const char *const patch_fields[] = {"drive_id", "path_on_host", "rate_limiter",
+						   NULL};
+	const struct drive_arg *a = arg;
+	char id[CONFIG_DRIVE_ID_MAX + 1] = "";
+	int ret = jres_check_fields(r, a->patch ? patch_fields : put_fields);
+
+	if (ret == 0)
+		ret = jf_string(r, "drive_id", JF_REQUIRED | JF_NONEMPTY, id, sizeof(id));
+	if (ret >= 0)
+		ret = drive_id_check(r, id, a->path_id);
+	if (ret < 0)
+		return ret;
+	return a->patch ? drive_patch(c, r, id) : drive_put(c, r, id);
+}
+
+/* ---- entropy, serial ports, virtio console ---- */
+
+static int entropy_apply(struct vm_config *c, const struct jres *r, const void *arg)
+{
+	static const char *const fields[] = {"rate_limiter", NULL};
+	int ret = jres_check_fields(r, fields);
+
+	(void)arg;
+	if (ret == 0)
+		ret = jf_null_only(r, "rate_limiter", rate_limiter_why);
+	if (ret == 0)
+		c->rng = true;
+	return ret;
+}
+
+/* A {"mode": ..., "path": ...} object (kiln_serial2, kiln_console_virtio, serial's kiln_mode):
+ * `names` lists the modes; modes in `path_modes` (a bit per index) need the path, others
+ * refuse it. */
+static int mode_path(const struct jres *r, const char *mode_field, const char *path_field,
+		     const char *const *names, unsigned path_modes, unsigned *mode, char *path)
+{
+	bool has_path;
+	int ret = jf_enum(r, mode_field, JF_REQUIRED, names, mode);
+
+	if (ret < 0)
+		return ret;
+	ret = jf_string(r, path_field, JF_NONEMPTY, path, CONFIG_PATH_MAX);
+	if (ret < 0)
+		return ret;
+	has_path = ret;
+	if (!has_path && (path_modes & (1u << *mode)))
+		return jres_fail(r, "field '%s' is missing (required with %s \"%s\")", path_field,
+				 mode_field, names[*mode]);
+	if (has_path && !(path_modes & (1u << *mode)))
+		return jres_fail(r, "field '%s': not used with %s \"%s\"", path_field, mode_field,
+				 names[*mode]);
+	return 0;
+}
+
+static const char *const serial_modes[] = {"stdio", "file", "none", NULL};
+static const enum serial_mode serial_mode_of[] = {SERIAL_STDIO, SERIAL_FILE, SERIAL_NONE};
+
+/* Firecracker's /serial (COM1): serial_out_path sends it to a file; kiln_mode "stdio" | "file"
+ * | "none" says the rest. {} returns COM1 to stdio. */
+static int serial_apply(struct vm_config *c, const struct jres *r, const void *arg)
+{
+	static const char *const fields[] = {"serial_out_path", "rate_limiter", "kiln_mode", NULL};
+	const json_t *mode = json_object_get(r->obj, "kiln_mode");
+	unsigned m = 0;
+	int ret = jres_check_fields(r, fields);
+
+	(void)arg;
+	if (ret == 0)
+		ret = jf_null_only(r, "rate_limiter", rate_limiter_why);
+	if (ret < 0)
+		return ret;
+	if (mode && !json_is_null(mode))
+		ret = mode_path(r, "kiln_mode", "serial_out_path", serial_modes, 1u << 1, &m,
+				c->com1.path);
+	else if ((ret = jf_string(r, "serial_out_path", JF_NONEMPTY, c->com1.path,
+				  sizeof(c->com1.path))) > 0)
+		m = 1; /* a path alone: a file, as in Firecracker */
+	if (ret < 0)
+		return ret;
+	c->com1.mode = serial_mode_of[m];
+	return 0;
+}
+
+static int serial2_apply(struct vm_config *c, const struct jres *r, const void *arg)
+{
+	static const char *const fields[] = {"mode", "path", NULL};
+	unsigned m;
+	int ret = jres_check_fields(r, fields);
+
+	(void)arg;
+	if (ret == 0)
+		ret = mode_path(r, "mode", "path", serial_modes, 1u << 1, &m, c->com2.path);
+	if (ret == 0)
+		c->com2.mode = serial_mode_of[m];
+	return ret;
+}
+
+static int vconsole_apply(struct vm_config *c, const struct jres *r, const void *arg)
+{
+	static const char *const fields[] = {"mode", "path", NULL};
+	static const char *const modes[] = {"none", "stdio", "file", "socket", NULL};
+	unsigned m;
+	int ret = jres_check_fields(r, fields);
+
+	(void)arg;
+	if (ret == 0)
+		ret = mode_path(r, "mode", "path", modes, (1u << 2) | (1u << 3), &m,
+				c->vconsole.path);
+	if (ret == 0)
+		c->vconsole.mode = (enum vconsole_mode)m; /* same order as the enum */
+	return ret;
+}
+
+/* ---- public converters ---- */
+
+int config_json_boot_source(struct vm_config *cfg, const json_t *obj, char *err, size_t errlen)
+{
+	struct jres r = {"boot-source", obj, err, errlen};
+
+	return transact(cfg, boot_source_apply, &r, NULL);
+}
+
+int config_json_machine_config(struct vm_config *cfg, const json_t *obj, bool patch, char *err,
+			       size_t errlen)
+{
+	struct jres r = {"machine-config", obj, err, errlen};
+
+	return transact(cfg, machine_apply, &r, &patch);
+}
+
+int config_json_drive(struct vm_config *cfg, const char *drive_id, const json_t *obj, bool patch,
+		      char *err, size_t errlen)
+{
+	char name[96];
+	struct jres r = {name, obj, err, errlen};
+	struct drive_arg a = {drive_id, patch};
+
+	snprintf(name, sizeof(name), "drives/%.64s", drive_id);
+	return transact(cfg, drive_apply, &r, &a);
+}
+
+int config_json_entropy(struct vm_config *cfg, const json_t *obj, char *err, size_t errlen)
+{
+	struct jres r = {"entropy", obj, err, errlen};
+
+	return transact(cfg, entropy_apply, &r, NULL);
+}
+
+int config_json_serial(struct vm_config *cfg, const json_t *obj, char *err, size_t errlen)
+{
+	struct jres r = {"serial", obj, err, errlen};
+
+	return transact(cfg, serial_apply, &r, NULL);
+}
+
+int config_json_serial2(struct vm_config *cfg, const json_t *obj, char *err, size_t errlen)
+{
+	struct jres r = {"kiln_serial2", obj, err, errlen};
+
+	return transact(cfg, serial2_apply, &r, NULL);
+}
+
+int config_json_console_virtio(struct vm_config *cfg, const json_t *obj, char *err, size_t errlen)
+{
+	struct jres r = {"kiln_console_virtio", obj, err, errlen};
+
+	return transact(cfg, vconsole_apply, &r, NULL);
+}
+
+int config_json_check(const struct vm_config *cfg, char *err, size_t errlen)
+{
+	if (config_stdio_users(cfg) > 1) {
+		snprintf(err, errlen,
+			 "only one of serial, kiln_serial2 and kiln_console_virtio can "
+			 "use stdio");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* ---- the whole document ---- */
+
+/* Top-level keys: a converter each, or NULL for those kiln does not implement (null, or an
+ * empty array, accepted). */
+static const struct doc_key {
+	const char *key;
+	apply_fn *fn;
+} doc_keys[] = {
+    {"boot-source", boot_source_apply},
+    {"machine-config", machine_apply},
+    {"drives", NULL}, /* an array: doc_drives */
+    {"entropy", entropy_apply},
+    {"serial", serial_apply},
+    {"kiln_serial2", serial2_apply},
+    {"kiln_console_virtio", vconsole_apply},
+    {"cpu-config", NULL},
+    {"balloon", NULL},
+    {"network-interfaces", NULL},
+    {"vsock", NULL},
+    {"logger", NULL},
+    {"metrics", NULL},
+    {"mmds-config", NULL},
+    {"pmem", NULL},
+    {"memory-hotplug", NULL},
+};
+
+static int doc_drives(struct vm_config *c, const json_t *a, char *err, size_t errlen)
+{
+	struct drive_arg arg = {NULL, false};
+	const json_t *v;
+	size_t i;
+
+	if (!json_is_array(a)) {
+		snprintf(err, errlen, "drives: expected an array, got %s", json_type_name(a));
+		return -EINVAL;
+	}
+	json_array_foreach(a, i, v)
+	{
+		char name[32];
+		struct jres r = {name, v, err, errlen};
+		int ret;
+
+		snprintf(name, sizeof(name), "drives[%zu]", i);
+		ret = drive_apply(c, &r, &arg);
+		if (ret < 0)
+			return ret;
+	}
+	return 0;
+}
+
+static int doc_key_apply(struct vm_config *c, const struct doc_key *k, const json_t *v, char *err,
+			 size_t errlen)
+{
+	bool put = false;
+	struct jres r = {k->key, v, err, errlen};
+
+	if (json_is_null(v))
+		return 0;
+	if (strcmp(k->key, "drives") == 0)
+		return doc_drives(c, v, err, errlen);
+	if (k->fn)
+		return k->fn(c, &r, &put);
+	if (json_is_array(v) && json_array_size(v) == 0)
+		return 0;
+	snprintf(err, errlen, "%s: not supported by kiln yet (only null%s)", k->key,
+		 json_is_array(v) ? " or []" : "");
+	return -EINVAL;
+}
+
+static int doc_apply(struct vm_config *c, const struct jres *r, const void *arg)
+{
+	const char *key;
+	json_t *v;
+
+	(void)arg;
+	if (!json_is_object(r->obj)) {
+		snprintf(r->err, r->errlen, "expected a JSON object at the top level, got %s",
+			 json_type_name(r->obj));
+		return -EINVAL;
+	}
+	json_object_foreach((json_t *)r->obj, key, v)
+	{
+		size_t i = 0;
+		int ret;
+
+		while (i < sizeof(doc_keys) / sizeof(doc_keys[0]) && strcmp(doc_keys[i].key, key))
+			i++;
+		if (i == sizeof(doc_keys) / sizeof(doc_keys[0])) {
+			snprintf(r->err, r->errlen, "unknown top-level field '%s'", key);
+			return -EINVAL;
+		}
+		ret = doc_key_apply(c, &doc_keys[i], v, r->err, r->errlen);
+		if (ret < 0)
+			return ret;
+	}
+	return config_json_check(c, r->err, r->errlen);
+}
+
+int config_json_document(struct vm_config *cfg, const json_t *doc, char *err, size_t errlen)
+{
+	struct jres r = {"document", doc, err, errlen};
+
+	return transact(cfg, doc_apply, &r, NULL);
+}
+
+int config_json_load_file(struct vm_config *cfg, const char *path, char *err, size_t errlen)
+{
+	json_error_t je;
+	json_t *doc = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
+	char msg[512];
+	int ret;
+
+	if (!doc) {
+		if (je.line > 0)
+			snprintf(err, errlen, "%s:%d:%d: %s", path, je.line, je.column, je.text);
+		else
+			snprintf(err, errlen, "%s: %s", path, je.text);
+		json_msg_oneline(err);
+		return -EINVAL;
+	}
+	ret = config_json_document(cfg, doc, msg, sizeof(msg));
+	json_decref(doc);
+	if (ret < 0) {
+		snprintf(err, errlen, "%s: %s", path, msg);
+		json_msg_oneline(err);
+	}
+	return ret;
+}

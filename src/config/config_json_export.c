@@ -1,0 +1,190 @@
+/* config_json_export.c — struct vm_config as a FullVmConfiguration document (GET /vm/config),
+ * the inverse of config_json_document. */
+#include <stdio.h>
+
+#include "config/config_json.h"
+
+/* Set key to v (stolen); false if v is NULL or the set failed. */
+static bool put(json_t *obj, const char *key, json_t *v)
+{
+	return v && json_object_set_new(obj, key, v) == 0;
+}
+
+static json_t *export_boot_source(const struct vm_config *c)
+{
+	static const char *const protos[] = {
+	    [BOOT_AUTO] = "auto", [BOOT_LINUX] = "linux", [BOOT_PVH] = "pvh"};
+	json_t *o;
+	bool ok;
+
+	if (!c->kernel_path[0])
+		return json_null(); /* the built-in demo guest */
+	o = json_object();
+	ok = o && put(o, "kernel_image_path", json_string(c->kernel_path)) &&
+	     put(o, "boot_args", json_string(c->cmdline)) &&
+	     put(o, "initrd_path", c->initrd_path[0] ? json_string(c->initrd_path) : json_null());
+	if (ok && c->boot == BOOT_RAW)
+		ok = put(o, "kiln_load_addr", json_integer((json_int_t)c->load_addr)) &&
+		     put(o, "kiln_entry", json_integer((json_int_t)c->entry));
+	else if (ok)
+		ok = put(o, "kiln_boot", json_string(protos[c->boot]));
+	if (!ok)
+		json_decref(o);
+	return ok ? o : NULL;
+}
+
+static json_t *export_drive(const struct disk_config *d, unsigned index)
+{
+	char id[CONFIG_DRIVE_ID_MAX + 1];
+	json_t *o = json_object();
+	bool ok;
+
+	if (d->id[0])
+		snprintf(id, sizeof(id), "%s", d->id);
+	else
+		snprintf(id, sizeof(id), "drive%u", index);
+	ok = o && put(o, "drive_id", json_string(id)) &&
+	     put(o, "path_on_host", json_string(d->path)) &&
+	     put(o, "is_root_device", json_boolean(d->is_root)) &&
+	     put(o, "partuuid", d->partuuid[0] ? json_string(d->partuuid) : json_null()) &&
+	     put(o, "is_read_only", json_boolean(d->read_only)) &&
+	     put(o, "cache_type",
+		 json_string(d->cache == DISK_CACHE_WRITEBACK ? "Writeback" : "Unsafe")) &&
+	     put(o, "io_engine", json_string(d->io_engine == DISK_IO_SYNC ? "Sync" : "Async")) &&
+	     put(o, "rate_limiter", json_null()) && put(o, "socket", json_null());
+	if (!ok)
+		json_decref(o);
+	return ok ? o : NULL;
+}
+
+static json_t *export_drives(const struct vm_config *c)
+{
+	json_t *a = json_array();
+
+	for (unsigned i = 0; a && i < c->nr_disks; i++) {
+		if (json_array_append_new(a, export_drive(&c->disks[i], i)) < 0) {
+			json_decref(a);
+			return NULL;
+		}
+	}
+	return a;
+}
+
+static json_t *export_pinning(const struct vm_config *c)
+{
+	json_t *a = json_array();
+
+	for (unsigned i = 0; a && i < config_vcpus(c); i++) {
+		if (json_array_append_new(a, json_integer(c->vcpu_pin[i])) < 0) {
+			json_decref(a);
+			return NULL;
+		}
+	}
+	return a;
+}
+
+json_t *config_json_export_machine_config(const struct vm_config *c)
+{
+	json_t *o = json_object();
+	bool ok;
+
+	ok = o && put(o, "vcpu_count", json_integer(config_vcpus(c))) &&
+	     put(o, "mem_size_mib", json_integer((json_int_t)(c->mem_bytes >> 20))) &&
+	     put(o, "smt", json_boolean(c->threads > 1)) &&
+	     put(o, "track_dirty_pages", json_boolean(c->track_dirty_pages)) &&
+	     put(o, "huge_pages",
+		 json_string(c->hugepages ? "2M"
+			     : c->thp	  ? "Transparent"
+					  : "None")) &&
+	     put(o, "kiln_topology",
+		 json_pack("{s:i, s:i, s:i}", "sockets", (int)c->sockets, "cores", (int)c->cores,
+			   "threads", (int)c->threads));
+	if (ok && c->pin_vcpus)
+		ok = put(o, "kiln_vcpu_pinning", export_pinning(c));
+	if (!ok)
+		json_decref(o);
+	return ok ? o : NULL;
+}
+
+/* COM1 as Firecracker's serial object: null for the default (stdio). */
+static json_t *export_serial(const struct vm_config *c)
+{
+	if (c->com1.mode == SERIAL_FILE)
+		return json_pack("{s:s}", "serial_out_path", c->com1.path);
+	if (c->com1.mode == SERIAL_NONE)
+		return json_pack("{s:s}", "kiln_mode", "none");
+	return json_null();
+}
+
+static json_t *export_serial2(const struct vm_config *c)
+{
+	if (c->com2.mode == SERIAL_FILE)
+		return json_pack("{s:s, s:s}", "mode", "file", "path", c->com2.path);
+	return json_pack("{s:s}", "mode", c->com2.mode == SERIAL_STDIO ? "stdio" : "none");
+}
+
+static json_t *export_vconsole(const struct vm_config *c)
+{
+	static const char *const modes[] = {[VCONSOLE_NONE] = "none",
+					    [VCONSOLE_STDIO] = "stdio",
+					    [VCONSOLE_FILE] = "file",
+					    [VCONSOLE_SOCKET] = "socket"};
+	const struct vconsole_config *vc = &c->vconsole;
+
+	if (vc->mode == VCONSOLE_FILE || vc->mode == VCONSOLE_SOCKET)
+		return json_pack("{s:s, s:s}", "mode", modes[vc->mode], "path", vc->path);
+	return json_pack("{s:s}", "mode", modes[vc->mode]);
+}
+
+/* The resources kiln does not implement yet, as Firecracker reports them when absent. */
+static bool put_unimplemented(json_t *doc)
+{
+	static const char *const nulls[] = {"cpu-config", "balloon",	 "vsock",	  "logger",
+					    "metrics",	  "mmds-config", "memory-hotplug"};
+	bool ok = put(doc, "network-interfaces", json_array()) && put(doc, "pmem", json_array());
+
+	for (size_t i = 0; ok && i < sizeof(nulls) / sizeof(nulls[0]); i++)
+		ok = put(doc, nulls[i], json_null());
+	return ok;
+}
+
+/* Drop null members (recursively): unset optional fields are absent from the API's answers,
+ * as Swagger 2.0 types have no null; config_json_document accepts either form. */
+static void prune_nulls(json_t *v)
+{
+	const char *key;
+	json_t *val;
+	void *tmp;
+	size_t i;
+
+	if (json_is_object(v)) {
+		json_object_foreach_safe(v, tmp, key, val)
+		{
+			if (json_is_null(val))
+				json_object_del(v, key);
+			else
+				prune_nulls(val);
+		}
+	} else if (json_is_array(v)) {
+		json_array_foreach(v, i, val) prune_nulls(val);
+	}
+}
+
+json_t *config_json_export(const struct vm_config *c)
+{
+	json_t *doc = json_object();
+	bool ok;
+
+	ok = doc && put(doc, "boot-source", export_boot_source(c)) &&
+	     put(doc, "drives", export_drives(c)) &&
+	     put(doc, "machine-config", config_json_export_machine_config(c)) &&
+	     put(doc, "entropy", c->rng ? json_object() : json_null()) &&
+	     put(doc, "serial", export_serial(c)) && put(doc, "kiln_serial2", export_serial2(c)) &&
+	     put(doc, "kiln_console_virtio", export_vconsole(c)) && put_unimplemented(doc);
+	if (!ok) {
+		json_decref(doc);
+		return NULL;
+	}
+	prune_nulls(doc);
+	return doc;
+}
