@@ -1,6 +1,7 @@
 /* guest_mem.c — guest-physical memory regions, KVM slot registration, checked translation. */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 
@@ -54,6 +55,8 @@ static int kvm_set_slot(const struct guest_mem *m, const struct guest_region *r,
 {
 	uint32_t flags = (r->flags & GUEST_MEM_READONLY) ? KVM_MEM_READONLY : 0;
 
+	if (m->logging && (r->flags & GUEST_MEM_RAM) && len)
+		flags |= KVM_MEM_LOG_DIRTY_PAGES;
 	if (m->vm_fd < 0)
 		return 0;
 	return kvm_set_memory_region(m->vm_fd, r->slot, flags, r->gpa, len, r->host);
@@ -169,6 +172,8 @@ static void release(struct guest_mem *m, struct guest_region *r)
 		log_warn("could not unregister guest memory at %#llx", (unsigned long long)r->gpa);
 	if (r->map_len)
 		munmap(r->map_base, r->map_len);
+	free(r->dirty);
+	r->dirty = NULL;
 }
 
 int guest_mem_remove(struct guest_mem *m, uint64_t gpa)
@@ -281,6 +286,7 @@ int guest_mem_write(const struct guest_mem *m, uint64_t gpa, const void *src, si
 	if (!span_ok(m, gpa, len, 1))
 		return -EFAULT;
 	copy_span(m, gpa, (uint8_t *)src, len, 1);
+	guest_mem_mark_dirty(m, gpa, len);
 	return 0;
 }
 
@@ -334,4 +340,98 @@ int guest_mem_hugepages_check(uint64_t bytes, uint64_t *need_pages, uint64_t *fr
 	if (free_pages)
 		*free_pages = nfree;
 	return nfree >= need ? 0 : -ENOMEM;
+}
+
+/* --- dirty-page tracking --- */
+
+static int set_ram_slots(struct guest_mem *m)
+{
+	for (unsigned i = 0; i < m->nr; i++) {
+		const struct guest_region *r = &m->r[i];
+		int ret = (r->flags & GUEST_MEM_RAM) ? kvm_set_slot(m, r, r->len) : 0;
+
+		if (ret < 0)
+			return ret;
+	}
+	return 0;
+}
+
+int guest_mem_log_start(struct guest_mem *m)
+{
+	int ret;
+
+	if (m->logging)
+		return 0;
+	for (unsigned i = 0; i < m->nr; i++) {
+		struct guest_region *r = &m->r[i];
+		size_t bytes = guest_mem_bitmap_words(r->len) * sizeof(uint64_t);
+
+		if (!(r->flags & GUEST_MEM_RAM))
+			continue;
+		if (!r->dirty)
+			r->dirty = calloc(1, bytes);
+		else
+			memset(r->dirty, 0, bytes);
+		if (!r->dirty)
+			return -ENOMEM;
+	}
+	m->logging = true;
+	ret = set_ram_slots(m);
+	if (ret < 0)
+		guest_mem_log_stop(m);
+	return ret;
+}
+
+void guest_mem_log_stop(struct guest_mem *m)
+{
+	if (!m->logging)
+		return;
+	m->logging = false;
+	if (set_ram_slots(m) < 0)
+		log_warn("dirty logging: could not re-register RAM without logging");
+}
+
+void guest_mem_mark_dirty(const struct guest_mem *m, uint64_t gpa, uint64_t len)
+{
+	while (__atomic_load_n(&m->logging, __ATOMIC_RELAXED) && len) {
+		const struct guest_region *r = guest_mem_find(m, gpa);
+		uint64_t off, end;
+
+		if (!r || !r->dirty)
+			return;
+		off = gpa - r->gpa;
+		end = r->len - off < len ? r->len : off + len;
+		for (uint64_t p = off / GUEST_PAGE_SIZE; p <= (end - 1) / GUEST_PAGE_SIZE; p++)
+			__atomic_fetch_or(&r->dirty[p / 64], 1ull << (p % 64), __ATOMIC_RELAXED);
+		len -= end - off;
+		gpa += end - off;
+	}
+}
+
+int guest_mem_dirty_fetch(struct guest_mem *m, const struct guest_region *r, uint64_t *out)
+{
+	size_t words = guest_mem_bitmap_words(r->len);
+	int ret = 0;
+
+	if (!m->logging || !r->dirty)
+		return -EINVAL;
+	memset(out, 0, words * sizeof(uint64_t));
+	if (m->vm_fd >= 0)
+		ret = kvm_get_dirty_log(m->vm_fd, r->slot, out);
+	if (ret < 0)
+		memset(out, 0xff, words * sizeof(uint64_t));
+	for (size_t i = 0; i < words; i++)
+		out[i] |= __atomic_exchange_n(&r->dirty[i], 0, __ATOMIC_RELAXED);
+	if (r->len / GUEST_PAGE_SIZE % 64)
+		out[words - 1] &= (1ull << (r->len / GUEST_PAGE_SIZE % 64)) - 1;
+	return ret;
+}
+
+uint64_t guest_mem_bitmap_count(const uint64_t *bits, size_t words)
+{
+	uint64_t n = 0;
+
+	for (size_t i = 0; i < words; i++)
+		n += (uint64_t)__builtin_popcountll(bits[i]);
+	return n;
 }

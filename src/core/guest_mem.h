@@ -25,10 +25,13 @@ struct guest_region {
 	unsigned flags; /* GUEST_MEM_* */
 	size_t map_len; /* bytes to munmap at host_base, 0 if the caller owns the memory */
 	void *map_base;
+	uint64_t *dirty; /* RAM regions, once logging started: pages kiln itself wrote (1 bit per
+			  * 4 KiB page, set atomically); freed only by guest_mem_destroy */
 };
 
 struct guest_mem {
-	int vm_fd; /* -1: regions are not registered with KVM (host-side tests) */
+	int vm_fd;    /* -1: regions are not registered with KVM (host-side tests) */
+	bool logging; /* dirty logging is on (guest_mem_log_start) */
 	unsigned nr;
 	struct guest_region r[GUEST_MEM_MAX_REGIONS]; /* sorted by gpa, never overlapping */
 };
@@ -96,5 +99,42 @@ uint64_t guest_mem_ram_size(const struct guest_mem *m);
  */
 int guest_mem_hugepages_check(uint64_t bytes, uint64_t *need_pages, uint64_t *free_pages,
 			      uint64_t *page_size) MUST_CHECK;
+
+/* --- dirty-page tracking (live migration, Diff snapshots) ---
+ * KVM logs the guest's own writes (KVM_MEM_LOG_DIRTY_PAGES, which forces 4 KiB mappings: only on
+ * while needed); writes kiln makes through host pointers (virtqueue buffers and rings, anything
+ * through guest_mem_write) are marked in a VMM-side bitmap by guest_mem_mark_dirty. A fetch
+ * returns both, merged, and clears both (KVM_GET_DIRTY_LOG: get-and-reset in one ioctl). */
+
+#define GUEST_PAGE_SIZE 4096ull
+
+/* 64-bit words of a bitmap covering len bytes (one bit per 4 KiB page). */
+static inline size_t guest_mem_bitmap_words(uint64_t len)
+{
+	return (size_t)((len / GUEST_PAGE_SIZE + 63) / 64);
+}
+
+/* Turn logging on for every RAM region: allocate (or clear) the VMM bitmaps and re-register the
+ * RAM slots with KVM_MEM_LOG_DIRTY_PAGES (the KVM log starts empty). Idempotent. 0 or -errno
+ * (-ENOMEM; a KVM error: logging is then off again). */
+int guest_mem_log_start(struct guest_mem *m) MUST_CHECK;
+
+/* Turn logging off (slots re-registered without the flag). The bitmaps stay allocated, so a
+ * device thread marking concurrently never touches freed memory. */
+void guest_mem_log_stop(struct guest_mem *m);
+
+/* Mark [gpa, gpa+len) written by kiln (any thread). No-op when not logging, for len 0 or for
+ * bytes outside RAM regions. */
+void guest_mem_mark_dirty(const struct guest_mem *m, uint64_t gpa, uint64_t len);
+
+/* Fetch and clear the dirty bitmap of region r->slot (a RAM region): KVM's log OR the VMM's, into
+ * out (guest_mem_bitmap_words(r->len) words; bit i = page gpa + i * 4 KiB). -EINVAL if not
+ * logging or r is not a logged RAM region, or KVM's -errno (out then holds the VMM bits only,
+ * and every page is marked: a caller that goes on sends everything). */
+int guest_mem_dirty_fetch(struct guest_mem *m, const struct guest_region *r,
+			  uint64_t *out) MUST_CHECK;
+
+/* Number of set bits in words words. */
+uint64_t guest_mem_bitmap_count(const uint64_t *bits, size_t words);
 
 #endif

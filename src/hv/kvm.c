@@ -192,6 +192,13 @@ int kvm_set_memory_region(int vm_fd, uint32_t slot, uint32_t flags, uint64_t gpa
 	return IOCTL(vm_fd, KVM_SET_USER_MEMORY_REGION, &r);
 }
 
+int kvm_get_dirty_log(int vm_fd, uint32_t slot, uint64_t *bitmap)
+{
+	struct kvm_dirty_log d = {.slot = slot, .dirty_bitmap = bitmap};
+
+	return IOCTL(vm_fd, KVM_GET_DIRTY_LOG, &d);
+}
+
 int kvm_set_tss_addr(int vm_fd, uint64_t gpa)
 {
 	return xioctl0(vm_fd, KVM_SET_TSS_ADDR, (void *)(uintptr_t)gpa, "KVM_SET_TSS_ADDR");

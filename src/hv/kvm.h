@@ -36,6 +36,11 @@ int kvm_vm_create(const struct kvm_sys *k, int *vm_fd) MUST_CHECK;
 int kvm_set_memory_region(int vm_fd, uint32_t slot, uint32_t flags, uint64_t gpa, uint64_t size,
 			  void *host) MUST_CHECK;
 
+/* KVM_GET_DIRTY_LOG of a slot registered with KVM_MEM_LOG_DIRTY_PAGES: copy its bitmap (one bit
+ * per 4 KiB page, 64-bit aligned) into bitmap and reset it (without MANUAL_DIRTY_LOG_PROTECT2
+ * enabled the kernel write-protects the pages again in the same ioctl). 0 or -errno. */
+int kvm_get_dirty_log(int vm_fd, uint32_t slot, uint64_t *bitmap) MUST_CHECK;
+
 /* x86 board pieces (each logs its own failure). */
 int kvm_set_tss_addr(int vm_fd, uint64_t gpa) MUST_CHECK;
 int kvm_set_identity_map_addr(int vm_fd, uint64_t gpa) MUST_CHECK;

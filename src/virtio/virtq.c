@@ -157,6 +157,7 @@ struct vq_walk {
 	bool seen_write; /* a device-writable descriptor came before */
 	const char *why; /* reason for -EINVAL, for the log */
 	uint16_t bad_idx;
+	bool mark_only; /* only mark the writable buffers dirty (virtq_push), append nothing */
 };
 
 static int walk_fail(struct vq_walk *w, uint16_t idx, const char *why)
@@ -191,6 +192,11 @@ static int add_seg(struct vq_walk *w, const struct vq_desc *d, uint16_t idx)
 	w->seen_write |= writes;
 	if (d->len == 0)
 		return 0; /* nothing to transfer; addr is not looked at */
+	/* Dirty tracking: the device may write these bytes from now until the push. */
+	if (writes)
+		guest_mem_mark_dirty(w->q->mem, d->addr, d->len);
+	if (w->mark_only)
+		return 0;
 	if (c->nr_segs == VIRTQ_CHAIN_MAX)
 		return walk_fail(w, idx, "too many segments");
 	/* §2.7.5: a chain is at most 2^32 bytes in total; the totals must not wrap. */
@@ -300,12 +306,27 @@ int virtq_pop(struct virtq *q, struct virtq_chain *c)
 	return 0;
 }
 
+/* Dirty tracking: the used ring (and avail_event in it), and the chain's writable buffers again
+ * (the device wrote them after the pop, possibly after a fetch cleared the first marks). */
+static void mark_push(struct virtq *q, uint16_t head)
+{
+	struct virtq_chain c = {0};
+	struct vq_walk w = {.q = q, .c = &c, .mark_only = true};
+
+	if (!q->mem->logging)
+		return;
+	guest_mem_mark_dirty(q->mem, q->used_gpa, used_bytes(q->size));
+	if (walk_table(&w, q->desc, q->size, head, false) < 0)
+		log_debug("virtq: dirty marking: chain %u no longer walks", head);
+}
+
 int virtq_push(struct virtq *q, uint16_t head, uint32_t written)
 {
 	struct vq_used_elem *e;
 
 	if (!q->active || head >= q->size)
 		return -EINVAL;
+	mark_push(q, head);
 	e = &used_ring(q)->ring[q->used_idx & (q->size - 1)];
 	__atomic_store_n(&e->id, htole32(head), __ATOMIC_RELAXED);
 	__atomic_store_n(&e->len, htole32(written), __ATOMIC_RELAXED);

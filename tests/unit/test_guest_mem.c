@@ -130,6 +130,47 @@ static void test_hugepages_check(void **state)
 	assert_int_equal(guest_mem_hugepages_check(psize + 4096, NULL, NULL, NULL), -EINVAL);
 }
 
+/* The VMM-side bitmap: marks only while logging, page granularity, across regions, fetch clears. */
+static void test_dirty_bitmap(void **state)
+{
+	struct guest_mem m;
+	uint64_t bits[2];
+	uint8_t data[16] = {1};
+
+	(void)state;
+	guest_mem_init(&m, -1);
+	assert_int_equal(guest_mem_add(&m, 0, 64 * 4096, GUEST_MEM_RAM), 0);
+	assert_int_equal(guest_mem_add(&m, 64 * 4096, 70 * 4096, GUEST_MEM_RAM), 0);
+	assert_int_equal(guest_mem_add(&m, MB, 4096, 0), 0); /* not RAM: never logged */
+	assert_int_equal(guest_mem_dirty_fetch(&m, &m.r[0], bits), -EINVAL);
+	guest_mem_mark_dirty(&m, 0, 4096); /* not logging: forgotten */
+	assert_int_equal(guest_mem_log_start(&m), 0);
+	assert_null(m.r[2].dirty);
+	assert_int_equal(guest_mem_dirty_fetch(&m, &m.r[0], bits), 0);
+	assert_int_equal(bits[0], 0);
+	guest_mem_mark_dirty(&m, 3 * 4096 + 100, 1);			      /* page 3 */
+	guest_mem_mark_dirty(&m, 5 * 4096 - 1, 2);			      /* pages 4 and 5 */
+	assert_int_equal(guest_mem_write(&m, 63 * 4096 + 4090, data, 16), 0); /* 63 + next 0 */
+	guest_mem_mark_dirty(&m, 64 * 4096 + 69 * 4096, 10 * 4096); /* last page, then beyond */
+	guest_mem_mark_dirty(&m, MB, 4096);
+	assert_int_equal(guest_mem_dirty_fetch(&m, &m.r[0], bits), 0);
+	assert_int_equal(bits[0], (1ull << 3) | (1ull << 4) | (1ull << 5) | (1ull << 63));
+	assert_int_equal(guest_mem_bitmap_count(bits, 1), 4);
+	assert_int_equal(guest_mem_dirty_fetch(&m, &m.r[0], bits), 0);
+	assert_int_equal(bits[0], 0); /* cleared by the fetch */
+	assert_int_equal(guest_mem_bitmap_words(m.r[1].len), 2);
+	assert_int_equal(guest_mem_dirty_fetch(&m, &m.r[1], bits), 0);
+	assert_int_equal(bits[0], 1);
+	assert_int_equal(bits[1], 1ull << 5);
+	guest_mem_log_stop(&m);
+	guest_mem_mark_dirty(&m, 0, 4096);
+	assert_int_equal(guest_mem_dirty_fetch(&m, &m.r[0], bits), -EINVAL);
+	assert_int_equal(guest_mem_log_start(&m), 0); /* starts clean again */
+	assert_int_equal(guest_mem_dirty_fetch(&m, &m.r[0], bits), 0);
+	assert_int_equal(bits[0], 0);
+	guest_mem_destroy(&m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -139,6 +180,7 @@ int main(void)
 	    cmocka_unit_test(test_readonly_and_remove),
 	    cmocka_unit_test(test_slots_exhausted),
 	    cmocka_unit_test(test_hugepages_check),
+	    cmocka_unit_test(test_dirty_bitmap),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
