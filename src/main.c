@@ -11,6 +11,7 @@
 #include "config/config.h"
 #include "config/config_json.h"
 #include "core/vmm.h"
+#include "migrate/migrate.h"
 #include "state/restore_cli.h"
 #include "util/log.h"
 
@@ -23,6 +24,8 @@ static void usage(FILE *out)
 	    "       kiln --config-file FILE [--no-api | --api-sock PATH] [-v]\n"
 	    "                            boot the VM a Firecracker-style JSON document describes\n"
 	    "       kiln --api-sock PATH [--id ID] [-v]   serve the API, boot on InstanceStart\n"
+	    "       kiln migrate receive --listen HOST:PORT [--api-sock PATH]   await a migration\n"
+	    "       kiln migrate send --sock PATH --to HOST:PORT [...]   migrate a VM (its API)\n"
 	    "       kiln ctl --sock PATH COMMAND   talk to a kiln API socket\n"
 	    "       kiln --version\n"
 	    "       kiln --help\n",
@@ -206,6 +209,8 @@ int main(int argc, char **argv)
 		return ctl_main(argc - 1, argv + 1);
 	if (strcmp(argv[1], "restore") == 0)
 		return snapshot_restore_main(argc - 1, argv + 1);
+	if (strcmp(argv[1], "migrate") == 0)
+		return migrate_main(argc - 1, argv + 1);
 	/* With a config file the document drives (and may add the API); without, the API alone. */
 	if (has_config_file(argc, argv))
 		return cmd_top(argc, argv);

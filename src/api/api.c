@@ -607,6 +607,61 @@ static int h_snapshot_load(struct api *a, struct req *r, struct api_response *ou
 	return ret < 0 ? reply_op_err(out, "snapshot/load", ret) : reply_ok(out);
 }
 
+/* ---- migration (kiln's extension) ---- */
+
+/* An optional non-negative integer field of at most max; default kept when absent. */
+static int get_uint(const json_t *obj, const char *key, uint32_t max, uint32_t *v,
+		    struct api_response *out)
+{
+	json_t *j = json_object_get(obj, key);
+
+	if (!j)
+		return 0;
+	if (!json_is_integer(j) || json_integer_value(j) < 0 || json_integer_value(j) > max)
+		return reply_err(out, 400, "migrate: field '%s' must be an integer from 0 to %u",
+				 key, max);
+	*v = (uint32_t)json_integer_value(j);
+	return 0;
+}
+
+static int h_migrate(struct api *a, struct req *r, struct api_response *out)
+{
+	static const char *const fields[] = {"destination", "downtime_ms", "max_rounds",
+					     "timeout_s",   "on_timeout",  NULL};
+	struct api_migrate mg = {.downtime_ms = 300, .max_rounds = 30, .timeout_s = 60};
+	const char *policy = NULL;
+	int ret;
+
+	if (check_fields(r->body, fields, "migrate", out) ||
+	    get_string(r->body, "destination", "migrate", &mg.destination, out) ||
+	    get_string(r->body, "on_timeout", "migrate", &policy, out) ||
+	    get_uint(r->body, "downtime_ms", 3600000, &mg.downtime_ms, out) ||
+	    get_uint(r->body, "max_rounds", 100000, &mg.max_rounds, out) ||
+	    get_uint(r->body, "timeout_s", 86400, &mg.timeout_s, out))
+		return out->status;
+	if (!mg.destination || !mg.destination[0])
+		return reply_err(out, 400, "migrate: 'destination' (HOST:PORT) is required");
+	if (policy && strcmp(policy, "force") != 0 && strcmp(policy, "cancel") != 0)
+		return reply_err(out, 400, "migrate: on_timeout '%s' is not force or cancel",
+				 policy);
+	mg.cancel_on_timeout = policy && strcmp(policy, "cancel") == 0;
+	if (!a->ops->migrate)
+		return reply_err(out, 400, "migrate: not supported");
+	log_last_error_clear();
+	ret = a->ops->migrate(a->ctx, &mg);
+	return ret < 0 ? reply_op_err(out, "migrate", ret) : reply_ok(out);
+}
+
+static int h_migrate_get(struct api *a, struct req *r, struct api_response *out)
+{
+	json_t *o = a->ops->migrate_status ? a->ops->migrate_status(a->ctx) : NULL;
+
+	(void)r;
+	if (!o)
+		return reply_err(out, 400, "migrate: not supported");
+	return reply(out, 200, o);
+}
+
 /* ---- the route table ---- */
 
 static const struct route routes[] = {
@@ -627,6 +682,8 @@ static const struct route routes[] = {
     {"PUT", "/serial", h_serial, PRE_BOOT, BODY_OBJECT},
     {"PUT", "/snapshot/create", h_snapshot_create, API_PAUSED, BODY_OBJECT},
     {"PUT", "/snapshot/load", h_snapshot_load, PRE_BOOT, BODY_OBJECT},
+    {"PUT", "/migrate", h_migrate, POST_BOOT, BODY_OBJECT},
+    {"GET", "/migrate", h_migrate_get, ANY_STATE, BODY_IGNORED},
 };
 
 /* Firecracker resources kiln does not have (yet): a clear 400 instead of a 404 or a no-op. */

@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <jansson.h>
 
 #include "config/config.h"
@@ -27,6 +28,13 @@ struct api_snapshot_load {
 	bool check_config;    /* the configuration was set through the API before: compare */
 };
 
+/* PUT /migrate (kiln's extension), as the API passes it on. */
+struct api_migrate {
+	const char *destination; /* "HOST:PORT" */
+	uint32_t downtime_ms, max_rounds, timeout_s;
+	bool cancel_on_timeout; /* on_timeout "cancel" (default "force") */
+};
+
 /*
  * What the API does to the process. Each returns 0 or -errno; on failure the API answers 400
  * (-EINVAL, -EBUSY, -ENOSPC: the request cannot be done now or with this configuration) or 500,
@@ -41,6 +49,10 @@ struct api_ops {
 	/* PUT /snapshot/create (VM paused) and /snapshot/load (before boot). */
 	int (*snapshot_create)(void *ctx, const char *snapshot_path, const char *mem_path);
 	int (*snapshot_load)(void *ctx, const struct api_snapshot_load *l);
+	/* PUT /migrate: start a live migration (returns at once); GET /migrate: its progress as a
+	 * new JSON object (NULL on ENOMEM). */
+	int (*migrate)(void *ctx, const struct api_migrate *mg);
+	json_t *(*migrate_status)(void *ctx);
 	/* The VM's counters for a metrics line (metrics_json): a new object, NULL on ENOMEM. */
 	json_t *(*metrics)(void *ctx);
 };

@@ -11,6 +11,7 @@
 #include "api/http.h"
 #include "arch/x86/board.h"
 #include "core/metrics.h"
+#include "migrate/migrate.h"
 #include "util/log.h"
 
 static enum api_vm_state vmm_state(void *ctx)
@@ -33,10 +34,21 @@ static int vmm_start(void *ctx)
 	return vmm_start_vm(m);
 }
 
+/* Pause, resume and snapshots would race the migration thread. */
+static bool migrating(struct vmm *m)
+{
+	if (!migrate_active(m))
+		return false;
+	log_err("a migration is in progress");
+	return true;
+}
+
 static int vmm_pause(void *ctx)
 {
 	struct vmm *m = ctx;
 
+	if (migrating(m))
+		return -EBUSY;
 	return m->vm ? vm_pause(m->vm) : -EBUSY;
 }
 
@@ -44,6 +56,8 @@ static int vmm_resume(void *ctx)
 {
 	struct vmm *m = ctx;
 
+	if (migrating(m))
+		return -EBUSY;
 	return m->vm ? vm_resume(m->vm) : -EBUSY;
 }
 
@@ -56,6 +70,8 @@ static int vmm_ctrl_alt_del(void *ctx)
 
 static int vmm_snapshot_create(void *ctx, const char *snap, const char *mem)
 {
+	if (migrating(ctx))
+		return -EBUSY;
 	return vmm_snapshot(ctx, snap, mem);
 }
 
@@ -81,6 +97,37 @@ static json_t *vmm_metrics(void *ctx)
 	return metrics_json(m->vm);
 }
 
+static int vmm_migrate(void *ctx, const struct api_migrate *mg)
+{
+	struct migrate_params p = {.downtime_ms = mg->downtime_ms,
+				   .max_rounds = mg->max_rounds,
+				   .timeout_s = mg->timeout_s,
+				   .on_timeout =
+				       mg->cancel_on_timeout ? MIGRATE_CANCEL : MIGRATE_FORCE};
+
+	if (strlen(mg->destination) >= sizeof(p.destination)) {
+		log_err("migrate: destination too long");
+		return -EINVAL;
+	}
+	strcpy(p.destination, mg->destination);
+	return migrate_start(ctx, &p);
+}
+
+static json_t *vmm_migrate_status(void *ctx)
+{
+	static const char *const names[] = {"none", "active", "completed", "failed", "cancelled"};
+	struct migrate_progress p;
+
+	migrate_get_progress(ctx, &p);
+	return json_pack(
+	    "{s:s, s:i, s:I, s:I, s:I, s:I, s:f, s:f, s:f, s:f, s:f, s:s}", "state", names[p.state],
+	    "round", (int)p.round, "pages_total", (json_int_t)p.pages_total, "pages_sent",
+	    (json_int_t)p.pages_sent, "bytes_sent", (json_int_t)p.bytes_sent, "dirty_pages",
+	    (json_int_t)p.dirty_pages, "dirty_rate_pps", p.dirty_rate, "bandwidth_mibps",
+	    p.bandwidth_mbps, "estimated_downtime_ms", p.est_downtime_ms, "downtime_ms",
+	    p.downtime_ms, "total_ms", p.total_ms, "error", p.error);
+}
+
 static const struct api_ops vmm_api_ops = {
     .state = vmm_state,
     .start = vmm_start,
@@ -90,6 +137,8 @@ static const struct api_ops vmm_api_ops = {
     .snapshot_create = vmm_snapshot_create,
     .snapshot_load = vmm_snapshot_load,
     .metrics = vmm_metrics,
+    .migrate = vmm_migrate,
+    .migrate_status = vmm_migrate_status,
 };
 
 static void on_metrics_timer(void *ctx, int fd, uint32_t events)

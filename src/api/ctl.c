@@ -170,17 +170,22 @@ static const struct ctl_cmd cmds[] = {
     {"ctrl-alt-del", "PUT", "/actions", "{\"action_type\":\"SendCtrlAltDel\"}", NULL,
      "Ctrl+Alt+Del sent"},
     {"metrics", "PUT", "/actions", "{\"action_type\":\"FlushMetrics\"}", NULL, "metrics flushed"},
+    {"migrate-status", "GET", "/migrate", NULL, print_pretty, NULL},
 };
 
 static int show(const struct ctl_cmd *c, const struct ctl_response *r);
 
 static int usage(FILE *f)
 {
-	fputs("usage: kiln ctl --sock PATH COMMAND\n"
-	      "commands: info, version, config, start, pause, resume, ctrl-alt-del, metrics,\n"
-	      "          snapshot --to SNAPSHOT --mem MEMFILE   (the VM must be paused)\n"
-	      "          restore --from SNAPSHOT --mem MEMFILE [--resume]   (before boot)\n",
-	      f);
+	fputs(
+	    "usage: kiln ctl --sock PATH COMMAND\n"
+	    "commands: info, version, config, start, pause, resume, ctrl-alt-del, metrics,\n"
+	    "          snapshot --to SNAPSHOT --mem MEMFILE   (the VM must be paused)\n"
+	    "          restore --from SNAPSHOT --mem MEMFILE [--resume]   (before boot)\n"
+	    "          migrate --to HOST:PORT [--downtime-ms N] [--max-rounds N] [--timeout-s T]\n"
+	    "                  [--on-timeout force|cancel]   (live migration, with progress)\n"
+	    "          migrate-status   (GET /migrate)\n",
+	    f);
 	return f == stdout ? 0 : 2;
 }
 
@@ -237,6 +242,125 @@ static int snapshot_cmd(const char *sock, const char *name, int argc, char **arg
 	return ret;
 }
 
+/* --- migrate --- */
+
+/* The PUT /migrate body from the options; NULL for a usage error. */
+static char *migrate_body(int argc, char **argv)
+{
+	json_t *o = json_object();
+	char *text = NULL;
+	int i;
+
+	for (i = 0; o && i + 1 < argc; i += 2) {
+		const char *k = argv[i], *v = argv[i + 1];
+		char *end;
+		long long n = strtoll(v, &end, 10);
+
+		if (strcmp(k, "--to") == 0)
+			json_object_set_new(o, "destination", json_string(v));
+		else if (strcmp(k, "--on-timeout") == 0)
+			json_object_set_new(o, "on_timeout", json_string(v));
+		else if (*end || n < 0 || !v[0])
+			break;
+		else if (strcmp(k, "--downtime-ms") == 0)
+			json_object_set_new(o, "downtime_ms", json_integer(n));
+		else if (strcmp(k, "--max-rounds") == 0)
+			json_object_set_new(o, "max_rounds", json_integer(n));
+		else if (strcmp(k, "--timeout-s") == 0)
+			json_object_set_new(o, "timeout_s", json_integer(n));
+		else
+			break;
+	}
+	if (o && i == argc && json_object_get(o, "destination"))
+		text = json_dumps(o, JSON_COMPACT);
+	json_decref(o);
+	return text;
+}
+
+/* One progress line when the round or the state changed; the state's name, or NULL. */
+static const char *migrate_poll(const char *sock, int *last_round)
+{
+	static char state[32];
+	struct ctl_response r;
+	json_t *b;
+	int round;
+
+	if (ctl_request(sock, "GET", "/migrate", NULL, &r) < 0)
+		return NULL;
+	b = json_loads(r.body, 0, NULL);
+	free(r.body);
+	snprintf(state, sizeof(state), "%s", json_string_value(json_object_get(b, "state")) ?: "");
+	round = (int)json_integer_value(json_object_get(b, "round"));
+	if (round != *last_round || strcmp(state, "active") != 0)
+		printf("migrate: %s round %d: %lld/%lld pages sent, %lld dirty (%.0f pages/s), "
+		       "%.1f MiB/s, estimated downtime %.1f ms\n",
+		       state, round, json_integer_value(json_object_get(b, "pages_sent")),
+		       json_integer_value(json_object_get(b, "pages_total")),
+		       json_integer_value(json_object_get(b, "dirty_pages")),
+		       json_number_value(json_object_get(b, "dirty_rate_pps")),
+		       json_number_value(json_object_get(b, "bandwidth_mibps")),
+		       json_number_value(json_object_get(b, "estimated_downtime_ms")));
+	if (strcmp(state, "active") != 0 && strcmp(state, "completed") == 0)
+		printf("migrate: completed in %.0f ms, downtime %.1f ms\n",
+		       json_number_value(json_object_get(b, "total_ms")),
+		       json_number_value(json_object_get(b, "downtime_ms")));
+	else if (strcmp(state, "active") != 0)
+		fprintf(stderr, "kiln ctl: migrate: %s: %s\n", state,
+			json_string_value(json_object_get(b, "error")) ?: "");
+	fflush(stdout);
+	*last_round = round;
+	json_decref(b);
+	return state;
+}
+
+static int migrate_cmd(const char *sock, int argc, char **argv)
+{
+	struct ctl_cmd c = {.name = "migrate", .method = "PUT", .path = "/migrate"};
+	char *body = migrate_body(argc, argv);
+	const char *state = "active";
+	struct ctl_response r;
+	int ret, last = -1;
+
+	if (!body)
+		return usage(stderr);
+	ret = ctl_request(sock, c.method, c.path, body, &r);
+	free(body);
+	if (ret < 0) {
+		fprintf(stderr, "kiln ctl: %s: %s\n", sock, strerror(-ret));
+		return 1;
+	}
+	c.done = "migration started";
+	ret = show(&c, &r);
+	free(r.body);
+	while (ret == 0 && state && strcmp(state, "active") == 0) {
+		usleep(200 * 1000);
+		state = migrate_poll(sock, &last);
+	}
+	/* The source stops after a completed migration: its socket may be gone already. */
+	if (ret == 0 && !state)
+		printf("migrate: the source's API went away (the VM stopped there: completed)\n");
+	return ret ? ret : (!state || strcmp(state, "completed") == 0) ? 0 : 1;
+}
+
+int ctl_migrate_main(int argc, char **argv)
+{
+	const char *sock = NULL;
+	int out = 0;
+
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--sock") == 0 && i + 1 < argc)
+			sock = argv[++i];
+		else
+			argv[out++] = argv[i];
+	}
+	if (!sock) {
+		fputs("kiln migrate send: --sock PATH (the source's API socket) is required\n",
+		      stderr);
+		return 2;
+	}
+	return migrate_cmd(sock, out, argv);
+}
+
 static int show(const struct ctl_cmd *c, const struct ctl_response *r)
 {
 	json_t *b = r->body[0] ? json_loads(r->body, 0, NULL) : NULL;
@@ -274,6 +398,8 @@ int ctl_main(int argc, char **argv)
 		return usage(stderr);
 	if (strcmp(name, "snapshot") == 0 || strcmp(name, "restore") == 0)
 		return snapshot_cmd(sock, name, argc - i, argv + i);
+	if (strcmp(name, "migrate") == 0)
+		return migrate_cmd(sock, argc - i, argv + i);
 	if (i < argc)
 		return usage(stderr);
 	for (size_t k = 0; k < sizeof(cmds) / sizeof(cmds[0]); k++) {

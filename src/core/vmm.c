@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/mman.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -12,6 +13,7 @@
 #include "arch/x86/board.h"
 #include "core/vcpu.h"
 #include "core/vmm.h"
+#include "migrate/migrate.h"
 #include "state/snapshot.h"
 #include "util/log.h"
 
@@ -103,6 +105,7 @@ static void console_detach(struct vmm *m)
 
 static void vm_finish(struct vmm *m)
 {
+	migrate_shutdown(m); /* its thread uses the VM */
 	console_detach(m);
 	event_loop_del(&m->loop, m->vm->stop_efd);
 	vm_destroy(m->vm);
@@ -334,6 +337,57 @@ int vmm_snapshot(struct vmm *m, const char *snap_path, const char *mem_path)
 		return -EBUSY;
 	}
 	return snapshot_create(m->vm, snap_path, mem_path);
+}
+
+int vmm_incoming_create(struct vmm *m, const struct vm_config *cfg)
+{
+	int fd, ret, verbosity = m->cfg.verbosity;
+
+	if (m->vm || m->vm_started)
+		return -EBUSY;
+	fd = memfd_create("kiln-incoming-ram", MFD_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (ftruncate(fd, (off_t)cfg->mem_bytes) < 0) {
+		ret = -errno;
+		close(fd);
+		return ret;
+	}
+	m->cfg = *cfg;
+	m->cfg.verbosity = verbosity;
+	ret = vm_create_restore(&m->cfg, &m->kvm, &m->loop, fd, &m->vm);
+	close(fd); /* the mappings keep it */
+	if (ret < 0) {
+		m->vm = NULL;
+		config_defaults(&m->cfg);
+	}
+	return ret;
+}
+
+int vmm_incoming_load(struct vmm *m, struct state_buf *body)
+{
+	struct snapshot_image img = {.body = *body};
+
+	if (!m->vm)
+		return -EINVAL;
+	return snapshot_load_state(m->vm, &img);
+}
+
+int vmm_incoming_launch(struct vmm *m)
+{
+	if (!m->vm)
+		return -EINVAL;
+	terminal_raw(m);
+	return restore_launch(m, false);
+}
+
+void vmm_incoming_discard(struct vmm *m)
+{
+	if (!m->vm || m->vm_started)
+		return;
+	vm_destroy(m->vm);
+	m->vm = NULL;
+	config_defaults(&m->cfg);
 }
 
 void vmm_request_stop(struct vmm *m)

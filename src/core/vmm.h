@@ -14,6 +14,9 @@
 #include "hv/kvm.h"
 #include "util/compiler.h"
 
+struct migrate_src;
+struct state_buf;
+
 struct vmm {
 	struct kvm_sys kvm;
 	struct event_loop loop;
@@ -28,6 +31,7 @@ struct vmm {
 	bool stdin_watched;
 	uint8_t pending[256]; /* input the UART has not taken yet */
 	size_t pending_len;
+	struct migrate_src *mig; /* the outgoing migration (src/migrate), NULL if none yet */
 };
 
 /* Open KVM, create the event loop, route SIGINT/SIGTERM/SIGHUP to it, ignore SIGPIPE, and fill
@@ -66,6 +70,23 @@ int vmm_restore_vm(struct vmm *m, const struct vmm_restore *r) MUST_CHECK;
 
 /* Write a Full snapshot of the paused VM (snapshot_create). -EBUSY without a paused VM. */
 int vmm_snapshot(struct vmm *m, const char *snap_path, const char *mem_path) MUST_CHECK;
+
+/* --- migration destination (src/migrate/recv.c) --- */
+
+/* Build a VM for cfg (state CREATED) whose RAM is zeroed and written by nobody yet: the caller
+ * fills it, then loads the state. m->cfg becomes cfg. 0, -EBUSY (a VM exists or ran), -EINVAL or
+ * another -errno (logged). */
+int vmm_incoming_create(struct vmm *m, const struct vm_config *cfg) MUST_CHECK;
+
+/* Load a state stream (snapshot sections) into the incoming VM. 0 or -EINVAL (logged). */
+int vmm_incoming_load(struct vmm *m, struct state_buf *body) MUST_CHECK;
+
+/* Start the incoming VM's vCPUs parked (as a restore does); the caller resumes it. 0 or -errno
+ * (the VM is then gone). */
+int vmm_incoming_launch(struct vmm *m) MUST_CHECK;
+
+/* Drop the incoming VM before it was launched (m->cfg back to the defaults). */
+void vmm_incoming_discard(struct vmm *m);
 
 /* Ask the running VM (if any) to stop; the loop then ends as after a guest shutdown. */
 void vmm_request_stop(struct vmm *m);

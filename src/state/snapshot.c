@@ -361,6 +361,18 @@ static int write_state_file(const char *path, const struct state_buf *body, uint
 	return ret;
 }
 
+int snapshot_save_state(struct vm *vm, struct state_buf *b)
+{
+	int ret = snapshot_config_save(vm->cfg, b);
+
+	ret = ret ? ret : board_save(vm, b);
+	ret = ret ? ret : x86_vm_save(vm->fd, b);
+	ret = ret ? ret : save_vcpus(vm, b);
+	if (ret == -ENOMEM)
+		log_err("snapshot: out of memory while collecting state");
+	return ret;
+}
+
 int snapshot_create(struct vm *vm, const char *snap_path, const char *mem_path)
 {
 	struct state_buf b = {0};
@@ -371,12 +383,7 @@ int snapshot_create(struct vm *vm, const char *snap_path, const char *mem_path)
 		log_err("snapshot: the VM must be paused");
 		return -EBUSY;
 	}
-	ret = snapshot_config_save(vm->cfg, &b);
-	ret = ret ? ret : board_save(vm, &b);
-	ret = ret ? ret : x86_vm_save(vm->fd, &b);
-	ret = ret ? ret : save_vcpus(vm, &b);
-	if (ret == -ENOMEM)
-		log_err("snapshot: out of memory while collecting state");
+	ret = snapshot_save_state(vm, &b);
 	ret = ret ? ret : write_memory(vm, mem_path, &mem_bytes);
 	ret = ret ? ret : write_state_file(snap_path, &b, mem_bytes);
 	state_buf_free(&b);

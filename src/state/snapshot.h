@@ -44,6 +44,11 @@ int snapshot_config_check(const struct vm_config *given, const struct vm_config 
  */
 int snapshot_create(struct vm *vm, const char *snap_path, const char *mem_path) MUST_CHECK;
 
+/* Collect the paused vm's whole state stream into b (section "config", the devices after
+ * draining virtio-blk, the irqchip/PIT/clock, each vCPU): a snapshot's body, and a migration's
+ * STATE frame. 0 or -errno (logged for ENOMEM). */
+int snapshot_save_state(struct vm *vm, struct state_buf *b) MUST_CHECK;
+
 /* A state file read and checked: the body's sections and the configuration from them. */
 struct snapshot_image {
 	uint8_t *data; /* the whole file */

@@ -1,0 +1,211 @@
+/* proto.c — migration framing: stream header, frames with CRC-32C, socket I/O helpers. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "migrate/proto.h"
+#include "state/snapshot.h"
+
+const char *mig_type_name(uint32_t type)
+{
+	static const char *const names[] = {"?",	"CONFIG",  "MEMORY", "STATE",
+					    "COMPLETE", "ABANDON", "ACK"};
+
+	return type >= 1 && type <= MIG_ACK ? names[type] : "unknown";
+}
+
+__attribute__((target("sse4.2"))) static uint32_t crc_hw(uint32_t crc, const uint8_t *p, size_t len)
+{
+	uint64_t c = ~crc;
+
+	for (; len >= 8; p += 8, len -= 8) {
+		uint64_t v;
+
+		memcpy(&v, p, 8);
+		c = __builtin_ia32_crc32di(c, v);
+	}
+	for (; len; p++, len--)
+		c = __builtin_ia32_crc32qi((uint32_t)c, *p);
+	return ~(uint32_t)c;
+}
+
+uint32_t mig_crc32c(uint32_t crc, const void *p, size_t len)
+{
+	static int hw = -1;
+
+	if (hw < 0)
+		hw = __builtin_cpu_supports("sse4.2") ? 1 : 0;
+	return hw ? crc_hw(crc, p, len) : snapshot_crc32c(crc, p, len);
+}
+
+int mig_write_all(int fd, const void *p, size_t n)
+{
+	const uint8_t *b = p;
+
+	while (n) {
+		ssize_t w = write(fd, b, n);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return w < 0 ? -errno : -EIO;
+		b += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+int mig_read_all(int fd, void *p, size_t n)
+{
+	uint8_t *b = p;
+
+	while (n) {
+		ssize_t r = read(fd, b, n);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return r < 0 ? -errno : -ECONNRESET;
+		b += r;
+		n -= (size_t)r;
+	}
+	return 0;
+}
+
+static void put32(uint8_t *p, uint32_t v)
+{
+	for (unsigned i = 0; i < 4; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint32_t get32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+int mig_send_hello(int fd)
+{
+	uint8_t h[MIG_HELLO_LEN] = {0};
+
+	memcpy(h, MIG_MAGIC, 8);
+	put32(h + 8, MIG_VERSION);
+	return mig_write_all(fd, h, sizeof(h));
+}
+
+int mig_recv_hello(int fd, const char **why)
+{
+	uint8_t h[MIG_HELLO_LEN];
+	int ret = mig_read_all(fd, h, sizeof(h));
+
+	if (ret < 0)
+		return ret;
+	if (memcmp(h, MIG_MAGIC, 8) != 0)
+		*why = "not a kiln migration stream (bad magic)";
+	else if (get32(h + 8) != MIG_VERSION)
+		*why = "unsupported protocol version";
+	else if (get32(h + 12) != 0)
+		*why = "unknown stream flags";
+	else
+		return 0;
+	return -EPROTO;
+}
+
+int mig_send_frame(int fd, uint32_t type, const void *head, size_t hlen, const void *body,
+		   size_t blen)
+{
+	uint8_t h[MIG_FRAME_HDR];
+	uint32_t crc;
+	int ret;
+
+	if (hlen + blen > MIG_FRAME_MAX)
+		return -EINVAL;
+	put32(h, type);
+	put32(h + 4, (uint32_t)(hlen + blen));
+	crc = mig_crc32c(0, h, 8);
+	crc = mig_crc32c(crc, head, hlen);
+	crc = mig_crc32c(crc, body, blen);
+	put32(h + 8, crc);
+	ret = mig_write_all(fd, h, sizeof(h));
+	if (ret == 0 && hlen)
+		ret = mig_write_all(fd, head, hlen);
+	if (ret == 0 && blen)
+		ret = mig_write_all(fd, body, blen);
+	return ret;
+}
+
+int mig_recv_frame(int fd, struct mig_frame *f, const char **why)
+{
+	uint8_t h[MIG_FRAME_HDR];
+	int ret = mig_read_all(fd, h, sizeof(h));
+
+	memset(f, 0, sizeof(*f));
+	if (ret < 0)
+		return ret;
+	f->type = get32(h);
+	f->len = get32(h + 4);
+	if (f->type < MIG_CONFIG || f->type > MIG_ACK) {
+		*why = "unknown frame type";
+		return -EPROTO;
+	}
+	if (f->len > MIG_FRAME_MAX) {
+		*why = "frame length exceeds the maximum";
+		return -EPROTO;
+	}
+	f->data = malloc(f->len + 1u);
+	if (!f->data)
+		return -ENOMEM;
+	f->data[f->len] = 0;
+	ret = mig_read_all(fd, f->data, f->len);
+	if (ret == 0 && mig_crc32c(mig_crc32c(0, h, 8), f->data, f->len) != get32(h + 8)) {
+		*why = "frame checksum mismatch";
+		ret = -EPROTO;
+	}
+	if (ret < 0) {
+		free(f->data);
+		f->data = NULL;
+	}
+	return ret;
+}
+
+void mig_send_abandon(int fd, const char *reason)
+{
+	size_t n = strnlen(reason, MIG_REASON_MAX - 1);
+
+	if (fd >= 0 && mig_send_frame(fd, MIG_ABANDON, reason, n, NULL, 0) < 0)
+		return;
+}
+
+void mig_reason(const struct mig_frame *f, char *buf, size_t cap)
+{
+	size_t n = f->len < cap - 1 ? f->len : cap - 1;
+
+	for (size_t i = 0; i < n; i++)
+		buf[i] = f->data[i] >= 0x20 && f->data[i] < 0x7f ? (char)f->data[i] : '?';
+	buf[n] = 0;
+}
+
+int mig_parse_addr(const char *s, struct sockaddr_in *addr)
+{
+	char host[64];
+	const char *colon = strrchr(s, ':');
+	char *end;
+	unsigned long port;
+
+	if (!colon || (size_t)(colon - s) >= sizeof(host) || colon == s)
+		return -EINVAL;
+	memcpy(host, s, (size_t)(colon - s));
+	host[colon - s] = 0;
+	port = strtoul(colon + 1, &end, 10);
+	if (!colon[1] || *end || port == 0 || port > 65535)
+		return -EINVAL;
+	memset(addr, 0, sizeof(*addr));
+	addr->sin_family = AF_INET;
+	addr->sin_port = htons((uint16_t)port);
+	if (strcmp(host, "localhost") == 0)
+		strcpy(host, "127.0.0.1");
+	return inet_pton(AF_INET, host, &addr->sin_addr) == 1 ? 0 : -EINVAL;
+}
