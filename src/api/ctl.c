@@ -333,7 +333,7 @@ static int migrate_cmd(const char *sock, int argc, char **argv)
 	ret = show(&c, &r);
 	free(r.body);
 	while (ret == 0 && state && strcmp(state, "active") == 0) {
-		usleep(200 * 1000);
+		usleep(50 * 1000);
 		state = migrate_poll(sock, &last);
 	}
 	/* The source stops after a completed migration: its socket may be gone already. */

@@ -29,7 +29,7 @@ int ctl_main(int argc, char **argv);
 
 /*
  * `kiln migrate send --sock PATH --to HOST:PORT [--downtime-ms N] [--max-rounds N] [--timeout-s T]
- * [--on-timeout force|cancel]` (argv[0] is "send"): PUT /migrate, then GET /migrate every 200 ms,
+ * [--on-timeout force|cancel]` (argv[0] is "send"): PUT /migrate, then GET /migrate every 50 ms,
  * printing a progress line per round and the outcome. 0 if the migration completed, 1 if it
  * failed or was cancelled (the VM keeps running at the source), 2 for a usage error.
  */

@@ -371,9 +371,12 @@ static void finish(struct migrate_src *s, int ret, double t_pause)
 		log_warn("migrate: could not resume the VM");
 	if (ret < 0)
 		log_warn("migrate: %s; the VM keeps running here", s->p.error);
-	else
-		log_info("migrate: completed in %.0f ms (downtime %.0f ms)", s->p.total_ms,
-			 s->p.downtime_ms);
+	else /* the API goes away with this VM: the outcome is kept here */
+		fprintf(stderr,
+			"kiln: migrate: completed in %.0f ms, downtime %.1f ms, %u rounds, %llu "
+			"pages sent\n",
+			s->p.total_ms, s->p.downtime_ms, s->p.round,
+			(unsigned long long)s->p.pages_sent);
 	if (s->fd >= 0) /* closed when the thread is joined */
 		shutdown(s->fd, SHUT_RDWR);
 	/* The destination runs the VM now: this one stops, as after a normal stop. */
