@@ -24,7 +24,8 @@ int main(void)
 
 		for (uint64_t i = 0; i < pages; i++, p += 512) {
 			if (*p != pass - 1) {
-				guest_printf("dirty: FAIL page %lu holds %lu in pass %lu\n", i, *p, pass);
+				guest_printf("dirty: FAIL page %lu holds %lu in pass %lu\n", i, *p,
+					     pass);
 				for (;;)
 					guest_pause();
 			}
