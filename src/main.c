@@ -13,6 +13,7 @@
 #include "core/vmm.h"
 #include "migrate/migrate.h"
 #include "state/restore_cli.h"
+#include "state/snapshot.h"
 #include "util/log.h"
 
 static void usage(FILE *out)
@@ -24,6 +25,8 @@ static void usage(FILE *out)
 	    "       kiln --config-file FILE [--no-api | --api-sock PATH] [-v]\n"
 	    "                            boot the VM a Firecracker-style JSON document describes\n"
 	    "       kiln --api-sock PATH [--id ID] [-v]   serve the API, boot on InstanceStart\n"
+	    "       kiln snapshot-merge BASE_MEM DIFF_MEM...   apply Diff memory files onto a "
+	    "base\n"
 	    "       kiln migrate receive --listen HOST:PORT [--api-sock PATH]   await a migration\n"
 	    "       kiln migrate send --sock PATH --to HOST:PORT [...]   migrate a VM (its API)\n"
 	    "       kiln ctl --sock PATH COMMAND   talk to a kiln API socket\n"
@@ -186,6 +189,19 @@ static bool has_config_file(int argc, char **argv)
 	return false;
 }
 
+/* kiln snapshot-merge BASE_MEM DIFF_MEM...: apply Diff memory files onto a base, in order. */
+static int cmd_merge(int argc, char **argv)
+{
+	if (argc < 3) {
+		fputs("usage: kiln snapshot-merge BASE_MEM DIFF_MEM...\n", stderr);
+		return KILN_EXIT_USAGE;
+	}
+	for (int i = 2; i < argc; i++)
+		if (snapshot_merge(argv[1], argv[i]) < 0)
+			return KILN_EXIT_USAGE;
+	return KILN_EXIT_OK;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
@@ -209,6 +225,8 @@ int main(int argc, char **argv)
 		return ctl_main(argc - 1, argv + 1);
 	if (strcmp(argv[1], "restore") == 0)
 		return snapshot_restore_main(argc - 1, argv + 1);
+	if (strcmp(argv[1], "snapshot-merge") == 0)
+		return cmd_merge(argc - 1, argv + 1);
 	if (strcmp(argv[1], "migrate") == 0)
 		return migrate_main(argc - 1, argv + 1);
 	/* With a config file the document drives (and may add the API); without, the API alone. */

@@ -528,17 +528,13 @@ static int h_snapshot_create(struct api *a, struct req *r, struct api_response *
 		return reply_err(out, 400,
 				 "snapshot/create: 'snapshot_path' and 'mem_file_path' "
 				 "are required");
-	if (type && strcmp(type, "Diff") == 0)
-		return reply_err(out, 400,
-				 "snapshot/create: snapshot_type Diff is not implemented "
-				 "yet (dirty-page tracking); use Full");
-	if (type && strcmp(type, "Full") != 0)
+	if (type && strcmp(type, "Full") != 0 && strcmp(type, "Diff") != 0)
 		return reply_err(out, 400,
 				 "snapshot/create: snapshot_type '%s' is not Full or Diff", type);
 	if (!a->ops->snapshot_create)
 		return reply_err(out, 400, "snapshot/create: not supported");
 	log_last_error_clear();
-	ret = a->ops->snapshot_create(a->ctx, snap, mem);
+	ret = a->ops->snapshot_create(a->ctx, snap, mem, type && strcmp(type, "Diff") == 0);
 	return ret < 0 ? reply_op_err(out, "snapshot/create", ret) : reply_ok(out);
 }
 
@@ -596,10 +592,7 @@ static int h_snapshot_load(struct api *a, struct req *r, struct api_response *ou
 		return reply_err(out, 400,
 				 "snapshot/load: 'snapshot_path' and a memory file are "
 				 "required");
-	if (dirty || diff)
-		return reply_err(out, 400,
-				 "snapshot/load: track_dirty_pages is not implemented "
-				 "yet (Diff snapshots)");
+	l.track_dirty = dirty || diff;
 	if (!a->ops->snapshot_load)
 		return reply_err(out, 400, "snapshot/load: not supported");
 	log_last_error_clear();

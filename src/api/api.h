@@ -26,6 +26,7 @@ struct api_snapshot_load {
 	const char *mem_path; /* mem_backend.backend_path (File) or mem_file_path */
 	bool resume;	      /* resume_vm */
 	bool check_config;    /* the configuration was set through the API before: compare */
+	bool track_dirty;     /* track_dirty_pages or enable_diff_snapshots */
 };
 
 /* PUT /migrate (kiln's extension), as the API passes it on. */
@@ -47,7 +48,8 @@ struct api_ops {
 	int (*resume)(void *ctx);	/* PAUSED -> RUNNING */
 	int (*ctrl_alt_del)(void *ctx); /* SendCtrlAltDel */
 	/* PUT /snapshot/create (VM paused) and /snapshot/load (before boot). */
-	int (*snapshot_create)(void *ctx, const char *snapshot_path, const char *mem_path);
+	int (*snapshot_create)(void *ctx, const char *snapshot_path, const char *mem_path,
+			       bool diff);
 	int (*snapshot_load)(void *ctx, const struct api_snapshot_load *l);
 	/* PUT /migrate: start a live migration (returns at once); GET /migrate: its progress as a
 	 * new JSON object (NULL on ENOMEM). */

@@ -68,11 +68,11 @@ static int vmm_ctrl_alt_del(void *ctx)
 	return m->vm ? board_ctrl_alt_del(m->vm) : -EBUSY;
 }
 
-static int vmm_snapshot_create(void *ctx, const char *snap, const char *mem)
+static int vmm_snapshot_create(void *ctx, const char *snap, const char *mem, bool diff)
 {
 	if (migrating(ctx))
 		return -EBUSY;
-	return vmm_snapshot(ctx, snap, mem);
+	return vmm_snapshot(ctx, snap, mem, diff);
 }
 
 static int vmm_snapshot_load(void *ctx, const struct api_snapshot_load *l)
@@ -81,7 +81,8 @@ static int vmm_snapshot_load(void *ctx, const struct api_snapshot_load *l)
 	struct vmm_restore r = {.snapshot_path = l->snapshot_path,
 				.mem_path = l->mem_path,
 				.resume = l->resume,
-				.check_config = l->check_config};
+				.check_config = l->check_config,
+				.track_dirty = l->track_dirty};
 
 	if (m->vm_started) {
 		log_err("the microVM already ran once; start a new kiln to load a snapshot");

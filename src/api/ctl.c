@@ -180,7 +180,7 @@ static int usage(FILE *f)
 	fputs(
 	    "usage: kiln ctl --sock PATH COMMAND\n"
 	    "commands: info, version, config, start, pause, resume, ctrl-alt-del, metrics,\n"
-	    "          snapshot --to SNAPSHOT --mem MEMFILE   (the VM must be paused)\n"
+	    "          snapshot --to SNAPSHOT --mem MEMFILE [--diff]   (VM paused)\n"
 	    "          restore --from SNAPSHOT --mem MEMFILE [--resume]   (before boot)\n"
 	    "          migrate --to HOST:PORT [--downtime-ms N] [--max-rounds N] [--timeout-s T]\n"
 	    "                  [--on-timeout force|cancel]   (live migration, with progress)\n"
@@ -194,7 +194,7 @@ static int usage(FILE *f)
 static char *snapshot_body(const char *name, int argc, char **argv)
 {
 	const char *snap = NULL, *mem = NULL;
-	bool resume = false, load = strcmp(name, "restore") == 0;
+	bool resume = false, load = strcmp(name, "restore") == 0, diff = false;
 	json_t *o;
 	char *text;
 
@@ -206,6 +206,8 @@ static char *snapshot_body(const char *name, int argc, char **argv)
 			mem = argv[++i];
 		else if (load && strcmp(argv[i], "--resume") == 0)
 			resume = true;
+		else if (!load && strcmp(argv[i], "--diff") == 0)
+			diff = true;
 		else
 			return NULL;
 	}
@@ -214,7 +216,7 @@ static char *snapshot_body(const char *name, int argc, char **argv)
 	o = load ? json_pack("{s:s, s:{s:s, s:s}, s:b}", "snapshot_path", snap, "mem_backend",
 			     "backend_type", "File", "backend_path", mem, "resume_vm", resume)
 		 : json_pack("{s:s, s:s, s:s}", "snapshot_path", snap, "mem_file_path", mem,
-			     "snapshot_type", "Full");
+			     "snapshot_type", diff ? "Diff" : "Full");
 	text = o ? json_dumps(o, JSON_COMPACT) : NULL;
 	json_decref(o);
 	return text;

@@ -360,8 +360,10 @@ int guest_mem_log_start(struct guest_mem *m)
 {
 	int ret;
 
-	if (m->logging)
+	if (m->logging) {
+		m->log_users++;
 		return 0;
+	}
 	for (unsigned i = 0; i < m->nr; i++) {
 		struct guest_region *r = &m->r[i];
 		size_t bytes = guest_mem_bitmap_words(r->len) * sizeof(uint64_t);
@@ -376,6 +378,7 @@ int guest_mem_log_start(struct guest_mem *m)
 			return -ENOMEM;
 	}
 	m->logging = true;
+	m->log_users = 1;
 	ret = set_ram_slots(m);
 	if (ret < 0)
 		guest_mem_log_stop(m);
@@ -384,7 +387,7 @@ int guest_mem_log_start(struct guest_mem *m)
 
 void guest_mem_log_stop(struct guest_mem *m)
 {
-	if (!m->logging)
+	if (!m->logging || --m->log_users > 0)
 		return;
 	m->logging = false;
 	if (set_ram_slots(m) < 0)

@@ -30,8 +30,9 @@ struct guest_region {
 };
 
 struct guest_mem {
-	int vm_fd;    /* -1: regions are not registered with KVM (host-side tests) */
-	bool logging; /* dirty logging is on (guest_mem_log_start) */
+	int vm_fd;	    /* -1: regions are not registered with KVM (host-side tests) */
+	bool logging;	    /* dirty logging is on (guest_mem_log_start) */
+	unsigned log_users; /* log_start calls not yet matched by log_stop */
 	unsigned nr;
 	struct guest_region r[GUEST_MEM_MAX_REGIONS]; /* sorted by gpa, never overlapping */
 };
@@ -115,12 +116,13 @@ static inline size_t guest_mem_bitmap_words(uint64_t len)
 }
 
 /* Turn logging on for every RAM region: allocate (or clear) the VMM bitmaps and re-register the
- * RAM slots with KVM_MEM_LOG_DIRTY_PAGES (the KVM log starts empty). Idempotent. 0 or -errno
- * (-ENOMEM; a KVM error: logging is then off again). */
+ * RAM slots with KVM_MEM_LOG_DIRTY_PAGES (the KVM log starts empty). Counted: while logging is on
+ * already (Diff snapshot tracking during a migration) it only adds a user. 0 or -errno (-ENOMEM;
+ * a KVM error: logging is then off again). */
 int guest_mem_log_start(struct guest_mem *m) MUST_CHECK;
 
-/* Turn logging off (slots re-registered without the flag). The bitmaps stay allocated, so a
- * device thread marking concurrently never touches freed memory. */
+/* Drop a user; the last one turns logging off (slots re-registered without the flag). The
+ * bitmaps stay allocated, so a device thread marking concurrently never touches freed memory. */
 void guest_mem_log_stop(struct guest_mem *m);
 
 /* Mark [gpa, gpa+len) written by kiln (any thread). No-op when not logging, for len 0 or for

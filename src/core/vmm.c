@@ -203,6 +203,16 @@ static void terminal_raw(struct vmm *m)
 		log_warn("console: cannot set raw mode: %s", strerror(-ret));
 }
 
+/* machine-config track_dirty_pages: the log runs from the start for Diff snapshots. */
+static int track_dirty(struct vmm *m)
+{
+	int ret = m->cfg.track_dirty_pages ? guest_mem_log_start(&m->vm->mem) : 0;
+
+	if (ret < 0)
+		log_err("dirty-page tracking: %s", strerror(-ret));
+	return ret;
+}
+
 int vmm_start_vm(struct vmm *m)
 {
 	int ret;
@@ -217,6 +227,8 @@ int vmm_start_vm(struct vmm *m)
 	}
 	m->vm_started = true;
 	ret = event_loop_add(&m->loop, m->vm->stop_efd, EPOLLIN, on_vm_stop, m);
+	if (ret == 0)
+		ret = track_dirty(m);
 	if (ret == 0) {
 		console_attach(m);
 		ret = vm_start(m->vm);
@@ -276,6 +288,8 @@ static int restore_launch(struct vmm *m, bool resume)
 
 	m->vm_started = true;
 	ret = event_loop_add(&m->loop, m->vm->stop_efd, EPOLLIN, on_vm_stop, m);
+	if (ret == 0)
+		ret = track_dirty(m);
 	if (ret == 0) {
 		console_attach(m);
 		board_restored(m->vm);
@@ -319,6 +333,7 @@ int vmm_restore_vm(struct vmm *m, const struct vmm_restore *r)
 	}
 	m->cfg = img.cfg;
 	m->cfg.verbosity = saved.verbosity;
+	m->cfg.track_dirty_pages = r->track_dirty;
 	terminal_raw(m);
 	ret = restore_build(m, &img, fd);
 	close(fd); /* the mappings keep the file */
@@ -330,13 +345,23 @@ int vmm_restore_vm(struct vmm *m, const struct vmm_restore *r)
 	return ret;
 }
 
-int vmm_snapshot(struct vmm *m, const char *snap_path, const char *mem_path)
+int vmm_snapshot(struct vmm *m, const char *snap_path, const char *mem_path, bool diff)
 {
+	int ret;
+
 	if (!m->vm || vm_get_state(m->vm) != VM_PAUSED) {
 		log_err("snapshot: the VM must be paused");
 		return -EBUSY;
 	}
-	return snapshot_create(m->vm, snap_path, mem_path);
+	if (diff && m->dirty_log_used) {
+		log_err("snapshot: a migration used the dirty log since the last snapshot: take a "
+			"Full snapshot first");
+		return -EINVAL;
+	}
+	ret = snapshot_create(m->vm, snap_path, mem_path, diff);
+	if (ret == 0)
+		m->dirty_log_used = false;
+	return ret;
 }
 
 int vmm_incoming_create(struct vmm *m, const struct vm_config *cfg)

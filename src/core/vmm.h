@@ -32,6 +32,7 @@ struct vmm {
 	uint8_t pending[256]; /* input the UART has not taken yet */
 	size_t pending_len;
 	struct migrate_src *mig; /* the outgoing migration (src/migrate), NULL if none yet */
+	bool dirty_log_used;	 /* a migration fetched the dirty log since the last snapshot */
 };
 
 /* Open KVM, create the event loop, route SIGINT/SIGTERM/SIGHUP to it, ignore SIGPIPE, and fill
@@ -55,6 +56,7 @@ struct vmm_restore {
 	bool check_config; /* m->cfg was configured: it must describe the snapshot's machine */
 	uint64_t expect_mem_bytes; /* non-zero: the snapshot's memory size must be this */
 	unsigned expect_vcpus;	   /* non-zero: the snapshot's vCPU count must be this */
+	bool track_dirty;	   /* track dirty pages from the load on (Diff snapshots) */
 };
 
 /*
@@ -68,8 +70,10 @@ struct vmm_restore {
  */
 int vmm_restore_vm(struct vmm *m, const struct vmm_restore *r) MUST_CHECK;
 
-/* Write a Full snapshot of the paused VM (snapshot_create). -EBUSY without a paused VM. */
-int vmm_snapshot(struct vmm *m, const char *snap_path, const char *mem_path) MUST_CHECK;
+/* Write a Full or Diff snapshot of the paused VM (snapshot_create). -EBUSY without a paused VM;
+ * -EINVAL for a Diff without track_dirty_pages, or after a migration attempt consumed the dirty
+ * log since the last snapshot (take a Full one first). */
+int vmm_snapshot(struct vmm *m, const char *snap_path, const char *mem_path, bool diff) MUST_CHECK;
 
 /* --- migration destination (src/migrate/recv.c) --- */
 

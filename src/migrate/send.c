@@ -471,6 +471,7 @@ int migrate_start(struct vmm *m, const struct migrate_params *p)
 	s->paused_by_us = false;
 	s->joined = true;
 	ret = prepare(s, m, p);
+	m->dirty_log_used = true; /* the rounds consume the log a Diff snapshot would use */
 	if (ret == 0)
 		ret = -pthread_create(&s->thread, NULL, thread_main, s);
 	if (ret < 0) {

@@ -303,6 +303,70 @@ static int write_memory(struct vm *vm, const char *path, uint64_t *total)
 	return ret;
 }
 
+/* Diff: the dirty pages of each RAM region at their offsets (clearing the log); holes elsewhere.
+ * With bits NULL (Full) the log is only cleared. */
+static int dirty_pages(struct vm *vm, int fd, uint64_t *bits)
+{
+	off_t off = 0;
+	int ret = 0;
+
+	for (unsigned i = 0; i < vm->mem.nr && ret == 0; i++) {
+		const struct guest_region *r = &vm->mem.r[i];
+		uint64_t pages = r->len / GUEST_PAGE_SIZE;
+
+		if (!(r->flags & GUEST_MEM_RAM))
+			continue;
+		ret = guest_mem_dirty_fetch(&vm->mem, r, bits);
+		for (uint64_t p = 0; p < pages && ret == 0 && fd >= 0; p++) {
+			uint64_t n = 0;
+
+			while (p + n < pages && (bits[(p + n) / 64] >> ((p + n) % 64) & 1))
+				n++;
+			if (n)
+				ret = write_all(fd, r->host + p * GUEST_PAGE_SIZE,
+						n * GUEST_PAGE_SIZE,
+						off + (off_t)(p * GUEST_PAGE_SIZE));
+			p += n;
+		}
+		off += (off_t)r->len;
+	}
+	return ret;
+}
+
+/* The dirty log for a snapshot: Diff writes the pages to path (holes elsewhere, full size);
+ * Full (path NULL) only clears the log, when it is on. */
+static int write_dirty(struct vm *vm, const char *path, uint64_t *total)
+{
+	size_t words = 1;
+	uint64_t *bits;
+	int fd = -1, ret;
+
+	if (!vm->mem.logging && !path)
+		return 0;
+	if (!vm->mem.logging) {
+		log_err(
+		    "snapshot: Diff needs dirty-page tracking (machine-config track_dirty_pages)");
+		return -EINVAL;
+	}
+	for (unsigned i = 0; i < vm->mem.nr; i++)
+		if (guest_mem_bitmap_words(vm->mem.r[i].len) > words)
+			words = guest_mem_bitmap_words(vm->mem.r[i].len);
+	bits = calloc(words, sizeof(*bits));
+	fd = path ? open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600) : -1;
+	ret = !bits ? -ENOMEM : (path && fd < 0) ? -errno : 0;
+	ret = ret ? ret : dirty_pages(vm, path ? fd : -1, bits);
+	*total = guest_mem_ram_size(&vm->mem);
+	if (ret == 0 && fd >= 0 && ftruncate(fd, (off_t)*total) < 0)
+		ret = -errno;
+	if (fd >= 0 && close(fd) < 0 && ret == 0)
+		ret = -errno;
+	if (ret < 0)
+		log_err("snapshot: writing the Diff memory file %s: %s", path ? path : "-",
+			strerror(-ret));
+	free(bits);
+	return ret;
+}
+
 static int save_vcpus(struct vm *vm, struct state_buf *b)
 {
 	int ret = 0;
@@ -325,7 +389,8 @@ static void put_le(uint8_t *p, uint64_t v, unsigned n)
 }
 
 /* Header + body + CRC to path.tmp, then renamed over path. */
-static int write_state_file(const char *path, const struct state_buf *body, uint64_t mem_bytes)
+static int write_state_file(const char *path, const struct state_buf *body, uint64_t mem_bytes,
+			    uint32_t flags)
 {
 	uint8_t hdr[SNAPSHOT_HDR_LEN] = {0}, crc_le[CRC_LEN];
 	char tmp[4200];
@@ -334,7 +399,7 @@ static int write_state_file(const char *path, const struct state_buf *body, uint
 
 	memcpy(hdr, SNAPSHOT_MAGIC, 8);
 	put_le(hdr + 8, SNAPSHOT_VERSION, 4);
-	put_le(hdr + 12, SNAPSHOT_FLAG_FULL, 4);
+	put_le(hdr + 12, flags, 4);
 	put_le(hdr + 16, mem_bytes, 8);
 	put_le(hdr + 24, body->len, 8);
 	crc = snapshot_crc32c(snapshot_crc32c(0, hdr, sizeof(hdr)), body->data, body->len);
@@ -373,7 +438,7 @@ int snapshot_save_state(struct vm *vm, struct state_buf *b)
 	return ret;
 }
 
-int snapshot_create(struct vm *vm, const char *snap_path, const char *mem_path)
+int snapshot_create(struct vm *vm, const char *snap_path, const char *mem_path, bool diff)
 {
 	struct state_buf b = {0};
 	uint64_t mem_bytes = 0;
@@ -384,8 +449,15 @@ int snapshot_create(struct vm *vm, const char *snap_path, const char *mem_path)
 		return -EBUSY;
 	}
 	ret = snapshot_save_state(vm, &b);
-	ret = ret ? ret : write_memory(vm, mem_path, &mem_bytes);
-	ret = ret ? ret : write_state_file(snap_path, &b, mem_bytes);
+	if (diff) {
+		ret = ret ? ret : write_dirty(vm, mem_path, &mem_bytes);
+	} else {
+		ret = ret ? ret : write_dirty(vm, NULL, &mem_bytes);
+		ret = ret ? ret : write_memory(vm, mem_path, &mem_bytes);
+	}
+	ret = ret ? ret
+		  : write_state_file(snap_path, &b, mem_bytes,
+				     diff ? SNAPSHOT_FLAG_DIFF : SNAPSHOT_FLAG_FULL);
 	state_buf_free(&b);
 	return ret;
 }
@@ -463,8 +535,8 @@ static int check_header(const char *path, const uint8_t *d, size_t len, struct s
 	crc = (uint32_t)get_le(d + len - CRC_LEN, CRC_LEN);
 	if (snapshot_crc32c(0, d, len - CRC_LEN) != crc)
 		return REFUSE("%s: checksum mismatch (the file is corrupt)", path);
-	if (img->flags != SNAPSHOT_FLAG_FULL)
-		return REFUSE("%s: flags %#x: only Full snapshots are supported", path, img->flags);
+	if (img->flags != SNAPSHOT_FLAG_FULL && img->flags != SNAPSHOT_FLAG_DIFF)
+		return REFUSE("%s: flags %#x: not a Full or Diff snapshot", path, img->flags);
 	return 0;
 }
 
@@ -522,5 +594,57 @@ int snapshot_load_state(struct vm *vm, struct snapshot_image *img)
 		ret = x86_vm_load(vm->fd, &img->body);
 	if (ret == 0)
 		ret = load_vcpus(vm, &img->body);
+	return ret;
+}
+
+/* --- merging a Diff memory file --- */
+
+static int copy_extent(int from, int to, off_t off, off_t end)
+{
+	static uint8_t buf[1 << 20];
+
+	while (off < end) {
+		size_t n = end - off < (off_t)sizeof(buf) ? (size_t)(end - off) : sizeof(buf);
+		ssize_t got = pread(from, buf, n, off);
+		int ret;
+
+		if (got <= 0)
+			return got < 0 ? -errno : -EIO;
+		ret = write_all(to, buf, (size_t)got, off);
+		if (ret < 0)
+			return ret;
+		off += got;
+	}
+	return 0;
+}
+
+int snapshot_merge(const char *base_path, const char *diff_path)
+{
+	int base = open(base_path, O_WRONLY | O_CLOEXEC),
+	    diff = open(diff_path, O_RDONLY | O_CLOEXEC);
+	struct stat sb, sd;
+	off_t off = 0;
+	int ret = 0;
+
+	if (base < 0 || diff < 0 || fstat(base, &sb) < 0 || fstat(diff, &sd) < 0)
+		ret = -errno;
+	else if (sb.st_size != sd.st_size)
+		ret = -EINVAL;
+	while (ret == 0) {
+		off_t data = lseek(diff, off, SEEK_DATA), hole;
+
+		if (data < 0)
+			break; /* ENXIO: no data after off */
+		hole = lseek(diff, data, SEEK_HOLE);
+		ret = hole < 0 ? -errno : copy_extent(diff, base, data, hole);
+		off = hole;
+	}
+	if (ret < 0)
+		log_err("snapshot-merge: %s onto %s: %s", diff_path, base_path,
+			ret == -EINVAL ? "the memory files differ in size" : strerror(-ret));
+	if (base >= 0 && close(base) < 0 && ret == 0)
+		ret = -errno;
+	if (diff >= 0)
+		close(diff);
 	return ret;
 }

@@ -3,6 +3,7 @@
 #ifndef KILN_STATE_SNAPSHOT_H
 #define KILN_STATE_SNAPSHOT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -14,6 +15,7 @@
 #define SNAPSHOT_VERSION    1
 #define SNAPSHOT_HDR_LEN    32
 #define SNAPSHOT_FLAG_FULL  0x1u	   /* every RAM byte is in the memory file */
+#define SNAPSHOT_FLAG_DIFF  0x2u	   /* the memory file holds the dirtied pages only */
 #define SNAPSHOT_MAX_LEN    (256ull << 20) /* longest state file kiln reads */
 #define SNAPSHOT_CONFIG_VER 1
 
@@ -37,12 +39,21 @@ int snapshot_config_load(struct state_buf *b, struct vm_config *c) MUST_CHECK;
 int snapshot_config_check(const struct vm_config *given, const struct vm_config *snap) MUST_CHECK;
 
 /*
- * Write a Full snapshot of the paused vm: the state file at snap_path (written beside it as
- * snap_path.tmp, then renamed) and every RAM region, in guest-physical order, to mem_path (all-zero
- * MiB chunks are left as holes). The VM must be PAUSED (-EBUSY otherwise); virtio-blk requests in
- * flight are waited for first. Returns 0 or -errno with one line logged.
+ * Write a snapshot of the paused vm: the state file at snap_path (written beside it as
+ * snap_path.tmp, then renamed) and every RAM region, in guest-physical order, to mem_path. Full:
+ * all of RAM (all-zero MiB chunks are left as holes). Diff (dirty logging must be on, -EINVAL
+ * otherwise): only the pages dirtied since the previous snapshot (or since logging started),
+ * each at its offset, the rest holes; the file has the full size, and `kiln snapshot-merge`
+ * applies it onto the previous memory file. Either way the dirty log is cleared, so the next
+ * Diff starts here. The VM must be PAUSED (-EBUSY otherwise); virtio-blk requests in flight are
+ * waited for first. Returns 0 or -errno with one line logged.
  */
-int snapshot_create(struct vm *vm, const char *snap_path, const char *mem_path) MUST_CHECK;
+int snapshot_create(struct vm *vm, const char *snap_path, const char *mem_path,
+		    bool diff) MUST_CHECK;
+
+/* Copy the data extents (SEEK_DATA/SEEK_HOLE) of the Diff memory file diff_path onto base_path
+ * at the same offsets; both must have the same size. 0 or -errno (one line logged). */
+int snapshot_merge(const char *base_path, const char *diff_path) MUST_CHECK;
 
 /* Collect the paused vm's whole state stream into b (section "config", the devices after
  * draining virtio-blk, the irqchip/PIT/clock, each vCPU): a snapshot's body, and a migration's
