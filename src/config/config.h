@@ -59,7 +59,7 @@ struct vm_config {
 	uint64_t mem_bytes;
 	bool hugepages;
 	bool thp;		/* MADV_HUGEPAGE on guest RAM */
-	bool track_dirty_pages; /* stored for dirty-page tracking (a later issue) */
+	bool track_dirty_pages; /* dirty logging from boot on, for Diff snapshots */
 	struct serial_config com1, com2;
 	enum boot_protocol boot;
 	uint64_t load_addr, entry; /* BOOT_RAW */
