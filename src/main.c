@@ -1,6 +1,7 @@
 /* main.c — argv -> config -> vm -> run, with the main thread's event loop; no logic of its own. */
 #include <errno.h>
 #include <getopt.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,12 +11,15 @@
 #include "config/config.h"
 #include "config/config_json.h"
 #include "core/vmm.h"
+#include "state/restore_cli.h"
 #include "util/log.h"
 
 static void usage(FILE *out)
 {
 	fputs(
-	    "usage: kiln run [options]   boot a VM (kiln run --help lists the options)\n"
+	    "usage: kiln run [options] [--api-sock PATH [--id ID]]   boot a VM (kiln run --help)\n"
+	    "       kiln restore SNAPSHOT --mem-file FILE [--paused] [--memory SIZE] [--cpus N]\n"
+	    "                    [--api-sock PATH [--id ID]] [-v|-vv]   resume a snapshot\n"
 	    "       kiln --config-file FILE [--no-api | --api-sock PATH] [-v]\n"
 	    "                            boot the VM a Firecracker-style JSON document describes\n"
 	    "       kiln --api-sock PATH [--id ID] [-v]   serve the API, boot on InstanceStart\n"
@@ -27,15 +31,41 @@ static void usage(FILE *out)
 
 /* Start, build and run the VM of cfg; the exit status. `api_sock` (NULL: none) also serves the
  * API. */
-static int run_vm(const struct vm_config *cfg, const char *api_sock);
+static int run_vm(const struct vm_config *cfg, const char *api_sock, const char *id);
+
+/* Take `--api-sock PATH` and `--id ID` out of argv (they are not VM options); argc updated. */
+static int take_api_args(int *argc, char **argv, const char **sock, const char **id)
+{
+	int out = 0;
+
+	for (int i = 0; i < *argc; i++) {
+		bool is_sock = strcmp(argv[i], "--api-sock") == 0,
+		     is_id = strcmp(argv[i], "--id") == 0;
+
+		if ((is_sock || is_id) && i + 1 >= *argc) {
+			fprintf(stderr, "kiln: %s needs a value\n", argv[i]);
+			return -EINVAL;
+		}
+		if (is_sock || is_id) {
+			*(is_sock ? sock : id) = argv[++i];
+			continue;
+		}
+		argv[out++] = argv[i];
+	}
+	*argc = out;
+	return 0;
+}
 
 static int cmd_run(int argc, char **argv)
 {
+	const char *sock = NULL, *id = NULL;
 	struct vm_config cfg;
 	char err[256];
 	int ret;
 
 	/* Flags first: a bad one is reported as such even on a host without KVM. */
+	if (take_api_args(&argc, argv, &sock, &id) < 0)
+		return KILN_EXIT_USAGE;
 	config_defaults(&cfg);
 	ret = config_parse_run(&cfg, argc, argv, err, sizeof(err));
 	if (ret != 0) {
@@ -44,10 +74,10 @@ static int cmd_run(int argc, char **argv)
 		return ret < 0 ? KILN_EXIT_USAGE : KILN_EXIT_OK;
 	}
 	log_set_level(cfg.verbosity >= 2 ? LOG_DEBUG : cfg.verbosity ? LOG_INFO : LOG_WARN);
-	return run_vm(&cfg, NULL);
+	return run_vm(&cfg, sock, id);
 }
 
-static int run_vm(const struct vm_config *cfg, const char *api_sock)
+static int run_vm(const struct vm_config *cfg, const char *api_sock, const char *id)
 {
 	struct vmm m;
 	int ret, status;
@@ -62,7 +92,7 @@ static int run_vm(const struct vm_config *cfg, const char *api_sock)
 	if (ret < 0)
 		status = ret == -EINVAL ? KILN_EXIT_USAGE : KILN_EXIT_HOST;
 	else if (api_sock) /* the VM (if any) runs; the API serves it until it stops */
-		status = api_run(&m, api_sock, NULL);
+		status = api_run(&m, api_sock, id);
 	else
 		status = vmm_run(&m);
 	vmm_destroy(&m);
@@ -140,7 +170,7 @@ static int cmd_top(int argc, char **argv)
 			return KILN_EXIT_USAGE;
 		}
 	}
-	status = run_vm(cfg, o.api_sock);
+	status = run_vm(cfg, o.api_sock, NULL);
 	free(cfg);
 	return status;
 }
@@ -174,6 +204,8 @@ int main(int argc, char **argv)
 		return cmd_run(argc - 1, argv + 1);
 	if (strcmp(argv[1], "ctl") == 0)
 		return ctl_main(argc - 1, argv + 1);
+	if (strcmp(argv[1], "restore") == 0)
+		return snapshot_restore_main(argc - 1, argv + 1);
 	/* With a config file the document drives (and may add the API); without, the API alone. */
 	if (has_config_file(argc, argv))
 		return cmd_top(argc, argv);

@@ -510,6 +510,103 @@ int api_flush_metrics(struct api *a)
 	return n < 0 ? -errno : 0;
 }
 
+/* ---- snapshots ---- */
+
+static int h_snapshot_create(struct api *a, struct req *r, struct api_response *out)
+{
+	static const char *const fields[] = {"snapshot_path", "mem_file_path", "snapshot_type",
+					     "version", NULL};
+	const char *snap, *mem, *type;
+	int ret;
+
+	if (check_fields(r->body, fields, "snapshot/create", out) ||
+	    get_string(r->body, "snapshot_path", "snapshot/create", &snap, out) ||
+	    get_string(r->body, "mem_file_path", "snapshot/create", &mem, out) ||
+	    get_string(r->body, "snapshot_type", "snapshot/create", &type, out))
+		return out->status;
+	if (!snap || !mem || !snap[0] || !mem[0])
+		return reply_err(out, 400,
+				 "snapshot/create: 'snapshot_path' and 'mem_file_path' "
+				 "are required");
+	if (type && strcmp(type, "Diff") == 0)
+		return reply_err(out, 400,
+				 "snapshot/create: snapshot_type Diff is not implemented "
+				 "yet (dirty-page tracking); use Full");
+	if (type && strcmp(type, "Full") != 0)
+		return reply_err(out, 400,
+				 "snapshot/create: snapshot_type '%s' is not Full or Diff", type);
+	if (!a->ops->snapshot_create)
+		return reply_err(out, 400, "snapshot/create: not supported");
+	log_last_error_clear();
+	ret = a->ops->snapshot_create(a->ctx, snap, mem);
+	return ret < 0 ? reply_op_err(out, "snapshot/create", ret) : reply_ok(out);
+}
+
+/* The memory file: mem_backend {backend_type File, backend_path} or mem_file_path, one of them. */
+static int load_mem_path(const json_t *body, const char **mem, struct api_response *out)
+{
+	static const char *const fields[] = {"backend_type", "backend_path", NULL};
+	json_t *mb = json_object_get(body, "mem_backend");
+	const char *type, *path;
+
+	if (get_string(body, "mem_file_path", "snapshot/load", mem, out))
+		return out->status;
+	if (!mb == !*mem)
+		return reply_err(out, 400,
+				 "snapshot/load: exactly one of 'mem_backend' and "
+				 "'mem_file_path' is required");
+	if (!mb)
+		return 0;
+	if (!json_is_object(mb))
+		return reply_err(out, 400, "snapshot/load: 'mem_backend' must be an object");
+	if (check_fields(mb, fields, "snapshot/load: mem_backend", out) ||
+	    get_string(mb, "backend_type", "snapshot/load: mem_backend", &type, out) ||
+	    get_string(mb, "backend_path", "snapshot/load: mem_backend", &path, out))
+		return out->status;
+	if (!type || !path)
+		return reply_err(out, 400,
+				 "snapshot/load: mem_backend needs backend_type and "
+				 "backend_path");
+	if (strcmp(type, "File") != 0)
+		return reply_err(out, 400,
+				 "snapshot/load: backend_type '%s' is not supported "
+				 "(File only)",
+				 type);
+	*mem = path;
+	return 0;
+}
+
+static int h_snapshot_load(struct api *a, struct req *r, struct api_response *out)
+{
+	static const char *const fields[] = {
+	    "snapshot_path",	 "mem_file_path",	  "mem_backend", "resume_vm",
+	    "track_dirty_pages", "enable_diff_snapshots", NULL};
+	struct api_snapshot_load l = {.check_config = a->configured};
+	bool dirty = false, diff = false;
+	int ret;
+
+	if (check_fields(r->body, fields, "snapshot/load", out) ||
+	    get_string(r->body, "snapshot_path", "snapshot/load", &l.snapshot_path, out) ||
+	    load_mem_path(r->body, &l.mem_path, out) ||
+	    get_bool(r->body, "resume_vm", "snapshot/load", &l.resume, out) ||
+	    get_bool(r->body, "track_dirty_pages", "snapshot/load", &dirty, out) ||
+	    get_bool(r->body, "enable_diff_snapshots", "snapshot/load", &diff, out))
+		return out->status;
+	if (!l.snapshot_path || !l.snapshot_path[0] || !l.mem_path[0])
+		return reply_err(out, 400,
+				 "snapshot/load: 'snapshot_path' and a memory file are "
+				 "required");
+	if (dirty || diff)
+		return reply_err(out, 400,
+				 "snapshot/load: track_dirty_pages is not implemented "
+				 "yet (Diff snapshots)");
+	if (!a->ops->snapshot_load)
+		return reply_err(out, 400, "snapshot/load: not supported");
+	log_last_error_clear();
+	ret = a->ops->snapshot_load(a->ctx, &l);
+	return ret < 0 ? reply_op_err(out, "snapshot/load", ret) : reply_ok(out);
+}
+
 /* ---- the route table ---- */
 
 static const struct route routes[] = {
@@ -528,13 +625,13 @@ static const struct route routes[] = {
     {"PUT", "/metrics", h_metrics, ANY_STATE, BODY_OBJECT},
     {"PUT", "/entropy", h_entropy, PRE_BOOT, BODY_OBJECT},
     {"PUT", "/serial", h_serial, PRE_BOOT, BODY_OBJECT},
+    {"PUT", "/snapshot/create", h_snapshot_create, API_PAUSED, BODY_OBJECT},
+    {"PUT", "/snapshot/load", h_snapshot_load, PRE_BOOT, BODY_OBJECT},
 };
 
 /* Firecracker resources kiln does not have (yet): a clear 400 instead of a 404 or a no-op. */
 static const char *const unimplemented[] = {
-    "/balloon", "/network-interfaces", "/vsock", "/snapshot",
-    "/mmds",	"/cpu-config",	       "/pmem",	 "/hotplug",
-    NULL,
+    "/balloon", "/network-interfaces", "/vsock", "/mmds", "/cpu-config", "/pmem", "/hotplug", NULL,
 };
 
 /* Whether path matches pattern; a "{}" segment takes one non-empty segment into param. */
@@ -628,7 +725,12 @@ static int dispatch(struct api *a, struct req *r, const char *body, size_t len,
 		snprintf(what, sizeof(what), "%s %s", r->method, r->path);
 		return reply_state(out, what, rt->states, now);
 	}
-	return rt->fn(a, r, out);
+	rt->fn(a, r, out);
+	/* A successful pre-boot configuration change: a snapshot loaded later must match it. */
+	if (out->status < 300 && rt->states == PRE_BOOT && strcmp(r->method, "GET") != 0 &&
+	    rt->fn != h_snapshot_load)
+		a->configured = true;
+	return out->status;
 }
 
 int api_dispatch(struct api *a, const char *method, const char *path, const char *body, size_t len,

@@ -19,6 +19,14 @@ enum api_vm_state {
 	API_PAUSED = 1 << 2,
 };
 
+/* PUT /snapshot/load, as the API passes it on. */
+struct api_snapshot_load {
+	const char *snapshot_path;
+	const char *mem_path; /* mem_backend.backend_path (File) or mem_file_path */
+	bool resume;	      /* resume_vm */
+	bool check_config;    /* the configuration was set through the API before: compare */
+};
+
 /*
  * What the API does to the process. Each returns 0 or -errno; on failure the API answers 400
  * (-EINVAL, -EBUSY, -ENOSPC: the request cannot be done now or with this configuration) or 500,
@@ -30,6 +38,9 @@ struct api_ops {
 	int (*pause)(void *ctx);	/* RUNNING -> PAUSED */
 	int (*resume)(void *ctx);	/* PAUSED -> RUNNING */
 	int (*ctrl_alt_del)(void *ctx); /* SendCtrlAltDel */
+	/* PUT /snapshot/create (VM paused) and /snapshot/load (before boot). */
+	int (*snapshot_create)(void *ctx, const char *snapshot_path, const char *mem_path);
+	int (*snapshot_load)(void *ctx, const struct api_snapshot_load *l);
 	/* The VM's counters for a metrics line (metrics_json): a new object, NULL on ENOMEM. */
 	json_t *(*metrics)(void *ctx);
 };
@@ -46,6 +57,7 @@ struct api {
 	json_t *metrics_props;
 	/* PUT /logger, for GET /vm/config (NULL: not configured). */
 	json_t *logger;
+	bool configured; /* a pre-boot configuration request succeeded (snapshot load compares) */
 	/* The API's own counters (in every metrics line). */
 	uint64_t requests, bad_requests;
 };

@@ -54,6 +54,26 @@ static int vmm_ctrl_alt_del(void *ctx)
 	return m->vm ? board_ctrl_alt_del(m->vm) : -EBUSY;
 }
 
+static int vmm_snapshot_create(void *ctx, const char *snap, const char *mem)
+{
+	return vmm_snapshot(ctx, snap, mem);
+}
+
+static int vmm_snapshot_load(void *ctx, const struct api_snapshot_load *l)
+{
+	struct vmm *m = ctx;
+	struct vmm_restore r = {.snapshot_path = l->snapshot_path,
+				.mem_path = l->mem_path,
+				.resume = l->resume,
+				.check_config = l->check_config};
+
+	if (m->vm_started) {
+		log_err("the microVM already ran once; start a new kiln to load a snapshot");
+		return -EBUSY;
+	}
+	return vmm_restore_vm(m, &r);
+}
+
 static json_t *vmm_metrics(void *ctx)
 {
 	struct vmm *m = ctx;
@@ -67,6 +87,8 @@ static const struct api_ops vmm_api_ops = {
     .pause = vmm_pause,
     .resume = vmm_resume,
     .ctrl_alt_del = vmm_ctrl_alt_del,
+    .snapshot_create = vmm_snapshot_create,
+    .snapshot_load = vmm_snapshot_load,
     .metrics = vmm_metrics,
 };
 

@@ -1,5 +1,6 @@
 /* ctl.c — `kiln ctl`: HTTP/1.1 over the API's Unix socket with plain sockets, readable output. */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -171,12 +172,69 @@ static const struct ctl_cmd cmds[] = {
     {"metrics", "PUT", "/actions", "{\"action_type\":\"FlushMetrics\"}", NULL, "metrics flushed"},
 };
 
+static int show(const struct ctl_cmd *c, const struct ctl_response *r);
+
 static int usage(FILE *f)
 {
 	fputs("usage: kiln ctl --sock PATH COMMAND\n"
-	      "commands: info, version, config, start, pause, resume, ctrl-alt-del, metrics\n",
+	      "commands: info, version, config, start, pause, resume, ctrl-alt-del, metrics,\n"
+	      "          snapshot --to SNAPSHOT --mem MEMFILE   (the VM must be paused)\n"
+	      "          restore --from SNAPSHOT --mem MEMFILE [--resume]   (before boot)\n",
 	      f);
 	return f == stdout ? 0 : 2;
+}
+
+/* snapshot/restore: their options after the command name; the request body built from them.
+ * NULL (usage error) or a malloc'ed JSON text. */
+static char *snapshot_body(const char *name, int argc, char **argv)
+{
+	const char *snap = NULL, *mem = NULL;
+	bool resume = false, load = strcmp(name, "restore") == 0;
+	json_t *o;
+	char *text;
+
+	for (int i = 0; i < argc; i++) {
+		if ((strcmp(argv[i], "--to") == 0 || strcmp(argv[i], "--from") == 0) &&
+		    i + 1 < argc)
+			snap = argv[++i];
+		else if (strcmp(argv[i], "--mem") == 0 && i + 1 < argc)
+			mem = argv[++i];
+		else if (load && strcmp(argv[i], "--resume") == 0)
+			resume = true;
+		else
+			return NULL;
+	}
+	if (!snap || !mem)
+		return NULL;
+	o = load ? json_pack("{s:s, s:{s:s, s:s}, s:b}", "snapshot_path", snap, "mem_backend",
+			     "backend_type", "File", "backend_path", mem, "resume_vm", resume)
+		 : json_pack("{s:s, s:s, s:s}", "snapshot_path", snap, "mem_file_path", mem,
+			     "snapshot_type", "Full");
+	text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+	json_decref(o);
+	return text;
+}
+
+static int snapshot_cmd(const char *sock, const char *name, int argc, char **argv)
+{
+	struct ctl_cmd c = {.name = name, .method = "PUT"};
+	char *body = snapshot_body(name, argc, argv);
+	struct ctl_response r;
+	int ret;
+
+	if (!body)
+		return usage(stderr);
+	c.path = strcmp(name, "restore") == 0 ? "/snapshot/load" : "/snapshot/create";
+	c.done = strcmp(name, "restore") == 0 ? "restored" : "snapshot written";
+	ret = ctl_request(sock, c.method, c.path, body, &r);
+	free(body);
+	if (ret < 0) {
+		fprintf(stderr, "kiln ctl: %s: %s\n", sock, strerror(-ret));
+		return 1;
+	}
+	ret = show(&c, &r);
+	free(r.body);
+	return ret;
 }
 
 static int show(const struct ctl_cmd *c, const struct ctl_response *r)
@@ -200,29 +258,33 @@ int ctl_main(int argc, char **argv)
 {
 	const char *sock = NULL, *name = NULL;
 	struct ctl_response r;
-	int ret;
+	int ret, i;
 
-	for (int i = 1; i < argc; i++) {
+	for (i = 1; i < argc && !name; i++) {
 		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
 			return usage(stdout);
 		if (strcmp(argv[i], "--sock") == 0 && i + 1 < argc)
 			sock = argv[++i];
-		else if (!name && argv[i][0] != '-')
+		else if (argv[i][0] != '-')
 			name = argv[i];
 		else
 			return usage(stderr);
 	}
 	if (!sock || !name)
 		return usage(stderr);
-	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
-		if (strcmp(cmds[i].name, name) != 0)
+	if (strcmp(name, "snapshot") == 0 || strcmp(name, "restore") == 0)
+		return snapshot_cmd(sock, name, argc - i, argv + i);
+	if (i < argc)
+		return usage(stderr);
+	for (size_t k = 0; k < sizeof(cmds) / sizeof(cmds[0]); k++) {
+		if (strcmp(cmds[k].name, name) != 0)
 			continue;
-		ret = ctl_request(sock, cmds[i].method, cmds[i].path, cmds[i].body, &r);
+		ret = ctl_request(sock, cmds[k].method, cmds[k].path, cmds[k].body, &r);
 		if (ret < 0) {
 			fprintf(stderr, "kiln ctl: %s: %s\n", sock, strerror(-ret));
 			return 1;
 		}
-		ret = show(&cmds[i], &r);
+		ret = show(&cmds[k], &r);
 		free(r.body);
 		return ret;
 	}

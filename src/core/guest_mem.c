@@ -140,6 +140,29 @@ int guest_mem_add(struct guest_mem *m, uint64_t gpa, uint64_t len, unsigned flag
 	return ret;
 }
 
+int guest_mem_add_file(struct guest_mem *m, uint64_t gpa, uint64_t len, int fd, uint64_t offset,
+		       unsigned flags)
+{
+	struct guest_region r = {
+	    .gpa = gpa, .len = len, .flags = (flags & ~GUEST_MEM_HUGEPAGES) | GUEST_MEM_FILE};
+	int ret;
+
+	if (!range_ok(gpa, len, PAGE_4K) || offset % PAGE_4K)
+		return -EINVAL;
+	if (overlaps(m, gpa, len))
+		return -EEXIST;
+	r.host =
+	    mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_NORESERVE, fd, (off_t)offset);
+	if (r.host == MAP_FAILED)
+		return -errno;
+	r.map_base = r.host;
+	r.map_len = len;
+	ret = insert_region(m, &r);
+	if (ret < 0)
+		munmap(r.map_base, r.map_len);
+	return ret;
+}
+
 static void release(struct guest_mem *m, struct guest_region *r)
 {
 	if (kvm_set_slot(m, r, 0) < 0)

@@ -11,10 +11,11 @@
 #define GUEST_MEM_MAX_REGIONS 32
 
 /* Region flags. */
-#define GUEST_MEM_READONLY  0x1u /* guest writes exit as MMIO; VMM writes refused */
-#define GUEST_MEM_HUGEPAGES 0x2u /* back with hugetlbfs 2 MiB pages */
-#define GUEST_MEM_RAM	    0x4u /* system RAM: reported in the memory map given to the guest */
-#define GUEST_MEM_THP	    0x8u /* ask for transparent huge pages (MADV_HUGEPAGE) */
+#define GUEST_MEM_READONLY  0x1u  /* guest writes exit as MMIO; VMM writes refused */
+#define GUEST_MEM_HUGEPAGES 0x2u  /* back with hugetlbfs 2 MiB pages */
+#define GUEST_MEM_RAM	    0x4u  /* system RAM: reported in the memory map given to the guest */
+#define GUEST_MEM_THP	    0x8u  /* ask for transparent huge pages (MADV_HUGEPAGE) */
+#define GUEST_MEM_FILE	    0x10u /* mapped from a file (guest_mem_add_file), not anonymous */
 
 struct guest_region {
 	uint64_t gpa;
@@ -48,6 +49,15 @@ int guest_mem_add(struct guest_mem *m, uint64_t gpa, uint64_t len, unsigned flag
  * KVM). The memory is not freed by guest_mem_remove/destroy.
  */
 int guest_mem_add_host(struct guest_mem *m, uint64_t gpa, uint64_t len, void *host,
+		       unsigned flags) MUST_CHECK;
+
+/*
+ * As guest_mem_add, but the memory is `len` bytes of file `fd` from byte `offset` (4 KiB aligned),
+ * mapped MAP_PRIVATE: pages are read from the file when first touched and guest writes stay in
+ * this process (snapshot restore: the cost does not grow with the guest's size). The fd may be
+ * closed afterwards. Returns guest_mem_add's errors, or -errno of mmap.
+ */
+int guest_mem_add_file(struct guest_mem *m, uint64_t gpa, uint64_t len, int fd, uint64_t offset,
 		       unsigned flags) MUST_CHECK;
 
 /* Remove the region that starts exactly at gpa. Returns 0 or -ENOENT. Only call while no vCPU

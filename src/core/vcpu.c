@@ -47,6 +47,20 @@ void vcpu_kick(struct vcpu *v)
 		pthread_kill(v->thread, VCPU_KICK_SIGNAL);
 }
 
+/* Let KVM finish an I/O instruction whose exit was handled, without entering the guest
+ * (KVM_RUN with immediate_exit completes pending I/O, then returns EINTR). */
+static void complete_io(struct vcpu *v)
+{
+	int ret;
+
+	__atomic_store_n(&v->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
+	ret = kvm_vcpu_run(v->fd);
+	if (ret < 0 && ret != -EINTR && ret != -EAGAIN)
+		log_warn("vCPU %u: completing I/O before parking: %s", v->index, strerror(-ret));
+	__atomic_store_n(&v->run->immediate_exit, 0, __ATOMIC_SEQ_CST);
+	v->io_pending = false;
+}
+
 /* Park while PAUSED; return whether the vCPU should enter the guest (false: stop). */
 static bool wait_runnable(struct vcpu *v)
 {
@@ -55,6 +69,12 @@ static bool wait_runnable(struct vcpu *v)
 
 	pthread_mutex_lock(&vm->lock);
 	while (vm->state == VM_PAUSED) {
+		if (v->io_pending) { /* before counting as parked: vm_pause's caller reads state */
+			pthread_mutex_unlock(&vm->lock);
+			complete_io(v);
+			pthread_mutex_lock(&vm->lock);
+			continue;
+		}
 		vm->nr_parked++;
 		/* Tell vm_pause; wait on a different condvar, or parked vCPUs would wake each
 		 * other forever. */
@@ -146,6 +166,7 @@ static void *vcpu_thread(void *arg)
 		enum exit_action a;
 
 		__atomic_store_n(&v->run->immediate_exit, 0, __ATOMIC_SEQ_CST);
+		v->io_pending = false; /* any KVM_RUN completes the previous exit's I/O */
 		if (ret == -EINTR || ret == -EAGAIN) {
 			v->stats.exits_intr++;
 			continue;
@@ -156,6 +177,8 @@ static void *vcpu_thread(void *arg)
 			break;
 		}
 		count_exit(v);
+		v->io_pending =
+		    v->run->exit_reason == KVM_EXIT_IO || v->run->exit_reason == KVM_EXIT_MMIO;
 		a = exit_dispatch(v->run, &ctx);
 		if (a != EXIT_ACTION_CONTINUE) {
 			finish(v, a, ctx.why);

@@ -22,6 +22,10 @@ struct vcpu {
 	struct kvm_run *run;
 	pthread_t thread;
 	bool thread_started;
+	/* The last exit was I/O or MMIO: KVM finishes the instruction (loads an IN's value into
+	 * RAX) only on the next KVM_RUN. A vCPU about to park runs KVM_RUN once with immediate_exit
+	 * set to complete it, so a paused vCPU's registers are final (snapshots read them). */
+	bool io_pending;
 	struct vcpu_stats stats;
 };
 

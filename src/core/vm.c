@@ -47,8 +47,8 @@ static int create_vcpus(struct vm *vm)
 	return 0;
 }
 
-int vm_create(const struct vm_config *cfg, struct kvm_sys *kvm, struct event_loop *loop,
-	      struct vm **out)
+static int create(const struct vm_config *cfg, struct kvm_sys *kvm, struct event_loop *loop,
+		  int mem_fd, struct vm **out)
 {
 	struct vm *vm = calloc(1, sizeof(*vm));
 	int ret;
@@ -58,6 +58,7 @@ int vm_create(const struct vm_config *cfg, struct kvm_sys *kvm, struct event_loo
 	vm->cfg = cfg;
 	vm->kvm = kvm;
 	vm->fd = -1;
+	vm->restore_mem_fd = mem_fd;
 	vm->state = VM_CREATED;
 	vm->nr_vcpus = config_vcpus(cfg);
 	pthread_mutex_init(&vm->lock, NULL);
@@ -91,12 +92,25 @@ int vm_create(const struct vm_config *cfg, struct kvm_sys *kvm, struct event_loo
 	ret = create_vcpus(vm);
 	if (ret < 0)
 		goto fail;
+	vm->restore_mem_fd = -1;
 	*out = vm;
 	return 0;
 fail:
 	vm->state = VM_ERROR;
 	vm_destroy(vm);
 	return ret;
+}
+
+int vm_create(const struct vm_config *cfg, struct kvm_sys *kvm, struct event_loop *loop,
+	      struct vm **out)
+{
+	return create(cfg, kvm, loop, -1, out);
+}
+
+int vm_create_restore(const struct vm_config *cfg, struct kvm_sys *kvm, struct event_loop *loop,
+		      int mem_fd, struct vm **out)
+{
+	return mem_fd < 0 ? -EINVAL : create(cfg, kvm, loop, mem_fd, out);
 }
 
 enum vm_state vm_get_state(struct vm *vm)
@@ -109,14 +123,14 @@ enum vm_state vm_get_state(struct vm *vm)
 	return s;
 }
 
-int vm_start(struct vm *vm)
+static int start(struct vm *vm, enum vm_state to)
 {
 	pthread_mutex_lock(&vm->lock);
 	if (vm->state != VM_CREATED) {
 		pthread_mutex_unlock(&vm->lock);
 		return -EBUSY;
 	}
-	vm->state = VM_RUNNING;
+	vm->state = to;
 	pthread_mutex_unlock(&vm->lock);
 	for (unsigned i = 0; i < vm->nr_vcpus; i++) {
 		int ret;
@@ -134,6 +148,23 @@ int vm_start(struct vm *vm)
 		}
 	}
 	return 0;
+}
+
+int vm_start(struct vm *vm)
+{
+	return start(vm, VM_RUNNING);
+}
+
+int vm_start_paused(struct vm *vm)
+{
+	int ret = start(vm, VM_PAUSED);
+
+	/* As vm_pause: return once every thread is parked, so callers may read vCPU state. */
+	pthread_mutex_lock(&vm->lock);
+	while (ret == 0 && vm->state == VM_PAUSED && vm->nr_parked < vm->nr_running)
+		pthread_cond_wait(&vm->parked_cond, &vm->lock);
+	pthread_mutex_unlock(&vm->lock);
+	return ret;
 }
 
 static void kick_all(struct vm *vm)

@@ -55,6 +55,7 @@ struct vm {
 	unsigned nr_vcpus;
 	struct vcpu *vcpus;
 	struct board *board; /* the architecture's devices and tables */
+	int restore_mem_fd;  /* >= 0 while vm_create_restore builds: RAM comes from this file */
 };
 
 /* Whether the lifecycle allows from -> to. Pure. */
@@ -71,8 +72,20 @@ const char *vm_state_name(enum vm_state s);
 int vm_create(const struct vm_config *cfg, struct kvm_sys *kvm, struct event_loop *loop,
 	      struct vm **out) MUST_CHECK;
 
+/*
+ * As vm_create, for a snapshot restore: guest RAM is mapped MAP_PRIVATE from mem_fd (its regions
+ * one after another, in guest-physical order), and nothing is written into it (no kernel, no
+ * tables); the devices and vCPUs are created in their reset state for the caller to load.
+ */
+int vm_create_restore(const struct vm_config *cfg, struct kvm_sys *kvm, struct event_loop *loop,
+		      int mem_fd, struct vm **out) MUST_CHECK;
+
 /* CREATED -> RUNNING: start one thread per vCPU. -EBUSY in any other state. */
 int vm_start(struct vm *vm) MUST_CHECK;
+
+/* CREATED -> PAUSED: start the vCPU threads parked (a restored VM that is not resumed yet).
+ * -EBUSY in any other state. */
+int vm_start_paused(struct vm *vm) MUST_CHECK;
 
 /* RUNNING -> PAUSED: kick every vCPU out of the guest and wait until all are parked.
  * -EBUSY if not RUNNING (including when the VM stops meanwhile). */

@@ -5,7 +5,7 @@ bool vm_transition_ok(enum vm_state from, enum vm_state to)
 {
 	switch (from) {
 	case VM_CREATED:
-		return to == VM_RUNNING || to == VM_STOPPED || to == VM_ERROR;
+		return to == VM_RUNNING || to == VM_PAUSED || to == VM_STOPPED || to == VM_ERROR;
 	case VM_RUNNING:
 		return to == VM_PAUSED || to == VM_STOPPED || to == VM_ERROR;
 	case VM_PAUSED:

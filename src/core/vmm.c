@@ -1,15 +1,18 @@
 /* vmm.c — the process around the VM: signals, the terminal, serial console input, starting the
  * VM and restarting it after a guest reset. */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "arch/x86/board.h"
 #include "core/vcpu.h"
 #include "core/vmm.h"
+#include "state/snapshot.h"
 #include "util/log.h"
 
 /* A serial port on stdio: the vmm feeds it stdin. */
@@ -221,6 +224,116 @@ int vmm_start_vm(struct vmm *m)
 		vm_finish(m);
 	}
 	return ret;
+}
+
+/* Open the memory file and check it holds exactly the snapshot's RAM. fd or -errno (logged). */
+static int open_mem_file(const char *path, uint64_t want)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		int err = -errno;
+
+		log_err("snapshot: memory file %s: %s", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return err == -ENOENT || err == -EACCES ? -EINVAL : err;
+	}
+	if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size != want) {
+		log_err("snapshot: memory file %s is %llu bytes, the snapshot needs %llu", path,
+			(unsigned long long)st.st_size, (unsigned long long)want);
+		close(fd);
+		return -EINVAL;
+	}
+	return fd;
+}
+
+/* Build and load the VM of img into m->vm (state CREATED). */
+static int restore_build(struct vmm *m, struct snapshot_image *img, int mem_fd)
+{
+	int ret = vm_create_restore(&m->cfg, &m->kvm, &m->loop, mem_fd, &m->vm);
+
+	if (ret < 0) {
+		m->vm = NULL;
+		return ret;
+	}
+	ret = snapshot_load_state(m->vm, img);
+	if (ret < 0) {
+		vm_destroy(m->vm);
+		m->vm = NULL;
+	}
+	return ret;
+}
+
+/* Start the restored VM's vCPUs parked, then resume them if asked. */
+static int restore_launch(struct vmm *m, bool resume)
+{
+	int ret;
+
+	m->vm_started = true;
+	ret = event_loop_add(&m->loop, m->vm->stop_efd, EPOLLIN, on_vm_stop, m);
+	if (ret == 0) {
+		console_attach(m);
+		board_restored(m->vm);
+		ret = vm_start_paused(m->vm);
+	}
+	if (ret == 0 && resume)
+		ret = vm_resume(m->vm);
+	if (ret < 0) {
+		vm_request_stop(m->vm, VM_STOP_HOST, KILN_EXIT_HOST);
+		m->exit_status = vm_join(m->vm);
+		vm_finish(m);
+	}
+	return ret;
+}
+
+int vmm_restore_vm(struct vmm *m, const struct vmm_restore *r)
+{
+	struct vm_config saved = m->cfg;
+	struct snapshot_image img;
+	int ret, fd;
+
+	if (m->vm || m->vm_started)
+		return -EBUSY;
+	ret = snapshot_read(r->snapshot_path, &img);
+	if (ret < 0)
+		return ret == -ENOENT || ret == -EACCES ? -EINVAL : ret;
+	if ((r->expect_mem_bytes && r->expect_mem_bytes != img.cfg.mem_bytes) ||
+	    (r->expect_vcpus && r->expect_vcpus != config_vcpus(&img.cfg))) {
+		log_err("snapshot: the snapshot has %llu MiB and %u vCPUs, not what was asked",
+			(unsigned long long)(img.cfg.mem_bytes >> 20), config_vcpus(&img.cfg));
+		ret = -EINVAL;
+	}
+	if (ret < 0 || (r->check_config && snapshot_config_check(&m->cfg, &img.cfg) < 0)) {
+		snapshot_image_free(&img);
+		return -EINVAL;
+	}
+	fd = open_mem_file(r->mem_path, img.mem_bytes);
+	if (fd < 0) {
+		snapshot_image_free(&img);
+		return fd;
+	}
+	m->cfg = img.cfg;
+	m->cfg.verbosity = saved.verbosity;
+	terminal_raw(m);
+	ret = restore_build(m, &img, fd);
+	close(fd); /* the mappings keep the file */
+	snapshot_image_free(&img);
+	if (ret == 0)
+		ret = restore_launch(m, r->resume);
+	if (ret < 0 && !m->vm_started)
+		m->cfg = saved;
+	return ret;
+}
+
+int vmm_snapshot(struct vmm *m, const char *snap_path, const char *mem_path)
+{
+	if (!m->vm || vm_get_state(m->vm) != VM_PAUSED) {
+		log_err("snapshot: the VM must be paused");
+		return -EBUSY;
+	}
+	return snapshot_create(m->vm, snap_path, mem_path);
 }
 
 void vmm_request_stop(struct vmm *m)

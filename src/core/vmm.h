@@ -43,6 +43,30 @@ int vmm_start_vm(struct vmm *m) MUST_CHECK;
  * again) or, with no VM, until a signal. Returns the exit status (README's table). */
 int vmm_run(struct vmm *m);
 
+/* Options of a restore (kiln restore, PUT /snapshot/load). */
+struct vmm_restore {
+	const char *snapshot_path;
+	const char *mem_path;
+	bool resume;	   /* resume the vCPUs at once; else the VM stays PAUSED */
+	bool check_config; /* m->cfg was configured: it must describe the snapshot's machine */
+	uint64_t expect_mem_bytes; /* non-zero: the snapshot's memory size must be this */
+	unsigned expect_vcpus;	   /* non-zero: the snapshot's vCPU count must be this */
+};
+
+/*
+ * Build a VM from a snapshot (NOT_STARTED -> PAUSED, or RUNNING with r->resume): read and check
+ * the state file, compare configurations if asked, check the memory file's size, rebuild the
+ * board from the snapshot's configuration with RAM mapped MAP_PRIVATE from the memory file, load
+ * every section, start the vCPUs parked. m->cfg becomes the snapshot's configuration. On any
+ * failure nothing is left behind (m->cfg restored, no VM, another load or start may follow) and
+ * -EINVAL (bad, corrupt or mismatched snapshot; one line logged), -EBUSY (a VM exists or ran) or
+ * another -errno is returned.
+ */
+int vmm_restore_vm(struct vmm *m, const struct vmm_restore *r) MUST_CHECK;
+
+/* Write a Full snapshot of the paused VM (snapshot_create). -EBUSY without a paused VM. */
+int vmm_snapshot(struct vmm *m, const char *snap_path, const char *mem_path) MUST_CHECK;
+
 /* Ask the running VM (if any) to stop; the loop then ends as after a guest shutdown. */
 void vmm_request_stop(struct vmm *m);
 

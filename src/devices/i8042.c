@@ -295,3 +295,52 @@ uint64_t i8042_ignored(struct i8042 *d)
 	pthread_mutex_unlock(&d->lock);
 	return n;
 }
+
+/* --- state --- */
+
+void i8042_save(struct i8042 *d, struct state_buf *b)
+{
+	pthread_mutex_lock(&d->lock);
+	state_put_u8(b, d->ctr);
+	state_put_u8(b, d->outport);
+	state_put_u8(b, d->out);
+	state_put_u8(b, d->out_full);
+	state_put_u8(b, d->last_was_cmd);
+	state_put_u8(b, d->pending);
+	state_put_u8(b, d->ctr_written);
+	state_put_u8(b, (uint8_t)d->nr_keys);
+	state_put_bytes(b, d->keys, d->nr_keys);
+	pthread_mutex_unlock(&d->lock);
+}
+
+int i8042_load(struct i8042 *d, struct state_buf *b, uint16_t version)
+{
+	uint8_t v[8], keys[I8042_KEY_QUEUE];
+	const char *why = NULL;
+
+	for (unsigned i = 0; i < 8; i++)
+		v[i] = state_get_u8(b);
+	if (v[7] <= I8042_KEY_QUEUE)
+		state_get_bytes(b, keys, v[7]);
+	if (version != I8042_STATE_VERSION)
+		why = "unknown section version";
+	else if (v[7] > I8042_KEY_QUEUE || state_section_done(b))
+		why = "key queue longer than the controller's, or section length wrong";
+	else if (v[3] > 1 || v[4] > 1 || v[6] > 1)
+		why = "flags not 0/1";
+	else if (v[5] != 0 && v[5] != CMD_WRITE_CTR && v[5] != CMD_WRITE_OUTPORT)
+		why = "pending command takes no data byte";
+	else if (!(v[1] & OUTPORT_RESET))
+		why = "output port holds the CPU in reset";
+	if (why) {
+		log_err("snapshot: i8042: %s", why);
+		return -EINVAL;
+	}
+	pthread_mutex_lock(&d->lock);
+	d->ctr = v[0], d->outport = v[1], d->out = v[2], d->out_full = v[3];
+	d->last_was_cmd = v[4], d->pending = v[5], d->ctr_written = v[6];
+	d->nr_keys = v[7];
+	memcpy(d->keys, keys, d->nr_keys);
+	pthread_mutex_unlock(&d->lock);
+	return 0;
+}

@@ -9,6 +9,7 @@
 
 #include "core/io_bus.h"
 #include "core/irq.h"
+#include "state/state.h"
 #include "util/compiler.h"
 
 #define I8042_DATA_PORT 0x60
@@ -62,5 +63,19 @@ int i8042_ctrl_alt_del(struct i8042 *d) MUST_CHECK;
 
 /* Number of ignored commands and data bytes so far. Thread-safe. */
 uint64_t i8042_ignored(struct i8042 *d);
+
+/* --- state (snapshots, migration) --- */
+
+#define I8042_STATE_VERSION 1
+
+/* Put the command byte, output port, output buffer, the command awaiting its data byte, whether a
+ * driver configured the controller, and the injected keys not yet read into the open section.
+ * Thread-safe. */
+void i8042_save(struct i8042 *d, struct state_buf *b);
+
+/* Load the selected section (version `version`): the pending command must be one that takes a
+ * data byte, the output port's reset line high, the key queue within I8042_KEY_QUEUE. 0 or
+ * -EINVAL (logged, nothing changed). */
+int i8042_load(struct i8042 *d, struct state_buf *b, uint16_t version) MUST_CHECK;
 
 #endif

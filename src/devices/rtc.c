@@ -343,3 +343,72 @@ int rtc_cmos_set(struct rtc *r, uint8_t index, uint8_t val)
 	pthread_mutex_unlock(&r->lock);
 	return 0;
 }
+
+/* --- state --- */
+
+static void tm_put(struct state_buf *b, const struct tm *tm)
+{
+	const int f[] = {tm->tm_sec,  tm->tm_min,  tm->tm_hour, tm->tm_mday, tm->tm_mon,
+			 tm->tm_year, tm->tm_wday, tm->tm_yday, tm->tm_isdst};
+
+	for (unsigned i = 0; i < 9; i++)
+		state_put_u32(b, (uint32_t)f[i]);
+}
+
+static void tm_get(struct state_buf *b, struct tm *tm)
+{
+	int *f[] = {&tm->tm_sec,  &tm->tm_min,	&tm->tm_hour, &tm->tm_mday, &tm->tm_mon,
+		    &tm->tm_year, &tm->tm_wday, &tm->tm_yday, &tm->tm_isdst};
+
+	memset(tm, 0, sizeof(*tm));
+	for (unsigned i = 0; i < 9; i++)
+		*f[i] = (int)state_get_u32(b);
+}
+
+void rtc_save(struct rtc *r, struct state_buf *b)
+{
+	pthread_mutex_lock(&r->lock);
+	state_put_u8(b, r->index);
+	state_put_u8(b, r->nmi_disabled);
+	state_put_bytes(b, r->cmos, sizeof(r->cmos));
+	state_put_u64(b, (uint64_t)r->offset_s);
+	tm_put(b, &r->staged);
+	state_put_u64(b, (uint64_t)r->last_update);
+	pthread_mutex_unlock(&r->lock);
+}
+
+int rtc_load(struct rtc *r, struct state_buf *b, uint16_t version)
+{
+	uint8_t index = state_get_u8(b), nmi = state_get_u8(b), cmos[128];
+	struct tm staged;
+	int64_t offset, last;
+	const char *why = NULL;
+
+	state_get_bytes(b, cmos, sizeof(cmos));
+	offset = (int64_t)state_get_u64(b);
+	tm_get(b, &staged);
+	last = (int64_t)state_get_u64(b);
+	if (version != RTC_STATE_VERSION)
+		why = "unknown section version";
+	else if (state_section_done(b))
+		why = "section length wrong";
+	else if (index >= 128 || nmi > 1)
+		why = "index register out of range";
+	else if ((cmos[REG_A] & A_UIP) || cmos[REG_C] || cmos[REG_D] != D_VRT)
+		why = "registers A/C/D hold values the chip cannot";
+	else if (offset > (int64_t)1 << 40 || offset < -((int64_t)1 << 40))
+		why = "clock offset beyond 30000 years";
+	if (why) {
+		log_err("snapshot: rtc: %s", why);
+		return -EINVAL;
+	}
+	pthread_mutex_lock(&r->lock);
+	r->index = index;
+	r->nmi_disabled = nmi;
+	memcpy(r->cmos, cmos, sizeof(cmos));
+	r->offset_s = offset;
+	r->staged = staged;
+	r->last_update = last;
+	pthread_mutex_unlock(&r->lock);
+	return 0;
+}

@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "core/io_bus.h"
+#include "state/state.h"
 #include "util/compiler.h"
 
 struct rtc;
@@ -39,5 +40,19 @@ extern const struct io_ops rtc_io_ops;
 /* Preset a plain CMOS byte (e.g. firmware memory-size fields). Returns 0, or -EINVAL for an
  * index >= 128 or one of the clock or control registers. Thread-safe. */
 int rtc_cmos_set(struct rtc *r, uint8_t index, uint8_t val) MUST_CHECK;
+
+/* --- state (snapshots, migration) --- */
+
+#define RTC_STATE_VERSION 1
+
+/* Put the CMOS bytes, the index register, the guest clock's offset from the host's wall clock,
+ * the frozen clock (while B.SET) and the update-flag baseline into the open section. The clock
+ * is saved as an offset, so a restored guest's RTC shows the host's wall-clock time (plus the
+ * guest's own adjustment) after any pause. Thread-safe. */
+void rtc_save(struct rtc *r, struct state_buf *b);
+
+/* Load the selected section (version `version`): checks the index, flags, register A without
+ * UIP, register C clear, register D valid. 0 or -EINVAL (logged, nothing changed). */
+int rtc_load(struct rtc *r, struct state_buf *b, uint16_t version) MUST_CHECK;
 
 #endif

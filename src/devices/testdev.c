@@ -1,5 +1,8 @@
 /* testdev.c — scratch registers that echo writes back on reads (little-endian bytes). */
+#include <errno.h>
 #include <string.h>
+
+#include "util/log.h"
 
 #include "devices/testdev.h"
 
@@ -71,3 +74,28 @@ const struct io_ops testdev_mmio_ops = {
     .min_size = 1,
     .max_size = 8,
 };
+
+void testdev_save(struct testdev *t, struct state_buf *b)
+{
+	pthread_mutex_lock(&t->lock);
+	state_put_bytes(b, t->pio, sizeof(t->pio));
+	state_put_bytes(b, t->mmio, sizeof(t->mmio));
+	pthread_mutex_unlock(&t->lock);
+}
+
+int testdev_load(struct testdev *t, struct state_buf *b, uint16_t version)
+{
+	uint8_t pio[16], mmio[4096];
+
+	state_get_bytes(b, pio, sizeof(pio));
+	state_get_bytes(b, mmio, sizeof(mmio));
+	if (version != TESTDEV_STATE_VERSION || state_section_done(b)) {
+		log_err("snapshot: testdev: unknown version or section length wrong");
+		return -EINVAL;
+	}
+	pthread_mutex_lock(&t->lock);
+	memcpy(t->pio, pio, sizeof(pio));
+	memcpy(t->mmio, mmio, sizeof(mmio));
+	pthread_mutex_unlock(&t->lock);
+	return 0;
+}

@@ -7,6 +7,8 @@
 #include <stdint.h>
 
 #include "core/io_bus.h"
+#include "state/state.h"
+#include "util/compiler.h"
 
 struct testdev {
 	pthread_mutex_t lock;
@@ -20,5 +22,12 @@ void testdev_init(struct testdev *t);
 
 extern const struct io_ops testdev_pio_ops;  /* widths 1, 2, 4 */
 extern const struct io_ops testdev_mmio_ops; /* widths 1, 2, 4, 8 */
+
+#define TESTDEV_STATE_VERSION 1
+
+/* Put both scratch windows (16 + 4096 bytes) into the open section. Thread-safe. */
+void testdev_save(struct testdev *t, struct state_buf *b);
+/* Load the selected section: 0, or -EINVAL (logged) for another version or length. */
+int testdev_load(struct testdev *t, struct state_buf *b, uint16_t version) MUST_CHECK;
 
 #endif

@@ -1,5 +1,6 @@
 /* uart16550.c — a 16550A UART: register file, 16-byte receive FIFO, interrupts, fd transmit. */
 #include <errno.h>
+#include <stddef.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -476,4 +477,86 @@ void uart16550_get_stats(struct uart16550 *u, struct uart16550_stats *s)
 	s->overruns = u->stats.overruns;
 	s->tx_errors = __atomic_load_n(&u->stats.tx_errors, __ATOMIC_RELAXED);
 	pthread_mutex_unlock(&u->lock);
+}
+
+/* --- state --- */
+
+void uart16550_save(struct uart16550 *u, struct state_buf *b)
+{
+	pthread_mutex_lock(&u->lock);
+	state_put_u8(b, u->ier);
+	state_put_u8(b, u->fcr);
+	state_put_u8(b, u->lcr);
+	state_put_u8(b, u->mcr);
+	state_put_u8(b, u->scr);
+	state_put_u8(b, u->dll);
+	state_put_u8(b, u->dlm);
+	state_put_u8(b, u->lsr_errors);
+	state_put_u8(b, u->msr);
+	state_put_u8(b, u->rbr);
+	state_put_u8(b, u->thr_ipending);
+	state_put_u8(b, (uint8_t)u->rx_count);
+	for (unsigned i = 0; i < u->rx_count; i++) /* in FIFO order */
+		state_put_u8(b, u->rx[(u->rx_head + i) % UART16550_FIFO]);
+	pthread_mutex_unlock(&u->lock);
+}
+
+/* Registers as loaded, before they replace the live ones. */
+struct uart_image {
+	uint8_t ier, fcr, lcr, mcr, scr, dll, dlm, lsr_errors, msr, rbr, thr, count;
+	uint8_t rx[UART16550_FIFO];
+};
+
+_Static_assert(offsetof(struct uart_image, count) == 11, "12 single bytes, then the FIFO");
+
+static const char *uart_image_check(const struct uart_image *m)
+{
+	unsigned cap = (m->fcr & FCR_ENABLE) ? UART16550_FIFO : 1;
+
+	if (m->ier & ~IER_MASK)
+		return "IER reserved bits set";
+	if (m->fcr & ~(FCR_ENABLE | FCR_DMA | FCR_TRIGGER) || (m->fcr && !(m->fcr & FCR_ENABLE)))
+		return "FCR value not one the chip keeps";
+	if (m->mcr & ~MCR_MASK)
+		return "MCR reserved bits set";
+	if (m->lsr_errors & ~LSR_ERRORS)
+		return "LSR error bits outside OE/PE/FE/BI";
+	if (m->thr > 1)
+		return "THRE flag not 0/1";
+	if (m->count > cap)
+		return "receive FIFO holds more than its capacity";
+	return NULL;
+}
+
+int uart16550_load(struct uart16550 *u, struct state_buf *b, uint16_t version)
+{
+	struct uart_image m;
+	const char *why;
+	uint8_t *f = &m.ier;
+
+	memset(&m, 0, sizeof(m));
+	for (unsigned i = 0; i < 12; i++) /* ier .. count, in struct order */
+		f[i] = state_get_u8(b);
+	if (m.count <= UART16550_FIFO)
+		state_get_bytes(b, m.rx, m.count);
+	why = version != UART16550_STATE_VERSION ? "unknown section version"
+	      : state_section_done(b)		 ? "section length wrong"
+						 : uart_image_check(&m);
+	if (why) {
+		log_err("snapshot: %s: %s", u->cfg.name, why);
+		return -EINVAL;
+	}
+	pthread_mutex_lock(&u->lock);
+	u->ier = m.ier, u->fcr = m.fcr, u->lcr = m.lcr, u->mcr = m.mcr, u->scr = m.scr;
+	u->dll = m.dll, u->dlm = m.dlm, u->lsr_errors = m.lsr_errors, u->msr = m.msr;
+	u->rbr = m.rbr;
+	u->thr_ipending = m.thr;
+	memcpy(u->rx, m.rx, sizeof(u->rx));
+	u->rx_head = 0;
+	u->rx_count = m.count;
+	u->rx_was_full = false;
+	u->irq_level = false; /* a fresh line: drive it to what the registers say */
+	irq_update(u);
+	pthread_mutex_unlock(&u->lock);
+	return 0;
 }

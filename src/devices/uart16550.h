@@ -7,6 +7,7 @@
 
 #include "core/io_bus.h"
 #include "core/irq.h"
+#include "state/state.h"
 #include "util/compiler.h"
 
 #define UART16550_PORTS 8
@@ -54,5 +55,19 @@ struct uart16550_stats {
 };
 /* Copy the counters into *s. Thread-safe. */
 void uart16550_get_stats(struct uart16550 *u, struct uart16550_stats *s);
+
+/* --- state (snapshots, migration) --- */
+
+#define UART16550_STATE_VERSION 1
+
+/* Put the guest-visible state (registers, divisor latch, receive FIFO contents, pending THRE
+ * interrupt, latched line and modem status) into the open section of b. Thread-safe. */
+void uart16550_save(struct uart16550 *u, struct state_buf *b);
+
+/* Load the selected section of b, written by uart16550_save at `version`. Every field is checked
+ * (reserved register bits clear, FIFO count within the FIFO mode's capacity); on success the
+ * interrupt line is driven to the level the registers imply. Returns 0, or -EINVAL with a message
+ * logged and nothing changed. */
+int uart16550_load(struct uart16550 *u, struct state_buf *b, uint16_t version) MUST_CHECK;
 
 #endif

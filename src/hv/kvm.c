@@ -324,3 +324,71 @@ int kvm_set_mp_state(int vcpu_fd, uint32_t state)
 
 	return IOCTL(vcpu_fd, KVM_SET_MP_STATE, &mp);
 }
+
+/* --- state capture --- */
+
+struct kvm_msr_list *kvm_feature_msr_list(const struct kvm_sys *k)
+{
+	struct kvm_msr_list probe = {.nmsrs = 0}, *l;
+
+	if (ioctl(k->fd, KVM_GET_MSR_FEATURE_INDEX_LIST, &probe) < 0 && errno != E2BIG)
+		return NULL;
+	l = calloc(1, sizeof(*l) + probe.nmsrs * sizeof(l->indices[0]));
+	if (!l)
+		return NULL;
+	l->nmsrs = probe.nmsrs;
+	if (ioctl(k->fd, KVM_GET_MSR_FEATURE_INDEX_LIST, l) < 0) {
+		free(l);
+		return NULL;
+	}
+	return l;
+}
+
+int kvm_get_mp_state(int vcpu_fd, uint32_t *state)
+{
+	struct kvm_mp_state mp;
+	int ret = IOCTL(vcpu_fd, KVM_GET_MP_STATE, &mp);
+
+	if (ret == 0)
+		*state = mp.mp_state;
+	return ret;
+}
+
+int kvm_get_xsave(int vcpu_fd, void *buf, bool xsave2)
+{
+	if (xsave2)
+		return IOCTL(vcpu_fd, KVM_GET_XSAVE2, buf);
+	return IOCTL(vcpu_fd, KVM_GET_XSAVE, buf);
+}
+
+int kvm_set_xsave(int vcpu_fd, const void *buf)
+{
+	return IOCTL(vcpu_fd, KVM_SET_XSAVE, buf);
+}
+
+WRAP(kvm_get_xcrs, KVM_GET_XCRS, struct kvm_xcrs *)
+WRAP(kvm_set_xcrs, KVM_SET_XCRS, const struct kvm_xcrs *)
+WRAP(kvm_get_vcpu_events, KVM_GET_VCPU_EVENTS, struct kvm_vcpu_events *)
+WRAP(kvm_set_vcpu_events, KVM_SET_VCPU_EVENTS, const struct kvm_vcpu_events *)
+WRAP(kvm_get_debugregs, KVM_GET_DEBUGREGS, struct kvm_debugregs *)
+WRAP(kvm_set_debugregs, KVM_SET_DEBUGREGS, const struct kvm_debugregs *)
+WRAP(kvm_get_irqchip, KVM_GET_IRQCHIP, struct kvm_irqchip *)
+WRAP(kvm_set_irqchip, KVM_SET_IRQCHIP, const struct kvm_irqchip *)
+WRAP(kvm_get_pit2, KVM_GET_PIT2, struct kvm_pit_state2 *)
+WRAP(kvm_set_pit2, KVM_SET_PIT2, const struct kvm_pit_state2 *)
+WRAP(kvm_get_clock, KVM_GET_CLOCK, struct kvm_clock_data *)
+WRAP(kvm_set_clock, KVM_SET_CLOCK, const struct kvm_clock_data *)
+
+int kvm_get_msrs_partial(int vcpu_fd, struct kvm_msrs *m)
+{
+	int n = ioctl(vcpu_fd, KVM_GET_MSRS, m);
+
+	return n < 0 ? -errno : n;
+}
+
+int kvm_set_msrs_partial(int vcpu_fd, const struct kvm_msrs *m)
+{
+	int n = ioctl(vcpu_fd, KVM_SET_MSRS, m);
+
+	return n < 0 ? -errno : n;
+}

@@ -76,4 +76,31 @@ int kvm_get_lapic(int vcpu_fd, struct kvm_lapic_state *l) MUST_CHECK;
 int kvm_set_lapic(int vcpu_fd, const struct kvm_lapic_state *l) MUST_CHECK;
 int kvm_set_mp_state(int vcpu_fd, uint32_t state) MUST_CHECK;
 
+/* --- state capture (snapshots, migration); each logs its own failure --- */
+
+/* KVM_GET_MSR_FEATURE_INDEX_LIST: a malloc'ed list (free it), or NULL if KVM has none. */
+struct kvm_msr_list *kvm_feature_msr_list(const struct kvm_sys *k);
+int kvm_get_mp_state(int vcpu_fd, uint32_t *state) MUST_CHECK;
+/* XSAVE area of `len` bytes: KVM_GET_XSAVE2 when len > 4096 or KVM_CAP_XSAVE2 is present (pass
+ * xsave2 true), else KVM_GET_XSAVE; KVM_SET_XSAVE reads len bytes. buf is len bytes. */
+int kvm_get_xsave(int vcpu_fd, void *buf, bool xsave2) MUST_CHECK;
+int kvm_set_xsave(int vcpu_fd, const void *buf) MUST_CHECK;
+int kvm_get_xcrs(int vcpu_fd, struct kvm_xcrs *x) MUST_CHECK;
+int kvm_set_xcrs(int vcpu_fd, const struct kvm_xcrs *x) MUST_CHECK;
+int kvm_get_vcpu_events(int vcpu_fd, struct kvm_vcpu_events *e) MUST_CHECK;
+int kvm_set_vcpu_events(int vcpu_fd, const struct kvm_vcpu_events *e) MUST_CHECK;
+int kvm_get_debugregs(int vcpu_fd, struct kvm_debugregs *d) MUST_CHECK;
+int kvm_set_debugregs(int vcpu_fd, const struct kvm_debugregs *d) MUST_CHECK;
+/* KVM_GET_MSRS that may stop early: the number of MSRs read (0..nmsrs) or -errno. Quiet. */
+int kvm_get_msrs_partial(int vcpu_fd, struct kvm_msrs *m);
+/* KVM_SET_MSRS that may stop early: the number of MSRs written or -errno. Quiet. */
+int kvm_set_msrs_partial(int vcpu_fd, const struct kvm_msrs *m);
+/* VM-wide: in-kernel irqchips (chip_id set by the caller), PIT, kvm-clock. */
+int kvm_get_irqchip(int vm_fd, struct kvm_irqchip *c) MUST_CHECK;
+int kvm_set_irqchip(int vm_fd, const struct kvm_irqchip *c) MUST_CHECK;
+int kvm_get_pit2(int vm_fd, struct kvm_pit_state2 *p) MUST_CHECK;
+int kvm_set_pit2(int vm_fd, const struct kvm_pit_state2 *p) MUST_CHECK;
+int kvm_get_clock(int vm_fd, struct kvm_clock_data *c) MUST_CHECK;
+int kvm_set_clock(int vm_fd, const struct kvm_clock_data *c) MUST_CHECK;
+
 #endif

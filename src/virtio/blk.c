@@ -6,7 +6,9 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/epoll.h>
+#include <time.h>
 
 #include "backend/disk.h"
 #include "virtio/blk.h"
@@ -653,4 +655,86 @@ void blk_destroy(struct blk *b)
 void blk_release(void *b)
 {
 	blk_destroy(b);
+}
+
+/* --- state --- */
+
+static unsigned in_flight(const struct blk *b)
+{
+	return BLK_QUEUE_SIZE - b->nr_free;
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int blk_drain(struct blk *b, int timeout_ms)
+{
+	int64_t deadline = now_ms() + timeout_ms;
+	unsigned left;
+
+	pthread_mutex_lock(&b->vd.lock);
+	while ((left = in_flight(b)) > 0 && now_ms() < deadline) {
+		struct pollfd p = {.fd = disk_event_fd(b->disk), .events = POLLIN};
+
+		pthread_mutex_unlock(&b->vd.lock);
+		if (p.fd >= 0)
+			(void)poll(&p, 1, 50);
+		pthread_mutex_lock(&b->vd.lock);
+		disk_complete(b->disk); /* as on_disk_event does */
+		if (b->stalled && virtio_dev_live(&b->vd) && b->vd.vq[0].active)
+			process_queue(b);
+		else
+			flush_used(b);
+	}
+	pthread_mutex_unlock(&b->vd.lock);
+	if (left)
+		log_err("virtio-blk: %u requests still in flight after %d ms", left, timeout_ms);
+	return left ? -ETIMEDOUT : 0;
+}
+
+int blk_save(struct blk *b, struct state_buf *sb)
+{
+	int ret = 0;
+
+	pthread_mutex_lock(&b->vd.lock);
+	if (in_flight(b)) {
+		log_err("virtio-blk: cannot save with %u requests in flight", in_flight(b));
+		ret = -EBUSY;
+	} else {
+		state_put_u64(sb, b->lim.capacity);
+		state_put_u8(sb, b->lim.read_only);
+		state_put_bytes(sb, b->serial, BLK_ID_LEN);
+	}
+	pthread_mutex_unlock(&b->vd.lock);
+	return ret;
+}
+
+int blk_load(struct blk *b, struct state_buf *sb, uint16_t version)
+{
+	uint64_t cap = state_get_u64(sb);
+	uint8_t ro = state_get_u8(sb);
+	char serial[BLK_ID_LEN];
+
+	state_get_bytes(sb, serial, sizeof(serial));
+	if (version != BLK_STATE_VERSION || state_section_done(sb)) {
+		log_err("snapshot: virtio-blk: unknown section version or length");
+		return -EINVAL;
+	}
+	if (cap != b->lim.capacity || ro != b->lim.read_only) {
+		log_err("snapshot: virtio-blk: the disk had %llu sectors%s, this one has %llu%s",
+			(unsigned long long)cap, ro ? " (read-only)" : "",
+			(unsigned long long)b->lim.capacity,
+			b->lim.read_only ? " (read-only)" : "");
+		return -EINVAL;
+	}
+	if (memcmp(serial, b->serial, sizeof(serial)) != 0) {
+		log_err("snapshot: virtio-blk: the disk's id differs from the saved one");
+		return -EINVAL;
+	}
+	return 0;
 }

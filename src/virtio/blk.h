@@ -9,6 +9,7 @@
 
 #include "core/event_loop.h"
 #include "core/guest_mem.h"
+#include "state/state.h"
 #include "util/compiler.h"
 #include "virtio/virtio_dev.h"
 #include "virtio/virtq.h"
@@ -137,5 +138,23 @@ void blk_destroy(struct blk *b);
 
 /* blk_destroy for callers holding a void pointer (struct virtio_slot's destroy hook). */
 void blk_release(void *b);
+
+/* --- state (snapshots, migration) --- */
+
+#define BLK_STATE_VERSION 1
+
+/* Wait (main thread, up to timeout_ms) until no request is in flight: completions are reaped and
+ * pushed to the used ring, and a queue stalled for slots is resumed (the guest must be paused, so
+ * the ring has an end). 0, or -ETIMEDOUT (logged). */
+int blk_drain(struct blk *b, int timeout_ms) MUST_CHECK;
+
+/* Put what identifies the disk to the guest (capacity, read-only, serial) into the open section;
+ * the virtio state goes with the transport. -EBUSY (logged) if requests are in flight: call
+ * blk_drain first. */
+int blk_save(struct blk *b, struct state_buf *sb) MUST_CHECK;
+
+/* Check the selected section against this disk: the same capacity, mode and serial, else the
+ * guest would see its disk change under it. 0 or -EINVAL (logged). */
+int blk_load(struct blk *b, struct state_buf *sb, uint16_t version) MUST_CHECK;
 
 #endif

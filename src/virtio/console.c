@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/log.h"
 #include "virtio/console.h"
 
 /*
@@ -281,4 +282,83 @@ struct virtio_console_stats virtio_console_stats(struct virtio_console *c)
 	s.backend = chardev_stats(c->chr);
 	pthread_mutex_unlock(&c->vd.lock);
 	return s;
+}
+
+/* --- state --- */
+
+void virtio_console_save(struct virtio_console *c, struct state_buf *b)
+{
+	pthread_mutex_lock(&c->vd.lock);
+	state_put_u8(b, c->tx_held);
+	state_put_u16(b, c->tx_held ? c->tx.head : 0);
+	state_put_u16(b, c->tx_held ? c->tx_seg : 0);
+	state_put_u32(b, c->tx_held ? c->tx_off : 0);
+	state_put_u8(b, c->rx_held);
+	state_put_u16(b, c->rx_held ? c->rx.head : 0);
+	state_put_u32(b, c->rx_len - c->rx_off);
+	state_put_bytes(b, c->rx_buf + c->rx_off, c->rx_len - c->rx_off);
+	pthread_mutex_unlock(&c->vd.lock);
+}
+
+/* Pop again the chain a queue's device held when saved. NULL, or why it cannot be. */
+static const char *repop(struct virtio_console *c, unsigned q, uint16_t head,
+			 struct virtq_chain *chain)
+{
+	struct virtq *vq = &c->vd.vq[q];
+
+	if (virtq_unpop(vq) < 0 || virtq_pop(vq, chain) < 0 || chain->head != head)
+		return "a held chain is not the queue's last popped one";
+	if (q == VIRTIO_CONSOLE_TXQ ? chain->in_len != 0 : chain->nr_out != 0 || !chain->in_len)
+		return "a held chain goes the wrong way";
+	return NULL;
+}
+
+static const char *console_restore(struct virtio_console *c, const uint8_t *hdr, uint16_t tx_head,
+				   uint16_t tx_seg, uint32_t tx_off, uint16_t rx_head)
+{
+	const char *why = NULL;
+
+	if (hdr[0] > 1 || hdr[1] > 1)
+		return "flags not 0/1";
+	if (hdr[0]) {
+		why = repop(c, VIRTIO_CONSOLE_TXQ, tx_head, &c->tx);
+		if (!why && (tx_seg >= c->tx.nr_out || tx_off >= c->tx.seg[tx_seg].len))
+			why = "transmit position outside the held chain";
+	}
+	if (!why && hdr[1])
+		why = repop(c, VIRTIO_CONSOLE_RXQ, rx_head, &c->rx);
+	return why;
+}
+
+int virtio_console_load(struct virtio_console *c, struct state_buf *b, uint16_t version)
+{
+	uint8_t hdr[2];
+	uint16_t tx_head, tx_seg, rx_head;
+	uint32_t tx_off, staged;
+	const char *why;
+
+	hdr[0] = state_get_u8(b);
+	tx_head = state_get_u16(b);
+	tx_seg = state_get_u16(b);
+	tx_off = state_get_u32(b);
+	hdr[1] = state_get_u8(b);
+	rx_head = state_get_u16(b);
+	staged = state_get_u32(b);
+	pthread_mutex_lock(&c->vd.lock);
+	if (staged <= sizeof(c->rx_buf))
+		state_get_bytes(b, c->rx_buf, staged);
+	why = version != VIRTIO_CONSOLE_STATE_VERSION ? "unknown section version"
+	      : staged > sizeof(c->rx_buf) || state_section_done(b)
+		  ? "staged input too long, or section length wrong"
+		  : console_restore(c, hdr, tx_head, tx_seg, tx_off, rx_head);
+	if (!why) {
+		c->tx_held = hdr[0], c->tx_seg = tx_seg, c->tx_off = tx_off;
+		c->rx_held = hdr[1];
+		c->rx_off = 0;
+		c->rx_len = staged;
+	}
+	pthread_mutex_unlock(&c->vd.lock);
+	if (why)
+		log_err("snapshot: virtio-console: %s", why);
+	return why ? -EINVAL : 0;
 }

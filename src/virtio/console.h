@@ -9,6 +9,7 @@
 #include "backend/chardev.h"
 #include "core/event_loop.h"
 #include "core/guest_mem.h"
+#include "state/state.h"
 #include "util/compiler.h"
 #include "virtio/virtio_dev.h"
 
@@ -94,5 +95,19 @@ void virtio_console_destroy(struct virtio_console *c);
 
 /* Counters, backend included (takes vd.lock). */
 struct virtio_console_stats virtio_console_stats(struct virtio_console *c);
+
+/* --- state (snapshots, migration) --- */
+
+#define VIRTIO_CONSOLE_STATE_VERSION 1
+
+/* Put the device's own state into the open section: the transmit chain being written out (its
+ * head and how far it got), the receive chain waiting for input, and input staged but not yet
+ * delivered. The virtio state goes with the transport. Takes vd.lock. */
+void virtio_console_save(struct virtio_console *c, struct state_buf *b);
+
+/* Load the selected section, after the transport's: held chains are popped again from their
+ * queues (they must be the last popped, with the saved head, and go the right way), offsets must
+ * lie inside them, the staged input inside the staging buffer. 0 or -EINVAL (logged). */
+int virtio_console_load(struct virtio_console *c, struct state_buf *b, uint16_t version) MUST_CHECK;
 
 #endif

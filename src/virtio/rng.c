@@ -7,6 +7,7 @@
 #include <sys/timerfd.h>
 #include <unistd.h>
 
+#include "util/log.h"
 #include "virtio/rng.h"
 
 #define REQUESTQ 0
@@ -228,4 +229,35 @@ struct virtio_rng_stats virtio_rng_stats(struct virtio_rng *r)
 	s = r->stats;
 	pthread_mutex_unlock(&r->vd.lock);
 	return s;
+}
+
+/* --- state --- */
+
+void virtio_rng_save(struct virtio_rng *r, struct state_buf *b)
+{
+	pthread_mutex_lock(&r->vd.lock);
+	state_put_u8(b, r->held);
+	state_put_u16(b, r->held ? r->chain.head : 0);
+	pthread_mutex_unlock(&r->vd.lock);
+}
+
+int virtio_rng_load(struct virtio_rng *r, struct state_buf *b, uint16_t version)
+{
+	uint8_t held = state_get_u8(b);
+	uint16_t head = state_get_u16(b);
+	struct virtq *q = &r->vd.vq[REQUESTQ];
+	const char *why = NULL;
+
+	pthread_mutex_lock(&r->vd.lock);
+	if (version != VIRTIO_RNG_STATE_VERSION || state_section_done(b) || held > 1)
+		why = "unknown section version, length or flag";
+	else if (held && (virtq_unpop(q) < 0 || virtq_pop(q, &r->chain) < 0 ||
+			  r->chain.head != head || r->chain.nr_out || !r->chain.in_len))
+		why = "the held request is not the queue's last popped writable chain";
+	else
+		r->held = held;
+	pthread_mutex_unlock(&r->vd.lock);
+	if (why)
+		log_err("snapshot: virtio-rng: %s", why);
+	return why ? -EINVAL : 0;
 }

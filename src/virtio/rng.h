@@ -8,6 +8,7 @@
 
 #include "core/event_loop.h"
 #include "core/guest_mem.h"
+#include "state/state.h"
 #include "util/compiler.h"
 #include "virtio/virtio_dev.h"
 
@@ -60,5 +61,16 @@ void virtio_rng_destroy(struct virtio_rng *r);
 
 /* Counters (takes vd.lock). */
 struct virtio_rng_stats virtio_rng_stats(struct virtio_rng *r);
+
+/* --- state (snapshots, migration) --- */
+
+#define VIRTIO_RNG_STATE_VERSION 1
+
+/* Put the request waiting for entropy (its head), if any, into the open section. Takes vd.lock. */
+void virtio_rng_save(struct virtio_rng *r, struct state_buf *b);
+
+/* Load the selected section after the transport's: a held request is popped again (it must be
+ * the queue's last popped, with the saved head, and writable). 0 or -EINVAL (logged). */
+int virtio_rng_load(struct virtio_rng *r, struct state_buf *b, uint16_t version) MUST_CHECK;
 
 #endif

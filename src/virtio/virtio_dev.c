@@ -3,6 +3,8 @@
 #include <errno.h>
 #include <string.h>
 
+#include "util/log.h"
+
 #include "virtio/virtio_dev.h"
 
 /* Transport-independent features kiln implements for every device. */
@@ -153,4 +155,81 @@ void virtio_dev_config_changed(struct virtio_dev *vd)
 	vd->config_generation++;
 	vd->stats.config_changes++;
 	interrupt(vd, VIRTIO_ISR_CONFIG);
+}
+
+/* --- state --- */
+
+#define STATUS_KNOWN                                                                               \
+	(VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_DRIVER_OK |              \
+	 VIRTIO_STATUS_FEATURES_OK | VIRTIO_STATUS_NEEDS_RESET | VIRTIO_STATUS_FAILED)
+
+void virtio_dev_save(const struct virtio_dev *vd, struct state_buf *b)
+{
+	state_put_u32(b, vd->ops->device_id);
+	state_put_u64(b, vd->offered);
+	state_put_u64(b, vd->driver_features);
+	state_put_u64(b, vd->features);
+	state_put_u32(b, vd->status);
+	state_put_u32(b, vd->isr);
+	state_put_u32(b, vd->config_generation);
+	state_put_u8(b, (uint8_t)vd->ops->nr_queues);
+	for (unsigned i = 0; i < vd->ops->nr_queues; i++)
+		virtq_save(&vd->vq[i], b);
+}
+
+static int dev_fail(struct virtio_dev *vd, const char *name, const char *why)
+{
+	for (unsigned i = 0; i < VIRTIO_DEV_MAX_QUEUES; i++)
+		virtq_reset(&vd->vq[i]);
+	log_err("snapshot: %s (%s): %s", name, vd->ops->name, why);
+	return -EINVAL;
+}
+
+static const char *dev_check(const struct virtio_dev *vd, uint32_t id, uint64_t offered,
+			     uint64_t features, uint32_t status, uint32_t isr, unsigned nq)
+{
+	if (id != vd->ops->device_id)
+		return "saved from a different kind of device";
+	if (offered != vd->offered)
+		return "this device offers different features (another disk mode?)";
+	if (features & ~offered)
+		return "negotiated features outside the offer";
+	if (status & ~STATUS_KNOWN)
+		return "unknown status bits";
+	if (isr & ~(VIRTIO_ISR_USED | VIRTIO_ISR_CONFIG))
+		return "unknown interrupt status bits";
+	if (nq != vd->ops->nr_queues)
+		return "another number of queues";
+	return NULL;
+}
+
+int virtio_dev_load(struct virtio_dev *vd, struct state_buf *b, const char *name)
+{
+	uint32_t id = state_get_u32(b);
+	uint64_t offered = state_get_u64(b), drv = state_get_u64(b), features = state_get_u64(b);
+	uint32_t status = state_get_u32(b), isr = state_get_u32(b), gen = state_get_u32(b);
+	unsigned nq = state_get_u8(b);
+	const char *why = b->overflow ? "section truncated"
+				      : dev_check(vd, id, offered, features, status, isr, nq);
+
+	if (why)
+		return dev_fail(vd, name, why);
+	for (unsigned i = 0; i < nq; i++)
+		if (virtq_load(&vd->vq[i], vd->mem, vd->ops->queue_max, b, &why) < 0)
+			return dev_fail(vd, name, why);
+	vd->driver_features = drv;
+	vd->features = features;
+	vd->status = status;
+	vd->isr = isr;
+	vd->config_generation = gen;
+	return 0;
+}
+
+void virtio_dev_restored(struct virtio_dev *vd)
+{
+	if (!virtio_dev_live(vd))
+		return;
+	driver_ok(vd);
+	for (unsigned q = 0; q < vd->ops->nr_queues; q++)
+		virtio_dev_notify(vd, q);
 }

@@ -10,6 +10,7 @@
 
 #include "core/guest_mem.h"
 #include "util/compiler.h"
+#include "state/state.h"
 #include "util/log.h"
 #include "virtio/virtq.h"
 
@@ -126,5 +127,22 @@ void virtio_dev_config_changed(struct virtio_dev *vd);
 
 /* The driver broke the protocol: set NEEDS_RESET, count it, tell the driver (§2.1.1). */
 void virtio_dev_set_needs_reset(struct virtio_dev *vd, const char *why);
+
+/* --- state (vd->lock held by the caller, or no other thread running) --- */
+
+/* Put the transport-independent state into b: device id and offered features (both checked on
+ * load), driver and negotiated features, status, ISR, configuration generation, every queue. */
+void virtio_dev_save(const struct virtio_dev *vd, struct state_buf *b);
+
+/* Load what virtio_dev_save wrote: the device must be the same kind offering the same features;
+ * negotiated features within the offer, status and ISR only known bits, every queue checked by
+ * virtq_load against vd->mem. The device is not activated: call virtio_dev_restored once the
+ * device's own section is loaded too. 0, or -EINVAL with a message naming `name`. */
+int virtio_dev_load(struct virtio_dev *vd, struct state_buf *b, const char *name) MUST_CHECK;
+
+/* After a load: if the driver had finished (DRIVER_OK, not broken) let the device pick up its
+ * negotiated features (activate) and look at every active queue once (notifications sent while
+ * the VM was being saved are not in the snapshot). */
+void virtio_dev_restored(struct virtio_dev *vd);
 
 #endif

@@ -384,3 +384,40 @@ int virtio_mmio_cmdline(const struct virtio_mmio *t, char *buf, size_t len)
 
 	return n < 0 || (size_t)n >= len ? -ENOSPC : 0;
 }
+
+/* --- state --- */
+
+void virtio_mmio_save(struct virtio_mmio *t, struct state_buf *b)
+{
+	pthread_mutex_lock(&t->vd->lock);
+	state_put_u32(b, t->dev_features_sel);
+	state_put_u32(b, t->drv_features_sel);
+	state_put_u32(b, t->queue_sel);
+	virtio_dev_save(t->vd, b);
+	pthread_mutex_unlock(&t->vd->lock);
+}
+
+int virtio_mmio_load(struct virtio_mmio *t, struct state_buf *b, uint16_t version, const char *name)
+{
+	uint32_t dsel = state_get_u32(b), drsel = state_get_u32(b), qsel = state_get_u32(b);
+	int ret;
+
+	if (version != VIRTIO_MMIO_STATE_VERSION) {
+		log_err("snapshot: %s: section version %u, kiln reads %u", name, version,
+			VIRTIO_MMIO_STATE_VERSION);
+		return -EINVAL;
+	}
+	pthread_mutex_lock(&t->vd->lock);
+	ret = virtio_dev_load(t->vd, b, name);
+	if (ret == 0 && state_section_done(b)) {
+		log_err("snapshot: %s: section length wrong", name);
+		ret = -EINVAL;
+	}
+	if (ret == 0) { /* any value is one the driver could have written */
+		t->dev_features_sel = dsel;
+		t->drv_features_sel = drsel;
+		t->queue_sel = qsel;
+	}
+	pthread_mutex_unlock(&t->vd->lock);
+	return ret;
+}

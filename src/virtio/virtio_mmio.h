@@ -48,4 +48,15 @@ void virtio_mmio_destroy(struct virtio_mmio *t);
 /* The kernel command-line token announcing this device: "virtio_mmio.device=512@0x...:gsi". */
 int virtio_mmio_cmdline(const struct virtio_mmio *t, char *buf, size_t len);
 
+#define VIRTIO_MMIO_STATE_VERSION 1
+
+/* Put the transport's selectors (DeviceFeaturesSel, DriverFeaturesSel, QueueSel), then the
+ * device's common state (virtio_dev_save) into the open section. Takes vd->lock. */
+void virtio_mmio_save(struct virtio_mmio *t, struct state_buf *b);
+
+/* Load the selected section (version `version`) written by virtio_mmio_save; name is the section
+ * name for messages. 0 or -EINVAL (logged). Takes vd->lock. */
+int virtio_mmio_load(struct virtio_mmio *t, struct state_buf *b, uint16_t version,
+		     const char *name) MUST_CHECK;
+
 #endif

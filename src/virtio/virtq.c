@@ -387,3 +387,75 @@ bool virtq_has_avail(const struct virtq *q)
 {
 	return q->active && avail_idx_acquire(q) != q->last_avail;
 }
+
+/* --- state --- */
+
+void virtq_save(const struct virtq *q, struct state_buf *b)
+{
+	state_put_u16(b, q->size);
+	state_put_u64(b, q->desc_gpa);
+	state_put_u64(b, q->avail_gpa);
+	state_put_u64(b, q->used_gpa);
+	state_put_u8(b, q->event_idx);
+	state_put_u8(b, q->indirect);
+	state_put_u8(b, q->active);
+	state_put_u16(b, q->last_avail);
+	state_put_u16(b, q->used_idx);
+	state_put_u16(b, q->signalled_used);
+	state_put_u8(b, q->signalled_valid);
+	state_put_u8(b, q->push_pending);
+}
+
+static int load_fail(struct virtq *q, const char **why, const char *what)
+{
+	virtq_reset(q);
+	*why = what;
+	return -EINVAL;
+}
+
+int virtq_load(struct virtq *q, const struct guest_mem *m, uint16_t queue_max, struct state_buf *b,
+	       const char **why)
+{
+	uint8_t f[3], g[2];
+	uint16_t last_avail, used_idx, signalled;
+
+	virtq_reset(q);
+	q->size = state_get_u16(b);
+	q->desc_gpa = state_get_u64(b);
+	q->avail_gpa = state_get_u64(b);
+	q->used_gpa = state_get_u64(b);
+	for (unsigned i = 0; i < 3; i++)
+		f[i] = state_get_u8(b);
+	last_avail = state_get_u16(b);
+	used_idx = state_get_u16(b);
+	signalled = state_get_u16(b);
+	g[0] = state_get_u8(b);
+	g[1] = state_get_u8(b);
+	if (b->overflow)
+		return load_fail(q, why, "queue state truncated");
+	if (q->size > queue_max || f[0] > 1 || f[1] > 1 || f[2] > 1 || g[0] > 1 || g[1] > 1)
+		return load_fail(q, why, "queue size or flags out of range");
+	q->event_idx = f[0];
+	q->indirect = f[1];
+	if (!f[2])
+		return 0; /* configured (perhaps) but not ready: nothing more to check */
+	if (virtq_activate(q, m) < 0)
+		return load_fail(q, why,
+				 "queue rings outside guest memory, misaligned or bad size");
+	if ((uint16_t)(last_avail - used_idx) > q->size)
+		return load_fail(q, why, "more chains in flight than the queue holds");
+	q->last_avail = last_avail;
+	q->used_idx = used_idx;
+	q->signalled_used = signalled;
+	q->signalled_valid = g[0];
+	q->push_pending = g[1];
+	return 0;
+}
+
+int virtq_unpop(struct virtq *q)
+{
+	if (!q->active || q->last_avail == q->used_idx)
+		return -EINVAL;
+	q->last_avail--;
+	return 0;
+}

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "core/guest_mem.h"
+#include "state/state.h"
 #include "util/compiler.h"
 
 #define VIRTQ_SIZE_MAX	32768 /* virtio 1.2 §2.7: Queue Size up to 32768, a power of two */
@@ -123,5 +124,24 @@ bool virtq_enable_notify(struct virtq *q);
 
 /* Whether buffers are waiting (cheap; acquire-loads avail->idx). */
 bool virtq_has_avail(const struct virtq *q);
+
+/* --- state (part of the owning device's section) --- */
+
+/* Put the driver's configuration (size, ring addresses, negotiated ring features) and the device
+ * side (active, last_avail, used_idx, interrupt-suppression state) into b. */
+void virtq_save(const struct virtq *q, struct state_buf *b);
+
+/*
+ * Read what virtq_save wrote into q (which is reset first), checking it: size at most queue_max,
+ * flags 0/1; an active queue is activated against m (so rings outside guest memory, misaligned or
+ * of a bad size are refused) and its consumed-but-unused count (last_avail - used_idx) must not
+ * exceed its size. Returns 0 or -EINVAL with *why set (q is left reset).
+ */
+int virtq_load(struct virtq *q, const struct guest_mem *m, uint16_t queue_max, struct state_buf *b,
+	       const char **why) MUST_CHECK;
+
+/* Give back the last chain popped (last_avail - 1), so it is popped again: for devices restoring a
+ * chain they held when saved. -EINVAL if the queue is inactive or nothing is outstanding. */
+int virtq_unpop(struct virtq *q) MUST_CHECK;
 
 #endif

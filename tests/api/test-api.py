@@ -242,7 +242,7 @@ def malformed(api, state_after):
     api.expect("GET", "/balloon", None, 400, "kiln does not implement /balloon yet")
     api.expect("PUT", "/network-interfaces/eth0", {}, 400,
                "kiln does not implement /network-interfaces", validate_request=False)
-    api.expect("PUT", "/snapshot/create", {}, 400, "kiln does not implement /snapshot",
+    api.expect("PUT", "/snapshot/create", {}, 400, "snapshot/create",
                validate_request=False)
     api.expect("PUT", "/actions", '{"action_type": ', 400, "invalid JSON")
     api.expect("PUT", "/actions", "[]", 400, "must be a JSON object")

@@ -99,16 +99,25 @@ static int memory_create(struct vm *vm)
 	uint64_t need, nfree, psize;
 	int ret;
 
-	if (c->hugepages && guest_mem_hugepages_check(c->mem_bytes, &need, &nfree, &psize) < 0) {
+	if (c->hugepages && vm->restore_mem_fd < 0 &&
+	    guest_mem_hugepages_check(c->mem_bytes, &need, &nfree, &psize) < 0) {
 		log_err("--hugepages: need %llu free %llu KiB huge pages, the pool has %llu "
 			"(see /proc/sys/vm/nr_hugepages)",
 			(unsigned long long)need, (unsigned long long)(psize >> 10),
 			(unsigned long long)nfree);
 		return -ENOMEM;
 	}
-	ret = guest_mem_add(&vm->mem, 0, low, flags);
-	if (ret == 0 && c->mem_bytes > low)
-		ret = guest_mem_add(&vm->mem, LAYOUT_RAM_HIGH_GPA, c->mem_bytes - low, flags);
+	if (vm->restore_mem_fd >= 0) { /* the memory file: low RAM, then high RAM */
+		ret = guest_mem_add_file(&vm->mem, 0, low, vm->restore_mem_fd, 0, flags);
+		if (ret == 0 && c->mem_bytes > low)
+			ret = guest_mem_add_file(&vm->mem, LAYOUT_RAM_HIGH_GPA, c->mem_bytes - low,
+						 vm->restore_mem_fd, low, flags);
+	} else {
+		ret = guest_mem_add(&vm->mem, 0, low, flags);
+		if (ret == 0 && c->mem_bytes > low)
+			ret =
+			    guest_mem_add(&vm->mem, LAYOUT_RAM_HIGH_GPA, c->mem_bytes - low, flags);
+	}
 	if (ret < 0)
 		log_err("guest memory (%llu MiB): %s", (unsigned long long)(c->mem_bytes >> 20),
 			strerror(-ret));
@@ -490,6 +499,8 @@ int board_create(struct vm *vm)
 		ret = devices_create(vm, b);
 	if (ret == 0)
 		ret = virtio_devices_create(vm, b);
+	if (ret == 0 && vm->restore_mem_fd >= 0)
+		return 0; /* restoring: memory already holds the kernel and tables */
 	if (ret == 0)
 		ret = acpi_tables_write(vm, b);
 	if (ret == 0)
@@ -516,7 +527,7 @@ int board_vcpu_init(struct vm *vm, struct vcpu *v)
 	struct board *b = vm->board;
 	int ret = x86_vcpu_init(vm->kvm, v->fd, &b->topo, v->index);
 
-	if (ret < 0)
+	if (ret < 0 || vm->restore_mem_fd >= 0) /* restoring: the snapshot has the registers */
 		return ret;
 	if (v->index == 0)
 		return x86_boot_regs_set(v->fd, &b->entry);
@@ -640,6 +651,231 @@ void board_stats(struct vm *vm, board_stat_fn fn, void *ctx)
 		fn(ctx, "i8042", "ignored", i8042_ignored(b->i8042));
 	for (unsigned i = 0; i < b->virtio.nr; i++)
 		slot_stats(&b->virtio.slot[i], &nr_blk, fn, ctx);
+}
+
+/* --- state --- */
+
+typedef void (*save_fn)(void *obj, struct state_buf *b);
+typedef int (*load_fn)(void *obj, struct state_buf *b, uint16_t version);
+
+static void uart_save_fn(void *o, struct state_buf *b)
+{
+	uart16550_save(o, b);
+}
+
+static void rtc_save_fn(void *o, struct state_buf *b)
+{
+	rtc_save(o, b);
+}
+
+static void i8042_save_fn(void *o, struct state_buf *b)
+{
+	i8042_save(o, b);
+}
+
+static void testdev_save_fn(void *o, struct state_buf *b)
+{
+	testdev_save(o, b);
+}
+
+static void nothing_save_fn(void *o, struct state_buf *b)
+{
+	(void)o; /* ACPI sleep registers: nothing is stored; the section records the device */
+	(void)b;
+}
+
+static int uart_load_fn(void *o, struct state_buf *b, uint16_t v)
+{
+	return uart16550_load(o, b, v);
+}
+
+static int rtc_load_fn(void *o, struct state_buf *b, uint16_t v)
+{
+	return rtc_load(o, b, v);
+}
+
+static int i8042_load_fn(void *o, struct state_buf *b, uint16_t v)
+{
+	return i8042_load(o, b, v);
+}
+
+static int testdev_load_fn(void *o, struct state_buf *b, uint16_t v)
+{
+	return testdev_load(o, b, v);
+}
+
+static int nothing_load_fn(void *o, struct state_buf *b, uint16_t v)
+{
+	(void)o;
+	if (v != 1 || state_section_done(b)) {
+		log_err("snapshot: acpi_sleep: unknown version or section length");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* The legacy devices with state: section name, version, object, save and load. */
+struct legacy {
+	const char *name;
+	uint16_t version;
+	void *obj;
+	save_fn save;
+	load_fn load;
+};
+
+static unsigned legacy_list(struct vm *vm, struct legacy *l)
+{
+	struct board *b = vm->board;
+	unsigned n = 0;
+
+	l[n++] = (struct legacy){"uart.com1", UART16550_STATE_VERSION, b->uart[0], uart_save_fn,
+				 uart_load_fn};
+	l[n++] = (struct legacy){"uart.com2", UART16550_STATE_VERSION, b->uart[1], uart_save_fn,
+				 uart_load_fn};
+	l[n++] =
+	    (struct legacy){"i8042", I8042_STATE_VERSION, b->i8042, i8042_save_fn, i8042_load_fn};
+	l[n++] = (struct legacy){"rtc", RTC_STATE_VERSION, b->rtc, rtc_save_fn, rtc_load_fn};
+	if (vm->cfg->acpi)
+		l[n++] = (struct legacy){"acpi_sleep", 1, &b->acpi_sleep, nothing_save_fn,
+					 nothing_load_fn};
+	if (b->testdev_init)
+		l[n++] = (struct legacy){"testdev", TESTDEV_STATE_VERSION, &b->testdev,
+					 testdev_save_fn, testdev_load_fn};
+	return n;
+}
+
+/* The device-specific section of slot i: its name suffix and version. */
+static const char *slot_kind(const struct virtio_slot *sl, uint16_t *version)
+{
+	if (sl->destroy == blk_release) {
+		*version = BLK_STATE_VERSION;
+		return "blk";
+	}
+	if (sl->destroy == console_free) {
+		*version = VIRTIO_CONSOLE_STATE_VERSION;
+		return "console";
+	}
+	*version = VIRTIO_RNG_STATE_VERSION;
+	return "rng";
+}
+
+static int slot_dev_save(struct virtio_slot *sl, struct state_buf *b)
+{
+	if (sl->destroy == blk_release)
+		return blk_save(sl->dev, b);
+	if (sl->destroy == console_free)
+		virtio_console_save(sl->dev, b);
+	else
+		virtio_rng_save(sl->dev, b);
+	return 0;
+}
+
+static int slot_dev_load(struct virtio_slot *sl, struct state_buf *b, uint16_t v)
+{
+	if (sl->destroy == blk_release)
+		return blk_load(sl->dev, b, v);
+	if (sl->destroy == console_free)
+		return virtio_console_load(sl->dev, b, v);
+	return virtio_rng_load(sl->dev, b, v);
+}
+
+static int slot_save(struct virtio_slot *sl, unsigned i, struct state_buf *b)
+{
+	char name[STATE_NAME_MAX];
+	uint16_t v;
+	int ret;
+
+	snprintf(name, sizeof(name), "virtio.%u", i);
+	ret = state_begin_section(b, name, VIRTIO_MMIO_STATE_VERSION);
+	virtio_mmio_save(sl->transport, b);
+	ret = ret ? ret : state_end_section(b);
+	snprintf(name, sizeof(name), "virtio.%u.%s", i, slot_kind(sl, &v));
+	ret = ret ? ret : state_begin_section(b, name, v);
+	ret = ret ? ret : slot_dev_save(sl, b);
+	if (ret == 0)
+		ret = state_end_section(b);
+	return ret;
+}
+
+int board_drain(struct vm *vm)
+{
+	struct board *b = vm->board;
+	int ret = 0;
+
+	for (unsigned i = 0; i < b->virtio.nr && ret == 0; i++)
+		if (b->virtio.slot[i].destroy == blk_release)
+			ret = blk_drain(b->virtio.slot[i].dev, BOARD_DRAIN_MS);
+	return ret;
+}
+
+int board_save(struct vm *vm, struct state_buf *sb)
+{
+	struct board *b = vm->board;
+	struct legacy l[8];
+	unsigned n = legacy_list(vm, l);
+	int ret = board_drain(vm);
+
+	for (unsigned i = 0; i < n && ret == 0; i++) {
+		ret = state_begin_section(sb, l[i].name, l[i].version);
+		l[i].save(l[i].obj, sb);
+		ret = ret ? ret : state_end_section(sb);
+	}
+	for (unsigned i = 0; i < b->virtio.nr && ret == 0; i++)
+		ret = slot_save(&b->virtio.slot[i], i, sb);
+	return ret;
+}
+
+/* Select section `name`; -EINVAL (logged) if the snapshot lacks it. */
+static int need(struct state_buf *sb, const char *name, uint16_t *v)
+{
+	if (state_section(sb, name, v) == 0)
+		return 0;
+	log_err("snapshot: section '%s' is missing (saved from another machine?)", name);
+	return -EINVAL;
+}
+
+static int slot_load(struct virtio_slot *sl, unsigned i, struct state_buf *b)
+{
+	char name[STATE_NAME_MAX];
+	uint16_t v;
+	int ret;
+
+	snprintf(name, sizeof(name), "virtio.%u", i);
+	ret = need(b, name, &v);
+	ret = ret ? ret : virtio_mmio_load(sl->transport, b, v, name);
+	snprintf(name, sizeof(name), "virtio.%u.%s", i, slot_kind(sl, &v));
+	ret = ret ? ret : need(b, name, &v);
+	return ret ? ret : slot_dev_load(sl, b, v);
+}
+
+int board_load(struct vm *vm, struct state_buf *sb)
+{
+	struct board *b = vm->board;
+	struct legacy l[8];
+	unsigned n = legacy_list(vm, l);
+	uint16_t v;
+	int ret = 0;
+
+	for (unsigned i = 0; i < n && ret == 0; i++) {
+		ret = need(sb, l[i].name, &v);
+		ret = ret ? ret : l[i].load(l[i].obj, sb, v);
+	}
+	for (unsigned i = 0; i < b->virtio.nr && ret == 0; i++)
+		ret = slot_load(&b->virtio.slot[i], i, sb);
+	return ret;
+}
+
+void board_restored(struct vm *vm)
+{
+	struct board *b = vm->board;
+
+	for (unsigned i = 0; i < b->virtio.nr; i++) {
+		struct virtio_dev *vd = b->virtio.slot[i].vd;
+
+		pthread_mutex_lock(&vd->lock);
+		virtio_dev_restored(vd);
+		pthread_mutex_unlock(&vd->lock);
+	}
 }
 
 void board_destroy(struct vm *vm)

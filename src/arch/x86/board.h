@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "state/state.h"
 #include "util/compiler.h"
 
 struct vm;
@@ -44,6 +45,26 @@ typedef void (*board_stat_fn)(void *ctx, const char *dev, const char *name, uint
 /* Report every device's counters (UARTs, i8042, virtio devices and their transports) through
  * fn, device by device. Takes each device's lock in turn; main thread. */
 void board_stats(struct vm *vm, board_stat_fn fn, void *ctx);
+
+/* --- state (snapshots): the VM must be paused --- */
+
+#define BOARD_DRAIN_MS 30000 /* longest wait for a disk's requests in flight */
+
+/* Wait until no virtio-blk request is in flight (main thread). 0 or -ETIMEDOUT (logged). */
+int board_drain(struct vm *vm) MUST_CHECK;
+
+/* Drain, then append one section per device: "uart.com1", "uart.com2", "i8042", "rtc",
+ * "acpi_sleep" (with ACPI), "testdev" (with --test-device), and per virtio slot N "virtio.N"
+ * (transport, features, status, queues) and "virtio.N.blk" / ".console" / ".rng". 0 or -errno. */
+int board_save(struct vm *vm, struct state_buf *b) MUST_CHECK;
+
+/* Load every section board_save writes into a board built from the same configuration (missing
+ * sections, other versions and bad values: -EINVAL, logged). Devices stay quiet until
+ * board_restored. */
+int board_load(struct vm *vm, struct state_buf *b) MUST_CHECK;
+
+/* After every load: let live virtio devices take up their queues again (main thread). */
+void board_restored(struct vm *vm);
 
 /* Free the board's devices. Safe on a partially created board. */
 void board_destroy(struct vm *vm);

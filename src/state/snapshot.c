@@ -1,0 +1,519 @@
+/* snapshot.c — snapshot files: header, configuration, sections, CRC-32C; the memory file; loading
+ * a snapshot's state into a VM rebuilt from its configuration. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "arch/x86/board.h"
+#include "arch/x86/kvm_state.h"
+#include "core/vcpu.h"
+#include "core/vm.h"
+#include "state/snapshot.h"
+#include "util/log.h"
+
+#define MEM_CHUNK (1u << 20)
+#define CRC_LEN	  4
+
+/* --- CRC-32C --- */
+
+uint32_t snapshot_crc32c(uint32_t crc, const void *p, size_t len)
+{
+	static uint32_t table[256];
+	const uint8_t *b = p;
+
+	if (!table[1]) { /* built once; racing builders write the same values */
+		for (uint32_t i = 0; i < 256; i++) {
+			uint32_t c = i;
+
+			for (int k = 0; k < 8; k++)
+				c = c & 1 ? (c >> 1) ^ 0x82f63b78u : c >> 1;
+			table[i] = c;
+		}
+	}
+	crc = ~crc;
+	while (len--)
+		crc = table[(crc ^ *b++) & 0xff] ^ (crc >> 8);
+	return ~crc;
+}
+
+/* --- configuration --- */
+
+static void put_str(struct state_buf *b, const char *s)
+{
+	uint32_t n = s ? (uint32_t)strlen(s) : 0;
+
+	state_put_u32(b, n);
+	state_put_bytes(b, s, n);
+}
+
+/* Read a string into buf (size cap, NUL-terminated); false if too long or with a NUL inside. */
+static bool get_str(struct state_buf *b, char *buf, size_t cap)
+{
+	uint32_t n = state_get_u32(b);
+
+	if (n >= cap || n > state_remaining(b)) {
+		b->overflow = true;
+		return false;
+	}
+	state_get_bytes(b, buf, n);
+	buf[n] = 0;
+	return strlen(buf) == n;
+}
+
+int snapshot_config_save(const struct vm_config *c, struct state_buf *b)
+{
+	int ret = state_begin_section(b, "config", SNAPSHOT_CONFIG_VER);
+
+	state_put_u64(b, c->mem_bytes);
+	state_put_u32(b, c->sockets);
+	state_put_u32(b, c->cores);
+	state_put_u32(b, c->threads);
+	state_put_u8(b, c->hugepages);
+	state_put_u8(b, c->thp);
+	state_put_u8(b, c->acpi);
+	state_put_u8(b, c->test_device);
+	state_put_u16(b, c->debug_exit_port);
+	state_put_u8(b, c->on_reset);
+	state_put_u8(b, c->com1.mode);
+	put_str(b, c->com1.path);
+	state_put_u8(b, c->com2.mode);
+	put_str(b, c->com2.path);
+	state_put_u32(b, c->nr_disks);
+	for (unsigned i = 0; i < c->nr_disks; i++) {
+		put_str(b, c->disks[i].path);
+		state_put_u8(b, c->disks[i].read_only);
+		put_str(b, c->disks[i].id);
+	}
+	state_put_u8(b, c->vconsole.mode);
+	put_str(b, c->vconsole.path);
+	state_put_u8(b, c->rng);
+	return ret ? ret : state_end_section(b);
+}
+
+static const char *config_fields(struct state_buf *b, struct vm_config *c, uint8_t *f)
+{
+	c->mem_bytes = state_get_u64(b);
+	c->sockets = state_get_u32(b);
+	c->cores = state_get_u32(b);
+	c->threads = state_get_u32(b);
+	for (unsigned i = 0; i < 4; i++)
+		f[i] = state_get_u8(b); /* hugepages, thp, acpi, test_device */
+	c->debug_exit_port = state_get_u16(b);
+	f[4] = state_get_u8(b); /* on_reset */
+	f[5] = state_get_u8(b); /* com1 */
+	if (!get_str(b, c->com1.path, sizeof(c->com1.path)))
+		return "serial path";
+	f[6] = state_get_u8(b); /* com2 */
+	if (!get_str(b, c->com2.path, sizeof(c->com2.path)))
+		return "serial path";
+	c->nr_disks = state_get_u32(b);
+	if (c->nr_disks > CONFIG_MAX_DISKS)
+		return "number of disks";
+	for (unsigned i = 0; i < c->nr_disks; i++) {
+		struct disk_config *d = &c->disks[i];
+		uint8_t ro;
+
+		if (!get_str(b, d->path, sizeof(d->path)) || !d->path[0])
+			return "disk path";
+		ro = state_get_u8(b);
+		if (ro > 1 || !get_str(b, d->id, sizeof(d->id)))
+			return "disk mode or id";
+		d->read_only = ro;
+	}
+	f[7] = state_get_u8(b); /* vconsole */
+	if (!get_str(b, c->vconsole.path, sizeof(c->vconsole.path)))
+		return "console path";
+	f[8] = state_get_u8(b); /* rng */
+	return NULL;
+}
+
+static const char *config_check(const struct vm_config *c, const uint8_t *f)
+{
+	uint64_t vcpus = (uint64_t)c->sockets * c->cores * c->threads;
+
+	if (!c->sockets || !c->cores || !c->threads || vcpus > CONFIG_MAX_VCPUS)
+		return "topology";
+	if (c->mem_bytes < (2ull << 20) || c->mem_bytes > (1ull << 40) || c->mem_bytes % 4096)
+		return "memory size";
+	for (unsigned i = 0; i < 4; i++)
+		if (f[i] > 1)
+			return "flags";
+	if (f[0] && f[1])
+		return "hugepages with thp";
+	if (f[4] > RESET_RESTART || f[5] > SERIAL_NONE || f[6] > SERIAL_NONE ||
+	    f[7] > VCONSOLE_SOCKET || f[8] > 1)
+		return "mode";
+	if (c->debug_exit_port > 0xfffc)
+		return "debug-exit port";
+	if ((f[5] == SERIAL_FILE && !c->com1.path[0]) ||
+	    (f[6] == SERIAL_FILE && !c->com2.path[0]) ||
+	    (f[7] >= VCONSOLE_FILE && !c->vconsole.path[0]))
+		return "backend path missing";
+	return NULL;
+}
+
+int snapshot_config_load(struct state_buf *b, struct vm_config *c)
+{
+	uint8_t f[9] = {0};
+	uint16_t v;
+	const char *why;
+
+	config_defaults(c);
+	if (state_section(b, "config", &v) < 0)
+		why = "missing";
+	else if (v != SNAPSHOT_CONFIG_VER)
+		why = "unknown version";
+	else if (!(why = config_fields(b, c, f)) && state_section_done(b))
+		why = "length";
+	if (!why)
+		why = config_check(c, f);
+	if (why) {
+		log_err("snapshot: configuration: bad %s", why);
+		return -EINVAL;
+	}
+	c->hugepages = f[0], c->thp = f[1], c->acpi = f[2], c->test_device = f[3];
+	c->on_reset = f[4];
+	c->com1.mode = f[5], c->com2.mode = f[6];
+	c->vconsole.mode = f[7];
+	c->rng = f[8];
+	return 0;
+}
+
+#define DIFF(what, fmt, a, b)                                                                      \
+	do {                                                                                       \
+		if ((a) != (b)) {                                                                  \
+			log_err("snapshot: %s differs: snapshot " fmt ", configuration " fmt,      \
+				what, b, a);                                                       \
+			return -EINVAL;                                                            \
+		}                                                                                  \
+	} while (0)
+
+int snapshot_config_check(const struct vm_config *g, const struct vm_config *s)
+{
+	DIFF("memory (bytes)", "%llu", (unsigned long long)g->mem_bytes,
+	     (unsigned long long)s->mem_bytes);
+	DIFF("vCPU count", "%u", config_vcpus(g), config_vcpus(s));
+	DIFF("sockets", "%u", g->sockets, s->sockets);
+	DIFF("threads per core", "%u", g->threads, s->threads);
+	DIFF("ACPI", "%d", g->acpi, s->acpi);
+	DIFF("test device", "%d", g->test_device, s->test_device);
+	DIFF("debug-exit port", "%#x", g->debug_exit_port, s->debug_exit_port);
+	DIFF("number of disks", "%u", g->nr_disks, s->nr_disks);
+	for (unsigned i = 0; i < g->nr_disks; i++)
+		DIFF("a disk's read-only mode", "%d", g->disks[i].read_only, s->disks[i].read_only);
+	DIFF("virtio console", "%d", g->vconsole.mode != VCONSOLE_NONE,
+	     s->vconsole.mode != VCONSOLE_NONE);
+	DIFF("virtio rng", "%d", g->rng, s->rng);
+	return 0;
+}
+
+/* --- creating --- */
+
+static int write_all(int fd, const void *p, size_t n, off_t off)
+{
+	const uint8_t *b = p;
+
+	while (n) {
+		ssize_t w = pwrite(fd, b, n, off);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return w < 0 ? -errno : -EIO;
+		b += w;
+		n -= (size_t)w;
+		off += w;
+	}
+	return 0;
+}
+
+static bool all_zero(const uint8_t *p, size_t n)
+{
+	static const uint8_t zero[4096];
+
+	for (size_t off = 0; off < n; off += sizeof(zero)) {
+		size_t k = n - off < sizeof(zero) ? n - off : sizeof(zero);
+
+		if (memcmp(p + off, zero, k) != 0)
+			return false;
+	}
+	return true;
+}
+
+/* Whether no page of [p, p+n) of anonymous memory was ever touched (neither present nor swapped
+ * out, per /proc/self/pagemap bits 63 and 62): it reads as zero, and reading it would only fault
+ * the zero page in, page by page. pagemap_fd < 0: unknown (false). */
+static bool untouched(int pagemap_fd, const uint8_t *p, size_t n)
+{
+	uint64_t ent[MEM_CHUNK / 4096];
+	size_t pages = (n + 4095) / 4096;
+	off_t off = (off_t)((uintptr_t)p / 4096 * sizeof(uint64_t));
+
+	if (pagemap_fd < 0 || (uintptr_t)p % 4096 ||
+	    pread(pagemap_fd, ent, pages * sizeof(ent[0]), off) !=
+		(ssize_t)(pages * sizeof(ent[0])))
+		return false;
+	for (size_t i = 0; i < pages; i++)
+		if (ent[i] & (3ull << 62))
+			return false;
+	return true;
+}
+
+/* Every RAM region in guest-physical order; all-zero chunks stay holes. */
+static int write_memory(struct vm *vm, const char *path, uint64_t *total)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600), ret = 0;
+	int pagemap = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	off_t off = 0;
+
+	if (fd < 0) {
+		ret = -errno;
+		log_err("snapshot: memory file %s: %s", path, strerror(errno));
+		return ret;
+	}
+	for (unsigned i = 0; i < vm->mem.nr && ret == 0; i++) {
+		const struct guest_region *r = &vm->mem.r[i];
+
+		if (!(r->flags & GUEST_MEM_RAM))
+			continue;
+		for (uint64_t o = 0; o < r->len && ret == 0; o += MEM_CHUNK) {
+			size_t n = r->len - o < MEM_CHUNK ? (size_t)(r->len - o) : MEM_CHUNK;
+
+			/* A file-backed region's absent pages hold the file's data. */
+			if (!(r->flags & GUEST_MEM_FILE) && untouched(pagemap, r->host + o, n))
+				continue;
+			if (!all_zero(r->host + o, n))
+				ret = write_all(fd, r->host + o, n, off + (off_t)o);
+		}
+		off += (off_t)r->len;
+	}
+	if (pagemap >= 0)
+		close(pagemap);
+	if (ret == 0 && ftruncate(fd, off) < 0)
+		ret = -errno;
+	if (close(fd) < 0 && ret == 0)
+		ret = -errno;
+	if (ret < 0)
+		log_err("snapshot: writing memory file %s: %s", path, strerror(-ret));
+	*total = (uint64_t)off;
+	return ret;
+}
+
+static int save_vcpus(struct vm *vm, struct state_buf *b)
+{
+	int ret = 0;
+
+	for (unsigned i = 0; i < vm->nr_vcpus && ret == 0; i++) {
+		char name[STATE_NAME_MAX];
+
+		snprintf(name, sizeof(name), "vcpu.%u", i);
+		ret = state_begin_section(b, name, X86_VCPU_STATE_VERSION);
+		ret = ret ? ret : x86_vcpu_save(vm->kvm, vm->vcpus[i].fd, board_vcpu_id(vm, i), b);
+		ret = ret ? ret : state_end_section(b);
+	}
+	return ret;
+}
+
+static void put_le(uint8_t *p, uint64_t v, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+/* Header + body + CRC to path.tmp, then renamed over path. */
+static int write_state_file(const char *path, const struct state_buf *body, uint64_t mem_bytes)
+{
+	uint8_t hdr[SNAPSHOT_HDR_LEN] = {0}, crc_le[CRC_LEN];
+	char tmp[4200];
+	uint32_t crc;
+	int fd, ret;
+
+	memcpy(hdr, SNAPSHOT_MAGIC, 8);
+	put_le(hdr + 8, SNAPSHOT_VERSION, 4);
+	put_le(hdr + 12, SNAPSHOT_FLAG_FULL, 4);
+	put_le(hdr + 16, mem_bytes, 8);
+	put_le(hdr + 24, body->len, 8);
+	crc = snapshot_crc32c(snapshot_crc32c(0, hdr, sizeof(hdr)), body->data, body->len);
+	put_le(crc_le, crc, CRC_LEN);
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= sizeof(tmp))
+		return -ENAMETOOLONG;
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		ret = -errno;
+		log_err("snapshot: %s: %s", tmp, strerror(errno));
+		return ret;
+	}
+	ret = write_all(fd, hdr, sizeof(hdr), 0);
+	ret = ret ? ret : write_all(fd, body->data, body->len, SNAPSHOT_HDR_LEN);
+	ret = ret ? ret : write_all(fd, crc_le, CRC_LEN, (off_t)(SNAPSHOT_HDR_LEN + body->len));
+	if (close(fd) < 0 && ret == 0)
+		ret = -errno;
+	if (ret == 0 && rename(tmp, path) < 0)
+		ret = -errno;
+	if (ret < 0) {
+		log_err("snapshot: writing %s: %s", path, strerror(-ret));
+		unlink(tmp);
+	}
+	return ret;
+}
+
+int snapshot_create(struct vm *vm, const char *snap_path, const char *mem_path)
+{
+	struct state_buf b = {0};
+	uint64_t mem_bytes = 0;
+	int ret;
+
+	if (vm_get_state(vm) != VM_PAUSED) {
+		log_err("snapshot: the VM must be paused");
+		return -EBUSY;
+	}
+	ret = snapshot_config_save(vm->cfg, &b);
+	ret = ret ? ret : board_save(vm, &b);
+	ret = ret ? ret : x86_vm_save(vm->fd, &b);
+	ret = ret ? ret : save_vcpus(vm, &b);
+	if (ret == -ENOMEM)
+		log_err("snapshot: out of memory while collecting state");
+	ret = ret ? ret : write_memory(vm, mem_path, &mem_bytes);
+	ret = ret ? ret : write_state_file(snap_path, &b, mem_bytes);
+	state_buf_free(&b);
+	return ret;
+}
+
+/* --- reading --- */
+
+static uint64_t get_le(const uint8_t *p, unsigned n)
+{
+	uint64_t v = 0;
+
+	for (unsigned i = 0; i < n; i++)
+		v |= (uint64_t)p[i] << (8 * i);
+	return v;
+}
+
+static int read_file(const char *path, uint8_t **out, size_t *len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC), ret = 0;
+	struct stat st;
+	uint8_t *p = NULL;
+	size_t got = 0;
+
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		ret = -errno;
+		log_err("snapshot: %s: %s", path, strerror(errno));
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size > SNAPSHOT_MAX_LEN) {
+		log_err("snapshot: %s: not a regular file of at most %llu bytes", path,
+			(unsigned long long)SNAPSHOT_MAX_LEN);
+		ret = -EINVAL;
+		goto out;
+	}
+	p = malloc((size_t)st.st_size + 1);
+	while (p && got < (size_t)st.st_size) {
+		ssize_t n = read(fd, p + got, (size_t)st.st_size - got);
+
+		if (n <= 0 && !(n < 0 && errno == EINTR))
+			break;
+		got += n > 0 ? (size_t)n : 0;
+	}
+	if (!p || got != (size_t)st.st_size) {
+		log_err("snapshot: %s: read failed", path);
+		free(p);
+		p = NULL;
+		ret = -EIO;
+	}
+out:
+	if (fd >= 0)
+		close(fd);
+	*out = p;
+	*len = got;
+	return ret;
+}
+
+#define REFUSE(...) (log_err("snapshot: " __VA_ARGS__), -EINVAL)
+
+static int check_header(const char *path, const uint8_t *d, size_t len, struct snapshot_image *img)
+{
+	uint32_t version, crc;
+	uint64_t body;
+
+	if (len < SNAPSHOT_HDR_LEN + CRC_LEN || memcmp(d, SNAPSHOT_MAGIC, 8) != 0)
+		return REFUSE("%s: not a kiln snapshot (no KILNSNAP header)", path);
+	version = (uint32_t)get_le(d + 8, 4);
+	if (version != SNAPSHOT_VERSION)
+		return REFUSE("%s: format version %u, this kiln reads version %u", path, version,
+			      SNAPSHOT_VERSION);
+	img->flags = (uint32_t)get_le(d + 12, 4);
+	img->mem_bytes = get_le(d + 16, 8);
+	body = get_le(d + 24, 8);
+	if (body != len - SNAPSHOT_HDR_LEN - CRC_LEN)
+		return REFUSE("%s: truncated or padded (%zu bytes, the header says %llu)", path,
+			      len, (unsigned long long)body + SNAPSHOT_HDR_LEN + CRC_LEN);
+	crc = (uint32_t)get_le(d + len - CRC_LEN, CRC_LEN);
+	if (snapshot_crc32c(0, d, len - CRC_LEN) != crc)
+		return REFUSE("%s: checksum mismatch (the file is corrupt)", path);
+	if (img->flags != SNAPSHOT_FLAG_FULL)
+		return REFUSE("%s: flags %#x: only Full snapshots are supported", path, img->flags);
+	return 0;
+}
+
+int snapshot_read(const char *path, struct snapshot_image *img)
+{
+	int ret;
+
+	memset(img, 0, sizeof(*img));
+	ret = read_file(path, &img->data, &img->len);
+	if (ret == 0)
+		ret = check_header(path, img->data, img->len, img);
+	if (ret == 0 && state_open(&img->body, img->data + SNAPSHOT_HDR_LEN,
+				   img->len - SNAPSHOT_HDR_LEN - CRC_LEN) < 0)
+		ret = REFUSE("%s: bad section framing", path);
+	if (ret == 0)
+		ret = snapshot_config_load(&img->body, &img->cfg);
+	if (ret == 0 && img->cfg.mem_bytes != img->mem_bytes)
+		ret = REFUSE("%s: memory size %llu does not match the configuration's %llu", path,
+			     (unsigned long long)img->mem_bytes,
+			     (unsigned long long)img->cfg.mem_bytes);
+	if (ret < 0)
+		snapshot_image_free(img);
+	return ret;
+}
+
+void snapshot_image_free(struct snapshot_image *img)
+{
+	free(img->data);
+	memset(img, 0, sizeof(*img));
+}
+
+static int load_vcpus(struct vm *vm, struct state_buf *b)
+{
+	int ret = 0;
+
+	for (unsigned i = 0; i < vm->nr_vcpus && ret == 0; i++) {
+		char name[STATE_NAME_MAX];
+		uint16_t v;
+
+		snprintf(name, sizeof(name), "vcpu.%u", i);
+		if (state_section(b, name, &v) < 0)
+			return REFUSE("section '%s' is missing", name);
+		ret = x86_vcpu_load(vm->kvm, vm->vcpus[i].fd, board_vcpu_id(vm, i), b, v);
+	}
+	return ret;
+}
+
+int snapshot_load_state(struct vm *vm, struct snapshot_image *img)
+{
+	/* Devices first: they drive their interrupt lines to the saved levels, and the irqchip's
+	 * state loaded afterwards then holds what the snapshot says. */
+	int ret = board_load(vm, &img->body);
+
+	if (ret == 0)
+		ret = x86_vm_load(vm->fd, &img->body);
+	if (ret == 0)
+		ret = load_vcpus(vm, &img->body);
+	return ret;
+}
