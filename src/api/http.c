@@ -13,10 +13,12 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include <microhttpd.h>
-
 #include "api/http.h"
+#include "api/mhd.h"
 #include "util/log.h"
+
+/* libmicrohttpd, loaded by http_server_start (the only way into this file's callbacks). */
+static const struct mhd_api *mhd;
 
 /* One request's state across MHD's calls: the body so far. */
 struct http_req {
@@ -91,17 +93,17 @@ static enum MHD_Result send_response(struct MHD_Connection *c, struct api_respon
 	struct MHD_Response *resp;
 	enum MHD_Result ret;
 
-	resp = r->body ? MHD_create_response_from_buffer(r->len, r->body, MHD_RESPMEM_MUST_FREE)
-		       : MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+	resp = r->body ? mhd->create_response_from_buffer(r->len, r->body, MHD_RESPMEM_MUST_FREE)
+		       : mhd->create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
 	if (!resp) {
 		api_response_free(r);
 		return MHD_NO; /* MHD closes the connection */
 	}
 	r->body = NULL; /* MHD owns it now */
 	if (r->status != 204)
-		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
-	ret = MHD_queue_response(c, (unsigned)r->status, resp);
-	MHD_destroy_response(resp);
+		mhd->add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+	ret = mhd->queue_response(c, (unsigned)r->status, resp);
+	mhd->destroy_response(resp);
 	return ret;
 }
 
@@ -117,7 +119,7 @@ static enum MHD_Result reject(struct http_server *s, struct MHD_Connection *c, c
 static bool declared_too_big(struct MHD_Connection *c)
 {
 	const char *cl =
-	    MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+	    mhd->lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
 
 	return cl && strtoull(cl, NULL, 10) > API_MAX_BODY;
 }
@@ -202,7 +204,7 @@ static void timer_update(struct http_server *s)
 	struct itimerspec its = {0};
 	MHD_UNSIGNED_LONG_LONG ms;
 
-	if (MHD_get_timeout(s->mhd, &ms) == MHD_YES) {
+	if (mhd->get_timeout(s->mhd, &ms) == MHD_YES) {
 		its.it_value.tv_sec = (time_t)(ms / 1000);
 		its.it_value.tv_nsec = (long)(ms % 1000) * 1000000 + 1; /* never 0: that disarms */
 	}
@@ -212,7 +214,7 @@ static void timer_update(struct http_server *s)
 
 static void run_mhd(struct http_server *s)
 {
-	if (MHD_run(s->mhd) != MHD_YES)
+	if (mhd->run(s->mhd) != MHD_YES)
 		log_debug("api: MHD_run failed");
 	timer_update(s);
 }
@@ -236,14 +238,14 @@ static int daemon_start(struct http_server *s)
 	const union MHD_DaemonInfo *info;
 
 	s->mhd =
-	    MHD_start_daemon(MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, NULL, NULL, on_request, s,
-			     MHD_OPTION_LISTEN_SOCKET, s->listen_fd, MHD_OPTION_CONNECTION_TIMEOUT,
-			     (unsigned)HTTP_CONN_TIMEOUT_S, MHD_OPTION_NOTIFY_COMPLETED,
-			     on_completed, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
-			     MHD_OPTION_CONNECTION_LIMIT, 32u, MHD_OPTION_END);
+	    mhd->start_daemon(MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, NULL, NULL, on_request, s,
+			      MHD_OPTION_LISTEN_SOCKET, s->listen_fd, MHD_OPTION_CONNECTION_TIMEOUT,
+			      (unsigned)HTTP_CONN_TIMEOUT_S, MHD_OPTION_NOTIFY_COMPLETED,
+			      on_completed, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
+			      MHD_OPTION_CONNECTION_LIMIT, 32u, MHD_OPTION_END);
 	if (!s->mhd)
 		return -EIO;
-	info = MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_EPOLL_FD);
+	info = mhd->get_daemon_info(s->mhd, MHD_DAEMON_INFO_EPOLL_FD);
 	if (!info || info->epoll_fd < 0)
 		return -EIO;
 	s->mhd_fd = info->epoll_fd;
@@ -255,6 +257,9 @@ int http_server_start(struct http_server *s, struct event_loop *loop, const char
 {
 	int ret;
 
+	mhd = mhd_load();
+	if (!mhd)
+		return -ENOENT;
 	memset(s, 0, sizeof(*s));
 	s->loop = loop;
 	s->api = api;
@@ -292,7 +297,7 @@ void http_server_stop(struct http_server *s)
 	if (s->loop && s->timer_fd >= 0)
 		event_loop_del(s->loop, s->timer_fd);
 	if (s->mhd)
-		MHD_stop_daemon(s->mhd); /* closes the listening socket it was given */
+		mhd->stop_daemon(s->mhd); /* closes the listening socket it was given */
 	else if (s->listen_fd >= 0)
 		close(s->listen_fd);
 	if (s->timer_fd >= 0)

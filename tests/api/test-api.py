@@ -364,10 +364,13 @@ def metrics_lines(path):
 
 
 def find_swagger(given):
-    """The given path, else shared/reference/firecracker-api/firecracker.yaml beside any
-    directory above this script (the repository's clone or a worktree of it)."""
+    """The given path, else the copy in tests/api/data, else
+    shared/reference/firecracker-api/firecracker.yaml beside any directory above this script."""
     if given and os.path.exists(given):
         return given
+    here = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "firecracker.yaml")
+    if os.path.exists(here):
+        return here
     d = os.path.dirname(os.path.abspath(__file__))
     while d != "/":
         cand = os.path.join(d, "shared", "reference", "firecracker-api", "firecracker.yaml")

@@ -248,6 +248,8 @@ def test_faults(kiln, tmp, snap, mem):
                      {"snapshot_path": snap, "mem_file_path": mem})
         check(st == 400 and "differs" in b["fault_message"],
               f"mismatched configuration: 400 ({b})")
+        st, info = call(a.sock, "GET", "/")
+        check(st == 200 and info["state"] == "Not started", "mismatch: the API still answers")
         print("info the process was configured; skipping the valid load in it")
         a.kill()
         a = Kiln(tmp, "faults2", [kiln])
