@@ -76,7 +76,7 @@ def wait_for(pred, secs=20):
 
 def counts(text):
     return [int(l.split()[1]) for l in text.splitlines()
-            if l.startswith("count: ") and l.split()[1].isdigit()]
+            if l.startswith("count: ") and len(l.split()) > 1 and l.split()[1].isdigit()]
 
 
 class Proc:
