@@ -2,6 +2,7 @@
  * rounds over dirty logging, then pauses it for the last pages and its state. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -38,7 +39,9 @@ struct migrate_src {
 	double t0, t_fetch; /* start, last dirty fetch (seconds) */
 	uint8_t *buf;	    /* one MEMORY frame's payload being built */
 	size_t buf_len;
-	uint64_t *bits; /* one region's dirty bitmap */
+	uint64_t *bits;	  /* one region's dirty bitmap */
+	int pagemap_fd;	  /* /proc/self/pagemap, or -1: the full pass skips untouched pages */
+	uint64_t pm[256]; /* pagemap entries of the pages being looked at */
 };
 
 static double now_s(void)
@@ -117,19 +120,45 @@ static bool page_zero(const uint8_t *p)
 	return memcmp(p, zero, MIG_PAGE) == 0;
 }
 
+/* Full pass: whether page i of the 256 at host h (anonymous memory) was ever touched, per
+ * /proc/self/pagemap (present or swapped); untouched pages read as zero and are not even read.
+ * Unknown (no pagemap, a file mapping): true. */
+static void touched_load(struct migrate_src *s, const struct guest_region *r, const uint8_t *h,
+			 uint64_t n)
+{
+	off_t off = (off_t)((uintptr_t)h / MIG_PAGE * sizeof(uint64_t));
+
+	if (s->pagemap_fd < 0 || (r->flags & GUEST_MEM_FILE) ||
+	    pread(s->pagemap_fd, s->pm, n * sizeof(uint64_t), off) != (ssize_t)(n * 8))
+		memset(s->pm, 0xff, sizeof(s->pm));
+}
+
+static bool page_needed(struct migrate_src *s, const uint64_t *bits, const uint8_t *base,
+			uint64_t first, uint64_t i)
+{
+	if (bits)
+		return (bits[i / 64] >> (i % 64)) & 1;
+	return (s->pm[i - first] & (3ull << 62)) && !page_zero(base + i * MIG_PAGE);
+}
+
 /* Send the pages of region r whose bits are set (all pages if bits is NULL, skipping zero pages:
  * the destination's RAM starts zeroed), in runs of at most 256 pages. */
 static int send_region(struct migrate_src *s, const struct guest_region *r, const uint64_t *bits)
 {
 	uint64_t pages = r->len / MIG_PAGE;
 
-	for (uint64_t i = 0; i < pages;) {
+	for (uint64_t i = 0, first = 0; i < pages;) {
 		uint32_t n = 0;
 		int ret;
 
-		while (i + n < pages && n < 256 &&
-		       (bits ? (bits[(i + n) / 64] >> ((i + n) % 64)) & 1
-			     : !page_zero(r->host + (i + n) * MIG_PAGE)))
+		if (i % 256 == 0) { /* runs stay inside chunks of 256 pages */
+			first = i;
+			if (!bits) /* the pagemap entries of the chunk */
+				touched_load(s, r, r->host + i * MIG_PAGE,
+					     pages - i < 256 ? pages - i : 256);
+		}
+		while (i + n < pages && (i + n) / 256 == first / 256 &&
+		       page_needed(s, bits, r->host, first, i + n))
 			n++;
 		if (n == 0) {
 			i++;
@@ -426,6 +455,7 @@ static int prepare(struct migrate_src *s, struct vmm *m, const struct migrate_pa
 	s->p.state = MIGRATE_ACTIVE;
 	s->p.pages_total = ram_pages(&m->vm->mem, &words);
 	s->buf = malloc(BATCH + MIG_RUN_HDR * 64 + 256 * MIG_PAGE + MIG_RUN_HDR);
+	s->pagemap_fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
 	s->bits = calloc(words, sizeof(uint64_t));
 	s->t0 = s->t_fetch = now_s();
 	return s->buf && s->bits ? 0 : -ENOMEM;
@@ -438,6 +468,9 @@ static void src_free(struct migrate_src *s)
 	s->fd = -1;
 	free(s->buf);
 	free(s->bits);
+	if (s->pagemap_fd >= 0)
+		close(s->pagemap_fd);
+	s->pagemap_fd = -1;
 	s->buf = NULL;
 	s->bits = NULL;
 }
@@ -463,6 +496,7 @@ int migrate_start(struct vmm *m, const struct migrate_params *p)
 			return -ENOMEM;
 		pthread_mutex_init(&s->lock, NULL);
 		s->fd = -1;
+		s->pagemap_fd = -1;
 		m->mig = s;
 	}
 	src_free(s);

@@ -262,7 +262,6 @@ def test_source_faults(kiln, guest, tmp):
     rec.join(10)
     check(res["state"] == "failed" and "refused by the test" in res["error"],
           f"a destination answering ABANDON to COMPLETE: failed ({res['error']})")
-    check(res["dirty_pages"] >= 1, f"the counter's page shows in the dirty log ({res})")
     still_running(src, "ABANDON at COMPLETE")
     fr = frames(rec.data)
     types = [t for t, _, _ in fr]
