@@ -9,8 +9,9 @@ goes. For BENCH_RUNS runs (default 5), alternating VMMs: start a destination wai
 boot the source, let the guest run 1 s, migrate with a 300 ms downtime budget, 30 rounds at
 most. kiln: `PUT /migrate`, the source's outcome line (total time from the request to the ACK,
 downtime from the pause to the ACK: the destination has loaded the state). QEMU:
-`migrate-set-parameters downtime-limit=300`, `migrate`, `query-migrate` (total-time, downtime:
-QEMU's own measure, from the stop to the end of the stream on the source). Prints median
+`migrate-set-parameters downtime-limit=300 max-bandwidth=100G` (its default cap is 128 MiB/s), `migrate`, `query-migrate` (total-time, downtime:
+QEMU's own measure, from the stop to the end of the stream on the source; a QEMU migration not
+complete after 60 s is counted as not converging: QEMU has no forced completion by default). Prints median
 [min..max] in ms, and whether the destination's guest went on."""
 import json
 import os
@@ -110,17 +111,18 @@ def qemu_once(tmp, guest, args):
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     q = QMP(qs)
     time.sleep(1)
-    q.cmd("migrate-set-parameters", **{"downtime-limit": 300})
+    # QEMU caps migration at 128 MiB/s by default; kiln does not cap: lift it.
+    q.cmd("migrate-set-parameters", **{"downtime-limit": 300, "max-bandwidth": 100 << 30})
     q.cmd("migrate", uri=f"tcp:127.0.0.1:{p}")
     r = wait(lambda: (lambda s: s if s["status"] in ("completed", "failed") else None)(
-        q.cmd("query-migrate")["return"]), 120)
+        q.cmd("query-migrate")["return"]), 60)
     n = len(read(qo))
     went_on = wait(lambda: len(read(qo)) > n, 5)
     for x in (src, dst):
         x.kill()
         x.wait()
     if not r or r["status"] != "completed":
-        raise RuntimeError(f"QEMU migration: {r}")
+        return None  # QEMU does not force completion: it iterates until cancelled
     return float(r["total-time"]), float(r["downtime"]), None, bool(went_on)
 
 
@@ -137,15 +139,26 @@ def main():
         for _ in range(RUNS):
             for g, (elf, args) in GUESTS.items():
                 for v, fn in vmms.items():
-                    res.setdefault((g, v), []).append(fn(tmp, elf, args))
+                    r = fn(tmp, elf, args)
+                    res.setdefault((g, v), [])
+                    if r:
+                        res[g, v].append(r)
+                    else:
+                        res[g, "nc"] = res.get((g, "nc"), 0) + 1
     print(f"\nlive migration over 127.0.0.1, 256 MiB guests, downtime budget 300 ms, {RUNS} runs;"
           " ms, median [min..max]\n")
     print(f"{'guest':6} {'vmm':5} {'total':>26} {'downtime':>26} {'rounds':>7} {'guest went on'}")
     for (g, v), rs in res.items():
+        if v == "nc" or not rs:
+            continue
         rounds = [r[2] for r in rs if r[2] is not None]
         print(f"{g:6} {v:5} {fmt([r[0] for r in rs]):>26} {fmt([r[1] for r in rs]):>26} "
               f"{statistics.median(rounds) if rounds else '-':>7} "
               f"{sum(r[3] for r in rs)}/{len(rs)}")
+    for (g, v), n in res.items():
+        if v == "nc":
+            print(f"{g:6} qemu   did not complete within 60 s in {n} of {RUNS} runs "
+                  "(no forced completion)")
 
 
 if __name__ == "__main__":
