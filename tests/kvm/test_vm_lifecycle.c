@@ -1,6 +1,7 @@
 /* test_vm_lifecycle.c — the VM state machine on real KVM: start, pause/resume of a guest counting
  * at CPL3 (the count moves only while running, a paused VM uses no CPU), stop, and the
- * transitions each state refuses. Also guest memory slots registered with KVM.
+ * transitions each state refuses. Also guest memory slots registered with KVM, and dirty logging:
+ * the pages the counting guest writes, and only those, plus what kiln itself wrote.
  * Usage: test_vm_lifecycle COUNT_GUEST_ELF COUNTER_GPA   (exit 77 if /dev/kvm is unusable) */
 #include <errno.h>
 #include <fcntl.h>
@@ -115,6 +116,65 @@ static void test_pause_resume_counting_guest(void **state)
 	assert_int_equal(vm_resume(vm), -EBUSY);
 	assert_int_equal(vm_pause(vm), -EBUSY);
 	assert_int_equal(vm_start(vm), -EBUSY);
+	vm_destroy(vm);
+}
+
+/* Fetch and clear every RAM region's dirty log; the dirty page numbers (gpa / 4 KiB) go into
+ * pages (at most max), their count is returned. */
+static unsigned fetch_dirty(struct vm *vm, uint64_t *pages, unsigned max)
+{
+	static uint64_t bits[(1u << 30) / 4096 / 64];
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < vm->mem.nr; i++) {
+		const struct guest_region *r = &vm->mem.r[i];
+
+		if (!(r->flags & GUEST_MEM_RAM))
+			continue;
+		assert_true(guest_mem_bitmap_words(r->len) <= sizeof(bits) / sizeof(bits[0]));
+		assert_int_equal(guest_mem_dirty_fetch(&vm->mem, r, bits), 0);
+		for (uint64_t p = 0; p < r->len / 4096; p++)
+			if ((bits[p / 64] >> (p % 64)) & 1 && n++ < max)
+				pages[n - 1] = r->gpa / 4096 + p;
+	}
+	return n;
+}
+
+static void test_dirty_log(void **state)
+{
+	struct vm_config cfg;
+	struct vm *vm;
+	uint64_t pages[64], c;
+	unsigned n;
+	bool counter_seen = false;
+
+	(void)state;
+	config_for_test(&cfg, 1);
+	assert_int_equal(vm_create(&cfg, &g_kvm, &g_loop, &vm), 0);
+	assert_int_equal(vm_start(vm), 0);
+	c = wait_counter_above(vm, 0);
+	assert_int_equal(vm_pause(vm), 0);
+	assert_int_equal(guest_mem_log_start(&vm->mem), 0);
+	assert_int_equal(fetch_dirty(vm, pages, 64), 0); /* starts clean */
+	assert_int_equal(vm_resume(vm), 0);
+	wait_counter_above(vm, c + 1000);
+	assert_int_equal(vm_pause(vm), 0);
+	n = fetch_dirty(vm, pages, 64);
+	/* The counter's page, and a few more: the guest's stack. Nothing else runs. */
+	for (unsigned i = 0; i < n && i < 64; i++)
+		counter_seen |= pages[i] == g_counter_gpa / 4096;
+	assert_true(counter_seen);
+	if (n > 8)
+		fail_msg("%u pages dirty, expected the counter's and a few stack pages", n);
+	assert_int_equal(fetch_dirty(vm, pages, 64), 0); /* paused: cleared, nothing new */
+	/* kiln's own writes: the VMM bitmap, merged. */
+	assert_int_equal(guest_mem_write(&vm->mem, 0x500ff8, "0123456789abcdef", 16), 0);
+	assert_int_equal(fetch_dirty(vm, pages, 64), 2);
+	assert_int_equal(pages[0], 0x500);
+	assert_int_equal(pages[1], 0x501);
+	guest_mem_log_stop(&vm->mem);
+	vm_request_stop(vm, VM_STOP_HOST, KILN_EXIT_OK);
+	assert_int_equal(vm_join(vm), KILN_EXIT_OK);
 	vm_destroy(vm);
 }
 
@@ -234,6 +294,7 @@ int main(int argc, char **argv)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_pause_resume_counting_guest),
 	    cmocka_unit_test(test_stop_while_paused),
+	    cmocka_unit_test(test_dirty_log),
 	    cmocka_unit_test(test_stop_before_start),
 	    cmocka_unit_test(test_vcpu_pinning),
 	    cmocka_unit_test(test_vcpu_pinning_refused),
