@@ -321,6 +321,49 @@ static void test_read_write_chain(void **state)
 	assert_int_equal(len, 513);
 }
 
+/* Dirty tracking: popping marks the writable buffers' pages (not the readable ones), pushing marks
+ * them again and the used ring; nothing is marked while logging is off. */
+static bool page_dirty(const uint64_t *bits, uint64_t region_gpa, uint64_t gpa)
+{
+	uint64_t p = (gpa - region_gpa) / PG;
+
+	return (bits[p / 64] >> (p % 64)) & 1;
+}
+
+static void test_dirty_marks(void **state)
+{
+	struct drv *d = *state;
+	const uint64_t rd = DATA_GPA + 4 * PG, w1 = DATA_GPA + 8 * PG + 32, w2 = DATA_GPA + 12 * PG;
+	const struct guest_region *r = guest_mem_find(&d->m, MAIN_GPA);
+	uint64_t bits[MAIN_LEN / PG / 64];
+	struct virtq_chain c;
+
+	drv_queue(d, 8, false, false);
+	d->data_next = DATA_GPA + 3 * PG;
+	drv_add(d, 1, one_r);
+	pop_ok(d, &c); /* logging off: nothing marked */
+	assert_int_equal(guest_mem_log_start(&d->m), 0);
+	/* readable 16 bytes on page 4; writable 4 KiB across pages 8-9; writable 8 bytes, page 12
+	 */
+	drv_desc(d, 1, rd, 16, VIRTQ_DESC_F_NEXT, 2);
+	drv_desc(d, 2, w1, PG, VIRTQ_DESC_F_WRITE | VIRTQ_DESC_F_NEXT, 3);
+	drv_desc(d, 3, w2, 8, VIRTQ_DESC_F_WRITE, 0);
+	drv_publish(d, 1);
+	pop_ok(d, &c);
+	assert_int_equal(c.nr_segs, 3);
+	assert_int_equal(guest_mem_dirty_fetch(&d->m, r, bits), 0);
+	assert_true(page_dirty(bits, r->gpa, w1) && page_dirty(bits, r->gpa, w1 + PG));
+	assert_true(page_dirty(bits, r->gpa, w2));
+	assert_false(page_dirty(bits, r->gpa, rd));
+	assert_int_equal(guest_mem_bitmap_count(bits, MAIN_LEN / PG / 64), 3);
+	assert_int_equal(virtq_push(&d->q, c.head, PG + 8), 0);
+	assert_int_equal(guest_mem_dirty_fetch(&d->m, r, bits), 0);
+	assert_true(page_dirty(bits, r->gpa, w1) && page_dirty(bits, r->gpa, w2));
+	assert_true(page_dirty(bits, r->gpa, USED_GPA));
+	assert_false(page_dirty(bits, r->gpa, rd));
+	guest_mem_log_stop(&d->m);
+}
+
 static void test_chain_as_long_as_queue(void **state)
 {
 	struct drv *d = *state;
@@ -963,6 +1006,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_simple_chain, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_read_write_chain, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_dirty_marks, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_chain_as_long_as_queue, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_indirect_chain, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_indirect_table_full_size, setup, teardown),
