@@ -377,7 +377,7 @@ int guest_mem_log_start(struct guest_mem *m)
 		if (!r->dirty)
 			return -ENOMEM;
 	}
-	m->logging = true;
+	__atomic_store_n(&m->logging, true, __ATOMIC_RELEASE); /* after the bitmaps */
 	m->log_users = 1;
 	ret = set_ram_slots(m);
 	if (ret < 0)
@@ -396,7 +396,7 @@ void guest_mem_log_stop(struct guest_mem *m)
 
 void guest_mem_mark_dirty(const struct guest_mem *m, uint64_t gpa, uint64_t len)
 {
-	while (__atomic_load_n(&m->logging, __ATOMIC_RELAXED) && len) {
+	while (__atomic_load_n(&m->logging, __ATOMIC_ACQUIRE) && len) {
 		const struct guest_region *r = guest_mem_find(m, gpa);
 		uint64_t off, end;
 

@@ -36,6 +36,7 @@ struct migrate_src {
 	int fd;
 	bool cancel;	    /* atomic: stop as soon as possible */
 	bool paused_by_us;  /* the thread paused the VM: it resumes it on failure */
+	bool logging;	    /* the thread started dirty logging: it stops it at the end */
 	double t0, t_fetch; /* start, last dirty fetch (seconds) */
 	uint8_t *buf;	    /* one MEMORY frame's payload being built */
 	size_t buf_len;
@@ -367,6 +368,7 @@ static int run(struct migrate_src *s, double *t_pause)
 	ret = ret ? ret : mig_send_frame(s->fd, MIG_CONFIG, cfg.data, cfg.len, NULL, 0);
 	state_buf_free(&cfg);
 	ret = ret ? ret : guest_mem_log_start(&s->vm->mem);
+	s->logging = ret == 0;
 	if (ret == 0)
 		ret = precopy(s);
 	if (ret == 1 && s->params.on_timeout == MIGRATE_CANCEL) {
@@ -388,7 +390,9 @@ static void finish(struct migrate_src *s, int ret, double t_pause)
 		fail(s, MIGRATE_FAILED, "%s", strerror(-ret));
 		mig_send_abandon(s->fd, s->p.error);
 	}
-	guest_mem_log_stop(&s->vm->mem);
+	if (s->logging)
+		guest_mem_log_stop(&s->vm->mem);
+	s->logging = false;
 	pthread_mutex_lock(&s->lock);
 	s->p.total_ms = (t - s->t0) * 1e3;
 	if (ret == 0) {
@@ -503,6 +507,7 @@ int migrate_start(struct vmm *m, const struct migrate_params *p)
 	memset(&s->p, 0, sizeof(s->p));
 	s->cancel = false;
 	s->paused_by_us = false;
+	s->logging = false;
 	s->joined = true;
 	ret = prepare(s, m, p);
 	m->dirty_log_used = true; /* the rounds consume the log a Diff snapshot would use */

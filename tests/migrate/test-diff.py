@@ -104,6 +104,25 @@ def run(kiln, guest, tmp):
     snap(sock, p["d1.snap"], p["d1.mem"], "Diff")
     snap(sock, p["f2.snap"], p["f2.mem"], "Full")
     snap(sock, p["d2.snap"], p["d2.mem"], "Diff")
+    # A (failed) migration consumes the log: Diff refused until a Full; tracking stays on.
+    call(sock, "PATCH", "/vm", {"state": "Resumed"})
+    st, _ = call(sock, "PUT", "/migrate", {"destination": f"127.0.0.1:{tm.port()}"})
+    res = wait_for(lambda: (lambda b: b if b["state"] != "active" else None)(
+        call(sock, "GET", "/migrate")[1]))
+    check(st == 204 and res and res["state"] == "failed", f"a migration to nobody fails ({res})")
+    call(sock, "PATCH", "/vm", {"state": "Paused"})
+    x = os.path.join(tmp, "x")
+    st, b = call(sock, "PUT", "/snapshot/create",
+                 {"snapshot_path": x + ".snap", "mem_file_path": x + ".mem",
+                  "snapshot_type": "Diff"})
+    check(st == 400 and "migration" in b["fault_message"], f"Diff after a migration: 400 ({b})")
+    snap(sock, x + ".snap", x + ".mem", "Full")
+    call(sock, "PATCH", "/vm", {"state": "Resumed"})
+    n0 = vm.text().count(" ok")
+    wait_for(lambda: vm.text().count(" ok") > n0)
+    call(sock, "PATCH", "/vm", {"state": "Paused"})
+    snap(sock, x + "3.snap", x + "3.mem", "Diff")
+    check(len(data_pages(x + "3.mem")) >= 2048, "tracking is still on after the migration")
     vm.kill()
     d1, changed = data_pages(p["d1.mem"]), changed_pages(p["base.mem"], p["f2.mem"])
     work = set(range(0x1000000 // PAGE, (0x1000000 + (8 << 20)) // PAGE))
