@@ -93,7 +93,7 @@ def wait_output(path, pred, secs=30):
 
 def counts(text):
     return [int(l.split()[1]) for l in text.splitlines()
-            if l.startswith("count: ") and l.split()[1].isdigit()]
+            if l.startswith("count: ") and len(l.split()) > 1 and l.split()[1].isdigit()]
 
 
 def counter_in(mem_path):
