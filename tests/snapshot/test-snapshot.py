@@ -169,7 +169,10 @@ def test_count(kiln, guest, tmp):
     check(counts(open(p.out).read()) == [], "nothing printed while paused")
     call(p.sock, "PATCH", "/vm", {"state": "Resumed"})
     text = wait_output(p.out, lambda t: len(counts(t)) >= 1)
-    check(counts(text)[:1] and counts(text)[0] > c2, "resumed from the paused restore")
+    # >=, not >: a snapshot taken after the guest stored a multiple of print_every and before it
+    # printed it leaves that very count to be printed first after the restore.
+    check(counts(text)[:1] and counts(text)[0] >= c2,
+          f"resumed from the paused restore ({counts(text)[:1]} after {c2})")
     p.kill()
 
 
