@@ -16,6 +16,7 @@ usage: test-migrate.py --kiln KILN --count COUNT.elf --dirty DIRTY.elf --pattern
 Exit: 0 pass, 1 fail, 77 skip (no usable /dev/kvm).
 """
 import argparse
+import atexit
 import http.client
 import json
 import os
@@ -79,11 +80,28 @@ def counts(text):
             if l.startswith("count: ") and len(l.split()) > 1 and l.split()[1].isdigit()]
 
 
+# Every kiln this script starts, killed at exit whatever path the script takes (a failed check,
+# an exception, or meson's SIGTERM on timeout): a leaked guest would spin on for ever.
+LIVE = []
+
+
+def kill_leftovers():
+    for p in LIVE:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+
+
+atexit.register(kill_leftovers)
+signal.signal(signal.SIGTERM, lambda signo, frame: sys.exit(128 + signo))
+
+
 class Proc:
     def __init__(self, tmp, name, args):
         self.out, self.err = (os.path.join(tmp, name + x) for x in (".out", ".err"))
         with open(self.out, "w") as o, open(self.err, "w") as e:
             self.p = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=o, stderr=e)
+        LIVE.append(self.p)
 
     def text(self):
         return open(self.out, errors="replace").read()

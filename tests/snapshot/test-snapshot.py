@@ -18,6 +18,7 @@ usage: test-snapshot.py --kiln KILN --count COUNT.elf --pattern SNAP_PATTERN.elf
 Exit: 0 pass, 1 fail, 77 skip (no usable /dev/kvm).
 """
 import argparse
+import atexit
 import http.client
 import json
 import os
@@ -102,6 +103,22 @@ def counter_in(mem_path):
         return struct.unpack("<Q", f.read(8))[0]
 
 
+# Every kiln this script starts, killed at exit whatever path the script takes (a failed check,
+# an exception, or meson's SIGTERM on timeout): a leaked guest would spin on for ever.
+LIVE = []
+
+
+def kill_leftovers():
+    for p in LIVE:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+
+
+atexit.register(kill_leftovers)
+signal.signal(signal.SIGTERM, lambda signo, frame: sys.exit(128 + signo))
+
+
 class Kiln:
     """A kiln process with its serial output in a file."""
 
@@ -112,6 +129,7 @@ class Kiln:
         with open(self.out, "w") as o, open(self.err, "w") as e:
             self.p = subprocess.Popen(args + ["--api-sock", self.sock], stdin=subprocess.DEVNULL,
                                       stdout=o, stderr=e)
+        LIVE.append(self.p)
 
     def ready(self):
         return wait_sock(self.sock, self.p)
