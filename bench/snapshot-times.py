@@ -6,17 +6,18 @@ count guest with an API socket, pause, time PUT /snapshot/create; then time `kil
 --paused --api-sock` from spawn until GET / answers Paused (process start, KVM set-up, state
 load: everything but the guest's first touches of memory), and the resume until the guest's next
 serial line (its first pages come from the memory file). Prints median [min..max] in ms."""
-import http.client
 import json
 import os
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "lib"))
+import kilntest  # noqa: E402  (tests/lib)
 
 BUILD = sys.argv[1] if len(sys.argv) > 1 else "build"
 KILN = os.path.join(BUILD, "kiln")
@@ -25,23 +26,8 @@ RUNS = int(os.environ.get("BENCH_RUNS", "5"))
 SIZES = os.environ.get("BENCH_SNAP_MEM", "256M,2G").split(",")
 
 
-class UnixHTTP(http.client.HTTPConnection):
-    def __init__(self, path):
-        super().__init__("localhost", timeout=120)
-        self.path = path
-
-    def connect(self):
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.connect(self.path)
-
-
 def call(sock, method, path, body=None):
-    c = UnixHTTP(sock)
-    c.request(method, path, body=json.dumps(body) if body is not None else None)
-    r = c.getresponse()
-    data = r.read()
-    c.close()
-    return r.status, (json.loads(data) if data else None)
+    return kilntest.call(sock, method, path, body, timeout=120)
 
 
 def wait_state(sock, want, secs=60):

@@ -16,8 +16,6 @@ usage: test-migrate.py --kiln KILN --count COUNT.elf --dirty DIRTY.elf --pattern
 Exit: 0 pass, 1 fail, 77 skip (no usable /dev/kvm).
 """
 import argparse
-import atexit
-import http.client
 import json
 import os
 import signal
@@ -28,6 +26,9 @@ import sys
 import tempfile
 import threading
 import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import kilntest  # noqa: E402  (tests/lib)
 
 FAILS = []
 PORT = [46000 + os.getpid() % 2000]
@@ -45,24 +46,8 @@ def port():
     return PORT[0]
 
 
-class UnixHTTP(http.client.HTTPConnection):
-    def __init__(self, path):
-        super().__init__("localhost", timeout=30)
-        self.path = path
-
-    def connect(self):
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.settimeout(30)
-        self.sock.connect(self.path)
-
-
 def call(sock, method, path, body=None):
-    c = UnixHTTP(sock)
-    c.request(method, path, body=json.dumps(body) if body is not None else None)
-    r = c.getresponse()
-    data = r.read()
-    c.close()
-    return r.status, (json.loads(data) if data else None)
+    return kilntest.call(sock, method, path, body, timeout=30)
 
 
 def wait_for(pred, secs=20):
@@ -80,20 +65,6 @@ def counts(text):
             if l.startswith("count: ") and len(l.split()) > 1 and l.split()[1].isdigit()]
 
 
-# Every kiln this script starts, killed at exit whatever path the script takes (a failed check,
-# an exception, or meson's SIGTERM on timeout): a leaked guest would spin on for ever.
-LIVE = []
-
-
-def kill_leftovers():
-    for p in LIVE:
-        if p.poll() is None:
-            p.kill()
-            p.wait()
-
-
-atexit.register(kill_leftovers)
-signal.signal(signal.SIGTERM, lambda signo, frame: sys.exit(128 + signo))
 
 
 class Proc:
@@ -101,7 +72,7 @@ class Proc:
         self.out, self.err = (os.path.join(tmp, name + x) for x in (".out", ".err"))
         with open(self.out, "w") as o, open(self.err, "w") as e:
             self.p = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=o, stderr=e)
-        LIVE.append(self.p)
+        kilntest.reap_at_exit(self.p)
 
     def text(self):
         return open(self.out, errors="replace").read()

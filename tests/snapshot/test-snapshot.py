@@ -18,18 +18,18 @@ usage: test-snapshot.py --kiln KILN --count COUNT.elf --pattern SNAP_PATTERN.elf
 Exit: 0 pass, 1 fail, 77 skip (no usable /dev/kvm).
 """
 import argparse
-import atexit
-import http.client
 import json
 import os
 import shutil
 import signal
-import socket
 import struct
 import subprocess
 import sys
 import tempfile
 import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import kilntest  # noqa: E402  (tests/lib)
 
 FAILS = []
 COUNTER_GPA = 0x300000
@@ -44,25 +44,8 @@ def check(cond, what):
     return cond
 
 
-class UnixHTTP(http.client.HTTPConnection):
-    def __init__(self, path):
-        super().__init__("localhost", timeout=60)
-        self.path = path
-
-    def connect(self):
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.settimeout(60)
-        self.sock.connect(self.path)
-
-
 def call(sock, method, path, body=None):
-    c = UnixHTTP(sock)
-    c.request(method, path, body=json.dumps(body) if body is not None else None,
-              headers={"Content-Type": "application/json"})
-    r = c.getresponse()
-    data = r.read()
-    c.close()
-    return r.status, (json.loads(data) if data else None)
+    return kilntest.call(sock, method, path, body, timeout=60)
 
 
 def wait_sock(path, proc, secs=20):
@@ -103,20 +86,6 @@ def counter_in(mem_path):
         return struct.unpack("<Q", f.read(8))[0]
 
 
-# Every kiln this script starts, killed at exit whatever path the script takes (a failed check,
-# an exception, or meson's SIGTERM on timeout): a leaked guest would spin on for ever.
-LIVE = []
-
-
-def kill_leftovers():
-    for p in LIVE:
-        if p.poll() is None:
-            p.kill()
-            p.wait()
-
-
-atexit.register(kill_leftovers)
-signal.signal(signal.SIGTERM, lambda signo, frame: sys.exit(128 + signo))
 
 
 class Kiln:
@@ -129,7 +98,7 @@ class Kiln:
         with open(self.out, "w") as o, open(self.err, "w") as e:
             self.p = subprocess.Popen(args + ["--api-sock", self.sock], stdin=subprocess.DEVNULL,
                                       stdout=o, stderr=e)
-        LIVE.append(self.p)
+        kilntest.reap_at_exit(self.p)
 
     def ready(self):
         return wait_sock(self.sock, self.p)

@@ -1,0 +1,53 @@
+"""kilntest.py — helpers shared by kiln's Python tests and benchmarks: a JSON call to kiln's API
+on a Unix socket, and a reaper that kills every kiln a script started when it exits."""
+import atexit
+import http.client
+import json
+import signal
+import socket
+import sys
+
+
+class UnixHTTP(http.client.HTTPConnection):
+    """HTTP/1.1 over the Unix stream socket at path."""
+
+    def __init__(self, path, timeout):
+        super().__init__("localhost", timeout=timeout)
+        self.path = path
+
+    def connect(self):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(self.timeout)
+        self.sock.connect(self.path)
+
+
+def call(sock, method, path, body=None, timeout=60):
+    """One API request; returns (status, decoded JSON body or None)."""
+    c = UnixHTTP(sock, timeout)
+    c.request(method, path, body=json.dumps(body) if body is not None else None,
+              headers={"Content-Type": "application/json"})
+    r = c.getresponse()
+    data = r.read()
+    c.close()
+    return r.status, (json.loads(data) if data else None)
+
+
+# Every kiln a script starts, killed at exit whatever path the script takes (a failed check,
+# an exception, or meson's SIGTERM on timeout): a leaked guest would spin on for ever.
+_live = []
+
+
+def _kill_leftovers():
+    for p in _live:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+
+
+def reap_at_exit(proc):
+    """Register a subprocess.Popen to be killed when the script exits; returns it."""
+    if not _live:
+        atexit.register(_kill_leftovers)
+        signal.signal(signal.SIGTERM, lambda signo, frame: sys.exit(128 + signo))
+    _live.append(proc)
+    return proc
