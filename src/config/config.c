@@ -47,6 +47,7 @@ void config_usage(void)
 	      "  --debug-exit-port P|none  debug-exit port (default 0xf4)\n"
 	      "  --test-device          add the PIO/MMIO scratch device used by the guest tests\n"
 	      "  --no-acpi              no ACPI tables: the guest finds CPUs in the MP table\n"
+	      "  --pvpanic              a pvpanic port: a guest kernel panic ends kiln (status 6)\n"
 	      "  --disk PATH[,ro][,id=NAME][,root]  a virtio-blk disk on a raw image (repeatable,\n"
 	      "                         16 max); root: first disk, root=/dev/vda ro|rw on the "
 	      "cmdline\n"
@@ -236,6 +237,7 @@ enum opt_id {
 	OPT_DEBUG_EXIT,
 	OPT_TEST_DEVICE,
 	OPT_NO_ACPI,
+	OPT_PVPANIC,
 	OPT_DISK,
 	OPT_CONSOLE_VIRTIO,
 	OPT_RNG,
@@ -260,6 +262,7 @@ static const struct option run_opts[] = {
     {"debug-exit-port", required_argument, NULL, OPT_DEBUG_EXIT},
     {"test-device", no_argument, NULL, OPT_TEST_DEVICE},
     {"no-acpi", no_argument, NULL, OPT_NO_ACPI},
+    {"pvpanic", no_argument, NULL, OPT_PVPANIC},
     {"disk", required_argument, NULL, OPT_DISK},
     {"console-virtio", required_argument, NULL, OPT_CONSOLE_VIRTIO},
     {"rng", no_argument, NULL, OPT_RNG},
@@ -506,6 +509,9 @@ static int parse_one(struct vm_config *c, struct parse_state *st, int opt, const
 	case OPT_NO_ACPI:
 		c->acpi = false;
 		return 0;
+	case OPT_PVPANIC:
+		c->pvpanic = true;
+		return 0;
 	case 'v':
 		c->verbosity++;
 		return 0;
@@ -639,4 +645,18 @@ int config_kernel_cmdline(const struct vm_config *c, char *out, size_t len)
 		n = snprintf(out, len, "%s%sroot=/dev/vda %s", c->cmdline, c->cmdline[0] ? " " : "",
 			     root->read_only ? "ro" : "rw");
 	return n < 0 || (size_t)n >= len ? -ENOSPC : 0;
+}
+
+bool config_cmdline_has(const char *cmdline, const char *word)
+{
+	size_t n = strlen(word);
+
+	for (const char *p = cmdline; n && (p = strstr(p, word)) != NULL; p++) {
+		bool starts = p == cmdline || p[-1] == ' ' || p[-1] == '\t';
+		bool ends = p[n] == '\0' || p[n] == ' ' || p[n] == '\t';
+
+		if (starts && ends)
+			return true;
+	}
+	return false;
 }

@@ -67,6 +67,7 @@ struct vm_config {
 	uint16_t debug_exit_port; /* 0: no debug-exit device */
 	bool test_device;	  /* the PIO/MMIO scratch device used by the guest tests */
 	bool acpi;		  /* ACPI tables (default); false: the MP table only */
+	bool pvpanic;		  /* the pvpanic port: a guest kernel panic stops the VM */
 	struct disk_config disks[CONFIG_MAX_DISKS]; /* virtio-blk, in slot order */
 	unsigned nr_disks;
 	struct vconsole_config vconsole; /* virtio-console port 0 */
@@ -139,6 +140,9 @@ int config_check_pinning(const struct vm_config *c, const cpu_set_t *allowed, ch
  * Firecracker does. Returns 0, or -ENOSPC if it does not fit in len bytes with its NUL.
  */
 int config_kernel_cmdline(const struct vm_config *c, char *out, size_t len) MUST_CHECK;
+
+/* True if the command line holds `word` as a whole space-separated token (e.g. "acpi=off"). */
+bool config_cmdline_has(const char *cmdline, const char *word);
 
 /* Print the `kiln run` usage text. */
 void config_usage(void);

@@ -23,6 +23,7 @@ enum vm_stop_reason {
 	VM_STOP_DEBUG_EXIT, /* debug-exit port: status (value << 1) | 1 */
 	VM_STOP_HOST,	    /* host asked (signal, API): status 0 */
 	VM_STOP_FATAL,	    /* a vCPU hit an exit it cannot continue from: status 6 */
+	VM_STOP_PANIC,	    /* the guest kernel reported a panic (pvpanic): status 6 */
 };
 
 /* kiln's own exit statuses; debug-exit statuses are odd, these are even. */

@@ -1,5 +1,6 @@
-/* i8042.c — the keyboard controller without a keyboard: status, command byte, reset line, and
- * a queue of injected scancodes. */
+/* i8042.c — the keyboard controller and a keyboard behind it: status, command byte, reset line,
+ * the keyboard's answers to the commands a driver probes it with, and a queue of injected
+ * scancodes. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -21,6 +22,26 @@
 
 #define OUTPORT_RESET 0x01 /* active low: clearing it resets the CPU */
 #define OUTPORT_A20   0x02
+
+/* Keyboard commands (written to the data port with no controller command pending) and answers. */
+enum {
+	KBD_SETLEDS = 0xed, /* + one parameter byte */
+	KBD_ECHO = 0xee,
+	KBD_SCANSET = 0xf0, /* + one parameter byte; 0 asks for the current set */
+	KBD_GETID = 0xf2,
+	KBD_SET_REP = 0xf3, /* + one parameter byte */
+	KBD_ENABLE = 0xf4,
+	KBD_RESET_DIS = 0xf5,
+	KBD_RESET_DEF = 0xf6,
+	KBD_RESEND = 0xfe,
+	KBD_RESET_BAT = 0xff,
+	KBD_ACK = 0xfa,
+	KBD_BAT_OK = 0xaa,
+	KBD_ID0 = 0xab, /* an MF2 keyboard: 0xab 0x83 */
+	KBD_ID1 = 0x83,
+	KBD_SET2 = 0x02,
+	KBD_SET2_XLATED = 0x41, /* what the controller's translation makes of 0x02 */
+};
 
 enum {
 	CMD_READ_CTR = 0x20,
@@ -45,10 +66,12 @@ struct i8042 {
 	uint8_t out;	 /* output buffer */
 	bool out_full;
 	bool last_was_cmd;
-	uint8_t pending; /* command waiting for its data byte on port 0x60, or 0 */
+	uint8_t pending;     /* command waiting for its data byte on port 0x60, or 0 */
+	uint8_t kbd_pending; /* keyboard command waiting for its parameter byte, or 0 */
 	uint64_t ignored;
 	bool ctr_written; /* a driver configured the controller: it expects keyboard IRQs */
-	uint8_t keys[I8042_KEY_QUEUE]; /* injected scancodes not yet in the output buffer */
+	uint8_t keys[I8042_KEY_QUEUE]; /* keyboard bytes (answers, injected scancodes) not yet in
+					  the output buffer */
 	size_t nr_keys;
 };
 
@@ -101,8 +124,64 @@ static bool command(struct i8042 *d, uint8_t cmd)
 	return false;
 }
 
-/* A data-port write: the data byte of a pending command, or a byte for the (absent)
- * keyboard. Returns true if the machine must reset. */
+/* Queue a keyboard byte behind the ones waiting (lock held); dropped, and counted, if full. */
+static void kbd_reply(struct i8042 *d, uint8_t v)
+{
+	if (d->nr_keys == I8042_KEY_QUEUE) {
+		d->ignored++;
+		return;
+	}
+	d->keys[d->nr_keys++] = v;
+}
+
+/* A byte for the keyboard (lock held): a command, or the parameter of the one before. The
+ * keyboard acknowledges what it knows, as an MF2 keyboard does, so a driver's probe (Linux's
+ * atkbd: GETID, SETLEDS, SET_REP, ENABLE) finds one; it answers an unknown command with RESEND. */
+static void kbd_write(struct i8042 *d, uint8_t v)
+{
+	uint8_t cmd = d->kbd_pending;
+
+	d->kbd_pending = 0;
+	if (cmd) {
+		kbd_reply(d, KBD_ACK);
+		if (cmd == KBD_SCANSET && v == 0)
+			kbd_reply(d, d->ctr & CTR_XLATE ? KBD_SET2_XLATED : KBD_SET2);
+		return;
+	}
+	switch (v) {
+	case KBD_SETLEDS:
+	case KBD_SCANSET:
+	case KBD_SET_REP:
+		d->kbd_pending = v;
+		kbd_reply(d, KBD_ACK);
+		break;
+	case KBD_ECHO:
+		kbd_reply(d, KBD_ECHO);
+		break;
+	case KBD_GETID:
+		kbd_reply(d, KBD_ACK);
+		kbd_reply(d, KBD_ID0);
+		kbd_reply(d, KBD_ID1);
+		break;
+	case KBD_ENABLE:
+	case KBD_RESET_DIS:
+	case KBD_RESET_DEF:
+	case KBD_RESEND:
+		kbd_reply(d, KBD_ACK);
+		break;
+	case KBD_RESET_BAT:
+		kbd_reply(d, KBD_ACK);
+		kbd_reply(d, KBD_BAT_OK);
+		break;
+	default:
+		d->ignored++;
+		kbd_reply(d, KBD_RESEND);
+		break;
+	}
+}
+
+/* A data-port write: the data byte of a pending command, or a byte for the keyboard. Returns
+ * true if the machine must reset. */
 static bool data(struct i8042 *d, uint8_t v)
 {
 	uint8_t cmd = d->pending;
@@ -117,7 +196,7 @@ static bool data(struct i8042 *d, uint8_t v)
 		d->outport = v;
 		return !(v & OUTPORT_RESET);
 	default:
-		d->ignored++;
+		kbd_write(d, v);
 		return false;
 	}
 }
@@ -166,14 +245,17 @@ static void reset_request(struct i8042 *d)
 static void data_write(void *dev, uint64_t off, uint64_t val, unsigned size)
 {
 	struct i8042 *d = dev;
-	bool reset;
+	bool reset, irq;
 
 	(void)off;
 	(void)size;
 	pthread_mutex_lock(&d->lock);
 	d->last_was_cmd = false;
 	reset = data(d, (uint8_t)val);
+	irq = next_key(d); /* a keyboard answer, if the output buffer was empty */
 	pthread_mutex_unlock(&d->lock);
+	if (irq)
+		pulse_irq(d);
 	if (reset)
 		reset_request(d);
 }
@@ -310,19 +392,27 @@ void i8042_save(struct i8042 *d, struct state_buf *b)
 	state_put_u8(b, d->ctr_written);
 	state_put_u8(b, (uint8_t)d->nr_keys);
 	state_put_bytes(b, d->keys, d->nr_keys);
+	state_put_u8(b, d->kbd_pending); /* since version 2 */
 	pthread_mutex_unlock(&d->lock);
+}
+
+static bool kbd_takes_parameter(uint8_t cmd)
+{
+	return cmd == KBD_SETLEDS || cmd == KBD_SCANSET || cmd == KBD_SET_REP;
 }
 
 int i8042_load(struct i8042 *d, struct state_buf *b, uint16_t version)
 {
-	uint8_t v[8], keys[I8042_KEY_QUEUE];
+	uint8_t v[8], keys[I8042_KEY_QUEUE], kbd_pending = 0;
 	const char *why = NULL;
 
 	for (unsigned i = 0; i < 8; i++)
 		v[i] = state_get_u8(b);
 	if (v[7] <= I8042_KEY_QUEUE)
 		state_get_bytes(b, keys, v[7]);
-	if (version != I8042_STATE_VERSION)
+	if (version >= 2) /* version 1 had no keyboard: nothing was pending */
+		kbd_pending = state_get_u8(b);
+	if (version < 1 || version > I8042_STATE_VERSION)
 		why = "unknown section version";
 	else if (v[7] > I8042_KEY_QUEUE || state_section_done(b))
 		why = "key queue longer than the controller's, or section length wrong";
@@ -332,6 +422,8 @@ int i8042_load(struct i8042 *d, struct state_buf *b, uint16_t version)
 		why = "pending command takes no data byte";
 	else if (!(v[1] & OUTPORT_RESET))
 		why = "output port holds the CPU in reset";
+	else if (kbd_pending && !kbd_takes_parameter(kbd_pending))
+		why = "pending keyboard command takes no parameter";
 	if (why) {
 		log_err("snapshot: i8042: %s", why);
 		return -EINVAL;
@@ -341,6 +433,7 @@ int i8042_load(struct i8042 *d, struct state_buf *b, uint16_t version)
 	d->last_was_cmd = v[4], d->pending = v[5], d->ctr_written = v[6];
 	d->nr_keys = v[7];
 	memcpy(d->keys, keys, d->nr_keys);
+	d->kbd_pending = kbd_pending;
 	pthread_mutex_unlock(&d->lock);
 	return 0;
 }

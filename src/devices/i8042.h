@@ -1,5 +1,6 @@
-/* i8042.h — the keyboard controller's reset line (0xFE to port 0x64 resets the machine) and
- * injected keyboard scancodes (Ctrl+Alt+Del from the API) on IRQ 1. */
+/* i8042.h — the keyboard controller's reset line (0xFE to port 0x64 resets the machine), a
+ * keyboard that answers a driver's probe, and injected scancodes (Ctrl+Alt+Del from the API) on
+ * IRQ 1. */
 #ifndef KILN_DEVICES_I8042_H
 #define KILN_DEVICES_I8042_H
 
@@ -23,14 +24,20 @@ struct i8042_config {
 	struct irq_line irq; /* the keyboard interrupt (IRQ 1); unwired: injected keys are polled */
 };
 
-#define I8042_KEY_QUEUE 16 /* injected scancode bytes waiting for the guest */
+/* Keyboard bytes (answers, injected scancodes) that can wait for the guest. */
+#define I8042_KEY_QUEUE 16
 
 /*
- * Create a controller with no keyboard or mouse attached. It answers the
- * commands Linux and boot code use (0x20/0x60 command byte, 0xAA self-test, 0xAB/0xA9 interface
- * tests, 0xA7/0xA8/0xAD/0xAE port enable bits, 0xD0/0xD1 output port); on_reset (device lock
- * not held) is called for 0xF0-0xFE pulses of the reset line and for 0xD1 with bit 0 clear.
- * Other commands and keyboard bytes are ignored and counted. Returns 0 or -ENOMEM.
+ * Create a controller with a keyboard and no mouse. The controller answers the commands Linux
+ * and boot code use (0x20/0x60 command byte, 0xAA self-test, 0xAB/0xA9 interface tests,
+ * 0xA7/0xA8/0xAD/0xAE port enable bits, 0xD0/0xD1 output port); on_reset (device lock not held)
+ * is called for 0xF0-0xFE pulses of the reset line and for 0xD1 with bit 0 clear. Bytes written
+ * to the data port with no controller command pending go to the keyboard, which answers as an
+ * MF2 keyboard: ACK (0xFA) for SETLEDS, SCANSET, SET_REP (and then their parameter byte),
+ * ENABLE, RESET_DIS, RESET_DEF, RESEND; GETID -> ACK 0xAB 0x83; RESET_BAT -> ACK 0xAA; ECHO ->
+ * 0xEE; SCANSET 0 -> ACK, ACK, 0x02 (0x41 when translating); anything else -> RESEND (0xFE),
+ * counted. Answers are queued as injected keys are (below). Other controller commands are
+ * ignored and counted. Returns 0 or -ENOMEM.
  */
 int i8042_create(const struct i8042_config *cfg, struct i8042 **out) MUST_CHECK;
 
@@ -66,16 +73,17 @@ uint64_t i8042_ignored(struct i8042 *d);
 
 /* --- state (snapshots, migration) --- */
 
-#define I8042_STATE_VERSION 1
+#define I8042_STATE_VERSION 2 /* 2 added the keyboard's pending command */
 
 /* Put the command byte, output port, output buffer, the command awaiting its data byte, whether a
- * driver configured the controller, and the injected keys not yet read into the open section.
- * Thread-safe. */
+ * driver configured the controller, the keyboard bytes not yet read, and the keyboard command
+ * awaiting its parameter into the open section. Thread-safe. */
 void i8042_save(struct i8042 *d, struct state_buf *b);
 
-/* Load the selected section (version `version`): the pending command must be one that takes a
- * data byte, the output port's reset line high, the key queue within I8042_KEY_QUEUE. 0 or
- * -EINVAL (logged, nothing changed). */
+/* Load the selected section (version 1 or 2; a version-1 section had no keyboard, so nothing
+ * was pending for it): the pending commands must be ones that take a data byte or parameter, the
+ * output port's reset line high, the key queue within I8042_KEY_QUEUE. 0 or -EINVAL (logged,
+ * nothing changed). */
 int i8042_load(struct i8042 *d, struct state_buf *b, uint16_t version) MUST_CHECK;
 
 #endif

@@ -76,7 +76,12 @@ int main(int argc, char **argv)
 {
 	struct x86_topology t;
 	struct acpi_virtio_dev v[LAYOUT_VIRTIO_SLOTS];
-	struct acpi_config cfg = {.topo = &t, .virtio = v, .com = {true, true}};
+	struct acpi_config cfg = {.topo = &t,
+				  .virtio = v,
+				  .com = {true, true},
+				  .rtc = true,
+				  .kbd = true,
+				  .pvpanic_port = LAYOUT_PVPANIC_PORT};
 	struct guest_mem m;
 	uint64_t rsdp = 0;
 	int ret;

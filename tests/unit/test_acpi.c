@@ -222,6 +222,7 @@ struct parsed {
 	uint64_t rsdp, xsdt, fadt, dsdt, madt, end;
 	const uint8_t *f, *d; /* FADT and DSDT bytes */
 	uint32_t dsdt_len;
+	uint16_t boot; /* the FADT's IA-PC boot architecture flags */
 	struct madt mt;
 };
 
@@ -314,13 +315,13 @@ static void parse_fadt(struct parsed *r, const struct guest_mem *m)
 	uint16_t boot = le16(f + 109);
 
 	r->f = f;
+	r->boot = boot;
 	assert_int_equal(le32(f + 4), 276);
 	assert_int_equal(f[131], 3);			     /* ACPI 6.3 */
 	assert_true(flags & (1u << 20));		     /* HW_REDUCED_ACPI */
 	assert_true(flags & (1u << 10));		     /* RESET_REG_SUP */
 	assert_true(flags & (1u << 4) && flags & (1u << 5)); /* no fixed power/sleep buttons */
 	assert_int_equal(boot & 1, 1);			     /* legacy devices (COM ports, RTC) */
-	assert_int_equal(boot & 2, 0);			     /* no 8042 for the OS to probe */
 	assert_int_equal(boot & 4, 4);			     /* no VGA */
 	assert_int_equal(boot & 32, 0);			     /* a CMOS RTC is present */
 	assert_int_equal(f[108], 0x32);			     /* century */
@@ -523,11 +524,37 @@ static void check_virtio(const uint8_t *d, uint32_t len, unsigned i,
 	assert_true(contains(d, len, crs, sizeof(crs)));
 }
 
+/* The RTC (PNP0B00: ports 0x70-0x71, no IRQ), the keyboard controller (PNP0303: 0x60, 0x64,
+ * IRQ 1, and the FADT's 8042 flag) and pvpanic (QEMU0001 at its port), each when configured. */
+static unsigned check_legacy(const struct parsed *r, const struct acpi_config *cfg)
+{
+	static const uint8_t rtc[] = {0x0c, 0x41, 0xd0, 0x0b, 0x00, 0x08, '_',	'U',  'I',  'D',
+				      0x00, 0x08, '_',	'C',  'R',  'S',  0x11, 0x0d, 0x0a, 0x0a,
+				      0x47, 1,	  0x70, 0,    0x70, 0,	  0,	2,    0x79, 0};
+	static const uint8_t kbd[] = {
+	    0x0c, 0x41, 0xd0, 0x03, 0x03, 0x08, '_',  'U', 'I',	 'D',  0x00, 0x08, '_', 'C',
+	    'R',  'S',	0x11, 0x18, 0x0a, 0x15, 0x47, 1,   0x60, 0,    0x60, 0,	   0,	1,
+	    0x47, 1,	0x64, 0,    0x64, 0,	0,    1,   0x22, 0x02, 0x00, 0x79, 0};
+	uint8_t pv[] = {0x47, 1, 0, 0, 0, 0, 0, 1, 0x79, 0};
+	unsigned n = cfg->rtc + cfg->kbd + (cfg->pvpanic_port != 0);
+
+	assert_int_equal(contains(r->d, r->dsdt_len, rtc, sizeof(rtc)), cfg->rtc);
+	assert_int_equal(contains(r->d, r->dsdt_len, kbd, sizeof(kbd)), cfg->kbd);
+	assert_int_equal(r->boot & 2, cfg->kbd ? 2 : 0);
+	assert_int_equal(count(r->d, r->dsdt_len, "QEMU0001", 9), cfg->pvpanic_port != 0);
+	pv[2] = pv[4] = (uint8_t)cfg->pvpanic_port;
+	pv[3] = pv[5] = (uint8_t)(cfg->pvpanic_port >> 8);
+	if (cfg->pvpanic_port)
+		assert_true(contains(r->d, r->dsdt_len, pv, sizeof(pv)));
+	return n;
+}
+
 static void check_dsdt(const struct parsed *r, const struct acpi_config *cfg)
 {
 	unsigned ncom = cfg->com[0] + cfg->com[1];
+	unsigned nlegacy = check_legacy(r, cfg);
 
-	assert_int_equal(dsdt_walk(r->d, r->dsdt_len), ncom + cfg->nr_virtio);
+	assert_int_equal(dsdt_walk(r->d, r->dsdt_len), ncom + nlegacy + cfg->nr_virtio);
 	assert_int_equal(count(r->d, r->dsdt_len, "LNRO0005", 9), cfg->nr_virtio);
 	assert_int_equal(count(r->d, r->dsdt_len, "\x0c\x41\xd0\x05\x01", 5), ncom);
 	for (unsigned i = 0; i < 2; i++)
@@ -552,8 +579,16 @@ static const struct parsed *roundtrip(struct fixture *f, struct x86_topology t, 
 {
 	static struct parsed r;
 	static struct acpi_virtio_dev v[LAYOUT_VIRTIO_SLOTS];
-	struct acpi_config cfg = {
-	    .topo = &t, .virtio = v, .nr_virtio = nvirtio, .com = {com1, com2}};
+	/* With both COM ports, the board's other legacy devices too (as kiln's board has them);
+	 * with fewer, none of them. */
+	bool legacy = com1 && com2;
+	struct acpi_config cfg = {.topo = &t,
+				  .virtio = v,
+				  .nr_virtio = nvirtio,
+				  .com = {com1, com2},
+				  .rtc = legacy,
+				  .kbd = legacy,
+				  .pvpanic_port = legacy ? LAYOUT_PVPANIC_PORT : 0};
 	uint64_t rsdp = 0;
 
 	fill_virtio(v, nvirtio);

@@ -32,6 +32,7 @@ static void test_defaults(void **state)
 	assert_string_equal(c.kernel_path, "");
 	assert_int_equal(c.verbosity, 1);
 	assert_true(c.acpi);
+	assert_false(c.pvpanic);
 }
 
 static void test_full_command_line(void **state)
@@ -44,7 +45,8 @@ static void test_full_command_line(void **state)
 			       "console=ttyS0", "--topology", "2:3:2", "--memory", "2G",
 			       "--hugepages", "--serial", "file:/tmp/out", "--serial2", "stdio",
 			       "--serial", "none", "--on-reset", "restart", "--boot", "pvh",
-			       "--debug-exit-port", "0x501", "--test-device", "--no-acpi"),
+			       "--debug-exit-port", "0x501", "--test-device", "--no-acpi",
+			       "--pvpanic"),
 			 0);
 	assert_string_equal(c.kernel_path, "/k");
 	assert_string_equal(c.initrd_path, "/i");
@@ -61,6 +63,22 @@ static void test_full_command_line(void **state)
 	assert_int_equal(c.debug_exit_port, 0x501);
 	assert_true(c.test_device);
 	assert_false(c.acpi);
+	assert_true(c.pvpanic);
+}
+
+/* Whole tokens only: what decides whether kiln adds virtio_mmio.device= tokens (acpi=off). */
+static void test_cmdline_has(void **state)
+{
+	(void)state;
+	assert_true(config_cmdline_has("acpi=off", "acpi=off"));
+	assert_true(config_cmdline_has("console=ttyS0 acpi=off", "acpi=off"));
+	assert_true(config_cmdline_has("acpi=off\tquiet", "acpi=off"));
+	assert_true(config_cmdline_has("xacpi=off acpi=off", "acpi=off"));
+	assert_false(config_cmdline_has("", "acpi=off"));
+	assert_false(config_cmdline_has("acpi=offx", "acpi=off"));
+	assert_false(config_cmdline_has("noacpi=off", "acpi=off"));
+	assert_false(config_cmdline_has("acpi=of", "acpi=off"));
+	assert_false(config_cmdline_has("acpi=off", ""));
 }
 
 static void test_virtio_flags(void **state)
@@ -252,6 +270,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_defaults),
 	    cmocka_unit_test(test_full_command_line),
+	    cmocka_unit_test(test_cmdline_has),
 	    cmocka_unit_test(test_raw_image),
 	    cmocka_unit_test(test_pins_and_root_disk),
 	    cmocka_unit_test(test_virtio_flags),

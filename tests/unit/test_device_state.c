@@ -47,34 +47,46 @@ static int load_bytes(const uint8_t *data, size_t len, load_fn load, void *obj, 
 	return load(obj, &r, version);
 }
 
-/* Round trip: save a, load into b, save b: identical streams. */
-static void round_trip(save_fn save, load_fn load, void *a, void *b)
+/* Round trip at the device's current `version`: save a, load into b, save b: identical
+ * streams. */
+static void round_trip_v(save_fn save, load_fn load, void *a, void *b, uint16_t version)
 {
 	struct state_buf w1 = {0}, w2 = {0};
 
 	save_one(&w1, save, a);
-	assert_int_equal(load_bytes(w1.data, w1.len, load, b, 1), 0);
+	assert_int_equal(load_bytes(w1.data, w1.len, load, b, version), 0);
 	save_one(&w2, save, b);
 	assert_int_equal(w1.len, w2.len);
 	assert_memory_equal(w1.data, w2.data, w1.len);
-	/* Another version, and the stream one byte short, are refused. */
-	assert_int_equal(load_bytes(w1.data, w1.len, load, b, 2), -EINVAL);
+	/* A newer version, and the stream one byte short, are refused. */
+	assert_int_equal(load_bytes(w1.data, w1.len, load, b, version + 1), -EINVAL);
 	w1.data[4]--; /* payload length (name "s\0", version) */
-	assert_int_equal(load_bytes(w1.data, w1.len - 1, load, b, 1), -EINVAL);
+	assert_int_equal(load_bytes(w1.data, w1.len - 1, load, b, version), -EINVAL);
 	state_buf_free(&w1);
 	state_buf_free(&w2);
 }
 
-/* Save a, patch payload byte `off` to `val`, and expect the load to fail. */
-static void refuse_patched(save_fn save, load_fn load, void *a, void *b, size_t off, uint8_t val)
+static void round_trip(save_fn save, load_fn load, void *a, void *b)
+{
+	round_trip_v(save, load, a, b, 1);
+}
+
+/* Save a, patch payload byte `off` to `val`, and expect the load at `version` to fail. */
+static void refuse_patched_v(save_fn save, load_fn load, void *a, void *b, size_t off, uint8_t val,
+			     uint16_t version)
 {
 	struct state_buf w = {0};
 
 	save_one(&w, save, a);
 	assert_true(8 + off < w.len);
 	w.data[8 + off] = val; /* the payload starts after "s\0", u16, u32 */
-	assert_int_equal(load_bytes(w.data, w.len, load, b, 1), -EINVAL);
+	assert_int_equal(load_bytes(w.data, w.len, load, b, version), -EINVAL);
 	state_buf_free(&w);
+}
+
+static void refuse_patched(save_fn save, load_fn load, void *a, void *b, size_t off, uint8_t val)
+{
+	refuse_patched_v(save, load, a, b, off, val, 1);
 }
 
 /* --- UART --- */
@@ -221,18 +233,45 @@ static void test_i8042(void **st)
 	assert_int_equal(i8042_create(&c, &b), 0);
 	i8042_cmd_io_ops.write(a, 0, 0x60, 1); /* write the command byte: pending */
 	assert_int_equal(i8042_ctrl_alt_del(a), 0);
-	round_trip(i8042_save_fn, i8042_load_fn, a, b);
+	round_trip_v(i8042_save_fn, i8042_load_fn, a, b, I8042_STATE_VERSION);
 	assert_int_equal(i8042_data_io_ops.read(b, 0, 1), 0x1d); /* the first key, then Alt */
 	assert_int_equal(i8042_data_io_ops.read(b, 0, 1), 0x38);
 	i8042_data_io_ops.write(b, 0, 0x47, 1); /* the pending command's data byte */
 	i8042_cmd_io_ops.write(b, 0, 0x20, 1);
 	assert_int_equal(i8042_data_io_ops.read(b, 0, 1), 0x47);
-	/* Payload: ctr outport out out_full last_cmd pending ctr_written nr_keys keys */
-	refuse_patched(i8042_save_fn, i8042_load_fn, a, b, 1, 0x02); /* reset line low */
-	refuse_patched(i8042_save_fn, i8042_load_fn, a, b, 3, 2);    /* flag */
-	refuse_patched(i8042_save_fn, i8042_load_fn, a, b, 5, 0xaa); /* pending: no data byte */
-	refuse_patched(i8042_save_fn, i8042_load_fn, a, b, 7, 17);   /* key queue */
+	/* Payload: ctr outport out out_full last_cmd pending ctr_written nr_keys keys (7 here: the
+	 * first of Ctrl+Alt+Del's 8 is in the output buffer) kbd_pending */
+	refuse_patched_v(i8042_save_fn, i8042_load_fn, a, b, 1, 0x02, 2);  /* reset line low */
+	refuse_patched_v(i8042_save_fn, i8042_load_fn, a, b, 3, 2, 2);	   /* flag */
+	refuse_patched_v(i8042_save_fn, i8042_load_fn, a, b, 5, 0xaa, 2);  /* pending: no data */
+	refuse_patched_v(i8042_save_fn, i8042_load_fn, a, b, 7, 17, 2);	   /* key queue */
+	refuse_patched_v(i8042_save_fn, i8042_load_fn, a, b, 15, 0xf4, 2); /* ENABLE: no param */
 	i8042_destroy(a);
+	i8042_destroy(b);
+}
+
+/* A version-1 section (before the keyboard: no kbd_pending byte) still loads, with nothing
+ * pending for the keyboard; version 2 reading it finds the section one byte short. */
+static void test_i8042_version1(void **st)
+{
+	struct i8042_config c = {0};
+	struct i8042 *b;
+	struct state_buf w = {0};
+	/* ctr 0x47, outport 0x03, out 0x1d, out_full, last_cmd 0, pending 0, ctr_written, 1 key */
+	static const uint8_t v1[] = {0x47, 0x03, 0x1d, 1, 0, 0, 1, 1, 0x38};
+
+	(void)st;
+	assert_int_equal(i8042_create(&c, &b), 0);
+	assert_int_equal(state_begin_section(&w, "s", 1), 0);
+	state_put_bytes(&w, v1, sizeof(v1));
+	assert_int_equal(state_end_section(&w), 0);
+	assert_int_equal(load_bytes(w.data, w.len, i8042_load_fn, b, 2), -EINVAL);
+	assert_int_equal(load_bytes(w.data, w.len, i8042_load_fn, b, 1), 0);
+	assert_int_equal(i8042_data_io_ops.read(b, 0, 1), 0x1d);
+	assert_int_equal(i8042_data_io_ops.read(b, 0, 1), 0x38);
+	i8042_data_io_ops.write(b, 0, 0x00, 1); /* a keyboard command, not a parameter */
+	assert_int_equal(i8042_data_io_ops.read(b, 0, 1), 0xfe);
+	state_buf_free(&w);
 	i8042_destroy(b);
 }
 
@@ -581,6 +620,7 @@ int main(void)
 	    cmocka_unit_test(test_uart),
 	    cmocka_unit_test(test_rtc),
 	    cmocka_unit_test(test_i8042),
+	    cmocka_unit_test(test_i8042_version1),
 	    cmocka_unit_test(test_testdev),
 	    cmocka_unit_test(test_virtio_rng_held),
 	    cmocka_unit_test(test_virtio_refusals),

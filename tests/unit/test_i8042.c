@@ -187,8 +187,9 @@ static void test_unknown_ignored(void **state)
 
 	cmd(f, 0xc0);
 	cmd(f, 0x12);
-	data_out(f, 0xf2); /* keyboard "identify": no keyboard, no answer */
 	assert_false(status(f) & STS_OBF);
+	data_out(f, 0x12); /* not a keyboard command: the keyboard asks for it again */
+	assert_int_equal(response(f), 0xfe);
 	assert_int_equal(i8042_ignored(f->d), 3);
 	assert_int_equal(f->resets, 0);
 	for (unsigned v = 0; v < 0x10000; v++) { /* everything but the reset pulses is safe */
@@ -208,6 +209,67 @@ static uint8_t key(struct fx *f)
 {
 	assert_true(status(f) & STS_OBF);
 	return (uint8_t)io_bus_read(&f->pio, 0x60, 1);
+}
+
+/* Write a keyboard command and expect exactly the answer bytes want[0..n). */
+static void kbd_expect(struct fx *f, uint8_t v, const uint8_t *want, size_t n)
+{
+	data_out(f, v);
+	for (size_t i = 0; i < n; i++)
+		assert_int_equal(key(f), want[i]);
+	assert_false(status(f) & STS_OBF);
+}
+
+/* What Linux's atkbd sends while probing and enabling the keyboard gets an MF2 keyboard's
+ * answers, one byte per OBF and one IRQ edge per byte. */
+static void test_keyboard_probe(void **state)
+{
+	static const uint8_t ack[] = {0xfa}, id[] = {0xfa, 0xab, 0x83}, bat[] = {0xfa, 0xaa};
+	static const uint8_t set_xlated[] = {0xfa, 0x41}, set2[] = {0xfa, 0x02}, echo[] = {0xee};
+	struct fx *f = *state;
+
+	cmd(f, 0x60);
+	data_out(f, 0x47); /* interrupts, translation */
+	kbd_expect(f, 0xf2, id, sizeof(id));
+	assert_int_equal(f->irq_rises, 3);
+	kbd_expect(f, 0xed, ack, 1); /* SETLEDS, then its parameter */
+	kbd_expect(f, 0x00, ack, 1);
+	kbd_expect(f, 0xf3, ack, 1); /* typematic rate */
+	kbd_expect(f, 0x20, ack, 1);
+	kbd_expect(f, 0xf0, ack, 1); /* which scancode set? 2, as the controller translates it */
+	kbd_expect(f, 0x00, set_xlated, sizeof(set_xlated));
+	kbd_expect(f, 0xf4, ack, 1);
+	kbd_expect(f, 0xff, bat, sizeof(bat));
+	kbd_expect(f, 0xee, echo, 1);
+	cmd(f, 0x60);
+	data_out(f, 0x05); /* translation off */
+	kbd_expect(f, 0xf0, ack, 1);
+	kbd_expect(f, 0x00, set2, sizeof(set2));
+	assert_int_equal(i8042_ignored(f->d), 0);
+	assert_int_equal(f->irq_rises, 17);
+	assert_int_equal(f->resets, 0);
+}
+
+/* Keyboard answers and injected keys share one queue, in order, and a full queue drops (and
+ * counts) answers rather than overwriting what waits. */
+static void test_keyboard_answers_queue(void **state)
+{
+	uint8_t bytes[I8042_KEY_QUEUE] = {0x1c};
+	struct fx *f = *state;
+
+	assert_int_equal(i8042_inject(f->d, bytes, 2), 0);
+	data_out(f, 0xee);
+	assert_int_equal(key(f), 0x1c);
+	assert_int_equal(key(f), 0x00);
+	assert_int_equal(key(f), 0xee);
+	assert_int_equal(i8042_inject(f->d, bytes, I8042_KEY_QUEUE), 0); /* 1 out, 15 queued */
+	data_out(f, 0xee);						 /* the 16th */
+	data_out(f, 0xee);						 /* no room */
+	assert_int_equal(i8042_ignored(f->d), 1);
+	for (int i = 0; i < I8042_KEY_QUEUE; i++)
+		assert_int_equal(key(f), bytes[i]);
+	assert_int_equal(key(f), 0xee);
+	assert_false(status(f) & STS_OBF);
 }
 
 /* Injected keys: one byte per OBF, an IRQ edge per byte, the line left low. */
@@ -285,6 +347,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_command_byte, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_self_tests, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_unknown_ignored, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_keyboard_probe, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_keyboard_answers_queue, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_ctrl_alt_del_set1, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_inject_set2_polled, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_inject_full, setup, teardown),

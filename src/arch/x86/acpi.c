@@ -9,6 +9,7 @@
 #include "arch/x86/aml.h"
 #include "arch/x86/layout.h"
 #include "devices/acpi_sleep.h"
+#include "devices/pvpanic.h"
 #include "devices/uart16550.h"
 
 #define OEM_ID		 "KILN  "
@@ -98,6 +99,7 @@ struct acpi_fadt {
 #define FADT_RESET_REG_SUP   (1u << 10)
 #define FADT_HW_REDUCED_ACPI (1u << 20)
 #define IAPC_LEGACY_DEVICES  (1u << 0)
+#define IAPC_8042	     (1u << 1)
 #define IAPC_VGA_NOT_PRESENT (1u << 2)
 #define FADT_NO_C2C3_LAT     0x0fff /* P_LVL2_LAT > 100, P_LVL3_LAT > 1000: no C2/C3 */
 #define CMOS_CENTURY_INDEX   0x32   /* kiln's RTC keeps the century there */
@@ -150,6 +152,9 @@ enum { MADT_LAPIC = 0, MADT_IOAPIC = 1, MADT_LAPIC_NMI = 4, MADT_X2APIC = 9, MAD
 #define MADT_IOAPIC_MAX_ID 254
 #define VIRTIO_HID	   "LNRO0005"
 #define COM_HID		   "PNP0501"
+#define RTC_HID		   "PNP0B00"
+#define KBD_HID		   "PNP0303"
+#define PVPANIC_HID	   "QEMU0001"
 #define DSDT_RES_MAX	   32 /* bytes of one device's _CRS */
 
 _Static_assert(sizeof(struct acpi_header) == 36, "ACPI table header is 36 bytes");
@@ -217,6 +222,25 @@ static struct acpi_gas gas_io8(uint16_t port)
 				 .address = port};
 }
 
+/* \_SB.<name>: a legacy device as an OS's PNP layer finds it, _HID hid (an EISA ID such as
+ * "PNP0501", or a string ID such as "QEMU0001"), _UID uid, and the resources in r (finished with
+ * aml_res_end). */
+static void dsdt_legacy(struct aml_buf *b, const char *name, const char *hid, uint64_t uid,
+			const struct aml_buf *r)
+{
+	aml_device_open(b, name);
+	aml_name(b, "_HID");
+	if (strlen(hid) == 7)
+		aml_eisaid(b, hid);
+	else
+		aml_string(b, hid);
+	aml_name(b, "_UID");
+	aml_integer(b, uid);
+	aml_name(b, "_CRS");
+	aml_buffer(b, r->p, r->len);
+	aml_close(b);
+}
+
 /* A 16550 at a fixed port with an ISA IRQ, as PNP0501. */
 static void dsdt_com(struct aml_buf *b, unsigned i)
 {
@@ -230,14 +254,47 @@ static void dsdt_com(struct aml_buf *b, unsigned i)
 	aml_res_io(&r, port[i], UART16550_PORTS);
 	aml_res_irq_noflags(&r, irq[i]);
 	aml_res_end(&r);
-	aml_device_open(b, name[i]);
-	aml_name(b, "_HID");
-	aml_eisaid(b, COM_HID);
-	aml_name(b, "_UID");
-	aml_integer(b, i + 1);
-	aml_name(b, "_CRS");
-	aml_buffer(b, res, r.len);
-	aml_close(b);
+	dsdt_legacy(b, name[i], COM_HID, i + 1, &r);
+}
+
+/* The CMOS RTC (PNP0B00), without an interrupt: kiln's RTC raises none, so the OS offers no
+ * alarms rather than waiting for ones that never come. */
+static void dsdt_rtc(struct aml_buf *b)
+{
+	uint8_t res[DSDT_RES_MAX];
+	struct aml_buf r;
+
+	aml_init(&r, res, sizeof(res));
+	aml_res_io(&r, LAYOUT_RTC_PORT, 2);
+	aml_res_end(&r);
+	dsdt_legacy(b, "RTC_", RTC_HID, 0, &r);
+}
+
+/* The i8042 with its keyboard (PNP0303): data port, command/status port, IRQ 1. No mouse
+ * (PNP0F13), so the OS leaves the AUX port alone. */
+static void dsdt_kbd(struct aml_buf *b)
+{
+	uint8_t res[DSDT_RES_MAX];
+	struct aml_buf r;
+
+	aml_init(&r, res, sizeof(res));
+	aml_res_io(&r, LAYOUT_I8042_PORT, 1);
+	aml_res_io(&r, LAYOUT_I8042_CMD_PORT, 1);
+	aml_res_irq_noflags(&r, LAYOUT_I8042_IRQ);
+	aml_res_end(&r);
+	dsdt_legacy(b, "PS2K", KBD_HID, 0, &r);
+}
+
+/* QEMU's pvpanic port (QEMU0001), which Linux's pvpanic driver matches. */
+static void dsdt_pvpanic(struct aml_buf *b, uint16_t port)
+{
+	uint8_t res[DSDT_RES_MAX];
+	struct aml_buf r;
+
+	aml_init(&r, res, sizeof(res));
+	aml_res_io(&r, port, PVPANIC_PORTS);
+	aml_res_end(&r);
+	dsdt_legacy(b, "PEVT", PVPANIC_HID, 0, &r);
 }
 
 /* A virtio-mmio device as Linux's virtio_mmio driver matches it (LNRO0005). */
@@ -288,6 +345,12 @@ static int dsdt_build(struct acpi_area *a, const struct acpi_config *cfg, uint64
 	for (unsigned i = 0; i < 2; i++)
 		if (cfg->com[i])
 			dsdt_com(&b, i);
+	if (cfg->rtc)
+		dsdt_rtc(&b);
+	if (cfg->kbd)
+		dsdt_kbd(&b);
+	if (cfg->pvpanic_port)
+		dsdt_pvpanic(&b, cfg->pvpanic_port);
 	for (unsigned i = 0; i < cfg->nr_virtio; i++)
 		dsdt_virtio(&b, i, &cfg->virtio[i]);
 	aml_close(&b);
@@ -402,14 +465,14 @@ static int madt_build(struct acpi_area *a, const struct x86_topology *t, unsigne
 	return 0;
 }
 
-static void fadt_fill(uint8_t *tab, uint64_t dsdt_gpa)
+static void fadt_fill(uint8_t *tab, uint64_t dsdt_gpa, bool kbd)
 {
 	struct acpi_fadt f = {
 	    .dsdt = (uint32_t)dsdt_gpa, /* the same as X_DSDT, for 32-bit-only readers */
 	    .p_lvl2_lat = FADT_NO_C2C3_LAT,
 	    .p_lvl3_lat = FADT_NO_C2C3_LAT,
 	    .century = CMOS_CENTURY_INDEX,
-	    .iapc_boot_arch = IAPC_LEGACY_DEVICES | IAPC_VGA_NOT_PRESENT,
+	    .iapc_boot_arch = IAPC_LEGACY_DEVICES | IAPC_VGA_NOT_PRESENT | (kbd ? IAPC_8042 : 0),
 	    .flags = FADT_WBINVD | FADT_PWR_BUTTON | FADT_SLP_BUTTON | FADT_RESET_REG_SUP |
 		     FADT_HW_REDUCED_ACPI,
 	    .reset_reg = gas_io8(LAYOUT_I8042_CMD_PORT),
@@ -462,7 +525,7 @@ static int tables_build(struct acpi_area *a, const struct acpi_config *cfg, unsi
 		ret = madt_build(a, cfg->topo, ncpus, &madt_gpa);
 	if (ret < 0)
 		return ret;
-	fadt_fill(fadt, dsdt_gpa);
+	fadt_fill(fadt, dsdt_gpa, cfg->kbd);
 	xsdt_fill(xsdt, (const uint64_t[NR_XSDT]){fadt_gpa, madt_gpa}, NR_XSDT);
 	rsdp_fill(rsdp, xsdt_gpa);
 	return 0;

@@ -21,7 +21,10 @@ struct acpi_config {
 	const struct x86_topology *topo;
 	const struct acpi_virtio_dev *virtio; /* described as \_SB.VR00, VR01, ... in this order */
 	unsigned nr_virtio;		      /* at most LAYOUT_VIRTIO_SLOTS */
-	bool com[2]; /* COM1 (0x3f8, IRQ 4) and COM2 (0x2f8, IRQ 3) present */
+	bool com[2];	       /* COM1 (0x3f8, IRQ 4) and COM2 (0x2f8, IRQ 3) present */
+	bool rtc;	       /* the CMOS RTC at 0x70 */
+	bool kbd;	       /* the i8042 at 0x60/0x64 with a keyboard on IRQ 1 */
+	uint16_t pvpanic_port; /* 0: no pvpanic device */
 };
 
 /*
@@ -31,13 +34,16 @@ struct acpi_config {
  *
  * What they describe:
  * - FADT 6.3, HW_REDUCED_ACPI: no PM timer, no SCI, no FACS. IA-PC boot flags: legacy devices
- *   (COM ports, RTC), no 8042 (kiln's i8042 has no keyboard; its reset line needs no probe), no
- *   VGA; CMOS century at index 0x32. RESET_REG = I/O port LAYOUT_I8042_CMD_PORT, value 0xfe
- *   (reboot=acpi). SLEEP_CONTROL_REG / SLEEP_STATUS_REG = I/O ports LAYOUT_ACPI_SLEEP_PORT and
- *   +1: the board must register the acpi_sleep device there.
+ *   (COM ports, RTC), 8042 present when cfg->kbd, no VGA; CMOS century at index 0x32. RESET_REG =
+ * I/O port LAYOUT_I8042_CMD_PORT, value 0xfe (reboot=acpi). SLEEP_CONTROL_REG / SLEEP_STATUS_REG =
+ * I/O ports LAYOUT_ACPI_SLEEP_PORT and +1: the board must register the acpi_sleep device there.
  * - DSDT: \_S5 = {ACPI_SLEEP_S5_TYP, 0, 0, 0}; \_SB.COM1/COM2 (PNP0501: IO + IRQNoFlags) for
- *   each cfg->com[i]; \_SB.VRnn (LNRO0005, _UID nn: Memory32Fixed + edge/active-high exclusive
- *   Interrupt) per virtio device.
+ *   each cfg->com[i]; \_SB.RTC_ (PNP0B00: IO 0x70-0x71, no IRQ) with cfg->rtc; \_SB.PS2K
+ *   (PNP0303: IO 0x60, IO 0x64, IRQNoFlags 1) with cfg->kbd; \_SB.PEVT (QEMU0001: IO at
+ *   cfg->pvpanic_port) when set; \_SB.VRnn (LNRO0005, _UID nn: Memory32Fixed + edge/active-high
+ *   exclusive Interrupt) per virtio device. A hardware-reduced machine has no preallocated ISA
+ *   IRQs in Linux: it maps each device's interrupt from these _CRS, so every legacy device an
+ *   OS should use must be here.
  * - MADT: LAPIC at LAYOUT_LAPIC_GPA, PCAT_COMPAT (KVM's in-kernel irqchip has the dual 8259).
  *   One Processor Local APIC per vCPU (APIC ID = x86_apic_id, ACPI processor UID = index,
  *   enabled); vCPUs whose APIC ID is 255 or more get a Processor Local x2APIC entry instead.

@@ -25,6 +25,7 @@
 #include "devices/acpi_sleep.h"
 #include "devices/debug_exit.h"
 #include "devices/i8042.h"
+#include "devices/pvpanic.h"
 #include "devices/rtc.h"
 #include "devices/testdev.h"
 #include "devices/uart16550.h"
@@ -47,6 +48,7 @@ struct board {
 	struct testdev testdev;
 	bool testdev_init;
 	struct acpi_sleep acpi_sleep;
+	struct pvpanic pvpanic;
 	struct virtio_slots virtio; /* devices, their transports, ACPI entries, cmdline tokens */
 	uint64_t rsdp_gpa;	    /* 0: no ACPI tables */
 };
@@ -72,6 +74,16 @@ static void on_poweroff(void *ctx)
 static void on_debug_exit(void *ctx, int status)
 {
 	vm_request_stop(ctx, VM_STOP_DEBUG_EXIT, status);
+}
+
+static void on_pvpanic(void *ctx, uint8_t events)
+{
+	if (!(events & PVPANIC_PANICKED)) {
+		log_info("guest kernel: crash kernel loaded (pvpanic)");
+		return;
+	}
+	log_err("the guest kernel panicked (pvpanic)");
+	vm_request_stop(ctx, VM_STOP_PANIC, KILN_EXIT_GUEST);
 }
 
 /* Step 2: the in-kernel platform: TSS, identity map, PIC+IOAPIC+LAPIC, PIT. */
@@ -236,6 +248,14 @@ static int acpi_sleep_add(struct vm *vm, struct board *b)
 			       &acpi_sleep_io_ops, &b->acpi_sleep);
 }
 
+/* The pvpanic port (--pvpanic). */
+static int pvpanic_add(struct vm *vm, struct board *b)
+{
+	b->pvpanic = (struct pvpanic){.on_event = on_pvpanic, .ctx = vm};
+	return io_bus_register(&vm->pio, LAYOUT_PVPANIC_PORT, PVPANIC_PORTS, &pvpanic_io_ops,
+			       &b->pvpanic);
+}
+
 /* Step 3: legacy devices on the PIO bus (and the test device). */
 static int devices_create(struct vm *vm, struct board *b)
 {
@@ -261,6 +281,8 @@ static int devices_create(struct vm *vm, struct board *b)
 		ret = testdev_add(vm, b);
 	if (ret == 0 && vm->cfg->acpi)
 		ret = acpi_sleep_add(vm, b);
+	if (ret == 0 && vm->cfg->pvpanic)
+		ret = pvpanic_add(vm, b);
 	/* Last, so a collision with any fixed device is reported as the flag's fault. */
 	if (ret == 0 && vm->cfg->debug_exit_port)
 		ret = debug_exit_add(vm, b);
@@ -399,7 +421,10 @@ static int acpi_tables_write(struct vm *vm, struct board *b)
 	    .topo = &b->topo,
 	    .virtio = b->virtio.acpi,
 	    .nr_virtio = b->virtio.nr,
-	    .com = {true, true}}; /* both UARTs exist, even when not connected */
+	    .com = {true, true}, /* both UARTs exist, even when not connected */
+	    .rtc = true,
+	    .kbd = true,
+	    .pvpanic_port = vm->cfg->pvpanic ? LAYOUT_PVPANIC_PORT : 0};
 	int ret;
 
 	if (!vm->cfg->acpi)
@@ -410,15 +435,28 @@ static int acpi_tables_write(struct vm *vm, struct board *b)
 	return ret;
 }
 
-/* The user's command line, root= for a root disk (config_kernel_cmdline), then a
- * virtio_mmio.device= token per device, whatever the boot format: kernels with
- * VIRTIO_MMIO_CMDLINE_DEVICES find devices there, others in ACPI. NULL (logged) if too long. */
+/* Whether the guest learns of the virtio devices from command-line tokens: only when it will not
+ * read the DSDT, that is without ACPI tables or when the command line turns ACPI off. With ACPI
+ * the DSDT describes them, and tokens beside it would name every device twice (Linux then fails
+ * to probe the second copy, whose interrupt a hardware-reduced machine never mapped). */
+static bool virtio_tokens_wanted(const struct vm_config *c, const char *cmdline)
+{
+	return !c->acpi || config_cmdline_has(cmdline, "acpi=off");
+}
+
+/* The user's command line, root= for a root disk (config_kernel_cmdline), then, where the guest
+ * needs them (virtio_tokens_wanted), a virtio_mmio.device= token per device, whatever the boot
+ * format. NULL (logged) if too long. */
 static char *cmdline_build(const struct vm_config *c, struct board *b)
 {
 	char *user = malloc(LAYOUT_CMDLINE_MAX), *out = malloc(LAYOUT_CMDLINE_MAX);
+	int ret = user && out ? config_kernel_cmdline(c, user, LAYOUT_CMDLINE_MAX) : -ENOMEM;
 
-	if (!user || !out || config_kernel_cmdline(c, user, LAYOUT_CMDLINE_MAX) < 0 ||
-	    virtio_slots_cmdline(&b->virtio, user, out, LAYOUT_CMDLINE_MAX) < 0) {
+	if (ret == 0 && virtio_tokens_wanted(c, user))
+		ret = virtio_slots_cmdline(&b->virtio, user, out, LAYOUT_CMDLINE_MAX);
+	else if (ret == 0)
+		ret = config_copy_str(out, LAYOUT_CMDLINE_MAX, user);
+	if (ret < 0) {
 		log_err("--cmdline: with root= and the virtio device tokens it exceeds %llu bytes",
 			(unsigned long long)LAYOUT_CMDLINE_MAX - 1);
 		free(out);

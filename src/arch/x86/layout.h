@@ -82,6 +82,7 @@
 #define LAYOUT_TESTDEV_PORT    0xe0 /* test device (--test-device), 16 ports */
 #define LAYOUT_TESTDEV_PORTS   16
 #define LAYOUT_ACPI_SLEEP_PORT 0x600 /* ACPI sleep control, status at +1 (with ACPI) */
+#define LAYOUT_PVPANIC_PORT    0x505 /* --pvpanic (QEMU's default port) */
 
 /* Interrupts: GSIs 0-23 route to the in-kernel IOAPIC pins. */
 #define LAYOUT_IOAPIC_PINS 24
