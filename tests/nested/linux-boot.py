@@ -186,7 +186,9 @@ class Batch:
         self.finished(g, "console-hvc0")
         self.s.equal(g.report("console"), f"hvc0 {token}",
                      "console-hvc0: hvc0 is the console; its output is kiln's stdout")
-        self.s.check(g.wait_for(r"Linux version 6\.1", 0)[1] is not None,
+        # hvc0 exists once virtio-console probed; what the kernel logs from then on arrives
+        # (Linux does not replay the earlier log to an hvc console).
+        self.s.check(g.wait_for(r"Run /init as init process", 0)[1] is not None,
                      "console-hvc0: the kernel's log arrives on hvc0")
 
     def console_socket(self, kernel):
@@ -267,8 +269,10 @@ printf 2 | dd of=/dev/vda conv=notrunc,fsync 2>/dev/null
         sock = os.path.join(self.tmp, "cad.sock")
         scen = """echo 0 > /proc/sys/kernel/ctrl-alt-del
 trap 'kt cad; sync; poweroff -f' INT
+# The keyboard takes keys once atkbd has finished connecting: its driver link shows then (the
+# input device appears earlier, while the driver still talks to the keyboard).
 n=0
-while ! grep -q 'AT Translated Set 2 keyboard' /proc/bus/input/devices && [ $n -lt 100 ]; do
+while [ ! -e /sys/bus/serio/devices/serio0/driver ] && [ $n -lt 100 ]; do
 	sleep 0.1; n=$((n + 1))
 done
 kt ready $(grep -c 'AT Translated Set 2 keyboard' /proc/bus/input/devices)
