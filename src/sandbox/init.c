@@ -80,6 +80,18 @@ static void report(int fd, const char *event, int value, int with_value)
 	tcdrain(fd);
 }
 
+/* After the final event nothing the kernel says matters to kiln's user: keep its shutdown lines
+ * ("reboot: Power down") off the console, which is kiln's stderr. */
+static void console_quiet(void)
+{
+	int fd = open("/proc/sys/kernel/printk", O_WRONLY | O_CLOEXEC);
+
+	if (fd >= 0) {
+		write_all(fd, "0\n", 2);
+		close(fd);
+	}
+}
+
 /* Never returns: power off (kiln's ACPI S5); if that fails, wait for kiln to stop the VM. */
 static void power_off(void)
 {
@@ -242,6 +254,7 @@ static void run(const struct consoles *c, const char *exe, struct strv *argv, st
 	close(p[1]);
 	if (pid < 0) {
 		report(c->ctl, SANDBOX_CTL_EXEC_ERROR, errno, 1);
+		console_quiet();
 		return;
 	}
 	/* EOF: execve succeeded (the pipe closed on exec); else the child's errno. */
@@ -258,6 +271,9 @@ static void run(const struct consoles *c, const char *exe, struct strv *argv, st
 		report(c->ctl, SANDBOX_CTL_EXIT, WEXITSTATUS(st), 1);
 	else if (st >= 0 && WIFSIGNALED(st))
 		report(c->ctl, SANDBOX_CTL_SIGNAL, WTERMSIG(st), 1);
+	else
+		return;
+	console_quiet();
 }
 
 int main(void)
