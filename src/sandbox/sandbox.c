@@ -11,6 +11,7 @@
 #include <sys/timerfd.h>
 #include <unistd.h>
 
+#include "backend/chardev.h"
 #include "core/vmm.h"
 #include "sandbox/args.h"
 #include "sandbox/ctl.h"
@@ -32,6 +33,7 @@ struct sandbox {
 	struct sandbox_ctl ctl;
 	char exe[CONFIG_PATH_MAX];
 	int initrd_fd;
+	int err_fd;	    /* COM1's sink: a non-blocking copy of stderr, or stderr itself */
 	int ctl_rd, ctl_wr; /* the control channel: COM2 writes, the main loop reads */
 	int timeout_fd;	    /* --timeout */
 	int grace_fd;	    /* armed by the final event */
@@ -88,7 +90,8 @@ static void vm_configure(struct sandbox *s, struct vm_config *c)
 {
 	*c = s->args.vm;
 	snprintf(c->initrd_path, sizeof(c->initrd_path), "/proc/self/fd/%d", s->initrd_fd);
-	c->com1 = (struct serial_config){.mode = SERIAL_FD, .fd = STDERR_FILENO};
+	c->com1 = (struct serial_config){.mode = SERIAL_FD,
+					 .fd = s->err_fd >= 0 ? s->err_fd : STDERR_FILENO};
 	c->com2 = (struct serial_config){.mode = SERIAL_FD, .fd = s->ctl_wr};
 	c->vconsole = (struct vconsole_config){.mode = VCONSOLE_FD, .fd = STDOUT_FILENO};
 	c->pvpanic = true;
@@ -181,6 +184,23 @@ static int timers_start(struct sandbox *s)
 	return ret;
 }
 
+/* COM1 and log lines are written from vCPU threads. On a blocking stderr that nobody reads, a
+ * vCPU could never be stopped (--timeout, a signal): both get non-blocking copies, on which the
+ * UART waits about a second per byte and then drops it (counted), and a log line is dropped. */
+static void stderr_open(struct sandbox *s)
+{
+	int log_fd = chardev_nonblocking_copy(STDERR_FILENO, O_WRONLY);
+
+	if (log_fd >= 0)
+		log_set_output(log_fd, 0, 0);
+	s->err_fd = chardev_nonblocking_copy(STDERR_FILENO, O_WRONLY);
+	if (s->err_fd < 0) {
+		log_warn("stderr: no non-blocking copy (%s): a stalled reader stalls the guest",
+			 strerror(-s->err_fd));
+		s->err_fd = -1;
+	}
+}
+
 static int channel_open(struct sandbox *s)
 {
 	int p[2];
@@ -240,9 +260,10 @@ static int outcome(struct sandbox *s)
 
 static void sandbox_free(struct sandbox *s)
 {
-	int fds[] = {s->initrd_fd, s->ctl_rd, s->ctl_wr, s->timeout_fd, s->grace_fd};
+	int fds[] = {s->initrd_fd, s->err_fd, s->ctl_rd, s->ctl_wr, s->timeout_fd, s->grace_fd};
 
-	vmm_destroy(&s->m); /* the VM first: it writes into ctl_wr */
+	vmm_destroy(&s->m); /* the VM first: it writes into ctl_wr and err_fd */
+	log_set_output(-1, 0, 0);
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
 		if (fds[i] >= 0)
 			close(fds[i]);
@@ -259,6 +280,8 @@ static int sandbox_run(struct sandbox *s)
 		ret = initramfs_prepare(s, &e);
 	if (ret == 0 && channel_open(s) < 0)
 		ret = sandbox_fail(&e, SANDBOX_EXIT_KILN, -errno, "pipe: %s", strerror(errno));
+	if (ret == 0)
+		stderr_open(s);
 	if (ret < 0) {
 		fprintf(stderr, "kiln sandbox: %s\n", e.msg);
 		return e.status;
@@ -279,7 +302,7 @@ int sandbox_main(int argc, char **argv)
 		return SANDBOX_EXIT_KILN;
 	}
 	log_set_prefix("kiln sandbox");
-	s->initrd_fd = s->ctl_rd = s->ctl_wr = s->timeout_fd = s->grace_fd = -1;
+	s->initrd_fd = s->err_fd = s->ctl_rd = s->ctl_wr = s->timeout_fd = s->grace_fd = -1;
 	s->m.sig_fd = s->m.loop.epfd = s->m.kvm.fd = -1; /* vmm_destroy before vmm_init is safe */
 	sandbox_ctl_init(&s->ctl);
 	ret = sandbox_args_parse(&s->args, argc, argv, err, sizeof(err));

@@ -9,11 +9,13 @@ exact bytes on stdout and what reaches stderr. One PASS/FAIL line per case; the 
 if any case failed. Python 3 standard library only (it runs inside L1).
 """
 import argparse
+import fcntl
 import hashlib
 import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 CASE_TIMEOUT = 240  # seconds for one kiln sandbox run, boot included (L1 is emulated)
@@ -133,6 +135,45 @@ def case_timeout(args, tmp):
     return bad
 
 
+def case_stderr_stalled(args, tmp):
+    """CMD floods stderr, which nobody reads until kiln has stopped the VM: --timeout must still
+    stop it (COM1 and kiln's log never block a vCPU)."""
+    rd, wr = os.pipe()
+    fcntl.fcntl(rd, 1031, 4096)  # F_SETPIPE_SZ: the pipe is full at once
+    argv = [args.kiln, "sandbox", "--kernel", args.kernel, "--timeout", "5", "--",
+            "sh", "-c", "while :; do echo stderr-flood; done >&2"]
+    p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=wr)
+    os.close(wr)
+    seen = {"stopped": False, "err": b""}
+
+    def drain():
+        ran = False  # the vCPU thread was seen: kiln has two threads while the VM runs
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and p.poll() is None:
+            try:
+                tasks = len(os.listdir(f"/proc/{p.pid}/task"))
+            except FileNotFoundError:
+                break
+            ran |= tasks > 1
+            if ran and tasks == 1:  # the vCPU thread has been joined: the VM stopped
+                seen["stopped"] = True
+                break
+            time.sleep(0.2)
+        with os.fdopen(rd, "rb") as f:
+            seen["err"] = f.read()
+
+    t = threading.Thread(target=drain)
+    t.start()
+    out = p.stdout.read()
+    status = p.wait(timeout=CASE_TIMEOUT)
+    t.join(timeout=CASE_TIMEOUT)
+    r = Result(status, out, seen["err"], 0)
+    bad = expect(r, 124, out=b"", err_has=["stderr-flood", "kiln sandbox: --timeout 5 expired"])
+    if not seen["stopped"]:
+        bad.append("the VM did not stop while stderr was not read")
+    return bad
+
+
 def case_never_started(args, tmp):
     r = sandbox(args, ["--cmdline", "rdinit=/nonexistent"], ["true"])
     return expect(r, 122, out=b"", err_has=["kiln sandbox: the guest kernel panicked before CMD"])
@@ -145,7 +186,8 @@ def case_not_found(args, tmp):
 
 
 CASES = [case_true, case_false, case_exit42, case_stdout_1mib, case_stdout_slow_pipe, case_disk,
-         case_stderr, case_signal, case_panic, case_timeout, case_never_started, case_not_found]
+         case_stderr, case_signal, case_panic, case_timeout, case_stderr_stalled,
+         case_never_started, case_not_found]
 
 
 def main():
