@@ -221,12 +221,12 @@ static int dyn_scan(struct parse *p, const Elf64_Phdr *dyn, struct dyn_refs *r)
 static int dyn_str(struct parse *p, uint64_t tab, uint64_t sz, uint64_t off, const char *tag,
 		   const char **out)
 {
-	const char *s = (const char *)p->b + tab + off;
-	const char *nul;
+	const char *s, *nul;
 
 	if (off >= sz)
 		return fail(p, -EINVAL, "%s string at %#llx lies outside DT_STRSZ (%llu bytes)",
 			    tag, (unsigned long long)off, (unsigned long long)sz);
+	s = (const char *)p->b + tab + off; /* [tab, tab + sz) lies in the file */
 	nul = memchr(s, '\0', sz - off < ELF_DEPS_STR_MAX ? sz - off : ELF_DEPS_STR_MAX);
 	if (!nul)
 		return fail(p, -EINVAL, "%s string at %#llx is not NUL-terminated in %u bytes", tag,

@@ -210,6 +210,7 @@ static const struct cpio_ent *resolve_in(const struct packed *p, const char *pat
 static void test_true(void **st)
 {
 	const struct cpio_ent *en;
+	char canon[PATH_MAX];
 	struct packed p;
 
 	(void)st;
@@ -230,7 +231,8 @@ static void test_true(void **st)
 	assert_int_equal(en->rdev_major, 5);
 	/* The guest finds everything along the same paths as the host: the program, its
 	 * interpreter through /lib64, and libc. */
-	same_bytes(&p, realpath("/bin/true", NULL) ? "/usr/bin/true" : "/bin/true");
+	assert_non_null(realpath("/bin/true", canon));
+	same_bytes(&p, canon);
 	en = resolve_in(&p, "/bin/true");
 	assert_int_equal(en->mode & 0111, 0111);
 	en = resolve_in(&p, "/lib64/ld-linux-x86-64.so.2");
