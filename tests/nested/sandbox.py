@@ -112,6 +112,24 @@ def case_disk(args, tmp):
     return expect(r, 0, out=data[:65536])
 
 
+def case_disk_write(args, tmp):
+    """What CMD writes to a disk is on the image when kiln returns (init syncs first)."""
+    path = os.path.join(tmp, "rw.img")
+    with open(path, "wb") as f:
+        f.write(bytes(MIB))
+    r = sandbox(args, ["--disk", path], ["sh", "-c", "printf kiln-was-here > /dev/vda"])
+    bad = expect(r, 0, out=b"")
+    with open(path, "rb") as f:
+        head = f.read(16)
+    if head != b"kiln-was-here\0\0\0":
+        bad.append(f"the image starts with {head!r}")
+    return bad
+
+
+def case_cpus(args, tmp):
+    return expect(sandbox(args, ["--cpus", "2", "--memory", "512M"], ["nproc"]), 0, out=b"2\n")
+
+
 def case_stderr(args, tmp):
     r = sandbox(args, [], ["sh", "-c", "echo to-stdout; echo marker-on-stderr-7d1 >&2"])
     return expect(r, 0, out=b"to-stdout\n", err_has=["marker-on-stderr-7d1\n"],
@@ -174,6 +192,19 @@ def case_stderr_stalled(args, tmp):
     return bad
 
 
+def case_interrupted(args, tmp):
+    """SIGTERM to kiln while CMD runs: the VM is stopped, status 128+15, one line says so."""
+    argv = [args.kiln, "sandbox", "--kernel", args.kernel, "--", "sleep", "60"]
+    start = time.monotonic()
+    p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE)
+    time.sleep(8)
+    p.terminate()
+    out, err = p.communicate(timeout=CASE_TIMEOUT)
+    r = Result(p.returncode, out, err, time.monotonic() - start)
+    return expect(r, 128 + 15, out=b"", err_has=["kiln sandbox: stopped by signal 15"])
+
+
 def case_never_started(args, tmp):
     r = sandbox(args, ["--cmdline", "rdinit=/nonexistent"], ["true"])
     return expect(r, 122, out=b"", err_has=["kiln sandbox: the guest kernel panicked before CMD"])
@@ -186,8 +217,8 @@ def case_not_found(args, tmp):
 
 
 CASES = [case_true, case_false, case_exit42, case_stdout_1mib, case_stdout_slow_pipe, case_disk,
-         case_stderr, case_signal, case_panic, case_timeout, case_stderr_stalled,
-         case_never_started, case_not_found]
+         case_disk_write, case_cpus, case_stderr, case_signal, case_panic, case_timeout,
+         case_stderr_stalled, case_interrupted, case_never_started, case_not_found]
 
 
 def main():
