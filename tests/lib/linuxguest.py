@@ -1,0 +1,284 @@
+"""linuxguest.py — real Linux guests for the full-Linux suite (tests/nested), run inside the
+nested rig's outer machine (scripts/nested): the guest kernels, busybox initramfs images built
+per scenario, a running kiln with its console read line by line, and the suite's pass/fail
+bookkeeping.
+
+A guest reports what it finds as console lines "KT <key> <words...>" (its init writes them to
+/dev/console); the tests assert on those, on kiln's exit status, and on files kiln left behind.
+"""
+import os
+import re
+import shlex
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import initramfs  # noqa: E402
+import kilntest  # noqa: E402
+
+ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
+SKIP = 77
+
+# The guests' init: a busybox shell that mounts the usual file systems, loads the modules packed
+# with it (Debian's kernel), runs the scenario and powers off. `kt` writes a report line.
+INIT = """#!/bin/busybox sh
+/bin/busybox --install -s /bin
+export PATH=/bin:/sbin HOME=/root
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+mount -t devtmpfs dev /dev
+mkdir -p /dev/pts /tmp
+mount -t tmpfs tmp /tmp
+kt() { echo "KT $*"; }
+{LOAD_MODULES}
+kt init $(cut -d' ' -f1 /proc/uptime)
+. /scenario.sh
+kt end
+sync
+poweroff -f
+"""
+
+# Modules Debian's kernel needs to see kiln's devices (its virtio drivers are modules).
+DEBIAN_MODULES = ["virtio_mmio", "virtio_blk", "virtio_console", "virtio_rng", "ext4"]
+
+# What a healthy boot never prints: the checks look for these in the guest's kernel log.
+KERNEL_ERRORS = re.compile(r"ACPI Error|ACPI BIOS Error|Unable to load the System Description|"
+                           r"probe of \S+ failed|BUG:|WARNING:|Call Trace|Oops|segfault|"
+                           r"Kernel panic|rtc_cmos.*error|soft lockup|hard LOCKUP|"
+                           r"rcu.*stall")
+
+
+def kiln_kernel(image):
+    """The project's kernel (configs/linux-kiln.config): image 'vmlinux' or 'bzimage'."""
+    env = {"vmlinux": "KILN_LINUX_VMLINUX", "bzimage": "KILN_LINUX_BZIMAGE"}[image]
+    if os.environ.get(env):
+        return os.environ[env]
+    p = subprocess.run([os.path.join(ROOT, "scripts", "build-linux"), "--check"],
+                       stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    paths = dict(l.split("=", 1) for l in p.stdout.splitlines() if "=" in l)
+    if p.returncode != 0 or image not in paths:
+        raise SystemExit(f"no {image}: run scripts/build-linux on the host first")
+    return paths[image]
+
+
+def debian_tree():
+    """The unpacked Debian kernel package (scripts/fetch-debian-kernel --tree)."""
+    tree = os.environ.get("KILN_DEBIAN_KERNEL_TREE")
+    if not tree:
+        p = subprocess.run([os.path.join(ROOT, "scripts", "fetch-debian-kernel"), "--tree"],
+                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        tree = p.stdout.strip()
+    if not tree or not os.path.isdir(os.path.join(tree, "lib", "modules")):
+        raise SystemExit("no Debian kernel: run scripts/fetch-debian-kernel on the host first")
+    return tree
+
+
+def debian_kernel():
+    """(vmlinuz, modules directory) of Debian's stock kernel."""
+    tree = debian_tree()
+    boot = os.path.join(tree, "boot")
+    vmlinuz = [f for f in os.listdir(boot) if f.startswith("vmlinuz-")][0]
+    release = os.listdir(os.path.join(tree, "lib", "modules"))[0]
+    return os.path.join(boot, vmlinuz), os.path.join(tree, "lib", "modules", release)
+
+
+def guest_tree(scenario, files=None, moddir=None, modules=()):
+    """A busybox userspace running `scenario` (shell) as its init's body. files: {guest path:
+    host path} to add (static test programs); moddir/modules: kernel modules to load first."""
+    tree = initramfs.Tree()
+    initramfs.busybox(tree)
+    for d in ("proc", "sys", "dev", "tmp", "root", "mnt"):
+        tree.dir(d)
+    load = ""
+    if moddir:
+        initramfs.Modules(moddir).add(tree, list(modules))
+        load = initramfs.LOAD_MODULES
+    tree.file("init", INIT.replace("{LOAD_MODULES}", load), 0o755)
+    tree.file("scenario.sh", scenario, 0o644)
+    for guest_path, host_path in (files or {}).items():
+        tree.host_file(host_path, guest_path, 0o755)
+    return tree
+
+
+def initrd(tmp, name, scenario, **kw):
+    """Write guest_tree(...) as a cpio file in tmp; returns its path."""
+    return guest_tree(scenario, **kw).write(os.path.join(tmp, name + ".cpio"))
+
+
+def ext4_image(path, tree, size_mib=64):
+    """An ext4 file system image of tree's files (mke2fs -d), for root=/dev/vda."""
+    with tempfile.TemporaryDirectory(prefix="kiln-rootfs-") as d:
+        for p, (mode, data) in sorted(tree.entries.items()):
+            full = os.path.join(d, p)
+            if data is None:
+                os.makedirs(full, exist_ok=True)
+                os.chmod(full, mode)
+            elif isinstance(data, str):
+                os.symlink(data, full)
+            else:
+                with open(full, "wb") as f:
+                    f.write(data)
+                os.chmod(full, mode)
+        subprocess.run(["mke2fs", "-q", "-F", "-t", "ext4", "-b", "4096", "-d", d, path,
+                        f"{size_mib}M"], check=True)
+    return path
+
+
+class Guest:
+    """A kiln process running a guest. Its stdout (the guest's console) is read line by line in a
+    thread; wait_for() and reports() look at what has arrived. Killed at exit if still running."""
+
+    def __init__(self, name, argv, tmp, stdin=False, echo=True):
+        self.name = name
+        self.lines = []  # (seconds since start, wall-clock time, text)
+        self.cond = threading.Condition()
+        self.eof = False
+        self.partial = ""
+        self.echo = echo
+        self.start = time.monotonic()
+        self.errpath = os.path.join(tmp, name + ".stderr")
+        print(f"[{name}] " + " ".join(shlex.quote(a) for a in argv), flush=True)
+        with open(self.errpath, "wb") as err:
+            self.proc = kilntest.reap_at_exit(subprocess.Popen(
+                argv, stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
+                stdout=subprocess.PIPE, stderr=err))
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self):
+        fd = self.proc.stdout.fileno()
+        buf = b""
+        while True:
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                break
+            *done, buf = (buf + chunk).split(b"\n")
+            with self.cond:
+                self.partial = buf.decode("utf-8", "replace")
+            for raw in done:
+                self._line(raw)
+        with self.cond:
+            self.eof = True
+            self.cond.notify_all()
+
+    def _line(self, raw):
+        line = raw.decode("utf-8", "replace").rstrip("\r")
+        now = time.monotonic() - self.start
+        if self.echo:
+            print(f"  {self.name} {now:6.1f}s | {line}", flush=True)
+        with self.cond:
+            self.lines.append((now, time.time(), line))
+            self.cond.notify_all()
+
+    def unfinished(self):
+        """What the guest has printed after its last newline (a line cut by a pause, a snapshot or
+        a migration): the next kiln that runs this guest prints the rest of it."""
+        with self.cond:
+            return self.partial
+
+    def wait_for(self, pattern, timeout, since=0):
+        """The first console line at index >= since matching the regex, as (index, match), or
+        (None, None) after timeout seconds or when kiln's output ends."""
+        rx = re.compile(pattern)
+        deadline = time.monotonic() + timeout
+        i = since
+        with self.cond:
+            while True:
+                while i < len(self.lines):
+                    m = rx.search(self.lines[i][2])
+                    if m:
+                        return i, m
+                    i += 1
+                left = deadline - time.monotonic()
+                if self.eof or left <= 0:
+                    return None, None
+                self.cond.wait(left)
+
+    def reports(self, key):
+        """The words after "KT <key> " of every report line with that key, in order."""
+        prefix, out = f"KT {key} ", []
+        with self.cond:
+            for _, _, l in self.lines:
+                if l == prefix[:-1]:
+                    out.append("")
+                elif l.startswith(prefix):
+                    out.append(l[len(prefix):])
+        return out
+
+    def report(self, key):
+        """The last report with this key, or None."""
+        r = self.reports(key)
+        return r[-1] if r else None
+
+    def send(self, text):
+        self.proc.stdin.write(text.encode())
+        self.proc.stdin.flush()
+
+    def wait_exit(self, timeout):
+        """kiln's exit status, or None if it still ran after timeout seconds (then killed)."""
+        try:
+            status = self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            status = None
+        self.reader.join(timeout=10)
+        return status
+
+    def stderr(self):
+        with open(self.errpath, "rb") as f:
+            return f.read().decode("utf-8", "replace").strip()
+
+    def text(self):
+        with self.cond:
+            return "\n".join(l for _, _, l in self.lines)
+
+    def arrival(self, index):
+        """Wall-clock time (time.time()) at which console line `index` arrived."""
+        with self.cond:
+            return self.lines[index][1]
+
+
+class Suite:
+    """PASS/FAIL lines and a count; finish() exits with the batch's status."""
+
+    def __init__(self, name):
+        self.name = name
+        self.failed = []
+        self.passed = 0
+        self.start = time.monotonic()
+
+    def check(self, ok, what, detail=""):
+        if ok:
+            self.passed += 1
+            print(f"PASS {what}", flush=True)
+        else:
+            self.failed.append(what)
+            print(f"FAIL {what}" + (f": {detail}" if detail else ""), flush=True)
+        return ok
+
+    def equal(self, got, want, what):
+        return self.check(got == want, what, f"got {got!r}, want {want!r}")
+
+    def finish(self):
+        took = time.monotonic() - self.start
+        print(f"{self.name}: {self.passed} passed, {len(self.failed)} failed in {took:.1f} s",
+              flush=True)
+        for f in self.failed:
+            print(f"  failed: {f}", flush=True)
+        sys.exit(1 if self.failed else 0)
+
+
+def kernel_errors(guest):
+    """Kernel log lines (reported as "KT kerr ...") that a healthy boot does not print."""
+    return [l for l in guest.reports("kerr") if KERNEL_ERRORS.search(l)]
+
+
+# Shell for a scenario: report the kernel log's error lines, so checks can assert there are none.
+REPORT_KERNEL_ERRORS = r"""
+dmesg | grep -E '""" + KERNEL_ERRORS.pattern.replace("\\S", "[^ ]") + r"""' |
+	while read -r l; do kt kerr "$l"; done
+"""

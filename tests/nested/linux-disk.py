@@ -1,0 +1,92 @@
+#!/usr/bin/env python3
+"""linux-disk.py — the full-Linux suite's disk batch, run inside the nested rig's L1
+(scripts/nested): Linux with its root file system on kiln's virtio-blk.
+
+    linux-disk.py --kiln PATH
+
+root-ext4: an ext4 image made with `mke2fs -d` (busybox and the scenario as /init) is the root
+disk (`--disk IMG,root,id=rootdisk`, so kiln appends `root=/dev/vda rw`); a second disk is
+read-only (`,ro,id=ro-data`). The guest writes 1 MiB derived from a random token to
+/data/file.txt, syncs and powers off; the host then reads the file out of the image with
+debugfs and compares every byte. The guest also reports both disks' serials
+(/sys/block/vdX/serial = the id=), that the read-only disk is read-only and refuses a write, and
+the read-only disk's contents; the host checks that disk is unchanged.
+"""
+import argparse
+import hashlib
+import os
+import secrets
+import subprocess
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import linuxguest as lg  # noqa: E402
+
+SCENARIO = r"""
+tok=$(sed 's/.*kiln.token=\([^ ]*\).*/\1/' /proc/cmdline)
+kt root "$(awk '$2 == "/" {print $3, substr($4, 1, 2)}' /proc/mounts)"
+mkdir -p /data
+yes "$tok" | head -c 1048576 > /data/file.txt
+sync
+kt wrote "$(sha256sum < /data/file.txt | cut -d' ' -f1)"
+for d in vda vdb; do kt serial $d "$(cat /sys/block/$d/serial)"; done
+kt ro "$(cat /sys/block/vda/ro)" "$(cat /sys/block/vdb/ro)"
+if dd if=/dev/zero of=/dev/vdb bs=4096 count=1 conv=fsync 2>/dev/null; then
+	kt rowrite allowed
+else
+	kt rowrite refused
+fi
+kt vdb "$(sha256sum < /dev/vdb | cut -d' ' -f1)"
+""" + lg.REPORT_KERNEL_ERRORS
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--kiln", required=True)
+    args = ap.parse_args()
+    s = lg.Suite("linux-disk")
+    tmp = tempfile.mkdtemp(prefix="kiln-linux-disk-")
+    kernel = lg.kiln_kernel("bzimage")
+    token = secrets.token_hex(8)
+    want = (token.encode() + b"\n") * (1048576 // (len(token) + 1) + 1)
+    want = want[:1048576]
+
+    root = lg.ext4_image(os.path.join(tmp, "root.img"), lg.guest_tree(SCENARIO), 64)
+    data = os.path.join(tmp, "data.img")
+    with open(data, "wb") as f:
+        f.write(os.urandom(4 << 20))
+    with open(data, "rb") as f:
+        data_sum = hashlib.sha256(f.read()).hexdigest()
+
+    print("=== root-ext4", flush=True)
+    g = lg.Guest("root-ext4", [args.kiln, "run", "--kernel", kernel, "--cpus", "2",
+                               "--memory", "512M", "--disk", f"{root},root,id=rootdisk",
+                               "--disk", f"{data},ro,id=ro-data",
+                               "--cmdline", f"console=ttyS0 loglevel=4 panic=-1 init=/init "
+                                            f"kiln.token={token}"], tmp)
+    status = g.wait_exit(180)
+    s.check(status == 0, "root-ext4: kiln exits 0 after the guest powers off",
+            f"status {status}; {g.stderr()[-400:]}")
+    s.equal(g.report("root"), "ext4 rw", "root-ext4: / is the ext4 disk, read-write")
+    s.equal(g.report("wrote"), hashlib.sha256(want).hexdigest(),
+            "root-ext4: the guest wrote the file")
+    p = subprocess.run(["debugfs", "-R", "cat /data/file.txt", root], stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE)
+    s.check(p.returncode == 0 and p.stdout == want,
+            "root-ext4: the host finds the file's exact 1 MiB in the image (debugfs)",
+            f"debugfs status {p.returncode}, {len(p.stdout)} bytes; {p.stderr[-200:]!r}")
+    s.equal(g.reports("serial"), ["vda rootdisk", "vdb ro-data"],
+            "root-ext4: each disk's id= is its /sys/block/vdX/serial")
+    s.equal(g.report("ro"), "0 1", "root-ext4: only the ro disk is read-only")
+    s.equal(g.report("rowrite"), "refused", "root-ext4: a write to the read-only disk fails")
+    s.equal(g.report("vdb"), data_sum, "root-ext4: the read-only disk reads its image's bytes")
+    with open(data, "rb") as f:
+        s.equal(hashlib.sha256(f.read()).hexdigest(), data_sum,
+                "root-ext4: the read-only image is unchanged")
+    s.equal(lg.kernel_errors(g), [], "root-ext4: no kernel errors")
+    s.finish()
+
+
+if __name__ == "__main__":
+    main()
