@@ -12,6 +12,7 @@
 #include "config/config_json.h"
 #include "core/vmm.h"
 #include "migrate/migrate.h"
+#include "sandbox/sandbox.h"
 #include "state/restore_cli.h"
 #include "state/snapshot.h"
 #include "util/log.h"
@@ -20,6 +21,8 @@ static void usage(FILE *out)
 {
 	fputs(
 	    "usage: kiln run [options] [--api-sock PATH [--id ID]]   boot a VM (kiln run --help)\n"
+	    "       kiln sandbox --kernel PATH [options] -- CMD [ARGS...]   run one command in a\n"
+	    "                    fresh VM (kiln sandbox --help)\n"
 	    "       kiln restore SNAPSHOT --mem-file FILE [--paused] [--memory SIZE] [--cpus N]\n"
 	    "                    [--api-sock PATH [--id ID]] [-v|-vv]   resume a snapshot\n"
 	    "       kiln --config-file FILE [--no-api | --api-sock PATH] [-v]\n"
@@ -221,6 +224,8 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(argv[1], "run") == 0)
 		return cmd_run(argc - 1, argv + 1);
+	if (strcmp(argv[1], "sandbox") == 0)
+		return sandbox_main(argc - 1, argv + 1);
 	if (strcmp(argv[1], "ctl") == 0)
 		return ctl_main(argc - 1, argv + 1);
 	if (strcmp(argv[1], "restore") == 0)

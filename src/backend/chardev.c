@@ -36,9 +36,7 @@ struct chardev {
 
 /* --- descriptors and the loop --- */
 
-/* A non-blocking copy of fd opened with `mode`, or -errno. Regular files never block, so a
- * plain duplicate does; otherwise reopen through /proc so O_NONBLOCK stays on our open file. */
-static int nonblocking_copy(int fd, int mode)
+int chardev_nonblocking_copy(int fd, int mode)
 {
 	char path[32];
 	struct stat st;
@@ -222,7 +220,7 @@ static int open_stdio(struct chardev *c)
 	int ret;
 
 	if (c->cfg.in_fd >= 0) {
-		c->in_fd = nonblocking_copy(c->cfg.in_fd, O_RDONLY);
+		c->in_fd = chardev_nonblocking_copy(c->cfg.in_fd, O_RDONLY);
 		if (c->in_fd < 0)
 			return c->in_fd;
 		ret = watch(c, c->in_fd, EPOLLIN, on_in);
@@ -230,7 +228,7 @@ static int open_stdio(struct chardev *c)
 			return ret;
 	}
 	if (c->cfg.out_fd >= 0) {
-		c->out_fd = nonblocking_copy(c->cfg.out_fd, O_WRONLY);
+		c->out_fd = chardev_nonblocking_copy(c->cfg.out_fd, O_WRONLY);
 		if (c->out_fd < 0)
 			return c->out_fd;
 		ret = watch(c, c->out_fd, EPOLLOUT, on_out);

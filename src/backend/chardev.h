@@ -86,6 +86,12 @@ bool chardev_connected(const struct chardev *c);
 /* Counters (a copy, taken under the owner's lock by the caller). */
 struct chardev_stats chardev_stats(const struct chardev *c);
 
+/* A non-blocking copy of fd for `mode` (O_RDONLY or O_WRONLY), close-on-exec, or -errno. Regular
+ * files and block devices are duplicated (they never block); anything else is reopened through
+ * /proc/self/fd so that O_NONBLOCK stays on the copy's own open file and does not leak to other
+ * users of fd (a terminal shared with a shell); sockets, which cannot be reopened, share it. */
+int chardev_nonblocking_copy(int fd, int mode) MUST_CHECK;
+
 /* Parse a backend spec "stdio", "none", "file:PATH" or "socket:PATH" into cfg->kind and
  * cfg->path (pointing into spec). Returns 0 or -EINVAL. For the CLI. */
 int chardev_parse(const char *spec, struct chardev_config *cfg) MUST_CHECK;

@@ -11,7 +11,9 @@
 
 #define CONFIG_MAX_VCPUS 254 /* APIC IDs must fit the xAPIC's 8 bits, 0xff is broadcast */
 
-enum serial_mode { SERIAL_STDIO, SERIAL_FILE, SERIAL_NONE };
+/* SERIAL_FD: output to a descriptor the embedding code owns (kiln sandbox), no input; not
+ * reachable from the command line, JSON or snapshots. */
+enum serial_mode { SERIAL_STDIO, SERIAL_FILE, SERIAL_NONE, SERIAL_FD };
 enum boot_protocol { BOOT_AUTO, BOOT_LINUX, BOOT_PVH, BOOT_RAW };
 enum reset_action { RESET_STOP, RESET_RESTART };
 
@@ -37,16 +39,20 @@ struct disk_config {
 	enum disk_io_engine io_engine;
 };
 
-enum vconsole_mode { VCONSOLE_NONE, VCONSOLE_STDIO, VCONSOLE_FILE, VCONSOLE_SOCKET };
+/* VCONSOLE_FD: output only, to a descriptor the embedding code owns (kiln sandbox); input is
+ * never read. Not reachable from the command line, JSON or snapshots. */
+enum vconsole_mode { VCONSOLE_NONE, VCONSOLE_STDIO, VCONSOLE_FILE, VCONSOLE_SOCKET, VCONSOLE_FD };
 
 struct vconsole_config {
 	enum vconsole_mode mode;
 	char path[4096]; /* VCONSOLE_FILE, VCONSOLE_SOCKET */
+	int fd;		 /* VCONSOLE_FD: not owned, must stay open while the VM exists */
 };
 
 struct serial_config {
 	enum serial_mode mode;
 	char path[4096]; /* SERIAL_FILE */
+	int fd;		 /* SERIAL_FD: not owned, must stay open while the VM exists */
 };
 
 struct vm_config {

@@ -106,12 +106,13 @@ json_t *config_json_export_machine_config(const struct vm_config *c)
 	return ok ? o : NULL;
 }
 
-/* COM1 as Firecracker's serial object: null for the default (stdio). */
+/* COM1 as Firecracker's serial object: null for the default (stdio). A descriptor of an
+ * embedding command (SERIAL_FD, kiln sandbox, which has no API) has no JSON form: "none". */
 static json_t *export_serial(const struct vm_config *c)
 {
 	if (c->com1.mode == SERIAL_FILE)
 		return json_pack("{s:s}", "serial_out_path", c->com1.path);
-	if (c->com1.mode == SERIAL_NONE)
+	if (c->com1.mode == SERIAL_NONE || c->com1.mode == SERIAL_FD)
 		return json_pack("{s:s}", "kiln_mode", "none");
 	return json_null();
 }
@@ -128,7 +129,8 @@ static json_t *export_vconsole(const struct vm_config *c)
 	static const char *const modes[] = {[VCONSOLE_NONE] = "none",
 					    [VCONSOLE_STDIO] = "stdio",
 					    [VCONSOLE_FILE] = "file",
-					    [VCONSOLE_SOCKET] = "socket"};
+					    [VCONSOLE_SOCKET] = "socket",
+					    [VCONSOLE_FD] = "none"}; /* as SERIAL_FD */
 	const struct vconsole_config *vc = &c->vconsole;
 
 	if (vc->mode == VCONSOLE_FILE || vc->mode == VCONSOLE_SOCKET)

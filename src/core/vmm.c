@@ -123,6 +123,9 @@ static void on_vm_stop(void *ctx, int fd, uint32_t events)
 	if (read(fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
 		log_debug("stop eventfd read: %s", strerror(errno));
 	m->exit_status = vm_join(m->vm);
+	m->stop_reason = m->vm->stop_reason;
+	if (m->stop_reason == VM_STOP_PANIC && !m->owner_reports_stop)
+		log_err("the guest kernel panicked (pvpanic)");
 	restart = m->vm->stop_reason == VM_STOP_RESET && m->cfg.on_reset == RESET_RESTART;
 	vm_finish(m);
 	if (restart) {
@@ -144,6 +147,8 @@ static void on_signal(void *ctx, int fd, uint32_t events)
 	if (read(fd, &si, sizeof(si)) != sizeof(si))
 		return;
 	log_info("signal %u: stopping", si.ssi_signo);
+	if (!m->stop_signal)
+		m->stop_signal = (int)si.ssi_signo;
 	if (m->vm)
 		vmm_request_stop(m);
 	else

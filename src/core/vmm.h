@@ -24,6 +24,9 @@ struct vmm {
 	struct vm *vm;	      /* NULL until started, and again after it stopped */
 	bool vm_started;      /* a VM was started at least once (pre-boot settings are frozen) */
 	int exit_status;      /* of the last VM, or of the process */
+	enum vm_stop_reason stop_reason; /* why the last VM stopped (VM_STOP_NONE: none did) */
+	int stop_signal;		 /* the SIGINT/SIGTERM/SIGHUP that stopped it, or 0 */
+	bool owner_reports_stop; /* the embedding command words the stop (no panic line here) */
 	int sig_fd;
 	bool term_raw;
 	/* Serial console input from stdin (a UART on stdio). */

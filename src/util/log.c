@@ -8,6 +8,7 @@
 
 #include "util/log.h"
 
+static const char *g_prefix = "kiln";
 static enum log_level g_level = LOG_WARN;
 static int g_fd = -1; /* -1: stderr */
 static int g_show_level, g_show_origin;
@@ -35,6 +36,11 @@ static PRINTF(1, 0) void remember_error(const char *fmt, va_list ap)
 	vsnprintf(g_last, sizeof(g_last), fmt, copy);
 	pthread_mutex_unlock(&g_last_lock);
 	va_end(copy);
+}
+
+void log_set_prefix(const char *prefix)
+{
+	g_prefix = prefix;
 }
 
 void log_set_level(enum log_level level)
@@ -80,7 +86,7 @@ static PRINTF(4, 0) void vlog(enum log_level level, const char *file, int line, 
 		remember_error(fmt, ap);
 	if (level > g_level)
 		return;
-	n = snprintf(buf, sizeof(buf), "kiln: ");
+	n = snprintf(buf, sizeof(buf), "%s: ", g_prefix);
 	if (g_show_level)
 		n += snprintf(buf + n, sizeof(buf) - (size_t)n, "[%s] ", level_name(level));
 	if (g_show_origin && file)

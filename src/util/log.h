@@ -8,6 +8,10 @@
 
 enum log_level { LOG_OFF = -1, LOG_ERROR = 0, LOG_WARN = 1, LOG_INFO = 2, LOG_DEBUG = 3 };
 
+/* Set the word every line starts with (default "kiln"; e.g. "kiln sandbox"). The string must
+ * outlive the logging; main thread, before any other thread logs. */
+void log_set_prefix(const char *prefix);
+
 /* Set the most verbose level printed (default LOG_WARN). */
 void log_set_level(enum log_level level);
 
@@ -29,7 +33,7 @@ void log_set_output(int fd, int show_level, int show_origin);
 const char *log_last_error(void);
 void log_last_error_clear(void);
 
-/* Print one line "kiln: <msg>" to the log output if level is enabled. Thread-safe (one
+/* Print one line "<prefix>: <msg>" to the log output if level is enabled. Thread-safe (one
  * write(2)). */
 void log_msg(enum log_level level, const char *fmt, ...) PRINTF(2, 3);
 

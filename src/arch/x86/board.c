@@ -82,7 +82,7 @@ static void on_pvpanic(void *ctx, uint8_t events)
 		log_info("guest kernel: crash kernel loaded (pvpanic)");
 		return;
 	}
-	log_err("the guest kernel panicked (pvpanic)");
+	/* Reported when the VM has stopped (vmm.c), where kiln sandbox words it itself. */
 	vm_request_stop(ctx, VM_STOP_PANIC, KILN_EXIT_GUEST);
 }
 
@@ -144,6 +144,8 @@ static int serial_sink(const struct serial_config *sc, int *opened)
 		return STDOUT_FILENO;
 	case SERIAL_NONE:
 		return -1;
+	case SERIAL_FD:
+		return sc->fd;
 	case SERIAL_FILE:
 		*opened = open(sc->path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 		if (*opened < 0)
@@ -337,15 +339,17 @@ static int vconsole_add(struct vm *vm, struct board *b)
 	static const enum chardev_kind kinds[] = {[VCONSOLE_NONE] = CHARDEV_NONE,
 						  [VCONSOLE_STDIO] = CHARDEV_STDIO,
 						  [VCONSOLE_FILE] = CHARDEV_FILE,
-						  [VCONSOLE_SOCKET] = CHARDEV_SOCKET};
+						  [VCONSOLE_SOCKET] = CHARDEV_SOCKET,
+						  [VCONSOLE_FD] = CHARDEV_STDIO};
 	const struct vconsole_config *vc = &vm->cfg->vconsole;
+	bool fd_only = vc->mode == VCONSOLE_FD; /* output only: no input, no escape */
 	struct virtio_console_config cc = {.mem = &vm->mem,
 					   .loop = vm->loop,
 					   .kind = kinds[vc->mode],
 					   .path = vc->path,
-					   .in_fd = STDIN_FILENO,
-					   .out_fd = STDOUT_FILENO,
-					   .escape = true,
+					   .in_fd = fd_only ? -1 : STDIN_FILENO,
+					   .out_fd = fd_only ? vc->fd : STDOUT_FILENO,
+					   .escape = !fd_only,
 					   .on_quit = on_console_quit,
 					   .quit_ctx = vm};
 	struct virtio_console *con;
