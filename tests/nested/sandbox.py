@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """sandbox.py — `kiln sandbox` end to end with the project's small Linux kernel, inside the nested
-rig (L1 has a real KVM; see scripts/nested and tests/nested/run-nested).
+rig (L1 has a real KVM; see scripts/nested).
 
-    sandbox.py --kiln build/kiln --kernel BZIMAGE [--case NAME]...
+    sandbox.py --kiln build/kiln [--kernel BZIMAGE] [--case NAME]...
+
+The kernel defaults to the bzImage of scripts/build-linux (tests/lib/linuxguest.py finds it).
 
 Each case runs one `kiln sandbox` and asserts its exact exit status, and where it matters the
 exact bytes on stdout and what reaches stderr. One PASS/FAIL line per case; the exit status is 1
@@ -224,9 +226,13 @@ CASES = [case_true, case_false, case_exit42, case_stdout_1mib, case_stdout_slow_
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--kiln", required=True)
-    ap.add_argument("--kernel", required=True, help="the bzImage of scripts/build-linux")
+    ap.add_argument("--kernel", help="the kernel (default: the bzImage of scripts/build-linux)")
     ap.add_argument("--case", action="append", help="run only these cases (name without case_)")
     args = ap.parse_args()
+    if not args.kernel:
+        sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+        import linuxguest
+        args.kernel = linuxguest.kiln_kernel("bzimage")
     for path in (args.kiln, args.kernel):
         if not os.path.isfile(path):
             print(f"sandbox.py: {path}: no such file", flush=True)

@@ -67,8 +67,8 @@ static int verify(int fd, uint8_t *got, uint8_t *want, uint64_t seed, const uint
 			struct stamp s;
 
 			memcpy(&s, got, sizeof(s));
-			printf("KT blk FAIL block %" PRIu64 ": want pass %" PRIu64 ", holds magic %#" PRIx64
-			       " block %" PRIu64 " pass %" PRIu64 "\n",
+			printf("KT blk FAIL block %" PRIu64 ": want pass %" PRIu64
+			       ", holds magic %#" PRIx64 " block %" PRIu64 " pass %" PRIu64 "\n",
 			       i, gen[i], s.magic, s.block, s.pass);
 			return -1;
 		}
@@ -117,8 +117,8 @@ int main(int argc, char **argv)
 			return 1;
 		for (uint64_t i = 0; i < blocks; i++)
 			checked += gen[i] != 0;
-		printf("KT blk pass %" PRIu64 " wrote %" PRIu64 " verified %" PRIu64 " ok\n", p, wrote,
-		       checked);
+		printf("KT blk pass %" PRIu64 " wrote %" PRIu64 " verified %" PRIu64 " ok\n", p,
+		       wrote, checked);
 	}
 	return 0;
 }

@@ -32,9 +32,9 @@
 
 struct worker {
 	pthread_t tid;
-	int cpu;			    /* pinned to, or -1 */
-	_Atomic uint64_t progress;	    /* bumped as it works */
-	_Atomic int wrong_cpu;		    /* seen running elsewhere than pinned */
+	int cpu;				   /* pinned to, or -1 */
+	_Atomic uint64_t progress;		   /* bumped as it works */
+	_Atomic int wrong_cpu;			   /* seen running elsewhere than pinned */
 	_Atomic uint32_t *futex_mine, *futex_peer; /* ping-pong */
 };
 
@@ -184,8 +184,8 @@ static int check(uint64_t *last, int t)
 		uint64_t now = all[i]->progress;
 
 		if (now == last[i]) {
-			printf("KT smp FAIL worker %d (cpu %d) made no progress in interval %d\n", i,
-			       all[i]->cpu, t);
+			printf("KT smp FAIL worker %d (cpu %d) made no progress in interval %d\n",
+			       i, all[i]->cpu, t);
 			return -1;
 		}
 		if (all[i]->wrong_cpu) {
