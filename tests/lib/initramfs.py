@@ -104,10 +104,20 @@ class Modules:
     def __init__(self, moddir):
         self.moddir = moddir
         self.index = {}  # name (with '_' for '-') -> path
-        for d, _, files in os.walk(os.path.join(moddir, "kernel")):
-            for f in files:
-                if f.endswith(".ko"):
-                    self.index[f[:-3].replace("-", "_")] = os.path.join(d, f)
+        for rel in self._paths():
+            name = os.path.basename(rel)[:-3].replace("-", "_")
+            self.index[name] = os.path.join(moddir, rel)
+
+    def _paths(self):
+        """Every module's path relative to moddir: from modules.order (one read; walking the
+        tree's thousands of files is slow over the rig's 9p share), else by walking."""
+        order = os.path.join(self.moddir, "modules.order")
+        if os.path.exists(order):
+            with open(order) as f:
+                return [l.strip() for l in f if l.strip().endswith(".ko")]
+        return [os.path.relpath(os.path.join(d, f), self.moddir)
+                for d, _, files in os.walk(os.path.join(self.moddir, "kernel"))
+                for f in files if f.endswith(".ko")]
 
     def depends(self, name):
         with open(self.index[name], "rb") as f:
