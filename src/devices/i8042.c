@@ -73,6 +73,7 @@ struct i8042 {
 	uint8_t keys[I8042_KEY_QUEUE]; /* keyboard bytes (answers, injected scancodes) not yet in
 					  the output buffer */
 	size_t nr_keys;
+	size_t nr_answers; /* keys[0..nr_answers) are answers to commands: they go first */
 };
 
 static void respond(struct i8042 *d, uint8_t v)
@@ -124,14 +125,18 @@ static bool command(struct i8042 *d, uint8_t cmd)
 	return false;
 }
 
-/* Queue a keyboard byte behind the ones waiting (lock held); dropped, and counted, if full. */
+/* Queue a keyboard answer behind the answers waiting but ahead of injected scancodes (lock
+ * held); dropped, and counted, if full. A driver waiting for its ACK takes any other byte for
+ * noise and drops it (Linux's ps2_handle_ack), so a key queued before the ACK would be lost. */
 static void kbd_reply(struct i8042 *d, uint8_t v)
 {
 	if (d->nr_keys == I8042_KEY_QUEUE) {
 		d->ignored++;
 		return;
 	}
-	d->keys[d->nr_keys++] = v;
+	memmove(d->keys + d->nr_answers + 1, d->keys + d->nr_answers, d->nr_keys - d->nr_answers);
+	d->keys[d->nr_answers++] = v;
+	d->nr_keys++;
 }
 
 /* A byte for the keyboard (lock held): a command, or the parameter of the one before. The
@@ -209,6 +214,8 @@ static bool next_key(struct i8042 *d)
 		return false;
 	respond(d, d->keys[0]);
 	memmove(d->keys, d->keys + 1, --d->nr_keys);
+	if (d->nr_answers)
+		d->nr_answers--;
 	return d->ctr_written && (d->ctr & CTR_KBDINT) && !(d->ctr & CTR_KBDDIS);
 }
 
@@ -432,6 +439,7 @@ int i8042_load(struct i8042 *d, struct state_buf *b, uint16_t version)
 	d->ctr = v[0], d->outport = v[1], d->out = v[2], d->out_full = v[3];
 	d->last_was_cmd = v[4], d->pending = v[5], d->ctr_written = v[6];
 	d->nr_keys = v[7];
+	d->nr_answers = d->nr_keys; /* not saved: new answers queue behind every restored byte */
 	memcpy(d->keys, keys, d->nr_keys);
 	d->kbd_pending = kbd_pending;
 	pthread_mutex_unlock(&d->lock);

@@ -44,6 +44,12 @@ def _kill_leftovers():
             p.wait()
 
 
+def kill_leftovers():
+    """Kill every process reap_at_exit() registered that still runs (before a scenario runs
+    again, say)."""
+    _kill_leftovers()
+
+
 def reap_at_exit(proc):
     """Register a subprocess.Popen to be killed when the script exits; returns it."""
     if not _live:

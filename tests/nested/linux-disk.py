@@ -52,39 +52,41 @@ def main():
     want = (token.encode() + b"\n") * (1048576 // (len(token) + 1) + 1)
     want = want[:1048576]
 
-    root = lg.ext4_image(os.path.join(tmp, "root.img"), lg.guest_tree(SCENARIO), 64)
-    data = os.path.join(tmp, "data.img")
-    with open(data, "wb") as f:
-        f.write(os.urandom(4 << 20))
-    with open(data, "rb") as f:
-        data_sum = hashlib.sha256(f.read()).hexdigest()
+    def root_ext4():
+        root = lg.ext4_image(os.path.join(tmp, "root.img"), lg.guest_tree(SCENARIO), 64)
+        data = os.path.join(tmp, "data.img")
+        with open(data, "wb") as f:
+            f.write(os.urandom(4 << 20))
+        with open(data, "rb") as f:
+            data_sum = hashlib.sha256(f.read()).hexdigest()
 
-    print("=== root-ext4", flush=True)
-    g = lg.Guest("root-ext4", [args.kiln, "run", "--kernel", kernel, "--cpus", "2",
-                               "--memory", "512M", "--disk", f"{root},root,id=rootdisk",
-                               "--disk", f"{data},ro,id=ro-data",
-                               "--cmdline", f"console=ttyS0 loglevel=4 panic=-1 init=/init "
-                                            f"kiln.token={token}"], tmp)
-    status = g.wait_exit(180)
-    s.check(status == 0, "root-ext4: kiln exits 0 after the guest powers off",
-            f"status {status}; {g.stderr()[-400:]}")
-    s.equal(g.report("root"), "ext4 rw", "root-ext4: / is the ext4 disk, read-write")
-    s.equal(g.report("wrote"), hashlib.sha256(want).hexdigest(),
-            "root-ext4: the guest wrote the file")
-    p = subprocess.run(["debugfs", "-R", "cat /data/file.txt", root], stdout=subprocess.PIPE,
-                       stderr=subprocess.PIPE)
-    s.check(p.returncode == 0 and p.stdout == want,
-            "root-ext4: the host finds the file's exact 1 MiB in the image (debugfs)",
-            f"debugfs status {p.returncode}, {len(p.stdout)} bytes; {p.stderr[-200:]!r}")
-    s.equal(g.reports("serial"), ["vda rootdisk", "vdb ro-data"],
-            "root-ext4: each disk's id= is its /sys/block/vdX/serial")
-    s.equal(g.report("ro"), "0 1", "root-ext4: only the ro disk is read-only")
-    s.equal(g.report("rowrite"), "refused", "root-ext4: a write to the read-only disk fails")
-    s.equal(g.report("vdb"), data_sum, "root-ext4: the read-only disk reads its image's bytes")
-    with open(data, "rb") as f:
-        s.equal(hashlib.sha256(f.read()).hexdigest(), data_sum,
-                "root-ext4: the read-only image is unchanged")
-    s.equal(lg.kernel_errors(g), [], "root-ext4: no kernel errors")
+        g = lg.Guest("root-ext4", [args.kiln, "run", "--kernel", kernel, "--cpus", "2",
+                                   "--memory", "512M", "--disk", f"{root},root,id=rootdisk",
+                                   "--disk", f"{data},ro,id=ro-data",
+                                   "--cmdline", f"console=ttyS0 loglevel=4 panic=-1 init=/init "
+                                                f"kiln.token={token}"], tmp)
+        status = g.wait_exit(180)
+        s.check(status == 0, "root-ext4: kiln exits 0 after the guest powers off",
+                f"status {status}; {g.stderr()[-400:]}")
+        s.equal(g.report("root"), "ext4 rw", "root-ext4: / is the ext4 disk, read-write")
+        s.equal(g.report("wrote"), hashlib.sha256(want).hexdigest(),
+                "root-ext4: the guest wrote the file")
+        p = subprocess.run(["debugfs", "-R", "cat /data/file.txt", root], stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE)
+        s.check(p.returncode == 0 and p.stdout == want,
+                "root-ext4: the host finds the file's exact 1 MiB in the image (debugfs)",
+                f"debugfs status {p.returncode}, {len(p.stdout)} bytes; {p.stderr[-200:]!r}")
+        s.equal(g.reports("serial"), ["vda rootdisk", "vdb ro-data"],
+                "root-ext4: each disk's id= is its /sys/block/vdX/serial")
+        s.equal(g.report("ro"), "0 1", "root-ext4: only the ro disk is read-only")
+        s.equal(g.report("rowrite"), "refused", "root-ext4: a write to the read-only disk fails")
+        s.equal(g.report("vdb"), data_sum, "root-ext4: the read-only disk reads its image's bytes")
+        with open(data, "rb") as f:
+            s.equal(hashlib.sha256(f.read()).hexdigest(), data_sum,
+                    "root-ext4: the read-only image is unchanged")
+        s.equal(lg.kernel_errors(g), [], "root-ext4: no kernel errors")
+
+    s.scenario("root-ext4", root_ext4)
     s.finish()
 
 

@@ -232,8 +232,7 @@ def main():
     scenarios = {"pause-resume": b.pause_resume, "snapshot-restore": b.snapshot_restore,
                  "diff-snapshot": b.diff_snapshot, "migrate": b.migrate}
     for name in (args.only.split(",") if args.only else scenarios):
-        print(f"=== {name}", flush=True)
-        scenarios[name]()
+        b.s.scenario(name, scenarios[name])
     b.s.finish()
 
 

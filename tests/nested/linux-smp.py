@@ -34,24 +34,27 @@ def main():
                         "smpsoak")
     initrd = lg.initrd(tmp, "smp", SCENARIO.format(seconds=args.seconds),
                        files={"bin/smpsoak": soak})
-    print("=== smp-soak", flush=True)
-    g = lg.Guest("smp-soak", [args.kiln, "run", "--kernel", lg.kiln_kernel("bzimage"),
-                              "--initrd", initrd, "--cpus", "4", "--memory", "1G",
-                              "--cmdline", "console=ttyS0 loglevel=4 panic=-1"], tmp)
-    status = g.wait_exit(args.seconds + 300)
-    s.check(status == 0, "smp-soak: kiln exits 0 after the guest powers off",
-            f"status {status}; {g.stderr()[-400:]}")
-    s.equal((g.reports("smp") or [""])[-1], "ok 4",
-            "smp-soak: smpsoak found every thread progressing on its CPU and IPIs on all 4")
-    ticks = [r for r in g.reports("smp") if r.startswith("tick ")]
-    s.equal(len(ticks), args.seconds // 5, f"smp-soak: {args.seconds // 5} progress checks")
-    irqs = [r.split() for r in g.reports("smp") if r.startswith("irqs ")]
-    s.equal(len(irqs), 4, "smp-soak: IPI counts from all 4 CPUs")
-    start, stop = (float((g.report(k) or "0").split()[0]) for k in ("start", "stop"))
-    s.check(stop - start >= args.seconds, f"smp-soak: ran at least {args.seconds} s of guest time",
-            f"{stop - start:.1f} s")
-    s.equal(g.report("online"), "0-3", "smp-soak: all 4 vCPUs still online")
-    s.equal(lg.kernel_errors(g), [], "smp-soak: no kernel errors (no stall or soft lockup)")
+
+    def soak():
+        g = lg.Guest("smp-soak", [args.kiln, "run", "--kernel", lg.kiln_kernel("bzimage"),
+                                  "--initrd", initrd, "--cpus", "4", "--memory", "1G",
+                                  "--cmdline", "console=ttyS0 loglevel=4 panic=-1"], tmp)
+        status = g.wait_exit(args.seconds + 300)
+        s.check(status == 0, "smp-soak: kiln exits 0 after the guest powers off",
+                f"status {status}; {g.stderr()[-400:]}")
+        s.equal((g.reports("smp") or [""])[-1], "ok 4",
+                "smp-soak: smpsoak found every thread progressing on its CPU and IPIs on all 4")
+        ticks = [r for r in g.reports("smp") if r.startswith("tick ")]
+        s.equal(len(ticks), args.seconds // 5, f"smp-soak: {args.seconds // 5} progress checks")
+        irqs = [r.split() for r in g.reports("smp") if r.startswith("irqs ")]
+        s.equal(len(irqs), 4, "smp-soak: IPI counts from all 4 CPUs")
+        start, stop = (float((g.report(k) or "0").split()[0]) for k in ("start", "stop"))
+        s.check(stop - start >= args.seconds,
+                f"smp-soak: ran at least {args.seconds} s of guest time", f"{stop - start:.1f} s")
+        s.equal(g.report("online"), "0-3", "smp-soak: all 4 vCPUs still online")
+        s.equal(lg.kernel_errors(g), [], "smp-soak: no kernel errors (no stall or soft lockup)")
+
+    s.scenario("smp-soak", soak)
     s.finish()
 
 

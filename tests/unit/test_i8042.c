@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <cmocka.h>
 
@@ -250,25 +251,36 @@ static void test_keyboard_probe(void **state)
 	assert_int_equal(f->resets, 0);
 }
 
-/* Keyboard answers and injected keys share one queue, in order, and a full queue drops (and
- * counts) answers rather than overwriting what waits. */
+/* A keyboard answer goes ahead of injected keys still queued (the key already in the output
+ * buffer stays first), answers keep their own order, and a full queue drops (and counts)
+ * answers rather than overwriting what waits. */
 static void test_keyboard_answers_queue(void **state)
 {
-	uint8_t bytes[I8042_KEY_QUEUE] = {0x1c};
+	uint8_t bytes[I8042_KEY_QUEUE] = {0x1c, 0x9c, 0x2a};
 	struct fx *f = *state;
 
-	assert_int_equal(i8042_inject(f->d, bytes, 2), 0);
-	data_out(f, 0xee);
+	assert_int_equal(i8042_inject(f->d, bytes, 3), 0); /* 0x1c out, 0x9c 0x2a queued */
+	data_out(f, 0xf2);				   /* GETID: fa ab 83 */
+	data_out(f, 0xee);				   /* ECHO: ee */
 	assert_int_equal(key(f), 0x1c);
-	assert_int_equal(key(f), 0x00);
+	assert_int_equal(key(f), 0xfa);
+	assert_int_equal(key(f), 0xab);
+	assert_int_equal(key(f), 0x83);
 	assert_int_equal(key(f), 0xee);
+	assert_int_equal(key(f), 0x9c);
+	data_out(f, 0xee); /* the queue is empty now: the answer waits behind the buffer only */
+	assert_int_equal(key(f), 0x2a);
+	assert_int_equal(key(f), 0xee);
+	assert_false(status(f) & STS_OBF);
+	memset(bytes, 0x1c, sizeof(bytes));
 	assert_int_equal(i8042_inject(f->d, bytes, I8042_KEY_QUEUE), 0); /* 1 out, 15 queued */
 	data_out(f, 0xee);						 /* the 16th */
 	data_out(f, 0xee);						 /* no room */
 	assert_int_equal(i8042_ignored(f->d), 1);
-	for (int i = 0; i < I8042_KEY_QUEUE; i++)
-		assert_int_equal(key(f), bytes[i]);
+	assert_int_equal(key(f), 0x1c);
 	assert_int_equal(key(f), 0xee);
+	for (int i = 1; i < I8042_KEY_QUEUE; i++)
+		assert_int_equal(key(f), 0x1c);
 	assert_false(status(f) & STS_OBF);
 }
 
