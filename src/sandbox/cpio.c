@@ -134,16 +134,23 @@ int cpio_add_chardev(struct cpio_writer *w, const char *name, uint32_t perm, uin
 	return put_header(w, name, &h);
 }
 
-int cpio_add_data(struct cpio_writer *w, const char *name, uint32_t perm, uint32_t mtime,
-		  const void *data, size_t len)
+/* The header of a regular file of len bytes; 0 or -errno (-EINVAL: too long for newc). */
+static int file_header(struct cpio_writer *w, const char *name, uint32_t perm, uint32_t mtime,
+		       uint64_t len)
 {
 	struct cpio_hdr h = {
 	    .mode = S_IFREG | (perm & 07777), .mtime = mtime, .nlink = 1, .size = (uint32_t)len};
-	int ret;
 
 	if (len > UINT32_MAX)
 		return -EINVAL;
-	ret = put_header(w, name, &h);
+	return put_header(w, name, &h);
+}
+
+int cpio_add_data(struct cpio_writer *w, const char *name, uint32_t perm, uint32_t mtime,
+		  const void *data, size_t len)
+{
+	int ret = file_header(w, name, perm, mtime, len);
+
 	if (ret == 0)
 		ret = put(w, data, len);
 	return ret ? ret : put_pad(w);
@@ -175,13 +182,8 @@ static int copy_fd(struct cpio_writer *w, int src_fd, uint64_t len)
 int cpio_add_file(struct cpio_writer *w, const char *name, uint32_t perm, uint32_t mtime,
 		  int src_fd, uint64_t len)
 {
-	struct cpio_hdr h = {
-	    .mode = S_IFREG | (perm & 07777), .mtime = mtime, .nlink = 1, .size = (uint32_t)len};
-	int ret;
+	int ret = file_header(w, name, perm, mtime, len);
 
-	if (len > UINT32_MAX)
-		return -EINVAL;
-	ret = put_header(w, name, &h);
 	if (ret == 0)
 		ret = copy_fd(w, src_fd, len);
 	return ret ? ret : put_pad(w);

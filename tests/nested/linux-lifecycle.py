@@ -108,6 +108,13 @@ class Batch:
                          "block it wrote", g.text()[-300:])
         self.no_fail(g, name)
 
+    def up(self, g, name):
+        """working(); kiln stopped when the guest does not get there."""
+        if self.working(g, name):
+            return True
+        self.stop(g)
+        return False
+
     def stop(self, g):
         g.proc.send_signal(signal.SIGTERM)
         return g.wait_exit(30)
@@ -117,8 +124,7 @@ class Batch:
     def pause_resume(self):
         name = "pause-resume"
         g, sock = self.start(name)
-        if not self.working(g, name):
-            self.stop(g)
+        if not self.up(g, name):
             return
         self.pause(sock, name)
         time.sleep(0.5)
@@ -140,8 +146,7 @@ class Batch:
     def snapshot_restore(self):
         name = "snapshot-restore"
         g, sock = self.start(name)
-        if not self.working(g, name):
-            self.stop(g)
+        if not self.up(g, name):
             return
         snap, mem = os.path.join(self.tmp, "full.snap"), os.path.join(self.tmp, "full.mem")
         self.pause(sock, name)
@@ -170,8 +175,7 @@ class Batch:
         with open(path, "w") as f:
             json.dump(cfg, f)
         g = lg.Guest(name, [self.kiln, "--config-file", path, "--api-sock", sock], self.tmp)
-        if not self.working(g, name):
-            self.stop(g)
+        if not self.up(g, name):
             return
         f = {k: os.path.join(self.tmp, f"d-{k}") for k in ("base.snap", "base.mem", "diff.snap",
                                                            "diff.mem", "merged.mem")}
@@ -208,8 +212,7 @@ class Batch:
         dst = lg.Guest(name + "-dst", [self.kiln, "migrate", "receive", "--listen",
                                        f"127.0.0.1:{port}"], self.tmp)
         g, sock = self.start(name + "-src")
-        if not self.working(g, name):
-            self.stop(g)
+        if not self.up(g, name):
             self.stop(dst)
             return
         p = subprocess.run([self.kiln, "migrate", "send", "--sock", sock, "--to",
