@@ -176,6 +176,11 @@ class Guest:
             self.lines.append((now, time.time(), line))
             self.cond.notify_all()
 
+    def count(self):
+        """How many whole console lines have arrived (a wait_for `since` for what comes next)."""
+        with self.cond:
+            return len(self.lines)
+
     def unfinished(self):
         """What the guest has printed after its last newline (a line cut by a pause, a snapshot or
         a migration): the next kiln that runs this guest prints the rest of it."""
