@@ -19,6 +19,7 @@ import traceback
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import initramfs  # noqa: E402
 import kilntest  # noqa: E402
+import rigstate  # noqa: E402
 
 ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 SKIP = 77
@@ -259,6 +260,7 @@ class Suite:
         self.failed = []
         self.passed = 0
         self.retried = []  # (scenario, the checks that failed the first time)
+        self.done = rigstate.Done(name)
         self.start = time.monotonic()
 
     def _attempt(self, name, fn):
@@ -272,19 +274,31 @@ class Suite:
         """Run scenario `name` (fn()); if any check failed, run it once more and count only the
         second run. The rig's emulated machine now and then loses a guest of its KVM (a triple
         fault, a stalled vCPU: measured rates in docs/testing.md), so one failure is logged as a
-        RETRY with its checks, and a scenario fails the batch when it fails twice in a row."""
+        RETRY with its checks, and a scenario fails the batch when it fails twice in a row. A
+        scenario an earlier L1 of the rig finished is not run again: its result is taken from
+        there (tests/lib/rigstate.py)."""
+        done = self.done.get(name)
+        if done is not None:
+            print(f"=== {name}: finished in an earlier L1 ({done['passed']} passed, "
+                  f"{len(done['failed'])} failed)", flush=True)
+            self.passed += done["passed"]
+            self.failed += done["failed"]
+            self.retried += [tuple(r) for r in done["retried"]]
+            return
         print(f"=== {name}", flush=True)
-        failed, passed = len(self.failed), self.passed
+        failed, passed, retried = len(self.failed), self.passed, len(self.retried)
         self._attempt(name, fn)
         first = self.failed[failed:]
-        if not first:
-            return
-        del self.failed[failed:]
-        self.passed = passed
-        print(f"RETRY {name}: the first run failed {first}; running it once more", flush=True)
-        self._attempt(name, fn)
-        if len(self.failed) == failed:
-            self.retried.append((name, first))
+        if first:
+            del self.failed[failed:]
+            self.passed = passed
+            print(f"RETRY {name}: the first run failed {first}; running it once more",
+                  flush=True)
+            self._attempt(name, fn)
+            if len(self.failed) == failed:
+                self.retried.append((name, first))
+        self.done.put(name, {"passed": self.passed - passed, "failed": self.failed[failed:],
+                             "retried": self.retried[retried:]})
 
     def check(self, ok, what, detail=""):
         if ok:

@@ -20,6 +20,9 @@ import tempfile
 import threading
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import rigstate  # noqa: E402
+
 CASE_TIMEOUT = 150  # seconds for one kiln sandbox run, boot included (L1 is emulated); under
 # scripts/nested's 200 s of silence that count as L1 hung
 MIB = 1 << 20
@@ -248,7 +251,6 @@ def main():
     ap.add_argument("--case", action="append", help="run only these cases (name without case_)")
     args = ap.parse_args()
     if not args.kernel:
-        sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
         import linuxguest
         args.kernel = linuxguest.kiln_kernel("bzimage")
     for path in (args.kiln, args.kernel):
@@ -257,16 +259,22 @@ def main():
             return 1
     cases = [c for c in CASES if not args.case or c.__name__[5:] in args.case]
     failed, retried = 0, []
+    done = rigstate.Done("sandbox")
     with tempfile.TemporaryDirectory(prefix="kiln-sandbox-test-") as tmp:
         for case in cases:
             name = case.__name__[5:]
-            bad = run_case(case, name, args, tmp)
-            if bad:  # once more, as linuxguest.Suite.scenario does (docs/testing.md)
-                print(f"RETRY {name}: running it once more", flush=True)
-                bad = run_case(case, name, args, tmp)
-                if not bad:
-                    retried.append(name)
-            failed += bool(bad)
+            result = done.get(name)  # as linuxguest.Suite.scenario does (docs/testing.md)
+            if result is not None:
+                print(f"{'FAIL' if result['bad'] else 'PASS'}: {name} (in an earlier L1)",
+                      flush=True)
+            else:
+                result = {"bad": run_case(case, name, args, tmp), "retried": False}
+                if result["bad"]:  # once more
+                    print(f"RETRY {name}: running it once more", flush=True)
+                    result = {"bad": run_case(case, name, args, tmp), "retried": True}
+                done.put(name, result)
+            retried += [name] if result["retried"] and not result["bad"] else []
+            failed += bool(result["bad"])
     print(f"sandbox.py: {len(cases) - failed} passed, {failed} failed"
           + (f"; passed on their second run: {', '.join(retried)}" if retried else ""),
           flush=True)
