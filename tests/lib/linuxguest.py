@@ -274,9 +274,10 @@ class Suite:
         """Run scenario `name` (fn()); if any check failed, run it once more and count only the
         second run. The rig's emulated machine now and then loses a guest of its KVM (a triple
         fault, a stalled vCPU: measured rates in docs/testing.md), so one failure is logged as a
-        RETRY with its checks, and a scenario fails the batch when it fails twice in a row. A
-        scenario an earlier L1 of the rig finished is not run again: its result is taken from
-        there (tests/lib/rigstate.py)."""
+        RETRY with its checks. A scenario that fails twice in one L1 gets a fresh L1 from the rig
+        once (the batch exits with rigstate.FRESH_L1 and resumes there), and fails the batch if
+        it fails twice there too. A scenario an earlier L1 of the rig finished is not run again:
+        its result is taken from there (tests/lib/rigstate.py)."""
         done = self.done.get(name)
         if done is not None:
             print(f"=== {name}: finished in an earlier L1 ({done['passed']} passed, "
@@ -297,6 +298,13 @@ class Suite:
             self._attempt(name, fn)
             if len(self.failed) == failed:
                 self.retried.append((name, first))
+            elif self.done.can_ask_fresh_l1(name):
+                print(f"FRESH-L1 {name}: failed twice in this L1 ({self.failed[failed:]}); "
+                      "asking the rig for a fresh L1 to run it again", flush=True)
+                self.done.ask_fresh_l1(name)
+                sys.exit(rigstate.FRESH_L1)
+        elif name in self.done.fresh:
+            self.retried.append((name, ["failed twice in an earlier L1"]))
         self.done.put(name, {"passed": self.passed - passed, "failed": self.failed[failed:],
                              "retried": self.retried[retried:]})
 

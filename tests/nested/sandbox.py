@@ -272,6 +272,11 @@ def main():
                 if result["bad"]:  # once more
                     print(f"RETRY {name}: running it once more", flush=True)
                     result = {"bad": run_case(case, name, args, tmp), "retried": True}
+                if result["bad"] and done.can_ask_fresh_l1(name):
+                    print(f"FRESH-L1 {name}: failed twice in this L1; asking the rig for a "
+                          "fresh L1 to run it again", flush=True)
+                    done.ask_fresh_l1(name)
+                    return rigstate.FRESH_L1
                 done.put(name, result)
             retried += [name] if result["retried"] and not result["bad"] else []
             failed += bool(result["bad"])
