@@ -23,8 +23,7 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import rigstate  # noqa: E402
 
-CASE_TIMEOUT = 150  # seconds for one kiln sandbox run, boot included (L1 is emulated); under
-# scripts/nested's 200 s of silence that count as L1 hung
+CASE_TIMEOUT = 150  # seconds for one kiln sandbox run, boot included (L1 is emulated)
 MIB = 1 << 20
 
 
