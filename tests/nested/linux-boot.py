@@ -36,7 +36,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import kilntest  # noqa: E402
 import linuxguest as lg  # noqa: E402
 
-GUEST_TIMEOUT = 120  # seconds for one boot to power-off, inside L1 (emulated: slow)
+GUEST_TIMEOUT = 90  # seconds for one boot to power-off inside L1 (typical: 5-40 s)
 EBDA, HIMEM, LOW_MAX = 0x9FC00, 0x100000, 3 << 30
 
 # What every boot-* guest reports about itself.

@@ -39,7 +39,7 @@ def main():
         g = lg.Guest("smp-soak", [args.kiln, "run", "--kernel", lg.kiln_kernel("bzimage"),
                                   "--initrd", initrd, "--cpus", "4", "--memory", "1G",
                                   "--cmdline", "console=ttyS0 loglevel=4 panic=-1"], tmp)
-        status = g.wait_exit(args.seconds + 300)
+        status = g.wait_exit(args.seconds + 60)
         s.check(status == 0, "smp-soak: kiln exits 0 after the guest powers off",
                 f"status {status}; {g.stderr()[-400:]}")
         s.equal((g.reports("smp") or [""])[-1], "ok 4",

@@ -23,7 +23,7 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import rigstate  # noqa: E402
 
-CASE_TIMEOUT = 150  # seconds for one kiln sandbox run, boot included (L1 is emulated)
+CASE_TIMEOUT = 90  # seconds for one kiln sandbox run, boot included (typical: 2-10 s)
 MIB = 1 << 20
 
 
