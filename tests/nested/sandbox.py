@@ -21,7 +21,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
-import rigstate  # noqa: E402
+import linuxguest  # noqa: E402
 
 CASE_TIMEOUT = 90  # seconds for one kiln sandbox run, boot included (typical: 2-10 s)
 MIB = 1 << 20
@@ -221,21 +221,18 @@ def case_not_found(args, tmp):
                                             "not found"])
 
 
-def run_case(case, name, args, tmp):
-    """Run one case; print its PASS/FAIL line (and kiln's last stderr lines on a failure);
-    return its list of problems."""
+def run_case(s, case, name, args, tmp):
+    """Run one case as one check of Suite s (its time in the check's name; kiln's last stderr
+    lines printed when it fails)."""
     start = time.monotonic()
     try:
         bad = case(args, tmp)
     except subprocess.TimeoutExpired:
         bad = [f"kiln did not exit within {CASE_TIMEOUT} s"]
-    secs = time.monotonic() - start
-    print(f"{'FAIL' if bad else 'PASS'}: {name} ({secs:.1f} s)"
-          + (": " + "; ".join(bad) if bad else ""), flush=True)
+    s.check(not bad, f"{name} ({time.monotonic() - start:.1f} s)", "; ".join(bad))
     if bad and LAST_ERR:
         for line in LAST_ERR[-1].decode("utf-8", "replace").splitlines()[-8:]:
             print(f"    stderr: {line}", flush=True)
-    return bad
 
 
 CASES = [case_true, case_false, case_exit42, case_stdout_1mib, case_stdout_slow_pipe, case_disk,
@@ -250,39 +247,18 @@ def main():
     ap.add_argument("--case", action="append", help="run only these cases (name without case_)")
     args = ap.parse_args()
     if not args.kernel:
-        import linuxguest
         args.kernel = linuxguest.kiln_kernel("bzimage")
     for path in (args.kiln, args.kernel):
         if not os.path.isfile(path):
             print(f"sandbox.py: {path}: no such file", flush=True)
             return 1
     cases = [c for c in CASES if not args.case or c.__name__[5:] in args.case]
-    failed, retried = 0, []
-    done = rigstate.Done("sandbox")
+    s = linuxguest.Suite("sandbox")  # each case a scenario: rerun, fresh L1 (docs/testing.md)
     with tempfile.TemporaryDirectory(prefix="kiln-sandbox-test-") as tmp:
         for case in cases:
             name = case.__name__[5:]
-            result = done.get(name)  # as linuxguest.Suite.scenario does (docs/testing.md)
-            if result is not None:
-                print(f"{'FAIL' if result['bad'] else 'PASS'}: {name} (in an earlier L1)",
-                      flush=True)
-            else:
-                result = {"bad": run_case(case, name, args, tmp), "retried": False}
-                if result["bad"]:  # once more
-                    print(f"RETRY {name}: running it once more", flush=True)
-                    result = {"bad": run_case(case, name, args, tmp), "retried": True}
-                if result["bad"] and done.can_ask_fresh_l1(name):
-                    print(f"FRESH-L1 {name}: failed twice in this L1; asking the rig for a "
-                          "fresh L1 to run it again", flush=True)
-                    done.ask_fresh_l1(name)
-                    return rigstate.FRESH_L1
-                done.put(name, result)
-            retried += [name] if result["retried"] and not result["bad"] else []
-            failed += bool(result["bad"])
-    print(f"sandbox.py: {len(cases) - failed} passed, {failed} failed"
-          + (f"; passed on their second run: {', '.join(retried)}" if retried else ""),
-          flush=True)
-    return 1 if failed else 0
+            s.scenario(name, lambda case=case, name=name: run_case(s, case, name, args, tmp))
+        s.finish()
 
 
 if __name__ == "__main__":
