@@ -9,7 +9,7 @@
 #include "api/api.h"
 #include "api/api_vmm.h"
 #include "api/http.h"
-#include "arch/x86/board.h"
+#include "core/board.h"
 #include "core/metrics.h"
 #include "migrate/migrate.h"
 #include "util/log.h"

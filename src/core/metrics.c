@@ -1,5 +1,5 @@
 /* metrics.c — gathers vCPU, bus and device counters into JSON for the metrics file. */
-#include "arch/x86/board.h"
+#include "core/board.h"
 #include "core/metrics.h"
 #include "core/vcpu.h"
 #include "core/vm.h"

@@ -6,7 +6,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#include "arch/x86/board.h"
+#include "core/board.h"
 #include "core/vcpu.h"
 #include "core/vm.h"
 #include "util/log.h"

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 
 #include "config/config.h"
+#include "core/device.h"
 #include "core/event_loop.h"
 #include "core/guest_mem.h"
 #include "core/io_bus.h"
@@ -55,8 +56,9 @@ struct vm {
 	struct io_bus pio, mmio;
 	unsigned nr_vcpus;
 	struct vcpu *vcpus;
-	struct board *board; /* the architecture's devices and tables */
-	int restore_mem_fd;  /* >= 0 while vm_create_restore builds: RAM comes from this file */
+	struct device_list devices; /* every device of the board: stats, state, teardown walk it */
+	struct board *board;	    /* the architecture's own data (core/board.h) */
+	int restore_mem_fd; /* >= 0 while vm_create_restore builds: RAM comes from this file */
 };
 
 /* Whether the lifecycle allows from -> to. Pure. */

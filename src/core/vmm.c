@@ -10,7 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "arch/x86/board.h"
+#include "core/board.h"
 #include "core/vcpu.h"
 #include "core/vmm.h"
 #include "migrate/migrate.h"

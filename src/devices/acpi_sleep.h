@@ -3,6 +3,7 @@
 #ifndef KILN_DEVICES_ACPI_SLEEP_H
 #define KILN_DEVICES_ACPI_SLEEP_H
 
+#include "core/device.h"
 #include "core/io_bus.h"
 #include "util/log.h"
 
@@ -31,5 +32,11 @@ struct acpi_sleep {
  * wake from S5); writes (write-one-to-clear) are accepted and ignored. Both read 0.
  */
 extern const struct io_ops acpi_sleep_io_ops;
+
+#define ACPI_SLEEP_STATE_VERSION 1
+
+/* The board entry (obj: a struct acpi_sleep, owned by the caller): an empty state section that
+ * records the device, so a snapshot taken with ACPI does not restore without it. */
+extern const struct device_ops acpi_sleep_device_ops;
 
 #endif

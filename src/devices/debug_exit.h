@@ -3,6 +3,7 @@
 #ifndef KILN_DEVICES_DEBUG_EXIT_H
 #define KILN_DEVICES_DEBUG_EXIT_H
 
+#include "core/device.h"
 #include "core/io_bus.h"
 
 struct debug_exit {
@@ -19,5 +20,8 @@ int debug_exit_status(uint64_t value);
 
 /* Bus handlers for the window (writes of 1, 2 or 4 bytes; reads give all-ones). */
 extern const struct io_ops debug_exit_io_ops;
+
+/* The board entry (obj: a struct debug_exit, owned by the caller): nothing to save or reset. */
+extern const struct device_ops debug_exit_device_ops;
 
 #endif

@@ -445,3 +445,60 @@ int i8042_load(struct i8042 *d, struct state_buf *b, uint16_t version)
 	pthread_mutex_unlock(&d->lock);
 	return 0;
 }
+
+/* --- reset and the board entry --- */
+
+void i8042_reset(struct i8042 *d)
+{
+	pthread_mutex_lock(&d->lock);
+	d->ctr = CTR_RESET;
+	d->outport = OUTPORT_RESET | OUTPORT_A20;
+	d->out = 0;
+	d->out_full = false;
+	d->last_was_cmd = false;
+	d->pending = d->kbd_pending = 0;
+	d->ctr_written = false;
+	d->nr_keys = d->nr_answers = 0;
+	pthread_mutex_unlock(&d->lock);
+}
+
+static int entry_save(void *obj, struct state_buf *b)
+{
+	i8042_save(obj, b);
+	return 0;
+}
+
+static int entry_load(void *obj, struct state_buf *b, uint16_t version)
+{
+	return i8042_load(obj, b, version);
+}
+
+static const struct device_counter counters[] = {
+    DEVICE_COUNTER(struct i8042_stats, ignored),
+};
+
+static void entry_stats(void *obj, const char *name, device_stat_fn fn, void *ctx)
+{
+	struct i8042_stats s = {.ignored = i8042_ignored(obj)};
+
+	device_report_counters(DEVICE_COUNTERS(counters), &s, name, fn, ctx);
+}
+
+static void entry_reset(void *obj)
+{
+	i8042_reset(obj);
+}
+
+static void entry_destroy(void *obj)
+{
+	i8042_destroy(obj);
+}
+
+const struct device_ops i8042_device_ops = {
+    .kind = "i8042",
+    .save = entry_save,
+    .load = entry_load,
+    .stats = entry_stats,
+    .reset = entry_reset,
+    .destroy = entry_destroy,
+};

@@ -8,6 +8,7 @@
 
 #include <stddef.h>
 
+#include "core/device.h"
 #include "core/io_bus.h"
 #include "core/irq.h"
 #include "state/state.h"
@@ -71,9 +72,23 @@ int i8042_ctrl_alt_del(struct i8042 *d) MUST_CHECK;
 /* Number of ignored commands and data bytes so far. Thread-safe. */
 uint64_t i8042_ignored(struct i8042 *d);
 
+/* The counters the board reports. */
+struct i8042_stats {
+	uint64_t ignored; /* i8042_ignored */
+};
+
+/* Return to the power-on state: command byte, output port (reset line high, A20 on), empty
+ * output buffer and key queue, nothing pending; the counter is kept. Thread-safe. */
+void i8042_reset(struct i8042 *d);
+
+/* The board entry (obj: a struct i8042): state at I8042_STATE_VERSION (version 1 still loads),
+ * the "ignored" counter, reset, destroy. */
+extern const struct device_ops i8042_device_ops;
+
 /* --- state (snapshots, migration) --- */
 
-#define I8042_STATE_VERSION 2 /* 2 added the keyboard's pending command */
+#define I8042_STATE_VERSION	2 /* 2 added the keyboard's pending command */
+#define I8042_STATE_MIN_VERSION 1 /* 1 maps to: no keyboard command pending */
 
 /* Put the command byte, output port, output buffer, the command awaiting its data byte, whether a
  * driver configured the controller, the keyboard bytes not yet read, and the keyboard command

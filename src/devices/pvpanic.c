@@ -32,3 +32,6 @@ const struct io_ops pvpanic_io_ops = {
     .min_size = 1,
     .max_size = 1,
 };
+
+/* The board entry: no state, no counters to report, owned by the caller. */
+const struct device_ops pvpanic_device_ops = {.kind = "pvpanic"};

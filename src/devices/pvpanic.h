@@ -5,6 +5,7 @@
 
 #include <stdint.h>
 
+#include "core/device.h"
 #include "core/io_bus.h"
 
 #define PVPANIC_PORTS	     1
@@ -24,5 +25,8 @@ struct pvpanic {
  * 1-byte write reports the events it carries. Writes with no known bit are counted and ignored,
  * unknown bits beside known ones are dropped. */
 extern const struct io_ops pvpanic_io_ops;
+
+/* The board entry (obj: a struct pvpanic, owned by the caller): nothing to save or reset. */
+extern const struct device_ops pvpanic_device_ops;
 
 #endif

@@ -412,3 +412,47 @@ int rtc_load(struct rtc *r, struct state_buf *b, uint16_t version)
 	pthread_mutex_unlock(&r->lock);
 	return 0;
 }
+
+/* --- reset and the board entry --- */
+
+void rtc_reset(struct rtc *r)
+{
+	pthread_mutex_lock(&r->lock);
+	r->index = 0;
+	r->nmi_disabled = false;
+	r->cmos[REG_A] = A_RESET;
+	r->cmos[REG_B] = B_RESET;
+	r->cmos[REG_C] = 0;
+	r->cmos[REG_D] = D_VRT;
+	r->last_update = guest_now(r);
+	pthread_mutex_unlock(&r->lock);
+}
+
+static int entry_save(void *obj, struct state_buf *b)
+{
+	rtc_save(obj, b);
+	return 0;
+}
+
+static int entry_load(void *obj, struct state_buf *b, uint16_t version)
+{
+	return rtc_load(obj, b, version);
+}
+
+static void entry_reset(void *obj)
+{
+	rtc_reset(obj);
+}
+
+static void entry_destroy(void *obj)
+{
+	rtc_destroy(obj);
+}
+
+const struct device_ops rtc_device_ops = {
+    .kind = "rtc",
+    .save = entry_save,
+    .load = entry_load,
+    .reset = entry_reset,
+    .destroy = entry_destroy,
+};

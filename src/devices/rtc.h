@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "core/device.h"
 #include "core/io_bus.h"
 #include "state/state.h"
 #include "util/compiler.h"
@@ -41,9 +42,18 @@ extern const struct io_ops rtc_io_ops;
  * index >= 128 or one of the clock or control registers. Thread-safe. */
 int rtc_cmos_set(struct rtc *r, uint8_t index, uint8_t val) MUST_CHECK;
 
+/* Return the control registers to their power-on values (A 0x26, B 0x02, C 0, D valid) and the
+ * index to 0. The clock and the CMOS memory are battery-backed on a PC: they are kept. Thread-safe.
+ */
+void rtc_reset(struct rtc *r);
+
+/* The board entry (obj: a struct rtc): state at RTC_STATE_VERSION, reset, destroy. */
+extern const struct device_ops rtc_device_ops;
+
 /* --- state (snapshots, migration) --- */
 
-#define RTC_STATE_VERSION 1
+#define RTC_STATE_VERSION     1
+#define RTC_STATE_MIN_VERSION 1
 
 /* Put the CMOS bytes, the index register, the guest clock's offset from the host's wall clock,
  * the frozen clock (while B.SET) and the update-flag baseline into the open section. The clock

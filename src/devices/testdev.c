@@ -99,3 +99,47 @@ int testdev_load(struct testdev *t, struct state_buf *b, uint16_t version)
 	pthread_mutex_unlock(&t->lock);
 	return 0;
 }
+
+void testdev_reset(struct testdev *t)
+{
+	pthread_mutex_lock(&t->lock);
+	memset(t->pio, 0, sizeof(t->pio));
+	memset(t->mmio, 0, sizeof(t->mmio));
+	pthread_mutex_unlock(&t->lock);
+}
+
+void testdev_destroy(struct testdev *t)
+{
+	pthread_mutex_destroy(&t->lock);
+}
+
+/* --- the board entry --- */
+
+static int entry_save(void *obj, struct state_buf *b)
+{
+	testdev_save(obj, b);
+	return 0;
+}
+
+static int entry_load(void *obj, struct state_buf *b, uint16_t version)
+{
+	return testdev_load(obj, b, version);
+}
+
+static void entry_reset(void *obj)
+{
+	testdev_reset(obj);
+}
+
+static void entry_destroy(void *obj)
+{
+	testdev_destroy(obj);
+}
+
+const struct device_ops testdev_device_ops = {
+    .kind = "testdev",
+    .save = entry_save,
+    .load = entry_load,
+    .reset = entry_reset,
+    .destroy = entry_destroy,
+};

@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <stdint.h>
 
+#include "core/device.h"
 #include "core/io_bus.h"
 #include "state/state.h"
 #include "util/compiler.h"
@@ -20,10 +21,21 @@ struct testdev {
 /* Zero the device. */
 void testdev_init(struct testdev *t);
 
+/* Zero both scratch windows (the access counter is kept). Thread-safe. */
+void testdev_reset(struct testdev *t);
+
+/* Release what testdev_init set up (t itself belongs to the caller). */
+void testdev_destroy(struct testdev *t);
+
+/* The board entry (obj: a struct testdev): state at TESTDEV_STATE_VERSION, reset, destroy
+ * (testdev_destroy: the memory stays the caller's). */
+extern const struct device_ops testdev_device_ops;
+
 extern const struct io_ops testdev_pio_ops;  /* widths 1, 2, 4 */
 extern const struct io_ops testdev_mmio_ops; /* widths 1, 2, 4, 8 */
 
-#define TESTDEV_STATE_VERSION 1
+#define TESTDEV_STATE_VERSION	  1
+#define TESTDEV_STATE_MIN_VERSION 1
 
 /* Put both scratch windows (16 + 4096 bytes) into the open section. Thread-safe. */
 void testdev_save(struct testdev *t, struct state_buf *b);

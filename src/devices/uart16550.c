@@ -560,3 +560,71 @@ int uart16550_load(struct uart16550 *u, struct state_buf *b, uint16_t version)
 	pthread_mutex_unlock(&u->lock);
 	return 0;
 }
+
+/* --- reset and the board entry --- */
+
+void uart16550_reset(struct uart16550 *u)
+{
+	bool notify;
+
+	pthread_mutex_lock(&u->lock);
+	notify = u->rx_was_full;
+	u->ier = u->fcr = u->lcr = u->mcr = u->scr = 0;
+	u->dll = 12, u->dlm = 0;
+	u->lsr_errors = 0;
+	u->msr = msr_inputs(u);
+	u->rbr = 0;
+	u->rx_head = u->rx_count = 0;
+	u->thr_ipending = false;
+	u->rx_was_full = false;
+	irq_update(u);
+	pthread_mutex_unlock(&u->lock);
+	if (notify)
+		rx_space_notify(u);
+}
+
+static int entry_save(void *obj, struct state_buf *b)
+{
+	uart16550_save(obj, b);
+	return 0;
+}
+
+static int entry_load(void *obj, struct state_buf *b, uint16_t version)
+{
+	return uart16550_load(obj, b, version);
+}
+
+static const struct device_counter counters[] = {
+    DEVICE_COUNTER(struct uart16550_stats, tx_bytes),
+    DEVICE_COUNTER(struct uart16550_stats, rx_bytes),
+    DEVICE_COUNTER(struct uart16550_stats, overruns),
+    DEVICE_COUNTER(struct uart16550_stats, tx_errors),
+    DEVICE_COUNTER(struct uart16550_stats, rx_dropped),
+};
+
+static void entry_stats(void *obj, const char *name, device_stat_fn fn, void *ctx)
+{
+	struct uart16550_stats s;
+
+	uart16550_get_stats(obj, &s);
+	device_report_counters(DEVICE_COUNTERS(counters), &s, name, fn, ctx);
+}
+
+static void entry_reset(void *obj)
+{
+	uart16550_reset(obj);
+}
+
+static void entry_destroy(void *obj)
+{
+	uart16550_destroy(obj);
+}
+
+const struct device_ops uart16550_device_ops = {
+    .kind = "uart16550",
+    .save = entry_save,
+    .load = entry_load,
+    .stats = entry_stats,
+    .reset = entry_reset,
+    .destroy = entry_destroy,
+};

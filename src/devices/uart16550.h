@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/device.h"
 #include "core/io_bus.h"
 #include "core/irq.h"
 #include "state/state.h"
@@ -56,9 +57,19 @@ struct uart16550_stats {
 /* Copy the counters into *s. Thread-safe. */
 void uart16550_get_stats(struct uart16550 *u, struct uart16550_stats *s);
 
+/* Return the registers to their power-on state (divisor 12, FIFOs off and empty, no interrupt
+ * enabled: the line goes low); counters are kept. Host input refused while the FIFO was full may
+ * come again (rx_space is called). Thread-safe. */
+void uart16550_reset(struct uart16550 *u);
+
+/* The board entry (obj: a struct uart16550): state at UART16550_STATE_VERSION, counters, reset,
+ * destroy. */
+extern const struct device_ops uart16550_device_ops;
+
 /* --- state (snapshots, migration) --- */
 
-#define UART16550_STATE_VERSION 1
+#define UART16550_STATE_VERSION	    1
+#define UART16550_STATE_MIN_VERSION 1
 
 /* Put the guest-visible state (registers, divisor latch, receive FIFO contents, pending THRE
  * interrupt, latched line and modem status) into the open section of b. Thread-safe. */

@@ -8,8 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "arch/x86/board.h"
-#include "arch/x86/kvm_state.h"
+#include "core/board.h"
 #include "core/vcpu.h"
 #include "core/vm.h"
 #include "state/snapshot.h"
@@ -371,14 +370,8 @@ static int save_vcpus(struct vm *vm, struct state_buf *b)
 {
 	int ret = 0;
 
-	for (unsigned i = 0; i < vm->nr_vcpus && ret == 0; i++) {
-		char name[STATE_NAME_MAX];
-
-		snprintf(name, sizeof(name), "vcpu.%u", i);
-		ret = state_begin_section(b, name, X86_VCPU_STATE_VERSION);
-		ret = ret ? ret : x86_vcpu_save(vm->kvm, vm->vcpus[i].fd, board_vcpu_id(vm, i), b);
-		ret = ret ? ret : state_end_section(b);
-	}
+	for (unsigned i = 0; i < vm->nr_vcpus && ret == 0; i++)
+		ret = board_vcpu_save(vm, i, b);
 	return ret;
 }
 
@@ -431,7 +424,7 @@ int snapshot_save_state(struct vm *vm, struct state_buf *b)
 	int ret = snapshot_config_save(vm->cfg, b);
 
 	ret = ret ? ret : board_save(vm, b);
-	ret = ret ? ret : x86_vm_save(vm->fd, b);
+	ret = ret ? ret : board_platform_save(vm, b);
 	ret = ret ? ret : save_vcpus(vm, b);
 	if (ret == -ENOMEM)
 		log_err("snapshot: out of memory while collecting state");
@@ -572,15 +565,8 @@ static int load_vcpus(struct vm *vm, struct state_buf *b)
 {
 	int ret = 0;
 
-	for (unsigned i = 0; i < vm->nr_vcpus && ret == 0; i++) {
-		char name[STATE_NAME_MAX];
-		uint16_t v;
-
-		snprintf(name, sizeof(name), "vcpu.%u", i);
-		if (state_section(b, name, &v) < 0)
-			return REFUSE("section '%s' is missing", name);
-		ret = x86_vcpu_load(vm->kvm, vm->vcpus[i].fd, board_vcpu_id(vm, i), b, v);
-	}
+	for (unsigned i = 0; i < vm->nr_vcpus && ret == 0; i++)
+		ret = board_vcpu_load(vm, i, b);
 	return ret;
 }
 
@@ -591,7 +577,7 @@ int snapshot_load_state(struct vm *vm, struct snapshot_image *img)
 	int ret = board_load(vm, &img->body);
 
 	if (ret == 0)
-		ret = x86_vm_load(vm->fd, &img->body);
+		ret = board_platform_load(vm, &img->body);
 	if (ret == 0)
 		ret = load_vcpus(vm, &img->body);
 	return ret;

@@ -4,6 +4,7 @@
 #include <endian.h>
 #include <errno.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <poll.h>
@@ -11,6 +12,9 @@
 #include <time.h>
 
 #include "backend/disk.h"
+#include "core/board.h"
+#include "core/vm.h"
+#include "util/log.h"
 #include "virtio/blk.h"
 
 /* --- request parsing: a pure function of the chain --- */
@@ -444,27 +448,14 @@ static bool can_start(const struct blk *b)
  * race) or slots run out (then a completion resumes). vd.lock held. */
 static void process_queue(struct blk *b)
 {
-	struct virtq *q = &b->vd.vq[0];
-	int ret;
+	bool used = false; /* every well-formed chain is a request: none is refused */
+	int ret = 1;
 
 	b->stalled = false;
-	do {
-		while (can_start(b)) {
-			ret = virtq_pop(q, &b->chain);
-			if (ret == -ENOENT)
-				break;
-			if (ret < 0) {
-				virtio_dev_set_needs_reset(&b->vd, "malformed descriptor chain");
-				goto out;
-			}
-			handle_chain(b, &b->chain);
-		}
-		if (!can_start(b)) {
-			b->stalled = true;
-			goto out;
-		}
-	} while (virtq_enable_notify(q));
-out:
+	while (can_start(b) && (ret = virtio_dev_take(&b->vd, 0, &b->chain, NULL, NULL, &used)) > 0)
+		handle_chain(b, &b->chain);
+	if (ret > 0) /* slots ran out before the ring did */
+		b->stalled = true;
 	flush_used(b);
 }
 
@@ -516,13 +507,13 @@ static int blk_activate(void *dev)
 
 /* Requests in flight keep their slots until the backend finishes them; their completions see
  * a stale generation and touch neither the status byte nor the rings. */
+static void blk_queue_reset(void *dev, unsigned q);
+
 static void blk_reset(void *dev)
 {
 	struct blk *b = dev;
 
-	b->gen++;
-	b->stalled = false;
-	b->pushed = false;
+	blk_queue_reset(b, 0);
 	b->lim.discard = false;
 	b->lim.write_zeroes = false;
 }
@@ -531,6 +522,56 @@ static void blk_notify(void *dev, unsigned q)
 {
 	(void)q; /* one queue: the transport checked q */
 	process_queue(dev);
+}
+
+/* The queue's ring is gone: requests in flight keep their slots until the backend finishes them,
+ * but their completions see a stale generation and touch neither the status byte nor a ring the
+ * driver may have set up again. */
+static void blk_queue_reset(void *dev, unsigned q)
+{
+	struct blk *b = dev;
+
+	(void)q;
+	b->gen++;
+	b->stalled = false;
+	b->pushed = false;
+}
+
+static int blk_save_hook(void *dev, struct state_buf *b)
+{
+	return blk_save(dev, b);
+}
+
+static int blk_load_hook(void *dev, struct state_buf *b, uint16_t version)
+{
+	return blk_load(dev, b, version);
+}
+
+static const struct device_counter blk_counters[] = {
+    DEVICE_COUNTER(struct blk_stats, reads),	     DEVICE_COUNTER(struct blk_stats, writes),
+    DEVICE_COUNTER(struct blk_stats, flushes),	     DEVICE_COUNTER(struct blk_stats, discards),
+    DEVICE_COUNTER(struct blk_stats, write_zeroes),  DEVICE_COUNTER(struct blk_stats, get_ids),
+    DEVICE_COUNTER(struct blk_stats, unsupported),   DEVICE_COUNTER(struct blk_stats, bytes_read),
+    DEVICE_COUNTER(struct blk_stats, bytes_written), DEVICE_COUNTER(struct blk_stats, io_errors),
+    DEVICE_COUNTER(struct blk_stats, bad_requests),  DEVICE_COUNTER(struct blk_stats, no_status),
+};
+
+static void blk_stats_hook(void *dev, const char *name, device_stat_fn fn, void *ctx)
+{
+	struct blk_stats s;
+
+	blk_get_stats(dev, &s);
+	device_report_counters(DEVICE_COUNTERS(blk_counters), &s, name, fn, ctx);
+}
+
+static int blk_drain_hook(void *dev, int timeout_ms)
+{
+	return blk_drain(dev, timeout_ms);
+}
+
+static void blk_destroy_hook(void *dev)
+{
+	blk_destroy(dev);
 }
 
 static const struct virtio_dev_ops blk_ops = {
@@ -545,6 +586,15 @@ static const struct virtio_dev_ops blk_ops = {
     .activate = blk_activate,
     .reset = blk_reset,
     .notify = blk_notify,
+    .queue_reset = blk_queue_reset,
+    .state_name = "blk",
+    .state_version = BLK_STATE_VERSION,
+    .state_min_version = 1,
+    .save = blk_save_hook,
+    .load = blk_load_hook,
+    .stats = blk_stats_hook,
+    .drain = blk_drain_hook,
+    .destroy = blk_destroy_hook,
 };
 
 /* --- creation --- */
@@ -629,6 +679,43 @@ out_free:
 	return ret;
 }
 
+/* Disk `index` of the configuration, attached as "block<index>". */
+static int disk_add(struct vm *vm, unsigned index)
+{
+	const struct disk_config *dc = &vm->cfg->disks[index];
+	char serial[BLK_ID_LEN + 1], name[DEVICE_NAME_MAX]; /* GET_ID: the id's first 20 bytes */
+	struct blk_config bc = {.path = dc->path,
+				.read_only = dc->read_only,
+				.serial = dc->id[0] ? serial : NULL,
+				.force_sync = dc->io_engine == DISK_IO_SYNC,
+				.loop = vm->loop,
+				.mem = &vm->mem};
+	struct blk *blk;
+	int ret;
+
+	snprintf(serial, sizeof(serial), "%s", dc->id);
+	snprintf(name, sizeof(name), "block%u", index);
+	ret = blk_create(&bc, &blk); /* logs its own one-line error */
+	if (ret == 0) {
+		ret = board_add_virtio(vm, &blk->vd, name);
+		if (ret < 0)
+			blk_destroy(blk);
+	}
+	return ret;
+}
+
+int blk_board_add(struct vm *vm)
+{
+	int ret = 0;
+
+	for (unsigned i = 0; i < vm->cfg->nr_disks && ret == 0; i++) {
+		ret = disk_add(vm, i);
+		if (ret == -ENOENT || ret == -EACCES || ret == -EISDIR || ret == -EINVAL)
+			return -EINVAL; /* a bad --disk: a configuration error */
+	}
+	return ret;
+}
+
 struct virtio_dev *blk_virtio_dev(struct blk *b)
 {
 	return &b->vd;
@@ -650,11 +737,6 @@ void blk_destroy(struct blk *b)
 	disk_close(b->disk);
 	virtio_dev_destroy(&b->vd);
 	free(b);
-}
-
-void blk_release(void *b)
-{
-	blk_destroy(b);
 }
 
 /* --- state --- */

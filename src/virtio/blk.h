@@ -120,11 +120,20 @@ struct blk;
  *
  * The board then exposes it through a transport, which must be destroyed first:
  *     blk_create(&cfg, &b);
- *     virtio_slots_add(&slots, vm, blk_virtio_dev(b), blk_release, b)  (blk_destroy(b) if it
- *     fails), or by hand: virtio_mmio_create(blk_virtio_dev(b), &mmio_cfg, &t) ...
- *     virtio_mmio_destroy(t); blk_destroy(b).
+ *     board_add_virtio(vm, blk_virtio_dev(b), "block0")  (blk_destroy(b) if it fails: on
+ *     success the board's device list owns it), or by hand:
+ *     virtio_mmio_create(blk_virtio_dev(b), &mmio_cfg, &t) ... virtio_mmio_destroy(t);
+ *     blk_destroy(b).
  */
 int blk_create(const struct blk_config *cfg, struct blk **out) MUST_CHECK;
+
+struct vm;
+
+/* The board's disks: one device per vm->cfg->disks entry, in order (a root disk is first, so it
+ * is /dev/vda), attached with board_add_virtio as "block0", "block1", ... 0, -EINVAL for a disk
+ * the configuration names badly (missing, not permitted, a directory, a bad id: logged), or
+ * -errno. Main thread, during board_create. */
+int blk_board_add(struct vm *vm) MUST_CHECK;
 
 /* The device's transport-independent half, to hand to a transport. */
 struct virtio_dev *blk_virtio_dev(struct blk *b);
@@ -135,9 +144,6 @@ void blk_get_stats(struct blk *b, struct blk_stats *out);
 /* Remove the eventfd from the loop, wait for requests in flight, close the image, free.
  * Call after the transport is destroyed. */
 void blk_destroy(struct blk *b);
-
-/* blk_destroy for callers holding a void pointer (struct virtio_slot's destroy hook). */
-void blk_release(void *b);
 
 /* --- state (snapshots, migration) --- */
 

@@ -3,41 +3,24 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "core/board.h"
+#include "core/vm.h"
 #include "util/log.h"
 #include "virtio/console.h"
 
-/*
- * Take the next chain of queue q into *chain. Chains whose buffers go the wrong way (any
- * writable one on transmitq; a readable one, or no room, on receiveq) complete empty and are
- * counted. Returns 1 if *chain is held, 0 if the queue is empty, -1 if the device broke.
- */
+/* Transmit chains are driver-readable only; receive chains device-writable only, with room. */
+static bool chain_ok(const struct virtq_chain *c, unsigned q)
+{
+	return q == VIRTIO_CONSOLE_TXQ ? c->in_len == 0 && c->nr_out == c->nr_segs
+				       : c->nr_out == 0 && c->in_len > 0;
+}
+
+/* Take the next chain of queue q into *chain (virtio_dev_take). 1 held, 0 empty, -EIO broke. */
 static int take(struct virtio_console *c, unsigned q, struct virtq_chain *chain, bool *used)
 {
-	struct virtq *vq = &c->vd.vq[q];
-	int ret;
-
-	for (;;) {
-		ret = virtq_pop(vq, chain);
-		if (ret == -ENOENT && virtq_enable_notify(vq))
-			continue;
-		if (ret == -ENOENT)
-			return 0;
-		if (ret < 0) {
-			virtio_dev_set_needs_reset(&c->vd, "malformed descriptor chain");
-			return -1;
-		}
-		if (q == VIRTIO_CONSOLE_TXQ ? chain->in_len == 0 && chain->nr_out == chain->nr_segs
-					    : chain->nr_out == 0 && chain->in_len > 0)
-			return 1;
-		c->stats.malformed++;
-		log_warn_ratelimited(&c->vd.rl, "virtio-console: %s chain with %s buffers",
-				     q == VIRTIO_CONSOLE_TXQ ? "transmit" : "receive",
-				     q == VIRTIO_CONSOLE_TXQ ? "writable" : "readable or no");
-		if (virtq_push(vq, chain->head, 0) < 0)
-			return -1;
-		*used = true;
-	}
+	return virtio_dev_take(&c->vd, q, chain, chain_ok, &c->stats.malformed, used);
 }
 
 static void complete(struct virtio_console *c, unsigned q, uint16_t head, uint32_t written)
@@ -211,6 +194,48 @@ static void con_notify(void *dev, unsigned q)
 		rx_pump(dev);
 }
 
+/* The chain held from queue q belongs to a ring that is gone. Staged input stays staged. */
+static void con_queue_reset(void *dev, unsigned q)
+{
+	struct virtio_console *c = dev;
+
+	if (q == VIRTIO_CONSOLE_TXQ)
+		c->tx_held = false;
+	else
+		c->rx_held = false;
+}
+
+static int con_save(void *dev, struct state_buf *b)
+{
+	virtio_console_save(dev, b);
+	return 0;
+}
+
+static int con_load(void *dev, struct state_buf *b, uint16_t version)
+{
+	return virtio_console_load(dev, b, version);
+}
+
+static const struct device_counter con_counters[] = {
+    DEVICE_COUNTER(struct virtio_console_stats, rx_bytes),
+    DEVICE_COUNTER(struct virtio_console_stats, tx_bytes),
+    DEVICE_COUNTER(struct virtio_console_stats, emerg_bytes),
+    DEVICE_COUNTER(struct virtio_console_stats, emerg_dropped),
+    DEVICE_COUNTER(struct virtio_console_stats, malformed),
+};
+
+static void con_stats(void *dev, const char *name, device_stat_fn fn, void *ctx)
+{
+	struct virtio_console_stats s = virtio_console_stats(dev);
+
+	device_report_counters(DEVICE_COUNTERS(con_counters), &s, name, fn, ctx);
+}
+
+static void con_destroy(void *dev)
+{
+	virtio_console_destroy(dev);
+}
+
 static const struct virtio_dev_ops console_ops = {
     .name = "virtio-console",
     .device_id = VIRTIO_ID_CONSOLE,
@@ -223,6 +248,14 @@ static const struct virtio_dev_ops console_ops = {
     .activate = con_activate,
     .reset = con_reset,
     .notify = con_notify,
+    .queue_reset = con_queue_reset,
+    .state_name = "console",
+    .state_version = VIRTIO_CONSOLE_STATE_VERSION,
+    .state_min_version = 1,
+    .save = con_save,
+    .load = con_load,
+    .stats = con_stats,
+    .destroy = con_destroy,
 };
 
 int virtio_console_create(const struct virtio_console_config *cfg, struct virtio_console **out)
@@ -271,6 +304,51 @@ void virtio_console_destroy(struct virtio_console *c)
 	chardev_destroy(c->chr);
 	virtio_dev_destroy(&c->vd);
 	free(c);
+}
+
+static void on_console_quit(void *ctx)
+{
+	vm_request_stop(ctx, VM_STOP_HOST, KILN_EXIT_OK);
+}
+
+/* The console's settings from the VM's configuration. */
+static struct virtio_console_config config_of(struct vm *vm)
+{
+	static const enum chardev_kind kinds[] = {[VCONSOLE_NONE] = CHARDEV_NONE,
+						  [VCONSOLE_STDIO] = CHARDEV_STDIO,
+						  [VCONSOLE_FILE] = CHARDEV_FILE,
+						  [VCONSOLE_SOCKET] = CHARDEV_SOCKET,
+						  [VCONSOLE_FD] = CHARDEV_STDIO};
+	const struct vconsole_config *vc = &vm->cfg->vconsole;
+	bool fd_only = vc->mode == VCONSOLE_FD; /* output only: no input, no escape */
+
+	return (struct virtio_console_config){.mem = &vm->mem,
+					      .loop = vm->loop,
+					      .kind = kinds[vc->mode],
+					      .path = vc->path,
+					      .in_fd = fd_only ? -1 : STDIN_FILENO,
+					      .out_fd = fd_only ? vc->fd : STDOUT_FILENO,
+					      .escape = !fd_only,
+					      .on_quit = on_console_quit,
+					      .quit_ctx = vm};
+}
+
+int virtio_console_board_add(struct vm *vm)
+{
+	struct virtio_console_config cc;
+	struct virtio_console *con;
+	int ret;
+
+	if (vm->cfg->vconsole.mode == VCONSOLE_NONE)
+		return 0;
+	cc = config_of(vm);
+	ret = virtio_console_create(&cc, &con);
+	if (ret < 0) /* the backend has said what was wrong with the path */
+		return ret == -EEXIST || ret == -ENOENT || ret == -EACCES ? -EINVAL : ret;
+	ret = board_add_virtio(vm, &con->vd, "virtio_console");
+	if (ret < 0)
+		virtio_console_destroy(con);
+	return ret;
 }
 
 struct virtio_console_stats virtio_console_stats(struct virtio_console *c)

@@ -96,6 +96,14 @@ void virtio_console_destroy(struct virtio_console *c);
 /* Counters, backend included (takes vd.lock). */
 struct virtio_console_stats virtio_console_stats(struct virtio_console *c);
 
+struct vm;
+
+/* The board's virtio console, if vm->cfg asks for one (--console): connected to stdio, a file, a
+ * Unix socket or an fd as configured, attached with board_add_virtio under the name
+ * "virtio_console"; the escape sequence on stdio stops the VM. 0, -EINVAL for a path the backend
+ * refused (it said why), or -errno. Main thread, during board_create. */
+int virtio_console_board_add(struct vm *vm) MUST_CHECK;
+
 /* --- state (snapshots, migration) --- */
 
 #define VIRTIO_CONSOLE_STATE_VERSION 1

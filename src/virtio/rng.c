@@ -7,6 +7,8 @@
 #include <sys/timerfd.h>
 #include <unistd.h>
 
+#include "core/board.h"
+#include "core/vm.h"
 #include "util/log.h"
 #include "virtio/rng.h"
 
@@ -61,32 +63,22 @@ static void arm_retry(struct virtio_rng *r)
 		log_warn_ratelimited(&r->vd.rl, "virtio-rng: retry timer: %s", strerror(errno));
 }
 
-/* Take the next request into r->chain. Returns 1 if one is held, 0 if none, -1 if the device
+/* A request is a chain of device-writable buffers only, with room for something. */
+static bool request_ok(const struct virtq_chain *c, unsigned q)
+{
+	(void)q;
+	return c->nr_out == 0 && c->in_len > 0;
+}
+
+/* Take the next request into r->chain. Returns 1 if one is held, 0 if none, -EIO if the device
  * broke. Malformed chains (driver-readable segments, or nothing to write) complete empty. */
 static int take(struct virtio_rng *r, bool *used)
 {
-	struct virtq *q = &r->vd.vq[REQUESTQ];
-	int ret;
+	int ret =
+	    virtio_dev_take(&r->vd, REQUESTQ, &r->chain, request_ok, &r->stats.malformed, used);
 
-	for (;;) {
-		ret = virtq_pop(q, &r->chain);
-		if (ret == -ENOENT && virtq_enable_notify(q))
-			continue;
-		if (ret == -ENOENT)
-			return 0;
-		if (ret < 0) {
-			virtio_dev_set_needs_reset(&r->vd, "malformed request chain");
-			return -1;
-		}
-		if (r->chain.nr_out == 0 && r->chain.in_len > 0) {
-			r->held = true;
-			return 1;
-		}
-		r->stats.malformed++;
-		log_warn_ratelimited(&r->vd.rl, "virtio-rng: request with readable buffers");
-		complete(r, 0);
-		*used = true;
-	}
+	r->held = ret == 1;
+	return ret;
 }
 
 /* Serve requests until the queue is empty or the source runs dry. vd.lock held. */
@@ -153,6 +145,42 @@ static void rng_notify(void *dev, unsigned q)
 	serve(dev);
 }
 
+static void rng_queue_reset(void *dev, unsigned q)
+{
+	(void)q;
+	((struct virtio_rng *)dev)->held = false; /* its ring is gone */
+}
+
+static int rng_save(void *dev, struct state_buf *b)
+{
+	virtio_rng_save(dev, b);
+	return 0;
+}
+
+static int rng_load(void *dev, struct state_buf *b, uint16_t version)
+{
+	return virtio_rng_load(dev, b, version);
+}
+
+static const struct device_counter rng_counters[] = {
+    DEVICE_COUNTER(struct virtio_rng_stats, requests),
+    DEVICE_COUNTER(struct virtio_rng_stats, bytes),
+    DEVICE_COUNTER(struct virtio_rng_stats, malformed),
+    DEVICE_COUNTER(struct virtio_rng_stats, starved),
+};
+
+static void rng_stats(void *dev, const char *name, device_stat_fn fn, void *ctx)
+{
+	struct virtio_rng_stats s = virtio_rng_stats(dev);
+
+	device_report_counters(DEVICE_COUNTERS(rng_counters), &s, name, fn, ctx);
+}
+
+static void rng_destroy(void *dev)
+{
+	virtio_rng_destroy(dev);
+}
+
 static const struct virtio_dev_ops rng_ops = {
     .name = "virtio-rng",
     .device_id = VIRTIO_ID_RNG,
@@ -164,6 +192,14 @@ static const struct virtio_dev_ops rng_ops = {
     .activate = rng_activate,
     .reset = rng_reset,
     .notify = rng_notify,
+    .queue_reset = rng_queue_reset,
+    .state_name = "rng",
+    .state_version = VIRTIO_RNG_STATE_VERSION,
+    .state_min_version = 1,
+    .save = rng_save,
+    .load = rng_load,
+    .stats = rng_stats,
+    .destroy = rng_destroy,
 };
 
 static int timer_setup(struct virtio_rng *r)
@@ -219,6 +255,23 @@ void virtio_rng_destroy(struct virtio_rng *r)
 	}
 	virtio_dev_destroy(&r->vd);
 	free(r);
+}
+
+int virtio_rng_board_add(struct vm *vm)
+{
+	struct virtio_rng_config rc = {.mem = &vm->mem, .loop = vm->loop};
+	struct virtio_rng *rng;
+	int ret;
+
+	if (!vm->cfg->rng)
+		return 0;
+	ret = virtio_rng_create(&rc, &rng);
+	if (ret == 0) {
+		ret = board_add_virtio(vm, &rng->vd, "entropy");
+		if (ret < 0)
+			virtio_rng_destroy(rng);
+	}
+	return ret;
 }
 
 struct virtio_rng_stats virtio_rng_stats(struct virtio_rng *r)

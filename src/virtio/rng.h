@@ -59,6 +59,12 @@ int virtio_rng_create(const struct virtio_rng_config *cfg, struct virtio_rng **o
 /* Unregister the timer and free. The transport must be destroyed first. NULL is ignored. */
 void virtio_rng_destroy(struct virtio_rng *r);
 
+struct vm;
+
+/* The board's entropy device, if vm->cfg asks for one (--rng): created and attached with
+ * board_add_virtio under the name "entropy". 0 or -errno. Main thread, during board_create. */
+int virtio_rng_board_add(struct vm *vm) MUST_CHECK;
+
 /* Counters (takes vd.lock). */
 struct virtio_rng_stats virtio_rng_stats(struct virtio_rng *r);
 

@@ -20,6 +20,9 @@ int virtio_dev_init(struct virtio_dev *vd, const struct virtio_dev_ops *ops, voi
 	    (ops->queue_max & (ops->queue_max - 1)) || !ops->features || !ops->config_read ||
 	    !ops->activate || !ops->reset || !ops->notify)
 		return -EINVAL;
+	if (ops->state_name && (!ops->save || !ops->load || ops->state_min_version == 0 ||
+				ops->state_min_version > ops->state_version))
+		return -EINVAL;
 	memset(vd, 0, sizeof(*vd));
 	vd->ops = ops;
 	vd->dev = dev;
@@ -136,6 +139,17 @@ void virtio_dev_queue_ready(struct virtio_dev *vd, unsigned q)
 		virtio_dev_set_needs_reset(vd, "invalid queue configuration");
 }
 
+void virtio_dev_queue_reset(struct virtio_dev *vd, unsigned q)
+{
+	if (q >= vd->ops->nr_queues) {
+		vd->stats.bad_access++;
+		return;
+	}
+	if (vd->ops->queue_reset)
+		vd->ops->queue_reset(vd->dev, q);
+	virtq_reset(&vd->vq[q]);
+}
+
 void virtio_dev_notify(struct virtio_dev *vd, unsigned q)
 {
 	vd->stats.notifies++;
@@ -156,6 +170,129 @@ void virtio_dev_config_changed(struct virtio_dev *vd)
 	vd->stats.config_changes++;
 	interrupt(vd, VIRTIO_ISR_CONFIG);
 }
+
+/* A chain `ok` refused: back to the driver empty. false if the used ring could not take it. */
+static bool refuse(struct virtio_dev *vd, unsigned q, const struct virtq_chain *c,
+		   uint64_t *refused)
+{
+	if (refused)
+		(*refused)++;
+	log_warn_ratelimited(&vd->rl, "%s: queue %u: a chain with buffers going the wrong way",
+			     vd->ops->name, q);
+	if (virtq_push(&vd->vq[q], c->head, 0) == 0)
+		return true;
+	virtio_dev_set_needs_reset(vd, "used ring update failed");
+	return false;
+}
+
+int virtio_dev_take(struct virtio_dev *vd, unsigned q, struct virtq_chain *c, virtio_chain_ok_fn ok,
+		    uint64_t *refused, bool *used)
+{
+	struct virtq *vq = &vd->vq[q];
+	int ret;
+
+	for (;;) {
+		ret = virtq_pop(vq, c);
+		if (ret == -ENOENT && virtq_enable_notify(vq))
+			continue;
+		if (ret == -ENOENT)
+			return 0;
+		if (ret < 0) {
+			virtio_dev_set_needs_reset(vd, "malformed descriptor chain");
+			return -EIO;
+		}
+		if (!ok || ok(c, q))
+			return 1;
+		if (!refuse(vd, q, c, refused))
+			return -EIO;
+		*used = true;
+	}
+}
+
+static const struct device_counter common_counters[] = {
+    DEVICE_COUNTER(struct virtio_dev_stats, notifies),
+    DEVICE_COUNTER(struct virtio_dev_stats, interrupts),
+    DEVICE_COUNTER(struct virtio_dev_stats, needs_reset),
+    DEVICE_COUNTER(struct virtio_dev_stats, bad_access),
+};
+
+void virtio_dev_report_stats(struct virtio_dev *vd, const char *name, device_stat_fn fn, void *ctx)
+{
+	struct virtio_dev_stats s;
+
+	pthread_mutex_lock(&vd->lock);
+	s = vd->stats;
+	pthread_mutex_unlock(&vd->lock);
+	device_report_counters(DEVICE_COUNTERS(common_counters), &s, name, fn, ctx);
+}
+
+/* --- the board entry --- */
+
+static int entry_save(void *obj, struct state_buf *b)
+{
+	struct virtio_dev *vd = obj;
+
+	return vd->ops->save(vd->dev, b);
+}
+
+static int entry_load(void *obj, struct state_buf *b, uint16_t version)
+{
+	struct virtio_dev *vd = obj;
+
+	return vd->ops->load(vd->dev, b, version);
+}
+
+static void entry_stats(void *obj, const char *name, device_stat_fn fn, void *ctx)
+{
+	struct virtio_dev *vd = obj;
+
+	if (vd->ops->stats)
+		vd->ops->stats(vd->dev, name, fn, ctx);
+}
+
+static void entry_reset(void *obj)
+{
+	struct virtio_dev *vd = obj;
+
+	pthread_mutex_lock(&vd->lock);
+	virtio_dev_reset(vd);
+	pthread_mutex_unlock(&vd->lock);
+}
+
+static int entry_drain(void *obj, int timeout_ms)
+{
+	struct virtio_dev *vd = obj;
+
+	return vd->ops->drain ? vd->ops->drain(vd->dev, timeout_ms) : 0;
+}
+
+static void entry_restored(void *obj)
+{
+	struct virtio_dev *vd = obj;
+
+	pthread_mutex_lock(&vd->lock);
+	virtio_dev_restored(vd);
+	pthread_mutex_unlock(&vd->lock);
+}
+
+static void entry_destroy(void *obj)
+{
+	struct virtio_dev *vd = obj;
+
+	if (vd->ops->destroy)
+		vd->ops->destroy(vd->dev);
+}
+
+const struct device_ops virtio_device_ops = {
+    .kind = "virtio",
+    .save = entry_save,
+    .load = entry_load,
+    .stats = entry_stats,
+    .reset = entry_reset,
+    .drain = entry_drain,
+    .restored = entry_restored,
+    .destroy = entry_destroy,
+};
 
 /* --- state --- */
 

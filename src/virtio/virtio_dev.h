@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "core/device.h"
 #include "core/guest_mem.h"
 #include "util/compiler.h"
 #include "state/state.h"
@@ -40,9 +41,11 @@
 struct virtio_dev;
 
 /*
- * What a device implements. Every callback runs with vd->lock held, on whichever thread drove
- * the transport (a vCPU for register accesses, the main loop for notifications and backend
- * completions), and must not block for long.
+ * What a device implements. The queue and configuration callbacks (features to notify) run with
+ * vd->lock held, on whichever thread drove the transport (a vCPU for register accesses, the main
+ * loop for notifications and backend completions), and must not block for long. The board hooks
+ * (save to destroy) are the device's half of its board entry (core/device.h): they run on the
+ * main thread without vd->lock, and take it as they need.
  */
 struct virtio_dev_ops {
 	const char *name;
@@ -63,6 +66,26 @@ struct virtio_dev_ops {
 	void (*reset)(void *dev);
 	/* The driver added buffers to queue q. */
 	void (*notify)(void *dev, unsigned q);
+	/* The driver wrote 0 to QueueReady of queue q (or the device is reset): forget every
+	 * request taken from it (chains held, requests in flight: their completions must not reach
+	 * the ring again). NULL if the device holds nothing between notifications. */
+	void (*queue_reset)(void *dev, unsigned q);
+
+	/* --- board hooks (main thread, vd->lock not held) --- */
+	const char *state_name;	    /* section "virtio.N.<state_name>"; NULL: no state of its own */
+	uint16_t state_version;	    /* what save writes */
+	uint16_t state_min_version; /* oldest version load maps onto the current one */
+	/* Put the device's own state into the open section. 0 or -errno (logged). */
+	int (*save)(void *dev, struct state_buf *b);
+	/* Load its section saved at `version` (within [state_min_version, state_version]), after
+	 * the transport's section. 0 or -EINVAL (logged). */
+	int (*load)(void *dev, struct state_buf *b, uint16_t version);
+	/* Report the device's own counters through fn under `name` (device_report_counters). */
+	void (*stats)(void *dev, const char *name, device_stat_fn fn, void *ctx);
+	/* Wait until no request is in flight, at most timeout_ms. 0 or -ETIMEDOUT (logged). */
+	int (*drain)(void *dev, int timeout_ms);
+	/* Free the device; its transport is gone already. */
+	void (*destroy)(void *dev);
 };
 
 struct virtio_dev_stats {
@@ -107,6 +130,10 @@ void virtio_dev_reset(struct virtio_dev *vd);
  * features. An invalid configuration puts the device in NEEDS_RESET. */
 void virtio_dev_queue_ready(struct virtio_dev *vd, unsigned q);
 
+/* Driver wrote 0 to QueueReady of queue q: the device forgets what it took from the queue
+ * (ops->queue_reset), then the queue forgets its configuration. */
+void virtio_dev_queue_reset(struct virtio_dev *vd, unsigned q);
+
 /* Driver notified queue q: counted and passed to the device if it is live. */
 void virtio_dev_notify(struct virtio_dev *vd, unsigned q);
 
@@ -127,6 +154,29 @@ void virtio_dev_config_changed(struct virtio_dev *vd);
 
 /* The driver broke the protocol: set NEEDS_RESET, count it, tell the driver (§2.1.1). */
 void virtio_dev_set_needs_reset(struct virtio_dev *vd, const char *why);
+
+/* Whether a chain suits the queue it came from (its buffers go the right way, ...). */
+typedef bool (*virtio_chain_ok_fn)(const struct virtq_chain *c, unsigned q);
+
+/*
+ * Take the next request of queue q into *c: the one helper every device pops with. An empty ring
+ * re-enables notifications and is looked at once more (a buffer added meanwhile is not missed).
+ * A chain `ok` refuses (ok NULL: none is refused) goes back to the driver with 0 bytes written,
+ * is counted in *refused, logged (rate-limited) and sets *used. A malformed chain or a failed
+ * used-ring update puts the device in NEEDS_RESET. Returns 1 (a chain in *c), 0 (the queue is
+ * empty) or -EIO (the device broke: stop). vd->lock held.
+ */
+int virtio_dev_take(struct virtio_dev *vd, unsigned q, struct virtq_chain *c, virtio_chain_ok_fn ok,
+		    uint64_t *refused, bool *used) MUST_CHECK;
+
+/* Report the transport-independent counters (notifies, interrupts, needs_reset, bad_access) under
+ * `name`. Takes vd->lock. */
+void virtio_dev_report_stats(struct virtio_dev *vd, const char *name, device_stat_fn fn, void *ctx);
+
+/* The board entry of a virtio device (obj: its struct virtio_dev): save, load, stats, drain and
+ * destroy go to the device's hooks; reset resets the device as a driver's status 0 would;
+ * restored lets it take up its queues again (virtio_dev_restored). */
+extern const struct device_ops virtio_device_ops;
 
 /* --- state (vd->lock held by the caller, or no other thread running) --- */
 

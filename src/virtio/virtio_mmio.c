@@ -123,7 +123,7 @@ static void write_queue_reg(struct virtio_mmio *t, uint64_t off, uint32_t v)
 		if (v == 1 && !q->active)
 			virtio_dev_queue_ready(t->vd, t->queue_sel);
 		else if (v == 0)
-			virtq_reset(q);
+			virtio_dev_queue_reset(t->vd, t->queue_sel);
 		return;
 	}
 	if (q->active) { /* §4.2.2.3: not while the queue is ready */
@@ -337,6 +337,8 @@ int virtio_mmio_create(struct virtio_dev *vd, const struct virtio_mmio_config *c
 		return -ENOMEM;
 	t->vd = vd;
 	t->cfg = *cfg;
+	snprintf(t->name, sizeof(t->name), "%s", cfg->name ? cfg->name : "virtio");
+	t->cfg.name = t->name;
 	t->irq_fd = -1;
 	t->rl = (struct log_ratelimit)LOG_RATELIMIT_INIT;
 	for (unsigned q = 0; q < VIRTIO_DEV_MAX_QUEUES; q++)
@@ -421,3 +423,38 @@ int virtio_mmio_load(struct virtio_mmio *t, struct state_buf *b, uint16_t versio
 	pthread_mutex_unlock(&t->vd->lock);
 	return ret;
 }
+
+/* --- the board entry --- */
+
+static int entry_save(void *obj, struct state_buf *b)
+{
+	virtio_mmio_save(obj, b);
+	return 0;
+}
+
+static int entry_load(void *obj, struct state_buf *b, uint16_t version)
+{
+	struct virtio_mmio *t = obj;
+
+	return virtio_mmio_load(t, b, version, t->name);
+}
+
+static void entry_stats(void *obj, const char *name, device_stat_fn fn, void *ctx)
+{
+	struct virtio_mmio *t = obj;
+
+	virtio_dev_report_stats(t->vd, name, fn, ctx);
+}
+
+static void entry_destroy(void *obj)
+{
+	virtio_mmio_destroy(obj);
+}
+
+const struct device_ops virtio_mmio_device_ops = {
+    .kind = "virtio-mmio",
+    .save = entry_save,
+    .load = entry_load,
+    .stats = entry_stats,
+    .destroy = entry_destroy,
+};

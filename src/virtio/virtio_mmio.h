@@ -22,11 +22,13 @@ struct virtio_mmio_config {
 	int vm_fd;		 /* KVM VM for ioeventfd/irqfd; -1: no KVM (host-side tests) */
 	struct io_bus *mmio;	 /* where the window is registered */
 	struct event_loop *loop; /* where ioeventfds are watched; NULL: notify from the vCPU */
+	const char *name;	 /* its state section ("virtio.0"), for messages; NULL: "virtio" */
 };
 
 struct virtio_mmio {
 	struct virtio_dev *vd;
 	struct virtio_mmio_config cfg;
+	char name[STATE_NAME_MAX]; /* cfg.name, copied */
 	uint32_t dev_features_sel, drv_features_sel, queue_sel;
 	int irq_fd;			      /* irqfd eventfd, -1 without KVM */
 	int notify_fd[VIRTIO_DEV_MAX_QUEUES]; /* ioeventfd per queue, -1 without KVM */
@@ -58,5 +60,11 @@ void virtio_mmio_save(struct virtio_mmio *t, struct state_buf *b);
  * name for messages. 0 or -EINVAL (logged). Takes vd->lock. */
 int virtio_mmio_load(struct virtio_mmio *t, struct state_buf *b, uint16_t version,
 		     const char *name) MUST_CHECK;
+
+/* The board entry of a transport (obj: its struct virtio_mmio): save and load as above under
+ * the transport's name, the device's transport-independent counters, destroy. Register it before
+ * the device's own entry (virtio_device_ops): loads then follow that order, and the transport is
+ * destroyed before the device. */
+extern const struct device_ops virtio_mmio_device_ops;
 
 #endif

@@ -1,4 +1,7 @@
-/* board.c — the x86 machine, assembled in one place and in order. */
+/* board.c — the x86 machine's assembly: memory, the in-kernel platform, the fixed PC devices (one
+ * table), the virtio devices (virtio_devices_add), ACPI and MP tables and the kernel. The state
+ * and counters of every device are walked through vm->devices (core/board_state.c); the x86
+ * platform's and vCPUs' own state is in board_state.c beside this file. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -10,16 +13,14 @@
 #include <unistd.h>
 
 #include "arch/x86/acpi.h"
-#include "arch/x86/board.h"
+#include "arch/x86/board_priv.h"
 #include "arch/x86/boot.h"
 #include "arch/x86/cpu.h"
 #include "arch/x86/layout.h"
 #include "arch/x86/mptable.h"
 #include "arch/x86/regs.h"
 #include "arch/x86/virtio_slots.h"
-#include "virtio/blk.h"
-#include "virtio/console.h"
-#include "virtio/rng.h"
+#include "core/board.h"
 #include "core/vcpu.h"
 #include "core/vm.h"
 #include "devices/acpi_sleep.h"
@@ -30,28 +31,11 @@
 #include "devices/testdev.h"
 #include "devices/uart16550.h"
 #include "util/log.h"
+#include "virtio/devices.h"
 
 /* The embedded demo guest (a PVH ELF), linked in by the build. */
 extern const uint8_t kiln_demo_guest_start[];
 extern const uint8_t kiln_demo_guest_end[];
-
-struct board {
-	struct x86_topology topo;
-	struct boot_entry entry;
-	struct uart16550 *uart[2];
-	int uart_fd[2];		   /* file sinks we opened, -1 otherwise */
-	struct uart16550 *console; /* the UART on stdio, if any */
-	int console_rx_efd;	   /* eventfd: the console UART has room for input again */
-	struct i8042 *i8042;
-	struct rtc *rtc;
-	struct debug_exit debug_exit;
-	struct testdev testdev;
-	bool testdev_init;
-	struct acpi_sleep acpi_sleep;
-	struct pvpanic pvpanic;
-	struct virtio_slots virtio; /* devices, their transports, ACPI entries, cmdline tokens */
-	uint64_t rsdp_gpa;	    /* 0: no ACPI tables */
-};
 
 static int irq_set(void *ctx, uint32_t gsi, int level)
 {
@@ -164,6 +148,13 @@ static void on_rx_space(void *ctx)
 		log_debug("console eventfd: %s", strerror(errno));
 }
 
+/* Register a device the board created in vm->devices; on failure the caller still owns it. */
+static int join(struct vm *vm, const struct device_ops *ops, void *obj, const char *name,
+		const char *section, uint16_t version, uint16_t min_version)
+{
+	return device_list_add_ops(&vm->devices, ops, obj, name, section, version, min_version);
+}
+
 static int uart_add(struct vm *vm, struct board *b, int i)
 {
 	static const uint16_t port[2] = {LAYOUT_COM1_PORT, LAYOUT_COM2_PORT};
@@ -173,6 +164,7 @@ static int uart_add(struct vm *vm, struct board *b, int i)
 	    .name = i == 0 ? "COM1" : "COM2",
 	    .irq = {.set = irq_set, .ctx = vm, .gsi = irq[i]},
 	};
+	struct uart16550 *u;
 	int ret;
 
 	uc.out_fd = serial_sink(sc, &b->uart_fd[i]);
@@ -185,21 +177,81 @@ static int uart_add(struct vm *vm, struct board *b, int i)
 	}
 	if (sc->mode == SERIAL_FILE && uc.out_fd < 0)
 		return -EIO;
-	ret = uart16550_create(&uc, &b->uart[i]);
-	if (ret == 0)
-		ret = io_bus_register(&vm->pio, port[i], UART16550_PORTS, &uart16550_io_ops,
-				      b->uart[i]);
-	if (ret == 0 && sc->mode == SERIAL_STDIO)
-		b->console = b->uart[i];
-	return ret;
+	ret = uart16550_create(&uc, &u);
+	if (ret < 0)
+		return ret;
+	ret = join(vm, &uart16550_device_ops, u, i ? "com2" : "com1", i ? "uart.com2" : "uart.com1",
+		   UART16550_STATE_VERSION, UART16550_STATE_MIN_VERSION);
+	if (ret < 0) {
+		uart16550_destroy(u);
+		return ret;
+	}
+	b->uart[i] = u;
+	if (sc->mode == SERIAL_STDIO)
+		b->console = u;
+	return io_bus_register(&vm->pio, port[i], UART16550_PORTS, &uart16550_io_ops, u);
+}
+
+static int com1_add(struct vm *vm, struct board *b)
+{
+	return uart_add(vm, b, 0);
+}
+
+static int com2_add(struct vm *vm, struct board *b)
+{
+	return uart_add(vm, b, 1);
+}
+
+static int i8042_add(struct vm *vm, struct board *b)
+{
+	struct i8042_config ic = {.on_reset = on_reset,
+				  .ctx = vm,
+				  .irq = {.set = irq_set, .ctx = vm, .gsi = LAYOUT_I8042_IRQ}};
+	struct i8042 *d;
+	int ret = i8042_create(&ic, &d);
+
+	if (ret < 0)
+		return ret;
+	ret = join(vm, &i8042_device_ops, d, "i8042", "i8042", I8042_STATE_VERSION,
+		   I8042_STATE_MIN_VERSION);
+	if (ret < 0) {
+		i8042_destroy(d);
+		return ret;
+	}
+	b->i8042 = d;
+	return i8042_register(d, &vm->pio);
+}
+
+static int rtc_add(struct vm *vm, struct board *b)
+{
+	struct rtc_config rc = {0};
+	struct rtc *r;
+	int ret = rtc_create(&rc, &r);
+
+	(void)b;
+	if (ret < 0)
+		return ret;
+	ret = join(vm, &rtc_device_ops, r, "rtc", "rtc", RTC_STATE_VERSION, RTC_STATE_MIN_VERSION);
+	if (ret < 0) {
+		rtc_destroy(r);
+		return ret;
+	}
+	return io_bus_register(&vm->pio, LAYOUT_RTC_PORT, 2, &rtc_io_ops, r);
 }
 
 static int testdev_add(struct vm *vm, struct board *b)
 {
 	int ret;
 
+	if (!vm->cfg->test_device)
+		return 0;
 	testdev_init(&b->testdev);
-	b->testdev_init = true;
+	ret = join(vm, &testdev_device_ops, &b->testdev, "testdev", "testdev",
+		   TESTDEV_STATE_VERSION, TESTDEV_STATE_MIN_VERSION);
+	if (ret < 0) {
+		testdev_destroy(&b->testdev);
+		return ret;
+	}
 	ret = io_bus_register(&vm->pio, LAYOUT_TESTDEV_PORT, LAYOUT_TESTDEV_PORTS, &testdev_pio_ops,
 			      &b->testdev);
 	if (ret == 0)
@@ -228,12 +280,17 @@ static int debug_exit_add(struct vm *vm, struct board *b)
 	uint16_t port = vm->cfg->debug_exit_port;
 	int ret;
 
+	if (!port)
+		return 0;
 	if (window_in_kernel(port, DEBUG_EXIT_PORTS)) {
 		log_err("--debug-exit-port %#x is owned by the in-kernel PIC/PIT", port);
 		return -EINVAL;
 	}
 	b->debug_exit = (struct debug_exit){.on_exit = on_debug_exit, .ctx = vm};
-	ret = io_bus_register(&vm->pio, port, DEBUG_EXIT_PORTS, &debug_exit_io_ops, &b->debug_exit);
+	ret = join(vm, &debug_exit_device_ops, &b->debug_exit, "debug_exit", NULL, 0, 0);
+	if (ret == 0)
+		ret = io_bus_register(&vm->pio, port, DEBUG_EXIT_PORTS, &debug_exit_io_ops,
+				      &b->debug_exit);
 	if (ret == -EEXIST) {
 		log_err("--debug-exit-port %#x collides with another device", port);
 		return -EINVAL; /* a configuration error, not a host one */
@@ -241,53 +298,50 @@ static int debug_exit_add(struct vm *vm, struct board *b)
 	return ret;
 }
 
-/* The FADT's sleep control/status registers: S5 powers the VM off. */
+/* The FADT's sleep control/status registers (with ACPI): S5 powers the VM off. */
 static int acpi_sleep_add(struct vm *vm, struct board *b)
 {
+	int ret;
+
+	if (!vm->cfg->acpi)
+		return 0;
 	b->acpi_sleep =
 	    (struct acpi_sleep){.on_poweroff = on_poweroff, .ctx = vm, .rl = LOG_RATELIMIT_INIT};
-	return io_bus_register(&vm->pio, LAYOUT_ACPI_SLEEP_PORT, ACPI_SLEEP_PORTS,
-			       &acpi_sleep_io_ops, &b->acpi_sleep);
+	ret = join(vm, &acpi_sleep_device_ops, &b->acpi_sleep, "acpi_sleep", "acpi_sleep",
+		   ACPI_SLEEP_STATE_VERSION, ACPI_SLEEP_STATE_VERSION);
+	return ret ? ret
+		   : io_bus_register(&vm->pio, LAYOUT_ACPI_SLEEP_PORT, ACPI_SLEEP_PORTS,
+				     &acpi_sleep_io_ops, &b->acpi_sleep);
 }
 
 /* The pvpanic port (--pvpanic). */
 static int pvpanic_add(struct vm *vm, struct board *b)
 {
-	b->pvpanic = (struct pvpanic){.on_event = on_pvpanic, .ctx = vm};
-	return io_bus_register(&vm->pio, LAYOUT_PVPANIC_PORT, PVPANIC_PORTS, &pvpanic_io_ops,
-			       &b->pvpanic);
-}
-
-/* Step 3: legacy devices on the PIO bus (and the test device). */
-static int devices_create(struct vm *vm, struct board *b)
-{
-	struct i8042_config ic = {.on_reset = on_reset,
-				  .ctx = vm,
-				  .irq = {.set = irq_set, .ctx = vm, .gsi = LAYOUT_I8042_IRQ}};
-	struct rtc_config rc = {0};
 	int ret;
 
-	for (int i = 0; i < 2; i++) {
-		ret = uart_add(vm, b, i);
-		if (ret < 0)
-			return ret;
-	}
-	ret = i8042_create(&ic, &b->i8042);
-	if (ret == 0)
-		ret = i8042_register(b->i8042, &vm->pio);
-	if (ret == 0)
-		ret = rtc_create(&rc, &b->rtc);
-	if (ret == 0)
-		ret = io_bus_register(&vm->pio, LAYOUT_RTC_PORT, 2, &rtc_io_ops, b->rtc);
-	if (ret == 0 && vm->cfg->test_device)
-		ret = testdev_add(vm, b);
-	if (ret == 0 && vm->cfg->acpi)
-		ret = acpi_sleep_add(vm, b);
-	if (ret == 0 && vm->cfg->pvpanic)
-		ret = pvpanic_add(vm, b);
-	/* Last, so a collision with any fixed device is reported as the flag's fault. */
-	if (ret == 0 && vm->cfg->debug_exit_port)
-		ret = debug_exit_add(vm, b);
+	if (!vm->cfg->pvpanic)
+		return 0;
+	b->pvpanic = (struct pvpanic){.on_event = on_pvpanic, .ctx = vm};
+	ret = join(vm, &pvpanic_device_ops, &b->pvpanic, "pvpanic", NULL, 0, 0);
+	return ret ? ret
+		   : io_bus_register(&vm->pio, LAYOUT_PVPANIC_PORT, PVPANIC_PORTS, &pvpanic_io_ops,
+				     &b->pvpanic);
+}
+
+/* Step 3: the PC's fixed devices, in this order (each checks whether the configuration wants
+ * it). debug-exit is last, so a collision with any fixed device is reported as the flag's fault.
+ * A new fixed device is one line here. */
+static int (*const fixed_devices[])(struct vm *vm, struct board *b) = {
+    com1_add,	 com2_add,	 i8042_add,   rtc_add,
+    testdev_add, acpi_sleep_add, pvpanic_add, debug_exit_add,
+};
+
+static int devices_create(struct vm *vm, struct board *b)
+{
+	int ret = 0;
+
+	for (unsigned i = 0; i < sizeof(fixed_devices) / sizeof(fixed_devices[0]) && ret == 0; i++)
+		ret = fixed_devices[i](vm, b);
 	return ret;
 }
 
@@ -315,107 +369,6 @@ static uint8_t *map_file(const char *what, const char *path, size_t *len)
 	}
 	*len = (size_t)st.st_size;
 	return p;
-}
-
-/* Step 3b: virtio devices, each in the next slot: disks first (in --disk order), then the
- * console and the entropy device. */
-static void console_free(void *dev)
-{
-	virtio_console_destroy(dev);
-}
-
-static void rng_free(void *dev)
-{
-	virtio_rng_destroy(dev);
-}
-
-static void on_console_quit(void *ctx)
-{
-	vm_request_stop(ctx, VM_STOP_HOST, KILN_EXIT_OK);
-}
-
-static int vconsole_add(struct vm *vm, struct board *b)
-{
-	static const enum chardev_kind kinds[] = {[VCONSOLE_NONE] = CHARDEV_NONE,
-						  [VCONSOLE_STDIO] = CHARDEV_STDIO,
-						  [VCONSOLE_FILE] = CHARDEV_FILE,
-						  [VCONSOLE_SOCKET] = CHARDEV_SOCKET,
-						  [VCONSOLE_FD] = CHARDEV_STDIO};
-	const struct vconsole_config *vc = &vm->cfg->vconsole;
-	bool fd_only = vc->mode == VCONSOLE_FD; /* output only: no input, no escape */
-	struct virtio_console_config cc = {.mem = &vm->mem,
-					   .loop = vm->loop,
-					   .kind = kinds[vc->mode],
-					   .path = vc->path,
-					   .in_fd = fd_only ? -1 : STDIN_FILENO,
-					   .out_fd = fd_only ? vc->fd : STDOUT_FILENO,
-					   .escape = !fd_only,
-					   .on_quit = on_console_quit,
-					   .quit_ctx = vm};
-	struct virtio_console *con;
-	int ret = virtio_console_create(&cc, &con);
-
-	if (ret < 0) /* the backend has said what was wrong with the path */
-		return ret == -EEXIST || ret == -ENOENT || ret == -EACCES ? -EINVAL : ret;
-	ret = virtio_slots_add(&b->virtio, vm, &con->vd, console_free, con);
-	if (ret < 0)
-		virtio_console_destroy(con);
-	return ret;
-}
-
-static int rng_add(struct vm *vm, struct board *b)
-{
-	struct virtio_rng_config rc = {.mem = &vm->mem, .loop = vm->loop};
-	struct virtio_rng *rng;
-	int ret = virtio_rng_create(&rc, &rng);
-
-	if (ret == 0) {
-		ret = virtio_slots_add(&b->virtio, vm, &rng->vd, rng_free, rng);
-		if (ret < 0)
-			virtio_rng_destroy(rng);
-	}
-	return ret;
-}
-
-static int disk_add(struct vm *vm, struct board *b, const struct disk_config *dc)
-{
-	char serial[BLK_ID_LEN + 1]; /* GET_ID: the id's first 20 bytes */
-	struct blk_config bc = {.path = dc->path,
-				.read_only = dc->read_only,
-				.serial = dc->id[0] ? serial : NULL,
-				.force_sync = dc->io_engine == DISK_IO_SYNC,
-				.loop = vm->loop,
-				.mem = &vm->mem};
-	struct blk *blk;
-	int ret;
-
-	snprintf(serial, sizeof(serial), "%s", dc->id);
-	ret = blk_create(&bc, &blk); /* logs its own one-line error */
-
-	if (ret == 0) {
-		ret = virtio_slots_add(&b->virtio, vm, blk_virtio_dev(blk), blk_release, blk);
-		if (ret < 0)
-			blk_destroy(blk);
-	}
-	return ret;
-}
-
-static int virtio_devices_create(struct vm *vm, struct board *b)
-{
-	int ret = 0;
-
-	for (unsigned i = 0; i < vm->cfg->nr_disks && ret == 0; i++) {
-		ret = disk_add(vm, b, &vm->cfg->disks[i]);
-		if (ret == -ENOENT || ret == -EACCES || ret == -EISDIR || ret == -EINVAL)
-			return -EINVAL; /* a bad --disk: a configuration error */
-	}
-	if (ret == 0 && vm->cfg->vconsole.mode != VCONSOLE_NONE)
-		ret = vconsole_add(vm, b);
-	if (ret == 0 && vm->cfg->rng)
-		ret = rng_add(vm, b);
-	if (ret < 0 && ret != -EINVAL)
-		log_err("virtio devices: %s", strerror(-ret));
-	return ret;
 }
 
 /* Step 4: the ACPI tables (virtio slots, once there are any, must exist by now). */
@@ -539,8 +492,8 @@ int board_create(struct vm *vm)
 		ret = platform_create(vm);
 	if (ret == 0)
 		ret = devices_create(vm, b);
-	if (ret == 0)
-		ret = virtio_devices_create(vm, b);
+	if (ret == 0) /* step 3b: each in the next slot (board_add_virtio) */
+		ret = virtio_devices_add(vm);
 	if (ret == 0 && vm->restore_mem_fd >= 0)
 		return 0; /* restoring: memory already holds the kernel and tables */
 	if (ret == 0)
@@ -591,356 +544,26 @@ int board_console_rx_fd(struct vm *vm)
 
 int board_ctrl_alt_del(struct vm *vm)
 {
-	return i8042_ctrl_alt_del(vm->board->i8042);
+	return vm->board && vm->board->i8042 ? i8042_ctrl_alt_del(vm->board->i8042) : -ENOTSUP;
 }
 
-static void uart_stats(struct uart16550 *u, const char *dev, board_stat_fn fn, void *ctx)
+int board_add_virtio(struct vm *vm, struct virtio_dev *vd, const char *name)
 {
-	struct uart16550_stats s;
-
-	uart16550_get_stats(u, &s);
-	fn(ctx, dev, "tx_bytes", s.tx_bytes);
-	fn(ctx, dev, "rx_bytes", s.rx_bytes);
-	fn(ctx, dev, "overruns", s.overruns);
-	fn(ctx, dev, "tx_errors", s.tx_errors);
-	fn(ctx, dev, "rx_dropped", s.rx_dropped);
-}
-
-static void blk_stats(struct blk *blk, const char *dev, board_stat_fn fn, void *ctx)
-{
-	struct blk_stats s;
-
-	blk_get_stats(blk, &s);
-	fn(ctx, dev, "reads", s.reads);
-	fn(ctx, dev, "writes", s.writes);
-	fn(ctx, dev, "flushes", s.flushes);
-	fn(ctx, dev, "discards", s.discards);
-	fn(ctx, dev, "write_zeroes", s.write_zeroes);
-	fn(ctx, dev, "get_ids", s.get_ids);
-	fn(ctx, dev, "unsupported", s.unsupported);
-	fn(ctx, dev, "bytes_read", s.bytes_read);
-	fn(ctx, dev, "bytes_written", s.bytes_written);
-	fn(ctx, dev, "io_errors", s.io_errors);
-	fn(ctx, dev, "bad_requests", s.bad_requests);
-	fn(ctx, dev, "no_status", s.no_status);
-}
-
-static void console_stats(struct virtio_console *c, const char *dev, board_stat_fn fn, void *ctx)
-{
-	struct virtio_console_stats s = virtio_console_stats(c);
-
-	fn(ctx, dev, "rx_bytes", s.rx_bytes);
-	fn(ctx, dev, "tx_bytes", s.tx_bytes);
-	fn(ctx, dev, "emerg_bytes", s.emerg_bytes);
-	fn(ctx, dev, "emerg_dropped", s.emerg_dropped);
-	fn(ctx, dev, "malformed", s.malformed);
-}
-
-static void rng_stats(struct virtio_rng *r, const char *dev, board_stat_fn fn, void *ctx)
-{
-	struct virtio_rng_stats s = virtio_rng_stats(r);
-
-	fn(ctx, dev, "requests", s.requests);
-	fn(ctx, dev, "bytes", s.bytes);
-	fn(ctx, dev, "malformed", s.malformed);
-	fn(ctx, dev, "starved", s.starved);
-}
-
-/* The transport-independent virtio counters of a slot's device. */
-static void vdev_stats(struct virtio_dev *vd, const char *dev, board_stat_fn fn, void *ctx)
-{
-	struct virtio_dev_stats s;
-
-	pthread_mutex_lock(&vd->lock);
-	s = vd->stats;
-	pthread_mutex_unlock(&vd->lock);
-	fn(ctx, dev, "notifies", s.notifies);
-	fn(ctx, dev, "interrupts", s.interrupts);
-	fn(ctx, dev, "needs_reset", s.needs_reset);
-	fn(ctx, dev, "bad_access", s.bad_access);
-}
-
-static void slot_stats(struct virtio_slot *sl, unsigned *nr_blk, board_stat_fn fn, void *ctx)
-{
-	char name[24];
-
-	if (sl->destroy == blk_release) {
-		snprintf(name, sizeof(name), "block%u", (*nr_blk)++);
-		blk_stats(sl->dev, name, fn, ctx);
-	} else if (sl->destroy == console_free) {
-		snprintf(name, sizeof(name), "virtio_console");
-		console_stats(sl->dev, name, fn, ctx);
-	} else if (sl->destroy == rng_free) {
-		snprintf(name, sizeof(name), "entropy");
-		rng_stats(sl->dev, name, fn, ctx);
-	} else {
-		return;
-	}
-	vdev_stats(sl->vd, name, fn, ctx);
-}
-
-void board_stats(struct vm *vm, board_stat_fn fn, void *ctx)
-{
-	struct board *b = vm->board;
-	unsigned nr_blk = 0;
-
-	if (!b)
-		return;
-	for (int i = 0; i < 2; i++)
-		if (b->uart[i])
-			uart_stats(b->uart[i], i ? "com2" : "com1", fn, ctx);
-	if (b->i8042)
-		fn(ctx, "i8042", "ignored", i8042_ignored(b->i8042));
-	for (unsigned i = 0; i < b->virtio.nr; i++)
-		slot_stats(&b->virtio.slot[i], &nr_blk, fn, ctx);
-}
-
-/* --- state --- */
-
-typedef void (*save_fn)(void *obj, struct state_buf *b);
-typedef int (*load_fn)(void *obj, struct state_buf *b, uint16_t version);
-
-static void uart_save_fn(void *o, struct state_buf *b)
-{
-	uart16550_save(o, b);
-}
-
-static void rtc_save_fn(void *o, struct state_buf *b)
-{
-	rtc_save(o, b);
-}
-
-static void i8042_save_fn(void *o, struct state_buf *b)
-{
-	i8042_save(o, b);
-}
-
-static void testdev_save_fn(void *o, struct state_buf *b)
-{
-	testdev_save(o, b);
-}
-
-static void nothing_save_fn(void *o, struct state_buf *b)
-{
-	(void)o; /* ACPI sleep registers: nothing is stored; the section records the device */
-	(void)b;
-}
-
-static int uart_load_fn(void *o, struct state_buf *b, uint16_t v)
-{
-	return uart16550_load(o, b, v);
-}
-
-static int rtc_load_fn(void *o, struct state_buf *b, uint16_t v)
-{
-	return rtc_load(o, b, v);
-}
-
-static int i8042_load_fn(void *o, struct state_buf *b, uint16_t v)
-{
-	return i8042_load(o, b, v);
-}
-
-static int testdev_load_fn(void *o, struct state_buf *b, uint16_t v)
-{
-	return testdev_load(o, b, v);
-}
-
-static int nothing_load_fn(void *o, struct state_buf *b, uint16_t v)
-{
-	(void)o;
-	if (v != 1 || state_section_done(b)) {
-		log_err("snapshot: acpi_sleep: unknown version or section length");
-		return -EINVAL;
-	}
-	return 0;
-}
-
-/* The legacy devices with state: section name, version, object, save and load. */
-struct legacy {
-	const char *name;
-	uint16_t version;
-	void *obj;
-	save_fn save;
-	load_fn load;
-};
-
-static unsigned legacy_list(struct vm *vm, struct legacy *l)
-{
-	struct board *b = vm->board;
-	unsigned n = 0;
-
-	l[n++] = (struct legacy){"uart.com1", UART16550_STATE_VERSION, b->uart[0], uart_save_fn,
-				 uart_load_fn};
-	l[n++] = (struct legacy){"uart.com2", UART16550_STATE_VERSION, b->uart[1], uart_save_fn,
-				 uart_load_fn};
-	l[n++] =
-	    (struct legacy){"i8042", I8042_STATE_VERSION, b->i8042, i8042_save_fn, i8042_load_fn};
-	l[n++] = (struct legacy){"rtc", RTC_STATE_VERSION, b->rtc, rtc_save_fn, rtc_load_fn};
-	if (vm->cfg->acpi)
-		l[n++] = (struct legacy){"acpi_sleep", 1, &b->acpi_sleep, nothing_save_fn,
-					 nothing_load_fn};
-	if (b->testdev_init)
-		l[n++] = (struct legacy){"testdev", TESTDEV_STATE_VERSION, &b->testdev,
-					 testdev_save_fn, testdev_load_fn};
-	return n;
-}
-
-/* The device-specific section of slot i: its name suffix and version. */
-static const char *slot_kind(const struct virtio_slot *sl, uint16_t *version)
-{
-	if (sl->destroy == blk_release) {
-		*version = BLK_STATE_VERSION;
-		return "blk";
-	}
-	if (sl->destroy == console_free) {
-		*version = VIRTIO_CONSOLE_STATE_VERSION;
-		return "console";
-	}
-	*version = VIRTIO_RNG_STATE_VERSION;
-	return "rng";
-}
-
-static int slot_dev_save(struct virtio_slot *sl, struct state_buf *b)
-{
-	if (sl->destroy == blk_release)
-		return blk_save(sl->dev, b);
-	if (sl->destroy == console_free)
-		virtio_console_save(sl->dev, b);
-	else
-		virtio_rng_save(sl->dev, b);
-	return 0;
-}
-
-static int slot_dev_load(struct virtio_slot *sl, struct state_buf *b, uint16_t v)
-{
-	if (sl->destroy == blk_release)
-		return blk_load(sl->dev, b, v);
-	if (sl->destroy == console_free)
-		return virtio_console_load(sl->dev, b, v);
-	return virtio_rng_load(sl->dev, b, v);
-}
-
-static int slot_save(struct virtio_slot *sl, unsigned i, struct state_buf *b)
-{
-	char name[STATE_NAME_MAX];
-	uint16_t v;
-	int ret;
-
-	snprintf(name, sizeof(name), "virtio.%u", i);
-	ret = state_begin_section(b, name, VIRTIO_MMIO_STATE_VERSION);
-	virtio_mmio_save(sl->transport, b);
-	ret = ret ? ret : state_end_section(b);
-	snprintf(name, sizeof(name), "virtio.%u.%s", i, slot_kind(sl, &v));
-	ret = ret ? ret : state_begin_section(b, name, v);
-	ret = ret ? ret : slot_dev_save(sl, b);
-	if (ret == 0)
-		ret = state_end_section(b);
-	return ret;
-}
-
-int board_drain(struct vm *vm)
-{
-	struct board *b = vm->board;
-	int ret = 0;
-
-	for (unsigned i = 0; i < b->virtio.nr && ret == 0; i++)
-		if (b->virtio.slot[i].destroy == blk_release)
-			ret = blk_drain(b->virtio.slot[i].dev, BOARD_DRAIN_MS);
-	return ret;
-}
-
-int board_save(struct vm *vm, struct state_buf *sb)
-{
-	struct board *b = vm->board;
-	struct legacy l[8];
-	unsigned n = legacy_list(vm, l);
-	int ret = board_drain(vm);
-
-	for (unsigned i = 0; i < n && ret == 0; i++) {
-		ret = state_begin_section(sb, l[i].name, l[i].version);
-		l[i].save(l[i].obj, sb);
-		ret = ret ? ret : state_end_section(sb);
-	}
-	for (unsigned i = 0; i < b->virtio.nr && ret == 0; i++)
-		ret = slot_save(&b->virtio.slot[i], i, sb);
-	return ret;
-}
-
-/* Select section `name`; -EINVAL (logged) if the snapshot lacks it. */
-static int need(struct state_buf *sb, const char *name, uint16_t *v)
-{
-	if (state_section(sb, name, v) == 0)
-		return 0;
-	log_err("snapshot: section '%s' is missing (saved from another machine?)", name);
-	return -EINVAL;
-}
-
-static int slot_load(struct virtio_slot *sl, unsigned i, struct state_buf *b)
-{
-	char name[STATE_NAME_MAX];
-	uint16_t v;
-	int ret;
-
-	snprintf(name, sizeof(name), "virtio.%u", i);
-	ret = need(b, name, &v);
-	ret = ret ? ret : virtio_mmio_load(sl->transport, b, v, name);
-	snprintf(name, sizeof(name), "virtio.%u.%s", i, slot_kind(sl, &v));
-	ret = ret ? ret : need(b, name, &v);
-	return ret ? ret : slot_dev_load(sl, b, v);
-}
-
-int board_load(struct vm *vm, struct state_buf *sb)
-{
-	struct board *b = vm->board;
-	struct legacy l[8];
-	unsigned n = legacy_list(vm, l);
-	uint16_t v;
-	int ret = 0;
-
-	for (unsigned i = 0; i < n && ret == 0; i++) {
-		ret = need(sb, l[i].name, &v);
-		ret = ret ? ret : l[i].load(l[i].obj, sb, v);
-	}
-	for (unsigned i = 0; i < b->virtio.nr && ret == 0; i++)
-		ret = slot_load(&b->virtio.slot[i], i, sb);
-	return ret;
-}
-
-void board_restored(struct vm *vm)
-{
-	struct board *b = vm->board;
-
-	for (unsigned i = 0; i < b->virtio.nr; i++) {
-		struct virtio_dev *vd = b->virtio.slot[i].vd;
-
-		pthread_mutex_lock(&vd->lock);
-		virtio_dev_restored(vd);
-		pthread_mutex_unlock(&vd->lock);
-	}
+	return virtio_slots_add(&vm->board->virtio, vm, vd, name);
 }
 
 void board_destroy(struct vm *vm)
 {
 	struct board *b = vm->board;
 
+	device_list_destroy(&vm->devices); /* every device, the board's own included */
 	if (!b)
 		return;
-	virtio_slots_destroy(&b->virtio);
-	for (int i = 0; i < 2; i++) {
-		if (b->uart[i])
-			uart16550_destroy(b->uart[i]);
+	for (int i = 0; i < 2; i++)
 		if (b->uart_fd[i] >= 0)
 			close(b->uart_fd[i]);
-	}
 	if (b->console_rx_efd >= 0)
 		close(b->console_rx_efd);
-	if (b->i8042)
-		i8042_destroy(b->i8042);
-	if (b->rtc)
-		rtc_destroy(b->rtc);
-	if (b->testdev_init)
-		pthread_mutex_destroy(&b->testdev.lock);
 	free(b);
 	vm->board = NULL;
 }

@@ -8,27 +8,55 @@
 
 static const uint8_t slot_gsi[LAYOUT_VIRTIO_SLOTS] = LAYOUT_VIRTIO_GSIS;
 
-int virtio_slots_add(struct virtio_slots *s, struct vm *vm, struct virtio_dev *vd,
-		     void (*destroy)(void *dev), void *dev)
+/* Register the transport of slot n, then its device; both or neither. */
+static int join(struct vm *vm, unsigned n, struct virtio_mmio *t, struct virtio_dev *vd,
+		const char *name)
 {
+	char section[STATE_NAME_MAX];
+	int ret = device_list_reserve(&vm->devices, 2);
+
+	snprintf(section, sizeof(section), "virtio.%u", n);
+	ret = ret ? ret
+		  : device_list_add_ops(&vm->devices, &virtio_mmio_device_ops, t, name, section,
+					VIRTIO_MMIO_STATE_VERSION, VIRTIO_MMIO_STATE_VERSION);
+	if (ret < 0)
+		return ret;
+	if (vd->ops->state_name)
+		snprintf(section, sizeof(section), "virtio.%u.%s", n, vd->ops->state_name);
+	ret = device_list_add_ops(&vm->devices, &virtio_device_ops, vd, name,
+				  vd->ops->state_name ? section : NULL, vd->ops->state_version,
+				  vd->ops->state_min_version);
+	if (ret < 0) /* cannot happen after the reservation, but never leave half a pair */
+		vm->devices.nr--;
+	return ret;
+}
+
+int virtio_slots_add(struct virtio_slots *s, struct vm *vm, struct virtio_dev *vd, const char *name)
+{
+	char section[STATE_NAME_MAX];
 	struct virtio_mmio_config cfg = {
 	    .base = LAYOUT_VIRTIO_MMIO_GPA + s->nr * LAYOUT_VIRTIO_SLOT_SIZE,
 	    .gsi = s->nr < LAYOUT_VIRTIO_SLOTS ? slot_gsi[s->nr] : 0,
 	    .vm_fd = vm->fd,
 	    .mmio = &vm->mmio,
 	    .loop = vm->loop,
+	    .name = section,
 	};
-	struct virtio_slot *slot = &s->slot[s->nr];
+	struct virtio_mmio *t;
 	int ret;
 
 	if (s->nr == LAYOUT_VIRTIO_SLOTS)
 		return -ENOSPC;
-	ret = virtio_mmio_create(vd, &cfg, &slot->transport);
+	snprintf(section, sizeof(section), "virtio.%u", s->nr);
+	ret = virtio_mmio_create(vd, &cfg, &t);
 	if (ret < 0)
 		return ret;
-	slot->vd = vd;
-	slot->destroy = destroy;
-	slot->dev = dev;
+	ret = join(vm, s->nr, t, vd, name);
+	if (ret < 0) {
+		virtio_mmio_destroy(t);
+		return ret;
+	}
+	s->transport[s->nr] = t;
 	s->acpi[s->nr] = (struct acpi_virtio_dev){
 	    .base = cfg.base, .size = LAYOUT_VIRTIO_MMIO_SIZE, .gsi = cfg.gsi};
 	s->nr++;
@@ -45,7 +73,7 @@ int virtio_slots_cmdline(const struct virtio_slots *s, const char *cmdline, char
 	for (unsigned i = 0; i < s->nr; i++) {
 		char token[96];
 
-		if (virtio_mmio_cmdline(s->slot[i].transport, token, sizeof(token)) < 0)
+		if (virtio_mmio_cmdline(s->transport[i], token, sizeof(token)) < 0)
 			return -ENOSPC;
 		if ((size_t)snprintf(out + used, len - used, "%s%s", used ? " " : "", token) >=
 		    len - used)
@@ -53,14 +81,4 @@ int virtio_slots_cmdline(const struct virtio_slots *s, const char *cmdline, char
 		used = strlen(out);
 	}
 	return 0;
-}
-
-void virtio_slots_destroy(struct virtio_slots *s)
-{
-	for (unsigned i = 0; i < s->nr; i++)
-		virtio_mmio_destroy(s->slot[i].transport);
-	for (unsigned i = 0; i < s->nr; i++)
-		if (s->slot[i].destroy)
-			s->slot[i].destroy(s->slot[i].dev);
-	s->nr = 0;
 }

@@ -12,28 +12,23 @@
 
 struct vm;
 
-/* A device plugged into a slot, and how to free it once its transport is gone. */
-struct virtio_slot {
-	struct virtio_dev *vd;
-	struct virtio_mmio *transport;
-	void (*destroy)(void *dev);
-	void *dev;
-};
-
+/* The slots in use: their transports (owned by vm->devices, like the devices behind them). */
 struct virtio_slots {
-	struct virtio_slot slot[LAYOUT_VIRTIO_SLOTS];
+	struct virtio_mmio *transport[LAYOUT_VIRTIO_SLOTS];
 	struct acpi_virtio_dev acpi[LAYOUT_VIRTIO_SLOTS]; /* what the DSDT describes */
 	unsigned nr;
 };
 
 /*
  * Put vd in the next free slot: create its virtio-mmio transport on vm's MMIO bus with
- * ioeventfds on vm's loop and an irqfd on the slot's GSI. On success the slots own the device:
- * destroy(dev) is called by virtio_slots_destroy. Returns 0, -ENOSPC (all slots used), or the
- * transport's -errno (the device is then not owned: the caller frees it).
+ * ioeventfds on vm's loop and an irqfd on the slot's GSI, and register in vm->devices the
+ * transport (section "virtio.N") and then the device (virtio_device_ops, section
+ * "virtio.N.<state_name>"), both under counter name `name`. On success the device list owns both.
+ * Returns 0, -ENOSPC (all slots used), or -errno (nothing registered: the caller still owns the
+ * device).
  */
 int virtio_slots_add(struct virtio_slots *s, struct vm *vm, struct virtio_dev *vd,
-		     void (*destroy)(void *dev), void *dev) MUST_CHECK;
+		     const char *name) MUST_CHECK;
 
 /*
  * Write `cmdline` (may be NULL) followed by one "virtio_mmio.device=..." token per device into
@@ -41,8 +36,5 @@ int virtio_slots_add(struct virtio_slots *s, struct vm *vm, struct virtio_dev *v
  */
 int virtio_slots_cmdline(const struct virtio_slots *s, const char *cmdline, char *out,
 			 size_t len) MUST_CHECK;
-
-/* Tear down every transport, then every device. */
-void virtio_slots_destroy(struct virtio_slots *s);
 
 #endif

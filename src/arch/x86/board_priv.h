@@ -1,0 +1,40 @@
+/* board_priv.h — the x86 board's own data, shared by its assembly (board.c) and its state
+ * (board_state.c). Nothing outside src/arch/x86/ includes this: the rest of kiln sees the board
+ * through core/board.h. */
+#ifndef KILN_ARCH_X86_BOARD_PRIV_H
+#define KILN_ARCH_X86_BOARD_PRIV_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "arch/x86/boot.h"
+#include "arch/x86/cpu.h"
+#include "arch/x86/virtio_slots.h"
+#include "devices/acpi_sleep.h"
+#include "devices/debug_exit.h"
+#include "devices/pvpanic.h"
+#include "devices/testdev.h"
+
+struct uart16550;
+struct i8042;
+
+/* What the x86 board keeps beside vm->devices (which owns every device): the devices it reaches
+ * by kind (the console UART for stdin, the i8042 for Ctrl+Alt+Del), the small devices it embeds,
+ * and what its tables and loaders need. */
+struct board {
+	struct x86_topology topo;
+	struct boot_entry entry;
+	struct uart16550 *uart[2];
+	int uart_fd[2];		   /* file sinks we opened, -1 otherwise */
+	struct uart16550 *console; /* the UART on stdio, if any */
+	int console_rx_efd;	   /* eventfd: the console UART has room for input again */
+	struct i8042 *i8042;
+	struct debug_exit debug_exit;
+	struct testdev testdev;
+	struct acpi_sleep acpi_sleep;
+	struct pvpanic pvpanic;
+	struct virtio_slots virtio; /* transports: ACPI entries, cmdline tokens */
+	uint64_t rsdp_gpa;	    /* 0: no ACPI tables */
+};
+
+#endif

@@ -1,0 +1,27 @@
+/* devices.c — the registration table of virtio device kinds: adding a kind is one line here. */
+#include <errno.h>
+#include <string.h>
+
+#include "util/log.h"
+#include "virtio/blk.h"
+#include "virtio/console.h"
+#include "virtio/devices.h"
+#include "virtio/rng.h"
+
+/* Each kind reads its own part of the configuration and attaches what it asks for (maybe none). */
+static int (*const kinds[])(struct vm *vm) = {
+    blk_board_add,
+    virtio_console_board_add,
+    virtio_rng_board_add,
+};
+
+int virtio_devices_add(struct vm *vm)
+{
+	int ret = 0;
+
+	for (unsigned i = 0; i < sizeof(kinds) / sizeof(kinds[0]) && ret == 0; i++)
+		ret = kinds[i](vm);
+	if (ret < 0 && ret != -EINVAL)
+		log_err("virtio devices: %s", strerror(-ret));
+	return ret;
+}
