@@ -80,16 +80,16 @@ static PRINTF(3, 4) int reply_err(struct api_response *out, int status, const ch
 	return reply(out, status, json_pack("{s:s}", "fault_message", msg));
 }
 
-/* A failed operation: its logged error if it left one, else the errno text. */
-static int reply_op_err(struct api_response *out, const char *what, int err)
+/* A failed operation: the reason it recorded in its error context, else the errno text. */
+static int reply_op_err(struct api_response *out, const char *what, int ret,
+			const struct kiln_err *e)
 {
-	const char *logged = log_last_error();
-	int status = err == -EINVAL || err == -EBUSY || err == -ENOSPC || err == -ENOENT ||
-			     err == -EACCES || err == -ENOSYS
+	int status = ret == -EINVAL || ret == -EBUSY || ret == -ENOSPC || ret == -ENOENT ||
+			     ret == -EACCES || ret == -ENOSYS
 			 ? 400
 			 : 500;
 
-	return reply_err(out, status, "%s: %s", what, logged[0] ? logged : strerror(-err));
+	return reply_err(out, status, "%s: %s", what, err_text(e, ret));
 }
 
 const char *api_state_name(enum api_vm_state s)
@@ -251,27 +251,28 @@ static int h_vm_config(struct api *a, struct req *r, struct api_response *out)
 
 static int act_start(struct api *a, struct api_response *out)
 {
+	struct kiln_err e = {0};
 	int ret;
 
 	if (!a->ops->start)
 		return reply_err(out, 400, "InstanceStart: not supported");
-	log_last_error_clear();
-	ret = a->ops->start(a->ctx);
-	return ret < 0 ? reply_op_err(out, "InstanceStart", ret) : reply_ok(out);
+	ret = a->ops->start(a->ctx, &e);
+	return ret < 0 ? reply_op_err(out, "InstanceStart", ret, &e) : reply_ok(out);
 }
 
 static int act_ctrl_alt_del(struct api *a, struct api_response *out)
 {
+	struct kiln_err e = {0};
 	int ret;
 
 	if (!a->ops->ctrl_alt_del)
 		return reply_err(out, 400, "SendCtrlAltDel: not supported");
-	ret = a->ops->ctrl_alt_del(a->ctx);
+	ret = a->ops->ctrl_alt_del(a->ctx, &e);
 	if (ret == -ENOSPC)
 		return reply_err(out, 400,
 				 "SendCtrlAltDel: the guest has not read the previous "
 				 "key sequence yet");
-	return ret < 0 ? reply_op_err(out, "SendCtrlAltDel", ret) : reply_ok(out);
+	return ret < 0 ? reply_op_err(out, "SendCtrlAltDel", ret, &e) : reply_ok(out);
 }
 
 static int act_flush(struct api *a, struct api_response *out)
@@ -316,6 +317,7 @@ static int h_vm(struct api *a, struct req *r, struct api_response *out)
 	static const char *const fields[] = {"state", NULL};
 	static const char *const states[] = {"Paused", "Resumed", NULL};
 	enum api_vm_state now = state(a);
+	struct kiln_err e = {0};
 	struct jbody b;
 	unsigned want;
 	int ret;
@@ -325,10 +327,10 @@ static int h_vm(struct api *a, struct req *r, struct api_response *out)
 	    jf_enum(&b.r, "state", JF_REQUIRED, states, &want) < 0)
 		return bad_body(out, &b);
 	if (want == 0)
-		ret = now == API_PAUSED || !a->ops->pause ? 0 : a->ops->pause(a->ctx);
+		ret = now == API_PAUSED || !a->ops->pause ? 0 : a->ops->pause(a->ctx, &e);
 	else
-		ret = now == API_RUNNING || !a->ops->resume ? 0 : a->ops->resume(a->ctx);
-	return ret < 0 ? reply_op_err(out, states[want], ret) : reply_ok(out);
+		ret = now == API_RUNNING || !a->ops->resume ? 0 : a->ops->resume(a->ctx, &e);
+	return ret < 0 ? reply_op_err(out, states[want], ret, &e) : reply_ok(out);
 }
 
 /* ---- logger and metrics ---- */
@@ -503,6 +505,7 @@ static int h_snapshot_create(struct api *a, struct req *r, struct api_response *
 					     "version", NULL};
 	static const char *const types[] = {"Full", "Diff", NULL};
 	const char *snap = NULL, *mem = NULL, *version = NULL;
+	struct kiln_err e = {0};
 	unsigned type = 0;
 	struct jbody b;
 	int ret;
@@ -516,9 +519,8 @@ static int h_snapshot_create(struct api *a, struct req *r, struct api_response *
 		return bad_body(out, &b);
 	if (!a->ops->snapshot_create)
 		return reply_err(out, 400, "snapshot/create: not supported");
-	log_last_error_clear();
-	ret = a->ops->snapshot_create(a->ctx, snap, mem, type == 1);
-	return ret < 0 ? reply_op_err(out, "snapshot/create", ret) : reply_ok(out);
+	ret = a->ops->snapshot_create(a->ctx, snap, mem, type == 1, &e);
+	return ret < 0 ? reply_op_err(out, "snapshot/create", ret, &e) : reply_ok(out);
 }
 
 /* mem_backend {backend_type "File", backend_path}. */
@@ -560,6 +562,7 @@ static int h_snapshot_load(struct api *a, struct req *r, struct api_response *ou
 	    "track_dirty_pages", "enable_diff_snapshots", NULL};
 	struct api_snapshot_load l = {.check_config = a->configured};
 	bool dirty = false, diff = false;
+	struct kiln_err e = {0};
 	struct jbody b;
 	int ret;
 
@@ -573,9 +576,8 @@ static int h_snapshot_load(struct api *a, struct req *r, struct api_response *ou
 	l.track_dirty = dirty || diff;
 	if (!a->ops->snapshot_load)
 		return reply_err(out, 400, "snapshot/load: not supported");
-	log_last_error_clear();
-	ret = a->ops->snapshot_load(a->ctx, &l);
-	return ret < 0 ? reply_op_err(out, "snapshot/load", ret) : reply_ok(out);
+	ret = a->ops->snapshot_load(a->ctx, &l, &e);
+	return ret < 0 ? reply_op_err(out, "snapshot/load", ret, &e) : reply_ok(out);
 }
 
 /* ---- migration (kiln's extension) ---- */
@@ -597,6 +599,7 @@ static int h_migrate(struct api *a, struct req *r, struct api_response *out)
 					     "timeout_s",   "on_timeout",  NULL};
 	static const char *const policies[] = {"force", "cancel", NULL};
 	struct api_migrate mg = {.downtime_ms = 300, .max_rounds = 30, .timeout_s = 60};
+	struct kiln_err e = {0};
 	unsigned policy = 0;
 	struct jbody b;
 	int ret;
@@ -612,9 +615,8 @@ static int h_migrate(struct api *a, struct req *r, struct api_response *out)
 	mg.cancel_on_timeout = policy == 1;
 	if (!a->ops->migrate)
 		return reply_err(out, 400, "migrate: not supported");
-	log_last_error_clear();
-	ret = a->ops->migrate(a->ctx, &mg);
-	return ret < 0 ? reply_op_err(out, "migrate", ret) : reply_ok(out);
+	ret = a->ops->migrate(a->ctx, &mg, &e);
+	return ret < 0 ? reply_op_err(out, "migrate", ret, &e) : reply_ok(out);
 }
 
 static int h_migrate_get(struct api *a, struct req *r, struct api_response *out)

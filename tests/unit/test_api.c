@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -31,20 +33,20 @@ static enum api_vm_state f_state(void *ctx)
 	return ((struct fake *)ctx)->state;
 }
 
-static int f_start(void *ctx)
+static int f_start(void *ctx, struct kiln_err *err)
 {
 	struct fake *f = ctx;
 
 	f->starts++;
-	if (f->start_ret < 0) {
-		log_err("kernel /nonexistent: No such file or directory");
-		return f->start_ret;
-	}
+	if (f->start_ret == -EIO)
+		return f->start_ret; /* no reason recorded: the errno's text */
+	if (f->start_ret < 0)
+		return err_set(err, f->start_ret, "kernel /nonexistent: No such file or directory");
 	f->state = API_RUNNING;
 	return 0;
 }
 
-static int f_pause(void *ctx)
+static int f_pause(void *ctx, struct kiln_err *err)
 {
 	struct fake *f = ctx;
 
@@ -53,7 +55,7 @@ static int f_pause(void *ctx)
 	return 0;
 }
 
-static int f_resume(void *ctx)
+static int f_resume(void *ctx, struct kiln_err *err)
 {
 	struct fake *f = ctx;
 
@@ -62,7 +64,7 @@ static int f_resume(void *ctx)
 	return 0;
 }
 
-static int f_cad(void *ctx)
+static int f_cad(void *ctx, struct kiln_err *err)
 {
 	struct fake *f = ctx;
 
@@ -70,7 +72,7 @@ static int f_cad(void *ctx)
 	return f->cad_ret;
 }
 
-static int f_snap(void *ctx, const char *snap, const char *mem, bool diff)
+static int f_snap(void *ctx, const char *snap, const char *mem, bool diff, struct kiln_err *err)
 {
 	struct fake *f = ctx;
 
@@ -81,14 +83,15 @@ static int f_snap(void *ctx, const char *snap, const char *mem, bool diff)
 	return 0;
 }
 
-static int f_load(void *ctx, const struct api_snapshot_load *l)
+static int f_load(void *ctx, const struct api_snapshot_load *l, struct kiln_err *err)
 {
 	struct fake *f = ctx;
 
 	f->loads++;
 	if (f->load_ret < 0) {
-		log_err("snapshot: s: checksum mismatch (the file is corrupt)");
-		return f->load_ret;
+		log_err("a message logged first is not the operation's reason");
+		return err_set(err, f->load_ret,
+			       "snapshot: s: checksum mismatch (the file is corrupt)");
 	}
 	snprintf(f->snap_path, sizeof(f->snap_path), "%s", l->snapshot_path);
 	snprintf(f->mem_path, sizeof(f->mem_path), "%s", l->mem_path);
@@ -396,6 +399,63 @@ static void test_start_failure(void **state)
 	assert_int_equal(x->f.state, API_NOT_STARTED);
 	x->f.start_ret = -EIO;
 	assert_int_equal(req(x, "PUT", "/actions", "{\"action_type\":\"InstanceStart\"}"), 500);
+	assert_string_equal(fault(x), "InstanceStart: Input/output error");
+}
+
+static volatile bool g_noise_stop;
+
+/* A vCPU thread reporting guest trouble while the main thread serves the API. */
+static void *noise(void *arg)
+{
+	(void)arg;
+	while (!g_noise_stop)
+		log_err("vcpu0: some other failure on another thread");
+	return NULL;
+}
+
+/* The operation's reason travels with the request: errors logged meanwhile by other threads
+ * (vCPUs, the migration thread) never replace or fill it. */
+static void test_error_context_per_request(void **state)
+{
+	struct fx *x = *state;
+	pthread_t t;
+
+	log_set_output(open("/dev/null", O_WRONLY | O_CLOEXEC), 0, 0); /* teardown closes it */
+	log_set_level(LOG_ERROR); /* the messages are really formatted and written */
+	g_noise_stop = false;
+	assert_int_equal(pthread_create(&t, NULL, noise, NULL), 0);
+	for (int i = 0; i < 200; i++) {
+		x->f.start_ret = -EINVAL;
+		expect_400(x, "PUT", "/actions", "{\"action_type\":\"InstanceStart\"}", "");
+		assert_string_equal(
+		    fault(x), "InstanceStart: kernel /nonexistent: No such file or directory");
+		x->f.start_ret = -EIO; /* records nothing: the errno's text, not the noise */
+		assert_int_equal(req(x, "PUT", "/actions", "{\"action_type\":\"InstanceStart\"}"),
+				 500);
+		assert_string_equal(fault(x), "InstanceStart: Input/output error");
+	}
+	g_noise_stop = true;
+	pthread_join(t, NULL);
+}
+
+/* err_set: logs, keeps the first failure, returns the code; NULL contexts are allowed. */
+static void test_err_set(void **state)
+{
+	struct kiln_err e = {0};
+
+	(void)state;
+	log_set_level(LOG_OFF);
+	assert_string_equal(err_text(&e, -ENOENT), strerror(ENOENT));
+	assert_int_equal(err_set(NULL, -EINVAL, "nobody keeps %d", 1), -EINVAL);
+	assert_int_equal(err_set(&e, -EINVAL, "first %s", "reason"), -EINVAL);
+	assert_int_equal(err_set(&e, -EIO, "a consequence"), -EIO);
+	assert_int_equal(e.code, -EINVAL);
+	assert_string_equal(e.msg, "first reason");
+	assert_string_equal(err_text(&e, -EIO), "first reason");
+	err_clear(&e);
+	assert_int_equal(e.code, 0);
+	assert_string_equal(err_text(&e, -EIO), strerror(EIO));
+	log_set_level(LOG_WARN);
 }
 
 static void test_vm_pause_resume(void **state)
@@ -709,6 +769,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_snapshot_load, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_actions_states, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_start_failure, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_error_context_per_request, setup, teardown),
+	    cmocka_unit_test(test_err_set),
 	    cmocka_unit_test_setup_teardown(test_vm_pause_resume, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_config_routes_post_boot, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_config_routes_pre_boot, setup, teardown),

@@ -523,11 +523,12 @@ static int bda_write(struct vm *vm)
 	return guest_mem_write(&vm->mem, LAYOUT_BDA_EBDA_PTR_GPA, &ebda_seg, sizeof(ebda_seg));
 }
 
-int board_create(struct vm *vm)
+int board_create(struct vm *vm, struct kiln_err *err)
 {
 	struct board *b = calloc(1, sizeof(*b));
 	int ret;
 
+	vm->err = err;
 	if (!b)
 		return -ENOMEM;
 	b->uart_fd[0] = b->uart_fd[1] = -1;

@@ -10,6 +10,7 @@
 
 struct vm;
 struct vcpu;
+struct kiln_err;
 
 /*
  * Assemble the board for vm->cfg, in order: guest RAM, TSS/identity map, in-kernel irqchip and
@@ -17,9 +18,10 @@ struct vcpu;
  * --no-acpi), kernel/initrd/cmdline via the loaders (given the RSDP), MP table, BIOS data area
  * EBDA pointer. Prints a
  * one-line error and returns -errno on failure (partially built state is freed by
- * board_destroy).
+ * board_destroy). err (may be NULL) is stored as vm->err for the board and its devices to
+ * report through (err_set(vm->err, ...)) while the VM is being created.
  */
-int board_create(struct vm *vm) MUST_CHECK;
+int board_create(struct vm *vm, struct kiln_err *err) MUST_CHECK;
 
 /* KVM vCPU id for vCPU `index`: its APIC ID under the configured topology. */
 uint32_t board_vcpu_id(struct vm *vm, unsigned index);
