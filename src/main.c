@@ -97,7 +97,7 @@ static int run_vm(const struct vm_config *cfg, const char *api_sock, const char 
 	}
 	if (cfg)
 		m.cfg = *cfg;
-	ret = cfg ? vmm_start_vm(&m) : 0;
+	ret = cfg ? vmm_start_vm(&m, NULL) : 0;
 	if (ret < 0)
 		status = ret == -EINVAL ? KILN_EXIT_USAGE : KILN_EXIT_HOST;
 	else if (api_sock) /* the VM (if any) runs; the API serves it until it stops */

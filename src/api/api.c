@@ -11,6 +11,7 @@
 
 #include "api/api.h"
 #include "config/config_json.h"
+#include "config/json_field.h"
 #include "util/log.h"
 
 #define ANY_STATE  (API_NOT_STARTED | API_RUNNING | API_PAUSED)
@@ -79,16 +80,16 @@ static PRINTF(3, 4) int reply_err(struct api_response *out, int status, const ch
 	return reply(out, status, json_pack("{s:s}", "fault_message", msg));
 }
 
-/* A failed operation: its logged error if it left one, else the errno text. */
-static int reply_op_err(struct api_response *out, const char *what, int err)
+/* A failed operation: the reason it recorded in its error context, else the errno text. */
+static int reply_op_err(struct api_response *out, const char *what, int ret,
+			const struct kiln_err *e)
 {
-	const char *logged = log_last_error();
-	int status = err == -EINVAL || err == -EBUSY || err == -ENOSPC || err == -ENOENT ||
-			     err == -EACCES || err == -ENOSYS
+	int status = ret == -EINVAL || ret == -EBUSY || ret == -ENOSPC || ret == -ENOENT ||
+			     ret == -EACCES || ret == -ENOSYS
 			 ? 400
 			 : 500;
 
-	return reply_err(out, status, "%s: %s", what, logged[0] ? logged : strerror(-err));
+	return reply_err(out, status, "%s: %s", what, err_text(e, ret));
 }
 
 const char *api_state_name(enum api_vm_state s)
@@ -121,51 +122,23 @@ static int reply_state(struct api_response *out, const char *what, unsigned allo
 
 /* ---- body helpers ---- */
 
-/* Every key of obj must be one of the NULL-terminated names. */
-static int check_fields(const json_t *obj, const char *const *names, const char *what,
-			struct api_response *out)
+/* A body (or a part of one) read through config/json_field.h, the checks config files get too:
+ * jb_init(&b, "actions", r->body), then jf_*(&b.r, ...); on error b.err holds the one line. */
+struct jbody {
+	struct jres r;
+	char err[ERR_LEN];
+};
+
+static void jb_init(struct jbody *b, const char *name, const json_t *obj)
 {
-	const char *key;
-	json_t *v;
-
-	json_object_foreach((json_t *)obj, key, v)
-	{
-		const char *const *n = names;
-
-		while (*n && strcmp(*n, key) != 0)
-			n++;
-		if (!*n)
-			return reply_err(out, 400, "%s: unknown field '%s'", what, key);
-	}
-	return 0;
+	b->err[0] = 0;
+	b->r = (struct jres){name, obj, b->err, sizeof(b->err)};
 }
 
-/* obj[key] as a string: NULL and no error if absent; error if present and not a string. */
-static int get_string(const json_t *obj, const char *key, const char *what, const char **s,
-		      struct api_response *out)
+/* The 400 of a body that failed a check. */
+static int bad_body(struct api_response *out, const struct jbody *b)
 {
-	json_t *v = json_object_get(obj, key);
-
-	*s = NULL;
-	if (!v)
-		return 0;
-	if (!json_is_string(v))
-		return reply_err(out, 400, "%s: field '%s' must be a string", what, key);
-	*s = json_string_value(v);
-	return 0;
-}
-
-static int get_bool(const json_t *obj, const char *key, const char *what, bool *b,
-		    struct api_response *out)
-{
-	json_t *v = json_object_get(obj, key);
-
-	if (!v)
-		return 0;
-	if (!json_is_boolean(v))
-		return reply_err(out, 400, "%s: field '%s' must be a boolean", what, key);
-	*b = json_is_true(v);
-	return 0;
+	return reply_err(out, 400, "%s", b->err[0] ? b->err : "invalid body");
 }
 
 /* Open a log or metrics destination: a file (created 0600, appended to) or a FIFO with a
@@ -278,27 +251,28 @@ static int h_vm_config(struct api *a, struct req *r, struct api_response *out)
 
 static int act_start(struct api *a, struct api_response *out)
 {
+	struct kiln_err e = {0};
 	int ret;
 
 	if (!a->ops->start)
 		return reply_err(out, 400, "InstanceStart: not supported");
-	log_last_error_clear();
-	ret = a->ops->start(a->ctx);
-	return ret < 0 ? reply_op_err(out, "InstanceStart", ret) : reply_ok(out);
+	ret = a->ops->start(a->ctx, &e);
+	return ret < 0 ? reply_op_err(out, "InstanceStart", ret, &e) : reply_ok(out);
 }
 
 static int act_ctrl_alt_del(struct api *a, struct api_response *out)
 {
+	struct kiln_err e = {0};
 	int ret;
 
 	if (!a->ops->ctrl_alt_del)
 		return reply_err(out, 400, "SendCtrlAltDel: not supported");
-	ret = a->ops->ctrl_alt_del(a->ctx);
+	ret = a->ops->ctrl_alt_del(a->ctx, &e);
 	if (ret == -ENOSPC)
 		return reply_err(out, 400,
 				 "SendCtrlAltDel: the guest has not read the previous "
 				 "key sequence yet");
-	return ret < 0 ? reply_op_err(out, "SendCtrlAltDel", ret) : reply_ok(out);
+	return ret < 0 ? reply_op_err(out, "SendCtrlAltDel", ret, &e) : reply_ok(out);
 }
 
 static int act_flush(struct api *a, struct api_response *out)
@@ -310,61 +284,53 @@ static int act_flush(struct api *a, struct api_response *out)
 		       : reply_ok(out);
 }
 
+/* Indexed like action_names. */
 static const struct action {
-	const char *name;
 	int (*fn)(struct api *a, struct api_response *out);
 	unsigned states;
 } actions[] = {
-    {"InstanceStart", act_start, PRE_BOOT},
-    {"SendCtrlAltDel", act_ctrl_alt_del, POST_BOOT},
-    {"FlushMetrics", act_flush, ANY_STATE},
+    {act_start, PRE_BOOT},
+    {act_ctrl_alt_del, POST_BOOT},
+    {act_flush, ANY_STATE},
 };
+
+static const char *const action_names[] = {"InstanceStart", "SendCtrlAltDel", "FlushMetrics", NULL};
 
 static int h_actions(struct api *a, struct req *r, struct api_response *out)
 {
 	static const char *const fields[] = {"action_type", NULL};
-	const char *type;
 	enum api_vm_state now = state(a);
+	struct jbody b;
+	unsigned i;
 
-	if (check_fields(r->body, fields, "actions", out) ||
-	    get_string(r->body, "action_type", "actions", &type, out))
-		return out->status;
-	if (!type)
-		return reply_err(out, 400, "actions: missing required field 'action_type'");
-	for (size_t i = 0; i < sizeof(actions) / sizeof(actions[0]); i++) {
-		if (strcmp(actions[i].name, type) != 0)
-			continue;
-		if (!(actions[i].states & now))
-			return reply_state(out, type, actions[i].states, now);
-		return actions[i].fn(a, out);
-	}
-	return reply_err(out, 400,
-			 "actions: unknown action_type '%s' (InstanceStart, SendCtrlAltDel, "
-			 "FlushMetrics)",
-			 type);
+	jb_init(&b, "actions", r->body);
+	if (jres_check_fields(&b.r, fields) < 0 ||
+	    jf_enum(&b.r, "action_type", JF_REQUIRED, action_names, &i) < 0)
+		return bad_body(out, &b);
+	if (!(actions[i].states & now))
+		return reply_state(out, action_names[i], actions[i].states, now);
+	return actions[i].fn(a, out);
 }
 
 static int h_vm(struct api *a, struct req *r, struct api_response *out)
 {
 	static const char *const fields[] = {"state", NULL};
+	static const char *const states[] = {"Paused", "Resumed", NULL};
 	enum api_vm_state now = state(a);
-	const char *want;
+	struct kiln_err e = {0};
+	struct jbody b;
+	unsigned want;
 	int ret;
 
-	if (check_fields(r->body, fields, "vm", out) ||
-	    get_string(r->body, "state", "vm", &want, out))
-		return out->status;
-	if (!want)
-		return reply_err(out, 400, "vm: missing required field 'state'");
-	if (strcmp(want, "Paused") == 0) {
-		ret = now == API_PAUSED || !a->ops->pause ? 0 : a->ops->pause(a->ctx);
-	} else if (strcmp(want, "Resumed") == 0) {
-		ret = now == API_RUNNING || !a->ops->resume ? 0 : a->ops->resume(a->ctx);
-	} else {
-		return reply_err(out, 400, "vm: field 'state': '%s' is not Paused or Resumed",
-				 want);
-	}
-	return ret < 0 ? reply_op_err(out, want, ret) : reply_ok(out);
+	jb_init(&b, "vm", r->body);
+	if (jres_check_fields(&b.r, fields) < 0 ||
+	    jf_enum(&b.r, "state", JF_REQUIRED, states, &want) < 0)
+		return bad_body(out, &b);
+	if (want == 0)
+		ret = now == API_PAUSED || !a->ops->pause ? 0 : a->ops->pause(a->ctx, &e);
+	else
+		ret = now == API_RUNNING || !a->ops->resume ? 0 : a->ops->resume(a->ctx, &e);
+	return ret < 0 ? reply_op_err(out, states[want], ret, &e) : reply_ok(out);
 }
 
 /* ---- logger and metrics ---- */
@@ -386,79 +352,100 @@ static int parse_level(const char *s, enum log_level *l)
 	return -EINVAL;
 }
 
-static int h_logger(struct api *a, struct req *r, struct api_response *out)
+/* PUT /logger's fields. */
+struct logger_req {
+	const char *path, *level, *module;
+	bool show_level, show_origin;
+};
+
+static int logger_read(struct jbody *b, struct logger_req *l)
 {
 	static const char *const fields[] = {"log_path",	"level",  "show_level",
 					     "show_log_origin", "module", NULL};
-	const char *path, *level, *module;
-	bool show_level = false, show_origin = false;
-	enum log_level l = LOG_INFO;
+	const struct jres *r = &b->r;
+
+	if (jres_check_fields(r, fields) < 0 || jf_string_ref(r, "log_path", 0, &l->path) < 0 ||
+	    jf_string_ref(r, "level", 0, &l->level) < 0 ||
+	    jf_string_ref(r, "module", 0, &l->module) < 0 ||
+	    jf_bool(r, "show_level", 0, &l->show_level) < 0 ||
+	    jf_bool(r, "show_log_origin", 0, &l->show_origin) < 0)
+		return -EINVAL;
+	if (l->module && l->module[0])
+		return jres_fail(r, "field 'module': kiln does not filter by module");
+	return 0;
+}
+
+static int h_logger(struct api *a, struct req *r, struct api_response *out)
+{
+	struct logger_req l = {0};
+	enum log_level level = LOG_INFO;
+	struct jbody b;
 	int fd = -1;
 
-	if (check_fields(r->body, fields, "logger", out) ||
-	    get_string(r->body, "log_path", "logger", &path, out) ||
-	    get_string(r->body, "level", "logger", &level, out) ||
-	    get_string(r->body, "module", "logger", &module, out) ||
-	    get_bool(r->body, "show_level", "logger", &show_level, out) ||
-	    get_bool(r->body, "show_log_origin", "logger", &show_origin, out))
-		return out->status;
-	if (level && parse_level(level, &l) < 0)
-		return reply_err(out, 400,
-				 "logger: field 'level': '%s' is not one of Error, Warning, Info, "
-				 "Debug, Trace, Off",
-				 level);
-	if (module && module[0])
-		return reply_err(out, 400,
-				 "logger: field 'module': kiln does not filter by module");
-	if (path) {
-		fd = open_sink(path, "logger", out);
+	jb_init(&b, "logger", r->body);
+	if (logger_read(&b, &l) < 0)
+		return bad_body(out, &b);
+	if (l.level && parse_level(l.level, &level) < 0) {
+		jres_fail(&b.r,
+			  "field 'level': \"%.64s\" is not one of \"Error\", \"Warning\", "
+			  "\"Info\", \"Debug\", \"Trace\", \"Off\"",
+			  l.level);
+		return bad_body(out, &b);
+	}
+	if (l.path) {
+		fd = open_sink(l.path, "logger", out);
 		if (fd < 0)
 			return out->status;
 	}
-	log_set_output(fd, show_level, show_origin);
-	log_set_level(l);
+	log_set_output(fd, l.show_level, l.show_origin);
+	log_set_level(level);
 	json_decref(a->logger);
 	a->logger = json_deep_copy(r->body);
 	return reply_ok(out);
 }
 
-/* properties: an object of strings. */
-static int check_props(const json_t *props, struct api_response *out)
+/* properties: an object of strings (null: none). */
+static int read_props(const struct jres *parent, const json_t **props)
 {
 	const char *key;
 	json_t *v;
+	char name[32];
+	struct jres r = {name, NULL, parent->err, parent->errlen};
+	int ret = jf_object(parent, "properties", 0, props);
 
-	if (!json_is_object(props))
-		return reply_err(out, 400, "metrics: field 'properties' must be an object");
-	json_object_foreach((json_t *)props, key, v)
+	if (ret <= 0)
+		return ret;
+	snprintf(name, sizeof(name), "%s.properties", parent->name);
+	json_object_foreach((json_t *)*props, key, v)
 	{
 		if (!json_is_string(v))
-			return reply_err(out, 400, "metrics: properties.%s must be a string", key);
+			return jres_fail(&r, "field '%s': expected a string, got %s", key,
+					 json_type_name(v));
 	}
-	return 0;
+	return 1;
 }
 
 static int h_metrics(struct api *a, struct req *r, struct api_response *out)
 {
 	static const char *const fields[] = {"metrics_path", "emit_id", "properties", NULL};
-	json_t *props = json_object_get(r->body, "properties");
-	const char *path;
+	const json_t *props = NULL;
+	const char *path = NULL;
 	bool emit_id = false;
+	struct jbody b;
 	int fd;
 
-	if (check_fields(r->body, fields, "metrics", out) ||
-	    get_string(r->body, "metrics_path", "metrics", &path, out) ||
-	    get_bool(r->body, "emit_id", "metrics", &emit_id, out) ||
-	    (props && check_props(props, out)))
-		return out->status;
-	if (!path)
-		return reply_err(out, 400, "metrics: missing required field 'metrics_path'");
+	jb_init(&b, "metrics", r->body);
+	if (jres_check_fields(&b.r, fields) < 0 ||
+	    jf_string_ref(&b.r, "metrics_path", JF_REQUIRED | JF_NONEMPTY, &path) < 0 ||
+	    jf_bool(&b.r, "emit_id", 0, &emit_id) < 0 || read_props(&b.r, &props) < 0)
+		return bad_body(out, &b);
 	if (a->metrics_fd >= 0)
 		return reply_err(out, 400,
 				 "metrics: the metrics system is already initialized "
 				 "(PUT /metrics works once)");
 	if (strlen(path) >= sizeof(a->metrics_path))
-		return reply_err(out, 400, "metrics: field 'metrics_path' is too long");
+		return reply_err(out, 400, "metrics: field 'metrics_path': longer than %zu bytes",
+				 sizeof(a->metrics_path) - 1);
 	fd = open_sink(path, "metrics", out);
 	if (fd < 0)
 		return out->status;
@@ -516,60 +503,56 @@ static int h_snapshot_create(struct api *a, struct req *r, struct api_response *
 {
 	static const char *const fields[] = {"snapshot_path", "mem_file_path", "snapshot_type",
 					     "version", NULL};
-	const char *snap, *mem, *type;
+	static const char *const types[] = {"Full", "Diff", NULL};
+	const char *snap = NULL, *mem = NULL, *version = NULL;
+	struct kiln_err e = {0};
+	unsigned type = 0;
+	struct jbody b;
 	int ret;
 
-	if (check_fields(r->body, fields, "snapshot/create", out) ||
-	    get_string(r->body, "snapshot_path", "snapshot/create", &snap, out) ||
-	    get_string(r->body, "mem_file_path", "snapshot/create", &mem, out) ||
-	    get_string(r->body, "snapshot_type", "snapshot/create", &type, out))
-		return out->status;
-	if (!snap || !mem || !snap[0] || !mem[0])
-		return reply_err(out, 400,
-				 "snapshot/create: 'snapshot_path' and 'mem_file_path' "
-				 "are required");
-	if (type && strcmp(type, "Full") != 0 && strcmp(type, "Diff") != 0)
-		return reply_err(out, 400,
-				 "snapshot/create: snapshot_type '%s' is not Full or Diff", type);
+	jb_init(&b, "snapshot/create", r->body);
+	if (jres_check_fields(&b.r, fields) < 0 ||
+	    jf_string_ref(&b.r, "snapshot_path", JF_REQUIRED | JF_NONEMPTY, &snap) < 0 ||
+	    jf_string_ref(&b.r, "mem_file_path", JF_REQUIRED | JF_NONEMPTY, &mem) < 0 ||
+	    jf_enum(&b.r, "snapshot_type", 0, types, &type) < 0 ||
+	    jf_string_ref(&b.r, "version", 0, &version) < 0)
+		return bad_body(out, &b);
 	if (!a->ops->snapshot_create)
 		return reply_err(out, 400, "snapshot/create: not supported");
-	log_last_error_clear();
-	ret = a->ops->snapshot_create(a->ctx, snap, mem, type && strcmp(type, "Diff") == 0);
-	return ret < 0 ? reply_op_err(out, "snapshot/create", ret) : reply_ok(out);
+	ret = a->ops->snapshot_create(a->ctx, snap, mem, type == 1, &e);
+	return ret < 0 ? reply_op_err(out, "snapshot/create", ret, &e) : reply_ok(out);
 }
 
-/* The memory file: mem_backend {backend_type File, backend_path} or mem_file_path, one of them. */
-static int load_mem_path(const json_t *body, const char **mem, struct api_response *out)
+/* mem_backend {backend_type "File", backend_path}. */
+static int load_mem_backend(const struct jres *parent, const json_t *mb, const char **mem)
 {
 	static const char *const fields[] = {"backend_type", "backend_path", NULL};
-	json_t *mb = json_object_get(body, "mem_backend");
-	const char *type, *path;
+	static const char *const types[] = {"File", "Uffd", NULL};
+	struct jres r = {"snapshot/load.mem_backend", mb, parent->err, parent->errlen};
+	unsigned type;
 
-	if (get_string(body, "mem_file_path", "snapshot/load", mem, out))
-		return out->status;
-	if (!mb == !*mem)
-		return reply_err(out, 400,
-				 "snapshot/load: exactly one of 'mem_backend' and "
-				 "'mem_file_path' is required");
-	if (!mb)
-		return 0;
-	if (!json_is_object(mb))
-		return reply_err(out, 400, "snapshot/load: 'mem_backend' must be an object");
-	if (check_fields(mb, fields, "snapshot/load: mem_backend", out) ||
-	    get_string(mb, "backend_type", "snapshot/load: mem_backend", &type, out) ||
-	    get_string(mb, "backend_path", "snapshot/load: mem_backend", &path, out))
-		return out->status;
-	if (!type || !path)
-		return reply_err(out, 400,
-				 "snapshot/load: mem_backend needs backend_type and "
-				 "backend_path");
-	if (strcmp(type, "File") != 0)
-		return reply_err(out, 400,
-				 "snapshot/load: backend_type '%s' is not supported "
-				 "(File only)",
-				 type);
-	*mem = path;
+	if (jres_check_fields(&r, fields) < 0 ||
+	    jf_enum(&r, "backend_type", JF_REQUIRED, types, &type) < 0 ||
+	    jf_string_ref(&r, "backend_path", JF_REQUIRED | JF_NONEMPTY, mem) < 0)
+		return -EINVAL;
+	if (type != 0)
+		return jres_fail(&r, "field 'backend_type': \"%s\" is not supported (File only)",
+				 types[type]);
 	return 0;
+}
+
+/* The memory file: mem_backend or mem_file_path, one of them. */
+static int load_mem_path(const struct jres *r, const char **mem)
+{
+	const json_t *mb = NULL;
+
+	if (jf_string_ref(r, "mem_file_path", JF_NONEMPTY, mem) < 0 ||
+	    jf_object(r, "mem_backend", 0, &mb) < 0)
+		return -EINVAL;
+	if (!mb == !*mem)
+		return jres_fail(r, "exactly one of 'mem_backend' and 'mem_file_path' is "
+				    "required");
+	return mb ? load_mem_backend(r, mb, mem) : 0;
 }
 
 static int h_snapshot_load(struct api *a, struct req *r, struct api_response *out)
@@ -579,70 +562,61 @@ static int h_snapshot_load(struct api *a, struct req *r, struct api_response *ou
 	    "track_dirty_pages", "enable_diff_snapshots", NULL};
 	struct api_snapshot_load l = {.check_config = a->configured};
 	bool dirty = false, diff = false;
+	struct kiln_err e = {0};
+	struct jbody b;
 	int ret;
 
-	if (check_fields(r->body, fields, "snapshot/load", out) ||
-	    get_string(r->body, "snapshot_path", "snapshot/load", &l.snapshot_path, out) ||
-	    load_mem_path(r->body, &l.mem_path, out) ||
-	    get_bool(r->body, "resume_vm", "snapshot/load", &l.resume, out) ||
-	    get_bool(r->body, "track_dirty_pages", "snapshot/load", &dirty, out) ||
-	    get_bool(r->body, "enable_diff_snapshots", "snapshot/load", &diff, out))
-		return out->status;
-	if (!l.snapshot_path || !l.snapshot_path[0] || !l.mem_path[0])
-		return reply_err(out, 400,
-				 "snapshot/load: 'snapshot_path' and a memory file are "
-				 "required");
+	jb_init(&b, "snapshot/load", r->body);
+	if (jres_check_fields(&b.r, fields) < 0 ||
+	    jf_string_ref(&b.r, "snapshot_path", JF_REQUIRED | JF_NONEMPTY, &l.snapshot_path) < 0 ||
+	    load_mem_path(&b.r, &l.mem_path) < 0 || jf_bool(&b.r, "resume_vm", 0, &l.resume) < 0 ||
+	    jf_bool(&b.r, "track_dirty_pages", 0, &dirty) < 0 ||
+	    jf_bool(&b.r, "enable_diff_snapshots", 0, &diff) < 0)
+		return bad_body(out, &b);
 	l.track_dirty = dirty || diff;
 	if (!a->ops->snapshot_load)
 		return reply_err(out, 400, "snapshot/load: not supported");
-	log_last_error_clear();
-	ret = a->ops->snapshot_load(a->ctx, &l);
-	return ret < 0 ? reply_op_err(out, "snapshot/load", ret) : reply_ok(out);
+	ret = a->ops->snapshot_load(a->ctx, &l, &e);
+	return ret < 0 ? reply_op_err(out, "snapshot/load", ret, &e) : reply_ok(out);
 }
 
 /* ---- migration (kiln's extension) ---- */
 
-/* An optional non-negative integer field of at most max; default kept when absent. */
-static int get_uint(const json_t *obj, const char *key, uint32_t max, uint32_t *v,
-		    struct api_response *out)
+/* An optional integer field in 0..max into *v (kept when absent). */
+static int read_u32(const struct jres *r, const char *field, uint32_t max, uint32_t *v)
 {
-	json_t *j = json_object_get(obj, key);
+	uint64_t n;
+	int ret = jf_uint(r, field, 0, 0, max, &n);
 
-	if (!j)
-		return 0;
-	if (!json_is_integer(j) || json_integer_value(j) < 0 || json_integer_value(j) > max)
-		return reply_err(out, 400, "migrate: field '%s' must be an integer from 0 to %u",
-				 key, max);
-	*v = (uint32_t)json_integer_value(j);
-	return 0;
+	if (ret > 0)
+		*v = (uint32_t)n;
+	return ret;
 }
 
 static int h_migrate(struct api *a, struct req *r, struct api_response *out)
 {
 	static const char *const fields[] = {"destination", "downtime_ms", "max_rounds",
 					     "timeout_s",   "on_timeout",  NULL};
+	static const char *const policies[] = {"force", "cancel", NULL};
 	struct api_migrate mg = {.downtime_ms = 300, .max_rounds = 30, .timeout_s = 60};
-	const char *policy = NULL;
+	struct kiln_err e = {0};
+	unsigned policy = 0;
+	struct jbody b;
 	int ret;
 
-	if (check_fields(r->body, fields, "migrate", out) ||
-	    get_string(r->body, "destination", "migrate", &mg.destination, out) ||
-	    get_string(r->body, "on_timeout", "migrate", &policy, out) ||
-	    get_uint(r->body, "downtime_ms", 3600000, &mg.downtime_ms, out) ||
-	    get_uint(r->body, "max_rounds", 100000, &mg.max_rounds, out) ||
-	    get_uint(r->body, "timeout_s", 86400, &mg.timeout_s, out))
-		return out->status;
-	if (!mg.destination || !mg.destination[0])
-		return reply_err(out, 400, "migrate: 'destination' (HOST:PORT) is required");
-	if (policy && strcmp(policy, "force") != 0 && strcmp(policy, "cancel") != 0)
-		return reply_err(out, 400, "migrate: on_timeout '%s' is not force or cancel",
-				 policy);
-	mg.cancel_on_timeout = policy && strcmp(policy, "cancel") == 0;
+	jb_init(&b, "migrate", r->body);
+	if (jres_check_fields(&b.r, fields) < 0 ||
+	    jf_string_ref(&b.r, "destination", JF_REQUIRED | JF_NONEMPTY, &mg.destination) < 0 ||
+	    jf_enum(&b.r, "on_timeout", 0, policies, &policy) < 0 ||
+	    read_u32(&b.r, "downtime_ms", 3600000, &mg.downtime_ms) < 0 ||
+	    read_u32(&b.r, "max_rounds", 100000, &mg.max_rounds) < 0 ||
+	    read_u32(&b.r, "timeout_s", 86400, &mg.timeout_s) < 0)
+		return bad_body(out, &b);
+	mg.cancel_on_timeout = policy == 1;
 	if (!a->ops->migrate)
 		return reply_err(out, 400, "migrate: not supported");
-	log_last_error_clear();
-	ret = a->ops->migrate(a->ctx, &mg);
-	return ret < 0 ? reply_op_err(out, "migrate", ret) : reply_ok(out);
+	ret = a->ops->migrate(a->ctx, &mg, &e);
+	return ret < 0 ? reply_op_err(out, "migrate", ret, &e) : reply_ok(out);
 }
 
 static int h_migrate_get(struct api *a, struct req *r, struct api_response *out)

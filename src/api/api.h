@@ -10,6 +10,7 @@
 
 #include "config/config.h"
 #include "util/compiler.h"
+#include "util/err.h"
 
 #define API_MAX_BODY (64 * 1024) /* larger request bodies are answered 400 */
 
@@ -37,23 +38,25 @@ struct api_migrate {
 };
 
 /*
- * What the API does to the process. Each returns 0 or -errno; on failure the API answers 400
- * (-EINVAL, -EBUSY, -ENOSPC: the request cannot be done now or with this configuration) or 500,
- * with log_last_error()'s text when there is one. A NULL op answers 400 "not supported".
+ * What the API does to the process. Each returns 0 or -errno and reports the reason of a failure
+ * with err_set(err, ...) (util/err.h; err is the request's own, empty context); the API answers
+ * 400 (-EINVAL, -EBUSY, -ENOSPC, -ENOENT, -EACCES, -ENOSYS: the request cannot be done now or
+ * with this configuration) or 500, with err's message, or the errno's text when the op recorded
+ * none. A NULL op answers 400 "not supported".
  */
 struct api_ops {
 	enum api_vm_state (*state)(void *ctx);
-	int (*start)(void *ctx);	/* InstanceStart: build and boot from the config */
-	int (*pause)(void *ctx);	/* RUNNING -> PAUSED */
-	int (*resume)(void *ctx);	/* PAUSED -> RUNNING */
-	int (*ctrl_alt_del)(void *ctx); /* SendCtrlAltDel */
+	int (*start)(void *ctx, struct kiln_err *err);	      /* InstanceStart: build, boot */
+	int (*pause)(void *ctx, struct kiln_err *err);	      /* RUNNING -> PAUSED */
+	int (*resume)(void *ctx, struct kiln_err *err);	      /* PAUSED -> RUNNING */
+	int (*ctrl_alt_del)(void *ctx, struct kiln_err *err); /* SendCtrlAltDel */
 	/* PUT /snapshot/create (VM paused) and /snapshot/load (before boot). */
 	int (*snapshot_create)(void *ctx, const char *snapshot_path, const char *mem_path,
-			       bool diff);
-	int (*snapshot_load)(void *ctx, const struct api_snapshot_load *l);
+			       bool diff, struct kiln_err *err);
+	int (*snapshot_load)(void *ctx, const struct api_snapshot_load *l, struct kiln_err *err);
 	/* PUT /migrate: start a live migration (returns at once); GET /migrate: its progress as a
 	 * new JSON object (NULL on ENOMEM). */
-	int (*migrate)(void *ctx, const struct api_migrate *mg);
+	int (*migrate)(void *ctx, const struct api_migrate *mg, struct kiln_err *err);
 	json_t *(*migrate_status)(void *ctx);
 	/* The VM's counters for a metrics line (metrics_json): a new object, NULL on ENOMEM. */
 	json_t *(*metrics)(void *ctx);

@@ -12,6 +12,7 @@
 #include "core/board.h"
 #include "core/metrics.h"
 #include "migrate/migrate.h"
+#include "util/err.h"
 #include "util/log.h"
 
 static enum api_vm_state vmm_state(void *ctx)
@@ -23,59 +24,61 @@ static enum api_vm_state vmm_state(void *ctx)
 	return vm_get_state(m->vm) == VM_PAUSED ? API_PAUSED : API_RUNNING;
 }
 
-static int vmm_start(void *ctx)
+static int vmm_start(void *ctx, struct kiln_err *err)
 {
 	struct vmm *m = ctx;
 
-	if (m->vm_started && !m->vm) {
-		log_err("the microVM already ran once; start a new kiln for another");
-		return -EBUSY;
-	}
-	return vmm_start_vm(m);
+	if (m->vm_started && !m->vm)
+		return err_set(err, -EBUSY,
+			       "the microVM already ran once; start a new kiln for another");
+	return vmm_start_vm(m, err);
 }
 
-/* Pause, resume and snapshots would race the migration thread. */
-static bool migrating(struct vmm *m)
+/* Pause, resume and snapshots would race the migration thread: -EBUSY (reported) or 0. */
+static int migrating(struct vmm *m, struct kiln_err *err)
 {
 	if (!migrate_active(m))
-		return false;
-	log_err("a migration is in progress");
-	return true;
+		return 0;
+	return err_set(err, -EBUSY, "a migration is in progress");
 }
 
-static int vmm_pause(void *ctx)
+static int vmm_pause(void *ctx, struct kiln_err *err)
 {
 	struct vmm *m = ctx;
+	int ret = migrating(m, err);
 
-	if (migrating(m))
-		return -EBUSY;
+	if (ret < 0)
+		return ret;
 	return m->vm ? vm_pause(m->vm) : -EBUSY;
 }
 
-static int vmm_resume(void *ctx)
+static int vmm_resume(void *ctx, struct kiln_err *err)
 {
 	struct vmm *m = ctx;
+	int ret = migrating(m, err);
 
-	if (migrating(m))
-		return -EBUSY;
+	if (ret < 0)
+		return ret;
 	return m->vm ? vm_resume(m->vm) : -EBUSY;
 }
 
-static int vmm_ctrl_alt_del(void *ctx)
+static int vmm_ctrl_alt_del(void *ctx, struct kiln_err *err)
 {
 	struct vmm *m = ctx;
 
+	(void)err; /* its only failures are -EBUSY and -ENOSPC, which the API words itself */
 	return m->vm ? board_ctrl_alt_del(m->vm) : -EBUSY;
 }
 
-static int vmm_snapshot_create(void *ctx, const char *snap, const char *mem, bool diff)
+static int vmm_snapshot_create(void *ctx, const char *snap, const char *mem, bool diff,
+			       struct kiln_err *err)
 {
-	if (migrating(ctx))
-		return -EBUSY;
-	return vmm_snapshot(ctx, snap, mem, diff);
+	int ret = migrating(ctx, err);
+
+	return ret < 0 ? ret : vmm_snapshot(ctx, snap, mem, diff, err);
 }
 
-static int vmm_snapshot_load(void *ctx, const struct api_snapshot_load *l)
+static int vmm_snapshot_load(void *ctx, const struct api_snapshot_load *l, struct kiln_err *err)
 {
 	struct vmm *m = ctx;
 	struct vmm_restore r = {.snapshot_path = l->snapshot_path,
@@ -84,11 +87,10 @@ static int vmm_snapshot_load(void *ctx, const struct api_snapshot_load *l)
 				.check_config = l->check_config,
 				.track_dirty = l->track_dirty};
 
-	if (m->vm_started) {
-		log_err("the microVM already ran once; start a new kiln to load a snapshot");
-		return -EBUSY;
-	}
-	return vmm_restore_vm(m, &r);
+	if (m->vm_started)
+		return err_set(err, -EBUSY,
+			       "the microVM already ran once; start a new kiln to load a snapshot");
+	return vmm_restore_vm(m, &r, err);
 }
 
 static json_t *vmm_metrics(void *ctx)
@@ -98,7 +100,7 @@ static json_t *vmm_metrics(void *ctx)
 	return metrics_json(m->vm);
 }
 
-static int vmm_migrate(void *ctx, const struct api_migrate *mg)
+static int vmm_migrate(void *ctx, const struct api_migrate *mg, struct kiln_err *err)
 {
 	struct migrate_params p = {.downtime_ms = mg->downtime_ms,
 				   .max_rounds = mg->max_rounds,
@@ -106,12 +108,10 @@ static int vmm_migrate(void *ctx, const struct api_migrate *mg)
 				   .on_timeout =
 				       mg->cancel_on_timeout ? MIGRATE_CANCEL : MIGRATE_FORCE};
 
-	if (strlen(mg->destination) >= sizeof(p.destination)) {
-		log_err("migrate: destination too long");
-		return -EINVAL;
-	}
+	if (strlen(mg->destination) >= sizeof(p.destination))
+		return err_set(err, -EINVAL, "migrate: destination too long");
 	strcpy(p.destination, mg->destination);
-	return migrate_start(ctx, &p);
+	return migrate_start(ctx, &p, err);
 }
 
 static json_t *vmm_migrate_status(void *ctx)

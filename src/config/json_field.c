@@ -104,7 +104,12 @@ static int is_addr(const json_t *v)
 	return json_is_integer(v) || json_is_string(v);
 }
 
-int jf_string(const struct jres *r, const char *field, unsigned flags, char *out, size_t size)
+static int is_object(const json_t *v)
+{
+	return json_is_object(v);
+}
+
+int jf_string_ref(const struct jres *r, const char *field, unsigned flags, const char **out)
 {
 	const json_t *v = NULL;
 	int ret = field_get(r, field, flags, "a string", is_string, &v);
@@ -115,9 +120,25 @@ int jf_string(const struct jres *r, const char *field, unsigned flags, char *out
 		return jres_fail(r, "field '%s': must not be empty", field);
 	if (strlen(json_string_value(v)) != json_string_length(v))
 		return jres_fail(r, "field '%s': contains a NUL character", field);
-	if (config_copy_str(out, size, json_string_value(v)) < 0)
+	*out = json_string_value(v);
+	return 1;
+}
+
+int jf_string(const struct jres *r, const char *field, unsigned flags, char *out, size_t size)
+{
+	const char *s = NULL;
+	int ret = jf_string_ref(r, field, flags, &s);
+
+	if (ret <= 0)
+		return ret;
+	if (config_copy_str(out, size, s) < 0)
 		return jres_fail(r, "field '%s': longer than %zu bytes", field, size - 1);
 	return 1;
+}
+
+int jf_object(const struct jres *r, const char *field, unsigned flags, const json_t **out)
+{
+	return field_get(r, field, flags, "an object", is_object, out);
 }
 
 int jf_bool(const struct jres *r, const char *field, unsigned flags, bool *out)

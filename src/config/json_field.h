@@ -1,5 +1,20 @@
 /* json_field.h — typed, checked reads of one JSON object's fields with one-line errors naming the
- * resource and the field; the building blocks of the per-resource converters in config_json.c. */
+ * resource and the field: the one validation layer for JSON input, used by the per-resource
+ * converters in config_json.c (config files and the API's configuration bodies) and by the API's
+ * own handlers (src/api/api.c: actions, vm, logger, metrics, snapshots, migrate).
+ *
+ * The rules, the same for every input path:
+ * - null is absent (as Firecracker's serde treats null for an optional field): an optional field
+ *   given as null keeps its default; a required field given as null is missing.
+ * - Messages are one line, "<resource>: field '<name>': <problem>", where <resource> is the
+ *   object's path ("machine-config", "drives[0]", "snapshot/load.mem_backend"):
+ *     "<resource>: unknown field '<name>'"
+ *     "<resource>: field '<name>' is missing (required)"
+ *     "<resource>: field '<name>': expected <type>, got <type>"
+ *     "<resource>: field '<name>': <n> is outside <min>..<max>"
+ *     "<resource>: field '<name>': \"<value>\" is not one of \"A\", \"B\""
+ * It lives in src/config because the API already depends on the configuration (its bodies become
+ * struct vm_config through config_json.c) and it reuses config's string and number parsers. */
 #ifndef KILN_CONFIG_JSON_FIELD_H
 #define KILN_CONFIG_JSON_FIELD_H
 
@@ -42,6 +57,12 @@ int jres_check_fields(const struct jres *r, const char *const *fields) MUST_CHEC
  */
 int jf_string(const struct jres *r, const char *field, unsigned flags, char *out,
 	      size_t size) MUST_CHECK;
+/* A string without a copy: *out points into r->obj (valid while the JSON value lives). */
+int jf_string_ref(const struct jres *r, const char *field, unsigned flags,
+		  const char **out) MUST_CHECK;
+/* An object (read its fields with a struct jres of its own, named "<resource>.<field>"). */
+int jf_object(const struct jres *r, const char *field, unsigned flags,
+	      const json_t **out) MUST_CHECK;
 int jf_bool(const struct jres *r, const char *field, unsigned flags, bool *out) MUST_CHECK;
 /* An integer in min..max. */
 int jf_uint(const struct jres *r, const char *field, unsigned flags, uint64_t min, uint64_t max,

@@ -21,8 +21,9 @@ struct virtio_dev;
 /*
  * Build the machine for vm->cfg: guest RAM, the in-kernel interrupt controller, the
  * architecture's fixed devices, the virtio devices (virtio_devices_add), firmware tables and the
- * kernel through the loaders. Every device joins vm->devices. Prints a one-line error and returns
- * -errno on failure (-EINVAL for a configuration error); board_destroy frees a partial board.
+ * kernel through the loaders. Every device joins vm->devices. On failure the one-line reason goes
+ * to vm->err (err_set: logged, and recorded for the caller that creates the VM) and -errno is
+ * returned (-EINVAL for a configuration error); board_destroy frees a partial board.
  */
 int board_create(struct vm *vm) MUST_CHECK;
 

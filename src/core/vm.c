@@ -9,24 +9,21 @@
 #include "core/board.h"
 #include "core/vcpu.h"
 #include "core/vm.h"
+#include "util/err.h"
 #include "util/log.h"
 
 /* Every pinned vCPU's host CPU must exist and be in this process's allowed set. */
-static int pinning_check(const struct vm_config *cfg)
+static int pinning_check(const struct vm_config *cfg, struct kiln_err *e)
 {
 	cpu_set_t allowed;
-	char err[256];
+	char why[256];
 
 	if (!cfg->pin_vcpus)
 		return 0;
-	if (sched_getaffinity(0, sizeof(allowed), &allowed) < 0) {
-		log_err("sched_getaffinity: %s", strerror(errno));
-		return -errno;
-	}
-	if (config_check_pinning(cfg, &allowed, err, sizeof(err)) < 0) {
-		log_err("%s", err);
-		return -EINVAL;
-	}
+	if (sched_getaffinity(0, sizeof(allowed), &allowed) < 0)
+		return err_set(e, -errno, "sched_getaffinity: %s", strerror(errno));
+	if (config_check_pinning(cfg, &allowed, why, sizeof(why)) < 0)
+		return err_set(e, -EINVAL, "%s", why);
 	return 0;
 }
 
@@ -48,7 +45,7 @@ static int create_vcpus(struct vm *vm)
 }
 
 static int create(const struct vm_config *cfg, struct kvm_sys *kvm, struct event_loop *loop,
-		  int mem_fd, struct vm **out)
+		  int mem_fd, struct vm **out, struct kiln_err *err)
 {
 	struct vm *vm = calloc(1, sizeof(*vm));
 	int ret;
@@ -59,6 +56,7 @@ static int create(const struct vm_config *cfg, struct kvm_sys *kvm, struct event
 	vm->kvm = kvm;
 	vm->fd = -1;
 	vm->restore_mem_fd = mem_fd;
+	vm->err = err;
 	vm->state = VM_CREATED;
 	vm->nr_vcpus = config_vcpus(cfg);
 	pthread_mutex_init(&vm->lock, NULL);
@@ -75,11 +73,11 @@ static int create(const struct vm_config *cfg, struct kvm_sys *kvm, struct event
 	}
 
 	if ((int)vm->nr_vcpus > kvm->max_vcpus) {
-		log_err("%u vCPUs requested, KVM allows %d", vm->nr_vcpus, kvm->max_vcpus);
-		ret = -EINVAL;
+		ret = err_set(err, -EINVAL, "%u vCPUs requested, KVM allows %d", vm->nr_vcpus,
+			      kvm->max_vcpus);
 		goto fail;
 	}
-	ret = pinning_check(cfg);
+	ret = pinning_check(cfg, err);
 	if (ret < 0)
 		goto fail;
 	ret = kvm_vm_create(kvm, &vm->fd);
@@ -93,6 +91,7 @@ static int create(const struct vm_config *cfg, struct kvm_sys *kvm, struct event
 	if (ret < 0)
 		goto fail;
 	vm->restore_mem_fd = -1;
+	vm->err = NULL;
 	*out = vm;
 	return 0;
 fail:
@@ -102,15 +101,15 @@ fail:
 }
 
 int vm_create(const struct vm_config *cfg, struct kvm_sys *kvm, struct event_loop *loop,
-	      struct vm **out)
+	      struct vm **out, struct kiln_err *err)
 {
-	return create(cfg, kvm, loop, -1, out);
+	return create(cfg, kvm, loop, -1, out, err);
 }
 
 int vm_create_restore(const struct vm_config *cfg, struct kvm_sys *kvm, struct event_loop *loop,
-		      int mem_fd, struct vm **out)
+		      int mem_fd, struct vm **out, struct kiln_err *err)
 {
-	return mem_fd < 0 ? -EINVAL : create(cfg, kvm, loop, mem_fd, out);
+	return mem_fd < 0 ? -EINVAL : create(cfg, kvm, loop, mem_fd, out, err);
 }
 
 enum vm_state vm_get_state(struct vm *vm)

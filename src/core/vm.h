@@ -35,6 +35,7 @@ enum vm_stop_reason {
 
 struct vcpu;
 struct board;
+struct kiln_err;
 
 struct vm {
 	const struct vm_config *cfg;
@@ -59,6 +60,9 @@ struct vm {
 	struct device_list devices; /* every device of the board: stats, state, teardown walk it */
 	struct board *board;	    /* the architecture's own data (core/board.h) */
 	int restore_mem_fd; /* >= 0 while vm_create_restore builds: RAM comes from this file */
+	/* Where creation errors go (err_set(vm->err, ...)): the caller's context, valid only
+	 * during vm_create/vm_create_restore; NULL otherwise. */
+	struct kiln_err *err;
 };
 
 /* Whether the lifecycle allows from -> to. Pure. */
@@ -70,10 +74,12 @@ const char *vm_state_name(enum vm_state s);
 /*
  * Build the whole machine from cfg (which must outlive the VM): KVM VM, board, memory, devices,
  * kernel, tables, vCPUs (created, not started). State CREATED on success. On failure returns
- * -errno with a one-line message already printed (or written to err if err is not NULL).
+ * -errno with a one-line message logged and, when err is not NULL, recorded in err (the reasons
+ * vm.c itself finds; the board's and devices' ones once they report through vm->err — until
+ * then err stays empty for those and callers fall back to the errno's text).
  */
 int vm_create(const struct vm_config *cfg, struct kvm_sys *kvm, struct event_loop *loop,
-	      struct vm **out) MUST_CHECK;
+	      struct vm **out, struct kiln_err *err) MUST_CHECK;
 
 /*
  * As vm_create, for a snapshot restore: guest RAM is mapped MAP_PRIVATE from mem_fd (its regions
@@ -81,7 +87,7 @@ int vm_create(const struct vm_config *cfg, struct kvm_sys *kvm, struct event_loo
  * tables); the devices and vCPUs are created in their reset state for the caller to load.
  */
 int vm_create_restore(const struct vm_config *cfg, struct kvm_sys *kvm, struct event_loop *loop,
-		      int mem_fd, struct vm **out) MUST_CHECK;
+		      int mem_fd, struct vm **out, struct kiln_err *err) MUST_CHECK;
 
 /* CREATED -> RUNNING: start one thread per vCPU. -EBUSY in any other state. */
 int vm_start(struct vm *vm) MUST_CHECK;

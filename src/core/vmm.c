@@ -15,6 +15,7 @@
 #include "core/vmm.h"
 #include "migrate/migrate.h"
 #include "state/snapshot.h"
+#include "util/err.h"
 #include "util/log.h"
 
 /* A serial port on stdio: the vmm feeds it stdin. */
@@ -131,7 +132,7 @@ static void on_vm_stop(void *ctx, int fd, uint32_t events)
 	if (restart) {
 		log_info("guest reset: restarting");
 		m->vm_started = false;
-		if (vmm_start_vm(m) == 0)
+		if (vmm_start_vm(m, NULL) == 0)
 			return;
 		m->exit_status = KILN_EXIT_HOST;
 	}
@@ -209,23 +210,23 @@ static void terminal_raw(struct vmm *m)
 }
 
 /* machine-config track_dirty_pages: the log runs from the start for Diff snapshots. */
-static int track_dirty(struct vmm *m)
+static int track_dirty(struct vmm *m, struct kiln_err *err)
 {
 	int ret = m->cfg.track_dirty_pages ? guest_mem_log_start(&m->vm->mem) : 0;
 
 	if (ret < 0)
-		log_err("dirty-page tracking: %s", strerror(-ret));
-	return ret;
+		return err_set(err, ret, "dirty-page tracking: %s", strerror(-ret));
+	return 0;
 }
 
-int vmm_start_vm(struct vmm *m)
+int vmm_start_vm(struct vmm *m, struct kiln_err *err)
 {
 	int ret;
 
 	if (m->vm || m->vm_started)
-		return -EBUSY;
+		return err_set(err, -EBUSY, "a VM exists or already ran");
 	terminal_raw(m);
-	ret = vm_create(&m->cfg, &m->kvm, &m->loop, &m->vm);
+	ret = vm_create(&m->cfg, &m->kvm, &m->loop, &m->vm, err);
 	if (ret < 0) {
 		m->vm = NULL;
 		return ret;
@@ -233,7 +234,7 @@ int vmm_start_vm(struct vmm *m)
 	m->vm_started = true;
 	ret = event_loop_add(&m->loop, m->vm->stop_efd, EPOLLIN, on_vm_stop, m);
 	if (ret == 0)
-		ret = track_dirty(m);
+		ret = track_dirty(m, err);
 	if (ret == 0) {
 		console_attach(m);
 		ret = vm_start(m->vm);
@@ -246,22 +247,23 @@ int vmm_start_vm(struct vmm *m)
 	return ret;
 }
 
-/* Open the memory file and check it holds exactly the snapshot's RAM. fd or -errno (logged). */
-static int open_mem_file(const char *path, uint64_t want)
+/* Open the memory file and check it holds exactly the snapshot's RAM. fd or -errno (reported). */
+static int open_mem_file(const char *path, uint64_t want, struct kiln_err *err)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	struct stat st;
 
 	if (fd < 0 || fstat(fd, &st) < 0) {
-		int err = -errno;
+		int code = errno == ENOENT || errno == EACCES ? -EINVAL : -errno;
 
-		log_err("snapshot: memory file %s: %s", path, strerror(errno));
+		err_set(err, code, "snapshot: memory file %s: %s", path, strerror(errno));
 		if (fd >= 0)
 			close(fd);
-		return err == -ENOENT || err == -EACCES ? -EINVAL : err;
+		return code;
 	}
 	if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size != want) {
-		log_err("snapshot: memory file %s is %llu bytes, the snapshot needs %llu", path,
+		err_set(err, -EINVAL,
+			"snapshot: memory file %s is %llu bytes, the snapshot needs %llu", path,
 			(unsigned long long)st.st_size, (unsigned long long)want);
 		close(fd);
 		return -EINVAL;
@@ -270,15 +272,16 @@ static int open_mem_file(const char *path, uint64_t want)
 }
 
 /* Build and load the VM of img into m->vm (state CREATED). */
-static int restore_build(struct vmm *m, struct snapshot_image *img, int mem_fd)
+static int restore_build(struct vmm *m, struct snapshot_image *img, int mem_fd,
+			 struct kiln_err *err)
 {
-	int ret = vm_create_restore(&m->cfg, &m->kvm, &m->loop, mem_fd, &m->vm);
+	int ret = vm_create_restore(&m->cfg, &m->kvm, &m->loop, mem_fd, &m->vm, err);
 
 	if (ret < 0) {
 		m->vm = NULL;
 		return ret;
 	}
-	ret = snapshot_load_state(m->vm, img);
+	ret = snapshot_load_state(m->vm, img, err);
 	if (ret < 0) {
 		vm_destroy(m->vm);
 		m->vm = NULL;
@@ -287,14 +290,14 @@ static int restore_build(struct vmm *m, struct snapshot_image *img, int mem_fd)
 }
 
 /* Start the restored VM's vCPUs parked, then resume them if asked. */
-static int restore_launch(struct vmm *m, bool resume)
+static int restore_launch(struct vmm *m, bool resume, struct kiln_err *err)
 {
 	int ret;
 
 	m->vm_started = true;
 	ret = event_loop_add(&m->loop, m->vm->stop_efd, EPOLLIN, on_vm_stop, m);
 	if (ret == 0)
-		ret = track_dirty(m);
+		ret = track_dirty(m, err);
 	if (ret == 0) {
 		console_attach(m);
 		board_restored(m->vm);
@@ -310,28 +313,37 @@ static int restore_launch(struct vmm *m, bool resume)
 	return ret;
 }
 
-int vmm_restore_vm(struct vmm *m, const struct vmm_restore *r)
+/* The snapshot's machine against what the restore asked for. 0 or -EINVAL (reported). */
+static int restore_check(const struct vmm *m, const struct vmm_restore *r,
+			 const struct snapshot_image *img, struct kiln_err *err)
+{
+	if ((r->expect_mem_bytes && r->expect_mem_bytes != img->cfg.mem_bytes) ||
+	    (r->expect_vcpus && r->expect_vcpus != config_vcpus(&img->cfg)))
+		return err_set(
+		    err, -EINVAL,
+		    "snapshot: the snapshot has %llu MiB and %u vCPUs, not what was asked",
+		    (unsigned long long)(img->cfg.mem_bytes >> 20), config_vcpus(&img->cfg));
+	if (r->check_config && snapshot_config_check(&m->cfg, &img->cfg, err) < 0)
+		return -EINVAL;
+	return 0;
+}
+
+int vmm_restore_vm(struct vmm *m, const struct vmm_restore *r, struct kiln_err *err)
 {
 	struct vm_config saved = m->cfg;
 	struct snapshot_image img;
 	int ret, fd;
 
 	if (m->vm || m->vm_started)
-		return -EBUSY;
-	ret = snapshot_read(r->snapshot_path, &img);
+		return err_set(err, -EBUSY, "a VM exists or already ran");
+	ret = snapshot_read(r->snapshot_path, &img, err);
 	if (ret < 0)
 		return ret == -ENOENT || ret == -EACCES ? -EINVAL : ret;
-	if ((r->expect_mem_bytes && r->expect_mem_bytes != img.cfg.mem_bytes) ||
-	    (r->expect_vcpus && r->expect_vcpus != config_vcpus(&img.cfg))) {
-		log_err("snapshot: the snapshot has %llu MiB and %u vCPUs, not what was asked",
-			(unsigned long long)(img.cfg.mem_bytes >> 20), config_vcpus(&img.cfg));
-		ret = -EINVAL;
-	}
-	if (ret < 0 || (r->check_config && snapshot_config_check(&m->cfg, &img.cfg) < 0)) {
+	if (restore_check(m, r, &img, err) < 0) {
 		snapshot_image_free(&img);
 		return -EINVAL;
 	}
-	fd = open_mem_file(r->mem_path, img.mem_bytes);
+	fd = open_mem_file(r->mem_path, img.mem_bytes, err);
 	if (fd < 0) {
 		snapshot_image_free(&img);
 		return fd;
@@ -340,52 +352,51 @@ int vmm_restore_vm(struct vmm *m, const struct vmm_restore *r)
 	m->cfg.verbosity = saved.verbosity;
 	m->cfg.track_dirty_pages = r->track_dirty;
 	terminal_raw(m);
-	ret = restore_build(m, &img, fd);
+	ret = restore_build(m, &img, fd, err);
 	close(fd); /* the mappings keep the file */
 	snapshot_image_free(&img);
 	if (ret == 0)
-		ret = restore_launch(m, r->resume);
+		ret = restore_launch(m, r->resume, err);
 	if (ret < 0 && !m->vm_started)
 		m->cfg = saved;
 	return ret;
 }
 
-int vmm_snapshot(struct vmm *m, const char *snap_path, const char *mem_path, bool diff)
+int vmm_snapshot(struct vmm *m, const char *snap_path, const char *mem_path, bool diff,
+		 struct kiln_err *err)
 {
 	int ret;
 
-	if (!m->vm || vm_get_state(m->vm) != VM_PAUSED) {
-		log_err("snapshot: the VM must be paused");
-		return -EBUSY;
-	}
-	if (diff && m->dirty_log_used) {
-		log_err("snapshot: a migration used the dirty log since the last snapshot: take a "
-			"Full snapshot first");
-		return -EINVAL;
-	}
-	ret = snapshot_create(m->vm, snap_path, mem_path, diff);
+	if (!m->vm || vm_get_state(m->vm) != VM_PAUSED)
+		return err_set(err, -EBUSY, "snapshot: the VM must be paused");
+	if (diff && m->dirty_log_used)
+		return err_set(err, -EINVAL,
+			       "snapshot: a migration used the dirty log since the last snapshot: "
+			       "take a Full snapshot first");
+	ret = snapshot_create(m->vm, snap_path, mem_path, diff, err);
 	if (ret == 0)
 		m->dirty_log_used = false;
 	return ret;
 }
 
-int vmm_incoming_create(struct vmm *m, const struct vm_config *cfg)
+int vmm_incoming_create(struct vmm *m, const struct vm_config *cfg, struct kiln_err *err)
 {
 	int fd, ret, verbosity = m->cfg.verbosity;
 
 	if (m->vm || m->vm_started)
-		return -EBUSY;
+		return err_set(err, -EBUSY, "a VM exists or already ran");
 	fd = memfd_create("kiln-incoming-ram", MFD_CLOEXEC);
 	if (fd < 0)
-		return -errno;
+		return err_set(err, -errno, "guest RAM: memfd_create: %s", strerror(errno));
 	if (ftruncate(fd, (off_t)cfg->mem_bytes) < 0) {
-		ret = -errno;
+		ret = err_set(err, -errno, "guest RAM: %llu bytes: %s",
+			      (unsigned long long)cfg->mem_bytes, strerror(errno));
 		close(fd);
 		return ret;
 	}
 	m->cfg = *cfg;
 	m->cfg.verbosity = verbosity;
-	ret = vm_create_restore(&m->cfg, &m->kvm, &m->loop, fd, &m->vm);
+	ret = vm_create_restore(&m->cfg, &m->kvm, &m->loop, fd, &m->vm, err);
 	close(fd); /* the mappings keep it */
 	if (ret < 0) {
 		m->vm = NULL;
@@ -394,13 +405,13 @@ int vmm_incoming_create(struct vmm *m, const struct vm_config *cfg)
 	return ret;
 }
 
-int vmm_incoming_load(struct vmm *m, struct state_buf *body)
+int vmm_incoming_load(struct vmm *m, struct state_buf *body, struct kiln_err *err)
 {
 	struct snapshot_image img = {.body = *body};
 
 	if (!m->vm)
-		return -EINVAL;
-	return snapshot_load_state(m->vm, &img);
+		return err_set(err, -EINVAL, "no incoming VM");
+	return snapshot_load_state(m->vm, &img, err);
 }
 
 int vmm_incoming_launch(struct vmm *m)
@@ -408,7 +419,7 @@ int vmm_incoming_launch(struct vmm *m)
 	if (!m->vm)
 		return -EINVAL;
 	terminal_raw(m);
-	return restore_launch(m, false);
+	return restore_launch(m, false, NULL);
 }
 
 void vmm_incoming_discard(struct vmm *m)

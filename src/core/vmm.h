@@ -16,6 +16,7 @@
 
 struct migrate_src;
 struct state_buf;
+struct kiln_err;
 
 struct vmm {
 	struct kvm_sys kvm;
@@ -44,8 +45,9 @@ int vmm_init(struct vmm *m) MUST_CHECK;
 
 /* Build and start a VM from m->cfg (NOT_STARTED -> RUNNING): the terminal goes raw when a
  * console is on stdio. Returns 0, -EBUSY if a VM exists or already ran, -EINVAL for a
- * configuration or image error (message logged), or another -errno (host error). */
-int vmm_start_vm(struct vmm *m) MUST_CHECK;
+ * configuration or image error, or another -errno (host error); the reason is logged and, when
+ * err is not NULL, recorded in it (util/err.h). */
+int vmm_start_vm(struct vmm *m, struct kiln_err *err) MUST_CHECK;
 
 /* Run the event loop until the VM stops for good (a reset with --on-reset restart boots it
  * again) or, with no VM, until a signal. Returns the exit status (README's table). */
@@ -68,25 +70,29 @@ struct vmm_restore {
  * board from the snapshot's configuration with RAM mapped MAP_PRIVATE from the memory file, load
  * every section, start the vCPUs parked. m->cfg becomes the snapshot's configuration. On any
  * failure nothing is left behind (m->cfg restored, no VM, another load or start may follow) and
- * -EINVAL (bad, corrupt or mismatched snapshot; one line logged), -EBUSY (a VM exists or ran) or
- * another -errno is returned.
+ * -EINVAL (bad, corrupt or mismatched snapshot), -EBUSY (a VM exists or ran) or another -errno
+ * is returned, the reason logged and recorded in err (may be NULL).
  */
-int vmm_restore_vm(struct vmm *m, const struct vmm_restore *r) MUST_CHECK;
+int vmm_restore_vm(struct vmm *m, const struct vmm_restore *r, struct kiln_err *err) MUST_CHECK;
 
 /* Write a Full or Diff snapshot of the paused VM (snapshot_create). -EBUSY without a paused VM;
  * -EINVAL for a Diff without track_dirty_pages, or after a migration attempt consumed the dirty
- * log since the last snapshot (take a Full one first). */
-int vmm_snapshot(struct vmm *m, const char *snap_path, const char *mem_path, bool diff) MUST_CHECK;
+ * log since the last snapshot (take a Full one first). The reason is logged and recorded in err
+ * (may be NULL). */
+int vmm_snapshot(struct vmm *m, const char *snap_path, const char *mem_path, bool diff,
+		 struct kiln_err *err) MUST_CHECK;
 
 /* --- migration destination (src/migrate/recv.c) --- */
 
 /* Build a VM for cfg (state CREATED) whose RAM is zeroed and written by nobody yet: the caller
  * fills it, then loads the state. m->cfg becomes cfg. 0, -EBUSY (a VM exists or ran), -EINVAL or
- * another -errno (logged). */
-int vmm_incoming_create(struct vmm *m, const struct vm_config *cfg) MUST_CHECK;
+ * another -errno (logged, and recorded in err, which may be NULL). */
+int vmm_incoming_create(struct vmm *m, const struct vm_config *cfg,
+			struct kiln_err *err) MUST_CHECK;
 
-/* Load a state stream (snapshot sections) into the incoming VM. 0 or -EINVAL (logged). */
-int vmm_incoming_load(struct vmm *m, struct state_buf *body) MUST_CHECK;
+/* Load a state stream (snapshot sections) into the incoming VM. 0 or -EINVAL (logged, and
+ * recorded in err, which may be NULL). */
+int vmm_incoming_load(struct vmm *m, struct state_buf *body, struct kiln_err *err) MUST_CHECK;
 
 /* Start the incoming VM's vCPUs parked (as a restore does); the caller resumes it. 0 or -errno
  * (the VM is then gone). */

@@ -52,9 +52,12 @@ struct migrate_progress {
 /* Parse a policy name ("force" | "cancel"). 0 or -EINVAL. */
 int migrate_policy_parse(const char *s, enum migrate_policy *p) MUST_CHECK;
 
+struct kiln_err;
+
 /* Start migrating m's VM (RUNNING or PAUSED) to p->destination in a thread; returns at once.
- * -EBUSY (no VM, or a migration is active), -EINVAL (bad destination), -ENOMEM; logged. */
-int migrate_start(struct vmm *m, const struct migrate_params *p) MUST_CHECK;
+ * -EBUSY (no VM, or a migration is active), -EINVAL (bad destination), -ENOMEM; logged and
+ * recorded in err (may be NULL). Later failures are the thread's: migrate_get_progress. */
+int migrate_start(struct vmm *m, const struct migrate_params *p, struct kiln_err *err) MUST_CHECK;
 
 /* A consistent copy of the progress (state MIGRATE_NONE if none ever started). */
 void migrate_get_progress(struct vmm *m, struct migrate_progress *out);

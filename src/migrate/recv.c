@@ -17,6 +17,7 @@
 #include "migrate/proto.h"
 #include "migrate/recv.h"
 #include "state/snapshot.h"
+#include "util/err.h"
 #include "util/log.h"
 
 #define RECV_TIMEOUT_S 60 /* the source sends something at least this often */
@@ -44,15 +45,19 @@ static PRINTF(2, 3) int refuse(struct incoming *in, const char *fmt, ...)
 
 static int on_config(struct incoming *in, const struct mig_frame *f)
 {
+	struct kiln_err e = {0};
 	struct state_buf b = {0};
 	struct vm_config cfg;
 	int ret;
 
-	if (state_open(&b, f->data, f->len) < 0 || snapshot_config_load(&b, &cfg) < 0)
+	if (state_open(&b, f->data, f->len) < 0)
 		return refuse(in, "%s", "CONFIG: bad VM configuration");
-	ret = vmm_incoming_create(in->m, &cfg);
+	ret = snapshot_config_load(&b, &cfg, &e);
 	if (ret < 0)
-		return refuse(in, "CONFIG: cannot build this VM here: %s", strerror(-ret));
+		return refuse(in, "CONFIG: bad VM configuration: %s", err_text(&e, ret));
+	ret = vmm_incoming_create(in->m, &cfg, &e);
+	if (ret < 0)
+		return refuse(in, "CONFIG: cannot build this VM here: %s", err_text(&e, ret));
 	in->phase = WANT_MEMORY;
 	return 0;
 }
@@ -101,12 +106,15 @@ static int on_memory(struct incoming *in, const struct mig_frame *f)
 
 static int on_state(struct incoming *in, const struct mig_frame *f)
 {
+	struct kiln_err e = {0};
 	struct state_buf b = {0};
+	int ret;
 
 	if (state_open(&b, f->data, f->len) < 0)
 		return refuse(in, "%s", "STATE: bad section framing");
-	if (vmm_incoming_load(in->m, &b) < 0)
-		return refuse(in, "STATE: refused: %s", log_last_error());
+	ret = vmm_incoming_load(in->m, &b, &e);
+	if (ret < 0)
+		return refuse(in, "STATE: refused: %s", err_text(&e, ret));
 	in->phase = WANT_COMPLETE;
 	return 0;
 }

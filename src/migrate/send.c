@@ -20,6 +20,7 @@
 #include "migrate/migrate.h"
 #include "migrate/proto.h"
 #include "state/snapshot.h"
+#include "util/err.h"
 #include "util/log.h"
 
 #define IO_TIMEOUT_S  10	 /* a send or receive that makes no progress for this long fails */
@@ -444,15 +445,15 @@ static uint64_t ram_pages(const struct guest_mem *mem, size_t *max_words)
 	return n;
 }
 
-static int prepare(struct migrate_src *s, struct vmm *m, const struct migrate_params *p)
+static int prepare(struct migrate_src *s, struct vmm *m, const struct migrate_params *p,
+		   struct kiln_err *err)
 {
 	size_t words;
 	struct sockaddr_in a;
 
-	if (mig_parse_addr(p->destination, &a) < 0) {
-		log_err("migrate: destination '%s' is not IPv4-HOST:PORT", p->destination);
-		return -EINVAL;
-	}
+	if (mig_parse_addr(p->destination, &a) < 0)
+		return err_set(err, -EINVAL, "migrate: destination '%s' is not IPv4-HOST:PORT",
+			       p->destination);
 	s->params = *p;
 	s->vm = m->vm;
 	s->fd = -1;
@@ -462,7 +463,9 @@ static int prepare(struct migrate_src *s, struct vmm *m, const struct migrate_pa
 	s->pagemap_fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
 	s->bits = calloc(words, sizeof(uint64_t));
 	s->t0 = s->t_fetch = now_s();
-	return s->buf && s->bits ? 0 : -ENOMEM;
+	if (!s->buf || !s->bits)
+		return err_set(err, -ENOMEM, "migrate: out of memory");
+	return 0;
 }
 
 static void src_free(struct migrate_src *s)
@@ -479,25 +482,21 @@ static void src_free(struct migrate_src *s)
 	s->bits = NULL;
 }
 
-int migrate_start(struct vmm *m, const struct migrate_params *p)
+int migrate_start(struct vmm *m, const struct migrate_params *p, struct kiln_err *err)
 {
 	struct migrate_src *s = m->mig;
 	int ret;
 
-	if (!m->vm || (vm_get_state(m->vm) != VM_RUNNING && vm_get_state(m->vm) != VM_PAUSED)) {
-		log_err("migrate: no running or paused VM");
-		return -EBUSY;
-	}
-	if (migrate_active(m)) {
-		log_err("migrate: a migration is already in progress");
-		return -EBUSY;
-	}
+	if (!m->vm || (vm_get_state(m->vm) != VM_RUNNING && vm_get_state(m->vm) != VM_PAUSED))
+		return err_set(err, -EBUSY, "migrate: no running or paused VM");
+	if (migrate_active(m))
+		return err_set(err, -EBUSY, "migrate: a migration is already in progress");
 	if (s && !s->joined)
 		pthread_join(s->thread, NULL);
 	if (!s) {
 		s = calloc(1, sizeof(*s));
 		if (!s)
-			return -ENOMEM;
+			return err_set(err, -ENOMEM, "migrate: out of memory");
 		pthread_mutex_init(&s->lock, NULL);
 		s->fd = -1;
 		s->pagemap_fd = -1;
@@ -509,10 +508,10 @@ int migrate_start(struct vmm *m, const struct migrate_params *p)
 	s->paused_by_us = false;
 	s->logging = false;
 	s->joined = true;
-	ret = prepare(s, m, p);
+	ret = prepare(s, m, p, err);
 	m->dirty_log_used = true; /* the rounds consume the log a Diff snapshot would use */
-	if (ret == 0)
-		ret = -pthread_create(&s->thread, NULL, thread_main, s);
+	if (ret == 0 && (ret = -pthread_create(&s->thread, NULL, thread_main, s)) < 0)
+		err_set(err, ret, "migrate: cannot start the thread: %s", strerror(-ret));
 	if (ret < 0) {
 		s->p.state = MIGRATE_NONE;
 		src_free(s);

@@ -17,6 +17,7 @@
 #include "sandbox/ctl.h"
 #include "sandbox/initramfs.h"
 #include "sandbox/sandbox.h"
+#include "util/err.h"
 #include "util/log.h"
 
 /* kiln's guest init (src/sandbox/init.c), linked in by the build. */
@@ -216,9 +217,9 @@ static int channel_open(struct sandbox *s)
 /* Run the VM to its end. 0, or -errno when kiln itself failed (message logged). */
 static int vm_run(struct sandbox *s)
 {
+	struct kiln_err e = {0};
 	int ret;
 
-	log_last_error_clear();
 	ret = vmm_init(&s->m);
 	s->m.owner_reports_stop = true;
 	if (ret == 0)
@@ -227,10 +228,10 @@ static int vm_run(struct sandbox *s)
 		ret = timers_start(s);
 	if (ret == 0) {
 		vm_configure(s, &s->m.cfg);
-		ret = vmm_start_vm(&s->m);
+		ret = vmm_start_vm(&s->m, &e);
 	}
 	if (ret < 0) {
-		if (!log_last_error()[0])
+		if (!e.msg[0]) /* none recorded: the set-up above, or deep in the board */
 			log_err("cannot start the VM: %s", strerror(-ret));
 		return ret;
 	}

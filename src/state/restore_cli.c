@@ -85,7 +85,7 @@ int snapshot_restore_main(int argc, char **argv)
 		return KILN_EXIT_HOST;
 	}
 	m.cfg.verbosity = a.verbosity;
-	ret = vmm_restore_vm(&m, &a.r);
+	ret = vmm_restore_vm(&m, &a.r, NULL); /* the reason is logged */
 	if (ret < 0) {
 		vmm_destroy(&m);
 		return ret == -EINVAL ? KILN_EXIT_USAGE : KILN_EXIT_HOST;

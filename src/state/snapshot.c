@@ -12,6 +12,7 @@
 #include "core/vcpu.h"
 #include "core/vm.h"
 #include "state/snapshot.h"
+#include "util/err.h"
 #include "util/log.h"
 
 #define MEM_CHUNK (1u << 20)
@@ -155,7 +156,7 @@ static const char *config_check(const struct vm_config *c, const uint8_t *f)
 	return NULL;
 }
 
-int snapshot_config_load(struct state_buf *b, struct vm_config *c)
+int snapshot_config_load(struct state_buf *b, struct vm_config *c, struct kiln_err *err)
 {
 	uint8_t f[9] = {0};
 	uint16_t v;
@@ -170,10 +171,8 @@ int snapshot_config_load(struct state_buf *b, struct vm_config *c)
 		why = "length";
 	if (!why)
 		why = config_check(c, f);
-	if (why) {
-		log_err("snapshot: configuration: bad %s", why);
-		return -EINVAL;
-	}
+	if (why)
+		return err_set(err, -EINVAL, "snapshot: configuration: bad %s", why);
 	c->hugepages = f[0], c->thp = f[1], c->acpi = f[2], c->test_device = f[3];
 	c->on_reset = f[4];
 	c->com1.mode = f[5], c->com2.mode = f[6];
@@ -184,14 +183,15 @@ int snapshot_config_load(struct state_buf *b, struct vm_config *c)
 
 #define DIFF(what, fmt, a, b)                                                                      \
 	do {                                                                                       \
-		if ((a) != (b)) {                                                                  \
-			log_err("snapshot: %s differs: snapshot " fmt ", configuration " fmt,      \
-				what, b, a);                                                       \
-			return -EINVAL;                                                            \
-		}                                                                                  \
+		if ((a) != (b))                                                                    \
+			return err_set(err, -EINVAL,                                               \
+				       "snapshot: %s differs: snapshot " fmt                       \
+				       ", configuration " fmt,                                     \
+				       what, b, a);                                                \
 	} while (0)
 
-int snapshot_config_check(const struct vm_config *g, const struct vm_config *s)
+int snapshot_config_check(const struct vm_config *g, const struct vm_config *s,
+			  struct kiln_err *err)
 {
 	DIFF("memory (bytes)", "%llu", (unsigned long long)g->mem_bytes,
 	     (unsigned long long)s->mem_bytes);
@@ -263,16 +263,18 @@ static bool untouched(int pagemap_fd, const uint8_t *p, size_t n)
 }
 
 /* Every RAM region in guest-physical order; all-zero chunks stay holes. */
-static int write_memory(struct vm *vm, const char *path, uint64_t *total)
+static int write_memory(struct vm *vm, const char *path, uint64_t *total, struct kiln_err *err)
 {
 	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600), ret = 0;
 	int pagemap = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
 	off_t off = 0;
 
 	if (fd < 0) {
-		ret = -errno;
-		log_err("snapshot: memory file %s: %s", path, strerror(errno));
-		return ret;
+		int e = errno;
+
+		if (pagemap >= 0)
+			close(pagemap);
+		return err_set(err, -e, "snapshot: memory file %s: %s", path, strerror(e));
 	}
 	for (unsigned i = 0; i < vm->mem.nr && ret == 0; i++) {
 		const struct guest_region *r = &vm->mem.r[i];
@@ -297,7 +299,7 @@ static int write_memory(struct vm *vm, const char *path, uint64_t *total)
 	if (close(fd) < 0 && ret == 0)
 		ret = -errno;
 	if (ret < 0)
-		log_err("snapshot: writing memory file %s: %s", path, strerror(-ret));
+		err_set(err, ret, "snapshot: writing memory file %s: %s", path, strerror(-ret));
 	*total = (uint64_t)off;
 	return ret;
 }
@@ -334,7 +336,7 @@ static int dirty_pages(struct vm *vm, int fd, uint64_t *bits)
 
 /* The dirty log for a snapshot: Diff writes the pages to path (holes elsewhere, full size);
  * Full (path NULL) only clears the log, when it is on. */
-static int write_dirty(struct vm *vm, const char *path, uint64_t *total)
+static int write_dirty(struct vm *vm, const char *path, uint64_t *total, struct kiln_err *err)
 {
 	size_t words = 1;
 	uint64_t *bits;
@@ -342,11 +344,10 @@ static int write_dirty(struct vm *vm, const char *path, uint64_t *total)
 
 	if (!vm->mem.logging && !path)
 		return 0;
-	if (!vm->mem.logging) {
-		log_err(
+	if (!vm->mem.logging)
+		return err_set(
+		    err, -EINVAL,
 		    "snapshot: Diff needs dirty-page tracking (machine-config track_dirty_pages)");
-		return -EINVAL;
-	}
 	for (unsigned i = 0; i < vm->mem.nr; i++)
 		if (guest_mem_bitmap_words(vm->mem.r[i].len) > words)
 			words = guest_mem_bitmap_words(vm->mem.r[i].len);
@@ -360,8 +361,8 @@ static int write_dirty(struct vm *vm, const char *path, uint64_t *total)
 	if (fd >= 0 && close(fd) < 0 && ret == 0)
 		ret = -errno;
 	if (ret < 0)
-		log_err("snapshot: writing the Diff memory file %s: %s", path ? path : "-",
-			strerror(-ret));
+		err_set(err, ret, "snapshot: writing the Diff memory file %s: %s",
+			path ? path : "-", strerror(-ret));
 	free(bits);
 	return ret;
 }
@@ -383,7 +384,7 @@ static void put_le(uint8_t *p, uint64_t v, unsigned n)
 
 /* Header + body + CRC to path.tmp, then renamed over path. */
 static int write_state_file(const char *path, const struct state_buf *body, uint64_t mem_bytes,
-			    uint32_t flags)
+			    uint32_t flags, struct kiln_err *err)
 {
 	uint8_t hdr[SNAPSHOT_HDR_LEN] = {0}, crc_le[CRC_LEN];
 	char tmp[4200];
@@ -398,13 +399,10 @@ static int write_state_file(const char *path, const struct state_buf *body, uint
 	crc = snapshot_crc32c(snapshot_crc32c(0, hdr, sizeof(hdr)), body->data, body->len);
 	put_le(crc_le, crc, CRC_LEN);
 	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= sizeof(tmp))
-		return -ENAMETOOLONG;
+		return err_set(err, -ENAMETOOLONG, "snapshot: %.64s...: path too long", path);
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		ret = -errno;
-		log_err("snapshot: %s: %s", tmp, strerror(errno));
-		return ret;
-	}
+	if (fd < 0)
+		return err_set(err, -errno, "snapshot: %s: %s", tmp, strerror(errno));
 	ret = write_all(fd, hdr, sizeof(hdr), 0);
 	ret = ret ? ret : write_all(fd, body->data, body->len, SNAPSHOT_HDR_LEN);
 	ret = ret ? ret : write_all(fd, crc_le, CRC_LEN, (off_t)(SNAPSHOT_HDR_LEN + body->len));
@@ -413,7 +411,7 @@ static int write_state_file(const char *path, const struct state_buf *body, uint
 	if (ret == 0 && rename(tmp, path) < 0)
 		ret = -errno;
 	if (ret < 0) {
-		log_err("snapshot: writing %s: %s", path, strerror(-ret));
+		err_set(err, ret, "snapshot: writing %s: %s", path, strerror(-ret));
 		unlink(tmp);
 	}
 	return ret;
@@ -431,26 +429,25 @@ int snapshot_save_state(struct vm *vm, struct state_buf *b)
 	return ret;
 }
 
-int snapshot_create(struct vm *vm, const char *snap_path, const char *mem_path, bool diff)
+int snapshot_create(struct vm *vm, const char *snap_path, const char *mem_path, bool diff,
+		    struct kiln_err *err)
 {
 	struct state_buf b = {0};
 	uint64_t mem_bytes = 0;
 	int ret;
 
-	if (vm_get_state(vm) != VM_PAUSED) {
-		log_err("snapshot: the VM must be paused");
-		return -EBUSY;
-	}
+	if (vm_get_state(vm) != VM_PAUSED)
+		return err_set(err, -EBUSY, "snapshot: the VM must be paused");
 	ret = snapshot_save_state(vm, &b);
 	if (diff) {
-		ret = ret ? ret : write_dirty(vm, mem_path, &mem_bytes);
+		ret = ret ? ret : write_dirty(vm, mem_path, &mem_bytes, err);
 	} else {
-		ret = ret ? ret : write_dirty(vm, NULL, &mem_bytes);
-		ret = ret ? ret : write_memory(vm, mem_path, &mem_bytes);
+		ret = ret ? ret : write_dirty(vm, NULL, &mem_bytes, err);
+		ret = ret ? ret : write_memory(vm, mem_path, &mem_bytes, err);
 	}
 	ret = ret ? ret
 		  : write_state_file(snap_path, &b, mem_bytes,
-				     diff ? SNAPSHOT_FLAG_DIFF : SNAPSHOT_FLAG_FULL);
+				     diff ? SNAPSHOT_FLAG_DIFF : SNAPSHOT_FLAG_FULL, err);
 	state_buf_free(&b);
 	return ret;
 }
@@ -466,7 +463,7 @@ static uint64_t get_le(const uint8_t *p, unsigned n)
 	return v;
 }
 
-static int read_file(const char *path, uint8_t **out, size_t *len)
+static int read_file(const char *path, uint8_t **out, size_t *len, struct kiln_err *err)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC), ret = 0;
 	struct stat st;
@@ -474,14 +471,13 @@ static int read_file(const char *path, uint8_t **out, size_t *len)
 	size_t got = 0;
 
 	if (fd < 0 || fstat(fd, &st) < 0) {
-		ret = -errno;
-		log_err("snapshot: %s: %s", path, strerror(errno));
+		ret = err_set(err, -errno, "snapshot: %s: %s", path, strerror(errno));
 		goto out;
 	}
 	if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size > SNAPSHOT_MAX_LEN) {
-		log_err("snapshot: %s: not a regular file of at most %llu bytes", path,
-			(unsigned long long)SNAPSHOT_MAX_LEN);
-		ret = -EINVAL;
+		ret =
+		    err_set(err, -EINVAL, "snapshot: %s: not a regular file of at most %llu bytes",
+			    path, (unsigned long long)SNAPSHOT_MAX_LEN);
 		goto out;
 	}
 	p = malloc((size_t)st.st_size + 1);
@@ -493,10 +489,9 @@ static int read_file(const char *path, uint8_t **out, size_t *len)
 		got += n > 0 ? (size_t)n : 0;
 	}
 	if (!p || got != (size_t)st.st_size) {
-		log_err("snapshot: %s: read failed", path);
+		ret = err_set(err, -EIO, "snapshot: %s: read failed", path);
 		free(p);
 		p = NULL;
-		ret = -EIO;
 	}
 out:
 	if (fd >= 0)
@@ -506,9 +501,11 @@ out:
 	return ret;
 }
 
-#define REFUSE(...) (log_err("snapshot: " __VA_ARGS__), -EINVAL)
+/* -EINVAL with "snapshot: ..." reported through the function's `err`. */
+#define REFUSE(...) err_set(err, -EINVAL, "snapshot: " __VA_ARGS__)
 
-static int check_header(const char *path, const uint8_t *d, size_t len, struct snapshot_image *img)
+static int check_header(const char *path, const uint8_t *d, size_t len, struct snapshot_image *img,
+			struct kiln_err *err)
 {
 	uint32_t version, crc;
 	uint64_t body;
@@ -533,19 +530,19 @@ static int check_header(const char *path, const uint8_t *d, size_t len, struct s
 	return 0;
 }
 
-int snapshot_read(const char *path, struct snapshot_image *img)
+int snapshot_read(const char *path, struct snapshot_image *img, struct kiln_err *err)
 {
 	int ret;
 
 	memset(img, 0, sizeof(*img));
-	ret = read_file(path, &img->data, &img->len);
+	ret = read_file(path, &img->data, &img->len, err);
 	if (ret == 0)
-		ret = check_header(path, img->data, img->len, img);
+		ret = check_header(path, img->data, img->len, img, err);
 	if (ret == 0 && state_open(&img->body, img->data + SNAPSHOT_HDR_LEN,
 				   img->len - SNAPSHOT_HDR_LEN - CRC_LEN) < 0)
 		ret = REFUSE("%s: bad section framing", path);
 	if (ret == 0)
-		ret = snapshot_config_load(&img->body, &img->cfg);
+		ret = snapshot_config_load(&img->body, &img->cfg, err);
 	if (ret == 0 && img->cfg.mem_bytes != img->mem_bytes)
 		ret = REFUSE("%s: memory size %llu does not match the configuration's %llu", path,
 			     (unsigned long long)img->mem_bytes,
@@ -561,7 +558,7 @@ void snapshot_image_free(struct snapshot_image *img)
 	memset(img, 0, sizeof(*img));
 }
 
-static int load_vcpus(struct vm *vm, struct state_buf *b)
+static int load_vcpus(struct vm *vm, struct state_buf *b, struct kiln_err *err)
 {
 	int ret = 0;
 
@@ -570,7 +567,7 @@ static int load_vcpus(struct vm *vm, struct state_buf *b)
 	return ret;
 }
 
-int snapshot_load_state(struct vm *vm, struct snapshot_image *img)
+int snapshot_load_state(struct vm *vm, struct snapshot_image *img, struct kiln_err *err)
 {
 	/* Devices first: they drive their interrupt lines to the saved levels, and the irqchip's
 	 * state loaded afterwards then holds what the snapshot says. */
@@ -579,7 +576,7 @@ int snapshot_load_state(struct vm *vm, struct snapshot_image *img)
 	if (ret == 0)
 		ret = board_platform_load(vm, &img->body);
 	if (ret == 0)
-		ret = load_vcpus(vm, &img->body);
+		ret = load_vcpus(vm, &img->body, err);
 	return ret;
 }
 

@@ -20,6 +20,7 @@
 #define SNAPSHOT_CONFIG_VER 1
 
 struct vm;
+struct kiln_err;
 
 /* CRC-32C (Castagnoli, reflected polynomial 0x82F63B78, initial and final XOR 0xFFFFFFFF) of
  * len bytes, continuing from crc (pass 0 to start). crc32c("123456789") == 0xE3069283. */
@@ -30,13 +31,15 @@ uint32_t snapshot_crc32c(uint32_t crc, const void *p, size_t len);
 int snapshot_config_save(const struct vm_config *c, struct state_buf *b) MUST_CHECK;
 
 /* Decode section "config" into *c (config_defaults first: no kernel, no command line). Every value
- * is checked as the command line would check it. 0 or -EINVAL (one line logged). */
-int snapshot_config_load(struct state_buf *b, struct vm_config *c) MUST_CHECK;
+ * is checked as the command line would check it. 0 or -EINVAL (one line logged and recorded in
+ * err, which may be NULL, as for every err below). */
+int snapshot_config_load(struct state_buf *b, struct vm_config *c, struct kiln_err *err) MUST_CHECK;
 
 /* Whether `given` describes the same machine as the snapshot's `snap`: memory size, topology,
  * ACPI, test device, debug-exit port, and the virtio devices (number of disks, their read-only
  * mode, console, rng). Backend paths may differ. 0 or -EINVAL naming the first difference. */
-int snapshot_config_check(const struct vm_config *given, const struct vm_config *snap) MUST_CHECK;
+int snapshot_config_check(const struct vm_config *given, const struct vm_config *snap,
+			  struct kiln_err *err) MUST_CHECK;
 
 /*
  * Write a snapshot of the paused vm: the state file at snap_path (written beside it as
@@ -46,10 +49,11 @@ int snapshot_config_check(const struct vm_config *given, const struct vm_config 
  * each at its offset, the rest holes; the file has the full size, and `kiln snapshot-merge`
  * applies it onto the previous memory file. Either way the dirty log is cleared, so the next
  * Diff starts here. The VM must be PAUSED (-EBUSY otherwise); virtio-blk requests in flight are
- * waited for first. Returns 0 or -errno with one line logged.
+ * waited for first. Returns 0 or -errno with one line logged and recorded in err (the reasons
+ * found here; the devices' own ones are only logged for now).
  */
-int snapshot_create(struct vm *vm, const char *snap_path, const char *mem_path,
-		    bool diff) MUST_CHECK;
+int snapshot_create(struct vm *vm, const char *snap_path, const char *mem_path, bool diff,
+		    struct kiln_err *err) MUST_CHECK;
 
 /* Copy the data extents (SEEK_DATA/SEEK_HOLE) of the Diff memory file diff_path onto base_path
  * at the same offsets; both must have the same size. 0 or -errno (one line logged). */
@@ -71,12 +75,14 @@ struct snapshot_image {
 };
 
 /* Read and check snap_path: size, magic, format version, flags, lengths, checksum, section framing,
- * the configuration. 0, or -EINVAL (-errno for I/O) with one line logged. */
-int snapshot_read(const char *snap_path, struct snapshot_image *img) MUST_CHECK;
+ * the configuration. 0, or -EINVAL (-errno for I/O) with one line logged and recorded in err. */
+int snapshot_read(const char *snap_path, struct snapshot_image *img,
+		  struct kiln_err *err) MUST_CHECK;
 void snapshot_image_free(struct snapshot_image *img);
 
 /* Load every section of img into vm, created by vm_create_restore from img->cfg: devices, then
- * the irqchip/PIT/clock, then each vCPU. 0 or -EINVAL/-errno (logged). */
-int snapshot_load_state(struct vm *vm, struct snapshot_image *img) MUST_CHECK;
+ * the irqchip/PIT/clock, then each vCPU. 0 or -EINVAL/-errno (logged; recorded in err when found
+ * here — the board's, devices' and vCPUs' loaders only log theirs for now). */
+int snapshot_load_state(struct vm *vm, struct snapshot_image *img, struct kiln_err *err) MUST_CHECK;
 
 #endif

@@ -1,5 +1,4 @@
 /* log.c — leveled logging to stderr or a chosen fd, and a message rate limiter. */
-#include <pthread.h>
 #include <stdarg.h>
 #include <string.h>
 #include <stdio.h>
@@ -12,32 +11,6 @@ static const char *g_prefix = "kiln";
 static enum log_level g_level = LOG_WARN;
 static int g_fd = -1; /* -1: stderr */
 static int g_show_level, g_show_origin;
-static pthread_mutex_t g_last_lock = PTHREAD_MUTEX_INITIALIZER;
-static char g_last[512]; /* the last error message */
-
-const char *log_last_error(void)
-{
-	return g_last;
-}
-
-void log_last_error_clear(void)
-{
-	pthread_mutex_lock(&g_last_lock);
-	g_last[0] = 0;
-	pthread_mutex_unlock(&g_last_lock);
-}
-
-static PRINTF(1, 0) void remember_error(const char *fmt, va_list ap)
-{
-	va_list copy;
-
-	va_copy(copy, ap);
-	pthread_mutex_lock(&g_last_lock);
-	vsnprintf(g_last, sizeof(g_last), fmt, copy);
-	pthread_mutex_unlock(&g_last_lock);
-	va_end(copy);
-}
-
 void log_set_prefix(const char *prefix)
 {
 	g_prefix = prefix;
@@ -82,8 +55,6 @@ static PRINTF(4, 0) void vlog(enum log_level level, const char *file, int line, 
 	char buf[1024];
 	int n, fd = g_fd >= 0 ? g_fd : STDERR_FILENO;
 
-	if (level == LOG_ERROR)
-		remember_error(fmt, ap);
 	if (level > g_level)
 		return;
 	n = snprintf(buf, sizeof(buf), "%s: ", g_prefix);

@@ -28,11 +28,6 @@ enum log_level log_get_level(void);
  */
 void log_set_output(int fd, int show_level, int show_origin);
 
-/* The text of the last LOG_ERROR message since log_last_error_clear ("" if none), so a caller
- * can return what a failed operation logged (the API's fault_message). Main thread. */
-const char *log_last_error(void);
-void log_last_error_clear(void);
-
 /* Print one line "<prefix>: <msg>" to the log output if level is enabled. Thread-safe (one
  * write(2)). */
 void log_msg(enum log_level level, const char *fmt, ...) PRINTF(2, 3);

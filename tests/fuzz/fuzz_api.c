@@ -32,7 +32,7 @@ static enum api_vm_state f_state(void *ctx)
 	return g_state;
 }
 
-static int f_ok(void *ctx)
+static int f_ok(void *ctx, struct kiln_err *err)
 {
 	return 0;
 }

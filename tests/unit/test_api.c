@@ -8,11 +8,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
 #include "api/api.h"
+#include "config/config_json.h"
 #include "util/log.h"
 
 /* The fake process behind the API. */
@@ -30,20 +33,20 @@ static enum api_vm_state f_state(void *ctx)
 	return ((struct fake *)ctx)->state;
 }
 
-static int f_start(void *ctx)
+static int f_start(void *ctx, struct kiln_err *err)
 {
 	struct fake *f = ctx;
 
 	f->starts++;
-	if (f->start_ret < 0) {
-		log_err("kernel /nonexistent: No such file or directory");
-		return f->start_ret;
-	}
+	if (f->start_ret == -EIO)
+		return f->start_ret; /* no reason recorded: the errno's text */
+	if (f->start_ret < 0)
+		return err_set(err, f->start_ret, "kernel /nonexistent: No such file or directory");
 	f->state = API_RUNNING;
 	return 0;
 }
 
-static int f_pause(void *ctx)
+static int f_pause(void *ctx, struct kiln_err *err)
 {
 	struct fake *f = ctx;
 
@@ -52,7 +55,7 @@ static int f_pause(void *ctx)
 	return 0;
 }
 
-static int f_resume(void *ctx)
+static int f_resume(void *ctx, struct kiln_err *err)
 {
 	struct fake *f = ctx;
 
@@ -61,7 +64,7 @@ static int f_resume(void *ctx)
 	return 0;
 }
 
-static int f_cad(void *ctx)
+static int f_cad(void *ctx, struct kiln_err *err)
 {
 	struct fake *f = ctx;
 
@@ -69,7 +72,7 @@ static int f_cad(void *ctx)
 	return f->cad_ret;
 }
 
-static int f_snap(void *ctx, const char *snap, const char *mem, bool diff)
+static int f_snap(void *ctx, const char *snap, const char *mem, bool diff, struct kiln_err *err)
 {
 	struct fake *f = ctx;
 
@@ -80,14 +83,15 @@ static int f_snap(void *ctx, const char *snap, const char *mem, bool diff)
 	return 0;
 }
 
-static int f_load(void *ctx, const struct api_snapshot_load *l)
+static int f_load(void *ctx, const struct api_snapshot_load *l, struct kiln_err *err)
 {
 	struct fake *f = ctx;
 
 	f->loads++;
 	if (f->load_ret < 0) {
-		log_err("snapshot: s: checksum mismatch (the file is corrupt)");
-		return f->load_ret;
+		log_err("a message logged first is not the operation's reason");
+		return err_set(err, f->load_ret,
+			       "snapshot: s: checksum mismatch (the file is corrupt)");
 	}
 	snprintf(f->snap_path, sizeof(f->snap_path), "%s", l->snapshot_path);
 	snprintf(f->mem_path, sizeof(f->mem_path), "%s", l->mem_path);
@@ -264,11 +268,12 @@ static void test_snapshot_create(void **state)
 	expect_400(x, "PUT", "/snapshot/create", ok, "not allowed while the microVM is Running");
 	x->f.state = API_PAUSED;
 	expect_400(x, "PUT", "/snapshot/create", "{\"snapshot_path\":\"s\"}", "required");
-	expect_400(x, "PUT", "/snapshot/create",
-		   "{\"snapshot_path\":\"s\",\"mem_file_path\":\"m\",\"snapshot_type\":\"x\"}",
-		   "not Full or Diff");
+	expect_400(
+	    x, "PUT", "/snapshot/create",
+	    "{\"snapshot_path\":\"s\",\"mem_file_path\":\"m\",\"snapshot_type\":\"x\"}",
+	    "snapshot/create: field 'snapshot_type': \"x\" is not one of \"Full\", \"Diff\"");
 	expect_400(x, "PUT", "/snapshot/create", "{\"snapshot_path\":1,\"mem_file_path\":\"m\"}",
-		   "must be a string");
+		   "snapshot/create: field 'snapshot_path': expected a string, got an integer");
 	assert_int_equal(x->f.snaps, 0);
 	assert_int_equal(req(x, "PUT", "/snapshot/create", ok), 204);
 	assert_int_equal(req(x, "PUT", "/snapshot/create",
@@ -298,7 +303,8 @@ static void test_snapshot_load(void **state)
 	expect_400(x, "PUT", "/snapshot/load",
 		   "{\"snapshot_path\":\"s\",\"mem_backend\":{\"backend_type\":\"Uffd\","
 		   "\"backend_path\":\"u\"}}",
-		   "File only");
+		   "snapshot/load.mem_backend: field 'backend_type': \"Uffd\" is not supported "
+		   "(File only)");
 	expect_400(x, "PUT", "/snapshot/load", "{\"mem_file_path\":\"m\"}", "required");
 	assert_int_equal(x->f.loads, 0);
 	/* A refused snapshot: 400 with the loader's one line; the process keeps serving. */
@@ -333,11 +339,16 @@ static void test_bad_bodies(void **state)
 	expect_400(x, "PUT", "/actions",
 		   "{\"action_type\":\"FlushMetrics\",\"action_type\":\"FlushMetrics\"}",
 		   "duplicate");
-	expect_400(x, "PUT", "/actions", "{\"action_type\":5}", "'action_type' must be a string");
+	expect_400(x, "PUT", "/actions", "{\"action_type\":5}",
+		   "actions: field 'action_type': expected a string, got an integer");
 	expect_400(x, "PUT", "/actions", "{\"action\":\"InstanceStart\"}",
 		   "unknown field 'action'");
-	expect_400(x, "PUT", "/actions", "{}", "missing required field 'action_type'");
-	expect_400(x, "PUT", "/actions", "{\"action_type\":\"Reboot\"}", "unknown action_type");
+	expect_400(x, "PUT", "/actions", "{}",
+		   "actions: field 'action_type' is missing (required)");
+	expect_400(x, "PUT", "/actions", "{\"action_type\":null}",
+		   "actions: field 'action_type' is missing (required)");
+	expect_400(x, "PUT", "/actions", "{\"action_type\":\"Reboot\"}",
+		   "actions: field 'action_type': \"Reboot\" is not one of \"InstanceStart\"");
 	/* Embedded NUL and invalid UTF-8 */
 	api_response_free(&x->r);
 	assert_int_equal(api_dispatch(&x->a, "PUT", "/actions", "{\"a\0\":1}", 8, &x->r), 400);
@@ -388,6 +399,63 @@ static void test_start_failure(void **state)
 	assert_int_equal(x->f.state, API_NOT_STARTED);
 	x->f.start_ret = -EIO;
 	assert_int_equal(req(x, "PUT", "/actions", "{\"action_type\":\"InstanceStart\"}"), 500);
+	assert_string_equal(fault(x), "InstanceStart: Input/output error");
+}
+
+static volatile bool g_noise_stop;
+
+/* A vCPU thread reporting guest trouble while the main thread serves the API. */
+static void *noise(void *arg)
+{
+	(void)arg;
+	while (!g_noise_stop)
+		log_err("vcpu0: some other failure on another thread");
+	return NULL;
+}
+
+/* The operation's reason travels with the request: errors logged meanwhile by other threads
+ * (vCPUs, the migration thread) never replace or fill it. */
+static void test_error_context_per_request(void **state)
+{
+	struct fx *x = *state;
+	pthread_t t;
+
+	log_set_output(open("/dev/null", O_WRONLY | O_CLOEXEC), 0, 0); /* teardown closes it */
+	log_set_level(LOG_ERROR); /* the messages are really formatted and written */
+	g_noise_stop = false;
+	assert_int_equal(pthread_create(&t, NULL, noise, NULL), 0);
+	for (int i = 0; i < 200; i++) {
+		x->f.start_ret = -EINVAL;
+		expect_400(x, "PUT", "/actions", "{\"action_type\":\"InstanceStart\"}", "");
+		assert_string_equal(
+		    fault(x), "InstanceStart: kernel /nonexistent: No such file or directory");
+		x->f.start_ret = -EIO; /* records nothing: the errno's text, not the noise */
+		assert_int_equal(req(x, "PUT", "/actions", "{\"action_type\":\"InstanceStart\"}"),
+				 500);
+		assert_string_equal(fault(x), "InstanceStart: Input/output error");
+	}
+	g_noise_stop = true;
+	pthread_join(t, NULL);
+}
+
+/* err_set: logs, keeps the first failure, returns the code; NULL contexts are allowed. */
+static void test_err_set(void **state)
+{
+	struct kiln_err e = {0};
+
+	(void)state;
+	log_set_level(LOG_OFF);
+	assert_string_equal(err_text(&e, -ENOENT), strerror(ENOENT));
+	assert_int_equal(err_set(NULL, -EINVAL, "nobody keeps %d", 1), -EINVAL);
+	assert_int_equal(err_set(&e, -EINVAL, "first %s", "reason"), -EINVAL);
+	assert_int_equal(err_set(&e, -EIO, "a consequence"), -EIO);
+	assert_int_equal(e.code, -EINVAL);
+	assert_string_equal(e.msg, "first reason");
+	assert_string_equal(err_text(&e, -EIO), "first reason");
+	err_clear(&e);
+	assert_int_equal(e.code, 0);
+	assert_string_equal(err_text(&e, -EIO), strerror(EIO));
+	log_set_level(LOG_WARN);
 }
 
 static void test_vm_pause_resume(void **state)
@@ -396,10 +464,12 @@ static void test_vm_pause_resume(void **state)
 
 	expect_400(x, "PATCH", "/vm", "{\"state\":\"Paused\"}", "before starting the microVM");
 	x->f.state = API_RUNNING;
-	expect_400(x, "PATCH", "/vm", "{\"state\":\"Stopped\"}", "not Paused or Resumed");
-	expect_400(x, "PATCH", "/vm", "{\"state\":1}", "'state' must be a string");
+	expect_400(x, "PATCH", "/vm", "{\"state\":\"Stopped\"}",
+		   "vm: field 'state': \"Stopped\" is not one of \"Paused\", \"Resumed\"");
+	expect_400(x, "PATCH", "/vm", "{\"state\":1}",
+		   "vm: field 'state': expected a string, got an integer");
 	expect_400(x, "PATCH", "/vm", "{\"state\":\"Paused\",\"x\":1}", "unknown field 'x'");
-	expect_400(x, "PATCH", "/vm", "{}", "missing required field 'state'");
+	expect_400(x, "PATCH", "/vm", "{}", "vm: field 'state' is missing (required)");
 	expect_400(x, "PUT", "/vm", "{\"state\":\"Paused\"}", "(allowed: PATCH)");
 	assert_int_equal(req(x, "PATCH", "/vm", "{\"state\":\"Resumed\"}"), 204); /* no-op */
 	assert_int_equal(x->f.resumes, 0);
@@ -500,10 +570,12 @@ static void test_logger(void **state)
 	char path[128], body[256];
 
 	snprintf(path, sizeof(path), "%s/log", x->dir);
-	expect_400(x, "PUT", "/logger", "{\"level\":\"Loud\"}", "'level': 'Loud'");
+	expect_400(x, "PUT", "/logger", "{\"level\":\"Loud\"}",
+		   "logger: field 'level': \"Loud\" is not one of");
 	expect_400(x, "PUT", "/logger", "{\"show_level\":\"yes\"}",
-		   "'show_level' must be a boolean");
-	expect_400(x, "PUT", "/logger", "{\"log_path\":false}", "'log_path' must be a string");
+		   "logger: field 'show_level': expected a boolean, got a string");
+	expect_400(x, "PUT", "/logger", "{\"log_path\":false}",
+		   "logger: field 'log_path': expected a string, got a boolean");
 	expect_400(x, "PUT", "/logger", "{\"colour\":true}", "unknown field 'colour'");
 	expect_400(x, "PUT", "/logger", "{\"module\":\"api_server\"}", "does not filter by module");
 	expect_400(x, "PUT", "/logger", "{\"log_path\":\"/nonexistent/dir/log\"}", "cannot open");
@@ -539,14 +611,16 @@ static void test_metrics(void **state)
 	snprintf(path, sizeof(path), "%s/metrics", x->dir);
 	/* FlushMetrics with no metrics path: nothing to do, as in Firecracker */
 	assert_int_equal(req(x, "PUT", "/actions", "{\"action_type\":\"FlushMetrics\"}"), 204);
-	expect_400(x, "PUT", "/metrics", "{}", "missing required field 'metrics_path'");
-	expect_400(x, "PUT", "/metrics", "{\"metrics_path\":3}", "must be a string");
+	expect_400(x, "PUT", "/metrics", "{}",
+		   "metrics: field 'metrics_path' is missing (required)");
+	expect_400(x, "PUT", "/metrics", "{\"metrics_path\":3}",
+		   "metrics: field 'metrics_path': expected a string, got an integer");
 	expect_400(x, "PUT", "/metrics", "{\"metrics_path\":\"/x\",\"properties\":{\"a\":1}}",
-		   "properties.a must be a string");
+		   "metrics.properties: field 'a': expected a string, got an integer");
 	expect_400(x, "PUT", "/metrics", "{\"metrics_path\":\"/x\",\"properties\":[]}",
-		   "must be an object");
+		   "metrics: field 'properties': expected an object, got an array");
 	expect_400(x, "PUT", "/metrics", "{\"metrics_path\":\"/x\",\"emit_id\":1}",
-		   "must be a boolean");
+		   "metrics: field 'emit_id': expected a boolean, got an integer");
 	expect_400(x, "PUT", "/metrics", "{\"metrics_path\":\"/nonexistent/m\"}", "cannot open");
 	snprintf(body, sizeof(body),
 		 "{\"metrics_path\":\"%s\",\"emit_id\":true,\"properties\":{\"host\":\"h1\"}}",
@@ -586,6 +660,104 @@ static void test_counters(void **state)
 	assert_int_equal(x->a.bad_requests, 2);
 }
 
+/* The config-file parser's verdict on a whole document: its message ("" when accepted). */
+static const char *doc_err(const char *text)
+{
+	static char err[512];
+	struct vm_config c;
+	json_t *doc = json_loads(text, 0, NULL);
+
+	assert_non_null(doc);
+	config_defaults(&c);
+	err[0] = 0;
+	if (config_json_document(&c, doc, err, sizeof(err)) < 0)
+		assert_true(err[0] != 0);
+	json_decref(doc);
+	return err;
+}
+
+/* One rule, one wording: a body the API's own handlers read (actions, vm, logger, metrics,
+ * snapshots, migrate) and a config-file resource get the same message for the same mistake,
+ * and the same body gets the same message from PUT and from a --config-file document. */
+static void test_same_checks_as_config_file(void **state)
+{
+	static const char *const same[][3] = {
+	    {"/machine-config", "machine-config", "{\"vcpu_count\":\"two\",\"mem_size_mib\":64}"},
+	    {"/machine-config", "machine-config", "{\"vcpu_count\":1,\"mem_size_mib\":64,\"x\":1}"},
+	    {"/machine-config", "machine-config", "{\"vcpu_count\":255,\"mem_size_mib\":64}"},
+	    {"/machine-config", "machine-config", "{\"vcpu_count\":null,\"mem_size_mib\":64}"},
+	    {"/boot-source", "boot-source", "{\"kernel_image_path\":null}"},
+	    {"/entropy", "entropy", "{\"rate_limiter\":1}"},
+	    {"/serial", "serial", "{\"serial_out_path\":true}"},
+	};
+	struct fx *x = *state;
+	char doc[256];
+
+	for (size_t i = 0; i < sizeof(same) / sizeof(same[0]); i++) {
+		snprintf(doc, sizeof(doc), "{\"%s\":%s}", same[i][1], same[i][2]);
+		assert_int_equal(req(x, "PUT", same[i][0], same[i][2]), 400);
+		assert_string_equal(fault(x), doc_err(doc));
+	}
+	/* Unknown field. */
+	expect_400(x, "PUT", "/actions", "{\"action_type\":\"FlushMetrics\",\"x\":1}", "");
+	assert_string_equal(fault(x), "actions: unknown field 'x'");
+	assert_string_equal(doc_err("{\"entropy\":{\"x\":1}}"), "entropy: unknown field 'x'");
+	/* Wrong type (the same field name in both). */
+	expect_400(x, "PUT", "/snapshot/load",
+		   "{\"snapshot_path\":\"s\",\"mem_file_path\":\"m\",\"track_dirty_pages\":1}", "");
+	assert_string_equal(fault(x),
+			    "snapshot/load: field 'track_dirty_pages': expected a boolean, got an "
+			    "integer");
+	assert_string_equal(doc_err("{\"machine-config\":{\"vcpu_count\":1,\"mem_size_mib\":64,"
+				    "\"track_dirty_pages\":1}}"),
+			    "machine-config: field 'track_dirty_pages': expected a boolean, got an "
+			    "integer");
+	/* Required, given as null: missing. */
+	x->f.state = API_RUNNING;
+	expect_400(x, "PATCH", "/vm", "{\"state\":null}", "");
+	assert_string_equal(fault(x), "vm: field 'state' is missing (required)");
+	assert_string_equal(
+	    doc_err("{\"machine-config\":{\"vcpu_count\":1,\"mem_size_mib\":null}}"),
+	    "machine-config: field 'mem_size_mib' is missing (required)");
+	/* Out of range. */
+	expect_400(x, "PUT", "/migrate", "{\"destination\":\"h:1\",\"timeout_s\":86401}", "");
+	assert_string_equal(fault(x), "migrate: field 'timeout_s': 86401 is outside 0..86400");
+	assert_string_equal(
+	    doc_err("{\"machine-config\":{\"vcpu_count\":255,\"mem_size_mib\":64}}"),
+	    "machine-config: field 'vcpu_count': 255 is outside 1..254");
+}
+
+/* Optional fields given as null are absent on both paths. */
+static void test_null_is_absent(void **state)
+{
+	struct fx *x = *state;
+
+	assert_int_equal(req(x, "PUT", "/logger",
+			     "{\"level\":null,\"log_path\":null,\"show_level\":null,"
+			     "\"show_log_origin\":null,\"module\":null}"),
+			 204);
+	assert_int_equal(log_get_level(), LOG_INFO); /* the default level */
+	assert_int_equal(
+	    req(x, "PUT", "/snapshot/load",
+		"{\"snapshot_path\":\"s\",\"mem_file_path\":\"m\",\"mem_backend\":null,"
+		"\"resume_vm\":null,\"track_dirty_pages\":null}"),
+	    204);
+	assert_false(x->f.resume);
+	assert_string_equal(x->f.mem_path, "m");
+	x->f.state = API_PAUSED;
+	assert_int_equal(
+	    req(x, "PUT", "/snapshot/create",
+		"{\"snapshot_path\":\"s\",\"mem_file_path\":\"m\",\"snapshot_type\":null,"
+		"\"version\":null}"),
+	    204);
+	assert_int_equal(x->f.diffs, 0);
+	assert_string_equal(doc_err("{\"boot-source\":{\"kernel_image_path\":\"/k\","
+				    "\"initrd_path\":null,\"boot_args\":null},\"machine-config\":"
+				    "{\"vcpu_count\":1,\"mem_size_mib\":64,\"smt\":null}}"),
+			    "");
+	assert_int_equal(req(x, "GET", "/", NULL), 200);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -597,12 +769,16 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_snapshot_load, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_actions_states, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_start_failure, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_error_context_per_request, setup, teardown),
+	    cmocka_unit_test(test_err_set),
 	    cmocka_unit_test_setup_teardown(test_vm_pause_resume, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_config_routes_post_boot, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_config_routes_pre_boot, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_logger, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_metrics, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_counters, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_same_checks_as_config_file, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_null_is_absent, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

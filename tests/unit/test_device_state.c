@@ -555,32 +555,32 @@ static void test_config_section(void **st)
 	c.rng = true;
 	assert_int_equal(snapshot_config_save(&c, &w), 0);
 	assert_int_equal(state_open(&r, w.data, w.len), 0);
-	assert_int_equal(snapshot_config_load(&r, &back), 0);
-	assert_int_equal(snapshot_config_check(&c, &back), 0);
+	assert_int_equal(snapshot_config_load(&r, &back, NULL), 0);
+	assert_int_equal(snapshot_config_check(&c, &back, NULL), 0);
 	assert_string_equal(back.disks[0].path, "/tmp/disk.img");
 	assert_string_equal(back.vconsole.path, "/tmp/con.sock");
 	assert_int_equal(back.sockets, 2);
 	/* Differences the check names. */
 	back.mem_bytes <<= 1;
-	assert_int_equal(snapshot_config_check(&c, &back), -EINVAL);
+	assert_int_equal(snapshot_config_check(&c, &back, NULL), -EINVAL);
 	back.mem_bytes = c.mem_bytes;
 	back.disks[0].read_only = false;
-	assert_int_equal(snapshot_config_check(&c, &back), -EINVAL);
+	assert_int_equal(snapshot_config_check(&c, &back, NULL), -EINVAL);
 	back.disks[0].read_only = true;
 	strcpy(back.disks[0].path, "/elsewhere"); /* paths may differ */
-	assert_int_equal(snapshot_config_check(&c, &back), 0);
+	assert_int_equal(snapshot_config_check(&c, &back, NULL), 0);
 	/* Bad values: topology 0, memory not 4K, a mode out of range. */
 	w.data[8 + 8] = 0; /* sockets (low byte of 2) */
 	assert_int_equal(state_open(&r, w.data, w.len), 0);
-	assert_int_equal(snapshot_config_load(&r, &back), -EINVAL);
+	assert_int_equal(snapshot_config_load(&r, &back, NULL), -EINVAL);
 	w.data[8 + 8] = 2;
 	w.data[8] = 1; /* mem_bytes + 1 */
 	assert_int_equal(state_open(&r, w.data, w.len), 0);
-	assert_int_equal(snapshot_config_load(&r, &back), -EINVAL);
+	assert_int_equal(snapshot_config_load(&r, &back, NULL), -EINVAL);
 	w.data[8] = 0;
 	w.data[8 + 8 + 12 + 4 + 2 + 1] = 9; /* com1 mode */
 	assert_int_equal(state_open(&r, w.data, w.len), 0);
-	assert_int_equal(snapshot_config_load(&r, &back), -EINVAL);
+	assert_int_equal(snapshot_config_load(&r, &back, NULL), -EINVAL);
 	state_buf_free(&w);
 }
 
@@ -602,8 +602,8 @@ static void test_read_refusals(void **st)
 	assert_true(fd >= 0);
 	assert_int_equal(write(fd, "KILNSNAP", 8), 8);
 	close(fd);
-	assert_int_equal(snapshot_read(path, &img), -EINVAL); /* too short */
-	assert_int_equal(snapshot_read("/nonexistent/x", &img), -ENOENT);
+	assert_int_equal(snapshot_read(path, &img, NULL), -EINVAL); /* too short */
+	assert_int_equal(snapshot_read("/nonexistent/x", &img, NULL), -ENOENT);
 	unlink(path);
 }
 
