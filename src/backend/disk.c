@@ -14,6 +14,7 @@
 #include <linux/fs.h>
 
 #include "backend/disk.h"
+#include "util/err.h"
 #include "util/log.h"
 
 #define RETRIES_MAX 16		/* -EAGAIN/-EINTR in a row before a request fails */
@@ -403,7 +404,7 @@ out_exit:
 }
 
 /* Open path and find its size in sectors. Returns the fd or -errno (logged). */
-static int open_image(const char *path, bool ro, uint64_t *sectors)
+static int open_image(const char *path, bool ro, uint64_t *sectors, struct kiln_err *e)
 {
 	struct stat st;
 	uint64_t bytes;
@@ -412,8 +413,7 @@ static int open_image(const char *path, bool ro, uint64_t *sectors)
 
 	if (fd < 0) {
 		err = -errno;
-		log_err("disk %s: %s", path, strerror(-err));
-		return err;
+		return err_set(e, err, "disk %s: %s", path, strerror(-err));
 	}
 	if (fstat(fd, &st) < 0)
 		goto out_errno;
@@ -423,9 +423,8 @@ static int open_image(const char *path, bool ro, uint64_t *sectors)
 		if (ioctl(fd, BLKGETSIZE64, &bytes) < 0)
 			goto out_errno;
 	} else {
-		log_err("disk %s: not a regular file or block device", path);
 		close(fd);
-		return -EINVAL;
+		return err_set(e, -EINVAL, "disk %s: not a regular file or block device", path);
 	}
 	if (bytes % DISK_SECTOR_SIZE)
 		log_info("disk %s: size not a multiple of 512; the last %llu bytes are unused",
@@ -434,9 +433,8 @@ static int open_image(const char *path, bool ro, uint64_t *sectors)
 	return fd;
 out_errno:
 	err = -errno;
-	log_err("disk %s: %s", path, strerror(-err));
 	close(fd);
-	return err;
+	return err_set(e, err, "disk %s: %s", path, strerror(-err));
 }
 
 int disk_open(const struct disk_params *cfg, struct disk **out)
@@ -451,7 +449,8 @@ int disk_open(const struct disk_params *cfg, struct disk **out)
 		return -ENOMEM;
 	d->slots = calloc(cfg->depth, sizeof(*d->slots));
 	d->free_idx = calloc(cfg->depth, sizeof(*d->free_idx));
-	fd = d->slots && d->free_idx ? open_image(cfg->path, cfg->read_only, &d->sectors) : -ENOMEM;
+	fd = d->slots && d->free_idx ? open_image(cfg->path, cfg->read_only, &d->sectors, cfg->err)
+				     : -ENOMEM;
 	if (fd < 0) {
 		free(d->slots);
 		free(d->free_idx);

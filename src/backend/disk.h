@@ -50,9 +50,11 @@ struct disk_params {
 	unsigned depth;	 /* requests in flight at most (1..DISK_DEPTH_MAX) */
 	disk_done_fn *done;
 	void *ctx;
+	struct kiln_err *err; /* where an open failure's reason goes (err_set); may be NULL */
 };
 
 struct disk;
+struct kiln_err;
 
 /*
  * Open cfg->path: a regular file or a block device (anything else: -EINVAL), O_CLOEXEC, O_RDWR or

@@ -112,13 +112,13 @@ static int load_one(const struct device *d, struct state_buf *b)
 	uint16_t v;
 
 	if (state_section(b, d->section, &v) < 0) {
-		log_err("snapshot: section '%s' is missing (saved from another machine?)",
-			d->section);
+		state_refuse(b, "section '%s' is missing (saved from another machine?)",
+			     d->section);
 		return -EINVAL;
 	}
 	if (v < d->min_version || v > d->version) {
-		log_err("snapshot: section '%s' has version %u; this kiln reads %u to %u",
-			d->section, v, d->min_version, d->version);
+		state_refuse(b, "section '%s' has version %u; this kiln reads %u to %u", d->section,
+			     v, d->min_version, d->version);
 		return -EINVAL;
 	}
 	return d->ops->load(d->obj, b, v);

@@ -51,7 +51,7 @@ static int entry_load(void *obj, struct state_buf *b, uint16_t version)
 	(void)obj;
 	(void)version;
 	if (state_section_done(b)) {
-		log_err("snapshot: acpi_sleep: section length wrong");
+		state_refuse(b, "acpi_sleep: section length wrong");
 		return -EINVAL;
 	}
 	return 0;

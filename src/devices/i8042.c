@@ -432,7 +432,7 @@ int i8042_load(struct i8042 *d, struct state_buf *b, uint16_t version)
 	else if (kbd_pending && !kbd_takes_parameter(kbd_pending))
 		why = "pending keyboard command takes no parameter";
 	if (why) {
-		log_err("snapshot: i8042: %s", why);
+		state_refuse(b, "i8042: %s", why);
 		return -EINVAL;
 	}
 	pthread_mutex_lock(&d->lock);

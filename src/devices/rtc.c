@@ -399,7 +399,7 @@ int rtc_load(struct rtc *r, struct state_buf *b, uint16_t version)
 	else if (offset > (int64_t)1 << 40 || offset < -((int64_t)1 << 40))
 		why = "clock offset beyond 30000 years";
 	if (why) {
-		log_err("snapshot: rtc: %s", why);
+		state_refuse(b, "rtc: %s", why);
 		return -EINVAL;
 	}
 	pthread_mutex_lock(&r->lock);

@@ -90,7 +90,7 @@ int testdev_load(struct testdev *t, struct state_buf *b, uint16_t version)
 	state_get_bytes(b, pio, sizeof(pio));
 	state_get_bytes(b, mmio, sizeof(mmio));
 	if (version != TESTDEV_STATE_VERSION || state_section_done(b)) {
-		log_err("snapshot: testdev: unknown version or section length wrong");
+		state_refuse(b, "testdev: unknown version or section length wrong");
 		return -EINVAL;
 	}
 	pthread_mutex_lock(&t->lock);

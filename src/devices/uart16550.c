@@ -543,7 +543,7 @@ int uart16550_load(struct uart16550 *u, struct state_buf *b, uint16_t version)
 	      : state_section_done(b)		 ? "section length wrong"
 						 : uart_image_check(&m);
 	if (why) {
-		log_err("snapshot: %s: %s", u->cfg.name, why);
+		state_refuse(b, "%s: %s", u->cfg.name, why);
 		return -EINVAL;
 	}
 	pthread_mutex_lock(&u->lock);

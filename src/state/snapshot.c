@@ -558,7 +558,7 @@ void snapshot_image_free(struct snapshot_image *img)
 	memset(img, 0, sizeof(*img));
 }
 
-static int load_vcpus(struct vm *vm, struct state_buf *b, struct kiln_err *err)
+static int load_vcpus(struct vm *vm, struct state_buf *b)
 {
 	int ret = 0;
 
@@ -570,13 +570,17 @@ static int load_vcpus(struct vm *vm, struct state_buf *b, struct kiln_err *err)
 int snapshot_load_state(struct vm *vm, struct snapshot_image *img, struct kiln_err *err)
 {
 	/* Devices first: they drive their interrupt lines to the saved levels, and the irqchip's
-	 * state loaded afterwards then holds what the snapshot says. */
-	int ret = board_load(vm, &img->body);
+	 * state loaded afterwards then holds what the snapshot says. Every loader's refusal goes to
+	 * err through the stream (state_refuse). */
+	int ret;
+
+	img->body.err = err;
+	ret = board_load(vm, &img->body);
 
 	if (ret == 0)
 		ret = board_platform_load(vm, &img->body);
 	if (ret == 0)
-		ret = load_vcpus(vm, &img->body, err);
+		ret = load_vcpus(vm, &img->body);
 	return ret;
 }
 

@@ -81,8 +81,8 @@ int snapshot_read(const char *snap_path, struct snapshot_image *img,
 void snapshot_image_free(struct snapshot_image *img);
 
 /* Load every section of img into vm, created by vm_create_restore from img->cfg: devices, then
- * the irqchip/PIT/clock, then each vCPU. 0 or -EINVAL/-errno (logged; recorded in err when found
- * here — the board's, devices' and vCPUs' loaders only log theirs for now). */
+ * the irqchip/PIT/clock, then each vCPU. 0 or -EINVAL/-errno; every loader's refusal is logged and
+ * recorded in err (img->body.err = err: loaders refuse through state_refuse). */
 int snapshot_load_state(struct vm *vm, struct snapshot_image *img, struct kiln_err *err) MUST_CHECK;
 
 #endif

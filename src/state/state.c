@@ -1,10 +1,13 @@
 /* state.c — the sectioned state stream: a growable writer and a checked reader over untrusted
  * bytes (see state.h for the encoding). */
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "state/state.h"
+#include "util/err.h"
 
 #define SEC_HDR_FIXED 6 /* u16 version + u32 length after the name's NUL */
 
@@ -307,4 +310,15 @@ void state_buf_free(struct state_buf *b)
 	if (b->cap)
 		free(b->data);
 	memset(b, 0, sizeof(*b));
+}
+
+int state_refuse(struct state_buf *b, const char *fmt, ...)
+{
+	char msg[KILN_ERR_MSG];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	return err_set(b->err, -EINVAL, "snapshot: %s", msg);
 }

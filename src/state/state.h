@@ -11,6 +11,8 @@
 
 #include "util/compiler.h"
 
+struct kiln_err;
+
 #define STATE_NAME_MAX 32 /* section names: "vcpu.0", "irqchip", "uart.com1", "virtio.2", ... */
 
 /*
@@ -33,8 +35,9 @@ struct state_buf {
 	size_t sec_start; /* reader: current section's payload [sec_start, sec_end);
 			   * writer: offset of the open section's length field */
 	size_t sec_end;
-	bool overflow;	 /* a write failed (ENOMEM) or a read ran past its section */
-	bool in_section; /* writer: a section is open; reader: one is selected */
+	struct kiln_err *err; /* reader: where loaders' refusals go (state_refuse); may be NULL */
+	bool overflow;	      /* a write failed (ENOMEM) or a read ran past its section */
+	bool in_section;      /* writer: a section is open; reader: one is selected */
 };
 
 /* --- writing --- */
@@ -77,6 +80,10 @@ void state_get_bytes(struct state_buf *b, void *p, size_t len);
 int state_get_blob(struct state_buf *b, void *p, uint32_t len) MUST_CHECK;
 /* 0 if the selected section was read exactly to its end without overflow, else -EINVAL. */
 int state_section_done(const struct state_buf *b) MUST_CHECK;
+
+/* A loader refuses the stream: log "snapshot: <message>" and record it in b->err (the context of
+ * the restore or migration that is loading: err_set). Returns -EINVAL. */
+int state_refuse(struct state_buf *b, const char *fmt, ...) PRINTF(2, 3);
 
 /* Free a writer's data (a reader's borrowed data is left alone) and zero b. */
 void state_buf_free(struct state_buf *b);

@@ -14,6 +14,7 @@
 #include "backend/disk.h"
 #include "core/board.h"
 #include "core/vm.h"
+#include "util/err.h"
 #include "util/log.h"
 #include "virtio/blk.h"
 
@@ -626,7 +627,8 @@ static int open_disk(struct blk *b, const struct blk_config *cfg)
 				 .force_sync = cfg->force_sync || !cfg->loop,
 				 .depth = BLK_QUEUE_SIZE,
 				 .done = disk_done,
-				 .ctx = b};
+				 .ctx = b,
+				 .err = cfg->err};
 	int ret = disk_open(&dc, &b->disk);
 
 	if (ret < 0)
@@ -634,7 +636,8 @@ static int open_disk(struct blk *b, const struct blk_config *cfg)
 	if (disk_is_async(b->disk)) {
 		ret = event_loop_add(cfg->loop, disk_event_fd(b->disk), EPOLLIN, on_disk_event, b);
 		if (ret < 0) {
-			log_err("disk %s: watching completions: %s", cfg->path, strerror(-ret));
+			err_set(cfg->err, ret, "disk %s: watching completions: %s", cfg->path,
+				strerror(-ret));
 			disk_close(b->disk);
 			return ret;
 		}
@@ -649,9 +652,8 @@ int blk_create(const struct blk_config *cfg, struct blk **out)
 	int ret;
 
 	if (cfg->serial && strlen(cfg->serial) > BLK_ID_LEN) {
-		log_err("disk %s: id '%s' is longer than %d bytes", cfg->path, cfg->serial,
-			BLK_ID_LEN);
-		return -EINVAL;
+		return err_set(cfg->err, -EINVAL, "disk %s: id '%s' is longer than %d bytes",
+			       cfg->path, cfg->serial, BLK_ID_LEN);
 	}
 	b = calloc(1, sizeof(*b));
 	if (!b)
@@ -689,7 +691,8 @@ static int disk_add(struct vm *vm, unsigned index)
 				.serial = dc->id[0] ? serial : NULL,
 				.force_sync = dc->io_engine == DISK_IO_SYNC,
 				.loop = vm->loop,
-				.mem = &vm->mem};
+				.mem = &vm->mem,
+				.err = vm->err};
 	struct blk *blk;
 	int ret;
 
@@ -804,18 +807,18 @@ int blk_load(struct blk *b, struct state_buf *sb, uint16_t version)
 
 	state_get_bytes(sb, serial, sizeof(serial));
 	if (version != BLK_STATE_VERSION || state_section_done(sb)) {
-		log_err("snapshot: virtio-blk: unknown section version or length");
+		state_refuse(sb, "virtio-blk: unknown section version or length");
 		return -EINVAL;
 	}
 	if (cap != b->lim.capacity || ro != b->lim.read_only) {
-		log_err("snapshot: virtio-blk: the disk had %llu sectors%s, this one has %llu%s",
-			(unsigned long long)cap, ro ? " (read-only)" : "",
-			(unsigned long long)b->lim.capacity,
-			b->lim.read_only ? " (read-only)" : "");
+		state_refuse(sb, "virtio-blk: the disk had %llu sectors%s, this one has %llu%s",
+			     (unsigned long long)cap, ro ? " (read-only)" : "",
+			     (unsigned long long)b->lim.capacity,
+			     b->lim.read_only ? " (read-only)" : "");
 		return -EINVAL;
 	}
 	if (memcmp(serial, b->serial, sizeof(serial)) != 0) {
-		log_err("snapshot: virtio-blk: the disk's id differs from the saved one");
+		state_refuse(sb, "virtio-blk: the disk's id differs from the saved one");
 		return -EINVAL;
 	}
 	return 0;

@@ -108,9 +108,11 @@ struct blk_config {
 	bool force_sync;	 /* synchronous pread/pwrite backend even if io_uring works */
 	struct event_loop *loop; /* where io_uring completions are watched; NULL: synchronous */
 	const struct guest_mem *mem;
+	struct kiln_err *err; /* where a creation failure's reason goes (err_set); may be NULL */
 };
 
 struct blk;
+struct kiln_err;
 
 /*
  * Open the image and build the device: virtio device id 2, one queue of BLK_QUEUE_SIZE, features

@@ -437,6 +437,6 @@ int virtio_console_load(struct virtio_console *c, struct state_buf *b, uint16_t 
 	}
 	pthread_mutex_unlock(&c->vd.lock);
 	if (why)
-		log_err("snapshot: virtio-console: %s", why);
+		state_refuse(b, "virtio-console: %s", why);
 	return why ? -EINVAL : 0;
 }

@@ -2,7 +2,8 @@
 #include <errno.h>
 #include <string.h>
 
-#include "util/log.h"
+#include "core/vm.h"
+#include "util/err.h"
 #include "virtio/blk.h"
 #include "virtio/console.h"
 #include "virtio/devices.h"
@@ -22,6 +23,6 @@ int virtio_devices_add(struct vm *vm)
 	for (unsigned i = 0; i < sizeof(kinds) / sizeof(kinds[0]) && ret == 0; i++)
 		ret = kinds[i](vm);
 	if (ret < 0 && ret != -EINVAL)
-		log_err("virtio devices: %s", strerror(-ret));
+		err_set(vm->err, ret, "virtio devices: %s", strerror(-ret));
 	return ret;
 }

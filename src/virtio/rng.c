@@ -311,6 +311,6 @@ int virtio_rng_load(struct virtio_rng *r, struct state_buf *b, uint16_t version)
 		r->held = held;
 	pthread_mutex_unlock(&r->vd.lock);
 	if (why)
-		log_err("snapshot: virtio-rng: %s", why);
+		state_refuse(b, "virtio-rng: %s", why);
 	return why ? -EINVAL : 0;
 }

@@ -314,12 +314,11 @@ void virtio_dev_save(const struct virtio_dev *vd, struct state_buf *b)
 		virtq_save(&vd->vq[i], b);
 }
 
-static int dev_fail(struct virtio_dev *vd, const char *name, const char *why)
+static int dev_fail(struct virtio_dev *vd, struct state_buf *b, const char *name, const char *why)
 {
 	for (unsigned i = 0; i < VIRTIO_DEV_MAX_QUEUES; i++)
 		virtq_reset(&vd->vq[i]);
-	log_err("snapshot: %s (%s): %s", name, vd->ops->name, why);
-	return -EINVAL;
+	return state_refuse(b, "%s (%s): %s", name, vd->ops->name, why);
 }
 
 static const char *dev_check(const struct virtio_dev *vd, uint32_t id, uint64_t offered,
@@ -350,10 +349,10 @@ int virtio_dev_load(struct virtio_dev *vd, struct state_buf *b, const char *name
 				      : dev_check(vd, id, offered, features, status, isr, nq);
 
 	if (why)
-		return dev_fail(vd, name, why);
+		return dev_fail(vd, b, name, why);
 	for (unsigned i = 0; i < nq; i++)
 		if (virtq_load(&vd->vq[i], vd->mem, vd->ops->queue_max, b, &why) < 0)
-			return dev_fail(vd, name, why);
+			return dev_fail(vd, b, name, why);
 	vd->driver_features = drv;
 	vd->features = features;
 	vd->status = status;

@@ -405,14 +405,14 @@ int virtio_mmio_load(struct virtio_mmio *t, struct state_buf *b, uint16_t versio
 	int ret;
 
 	if (version != VIRTIO_MMIO_STATE_VERSION) {
-		log_err("snapshot: %s: section version %u, kiln reads %u", name, version,
-			VIRTIO_MMIO_STATE_VERSION);
+		state_refuse(b, "%s: section version %u, kiln reads %u", name, version,
+			     VIRTIO_MMIO_STATE_VERSION);
 		return -EINVAL;
 	}
 	pthread_mutex_lock(&t->vd->lock);
 	ret = virtio_dev_load(t->vd, b, name);
 	if (ret == 0 && state_section_done(b)) {
-		log_err("snapshot: %s: section length wrong", name);
+		state_refuse(b, "%s: section length wrong", name);
 		ret = -EINVAL;
 	}
 	if (ret == 0) { /* any value is one the driver could have written */

@@ -30,6 +30,7 @@
 #include "devices/rtc.h"
 #include "devices/testdev.h"
 #include "devices/uart16550.h"
+#include "util/err.h"
 #include "util/log.h"
 #include "virtio/devices.h"
 
@@ -97,11 +98,11 @@ static int memory_create(struct vm *vm)
 
 	if (c->hugepages && vm->restore_mem_fd < 0 &&
 	    guest_mem_hugepages_check(c->mem_bytes, &need, &nfree, &psize) < 0) {
-		log_err("--hugepages: need %llu free %llu KiB huge pages, the pool has %llu "
-			"(see /proc/sys/vm/nr_hugepages)",
-			(unsigned long long)need, (unsigned long long)(psize >> 10),
-			(unsigned long long)nfree);
-		return -ENOMEM;
+		return err_set(vm->err, -ENOMEM,
+			       "--hugepages: need %llu free %llu KiB huge pages, the pool has %llu "
+			       "(see /proc/sys/vm/nr_hugepages)",
+			       (unsigned long long)need, (unsigned long long)(psize >> 10),
+			       (unsigned long long)nfree);
 	}
 	if (vm->restore_mem_fd >= 0) { /* the memory file: low RAM, then high RAM */
 		ret = guest_mem_add_file(&vm->mem, 0, low, vm->restore_mem_fd, 0, flags);
@@ -115,12 +116,12 @@ static int memory_create(struct vm *vm)
 			    guest_mem_add(&vm->mem, LAYOUT_RAM_HIGH_GPA, c->mem_bytes - low, flags);
 	}
 	if (ret < 0)
-		log_err("guest memory (%llu MiB): %s", (unsigned long long)(c->mem_bytes >> 20),
-			strerror(-ret));
+		err_set(vm->err, ret, "guest memory (%llu MiB): %s",
+			(unsigned long long)(c->mem_bytes >> 20), strerror(-ret));
 	return ret;
 }
 
-static int serial_sink(const struct serial_config *sc, int *opened)
+static int serial_sink(const struct serial_config *sc, int *opened, struct kiln_err *err)
 {
 	*opened = -1;
 	switch (sc->mode) {
@@ -133,7 +134,7 @@ static int serial_sink(const struct serial_config *sc, int *opened)
 	case SERIAL_FILE:
 		*opened = open(sc->path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 		if (*opened < 0)
-			log_err("serial file %s: %s", sc->path, strerror(errno));
+			err_set(err, -errno, "serial file %s: %s", sc->path, strerror(errno));
 		return *opened;
 	}
 	return -1;
@@ -167,7 +168,7 @@ static int uart_add(struct vm *vm, struct board *b, int i)
 	struct uart16550 *u;
 	int ret;
 
-	uc.out_fd = serial_sink(sc, &b->uart_fd[i]);
+	uc.out_fd = serial_sink(sc, &b->uart_fd[i], vm->err);
 	if (sc->mode == SERIAL_STDIO) {
 		b->console_rx_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 		if (b->console_rx_efd < 0)
@@ -283,8 +284,8 @@ static int debug_exit_add(struct vm *vm, struct board *b)
 	if (!port)
 		return 0;
 	if (window_in_kernel(port, DEBUG_EXIT_PORTS)) {
-		log_err("--debug-exit-port %#x is owned by the in-kernel PIC/PIT", port);
-		return -EINVAL;
+		return err_set(vm->err, -EINVAL,
+			       "--debug-exit-port %#x is owned by the in-kernel PIC/PIT", port);
 	}
 	b->debug_exit = (struct debug_exit){.on_exit = on_debug_exit, .ctx = vm};
 	ret = join(vm, &debug_exit_device_ops, &b->debug_exit, "debug_exit", NULL, 0, 0);
@@ -292,8 +293,9 @@ static int debug_exit_add(struct vm *vm, struct board *b)
 		ret = io_bus_register(&vm->pio, port, DEBUG_EXIT_PORTS, &debug_exit_io_ops,
 				      &b->debug_exit);
 	if (ret == -EEXIST) {
-		log_err("--debug-exit-port %#x collides with another device", port);
-		return -EINVAL; /* a configuration error, not a host one */
+		/* a configuration error, not a host one */
+		return err_set(vm->err, -EINVAL,
+			       "--debug-exit-port %#x collides with another device", port);
 	}
 	return ret;
 }
@@ -346,25 +348,25 @@ static int devices_create(struct vm *vm, struct board *b)
 }
 
 /* Map a whole file read-only; *len set. NULL (and a logged error) on failure. */
-static uint8_t *map_file(const char *what, const char *path, size_t *len)
+static uint8_t *map_file(const char *what, const char *path, size_t *len, struct kiln_err *err)
 {
 	struct stat st;
 	void *p;
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 
 	if (fd < 0) {
-		log_err("%s %s: %s", what, path, strerror(errno));
+		err_set(err, -errno, "%s %s: %s", what, path, strerror(errno));
 		return NULL;
 	}
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size == 0) {
-		log_err("%s %s: not a non-empty regular file", what, path);
+		err_set(err, -EINVAL, "%s %s: not a non-empty regular file", what, path);
 		close(fd);
 		return NULL;
 	}
 	p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
 	close(fd);
 	if (p == MAP_FAILED) {
-		log_err("%s %s: mmap: %s", what, path, strerror(errno));
+		err_set(err, -errno, "%s %s: mmap: %s", what, path, strerror(errno));
 		return NULL;
 	}
 	*len = (size_t)st.st_size;
@@ -388,7 +390,7 @@ static int acpi_tables_write(struct vm *vm, struct board *b)
 		return 0;
 	ret = acpi_write(&vm->mem, &ac, &b->rsdp_gpa);
 	if (ret < 0)
-		log_err("ACPI tables: %s", strerror(-ret));
+		err_set(vm->err, ret, "ACPI tables: %s", strerror(-ret));
 	return ret;
 }
 
@@ -404,7 +406,7 @@ static bool virtio_tokens_wanted(const struct vm_config *c, const char *cmdline)
 /* The user's command line, root= for a root disk (config_kernel_cmdline), then, where the guest
  * needs them (virtio_tokens_wanted), a virtio_mmio.device= token per device, whatever the boot
  * format. NULL (logged) if too long. */
-static char *cmdline_build(const struct vm_config *c, struct board *b)
+static char *cmdline_build(const struct vm_config *c, struct board *b, struct kiln_err *err)
 {
 	char *user = malloc(LAYOUT_CMDLINE_MAX), *out = malloc(LAYOUT_CMDLINE_MAX);
 	int ret = user && out ? config_kernel_cmdline(c, user, LAYOUT_CMDLINE_MAX) : -ENOMEM;
@@ -414,7 +416,8 @@ static char *cmdline_build(const struct vm_config *c, struct board *b)
 	else if (ret == 0)
 		ret = config_copy_str(out, LAYOUT_CMDLINE_MAX, user);
 	if (ret < 0) {
-		log_err("--cmdline: with root= and the virtio device tokens it exceeds %llu bytes",
+		err_set(err, -EINVAL,
+			"--cmdline: with root= and the virtio device tokens it exceeds %llu bytes",
 			(unsigned long long)LAYOUT_CMDLINE_MAX - 1);
 		free(out);
 		out = NULL;
@@ -427,7 +430,7 @@ static char *cmdline_build(const struct vm_config *c, struct board *b)
 static int kernel_load(struct vm *vm, struct board *b)
 {
 	const struct vm_config *c = vm->cfg;
-	char *cmdline = cmdline_build(vm->cfg, b);
+	char *cmdline = cmdline_build(vm->cfg, b, vm->err);
 	struct boot_input in = {.cmdline = cmdline,
 				.proto = c->boot,
 				.load_addr = c->load_addr,
@@ -440,7 +443,7 @@ static int kernel_load(struct vm *vm, struct board *b)
 	if (!cmdline)
 		return -EINVAL;
 	if (c->kernel_path[0]) {
-		kmap = map_file("kernel", c->kernel_path, &in.kernel_len);
+		kmap = map_file("kernel", c->kernel_path, &in.kernel_len, vm->err);
 		if (!kmap)
 			goto out;
 		in.kernel = kmap;
@@ -449,14 +452,15 @@ static int kernel_load(struct vm *vm, struct board *b)
 		in.kernel_len = (size_t)(kiln_demo_guest_end - kiln_demo_guest_start);
 	}
 	if (c->initrd_path[0]) {
-		imap = map_file("initrd", c->initrd_path, &in.initrd_len);
+		imap = map_file("initrd", c->initrd_path, &in.initrd_len, vm->err);
 		if (!imap)
 			goto out;
 		in.initrd = imap;
 	}
 	ret = boot_load(&vm->mem, &in, &b->entry, err, sizeof(err));
 	if (ret < 0)
-		log_err("%s: %s", c->kernel_path[0] ? c->kernel_path : "demo guest", err);
+		err_set(vm->err, ret, "%s: %s", c->kernel_path[0] ? c->kernel_path : "demo guest",
+			err);
 	if (ret == 0)
 		ret = x86_boot_tables_write(&vm->mem, b->entry.mode);
 out:
@@ -505,7 +509,7 @@ int board_create(struct vm *vm)
 	if (ret == 0) {
 		ret = mptable_write(&vm->mem, &b->topo);
 		if (ret < 0)
-			log_err("MP table: %s", strerror(-ret));
+			err_set(vm->err, ret, "MP table: %s", strerror(-ret));
 	}
 	if (ret == 0)
 		ret = bda_write(vm);

@@ -39,7 +39,7 @@ int board_vcpu_load(struct vm *vm, unsigned index, struct state_buf *b)
 
 	snprintf(name, sizeof(name), "vcpu.%u", index);
 	if (state_section(b, name, &v) < 0) {
-		log_err("snapshot: section '%s' is missing", name);
+		state_refuse(b, "section '%s' is missing", name);
 		return -EINVAL;
 	}
 	return x86_vcpu_load(vm->kvm, vm->vcpus[index].fd, board_vcpu_id(vm, index), b, v);

@@ -228,8 +228,8 @@ struct vcpu_image {
 	struct kvm_debugregs debugregs;
 };
 
-#define BAD(id, fmt, ...)                                                                          \
-	(log_err("snapshot: vcpu %u: " fmt, (unsigned)(id), ##__VA_ARGS__), -EINVAL)
+/* Refuse the stream (state_refuse: logged, recorded in b->err): -EINVAL. */
+#define BAD(id, fmt, ...) state_refuse(b, "vcpu %u: " fmt, (unsigned)(id), ##__VA_ARGS__)
 
 static int read_fpu(const struct kvm_sys *k, uint32_t id, struct state_buf *b, struct vcpu_image *v)
 {
@@ -315,7 +315,7 @@ static int read_image(const struct kvm_sys *k, uint32_t id, struct state_buf *b,
 
 /* Registers first, special registers (APIC base) before the LAPIC, MSRs (TSC deadline) after it,
  * events and MP state last. Any refusal by KVM is a bad value in the snapshot. */
-static int apply_image(int fd, uint32_t id, const struct vcpu_image *v)
+static int apply_image(int fd, uint32_t id, const struct vcpu_image *v, struct state_buf *b)
 {
 	int ret = kvm_set_regs(fd, &v->regs);
 
@@ -362,7 +362,7 @@ int x86_vcpu_load(const struct kvm_sys *k, int fd, uint32_t kvm_id, struct state
 		return -ENOMEM;
 	ret = read_image(k, kvm_id, b, v);
 	if (ret == 0)
-		ret = apply_image(fd, kvm_id, v);
+		ret = apply_image(fd, kvm_id, v, b);
 	free(v->xsave);
 	free(v->msrs);
 	free(v);
@@ -407,7 +407,7 @@ int x86_vm_save(int vm_fd, struct state_buf *b)
 	return ret ? ret : state_end_section(b);
 }
 
-#define BADVM(...) (log_err("snapshot: " __VA_ARGS__), -EINVAL)
+#define BADVM(...) state_refuse(b, __VA_ARGS__)
 
 /* Select a section and check its version. */
 static int open_section(struct state_buf *b, const char *name, uint16_t want)
