@@ -7,14 +7,10 @@
 set -uo pipefail
 dump=$1
 
-if ! command -v iasl >/dev/null; then
-	if [ "${CI:-}" = true ]; then
-		echo "FAIL: iasl is missing in CI (scripts/install-deps installs acpica-tools)"
-		exit 1
-	fi
-	echo "SKIP: iasl not installed (apt-get install acpica-tools)"
-	exit 77
-fi
+# shellcheck source=../lib/skiprule.sh
+. "$(dirname "$0")/../lib/skiprule.sh"
+command -v iasl >/dev/null ||
+	cannot_run "iasl not installed (scripts/install-deps installs acpica-tools)"
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT

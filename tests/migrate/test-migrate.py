@@ -13,7 +13,7 @@ usage: test-migrate.py --kiln KILN --count COUNT.elf --dirty DIRTY.elf --pattern
 4. The destination refuses, with one line and exit 2, never starting: bad magic, wrong version,
    unknown frame type, oversized length, bad checksum, MEMORY before CONFIG, pages outside RAM,
    a corrupted byte in a real stream, a stream cut before COMPLETE.
-Exit: 0 pass, 1 fail, 77 skip (no usable /dev/kvm).
+Exit: 0 pass, 1 fail; no usable /dev/kvm: 77 skip, or 1 under CI=true (tests/lib/skiprule.py).
 """
 import argparse
 import json
@@ -29,6 +29,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import kilntest  # noqa: E402  (tests/lib)
+import skiprule  # noqa: E402  (tests/lib)
 
 FAILS = []
 PORT = [46000 + os.getpid() % 2000]
@@ -372,9 +373,8 @@ def main():
     for a in ("--kiln", "--count", "--dirty", "--pattern"):
         ap.add_argument(a, required=True)
     a = ap.parse_args()
-    if not os.access("/dev/kvm", os.R_OK | os.W_OK):
-        print("skip: no usable /dev/kvm")
-        return 77
+    if (status := skiprule.require_kvm()) is not None:
+        return status
     with tempfile.TemporaryDirectory() as tmp:
         test_count(a.kiln, a.count, tmp)
         migrate_guest(a.kiln, tmp, "dirty", a.dirty, "mib=16 print_every=32", " ok")

@@ -15,7 +15,7 @@ usage: test-snapshot.py --kiln KILN --count COUNT.elf --pattern SNAP_PATTERN.elf
    running — each refused with a 400 and one line, the process still answering; then a valid load
    with resume_vm works in that same process. `kiln restore` with a corrupt snapshot or a
    mismatched --memory/--cpus exits 2 with one line on stderr.
-Exit: 0 pass, 1 fail, 77 skip (no usable /dev/kvm).
+Exit: 0 pass, 1 fail; no usable /dev/kvm: 77 skip, or 1 under CI=true (tests/lib/skiprule.py).
 """
 import argparse
 import json
@@ -30,6 +30,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import kilntest  # noqa: E402  (tests/lib)
+import skiprule  # noqa: E402  (tests/lib)
 
 FAILS = []
 COUNTER_GPA = 0x300000
@@ -285,11 +286,8 @@ def main():
     ap.add_argument("--count", required=True)
     ap.add_argument("--pattern", required=True)
     args = ap.parse_args()
-    try:
-        os.close(os.open("/dev/kvm", os.O_RDWR))
-    except OSError as e:
-        print(f"SKIP: /dev/kvm unusable: {e}")
-        return 77
+    if (status := skiprule.require_kvm()) is not None:
+        return status
     tmp = tempfile.mkdtemp(prefix="kiln-snap-")
     try:
         test_count(args.kiln, args.count, tmp)

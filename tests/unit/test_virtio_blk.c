@@ -15,96 +15,41 @@
 #include <cmocka.h>
 
 #include "virtio/blk.h"
-#include "virtio/virtio_mmio.h"
+#include "vdrv.h"
 
-#define BASE	  0xd0000000ULL
-#define MEM_GPA	  0x100000ULL
-#define MEM_LEN	  0x200000ULL
-#define QS	  256
-#define DESC_OFF  0x0000
-#define AVAIL_OFF 0x1000
-#define USED_OFF  0x2000
-#define HEAP_OFF  0x4000 /* buffers are bump-allocated from here */
-#define IMG_LEN	  (1024 * 1024)
-#define SECTORS	  (IMG_LEN / 512)
+#define MEM_LEN 0x200000ULL
+#define QS	256
+#define IMG_LEN (1024 * 1024)
+#define SECTORS (IMG_LEN / 512)
 
 struct fx {
 	char path[64];
 	int fd;
 	bool sync, ro;
-	struct guest_mem mem;
-	struct io_bus bus;
+	struct vdrv d; /* buffers are vdrv_alloc'ed, never freed within a test */
 	struct event_loop loop;
 	int timer_fd;
 	struct blk *blk;
-	struct virtio_dev *vd;
-	struct virtio_mmio *t;
-	uint8_t *ram;
-	uint64_t heap;
-	uint16_t next_desc, avail_idx;
-	int irqs;
 };
 
-/* --- guest memory and registers --- */
+/* --- the driver: vdrv with queue 0 of QS entries --- */
 
-static void *host(struct fx *f, uint64_t gpa)
+static void *host(struct fx *f, uint64_t off)
 {
-	return f->ram + (gpa - MEM_GPA);
-}
-
-static uint64_t galloc(struct fx *f, uint32_t len)
-{
-	uint64_t gpa = MEM_GPA + f->heap;
-
-	f->heap = (f->heap + len + 15) & ~15ULL;
-	assert_true(f->heap <= MEM_LEN);
-	memset(host(f, gpa), 0, len);
-	return gpa;
-}
-
-static uint32_t rd(struct fx *f, uint64_t off)
-{
-	return (uint32_t)io_bus_read(&f->bus, BASE + off, 4);
-}
-
-static void wr(struct fx *f, uint64_t off, uint32_t v)
-{
-	io_bus_write(&f->bus, BASE + off, v, 4);
-}
-
-static uint64_t features(struct fx *f)
-{
-	wr(f, 0x14, 0);
-	uint64_t v = rd(f, 0x10);
-	wr(f, 0x14, 1);
-	return v | (uint64_t)rd(f, 0x10) << 32;
+	return vdrv_ptr(&f->d, off);
 }
 
 /* §3.1.1 accepting the offered features except those in `refuse`, queue 0 of QS entries,
  * DRIVER_OK. */
 static void driver_init_refusing(struct fx *f, uint64_t refuse)
 {
-	uint64_t feat = features(f) & ~refuse;
+	uint64_t feat = vdrv_device_features(&f->d) & ~refuse;
 
-	memset(f->ram, 0, HEAP_OFF);
-	f->next_desc = f->avail_idx = 0;
-	wr(f, 0x70, 0);
-	wr(f, 0x70, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER);
-	wr(f, 0x24, 0);
-	wr(f, 0x20, (uint32_t)feat);
-	wr(f, 0x24, 1);
-	wr(f, 0x20, (uint32_t)(feat >> 32));
-	wr(f, 0x70, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_FEATURES_OK);
-	assert_true(rd(f, 0x70) & VIRTIO_STATUS_FEATURES_OK);
-	wr(f, 0x30, 0);
-	assert_int_equal(rd(f, 0x34), QS);
-	wr(f, 0x38, QS);
-	wr(f, 0x80, (uint32_t)(MEM_GPA + DESC_OFF));
-	wr(f, 0x90, (uint32_t)(MEM_GPA + AVAIL_OFF));
-	wr(f, 0xa0, (uint32_t)(MEM_GPA + USED_OFF));
-	wr(f, 0x44, 1);
-	wr(f, 0x70, rd(f, 0x70) | VIRTIO_STATUS_DRIVER_OK);
-	assert_int_equal(rd(f, 0x70) & (VIRTIO_STATUS_DRIVER_OK | VIRTIO_STATUS_NEEDS_RESET),
+	assert_true(vdrv_set_features(&f->d, feat) & VIRTIO_STATUS_FEATURES_OK);
+	assert_int_equal(vdrv_queue_max(&f->d, 0), QS);
+	assert_int_equal(vdrv_queue_setup(&f->d, 0, QS), 1);
+	vdrv_set_status(&f->d, vdrv_status(&f->d) | VIRTIO_STATUS_DRIVER_OK);
+	assert_int_equal(vdrv_status(&f->d) & (VIRTIO_STATUS_DRIVER_OK | VIRTIO_STATUS_NEEDS_RESET),
 			 VIRTIO_STATUS_DRIVER_OK);
 }
 
@@ -115,11 +60,6 @@ static void driver_init(struct fx *f)
 }
 
 /* --- fixture --- */
-
-static void on_irq(void *ctx)
-{
-	((struct fx *)ctx)->irqs++;
-}
 
 /* A periodic tick that returns from event_loop_run, so the test can look at the rings. */
 static void on_tick(void *ctx, int fd, uint32_t events)
@@ -152,23 +92,17 @@ static void device_create(struct fx *f)
 				.serial = "kiln-test-id",
 				.force_sync = f->sync,
 				.loop = &f->loop,
-				.mem = &f->mem};
-	struct virtio_mmio_config mc = {.base = BASE, .gsi = 5, .vm_fd = -1, .mmio = &f->bus};
+				.mem = &f->d.mem};
 
-	io_bus_init(&f->bus, "mmio", 0);
 	assert_int_equal(blk_create(&bc, &f->blk), 0);
-	f->vd = blk_virtio_dev(f->blk);
-	assert_int_equal(virtio_mmio_create(f->vd, &mc, &f->t), 0);
-	f->vd->raise_irq = on_irq;
-	f->vd->irq_ctx = f;
+	vdrv_attach(&f->d, blk_virtio_dev(f->blk));
 	driver_init(f);
 }
 
 static void device_destroy(struct fx *f)
 {
-	virtio_mmio_destroy(f->t);
+	vdrv_detach(&f->d);
 	blk_destroy(f->blk);
-	io_bus_destroy(&f->bus);
 }
 
 static int setup_common(void **state, bool sync)
@@ -177,15 +111,12 @@ static int setup_common(void **state, bool sync)
 	struct itimerspec its = {.it_interval = {0, 2000000}, .it_value = {0, 2000000}};
 
 	f->sync = sync;
-	f->ram = aligned_alloc(4096, MEM_LEN);
-	guest_mem_init(&f->mem, -1);
-	assert_int_equal(guest_mem_add_host(&f->mem, MEM_GPA, MEM_LEN, f->ram, GUEST_MEM_RAM), 0);
+	vdrv_init_mem(&f->d, MEM_LEN);
 	assert_int_equal(event_loop_init(&f->loop), 0);
 	f->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
 	assert_int_equal(timerfd_settime(f->timer_fd, 0, &its, NULL), 0);
 	assert_int_equal(event_loop_add(&f->loop, f->timer_fd, EPOLLIN, on_tick, f), 0);
 	make_image(f);
-	f->heap = HEAP_OFF;
 	device_create(f);
 	*state = f;
 	return 0;
@@ -209,70 +140,21 @@ static int teardown(void **state)
 	event_loop_del(&f->loop, f->timer_fd);
 	close(f->timer_fd);
 	event_loop_destroy(&f->loop);
-	guest_mem_destroy(&f->mem);
-	free(f->ram);
+	vdrv_fini(&f->d);
 	close(f->fd);
 	unlink(f->path);
 	free(f);
 	return 0;
 }
 
-/* --- the driver side of the split ring --- */
-
-struct seg {
-	uint64_t gpa;
-	uint32_t len;
-	bool write;
-};
-
-static uint16_t used_idx(struct fx *f)
-{
-	return __atomic_load_n((uint16_t *)host(f, MEM_GPA + USED_OFF + 2), __ATOMIC_ACQUIRE);
-}
-
-/* Used element i: the chain id and the bytes written. */
-static void used_elem(struct fx *f, uint16_t i, uint32_t *id, uint32_t *len)
-{
-	uint8_t *e = host(f, MEM_GPA + USED_OFF + 4 + 8 * (i % QS));
-
-	memcpy(id, e, 4);
-	memcpy(len, e + 4, 4);
-}
-
-/* Put a chain of n descriptors on the available ring (no notification). Returns its head. */
-static uint16_t post(struct fx *f, const struct seg *s, unsigned n)
-{
-	uint16_t head = f->next_desc;
-	uint16_t *avail = host(f, MEM_GPA + AVAIL_OFF);
-
-	for (unsigned i = 0; i < n; i++) {
-		uint8_t *d = host(f, MEM_GPA + DESC_OFF + 16 * ((head + i) % QS));
-		uint16_t flags =
-		    (s[i].write ? VIRTQ_DESC_F_WRITE : 0) | (i + 1 < n ? VIRTQ_DESC_F_NEXT : 0);
-		uint16_t next = (uint16_t)((head + i + 1) % QS);
-
-		memcpy(d, &s[i].gpa, 8);
-		memcpy(d + 8, &s[i].len, 4);
-		memcpy(d + 12, &flags, 2);
-		memcpy(d + 14, &next, 2);
-	}
-	f->next_desc = (uint16_t)((head + n) % QS);
-	avail[2 + f->avail_idx % QS] = head;
-	__atomic_store_n(&avail[1], ++f->avail_idx, __ATOMIC_RELEASE);
-	return head;
-}
-
-static void notify(struct fx *f)
-{
-	wr(f, 0x50, 0);
-}
+/* --- requests --- */
 
 /* Run the event loop until the used ring reaches idx (5 s at most). */
 static void pump_until_used(struct fx *f, uint16_t idx)
 {
-	for (int i = 0; i < 2500 && (int16_t)(used_idx(f) - idx) < 0; i++)
+	for (int i = 0; i < 2500 && (int16_t)(vdrv_used_idx(&f->d, 0) - idx) < 0; i++)
 		assert_int_equal(event_loop_run(&f->loop), 0);
-	assert_int_equal(used_idx(f), idx);
+	assert_int_equal(vdrv_used_idx(&f->d, 0), idx);
 }
 
 static void pump(struct fx *f, int ticks)
@@ -283,19 +165,19 @@ static void pump(struct fx *f, int ticks)
 
 static uint64_t header(struct fx *f, uint32_t type, uint64_t sector)
 {
-	uint64_t gpa = galloc(f, BLK_HDR_LEN);
+	uint64_t off = vdrv_alloc(&f->d, BLK_HDR_LEN);
 
-	memcpy(host(f, gpa), &type, 4);
-	memcpy(host(f, gpa + 8), &sector, 8);
-	return gpa;
+	memcpy(host(f, off), &type, 4);
+	memcpy(host(f, off + 8), &sector, 8);
+	return off;
 }
 
 static uint64_t status_buf(struct fx *f)
 {
-	uint64_t gpa = galloc(f, 1);
+	uint64_t off = vdrv_alloc(&f->d, 1);
 
-	*(uint8_t *)host(f, gpa) = 0xee;
-	return gpa;
+	*(uint8_t *)host(f, off) = 0xee;
+	return off;
 }
 
 struct done {
@@ -303,32 +185,32 @@ struct done {
 	uint32_t len; /* used length */
 };
 
-/* Post chain s (n segments) whose status byte is at status_gpa (0: none), notify, wait. */
-static struct done submit(struct fx *f, const struct seg *s, unsigned n, uint64_t status_gpa)
+/* Post chain s (n segments) whose status byte is at status_off (0: none), notify, wait. */
+static struct done submit(struct fx *f, const struct vdrv_buf *s, unsigned n, uint64_t status_off)
 {
-	uint16_t head = post(f, s, n), idx = (uint16_t)(used_idx(f) + 1);
+	uint16_t head = vdrv_add(&f->d, 0, s, n), idx = (uint16_t)(vdrv_used_idx(&f->d, 0) + 1);
 	struct done d;
 	uint32_t id;
 
-	notify(f);
+	vdrv_kick(&f->d, 0);
 	pump_until_used(f, idx);
-	used_elem(f, (uint16_t)(idx - 1), &id, &d.len);
+	vdrv_used_elem(&f->d, 0, (uint16_t)(idx - 1), &id, &d.len);
 	assert_int_equal(id, head);
-	d.status = status_gpa ? *(uint8_t *)host(f, status_gpa) : 0xee;
+	d.status = status_off ? *(uint8_t *)host(f, status_off) : 0xee;
 	return d;
 }
 
 /* The usual three-part request: header, one data buffer (if len), status. */
-static struct done simple(struct fx *f, uint32_t type, uint64_t sector, uint64_t data_gpa,
+static struct done simple(struct fx *f, uint32_t type, uint64_t sector, uint64_t data_off,
 			  uint32_t len, bool data_write)
 {
 	uint64_t st = status_buf(f);
-	struct seg s[3] = {{header(f, type, sector), BLK_HDR_LEN, false}};
+	struct vdrv_buf s[3] = {{header(f, type, sector), BLK_HDR_LEN, false}};
 	unsigned n = 1;
 
 	if (len)
-		s[n++] = (struct seg){data_gpa, len, data_write};
-	s[n++] = (struct seg){st, 1, true};
+		s[n++] = (struct vdrv_buf){data_off, len, data_write};
+	s[n++] = (struct vdrv_buf){st, 1, true};
 	return submit(f, s, n, st);
 }
 
@@ -340,13 +222,13 @@ static void file_read(struct fx *f, uint64_t off, void *buf, size_t len)
 /* A read that must work: the device is still in service. */
 static void check_alive(struct fx *f)
 {
-	uint64_t buf = galloc(f, 512);
+	uint64_t buf = vdrv_alloc(&f->d, 512);
 	struct done d = simple(f, VIRTIO_BLK_T_IN, 7, buf, 512, true);
 
 	assert_int_equal(d.status, VIRTIO_BLK_S_OK);
 	assert_int_equal(d.len, 513);
 	assert_int_equal(*(uint8_t *)host(f, buf), 0x87);
-	assert_false(rd(f, 0x70) & VIRTIO_STATUS_NEEDS_RESET);
+	assert_false(vdrv_status(&f->d) & VIRTIO_STATUS_NEEDS_RESET);
 }
 
 /* --- tests --- */
@@ -354,9 +236,9 @@ static void check_alive(struct fx *f)
 static void test_identity_and_config(void **state)
 {
 	struct fx *f = *state;
-	uint64_t feat = features(f), cap;
+	uint64_t feat = vdrv_device_features(&f->d), cap;
 
-	assert_int_equal(rd(f, 0x08), VIRTIO_ID_BLOCK);
+	assert_int_equal(vdrv_rd(&f->d, VDRV_REG_DEVICE_ID), VIRTIO_ID_BLOCK);
 	assert_true(feat & (1ULL << VIRTIO_BLK_F_SEG_MAX));
 	assert_true(feat & (1ULL << VIRTIO_BLK_F_BLK_SIZE));
 	assert_true(feat & (1ULL << VIRTIO_BLK_F_FLUSH));
@@ -364,31 +246,31 @@ static void test_identity_and_config(void **state)
 	assert_true(feat & (1ULL << VIRTIO_BLK_F_WRITE_ZEROES));
 	assert_false(feat & (1ULL << VIRTIO_BLK_F_RO));
 	assert_false(feat & (1ULL << VIRTIO_BLK_F_SIZE_MAX));
-	cap = rd(f, 0x100) | (uint64_t)rd(f, 0x104) << 32;
+	cap = vdrv_cfg_rd(&f->d, 0, 4) | (uint64_t)vdrv_cfg_rd(&f->d, 4, 4) << 32;
 	assert_int_equal(cap, SECTORS);
-	assert_int_equal(rd(f, 0x100 + 12), BLK_SEG_MAX);
-	assert_int_equal(rd(f, 0x100 + 20), 512);
-	assert_int_equal(rd(f, 0x100 + 36), BLK_MAX_DWZ_SECTORS);
-	assert_int_equal(rd(f, 0x100 + 40), 1);
-	assert_int_equal(rd(f, 0x100 + 44), BLK_DISCARD_ALIGNMENT);
-	assert_int_equal(rd(f, 0x100 + 48), BLK_MAX_DWZ_SECTORS);
-	assert_int_equal(rd(f, 0x100 + 52), 1);
-	assert_int_equal(io_bus_read(&f->bus, BASE + 0x100 + 56, 1), 1);
+	assert_int_equal(vdrv_cfg_rd(&f->d, 12, 4), BLK_SEG_MAX);
+	assert_int_equal(vdrv_cfg_rd(&f->d, 20, 4), 512);
+	assert_int_equal(vdrv_cfg_rd(&f->d, 36, 4), BLK_MAX_DWZ_SECTORS);
+	assert_int_equal(vdrv_cfg_rd(&f->d, 40, 4), 1);
+	assert_int_equal(vdrv_cfg_rd(&f->d, 44, 4), BLK_DISCARD_ALIGNMENT);
+	assert_int_equal(vdrv_cfg_rd(&f->d, 48, 4), BLK_MAX_DWZ_SECTORS);
+	assert_int_equal(vdrv_cfg_rd(&f->d, 52, 4), 1);
+	assert_int_equal(vdrv_cfg_rd(&f->d, 56, 1), 1);
 	/* Config space is read-only; past its end reads as zero. */
-	wr(f, 0x100, 0);
-	assert_int_equal(rd(f, 0x100), SECTORS);
-	assert_int_equal(io_bus_read(&f->bus, BASE + 0x100 + 60, 4), 0);
+	vdrv_cfg_wr(&f->d, 0, 0, 4);
+	assert_int_equal(vdrv_cfg_rd(&f->d, 0, 4), SECTORS);
+	assert_int_equal(vdrv_cfg_rd(&f->d, 60, 4), 0);
 }
 
 static void test_read(void **state)
 {
 	struct fx *f = *state;
-	uint64_t a = galloc(f, 1024), b = galloc(f, 512);
+	uint64_t a = vdrv_alloc(&f->d, 1024), b = vdrv_alloc(&f->d, 512);
 	uint64_t st = status_buf(f);
-	struct seg s[4] = {{header(f, VIRTIO_BLK_T_IN, 3), 16, false},
-			   {a, 1024, true},
-			   {b, 512, true},
-			   {st, 1, true}};
+	struct vdrv_buf s[4] = {{header(f, VIRTIO_BLK_T_IN, 3), 16, false},
+				{a, 1024, true},
+				{b, 512, true},
+				{st, 1, true}};
 	uint8_t want[1536];
 	struct done d = submit(f, s, 4, st);
 	struct blk_stats bs;
@@ -401,7 +283,7 @@ static void test_read(void **state)
 	/* The last sector, exactly at the end. */
 	d = simple(f, VIRTIO_BLK_T_IN, SECTORS - 1, a, 512, true);
 	assert_int_equal(d.status, VIRTIO_BLK_S_OK);
-	assert_true(f->irqs >= 1);
+	assert_true(f->d.irqs >= 1);
 	blk_get_stats(f->blk, &bs);
 	assert_int_equal(bs.reads, 2);
 	assert_int_equal(bs.bytes_read, 2048);
@@ -410,8 +292,8 @@ static void test_read(void **state)
 static void test_write_flush(void **state)
 {
 	struct fx *f = *state;
-	uint64_t a = galloc(f, 4096), hd = galloc(f, 16 + 512), st = status_buf(f);
-	struct seg s[3] = {{hd, 16 + 512, false}, {a + 512, 4096 - 512, false}, {st, 1, true}};
+	uint64_t a = vdrv_alloc(&f->d, 4096), hd = vdrv_alloc(&f->d, 16 + 512), st = status_buf(f);
+	struct vdrv_buf s[3] = {{hd, 16 + 512, false}, {a + 512, 4096 - 512, false}, {st, 1, true}};
 	uint32_t type = VIRTIO_BLK_T_OUT;
 	uint64_t sector = 10;
 	uint8_t back[4096];
@@ -444,7 +326,7 @@ static struct done dwz(struct fx *f, uint32_t type, uint64_t sector, uint32_t n,
 static void test_write_through_without_flush(void **state)
 {
 	struct fx *f = *state;
-	uint64_t a = galloc(f, 512);
+	uint64_t a = vdrv_alloc(&f->d, 512);
 	uint8_t back[512];
 	struct blk_stats bs;
 	struct done d;
@@ -475,7 +357,7 @@ static void test_write_through_without_flush(void **state)
 /* DISCARD / WRITE_ZEROES request with one range. */
 static struct done dwz(struct fx *f, uint32_t type, uint64_t sector, uint32_t n, uint32_t flags)
 {
-	uint64_t r = galloc(f, 16);
+	uint64_t r = vdrv_alloc(&f->d, 16);
 
 	memcpy(host(f, r), &sector, 8);
 	memcpy(host(f, r + 8), &n, 4);
@@ -537,7 +419,7 @@ static void test_write_zeroes(void **state)
 static void test_get_id(void **state)
 {
 	struct fx *f = *state;
-	uint64_t buf = galloc(f, 32);
+	uint64_t buf = vdrv_alloc(&f->d, 32);
 	char want[20] = "kiln-test-id";
 	struct done d;
 
@@ -559,16 +441,16 @@ static void test_get_id(void **state)
 static void test_read_only(void **state)
 {
 	struct fx *f = *state;
-	uint64_t a = galloc(f, 512);
+	uint64_t a = vdrv_alloc(&f->d, 512);
 	uint8_t before[512], after[512];
 	struct done d;
 
 	device_destroy(f);
 	f->ro = true;
 	device_create(f);
-	assert_true(features(f) & (1ULL << VIRTIO_BLK_F_RO));
-	assert_false(features(f) & (1ULL << VIRTIO_BLK_F_DISCARD));
-	assert_false(features(f) & (1ULL << VIRTIO_BLK_F_WRITE_ZEROES));
+	assert_true(vdrv_device_features(&f->d) & (1ULL << VIRTIO_BLK_F_RO));
+	assert_false(vdrv_device_features(&f->d) & (1ULL << VIRTIO_BLK_F_DISCARD));
+	assert_false(vdrv_device_features(&f->d) & (1ULL << VIRTIO_BLK_F_WRITE_ZEROES));
 	file_read(f, 5 * 512, before, 512);
 	memset(host(f, a), 0, 512);
 	d = simple(f, VIRTIO_BLK_T_OUT, 5, a, 512, false);
@@ -587,29 +469,29 @@ static void test_read_only(void **state)
 static void test_malformed(void **state)
 {
 	struct fx *f = *state;
-	uint64_t buf = galloc(f, 4096), st;
+	uint64_t buf = vdrv_alloc(&f->d, 4096), st;
 	struct blk_stats bs;
 	struct done d;
 
 	/* Header too short: 8 readable bytes. */
 	st = status_buf(f);
 	d = submit(f,
-		   (struct seg[]){
+		   (struct vdrv_buf[]){
 		       {header(f, VIRTIO_BLK_T_IN, 0), 8, false}, {buf, 512, true}, {st, 1, true}},
 		   3, st);
 	assert_int_equal(d.status, VIRTIO_BLK_S_IOERR);
 	assert_int_equal(d.len, 1);
 	/* Header in a writable segment: no readable bytes at all. */
 	st = status_buf(f);
-	d = submit(f, (struct seg[]){{header(f, VIRTIO_BLK_T_IN, 0), 16, true}, {st, 1, true}}, 2,
-		   st);
+	d = submit(f, (struct vdrv_buf[]){{header(f, VIRTIO_BLK_T_IN, 0), 16, true}, {st, 1, true}},
+		   2, st);
 	assert_int_equal(d.status, VIRTIO_BLK_S_IOERR);
 	/* No status byte (an OUT whose last byte is readable): returned with 0 bytes. */
 	st = status_buf(f);
 	d = submit(f,
-		   (struct seg[]){{header(f, VIRTIO_BLK_T_OUT, 0), 16, false},
-				  {buf, 512, false},
-				  {st, 1, false}},
+		   (struct vdrv_buf[]){{header(f, VIRTIO_BLK_T_OUT, 0), 16, false},
+				       {buf, 512, false},
+				       {st, 1, false}},
 		   3, st);
 	assert_int_equal(d.len, 0);
 	assert_int_equal(d.status, 0xee);
@@ -646,8 +528,8 @@ static void test_malformed(void **state)
 static void test_too_many_segments(void **state)
 {
 	struct fx *f = *state;
-	struct seg *s = calloc(257, sizeof(*s));
-	uint64_t hd = galloc(f, 16 + 512), st = status_buf(f);
+	struct vdrv_buf *s = calloc(257, sizeof(*s));
+	uint64_t hd = vdrv_alloc(&f->d, 16 + 512), st = status_buf(f);
 	uint32_t type = VIRTIO_BLK_T_OUT;
 	uint64_t sector = 300;
 	unsigned n = 0;
@@ -655,16 +537,16 @@ static void test_too_many_segments(void **state)
 
 	memcpy(host(f, hd), &type, 4);
 	memcpy(host(f, hd + 8), &sector, 8);
-	s[n++] = (struct seg){hd, 16 + 512, false};
+	s[n++] = (struct vdrv_buf){hd, 16 + 512, false};
 	for (int i = 0; i < 254; i++)
-		s[n++] = (struct seg){galloc(f, 512), 512, false};
-	s[n++] = (struct seg){st, 1, true};
+		s[n++] = (struct vdrv_buf){vdrv_alloc(&f->d, 512), 512, false};
+	s[n++] = (struct vdrv_buf){st, 1, true};
 	assert_int_equal(n, 256);
 	d = submit(f, s, n, st);
 	assert_int_equal(d.status, VIRTIO_BLK_S_IOERR);
 	/* One fewer data segment is fine: 254 = seg_max. */
 	st = status_buf(f);
-	s[254] = (struct seg){st, 1, true};
+	s[254] = (struct vdrv_buf){st, 1, true};
 	d = submit(f, s, 255, st);
 	assert_int_equal(d.status, VIRTIO_BLK_S_OK);
 	free(s);
@@ -676,14 +558,14 @@ static void test_too_many_segments(void **state)
 static void test_ring_violation_needs_reset(void **state)
 {
 	struct fx *f = *state;
-	uint64_t buf = galloc(f, 512), st = status_buf(f);
-	struct seg s[3] = {
+	uint64_t buf = vdrv_alloc(&f->d, 512), st = status_buf(f);
+	struct vdrv_buf s[3] = {
 	    {header(f, VIRTIO_BLK_T_IN, 0), 16, false}, {buf, 512, true}, {st, 1, false}};
 
-	post(f, s, 3);
-	notify(f);
-	assert_true(rd(f, 0x70) & VIRTIO_STATUS_NEEDS_RESET);
-	assert_int_equal(used_idx(f), 0);
+	vdrv_add(&f->d, 0, s, 3);
+	vdrv_kick(&f->d, 0);
+	assert_true(vdrv_status(&f->d) & VIRTIO_STATUS_NEEDS_RESET);
+	assert_int_equal(vdrv_used_idx(&f->d, 0), 0);
 	driver_init(f);
 	check_alive(f);
 }
@@ -696,26 +578,27 @@ static void test_reset_in_flight(void **state)
 	struct blk_stats bs;
 
 	for (int i = 0; i < 8; i++) {
-		uint64_t buf = galloc(f, 65536);
+		uint64_t buf = vdrv_alloc(&f->d, 65536);
 
 		st[i] = status_buf(f);
-		post(f,
-		     (struct seg[]){{header(f, VIRTIO_BLK_T_IN, (uint64_t)i * 128), 16, false},
-				    {buf, 65536, true},
-				    {st[i], 1, true}},
-		     3);
+		vdrv_add(
+		    &f->d, 0,
+		    (struct vdrv_buf[]){{header(f, VIRTIO_BLK_T_IN, (uint64_t)i * 128), 16, false},
+					{buf, 65536, true},
+					{st[i], 1, true}},
+		    3);
 	}
-	notify(f); /* io_uring: submitted, completions wait for the loop */
-	wr(f, 0x70, 0);
-	assert_int_equal(rd(f, 0x70), 0);
+	vdrv_kick(&f->d, 0); /* io_uring: submitted, completions wait for the loop */
+	vdrv_set_status(&f->d, 0);
+	assert_int_equal(vdrv_status(&f->d), 0);
 	pump(f, 20);
 	blk_get_stats(f->blk, &bs);
 	if (f->sync) { /* completed inside notify, before the reset */
 		assert_int_equal(bs.dropped, 0);
-		assert_int_equal(used_idx(f), 8);
+		assert_int_equal(vdrv_used_idx(&f->d, 0), 8);
 	} else {
 		assert_int_equal(bs.dropped, 8);
-		assert_int_equal(used_idx(f), 0);
+		assert_int_equal(vdrv_used_idx(&f->d, 0), 0);
 		for (int i = 0; i < 8; i++)
 			assert_int_equal(*(uint8_t *)host(f, st[i]), 0xee);
 	}
@@ -731,15 +614,16 @@ static void test_batch(void **state)
 	uint8_t want[512];
 
 	for (int i = 0; i < 64; i++) {
-		buf[i] = galloc(f, 512);
+		buf[i] = vdrv_alloc(&f->d, 512);
 		st[i] = status_buf(f);
-		post(f,
-		     (struct seg[]){{header(f, VIRTIO_BLK_T_IN, (uint64_t)i * 5), 16, false},
-				    {buf[i], 512, true},
-				    {st[i], 1, true}},
-		     3);
+		vdrv_add(
+		    &f->d, 0,
+		    (struct vdrv_buf[]){{header(f, VIRTIO_BLK_T_IN, (uint64_t)i * 5), 16, false},
+					{buf[i], 512, true},
+					{st[i], 1, true}},
+		    3);
 	}
-	notify(f);
+	vdrv_kick(&f->d, 0);
 	pump_until_used(f, 64);
 	for (int i = 0; i < 64; i++) {
 		assert_int_equal(*(uint8_t *)host(f, st[i]), VIRTIO_BLK_S_OK);
@@ -752,7 +636,7 @@ static void test_bad_config(void **state)
 {
 	struct fx *f = *state;
 	struct blk_config bc = {
-	    .path = f->path, .serial = "this-serial-is-too-long", .mem = &f->mem};
+	    .path = f->path, .serial = "this-serial-is-too-long", .mem = &f->d.mem};
 	struct blk *b;
 
 	assert_int_equal(blk_create(&bc, &b), -EINVAL);

@@ -94,8 +94,7 @@ static int teardown(void **state)
 {
 	struct fx *f = *state;
 
-	virtio_mmio_destroy(f->d.t);
-	f->d.t = NULL;
+	vdrv_detach(&f->d);
 	virtio_console_destroy(f->con);
 	vdrv_fini(&f->d);
 	event_loop_destroy(&f->loop);
@@ -159,20 +158,19 @@ static int pending_bytes(int fd)
 static void test_identity_and_config(void **state)
 {
 	struct fx *f = *state;
-	uint32_t feat;
+	uint64_t feat;
 
 	make_stdio(f, false);
-	assert_int_equal(vdrv_rd(&f->d, 0x08), VIRTIO_ID_CONSOLE);
-	vdrv_wr(&f->d, 0x14, 0);
-	feat = vdrv_rd(&f->d, 0x10);
+	assert_int_equal(vdrv_rd(&f->d, VDRV_REG_DEVICE_ID), VIRTIO_ID_CONSOLE);
+	feat = vdrv_device_features(&f->d);
 	assert_true(feat & (1u << VIRTIO_CONSOLE_F_EMERG_WRITE));
 	assert_false(feat & (1u << VIRTIO_CONSOLE_F_MULTIPORT));
 	assert_false(feat & (1u << VIRTIO_CONSOLE_F_SIZE));
-	assert_int_equal(io_bus_read(&f->d.bus, VDRV_BASE + 0x100, 4), 0); /* cols, rows */
-	assert_int_equal(io_bus_read(&f->d.bus, VDRV_BASE + 0x104, 4), 1); /* max_nr_ports */
-	assert_int_equal(io_bus_read(&f->d.bus, VDRV_BASE + 0x108, 4), 0); /* emerg_wr */
-	vdrv_wr(&f->d, 0x30, 2);
-	assert_int_equal(vdrv_rd(&f->d, 0x34), 0); /* no control queues: no MULTIPORT */
+	assert_int_equal(vdrv_cfg_rd(&f->d, VIRTIO_CONSOLE_CFG_COLS, 4), 0); /* cols, rows */
+	assert_int_equal(vdrv_cfg_rd(&f->d, VIRTIO_CONSOLE_CFG_MAX_NR_PORTS, 4),
+			 1);							 /* max_nr_ports */
+	assert_int_equal(vdrv_cfg_rd(&f->d, VIRTIO_CONSOLE_CFG_EMERG_WR, 4), 0); /* emerg_wr */
+	assert_int_equal(vdrv_queue_max(&f->d, 2), 0); /* no control queues: no MULTIPORT */
 }
 
 static void test_transmit_to_pipe(void **state)
@@ -319,16 +317,16 @@ static void test_emergency_write(void **state)
 
 	make_stdio(f, false);
 	/* Before any negotiation (§5.3.4 allows it): a 32-bit write of emerg_wr. */
-	io_bus_write(&f->d.bus, VDRV_BASE + 0x100 + VIRTIO_CONSOLE_CFG_EMERG_WR, 'E', 4);
-	io_bus_write(&f->d.bus, VDRV_BASE + 0x100 + VIRTIO_CONSOLE_CFG_EMERG_WR, 0x4d2121, 4);
-	io_bus_write(&f->d.bus, VDRV_BASE + 0x100, 0x4141, 2); /* read-only fields: ignored */
-	io_bus_write(&f->d.bus, VDRV_BASE + 0x104, 0x41414141, 4);
+	vdrv_cfg_wr(&f->d, VIRTIO_CONSOLE_CFG_EMERG_WR, 'E', 4);
+	vdrv_cfg_wr(&f->d, VIRTIO_CONSOLE_CFG_EMERG_WR, 0x4d2121, 4);
+	vdrv_cfg_wr(&f->d, VIRTIO_CONSOLE_CFG_COLS, 0x4141, 2); /* read-only fields: ignored */
+	vdrv_cfg_wr(&f->d, VIRTIO_CONSOLE_CFG_MAX_NR_PORTS, 0x41414141, 4);
 	expect_read(f->out[0], "E!");
-	assert_int_equal(io_bus_read(&f->d.bus, VDRV_BASE + 0x104, 4), 1);
+	assert_int_equal(vdrv_cfg_rd(&f->d, VIRTIO_CONSOLE_CFG_MAX_NR_PORTS, 4), 1);
 	assert_int_equal(virtio_console_stats(f->con).emerg_bytes, 2);
 	/* With the output full, the character is dropped and counted, never blocking. */
 	fill_pipe(f->out[1]);
-	io_bus_write(&f->d.bus, VDRV_BASE + 0x100 + VIRTIO_CONSOLE_CFG_EMERG_WR, 'L', 1);
+	vdrv_cfg_wr(&f->d, VIRTIO_CONSOLE_CFG_EMERG_WR, 'L', 1);
 	assert_int_equal(virtio_console_stats(f->con).emerg_dropped, 1);
 }
 
@@ -351,7 +349,7 @@ static void test_malformed_chains(void **state)
 	vdrv_kick(&f->d, RXQ);
 	expect_used(f, RXQ, h, 0);
 	assert_int_equal(virtio_console_stats(f->con).malformed, 2);
-	assert_false(vdrv_rd(&f->d, 0x70) & VIRTIO_STATUS_NEEDS_RESET);
+	assert_false(vdrv_status(&f->d) & VIRTIO_STATUS_NEEDS_RESET);
 	/* The device carries on: the input goes to the next good buffer. */
 	h = post_rx(f, D + 0x400, 8);
 	expect_used(f, RXQ, h, 2);
@@ -359,7 +357,7 @@ static void test_malformed_chains(void **state)
 	/* A descriptor outside guest memory breaks the device instead. */
 	h = vdrv_add(&f->d, TXQ, &(struct vdrv_buf){VDRV_MEM_LEN - 2, 8, false}, 1);
 	vdrv_kick(&f->d, TXQ);
-	assert_true(vdrv_rd(&f->d, 0x70) & VIRTIO_STATUS_NEEDS_RESET);
+	assert_true(vdrv_status(&f->d) & VIRTIO_STATUS_NEEDS_RESET);
 }
 
 /* Reset with a transmit chain stuck on a full output and a receive buffer waiting for input. */
@@ -376,7 +374,7 @@ static void test_reset_with_data_pending(void **state)
 	post_rx(f, D + 0x100, 16);
 	assert_true(f->con->tx_held);
 	assert_true(f->con->rx_held);
-	vdrv_wr(&f->d, 0x70, 0);
+	vdrv_set_status(&f->d, 0);
 	assert_false(f->con->tx_held);
 	assert_false(f->con->rx_held);
 	/* Events after the reset find a device that is not live: nothing moves. */
@@ -488,8 +486,7 @@ static void test_socket_round_trip(void **state)
 	assert_int_equal(cs.tx_dropped, 8);
 	close(cl);
 	vdrv_pump(&f->loop, 1000);
-	virtio_mmio_destroy(f->d.t);
-	f->d.t = NULL;
+	vdrv_detach(&f->d);
 	virtio_console_destroy(f->con);
 	f->con = NULL;
 	assert_int_equal(stat(f->path, &st), -1); /* the socket file is removed */

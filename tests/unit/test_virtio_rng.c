@@ -60,8 +60,7 @@ static int teardown(void **state)
 {
 	struct fx *f = *state;
 
-	virtio_mmio_destroy(f->d.t);
-	f->d.t = NULL;
+	vdrv_detach(&f->d);
 	virtio_rng_destroy(f->rng);
 	vdrv_fini(&f->d);
 	event_loop_destroy(&f->loop);
@@ -81,11 +80,9 @@ static void test_identity(void **state)
 {
 	struct fx *f = *state;
 
-	assert_int_equal(vdrv_rd(&f->d, 0x08), VIRTIO_ID_RNG);
-	vdrv_wr(&f->d, 0x30, 0);
-	assert_int_equal(vdrv_rd(&f->d, 0x34), VIRTIO_RNG_QUEUE_MAX);
-	vdrv_wr(&f->d, 0x30, 1);
-	assert_int_equal(vdrv_rd(&f->d, 0x34), 0); /* one queue only */
+	assert_int_equal(vdrv_rd(&f->d, VDRV_REG_DEVICE_ID), VIRTIO_ID_RNG);
+	assert_int_equal(vdrv_queue_max(&f->d, 0), VIRTIO_RNG_QUEUE_MAX);
+	assert_int_equal(vdrv_queue_max(&f->d, 1), 0); /* one queue only */
 }
 
 static void test_fills_buffers(void **state)
@@ -147,7 +144,7 @@ static void test_readable_chain_refused(void **state)
 	assert_true(vdrv_used(&f->d, 0, &id, &len));
 	assert_int_equal(len, 8);
 	assert_int_equal(virtio_rng_stats(f->rng).malformed, 1);
-	assert_false(vdrv_rd(&f->d, 0x70) & VIRTIO_STATUS_NEEDS_RESET);
+	assert_false(vdrv_status(&f->d) & VIRTIO_STATUS_NEEDS_RESET);
 }
 
 static void test_bad_descriptor_needs_reset(void **state)
@@ -160,7 +157,7 @@ static void test_bad_descriptor_needs_reset(void **state)
 	vdrv_add(&f->d, 0, &outside, 1);
 	vdrv_kick(&f->d, 0);
 	assert_false(vdrv_used(&f->d, 0, &id, &len));
-	assert_true(vdrv_rd(&f->d, 0x70) & VIRTIO_STATUS_NEEDS_RESET);
+	assert_true(vdrv_status(&f->d) & VIRTIO_STATUS_NEEDS_RESET);
 }
 
 static void test_dry_source_retries_on_timer(void **state)
@@ -231,7 +228,7 @@ static void test_reset_with_request_held(void **state)
 	src_dry = 1;
 	vdrv_add(&f->d, 0, &b, 1);
 	vdrv_kick(&f->d, 0);
-	vdrv_wr(&f->d, 0x70, 0); /* reset: the held request is forgotten */
+	vdrv_set_status(&f->d, 0); /* reset: the held request is forgotten */
 	assert_false(f->rng->held);
 	vdrv_pump(&f->loop, 30); /* the timer finds nothing to do */
 	vdrv_start(&f->d, 1, 0);

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # check-format.sh SRCDIR — every tracked C file is formatted as .clang-format says.
 set -euo pipefail
+# shellcheck source=../lib/skiprule.sh
+. "$(dirname "$0")/../lib/skiprule.sh"
 cd "$1"
-command -v clang-format >/dev/null || { echo "clang-format not installed"; exit 77; }
+command -v clang-format >/dev/null || cannot_run "clang-format not installed"
 files=$(git ls-files '*.c' '*.h' 2>/dev/null || find src tests -name '*.[ch]')
 bad=0
 for f in $files; do
