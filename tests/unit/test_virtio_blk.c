@@ -606,6 +606,42 @@ static void test_reset_in_flight(void **state)
 	check_alive(f);
 }
 
+/* The driver takes its queue down (QueueReady = 0) while reads are in flight and sets it up again:
+ * the old requests' completions are dropped, never pushed into the new ring, and their status
+ * bytes stay untouched; the queue then works. */
+static void test_queue_reset_in_flight(void **state)
+{
+	struct fx *f = *state;
+	uint64_t st[8];
+	struct blk_stats bs;
+
+	for (int i = 0; i < 8; i++) {
+		uint64_t buf = vdrv_alloc(&f->d, 65536);
+
+		st[i] = status_buf(f);
+		vdrv_add(
+		    &f->d, 0,
+		    (struct vdrv_buf[]){{header(f, VIRTIO_BLK_T_IN, (uint64_t)i * 128), 16, false},
+					{buf, 65536, true},
+					{st[i], 1, true}},
+		    3);
+	}
+	vdrv_kick(&f->d, 0);
+	vdrv_wr(&f->d, VDRV_REG_QUEUE_SEL, 0);
+	vdrv_wr(&f->d, VDRV_REG_QUEUE_READY, 0);
+	assert_int_equal(vdrv_rd(&f->d, VDRV_REG_QUEUE_READY), 0);
+	assert_int_equal(vdrv_queue_setup(&f->d, 0, QS), 1);
+	pump(f, 20);
+	blk_get_stats(f->blk, &bs);
+	assert_int_equal(bs.dropped, f->sync ? 0 : 8);
+	assert_int_equal(vdrv_used_idx(&f->d, 0), 0); /* the new ring saw nothing of them */
+	if (!f->sync)
+		for (int i = 0; i < 8; i++)
+			assert_int_equal(*(uint8_t *)host(f, st[i]), 0xee);
+	assert_false(vdrv_status(&f->d) & VIRTIO_STATUS_NEEDS_RESET);
+	check_alive(f);
+}
+
 /* Many requests in one notification, completing in a batch. */
 static void test_batch(void **state)
 {
@@ -667,6 +703,7 @@ int main(void)
 	    BOTH(test_too_many_segments),
 	    BOTH(test_ring_violation_needs_reset),
 	    BOTH(test_reset_in_flight),
+	    BOTH(test_queue_reset_in_flight),
 	    BOTH(test_batch),
 	    cmocka_unit_test_setup_teardown(test_bad_config, setup_sync, teardown),
 	};

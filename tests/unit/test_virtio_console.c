@@ -392,6 +392,33 @@ static void test_reset_with_data_pending(void **state)
 	expect_read(f->out[0], "fresh");
 }
 
+/* QueueReady = 0 on the transmit queue while its chain is stuck on a full backend: that chain is
+ * forgotten (it is not written out when the backend drains), the receive queue keeps its buffer,
+ * and the new transmit ring works. */
+static void test_queue_reset_tx_held(void **state)
+{
+	struct fx *f = *state;
+	size_t filled;
+
+	make_stdio(f, false);
+	vdrv_start(&f->d, 2, 0);
+	filled = fill_pipe(f->out[1]);
+	transmit(f, D, "stuck");
+	post_rx(f, D + 0x100, 16);
+	assert_true(f->con->tx_held);
+	vdrv_wr(&f->d, VDRV_REG_QUEUE_SEL, TXQ);
+	vdrv_wr(&f->d, VDRV_REG_QUEUE_READY, 0);
+	assert_false(f->con->tx_held);
+	assert_true(f->con->rx_held);
+	assert_int_equal(vdrv_queue_setup(&f->d, TXQ, VDRV_QSIZE), 1);
+	drain(f->out[0], filled);
+	vdrv_pump(&f->loop, 50);
+	assert_int_equal(pending_bytes(f->out[0]), 0); /* "stuck" went with its ring */
+	expect_used(f, TXQ, transmit(f, D + 0x300, "fresh"), 0);
+	expect_read(f->out[0], "fresh");
+	assert_false(vdrv_status(&f->d) & VIRTIO_STATUS_NEEDS_RESET);
+}
+
 static void test_escape_quit(void **state)
 {
 	struct fx *f = *state;
@@ -583,6 +610,7 @@ int main(void)
 	    T(test_emergency_write),
 	    T(test_malformed_chains),
 	    T(test_reset_with_data_pending),
+	    T(test_queue_reset_tx_held),
 	    T(test_escape_quit),
 	    T(test_input_eof),
 	    T(test_socket_round_trip),

@@ -240,6 +240,33 @@ static void test_reset_with_request_held(void **state)
 	assert_false(vdrv_used(&f->d, 0, &id, &len));
 }
 
+/* QueueReady = 0 while a request waits for entropy: the request is forgotten, and the retry
+ * timer completes nothing into the ring the driver then sets up. */
+static void test_queue_reset_with_request_held(void **state)
+{
+	struct fx *f = *state;
+	struct vdrv_buf b = {D, 32, true};
+	uint32_t id, len;
+
+	vdrv_start(&f->d, 1, 0);
+	src_dry = 1;
+	vdrv_add(&f->d, 0, &b, 1);
+	vdrv_kick(&f->d, 0);
+	assert_true(f->rng->held);
+	vdrv_wr(&f->d, VDRV_REG_QUEUE_SEL, 0);
+	vdrv_wr(&f->d, VDRV_REG_QUEUE_READY, 0);
+	assert_false(f->rng->held);
+	assert_int_equal(vdrv_queue_setup(&f->d, 0, VDRV_QSIZE), 1);
+	vdrv_pump(&f->loop, 30); /* the timer fires: nothing is held */
+	assert_false(vdrv_used(&f->d, 0, &id, &len));
+	vdrv_add(&f->d, 0, &b, 1);
+	vdrv_kick(&f->d, 0);
+	assert_true(vdrv_used(&f->d, 0, &id, &len));
+	assert_int_equal(id, 0);
+	assert_int_equal(len, 32);
+	assert_false(vdrv_status(&f->d) & VIRTIO_STATUS_NEEDS_RESET);
+}
+
 static void test_buffers_before_driver_ok(void **state)
 {
 	struct fx *f = *state;
@@ -292,6 +319,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_dry_source_retries_on_notify, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_short_source_returns_what_it_has, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_reset_with_request_held, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_queue_reset_with_request_held, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_buffers_before_driver_ok, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_real_getrandom, setup, teardown),
 	};
