@@ -361,7 +361,19 @@ def configure(api, guest, tmp):
     api.expect("PUT", "/drives/other", {"drive_id": "scratch", "path_on_host": disk,
                                         "is_root_device": False}, 400)
     api.expect("PUT", "/entropy", {}, 204)
+    start_failure_reason(api, guest, tmp)
     return True
+
+
+def start_failure_reason(api, guest, tmp):
+    """A start that fails deep in the board (opening the kernel) answers 400 with that reason,
+    carried up by the request's error context, and the configuration can be fixed."""
+    missing = os.path.join(tmp, "no-such-kernel")
+    api.expect("PUT", "/boot-source", {"kernel_image_path": missing, "boot_args": "x=1"}, 204)
+    api.expect("PUT", "/actions", {"action_type": "InstanceStart"}, 400,
+               f"kernel {missing}: No such file or directory")
+    check(api.state() == "Not started", "still Not started after a failed start")
+    api.expect("PUT", "/boot-source", {"kernel_image_path": guest, "boot_args": "x=1"}, 204)
 
 
 def metrics_lines(path):

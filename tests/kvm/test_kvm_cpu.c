@@ -147,7 +147,7 @@ static void test_2x2x2_index5(void **state)
 	struct x86_topology t = {2, 2, 2};
 
 	assert_int_equal(x86_apic_id(&t, 5), 5);
-	assert_int_equal(x86_vcpu_init(&fx.k, fx.vcpu_fd, &t, 5), 0);
+	assert_int_equal(x86_vcpu_init(&fx.k, fx.vcpu_fd, &t, 5, NULL), 0);
 	check_cpuid(&t, 5);
 	check_msrs();
 	check_fpu_lapic(5);
@@ -157,7 +157,7 @@ static void test_single_bsp(void **state)
 {
 	struct x86_topology t = {1, 1, 1};
 
-	assert_int_equal(x86_vcpu_init(&fx.k, fx.vcpu_fd, &t, 0), 0);
+	assert_int_equal(x86_vcpu_init(&fx.k, fx.vcpu_fd, &t, 0, NULL), 0);
 	check_cpuid(&t, 0);
 	check_msrs();
 	check_fpu_lapic(0);

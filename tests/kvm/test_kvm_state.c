@@ -32,7 +32,7 @@ static void vmx_new(struct vmx *v)
 	assert_int_equal(kvm_create_irqchip(v->vm_fd), 0);
 	assert_int_equal(kvm_create_pit2(v->vm_fd), 0);
 	assert_int_equal(kvm_vcpu_create(&k, v->vm_fd, 0, &v->vcpu_fd, &v->run), 0);
-	assert_int_equal(x86_vcpu_init(&k, v->vcpu_fd, &t, 0), 0);
+	assert_int_equal(x86_vcpu_init(&k, v->vcpu_fd, &t, 0, NULL), 0);
 }
 
 static void vmx_free(struct vmx *v)

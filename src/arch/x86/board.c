@@ -524,7 +524,7 @@ uint32_t board_vcpu_id(struct vm *vm, unsigned index)
 int board_vcpu_init(struct vm *vm, struct vcpu *v)
 {
 	struct board *b = vm->board;
-	int ret = x86_vcpu_init(vm->kvm, v->fd, &b->topo, v->index);
+	int ret = x86_vcpu_init(vm->kvm, v->fd, &b->topo, v->index, vm->err);
 
 	if (ret < 0 || vm->restore_mem_fd >= 0) /* restoring: the snapshot has the registers */
 		return ret;

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "arch/x86/cpu.h"
+#include "util/err.h"
 #include "util/log.h"
 
 #define MSR_IA32_SYSENTER_CS  0x174u
@@ -146,15 +147,16 @@ static int lapic_set_boot(int vcpu_fd, uint32_t apic_id, unsigned index)
 }
 
 int x86_vcpu_init(const struct kvm_sys *k, int vcpu_fd, const struct x86_topology *t,
-		  unsigned index)
+		  unsigned index, struct kiln_err *err)
 {
 	uint32_t apic_id = x86_apic_id(t, index);
 	int ret;
 
 	if (apic_id >= 0xff) { /* 0xff is the xAPIC broadcast ID */
-		log_err("vCPU %u: APIC ID %u needs x2APIC, which kiln does not set up", index,
-			apic_id);
-		return -ERANGE;
+		return err_set(err, -ERANGE,
+			       "vCPU %u: APIC ID %u needs x2APIC, which kiln does not set up "
+			       "(choose a topology with fewer sockets or cores)",
+			       index, apic_id);
 	}
 	ret = cpuid_set(k, vcpu_fd, t, index);
 	if (ret == 0)

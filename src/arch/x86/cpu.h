@@ -9,6 +9,8 @@
 #include "hv/kvm.h"
 #include "util/compiler.h"
 
+struct kiln_err;
+
 struct x86_topology {
 	unsigned sockets, cores, threads; /* threads per core, cores per socket */
 };
@@ -77,9 +79,10 @@ void x86_lapic_boot_setup(struct kvm_lapic_state *l, uint32_t apic_id);
  * Set up vCPU `index`: CPUID, the boot MSRs (only those in KVM's MSR index list), FPU defaults,
  * and LAPIC ID register, LVT LINT0 = ExtINT, LINT1 = NMI (x86_lapic_boot_setup). Warns if KVM's
  * LAPIC ID (the KVM vCPU id) differs from x86_apic_id. Returns 0, -ERANGE if the vCPU's APIC ID
- * is 255 or more (xAPIC only for now), or -errno of the failing ioctl (logged).
+ * is 255 or more (xAPIC only for now: reported through err_set, err may be NULL), or -errno of
+ * the failing ioctl (logged).
  */
 int x86_vcpu_init(const struct kvm_sys *k, int vcpu_fd, const struct x86_topology *t,
-		  unsigned index) MUST_CHECK;
+		  unsigned index, struct kiln_err *err) MUST_CHECK;
 
 #endif
