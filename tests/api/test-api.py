@@ -365,6 +365,19 @@ def configure(api, guest, tmp):
     return True
 
 
+def device_counters(line):
+    """Every device of the board reports its counters by name, a virtio device both its own and
+    the transport's common ones, under one device name."""
+    want = {"com1": ["tx_bytes", "rx_bytes", "overruns", "tx_errors", "rx_dropped"],
+            "com2": ["tx_bytes"], "i8042": ["ignored"],
+            "block0": ["reads", "writes", "flushes", "bytes_read", "no_status", "notifies",
+                       "interrupts", "needs_reset", "bad_access"],
+            "entropy": ["requests", "bytes", "malformed", "starved", "notifies", "interrupts"]}
+    for dev, names in want.items():
+        got = line.get(dev, {})
+        check(all(isinstance(got.get(n), int) for n in names), f"metrics {dev}: {got}")
+
+
 def start_failure_reason(api, guest, tmp):
     """A start that fails deep in the board (opening the kernel) answers 400 with that reason,
     carried up by the request's error context, and the configuration can be fixed."""
@@ -463,6 +476,7 @@ def run(a):
         check(lines and "utc_timestamp_ms" in lines[-1] and len(lines[-1].get("vcpu", [])) == 2
               and "com1" in lines[-1], f"metrics line {lines[-1:]}")
         check(lines and lines[-1]["com1"]["tx_bytes"] > 0, "com1 tx_bytes counted")
+        device_counters(lines[-1] if lines else {})
         with open(log) as f:
             check("[Debug] api: PUT /actions -> 204" in f.read(), "logger file has debug lines")
         api.expect("PUT", "/actions", {"action_type": "SendCtrlAltDel"}, 204)
