@@ -5,51 +5,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/time.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include "api/client.h"
+#include "util/io.h"
+#include "util/unix_sock.h"
 
 #define CLIENT_MAX_RESP (1 << 20)
-
-static int client_connect(const char *sock)
-{
-	struct sockaddr_un a = {.sun_family = AF_UNIX};
-	struct timeval tv = {.tv_sec = API_CLIENT_TIMEOUT_S};
-	int fd;
-
-	if (strlen(sock) >= sizeof(a.sun_path))
-		return -ENAMETOOLONG;
-	strcpy(a.sun_path, sock);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
-		int err = -errno;
-
-		close(fd);
-		return err;
-	}
-	return fd;
-}
-
-static int send_all(int fd, const char *p, size_t n)
-{
-	while (n) {
-		ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return w < 0 ? -errno : -EIO;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
 
 /* Read until the server closes (Connection: close). */
 static int recv_all(int fd, char **out, size_t *len)
@@ -105,7 +67,7 @@ int api_client_request(const char *sock, const char *method, const char *path, c
 {
 	size_t blen = body ? strlen(body) : 0, rlen;
 	char head[512], *raw = NULL;
-	int fd = client_connect(sock), ret, n;
+	int fd = unix_connect(sock, 0, API_CLIENT_TIMEOUT_S), ret, n;
 
 	if (fd < 0)
 		return fd;
@@ -114,9 +76,9 @@ int api_client_request(const char *sock, const char *method, const char *path, c
 		     "Content-Type: application/json\r\nContent-Length: %zu\r\n"
 		     "Connection: close\r\n\r\n",
 		     method, path, blen);
-	ret = n < (int)sizeof(head) ? send_all(fd, head, (size_t)n) : -ENAMETOOLONG;
+	ret = n < (int)sizeof(head) ? io_write_all(fd, head, (size_t)n) : -ENAMETOOLONG;
 	if (ret == 0 && blen)
-		ret = send_all(fd, body, blen);
+		ret = io_write_all(fd, body, blen);
 	if (ret == 0)
 		ret = recv_all(fd, &raw, &rlen);
 	close(fd);

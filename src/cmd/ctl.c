@@ -11,6 +11,7 @@
 
 #include "api/client.h"
 #include "cmd/cmd.h"
+#include "util/unix_sock.h"
 
 /* ---- commands ---- */
 
@@ -119,7 +120,7 @@ static int snapshot_cmd(const char *sock, const char *name, int argc, char **arg
 	ret = api_client_request(sock, c.method, c.path, body, &r);
 	free(body);
 	if (ret < 0) {
-		fprintf(stderr, "kiln ctl: %s: %s\n", sock, strerror(-ret));
+		fprintf(stderr, "kiln ctl: %s: %s\n", sock, unix_sock_strerror(ret));
 		return 1;
 	}
 	ret = show(&c, &r);
@@ -211,7 +212,7 @@ static int migrate_cmd(const char *sock, int argc, char **argv)
 	ret = api_client_request(sock, c.method, c.path, body, &r);
 	free(body);
 	if (ret < 0) {
-		fprintf(stderr, "kiln ctl: %s: %s\n", sock, strerror(-ret));
+		fprintf(stderr, "kiln ctl: %s: %s\n", sock, unix_sock_strerror(ret));
 		return 1;
 	}
 	c.done = "migration started";
@@ -292,7 +293,7 @@ int cmd_ctl(int argc, char **argv)
 			continue;
 		ret = api_client_request(sock, cmds[k].method, cmds[k].path, cmds[k].body, &r);
 		if (ret < 0) {
-			fprintf(stderr, "kiln ctl: %s: %s\n", sock, strerror(-ret));
+			fprintf(stderr, "kiln ctl: %s: %s\n", sock, unix_sock_strerror(ret));
 			return 1;
 		}
 		ret = show(&cmds[k], &r);
