@@ -1,4 +1,5 @@
-/* api_vmm.c — the API's operations on struct vmm, the metrics timer, and `kiln --api-sock`. */
+/* api_vmm.c — the API's operations on struct vmm, and the metrics timer: the API
+ * served from a kiln process (src/cmd/api_server.c reads `kiln --api-sock`). */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -189,65 +190,4 @@ int api_run(struct vmm *m, const char *sock_path, const char *id)
 	}
 	api_destroy(&a);
 	return status;
-}
-
-static void usage(FILE *out)
-{
-	fputs(
-	    "usage: kiln --api-sock PATH [--id ID] [-v|-vv]\n"
-	    "  Serve the Firecracker-compatible API on the Unix socket PATH (created 0600) and\n"
-	    "  wait for configuration; the VM boots on InstanceStart, kiln exits when it stops.\n",
-	    out);
-}
-
-/* Parse --api-sock/--id/-v; 0, 1 (--help) or -EINVAL (message printed). */
-static int parse(int argc, char **argv, const char **sock, const char **id, int *verbosity)
-{
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i];
-
-		if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-			usage(stdout);
-			return 1;
-		} else if (strcmp(a, "-v") == 0 || strcmp(a, "-vv") == 0) {
-			*verbosity = a[2] ? 2 : *verbosity + 1;
-		} else if ((strcmp(a, "--api-sock") == 0 || strcmp(a, "--id") == 0) &&
-			   i + 1 < argc && argv[i + 1][0]) {
-			*(a[2] == 'a' ? sock : id) = argv[++i];
-		} else {
-			fprintf(stderr,
-				"kiln: --api-sock mode: bad or incomplete argument '%s' "
-				"(see kiln --api-sock --help)\n",
-				a);
-			return -EINVAL;
-		}
-	}
-	if (*id && strlen(*id) >= 64) {
-		fprintf(stderr, "kiln: --id: at most 63 characters\n");
-		return -EINVAL;
-	}
-	return 0;
-}
-
-int api_main(int argc, char **argv)
-{
-	const char *sock = NULL, *id = NULL;
-	int verbosity = 0, ret = parse(argc, argv, &sock, &id, &verbosity);
-	struct vmm m;
-
-	if (ret != 0)
-		return ret < 0 ? KILN_EXIT_USAGE : KILN_EXIT_OK;
-	if (!sock) {
-		fprintf(stderr, "kiln: --api-sock needs a socket path\n");
-		return KILN_EXIT_USAGE;
-	}
-	log_set_level(verbosity >= 2 ? LOG_DEBUG : verbosity ? LOG_INFO : LOG_WARN);
-	if (vmm_init(&m) < 0) {
-		vmm_destroy(&m);
-		return KILN_EXIT_HOST;
-	}
-	m.cfg.verbosity = verbosity;
-	ret = api_run(&m, sock, id);
-	vmm_destroy(&m);
-	return ret;
 }

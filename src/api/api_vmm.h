@@ -1,4 +1,5 @@
-/* api_vmm.h — the API bound to the kiln process: `kiln --api-sock PATH`. */
+/* api_vmm.h — the API bound to the kiln process (`kiln --api-sock PATH`, --api-sock of run,
+ * restore, migrate receive and --config-file). */
 #ifndef KILN_API_API_VMM_H
 #define KILN_API_API_VMM_H
 
@@ -13,8 +14,5 @@
  * exit status (README's table; KILN_EXIT_HOST if the server cannot start).
  */
 int api_run(struct vmm *m, const char *sock_path, const char *id);
-
-/* `kiln --api-sock PATH [--id ID] [-v|-vv]`: argv[0] is the program. Returns the status. */
-int api_main(int argc, char **argv);
 
 #endif

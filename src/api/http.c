@@ -1,21 +1,19 @@
-/* http.c — libmicrohttpd in external-epoll mode on kiln's loop: socket set-up, body collection
- * with a size limit, JSON responses. */
+/* http.c — libmicrohttpd in external-epoll mode on kiln's loop: the socket (util/unix_sock.h), body
+ * collection with a size limit, JSON responses. */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/timerfd.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include "api/http.h"
 #include "api/mhd.h"
 #include "util/log.h"
+#include "util/unix_sock.h"
 
 /* libmicrohttpd, loaded by http_server_start (the only way into this file's callbacks). */
 static const struct mhd_api *mhd;
@@ -26,65 +24,6 @@ struct http_req {
 	size_t len;
 	bool too_big;
 };
-
-static int fill_addr(const char *path, struct sockaddr_un *a)
-{
-	memset(a, 0, sizeof(*a));
-	a->sun_family = AF_UNIX;
-	if (strlen(path) >= sizeof(a->sun_path))
-		return -ENAMETOOLONG;
-	strcpy(a->sun_path, path);
-	return 0;
-}
-
-/* Something is at path: remove it only if it is a socket nobody listens on. */
-static int clear_stale(const char *path, const struct sockaddr_un *a)
-{
-	struct stat st;
-	int fd, ret;
-
-	if (lstat(path, &st) < 0)
-		return errno == ENOENT ? 0 : -errno;
-	if (!S_ISSOCK(st.st_mode))
-		return -EEXIST;
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	ret = connect(fd, (const struct sockaddr *)a, sizeof(*a)) == 0 ? -EADDRINUSE
-	      : errno == ECONNREFUSED				       ? 0
-								       : -errno;
-	close(fd);
-	if (ret == 0 && unlink(path) < 0)
-		ret = -errno;
-	return ret;
-}
-
-int http_listen_unix(const char *path)
-{
-	struct sockaddr_un a;
-	mode_t old;
-	int fd, ret = fill_addr(path, &a);
-
-	if (ret == 0)
-		ret = clear_stale(path, &a);
-	if (ret < 0)
-		return ret;
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0)
-		return -errno;
-	old = umask(0177); /* the socket file is born 0600: no window with wider access */
-	ret = bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 ? -errno : 0;
-	umask(old);
-	if (ret == 0 && listen(fd, 16) < 0) {
-		ret = -errno;
-		unlink(path);
-	}
-	if (ret < 0) {
-		close(fd);
-		return ret;
-	}
-	return fd;
-}
 
 /* ---- MHD callbacks ---- */
 
@@ -265,13 +204,10 @@ int http_server_start(struct http_server *s, struct event_loop *loop, const char
 	s->api = api;
 	s->mhd_fd = s->timer_fd = -1;
 	snprintf(s->path, sizeof(s->path), "%s", path);
-	s->listen_fd = http_listen_unix(path);
+	s->listen_fd = unix_listen(path, HTTP_LISTEN_BACKLOG, SOCK_NONBLOCK);
 	if (s->listen_fd < 0) {
 		ret = s->listen_fd;
-		log_err("--api-sock %s: %s", path,
-			ret == -EADDRINUSE ? "another process is listening there"
-			: ret == -EEXIST   ? "the path exists and is not a socket"
-					   : strerror(-ret));
+		log_err("--api-sock %s: %s", path, unix_sock_strerror(ret));
 		s->path[0] = 0; /* not ours to remove */
 		return ret;
 	}

@@ -8,6 +8,7 @@
 #include "util/compiler.h"
 
 #define HTTP_CONN_TIMEOUT_S 30 /* an idle or stalled connection is closed after this */
+#define HTTP_LISTEN_BACKLOG 16 /* connections waiting to be accepted */
 
 struct MHD_Daemon;
 
@@ -21,16 +22,9 @@ struct http_server {
 	char path[108];
 };
 
-/*
- * Prepare the socket at path: if something exists there, it is replaced only when it is a
- * socket nobody accepts connections on (connect(2) is refused); otherwise -EADDRINUSE (a live
- * server) or -EEXIST (not a socket). Returns a listening AF_UNIX socket created with mode 0600,
- * or -errno (-ENAMETOOLONG for a path that does not fit sun_path).
- */
-int http_listen_unix(const char *path) MUST_CHECK;
-
-/* Serve api on a socket at path from loop. Returns 0 or -errno with a one-line message logged;
- * on failure nothing is left open. */
+/* Serve api on a socket at path from loop, listening with unix_listen's rule (util/unix_sock.h:
+ * mode 0600, a stale socket replaced, a live one or a non-socket refused). Returns 0 or -errno
+ * with a one-line message logged; on failure nothing is left open. */
 int http_server_start(struct http_server *s, struct event_loop *loop, const char *path,
 		      struct api *api) MUST_CHECK;
 

@@ -9,12 +9,13 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include "backend/chardev.h"
 #include "backend/term.h"
+#include "util/err.h"
 #include "util/log.h"
+#include "util/unix_sock.h"
 
 #define LISTEN_BACKLOG 4
 
@@ -242,65 +243,34 @@ static int open_stdio(struct chardev *c)
 static int open_file(struct chardev *c)
 {
 	c->out_fd = open(c->cfg.path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (c->out_fd < 0) {
-		log_err("console file %s: %s", c->cfg.path, strerror(errno));
-		return -errno;
-	}
+	if (c->out_fd < 0)
+		return err_set(c->cfg.err, -errno, "console file %s: %s", c->cfg.path,
+			       strerror(errno));
 	return 0;
 }
 
 /* --- the listening socket --- */
 
-/* Make room for the socket: a stale socket is removed, anything else is refused. */
-static int clear_socket_path(const char *path)
-{
-	struct stat st;
-
-	if (lstat(path, &st) < 0)
-		return errno == ENOENT ? 0 : -errno;
-	if (!S_ISSOCK(st.st_mode)) {
-		log_err("console socket %s: exists and is not a socket", path);
-		return -EEXIST;
-	}
-	return unlink(path) < 0 ? -errno : 0;
-}
-
-static int bind_socket(struct chardev *c, const struct sockaddr_un *sa)
-{
-	struct stat st;
-
-	if (bind(c->listen_fd, (const struct sockaddr *)sa, sizeof(*sa)) < 0)
-		return -errno;
-	/* Nobody can connect before listen(), so the mode is set in time. */
-	if (chmod(sa->sun_path, 0600) < 0 || stat(sa->sun_path, &st) < 0)
-		return -errno;
-	c->sock_dev = st.st_dev;
-	c->sock_ino = st.st_ino;
-	if (listen(c->listen_fd, LISTEN_BACKLOG) < 0)
-		return -errno;
-	return 0;
-}
-
+/* Listen at path (util/unix_sock.h's rule for what is there already) and note the file made,
+ * to unlink only our own. */
 static int open_socket(struct chardev *c)
 {
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	int ret;
+	struct stat st;
+	int ret = unix_listen(c->cfg.path, LISTEN_BACKLOG, SOCK_NONBLOCK);
 
-	if (strlen(c->cfg.path) >= sizeof(sa.sun_path))
-		return -ENAMETOOLONG;
-	strcpy(sa.sun_path, c->cfg.path);
-	ret = clear_socket_path(c->cfg.path);
-	if (ret < 0)
-		return ret;
-	c->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (c->listen_fd < 0)
-		return -errno;
-	ret = bind_socket(c, &sa);
-	if (ret == 0)
+	if (ret >= 0) {
+		c->listen_fd = ret;
+		ret = stat(c->cfg.path, &st) < 0 ? -errno : 0;
+	}
+	if (ret == 0) {
+		c->sock_dev = st.st_dev;
+		c->sock_ino = st.st_ino;
 		ret = watch(c, c->listen_fd, EPOLLIN, on_listen);
+	}
 	if (ret < 0)
-		log_err("console socket %s: %s", c->cfg.path, strerror(-ret));
-	return ret < 0 ? ret : 0;
+		return err_set(c->cfg.err, ret, "console socket %s: %s", c->cfg.path,
+			       unix_sock_strerror(ret));
+	return 0;
 }
 
 /* --- public --- */

@@ -19,6 +19,8 @@ enum chardev_kind {
 	CHARDEV_SOCKET, /* listen on a Unix stream socket at path, one client at a time */
 };
 
+struct kiln_err;
+
 struct chardev_config {
 	enum chardev_kind kind;
 	const char *path; /* FILE and SOCKET */
@@ -39,6 +41,7 @@ struct chardev_config {
 	void (*on_output)(void *ctx); /* chardev_write may be retried after -EAGAIN */
 	void (*on_quit)(void *ctx);   /* Ctrl-A x was typed (escape only); may be NULL */
 	void *ctx;
+	struct kiln_err *err; /* where an open failure's reason goes (err_set); may be NULL */
 };
 
 struct chardev_stats {
@@ -52,11 +55,11 @@ struct chardev;
 
 /*
  * Open the backend: STDIO makes non-blocking copies of in_fd/out_fd; FILE opens the file;
- * SOCKET binds a Unix stream socket at path (mode 0600), replacing a stale socket there but
- * refusing any other existing file (-EEXIST), and listens. Descriptors that epoll can watch
- * are registered on cfg->loop, edge-triggered. Main thread. Returns 0 or -errno (-EINVAL: bad
- * config, e.g. no lock, SOCKET without loop or path; -ENAMETOOLONG: path too long for a
- * socket address).
+ * SOCKET listens on a Unix stream socket at path with unix_listen's rule (util/unix_sock.h:
+ * mode 0600; a stale socket is replaced, a live one is -EADDRINUSE, any other file -EEXIST).
+ * Descriptors that epoll can watch are registered on cfg->loop, edge-triggered. Main thread.
+ * Returns 0 or -errno (-EINVAL: bad config, e.g. no lock, SOCKET without loop or path;
+ * -ENAMETOOLONG: path too long for a socket address).
  */
 int chardev_create(const struct chardev_config *cfg, struct chardev **out) MUST_CHECK;
 

@@ -69,9 +69,4 @@ bool migrate_active(struct vmm *m);
  * Main thread. */
 void migrate_shutdown(struct vmm *m);
 
-/* `kiln migrate receive --listen HOST:PORT [--api-sock PATH [--id ID]] [-v]` and
- * `kiln migrate send --sock PATH --to HOST:PORT [options]` (argv[0] is "migrate"). Returns the
- * exit status. */
-int migrate_main(int argc, char **argv);
-
 #endif

@@ -1,4 +1,4 @@
-/* proto.c — migration framing: stream header, frames with CRC-32C, socket I/O helpers. */
+/* proto.c — migration framing: stream header, frames with CRC-32C. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -9,6 +9,7 @@
 
 #include "migrate/proto.h"
 #include "state/snapshot.h"
+#include "util/io.h"
 
 const char *mig_type_name(uint32_t type)
 {
@@ -42,40 +43,6 @@ uint32_t mig_crc32c(uint32_t crc, const void *p, size_t len)
 	return hw ? crc_hw(crc, p, len) : snapshot_crc32c(crc, p, len);
 }
 
-int mig_write_all(int fd, const void *p, size_t n)
-{
-	const uint8_t *b = p;
-
-	while (n) {
-		ssize_t w = write(fd, b, n);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return w < 0 ? -errno : -EIO;
-		b += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
-int mig_read_all(int fd, void *p, size_t n)
-{
-	uint8_t *b = p;
-
-	while (n) {
-		ssize_t r = read(fd, b, n);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			return r < 0 ? -errno : -ECONNRESET;
-		b += r;
-		n -= (size_t)r;
-	}
-	return 0;
-}
-
 static void put32(uint8_t *p, uint32_t v)
 {
 	for (unsigned i = 0; i < 4; i++)
@@ -93,13 +60,13 @@ int mig_send_hello(int fd)
 
 	memcpy(h, MIG_MAGIC, 8);
 	put32(h + 8, MIG_VERSION);
-	return mig_write_all(fd, h, sizeof(h));
+	return io_write_all(fd, h, sizeof(h));
 }
 
 int mig_recv_hello(int fd, const char **why)
 {
 	uint8_t h[MIG_HELLO_LEN];
-	int ret = mig_read_all(fd, h, sizeof(h));
+	int ret = io_read_all(fd, h, sizeof(h));
 
 	if (ret < 0)
 		return ret;
@@ -129,18 +96,18 @@ int mig_send_frame(int fd, uint32_t type, const void *head, size_t hlen, const v
 	crc = mig_crc32c(crc, head, hlen);
 	crc = mig_crc32c(crc, body, blen);
 	put32(h + 8, crc);
-	ret = mig_write_all(fd, h, sizeof(h));
+	ret = io_write_all(fd, h, sizeof(h));
 	if (ret == 0 && hlen)
-		ret = mig_write_all(fd, head, hlen);
+		ret = io_write_all(fd, head, hlen);
 	if (ret == 0 && blen)
-		ret = mig_write_all(fd, body, blen);
+		ret = io_write_all(fd, body, blen);
 	return ret;
 }
 
 int mig_recv_frame(int fd, struct mig_frame *f, const char **why)
 {
 	uint8_t h[MIG_FRAME_HDR];
-	int ret = mig_read_all(fd, h, sizeof(h));
+	int ret = io_read_all(fd, h, sizeof(h));
 
 	memset(f, 0, sizeof(*f));
 	if (ret < 0)
@@ -159,7 +126,7 @@ int mig_recv_frame(int fd, struct mig_frame *f, const char **why)
 	if (!f->data)
 		return -ENOMEM;
 	f->data[f->len] = 0;
-	ret = mig_read_all(fd, f->data, f->len);
+	ret = io_read_all(fd, f->data, f->len);
 	if (ret == 0 && mig_crc32c(mig_crc32c(0, h, 8), f->data, f->len) != get32(h + 8)) {
 		*why = "frame checksum mismatch";
 		ret = -EPROTO;

@@ -41,23 +41,19 @@ const char *mig_type_name(uint32_t type);
 /* CRC-32C as snapshot_crc32c (same values), with the SSE4.2 instruction when the CPU has it. */
 uint32_t mig_crc32c(uint32_t crc, const void *p, size_t len);
 
-/* Write or read exactly n bytes (EINTR retried). 0, -ECONNRESET for EOF while reading, or
- * -errno (-EAGAIN: the socket's timeout expired). */
-int mig_write_all(int fd, const void *p, size_t n) MUST_CHECK;
-int mig_read_all(int fd, void *p, size_t n) MUST_CHECK;
-
 /* The stream header: send ours; read and check the peer's (magic, version, flags). 0 or -errno
- * (-EPROTO for a bad header, with why set). */
+ * (-EPROTO for a bad header, with why set; -EPIPE: the stream ended first, as util/io.h). */
 int mig_send_hello(int fd) MUST_CHECK;
 int mig_recv_hello(int fd, const char **why) MUST_CHECK;
 
 /* Send one frame whose payload is head (hlen bytes) followed by body (blen), either may be
- * empty. -EINVAL if the payload exceeds MIG_FRAME_MAX, else mig_write_all's result. */
+ * empty. -EINVAL if the payload exceeds MIG_FRAME_MAX, else io_write_all's result. */
 int mig_send_frame(int fd, uint32_t type, const void *head, size_t hlen, const void *body,
 		   size_t blen) MUST_CHECK;
 
 /* Read one frame: header, bounds (length <= MIG_FRAME_MAX), known type, payload, checksum.
- * 0 with f filled, or -errno (I/O), -EPROTO with why set (the frame is refused). */
+ * 0 with f filled, or -errno (I/O; -EPIPE: the stream ended first), -EPROTO with why set (the
+ * frame is refused). */
 int mig_recv_frame(int fd, struct mig_frame *f, const char **why) MUST_CHECK;
 
 /* Send ABANDON with a reason (truncated to MIG_REASON_MAX - 1); best effort, errors ignored. */

@@ -183,8 +183,7 @@ int migrate_receive(struct vmm *m, int fd, char *err, size_t errlen)
 	}
 	if (ret != -EPROTO)
 		snprintf(in.err, sizeof(in.err), "connection: %s",
-			 ret == -ECONNRESET ? "closed by the source before COMPLETE"
-					    : strerror(-ret));
+			 ret == -EPIPE ? "closed by the source before COMPLETE" : strerror(-ret));
 	mig_send_abandon(fd, in.err);
 	if (!m->vm_started)
 		vmm_incoming_discard(m);

@@ -304,7 +304,9 @@ static int await_ack(struct migrate_src *s)
 		fail(s, MIGRATE_FAILED, "the destination abandoned: %s", reason);
 	} else {
 		fail(s, MIGRATE_FAILED, "no acknowledgement from the destination: %s",
-		     ret == -EPROTO ? why : strerror(-ret));
+		     ret == -EPROTO  ? why
+		     : ret == -EPIPE ? "the connection closed"
+				     : strerror(-ret));
 	}
 	free(f.data);
 	return -EPIPE;

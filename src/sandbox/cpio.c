@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "sandbox/cpio.h"
+#include "util/io.h"
 
 #define COPY_CHUNK  (64 * 1024)
 #define TRAILER_LEN 124 /* header, "TRAILER!!!\0", padding */
@@ -36,20 +37,11 @@ static uint64_t pad4(uint64_t n)
 /* Write all of buf; 0 or -errno. */
 static int put(struct cpio_writer *w, const void *buf, size_t len)
 {
-	const uint8_t *p = buf;
+	int ret = io_write_all(w->fd, buf, len);
 
-	while (len > 0) {
-		ssize_t n = write(w->fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return n < 0 ? -errno : -EIO;
-		p += n;
-		len -= (size_t)n;
-		w->off += (uint64_t)n;
-	}
-	return 0;
+	if (ret == 0)
+		w->off += len;
+	return ret;
 }
 
 static int put_pad(struct cpio_writer *w)

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "protocol.h"
+#include "util/io.h"
 
 /* The consoles CMD and kiln see. */
 struct consoles {
@@ -53,20 +54,6 @@ static void say(const char *fmt, ...)
 		return;
 }
 
-static void write_all(int fd, const char *buf, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, buf, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return;
-		buf += n;
-		len -= (size_t)n;
-	}
-}
-
 /* An event line on the control channel, out before this returns. */
 static void report(int fd, const char *event, int value, int with_value)
 {
@@ -76,8 +63,8 @@ static void report(int fd, const char *event, int value, int with_value)
 
 	if (fd < 0)
 		return;
-	write_all(fd, line, (size_t)n);
-	tcdrain(fd);
+	if (io_write_all(fd, line, (size_t)n) == 0)
+		tcdrain(fd);
 }
 
 /* After the final event nothing the kernel says matters to kiln's user: keep its shutdown lines
@@ -87,7 +74,8 @@ static void console_quiet(void)
 	int fd = open("/proc/sys/kernel/printk", O_WRONLY | O_CLOEXEC);
 
 	if (fd >= 0) {
-		write_all(fd, "0\n", 2);
+		if (io_write_all(fd, "0\n", 2) < 0)
+			say("cannot quiet the kernel console");
 		close(fd);
 	}
 }
@@ -172,8 +160,8 @@ static int read_strv(const char *path, struct strv *s)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	struct stat st;
-	size_t len = 0, k = 0;
-	ssize_t n;
+	size_t len, k = 0;
+	int ret;
 
 	if (fd < 0)
 		return -1;
@@ -182,10 +170,11 @@ static int read_strv(const char *path, struct strv *s)
 		close(fd);
 		return -1;
 	}
-	while (len < (size_t)st.st_size &&
-	       (n = read(fd, s->buf + len, (size_t)st.st_size - len)) > 0)
-		len += (size_t)n;
+	len = (size_t)st.st_size;
+	ret = io_read_all(fd, s->buf, len);
 	close(fd);
+	if (ret < 0)
+		return -1;
 	s->buf[len] = '\0';
 	s->n = 0;
 	for (size_t i = 0; i < len; i++)
@@ -215,7 +204,8 @@ static void child(const struct consoles *c, const char *exe, struct strv *argv, 
 		execve(exe, argv->v, env->v);
 		e = errno;
 	}
-	write_all(err_pipe, (const char *)&e, sizeof(e));
+	if (io_write_all(err_pipe, &e, sizeof(e)) < 0)
+		say("cannot report the exec error: %s", strerror(e));
 	_exit(127);
 }
 

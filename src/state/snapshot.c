@@ -13,6 +13,7 @@
 #include "core/vm.h"
 #include "state/snapshot.h"
 #include "util/err.h"
+#include "util/io.h"
 #include "util/log.h"
 
 #define MEM_CHUNK (1u << 20)
@@ -212,24 +213,6 @@ int snapshot_config_check(const struct vm_config *g, const struct vm_config *s,
 
 /* --- creating --- */
 
-static int write_all(int fd, const void *p, size_t n, off_t off)
-{
-	const uint8_t *b = p;
-
-	while (n) {
-		ssize_t w = pwrite(fd, b, n, off);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return w < 0 ? -errno : -EIO;
-		b += w;
-		n -= (size_t)w;
-		off += w;
-	}
-	return 0;
-}
-
 static bool all_zero(const uint8_t *p, size_t n)
 {
 	static const uint8_t zero[4096];
@@ -288,7 +271,7 @@ static int write_memory(struct vm *vm, const char *path, uint64_t *total, struct
 			if (!(r->flags & GUEST_MEM_FILE) && untouched(pagemap, r->host + o, n))
 				continue;
 			if (!all_zero(r->host + o, n))
-				ret = write_all(fd, r->host + o, n, off + (off_t)o);
+				ret = io_pwrite_all(fd, r->host + o, n, off + (off_t)o);
 		}
 		off += (off_t)r->len;
 	}
@@ -324,9 +307,9 @@ static int dirty_pages(struct vm *vm, int fd, uint64_t *bits)
 			while (p + n < pages && (bits[(p + n) / 64] >> ((p + n) % 64) & 1))
 				n++;
 			if (n)
-				ret = write_all(fd, r->host + p * GUEST_PAGE_SIZE,
-						n * GUEST_PAGE_SIZE,
-						off + (off_t)(p * GUEST_PAGE_SIZE));
+				ret = io_pwrite_all(fd, r->host + p * GUEST_PAGE_SIZE,
+						    n * GUEST_PAGE_SIZE,
+						    off + (off_t)(p * GUEST_PAGE_SIZE));
 			p += n;
 		}
 		off += (off_t)r->len;
@@ -403,9 +386,9 @@ static int write_state_file(const char *path, const struct state_buf *body, uint
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return err_set(err, -errno, "snapshot: %s: %s", tmp, strerror(errno));
-	ret = write_all(fd, hdr, sizeof(hdr), 0);
-	ret = ret ? ret : write_all(fd, body->data, body->len, SNAPSHOT_HDR_LEN);
-	ret = ret ? ret : write_all(fd, crc_le, CRC_LEN, (off_t)(SNAPSHOT_HDR_LEN + body->len));
+	ret = io_pwrite_all(fd, hdr, sizeof(hdr), 0);
+	ret = ret ? ret : io_pwrite_all(fd, body->data, body->len, SNAPSHOT_HDR_LEN);
+	ret = ret ? ret : io_pwrite_all(fd, crc_le, CRC_LEN, (off_t)(SNAPSHOT_HDR_LEN + body->len));
 	if (close(fd) < 0 && ret == 0)
 		ret = -errno;
 	if (ret == 0 && rename(tmp, path) < 0)
@@ -481,14 +464,9 @@ static int read_file(const char *path, uint8_t **out, size_t *len, struct kiln_e
 		goto out;
 	}
 	p = malloc((size_t)st.st_size + 1);
-	while (p && got < (size_t)st.st_size) {
-		ssize_t n = read(fd, p + got, (size_t)st.st_size - got);
-
-		if (n <= 0 && !(n < 0 && errno == EINTR))
-			break;
-		got += n > 0 ? (size_t)n : 0;
-	}
-	if (!p || got != (size_t)st.st_size) {
+	if (p && io_read_all(fd, p, (size_t)st.st_size) == 0) {
+		got = (size_t)st.st_size;
+	} else {
 		ret = err_set(err, -EIO, "snapshot: %s: read failed", path);
 		free(p);
 		p = NULL;
@@ -597,7 +575,7 @@ static int copy_extent(int from, int to, off_t off, off_t end)
 
 		if (got <= 0)
 			return got < 0 ? -errno : -EIO;
-		ret = write_all(to, buf, (size_t)got, off);
+		ret = io_pwrite_all(to, buf, (size_t)got, off);
 		if (ret < 0)
 			return ret;
 		off += got;

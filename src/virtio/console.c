@@ -270,6 +270,7 @@ int virtio_console_create(const struct virtio_console_config *cfg, struct virtio
 	    .on_input = on_input,
 	    .on_output = on_output,
 	    .on_quit = on_quit,
+	    .err = cfg->err,
 	};
 	struct virtio_console *c;
 	int ret;
@@ -330,7 +331,8 @@ static struct virtio_console_config config_of(struct vm *vm)
 					      .out_fd = fd_only ? vc->fd : STDOUT_FILENO,
 					      .escape = !fd_only,
 					      .on_quit = on_console_quit,
-					      .quit_ctx = vm};
+					      .quit_ctx = vm,
+					      .err = vm->err};
 }
 
 int virtio_console_board_add(struct vm *vm)
@@ -343,8 +345,11 @@ int virtio_console_board_add(struct vm *vm)
 		return 0;
 	cc = config_of(vm);
 	ret = virtio_console_create(&cc, &con);
-	if (ret < 0) /* the backend has said what was wrong with the path */
-		return ret == -EEXIST || ret == -ENOENT || ret == -EACCES ? -EINVAL : ret;
+	if (ret < 0) /* the backend has said what was wrong with the path: the configuration's */
+		return ret == -EEXIST || ret == -ENOENT || ret == -EACCES || ret == -EADDRINUSE ||
+			       ret == -ENAMETOOLONG
+			   ? -EINVAL
+			   : ret;
 	ret = board_add_virtio(vm, &con->vd, "virtio_console");
 	if (ret < 0)
 		virtio_console_destroy(con);

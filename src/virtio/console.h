@@ -30,6 +30,8 @@
 #define VIRTIO_CONSOLE_CFG_EMERG_WR	8
 #define VIRTIO_CONSOLE_CFG_LEN		12
 
+struct kiln_err;
+
 struct virtio_console_config {
 	const struct guest_mem *mem; /* guest memory the device DMAs to and from */
 	struct event_loop *loop;     /* backend fds are watched here (required for SOCKET) */
@@ -44,6 +46,7 @@ struct virtio_console_config {
 	 * device lock held (e.g. vm_request_stop). May be NULL. */
 	void (*on_quit)(void *ctx);
 	void *quit_ctx;
+	struct kiln_err *err; /* where a backend failure's reason goes (err_set); may be NULL */
 };
 
 struct virtio_console_stats {

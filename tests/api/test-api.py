@@ -228,12 +228,12 @@ def socket_rules(kiln, sock, tmp):
     mode = stat.S_IMODE(os.stat(sock).st_mode)
     check(mode == 0o600, f"socket mode {oct(mode)}, want 0600")
     r = subprocess.run([kiln, "--api-sock", sock], capture_output=True, timeout=10)
-    check(r.returncode != 0 and b"another process is listening" in r.stderr,
+    check(r.returncode != 0 and b"in use by a running process" in r.stderr,
           f"second kiln on a live socket: {r.returncode} {r.stderr!r}")
     plain = os.path.join(tmp, "plain")
     open(plain, "w").close()
     r = subprocess.run([kiln, "--api-sock", plain], capture_output=True, timeout=10)
-    check(r.returncode != 0 and b"not a socket" in r.stderr and os.path.exists(plain),
+    check(r.returncode != 0 and b"exists and is not a socket" in r.stderr and os.path.exists(plain),
           f"kiln over a regular file: {r.returncode} {r.stderr!r}")
 
 

@@ -13,11 +13,11 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 #include <cmocka.h>
 
 #include "vdrv.h"
+#include "util/unix_sock.h"
 #include "virtio/console.h"
 
 #define D   VDRV_DATA_OFF
@@ -459,12 +459,9 @@ static void test_input_eof(void **state)
 
 static int connect_client(const char *path)
 {
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int fd = unix_connect(path, 0, 0);
 
 	assert_true(fd >= 0);
-	strcpy(sa.sun_path, path);
-	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
 	return fd;
 }
 

@@ -1,4 +1,5 @@
-/* cli.c — `kiln migrate receive|send`: the destination's listener and the source's client. */
+/* migrate.c — `kiln migrate receive|send`: the destination's listener (migrate/recv.h takes the
+ * stream) and the source's client (ctl.c's migrate). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -8,9 +9,8 @@
 #include <unistd.h>
 
 #include "api/api_vmm.h"
-#include "api/ctl.h"
+#include "cmd/cmd.h"
 #include "core/vmm.h"
-#include "migrate/migrate.h"
 #include "migrate/proto.h"
 #include "migrate/recv.h"
 #include "util/log.h"
@@ -85,7 +85,7 @@ static int receive_main(int argc, char **argv)
 
 	if (parse_recv(argc, argv, &a) < 0)
 		return usage(stderr);
-	log_set_level(a.verbosity >= 2 ? LOG_DEBUG : a.verbosity ? LOG_INFO : LOG_WARN);
+	cmd_set_verbosity(a.verbosity);
 	if (vmm_init(&m) < 0) {
 		vmm_destroy(&m);
 		return KILN_EXIT_HOST;
@@ -110,13 +110,13 @@ static int receive_main(int argc, char **argv)
 	return ret;
 }
 
-int migrate_main(int argc, char **argv)
+int cmd_migrate(int argc, char **argv)
 {
 	if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0))
 		return usage(stdout);
 	if (argc >= 2 && strcmp(argv[1], "receive") == 0)
 		return receive_main(argc - 1, argv + 1);
 	if (argc >= 2 && strcmp(argv[1], "send") == 0)
-		return ctl_migrate_main(argc - 1, argv + 1);
+		return cmd_migrate_send(argc - 1, argv + 1);
 	return usage(stderr);
 }

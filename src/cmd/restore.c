@@ -1,4 +1,5 @@
-/* restore_cli.c — `kiln restore`: parse its arguments, restore the snapshot, run the VM. */
+/* restore.c — `kiln restore`: parse its arguments, restore the snapshot (core/vmm.h), run the
+ * VM. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -6,7 +7,7 @@
 
 #include "api/api_vmm.h"
 #include "core/vmm.h"
-#include "state/restore_cli.h"
+#include "cmd/cmd.h"
 #include "util/log.h"
 
 struct restore_args {
@@ -71,7 +72,7 @@ static int expectations(const struct restore_args *a, struct vmm_restore *r)
 	return 0;
 }
 
-int snapshot_restore_main(int argc, char **argv)
+int cmd_restore(int argc, char **argv)
 {
 	struct restore_args a = {0};
 	struct vmm m;
@@ -79,7 +80,7 @@ int snapshot_restore_main(int argc, char **argv)
 
 	if (parse(argc, argv, &a) < 0 || expectations(&a, &a.r) < 0)
 		return KILN_EXIT_USAGE;
-	log_set_level(a.verbosity >= 2 ? LOG_DEBUG : a.verbosity ? LOG_INFO : LOG_WARN);
+	cmd_set_verbosity(a.verbosity);
 	if (vmm_init(&m) < 0) {
 		vmm_destroy(&m);
 		return KILN_EXIT_HOST;

@@ -1,133 +1,17 @@
-/* ctl.c — `kiln ctl`: HTTP/1.1 over the API's Unix socket with plain sockets, readable output. */
+/* ctl.c — `kiln ctl` and `kiln migrate send`: the API's common actions from the command line
+ * (api/client.h does the HTTP), printed readably. */
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/time.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <jansson.h>
 
-#include "api/ctl.h"
-
-#define CTL_TIMEOUT_S 10
-#define CTL_MAX_RESP  (1 << 20)
-
-static int ctl_connect(const char *sock)
-{
-	struct sockaddr_un a = {.sun_family = AF_UNIX};
-	struct timeval tv = {.tv_sec = CTL_TIMEOUT_S};
-	int fd;
-
-	if (strlen(sock) >= sizeof(a.sun_path))
-		return -ENAMETOOLONG;
-	strcpy(a.sun_path, sock);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
-		int err = -errno;
-
-		close(fd);
-		return err;
-	}
-	return fd;
-}
-
-static int send_all(int fd, const char *p, size_t n)
-{
-	while (n) {
-		ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return w < 0 ? -errno : -EIO;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
-/* Read until the server closes (Connection: close). */
-static int recv_all(int fd, char **out, size_t *len)
-{
-	size_t cap = 4096, n = 0;
-	char *buf = malloc(cap + 1);
-
-	while (buf) {
-		ssize_t r = recv(fd, buf + n, cap - n, 0);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			int err = errno == EAGAIN ? -ETIMEDOUT : -errno;
-
-			free(buf);
-			return err;
-		}
-		if (r == 0)
-			break;
-		n += (size_t)r;
-		if (n == cap) {
-			char *nb = cap >= CTL_MAX_RESP ? NULL : realloc(buf, cap * 2 + 1);
-
-			if (!nb)
-				break; /* keep what fits */
-			buf = nb;
-			cap *= 2;
-		}
-	}
-	if (!buf)
-		return -ENOMEM;
-	buf[n] = 0;
-	*out = buf;
-	*len = n;
-	return 0;
-}
-
-static int parse_response(char *raw, struct ctl_response *out)
-{
-	char *body = strstr(raw, "\r\n\r\n");
-	int status;
-
-	if (sscanf(raw, "HTTP/1.%*d %d", &status) != 1 || !body)
-		return -EPROTO;
-	out->status = status;
-	out->body = strdup(body + 4);
-	return out->body ? 0 : -ENOMEM;
-}
-
-int ctl_request(const char *sock, const char *method, const char *path, const char *body,
-		struct ctl_response *out)
-{
-	size_t blen = body ? strlen(body) : 0, rlen;
-	char head[512], *raw = NULL;
-	int fd = ctl_connect(sock), ret, n;
-
-	if (fd < 0)
-		return fd;
-	n = snprintf(head, sizeof(head),
-		     "%s %s HTTP/1.1\r\nHost: localhost\r\nAccept: application/json\r\n"
-		     "Content-Type: application/json\r\nContent-Length: %zu\r\n"
-		     "Connection: close\r\n\r\n",
-		     method, path, blen);
-	ret = n < (int)sizeof(head) ? send_all(fd, head, (size_t)n) : -ENAMETOOLONG;
-	if (ret == 0 && blen)
-		ret = send_all(fd, body, blen);
-	if (ret == 0)
-		ret = recv_all(fd, &raw, &rlen);
-	close(fd);
-	if (ret == 0)
-		ret = parse_response(raw, out);
-	free(raw);
-	return ret;
-}
+#include "api/client.h"
+#include "cmd/cmd.h"
+#include "util/unix_sock.h"
 
 /* ---- commands ---- */
 
@@ -173,7 +57,7 @@ static const struct ctl_cmd cmds[] = {
     {"migrate-status", "GET", "/migrate", NULL, print_pretty, NULL},
 };
 
-static int show(const struct ctl_cmd *c, const struct ctl_response *r);
+static int show(const struct ctl_cmd *c, const struct api_client_response *r);
 
 static int usage(FILE *f)
 {
@@ -226,17 +110,17 @@ static int snapshot_cmd(const char *sock, const char *name, int argc, char **arg
 {
 	struct ctl_cmd c = {.name = name, .method = "PUT"};
 	char *body = snapshot_body(name, argc, argv);
-	struct ctl_response r;
+	struct api_client_response r;
 	int ret;
 
 	if (!body)
 		return usage(stderr);
 	c.path = strcmp(name, "restore") == 0 ? "/snapshot/load" : "/snapshot/create";
 	c.done = strcmp(name, "restore") == 0 ? "restored" : "snapshot written";
-	ret = ctl_request(sock, c.method, c.path, body, &r);
+	ret = api_client_request(sock, c.method, c.path, body, &r);
 	free(body);
 	if (ret < 0) {
-		fprintf(stderr, "kiln ctl: %s: %s\n", sock, strerror(-ret));
+		fprintf(stderr, "kiln ctl: %s: %s\n", sock, unix_sock_strerror(ret));
 		return 1;
 	}
 	ret = show(&c, &r);
@@ -283,11 +167,11 @@ static char *migrate_body(int argc, char **argv)
 static const char *migrate_poll(const char *sock, int *last_round)
 {
 	static char state[32];
-	struct ctl_response r;
+	struct api_client_response r;
 	json_t *b;
 	int round;
 
-	if (ctl_request(sock, "GET", "/migrate", NULL, &r) < 0)
+	if (api_client_request(sock, "GET", "/migrate", NULL, &r) < 0)
 		return NULL;
 	b = json_loads(r.body, 0, NULL);
 	free(r.body);
@@ -320,15 +204,15 @@ static int migrate_cmd(const char *sock, int argc, char **argv)
 	struct ctl_cmd c = {.name = "migrate", .method = "PUT", .path = "/migrate"};
 	char *body = migrate_body(argc, argv);
 	const char *state = "active";
-	struct ctl_response r;
+	struct api_client_response r;
 	int ret, last = -1;
 
 	if (!body)
 		return usage(stderr);
-	ret = ctl_request(sock, c.method, c.path, body, &r);
+	ret = api_client_request(sock, c.method, c.path, body, &r);
 	free(body);
 	if (ret < 0) {
-		fprintf(stderr, "kiln ctl: %s: %s\n", sock, strerror(-ret));
+		fprintf(stderr, "kiln ctl: %s: %s\n", sock, unix_sock_strerror(ret));
 		return 1;
 	}
 	c.done = "migration started";
@@ -344,7 +228,7 @@ static int migrate_cmd(const char *sock, int argc, char **argv)
 	return ret ? ret : (!state || strcmp(state, "completed") == 0) ? 0 : 1;
 }
 
-int ctl_migrate_main(int argc, char **argv)
+int cmd_migrate_send(int argc, char **argv)
 {
 	const char *sock = NULL;
 	int out = 0;
@@ -363,7 +247,7 @@ int ctl_migrate_main(int argc, char **argv)
 	return migrate_cmd(sock, out, argv);
 }
 
-static int show(const struct ctl_cmd *c, const struct ctl_response *r)
+static int show(const struct ctl_cmd *c, const struct api_client_response *r)
 {
 	json_t *b = r->body[0] ? json_loads(r->body, 0, NULL) : NULL;
 	const char *fault = json_string_value(json_object_get(b, "fault_message"));
@@ -380,10 +264,10 @@ static int show(const struct ctl_cmd *c, const struct ctl_response *r)
 	return ok ? 0 : 1;
 }
 
-int ctl_main(int argc, char **argv)
+int cmd_ctl(int argc, char **argv)
 {
 	const char *sock = NULL, *name = NULL;
-	struct ctl_response r;
+	struct api_client_response r;
 	int ret, i;
 
 	for (i = 1; i < argc && !name; i++) {
@@ -407,9 +291,9 @@ int ctl_main(int argc, char **argv)
 	for (size_t k = 0; k < sizeof(cmds) / sizeof(cmds[0]); k++) {
 		if (strcmp(cmds[k].name, name) != 0)
 			continue;
-		ret = ctl_request(sock, cmds[k].method, cmds[k].path, cmds[k].body, &r);
+		ret = api_client_request(sock, cmds[k].method, cmds[k].path, cmds[k].body, &r);
 		if (ret < 0) {
-			fprintf(stderr, "kiln ctl: %s: %s\n", sock, strerror(-ret));
+			fprintf(stderr, "kiln ctl: %s: %s\n", sock, unix_sock_strerror(ret));
 			return 1;
 		}
 		ret = show(&cmds[k], &r);

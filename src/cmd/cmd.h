@@ -1,0 +1,63 @@
+/* cmd.h — kiln's command entry points: each turns its command line into a running VM, a served
+ * API or a client's request, and returns the process exit status (README's table). main.c only
+ * picks one; the work is done by the library folders (core, api, migrate, state, sandbox). */
+#ifndef KILN_CMD_CMD_H
+#define KILN_CMD_CMD_H
+
+struct vm_config;
+
+/* `kiln run [options] [--api-sock PATH [--id ID]]` (argv[0] is "run"): boot the VM the options
+ * describe. 2 for a bad command line (one line on stderr, even on a host without KVM). */
+int cmd_run(int argc, char **argv);
+
+/* Start, build and run the VM of cfg (NULL: none yet, the API's InstanceStart boots it); with
+ * api_sock (NULL: none) the API is also served there, id naming the instance (NULL: default).
+ * Returns the exit status. Shared by `kiln run` and `kiln --config-file`. */
+int cmd_run_vm(const struct vm_config *cfg, const char *api_sock, const char *id);
+
+/* Set the log level from -v counts: 0 warnings, 1 info, 2 or more debug. */
+void cmd_set_verbosity(int verbosity);
+
+/* `kiln --config-file FILE [--no-api | --api-sock PATH] [-v]` (argv[0] is the program): the
+ * Firecracker-style JSON document is checked (2 on error, even without KVM) and booted at once;
+ * with --api-sock the API serves it too. */
+int cmd_config(int argc, char **argv);
+
+/* `kiln --api-sock PATH [--id ID] [-v|-vv]` (argv[0] is the program): serve the API and boot on
+ * InstanceStart; kiln exits when the VM stops. */
+int cmd_api_server(int argc, char **argv);
+
+/*
+ * `kiln ctl --sock PATH COMMAND` (argv[0] is "ctl"); commands: info, version, start, pause,
+ * resume, ctrl-alt-del, config, metrics, snapshot, restore, migrate, migrate-status. Prints the
+ * result readably; returns 0 on a 2xx answer, 1 with the fault_message on stderr otherwise, 2
+ * for a usage error.
+ */
+int cmd_ctl(int argc, char **argv);
+
+/* `kiln migrate receive --listen HOST:PORT [--api-sock PATH [--id ID]] [-v]` and
+ * `kiln migrate send ...` (argv[0] is "migrate"). Returns the exit status. */
+int cmd_migrate(int argc, char **argv);
+
+/*
+ * `kiln migrate send --sock PATH --to HOST:PORT [--downtime-ms N] [--max-rounds N] [--timeout-s T]
+ * [--on-timeout force|cancel]` (argv[0] is "send"): PUT /migrate, then GET /migrate every 50 ms,
+ * printing a progress line per round and the outcome. 0 if the migration completed, 1 if it
+ * failed or was cancelled (the VM keeps running at the source), 2 for a usage error.
+ */
+int cmd_migrate_send(int argc, char **argv);
+
+/*
+ * `kiln restore SNAPSHOT --mem-file FILE [--paused] [--memory SIZE] [--cpus N] [--api-sock PATH
+ * [--id ID]] [-v|-vv]` (argv[0] is "restore"). --memory and --cpus, when given, must match the
+ * snapshot. Without --paused the VM resumes at once; with --api-sock the API is served (resume,
+ * pause, snapshot again). Returns kiln's exit status: 2 for a bad command line or a refused
+ * snapshot (one line on stderr), 4 for a host error, else the VM's.
+ */
+int cmd_restore(int argc, char **argv);
+
+/* `kiln snapshot-merge BASE_MEM DIFF_MEM...` (argv[0] is "snapshot-merge"): apply Diff memory
+ * files onto a base, in order. 0, or 2 (one line on stderr) at the first that fails. */
+int cmd_snapshot_merge(int argc, char **argv);
+
+#endif

@@ -1,0 +1,79 @@
+/* main.c — kiln's entry: picks the command from argv and hands over to src/cmd/ (one file per
+ * command); no logic of its own. */
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cmd/cmd.h"
+#include "core/vm.h"
+#include "sandbox/sandbox.h"
+
+static void usage(FILE *out)
+{
+	fputs(
+	    "usage: kiln run [options] [--api-sock PATH [--id ID]]   boot a VM (kiln run --help)\n"
+	    "       kiln sandbox --kernel PATH [options] -- CMD [ARGS...]   run one command in a\n"
+	    "                    fresh VM (kiln sandbox --help)\n"
+	    "       kiln restore SNAPSHOT --mem-file FILE [--paused] [--memory SIZE] [--cpus N]\n"
+	    "                    [--api-sock PATH [--id ID]] [-v|-vv]   resume a snapshot\n"
+	    "       kiln --config-file FILE [--no-api | --api-sock PATH] [-v]\n"
+	    "                            boot the VM a Firecracker-style JSON document describes\n"
+	    "       kiln --api-sock PATH [--id ID] [-v]   serve the API, boot on InstanceStart\n"
+	    "       kiln snapshot-merge BASE_MEM DIFF_MEM...   apply Diff memory files onto a "
+	    "base\n"
+	    "       kiln migrate receive --listen HOST:PORT [--api-sock PATH]   await a migration\n"
+	    "       kiln migrate send --sock PATH --to HOST:PORT [...]   migrate a VM (its API)\n"
+	    "       kiln ctl --sock PATH COMMAND   talk to a kiln API socket\n"
+	    "       kiln --version\n"
+	    "       kiln --help\n",
+	    out);
+}
+
+/* Whether --config-file is anywhere on the line. */
+static bool has_config_file(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++)
+		if (strncmp(argv[i], "--config-file", 13) == 0)
+			return true;
+	return false;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		fputs("kiln: no command given (usage: kiln run [options] | kiln --version | kiln "
+		      "--help)\n",
+		      stderr);
+		return KILN_EXIT_USAGE;
+	}
+	if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "version") == 0) {
+		printf("kiln %s\n", KILN_VERSION);
+		return KILN_EXIT_OK;
+	}
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+	    strcmp(argv[1], "help") == 0) {
+		usage(stdout);
+		return KILN_EXIT_OK;
+	}
+	if (strcmp(argv[1], "run") == 0)
+		return cmd_run(argc - 1, argv + 1);
+	if (strcmp(argv[1], "sandbox") == 0)
+		return sandbox_main(argc - 1, argv + 1);
+	if (strcmp(argv[1], "ctl") == 0)
+		return cmd_ctl(argc - 1, argv + 1);
+	if (strcmp(argv[1], "restore") == 0)
+		return cmd_restore(argc - 1, argv + 1);
+	if (strcmp(argv[1], "snapshot-merge") == 0)
+		return cmd_snapshot_merge(argc - 1, argv + 1);
+	if (strcmp(argv[1], "migrate") == 0)
+		return cmd_migrate(argc - 1, argv + 1);
+	/* With a config file the document drives (and may add the API); without, the API alone. */
+	if (has_config_file(argc, argv))
+		return cmd_config(argc, argv);
+	if (strncmp(argv[1], "--api-sock", 10) == 0)
+		return cmd_api_server(argc, argv);
+	if (strcmp(argv[1], "--no-api") == 0 || strcmp(argv[1], "-v") == 0)
+		return cmd_config(argc, argv);
+	fprintf(stderr, "kiln: unknown command '%s' (see kiln --help)\n", argv[1]);
+	return KILN_EXIT_USAGE;
+}

@@ -1,0 +1,83 @@
+/* run.c — `kiln run`: its options become a configuration, the VM boots and runs (with the API
+ * too when --api-sock is given). */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "api/api_vmm.h"
+#include "cmd/cmd.h"
+#include "config/config.h"
+#include "core/vmm.h"
+#include "util/log.h"
+
+void cmd_set_verbosity(int verbosity)
+{
+	log_set_level(verbosity >= 2 ? LOG_DEBUG : verbosity ? LOG_INFO : LOG_WARN);
+}
+
+/* Take `--api-sock PATH` and `--id ID` out of argv (they are not VM options); argc updated. */
+static int take_api_args(int *argc, char **argv, const char **sock, const char **id)
+{
+	int out = 0;
+
+	for (int i = 0; i < *argc; i++) {
+		bool is_sock = strcmp(argv[i], "--api-sock") == 0,
+		     is_id = strcmp(argv[i], "--id") == 0;
+
+		if ((is_sock || is_id) && i + 1 >= *argc) {
+			fprintf(stderr, "kiln: %s needs a value\n", argv[i]);
+			return -EINVAL;
+		}
+		if (is_sock || is_id) {
+			*(is_sock ? sock : id) = argv[++i];
+			continue;
+		}
+		argv[out++] = argv[i];
+	}
+	*argc = out;
+	return 0;
+}
+
+int cmd_run(int argc, char **argv)
+{
+	const char *sock = NULL, *id = NULL;
+	struct vm_config cfg;
+	char err[256];
+	int ret;
+
+	/* Flags first: a bad one is reported as such even on a host without KVM. */
+	if (take_api_args(&argc, argv, &sock, &id) < 0)
+		return KILN_EXIT_USAGE;
+	config_defaults(&cfg);
+	ret = config_parse_run(&cfg, argc, argv, err, sizeof(err));
+	if (ret != 0) {
+		if (ret < 0)
+			fprintf(stderr, "kiln: %s\n", err);
+		return ret < 0 ? KILN_EXIT_USAGE : KILN_EXIT_OK;
+	}
+	cmd_set_verbosity(cfg.verbosity);
+	return cmd_run_vm(&cfg, sock, id);
+}
+
+int cmd_run_vm(const struct vm_config *cfg, const char *api_sock, const char *id)
+{
+	struct vmm m;
+	int ret, status;
+
+	if (vmm_init(&m) < 0) {
+		vmm_destroy(&m);
+		return KILN_EXIT_HOST;
+	}
+	if (cfg)
+		m.cfg = *cfg;
+	ret = cfg ? vmm_start_vm(&m, NULL) : 0;
+	if (ret < 0)
+		status = ret == -EINVAL ? KILN_EXIT_USAGE : KILN_EXIT_HOST;
+	else if (api_sock) /* the VM (if any) runs; the API serves it until it stops */
+		status = api_run(&m, api_sock, id);
+	else
+		status = vmm_run(&m);
+	vmm_destroy(&m);
+	return status;
+}
