@@ -570,13 +570,9 @@ static void test_ring_violation_needs_reset(void **state)
 	check_alive(f);
 }
 
-/* Reset while reads are in flight: their completions are dropped, the rings stay untouched. */
-static void test_reset_in_flight(void **state)
+/* Post eight 64 KiB reads (status bytes in st[]) and notify. */
+static void reads_in_flight(struct fx *f, uint64_t st[8])
 {
-	struct fx *f = *state;
-	uint64_t st[8];
-	struct blk_stats bs;
-
 	for (int i = 0; i < 8; i++) {
 		uint64_t buf = vdrv_alloc(&f->d, 65536);
 
@@ -588,7 +584,17 @@ static void test_reset_in_flight(void **state)
 					{st[i], 1, true}},
 		    3);
 	}
-	vdrv_kick(&f->d, 0); /* io_uring: submitted, completions wait for the loop */
+	vdrv_kick(&f->d, 0);
+}
+
+/* Reset while reads are in flight: their completions are dropped, the rings stay untouched. */
+static void test_reset_in_flight(void **state)
+{
+	struct fx *f = *state;
+	uint64_t st[8];
+	struct blk_stats bs;
+
+	reads_in_flight(f, st); /* io_uring: submitted, completions wait for the loop */
 	vdrv_set_status(&f->d, 0);
 	assert_int_equal(vdrv_status(&f->d), 0);
 	pump(f, 20);
@@ -615,18 +621,7 @@ static void test_queue_reset_in_flight(void **state)
 	uint64_t st[8];
 	struct blk_stats bs;
 
-	for (int i = 0; i < 8; i++) {
-		uint64_t buf = vdrv_alloc(&f->d, 65536);
-
-		st[i] = status_buf(f);
-		vdrv_add(
-		    &f->d, 0,
-		    (struct vdrv_buf[]){{header(f, VIRTIO_BLK_T_IN, (uint64_t)i * 128), 16, false},
-					{buf, 65536, true},
-					{st[i], 1, true}},
-		    3);
-	}
-	vdrv_kick(&f->d, 0);
+	reads_in_flight(f, st);
 	vdrv_wr(&f->d, VDRV_REG_QUEUE_SEL, 0);
 	vdrv_wr(&f->d, VDRV_REG_QUEUE_READY, 0);
 	assert_int_equal(vdrv_rd(&f->d, VDRV_REG_QUEUE_READY), 0);

@@ -361,11 +361,11 @@ static void test_malformed_chains(void **state)
 }
 
 /* Reset with a transmit chain stuck on a full output and a receive buffer waiting for input. */
-static void test_reset_with_data_pending(void **state)
+/* A transmit chain stuck on a full output pipe and a posted receive buffer, both held. Returns
+ * the bytes that filled the pipe. */
+static size_t stuck_chains(struct fx *f)
 {
-	struct fx *f = *state;
 	size_t filled;
-	uint16_t h;
 
 	make_stdio(f, false);
 	vdrv_start(&f->d, 2, 0);
@@ -373,6 +373,16 @@ static void test_reset_with_data_pending(void **state)
 	transmit(f, D, "stuck");
 	post_rx(f, D + 0x100, 16);
 	assert_true(f->con->tx_held);
+	return filled;
+}
+
+static void test_reset_with_data_pending(void **state)
+{
+	struct fx *f = *state;
+	size_t filled;
+	uint16_t h;
+
+	filled = stuck_chains(f);
 	assert_true(f->con->rx_held);
 	vdrv_set_status(&f->d, 0);
 	assert_false(f->con->tx_held);
@@ -400,12 +410,7 @@ static void test_queue_reset_tx_held(void **state)
 	struct fx *f = *state;
 	size_t filled;
 
-	make_stdio(f, false);
-	vdrv_start(&f->d, 2, 0);
-	filled = fill_pipe(f->out[1]);
-	transmit(f, D, "stuck");
-	post_rx(f, D + 0x100, 16);
-	assert_true(f->con->tx_held);
+	filled = stuck_chains(f);
 	vdrv_wr(&f->d, VDRV_REG_QUEUE_SEL, TXQ);
 	vdrv_wr(&f->d, VDRV_REG_QUEUE_READY, 0);
 	assert_false(f->con->tx_held);

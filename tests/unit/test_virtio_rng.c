@@ -160,16 +160,23 @@ static void test_bad_descriptor_needs_reset(void **state)
 	assert_true(vdrv_status(&f->d) & VIRTIO_STATUS_NEEDS_RESET);
 }
 
-static void test_dry_source_retries_on_timer(void **state)
+/* Start the device and post one 32-byte request while the source has no entropy. */
+static void request_while_dry(struct fx *f)
 {
-	struct fx *f = *state;
 	struct vdrv_buf b = {D, 32, true};
-	uint32_t id, len;
 
 	vdrv_start(&f->d, 1, 0);
 	src_dry = 1;
 	vdrv_add(&f->d, 0, &b, 1);
 	vdrv_kick(&f->d, 0);
+}
+
+static void test_dry_source_retries_on_timer(void **state)
+{
+	struct fx *f = *state;
+	uint32_t id, len;
+
+	request_while_dry(f);
 	assert_false(vdrv_used(&f->d, 0, &id, &len)); /* no entropy: nothing returned yet */
 	assert_int_equal(virtio_rng_stats(f->rng).starved, 1);
 	vdrv_pump(&f->loop, 1000); /* the retry timer fires */
@@ -224,10 +231,7 @@ static void test_reset_with_request_held(void **state)
 	struct vdrv_buf b = {D, 32, true};
 	uint32_t id, len;
 
-	vdrv_start(&f->d, 1, 0);
-	src_dry = 1;
-	vdrv_add(&f->d, 0, &b, 1);
-	vdrv_kick(&f->d, 0);
+	request_while_dry(f);
 	vdrv_set_status(&f->d, 0); /* reset: the held request is forgotten */
 	assert_false(f->rng->held);
 	vdrv_pump(&f->loop, 30); /* the timer finds nothing to do */
@@ -248,10 +252,7 @@ static void test_queue_reset_with_request_held(void **state)
 	struct vdrv_buf b = {D, 32, true};
 	uint32_t id, len;
 
-	vdrv_start(&f->d, 1, 0);
-	src_dry = 1;
-	vdrv_add(&f->d, 0, &b, 1);
-	vdrv_kick(&f->d, 0);
+	request_while_dry(f);
 	assert_true(f->rng->held);
 	vdrv_wr(&f->d, VDRV_REG_QUEUE_SEL, 0);
 	vdrv_wr(&f->d, VDRV_REG_QUEUE_READY, 0);
