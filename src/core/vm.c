@@ -216,6 +216,8 @@ void vm_request_stop(struct vm *vm, enum vm_stop_reason why, int status)
 		vm->stop_reason = why;
 		vm->exit_status = status;
 	}
+	if (why == VM_STOP_HOST)
+		vm->host_stop = true; /* even behind a guest reset: the host wants no restart */
 	if (vm->state != VM_STOPPED && vm->state != VM_ERROR)
 		vm->state = why == VM_STOP_FATAL ? VM_ERROR : VM_STOPPED;
 	pthread_cond_broadcast(&vm->state_cond);

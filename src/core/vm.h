@@ -47,6 +47,7 @@ struct vm {
 	pthread_cond_t parked_cond; /* broadcast when nr_parked/nr_running change: vm_pause waits */
 	enum vm_state state;
 	enum vm_stop_reason stop_reason;
+	bool host_stop; /* the host asked it to stop (VM_STOP_HOST), whatever came first */
 	int exit_status;
 	unsigned nr_parked;	 /* vCPU threads waiting while PAUSED */
 	unsigned nr_running;	 /* vCPU threads not yet returned */
@@ -103,8 +104,9 @@ int vm_pause(struct vm *vm) MUST_CHECK;
 /* PAUSED -> RUNNING. -EBUSY if not PAUSED. */
 int vm_resume(struct vm *vm) MUST_CHECK;
 
-/* Ask the VM to stop (any thread, any state, idempotent: the first reason and status win).
- * vCPUs are kicked; stop_efd becomes readable. */
+/* Ask the VM to stop (any thread, any state, idempotent: the first reason and status win, but a
+ * VM_STOP_HOST request is always recorded in host_stop, so a guest reset that came first is not
+ * followed by a restart). vCPUs are kicked; stop_efd becomes readable. */
 void vm_request_stop(struct vm *vm, enum vm_stop_reason why, int status);
 
 /* Wait for every vCPU thread to finish after a stop request; returns the exit status. */

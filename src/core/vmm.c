@@ -127,7 +127,11 @@ static void on_vm_stop(void *ctx, int fd, uint32_t events)
 	m->stop_reason = m->vm->stop_reason;
 	if (m->stop_reason == VM_STOP_PANIC && !m->owner_reports_stop)
 		log_err("the guest kernel panicked (pvpanic)");
-	restart = m->vm->stop_reason == VM_STOP_RESET && m->cfg.on_reset == RESET_RESTART;
+	/* A reset restarts the VM unless the host asked to stop meanwhile (Ctrl-A x, a signal). */
+	pthread_mutex_lock(&m->vm->lock);
+	restart = m->vm->stop_reason == VM_STOP_RESET && m->cfg.on_reset == RESET_RESTART &&
+		  !m->vm->host_stop;
+	pthread_mutex_unlock(&m->vm->lock);
 	vm_finish(m);
 	if (restart) {
 		log_info("guest reset: restarting");

@@ -276,6 +276,25 @@ static void test_stop_before_start(void **state)
 	vm_destroy(vm);
 }
 
+/* A host stop behind a guest reset: the reset stays the reason (first wins), and host_stop tells
+ * the process not to restart the VM (Ctrl-A x typed while the guest was resetting). */
+static void test_host_stop_behind_reset(void **state)
+{
+	struct vm_config cfg;
+	struct vm *vm;
+
+	(void)state;
+	config_for_test(&cfg, 1);
+	assert_int_equal(vm_create(&cfg, &g_kvm, &g_loop, &vm, NULL), 0);
+	vm_request_stop(vm, VM_STOP_RESET, KILN_EXIT_OK);
+	assert_false(vm->host_stop);
+	vm_request_stop(vm, VM_STOP_HOST, KILN_EXIT_OK);
+	assert_int_equal(vm->stop_reason, VM_STOP_RESET);
+	assert_true(vm->host_stop);
+	assert_int_equal(vm_join(vm), KILN_EXIT_OK);
+	vm_destroy(vm);
+}
+
 static void test_guest_mem_slots_with_kvm(void **state)
 {
 	struct guest_mem m;
@@ -302,6 +321,7 @@ int main(int argc, char **argv)
 	    cmocka_unit_test(test_stop_while_paused),
 	    cmocka_unit_test(test_dirty_log),
 	    cmocka_unit_test(test_stop_before_start),
+	    cmocka_unit_test(test_host_stop_behind_reset),
 	    cmocka_unit_test(test_vcpu_pinning),
 	    cmocka_unit_test(test_vcpu_pinning_refused),
 	    cmocka_unit_test(test_guest_mem_slots_with_kvm),
