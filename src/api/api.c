@@ -176,11 +176,65 @@ static int converted(int ret, const char *err, struct api_response *out)
 	return reply_err(out, 400, "%s", err[0] ? err : strerror(-ret));
 }
 
+/* A resource whose PUT names files: its converter, then the files to open, as Firecracker does
+ * at PUT time. */
+struct file_resource {
+	int (*convert)(struct vm_config *c, const struct req *r, bool patch, char *err, size_t len);
+	int (*open_files)(const struct vm_config *c, const struct req *r, char *err, size_t len);
+};
+
+/* Convert the body into a copy of the configuration and open the files it names; the
+ * configuration changes only if both succeed. */
+static int put_with_files(struct api *a, struct req *r, struct api_response *out, bool patch,
+			  const struct file_resource *res)
+{
+	struct vm_config *c = malloc(sizeof(*c));
+	char err[ERR_LEN] = "";
+	int ret;
+
+	if (!c)
+		return reply_err(out, 500, "out of memory");
+	*c = *a->cfg;
+	ret = res->convert(c, r, patch, err, sizeof(err));
+	if (ret == 0)
+		ret = res->open_files(c, r, err, sizeof(err));
+	if (ret == 0)
+		*a->cfg = *c;
+	free(c);
+	return converted(ret, err, out);
+}
+
+static int boot_convert(struct vm_config *c, const struct req *r, bool patch, char *err, size_t len)
+{
+	(void)patch;
+	return config_json_boot_source(c, r->body, err, len);
+}
+
+static int boot_files(const struct vm_config *c, const struct req *r, char *err, size_t len)
+{
+	(void)r;
+	return config_open_boot_files(c, err, len);
+}
+
+static int drive_convert(struct vm_config *c, const struct req *r, bool patch, char *err,
+			 size_t len)
+{
+	return config_json_drive(c, r->param, r->body, patch, err, len);
+}
+
+static int drive_file(const struct vm_config *c, const struct req *r, char *err, size_t len)
+{
+	int i = config_disk_find(c, r->param);
+
+	return i < 0 ? 0 : config_open_disk_file(&c->disks[i], err, len);
+}
+
+static const struct file_resource boot_resource = {boot_convert, boot_files};
+static const struct file_resource drive_resource = {drive_convert, drive_file};
+
 static int h_boot_source(struct api *a, struct req *r, struct api_response *out)
 {
-	char err[ERR_LEN] = "";
-
-	return converted(config_json_boot_source(a->cfg, r->body, err, sizeof(err)), err, out);
+	return put_with_files(a, r, out, false, &boot_resource);
 }
 
 static int h_machine_get(struct api *a, struct req *r, struct api_response *out)
@@ -207,7 +261,6 @@ static int h_machine_put(struct api *a, struct req *r, struct api_response *out)
 
 static int h_drive(struct api *a, struct req *r, struct api_response *out)
 {
-	char err[ERR_LEN] = "";
 	bool patch = strcmp(r->method, "PATCH") == 0;
 
 	if (patch && state(a) != API_NOT_STARTED)
@@ -215,8 +268,7 @@ static int h_drive(struct api *a, struct req *r, struct api_response *out)
 				 "PATCH /drives/%s: kiln cannot change a drive after boot (hot-"
 				 "swapping the backing file is not implemented)",
 				 r->param);
-	return converted(config_json_drive(a->cfg, r->param, r->body, patch, err, sizeof(err)), err,
-			 out);
+	return put_with_files(a, r, out, patch, &drive_resource);
 }
 
 static int h_entropy(struct api *a, struct req *r, struct api_response *out)
@@ -256,6 +308,8 @@ static int act_start(struct api *a, struct api_response *out)
 
 	if (!a->ops->start)
 		return reply_err(out, 400, "InstanceStart: not supported");
+	if (!a->cfg->kernel_path[0]) /* the demo guest is kiln run's, not the API's */
+		return reply_err(out, 400, "Cannot start microvm without kernel configuration.");
 	ret = a->ops->start(a->ctx, &e);
 	return ret < 0 ? reply_op_err(out, "InstanceStart", ret, &e) : reply_ok(out);
 }

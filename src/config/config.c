@@ -1,10 +1,12 @@
 /* config.c — defaults and the `kiln run` command-line parser (pure: no I/O but usage text). */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "config/config.h"
 
@@ -659,4 +661,43 @@ bool config_cmdline_has(const char *cmdline, const char *word)
 			return true;
 	}
 	return false;
+}
+
+/* Open path with flags and close it again: 0 or -errno. */
+static int try_open(const char *path, int flags)
+{
+	int fd = open(path, flags | O_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	close(fd);
+	return 0;
+}
+
+int config_open_boot_files(const struct vm_config *c, char *err, size_t len)
+{
+	int ret = c->kernel_path[0] ? try_open(c->kernel_path, O_RDONLY) : 0;
+
+	if (ret < 0) {
+		snprintf(err, len, "The kernel file cannot be opened: %s (os error %d)",
+			 strerror(-ret), -ret);
+		return ret;
+	}
+	ret = c->initrd_path[0] ? try_open(c->initrd_path, O_RDONLY) : 0;
+	if (ret < 0)
+		snprintf(err, len,
+			 "The initrd file cannot be opened due to invalid path or invalid "
+			 "permissions. %s (os error %d)",
+			 strerror(-ret), -ret);
+	return ret;
+}
+
+int config_open_disk_file(const struct disk_config *d, char *err, size_t len)
+{
+	int ret = try_open(d->path, d->read_only ? O_RDONLY : O_RDWR);
+
+	if (ret < 0)
+		snprintf(err, len, "Unable to create the virtio block device: %s: %s (os error %d)",
+			 d->path, strerror(-ret), -ret);
+	return ret;
 }

@@ -147,6 +147,16 @@ int config_check_pinning(const struct vm_config *c, const cpu_set_t *allowed, ch
  */
 int config_kernel_cmdline(const struct vm_config *c, char *out, size_t len) MUST_CHECK;
 
+/* Open the kernel and initrd c names (read-only), as Firecracker does when a boot source is put,
+ * so a path that cannot be opened is refused then rather than at start. 0, or -errno with
+ * Firecracker's wording in err ("The kernel file cannot be opened: No such file or directory
+ * (os error 2)"). No kernel configured: 0 (the command line's built-in demo guest). */
+int config_open_boot_files(const struct vm_config *c, char *err, size_t len) MUST_CHECK;
+
+/* Open disk d's backing file as the VM would (read-only or read-write), as Firecracker does when a
+ * drive is put. 0, or -errno with "Unable to create the virtio block device: ..." in err. */
+int config_open_disk_file(const struct disk_config *d, char *err, size_t len) MUST_CHECK;
+
 /* True if the command line holds `word` as a whole space-separated token (e.g. "acpi=off"). */
 bool config_cmdline_has(const char *cmdline, const char *word);
 

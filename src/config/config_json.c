@@ -293,7 +293,8 @@ static int drive_read(const struct jres *r, struct disk_config *d)
 	if (ret >= 0)
 		ret = jf_string(r, "partuuid", JF_NONEMPTY, d->partuuid, sizeof(d->partuuid));
 	if (ret >= 0)
-		ret = jf_bool(r, "is_read_only", JF_REQUIRED, &d->read_only);
+		ret =
+		    jf_bool(r, "is_read_only", 0, &d->read_only); /* Firecracker: optional, false */
 	if (ret >= 0)
 		ret = jf_enum(r, "cache_type", 0, caches, &cache);
 	if (ret >= 0)

@@ -379,12 +379,17 @@ def device_counters(line):
 
 
 def start_failure_reason(api, guest, tmp):
-    """A start that fails deep in the board (opening the kernel) answers 400 with that reason,
+    """A kernel path that does not open is refused at PUT time, as Firecracker does; a start that
+    fails deep in the board (a kernel file that opens but is empty) answers 400 with that reason,
     carried up by the request's error context, and the configuration can be fixed."""
     missing = os.path.join(tmp, "no-such-kernel")
-    api.expect("PUT", "/boot-source", {"kernel_image_path": missing, "boot_args": "x=1"}, 204)
+    api.expect("PUT", "/boot-source", {"kernel_image_path": missing}, 400,
+               "The kernel file cannot be opened: No such file or directory (os error 2)")
+    empty = os.path.join(tmp, "empty-kernel")
+    open(empty, "wb").close()
+    api.expect("PUT", "/boot-source", {"kernel_image_path": empty, "boot_args": "x=1"}, 204)
     api.expect("PUT", "/actions", {"action_type": "InstanceStart"}, 400,
-               f"kernel {missing}: No such file or directory")
+               f"kernel {empty}: not a non-empty regular file")
     check(api.state() == "Not started", "still Not started after a failed start")
     api.expect("PUT", "/boot-source", {"kernel_image_path": guest, "boot_args": "x=1"}, 204)
 

@@ -124,6 +124,7 @@ struct fx {
 	struct api_response r;
 	json_t *body; /* the last response body, parsed */
 	char dir[64]; /* a temporary directory */
+	char kernel[128];
 };
 
 static int setup(void **state)
@@ -133,6 +134,7 @@ static int setup(void **state)
 	assert_non_null(x);
 	x->f.state = API_NOT_STARTED;
 	config_defaults(&x->cfg);
+	strcpy(x->cfg.kernel_path, "/k"); /* the fake process starts without opening it */
 	api_init(&x->a, &x->cfg, &fake_ops, &x->f);
 	strcpy(x->dir, "/tmp/kiln-test-api-XXXXXX");
 	assert_non_null(mkdtemp(x->dir));
@@ -373,6 +375,12 @@ static void test_actions_states(void **state)
 
 	expect_400(x, "PUT", "/actions", "{\"action_type\":\"SendCtrlAltDel\"}",
 		   "SendCtrlAltDel: The requested operation is not supported before starting");
+	/* Firecracker: no boot source, no start (kiln run's demo guest is not the API's) */
+	x->cfg.kernel_path[0] = 0;
+	expect_400(x, "PUT", "/actions", "{\"action_type\":\"InstanceStart\"}",
+		   "Cannot start microvm without kernel configuration.");
+	assert_int_equal(x->f.starts, 0);
+	strcpy(x->cfg.kernel_path, "/k");
 	assert_int_equal(req(x, "PUT", "/actions", "{\"action_type\":\"InstanceStart\"}"), 204);
 	assert_int_equal(x->f.starts, 1);
 	expect_400(x, "PUT", "/actions", "{\"action_type\":\"InstanceStart\"}",
@@ -507,6 +515,57 @@ static void test_config_routes_post_boot(void **state)
 	}
 }
 
+/* A file in the test's directory; its path in out. */
+static void make_file(struct fx *x, const char *name, char *out, size_t len)
+{
+	FILE *f;
+
+	snprintf(out, len, "%s/%s", x->dir, name);
+	f = fopen(out, "w");
+	assert_non_null(f);
+	fclose(f);
+}
+
+/* Boot source and drives name files that must open at PUT time, as in Firecracker; a PUT whose
+ * file does not open answers 400 with the OS error and changes nothing. */
+static void put_files(struct fx *x)
+{
+	char disk[128], body[512];
+
+	make_file(x, "vmlinux", x->kernel, sizeof(x->kernel));
+	make_file(x, "disk.img", disk, sizeof(disk));
+	snprintf(body, sizeof(body),
+		 "{\"kernel_image_path\":\"%s\",\"boot_args\":\"console=ttyS0\"}", x->kernel);
+	assert_int_equal(req(x, "PUT", "/boot-source", body), 204);
+	expect_400(x, "PUT", "/boot-source", "{\"kernel_image_path\":\"/no/such/vmlinux\"}",
+		   "The kernel file cannot be opened: No such file or directory (os error 2)");
+	snprintf(body, sizeof(body), "{\"kernel_image_path\":\"%s\",\"initrd_path\":\"/no/i\"}",
+		 x->kernel);
+	expect_400(x, "PUT", "/boot-source", body, "The initrd file cannot be opened");
+	assert_string_equal(x->cfg.kernel_path, x->kernel); /* unchanged by the refusals */
+	assert_string_equal(x->cfg.cmdline, "console=ttyS0");
+	snprintf(body, sizeof(body),
+		 "{\"drive_id\":\"rootfs\",\"path_on_host\":\"%s\",\"is_root_device\":false,"
+		 "\"is_read_only\":true}",
+		 disk);
+	assert_int_equal(req(x, "PUT", "/drives/rootfs", body), 204);
+	expect_400(
+	    x, "PUT", "/drives/other",
+	    "{\"drive_id\":\"other\",\"path_on_host\":\"/no/disk\",\"is_root_device\":false}",
+	    "Unable to create the virtio block device: /no/disk: No such file or directory");
+	expect_400(x, "PATCH", "/drives/rootfs",
+		   "{\"drive_id\":\"rootfs\",\"path_on_host\":\"/no/d\"}",
+		   "No such file or directory");
+	assert_int_equal(x->cfg.nr_disks, 1);
+	assert_string_equal(x->cfg.disks[0].path, disk);
+	snprintf(body, sizeof(body),
+		 "{\"drive_id\":\"rootfs\",\"path_on_host\":\"%s\",\"is_root_device\":false}",
+		 disk);
+	expect_400(x, "PUT", "/drives/other", body, "drive");
+	unlink(disk);
+	unlink(x->kernel);
+}
+
 /* Pre-boot: the converters' verdicts come back as 400 with their message; bad JSON never
  * reaches them. */
 static void test_config_routes_pre_boot(void **state)
@@ -531,22 +590,12 @@ static void test_config_routes_pre_boot(void **state)
 	assert_int_equal(req(x, "PATCH", "/machine-config", "{\"mem_size_mib\":128}"), 204);
 	assert_int_equal(req(x, "GET", "/machine-config", NULL), 200);
 	assert_int_equal(json_integer_value(json_object_get(x->body, "vcpu_count")), 2);
-	assert_int_equal(req(x, "PUT", "/boot-source",
-			     "{\"kernel_image_path\":\"/k\",\"boot_args\":\"console=ttyS0\"}"),
-			 204);
-	assert_int_equal(req(x, "PUT", "/drives/rootfs",
-			     "{\"drive_id\":\"rootfs\",\"path_on_host\":\"/tmp/x\","
-			     "\"is_root_device\":false,\"is_read_only\":true}"),
-			 204);
-	expect_400(x, "PUT", "/drives/other",
-		   "{\"drive_id\":\"rootfs\",\"path_on_host\":\"/tmp/x\","
-		   "\"is_root_device\":false}",
-		   "drive");
+	put_files(x);
 	assert_int_equal(req(x, "PUT", "/entropy", "{}"), 204);
 	assert_int_equal(req(x, "GET", "/vm/config", NULL), 200);
 	assert_string_equal(json_string_value(json_object_get(
 				json_object_get(x->body, "boot-source"), "kernel_image_path")),
-			    "/k");
+			    x->kernel);
 	assert_int_equal(json_array_size(json_object_get(x->body, "drives")), 1);
 #endif
 }

@@ -402,6 +402,10 @@ static void test_drive_root_rules(void **state)
 	   "\"is_read_only\": false}");
 	assert_string_equal(c->disks[0].id, "b");
 	assert_int_equal(c->nr_disks, 3);
+	/* is_read_only is optional, false by default (Firecracker's Option<bool>) */
+	ok(c, DRIVE_PUT, "ro",
+	   "{\"drive_id\": \"ro\", \"path_on_host\": \"/ro\", \"is_root_device\": false}");
+	assert_false(c->disks[config_disk_find(c, "ro")].read_only);
 	free(c);
 }
 
@@ -424,9 +428,6 @@ static void test_drive_errors(void **state)
 	      "{\"drive_id\": \"a\", \"path_on_host\": \"/a\", \"is_read_only\": "
 	      "false}",
 	      "field 'is_root_device' is missing");
-	fails(c, DRIVE_PUT, "a",
-	      "{\"drive_id\": \"a\", \"path_on_host\": \"/a\", \"is_root_device\": false}",
-	      "field 'is_read_only' is missing");
 	fails(c, DRIVE_PUT, "a",
 	      "{\"drive_id\": \"a\", \"path_on_host\": \"/a\", \"is_root_device\": \"no\", "
 	      "\"is_read_only\": false}",
