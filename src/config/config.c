@@ -459,6 +459,7 @@ static int parse_one(struct vm_config *c, struct parse_state *st, int opt, const
 			return fail(err, errlen, "--initrd: empty or too long a path");
 		return 0;
 	case OPT_CMDLINE:
+		c->cmdline_given = true;
 		if (config_copy_str(c->cmdline, sizeof(c->cmdline), v) < 0)
 			return fail(err, errlen, "--cmdline: longer than %d bytes",
 				    CONFIG_CMDLINE_MAX - 1);

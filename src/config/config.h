@@ -59,6 +59,7 @@ struct vm_config {
 	char kernel_path[CONFIG_PATH_MAX]; /* "": the built-in demo guest */
 	char initrd_path[CONFIG_PATH_MAX]; /* "": none */
 	char cmdline[CONFIG_CMDLINE_MAX];
+	bool cmdline_given; /* boot_args was given (GET /vm/config answers null otherwise) */
 	unsigned sockets, cores, threads; /* vCPUs = sockets * cores * threads */
 	bool pin_vcpus;			  /* vCPU i runs only on host CPU vcpu_pin[i] */
 	uint16_t vcpu_pin[CONFIG_MAX_VCPUS];

@@ -82,6 +82,7 @@ static int boot_source_apply(struct vm_config *c, const struct jres *r, const vo
 	c->cmdline[0] = c->initrd_path[0] = '\0';
 	if (ret >= 0)
 		ret = jf_string(r, "boot_args", 0, c->cmdline, sizeof(c->cmdline));
+	c->cmdline_given = ret > 0;
 	if (ret >= 0)
 		ret = jf_string(r, "initrd_path", JF_NONEMPTY, c->initrd_path,
 				sizeof(c->initrd_path));
@@ -574,13 +575,31 @@ static int doc_drives(struct vm_config *c, const json_t *a, char *err, size_t er
 	return 0;
 }
 
+/* Firecracker's document form of "no boot source yet" (GET /vm/config before one is put): an
+ * empty kernel_image_path with nothing else set. */
+static bool no_boot_source(const struct doc_key *k, const json_t *v)
+{
+	const json_t *path = json_object_get(v, "kernel_image_path"), *val;
+	const char *key;
+
+	if (strcmp(k->key, "boot-source") != 0 || !json_is_string(path) ||
+	    json_string_value(path)[0])
+		return false;
+	json_object_foreach((json_t *)v, key, val)
+	{
+		if (val != path && !json_is_null(val))
+			return false;
+	}
+	return true;
+}
+
 static int doc_key_apply(struct vm_config *c, const struct doc_key *k, const json_t *v, char *err,
 			 size_t errlen)
 {
 	bool put = false;
 	struct jres r = {k->key, v, err, errlen};
 
-	if (json_is_null(v))
+	if (json_is_null(v) || no_boot_source(k, v))
 		return 0;
 	if (strcmp(k->key, "drives") == 0)
 		return doc_drives(c, v, err, errlen);

@@ -1,5 +1,8 @@
 /* config_json_export.c — struct vm_config as a FullVmConfiguration document (GET /vm/config),
- * the inverse of config_json_document. */
+ * the inverse of config_json_document. The document is Firecracker's: every top-level key it has,
+ * null (or []) where unset, and each object's optional fields as null; kiln's extensions appear
+ * only where the configuration uses them, so a Firecracker client comparing the document sees
+ * exactly Firecracker's. */
 #include <stdio.h>
 
 #include "config/config_json.h"
@@ -17,16 +20,14 @@ static json_t *export_boot_source(const struct vm_config *c)
 	json_t *o;
 	bool ok;
 
-	if (!c->kernel_path[0])
-		return json_null(); /* the built-in demo guest */
-	o = json_object();
+	o = json_object(); /* no kernel yet: Firecracker's default, an empty path */
 	ok = o && put(o, "kernel_image_path", json_string(c->kernel_path)) &&
-	     put(o, "boot_args", json_string(c->cmdline)) &&
-	     put(o, "initrd_path", c->initrd_path[0] ? json_string(c->initrd_path) : json_null());
+	     put(o, "initrd_path", c->initrd_path[0] ? json_string(c->initrd_path) : json_null()) &&
+	     put(o, "boot_args", c->cmdline_given ? json_string(c->cmdline) : json_null());
 	if (ok && c->boot == BOOT_RAW)
 		ok = put(o, "kiln_load_addr", json_integer((json_int_t)c->load_addr)) &&
 		     put(o, "kiln_entry", json_integer((json_int_t)c->entry));
-	else if (ok)
+	else if (ok && c->boot != BOOT_AUTO)
 		ok = put(o, "kiln_boot", json_string(protos[c->boot]));
 	if (!ok)
 		json_decref(o);
@@ -83,6 +84,16 @@ static json_t *export_pinning(const struct vm_config *c)
 	return a;
 }
 
+/* Whether the topology is the one Firecracker's vcpu_count and smt imply (one socket, two threads
+ * per core with smt): then kiln_topology is left out. */
+static bool firecracker_topology(const struct vm_config *c)
+{
+	unsigned vcpus = config_vcpus(c);
+
+	return c->sockets == 1 && (c->threads == 1 || (c->threads == 2 && vcpus > 1)) &&
+	       c->cores * c->threads == vcpus;
+}
+
 json_t *config_json_export_machine_config(const struct vm_config *c)
 {
 	json_t *o = json_object();
@@ -96,9 +107,10 @@ json_t *config_json_export_machine_config(const struct vm_config *c)
 		 json_string(c->hugepages ? "2M"
 			     : c->thp	  ? "Transparent"
 					  : "None")) &&
-	     put(o, "kiln_topology",
-		 json_pack("{s:i, s:i, s:i}", "sockets", (int)c->sockets, "cores", (int)c->cores,
-			   "threads", (int)c->threads));
+	     (firecracker_topology(c) ||
+	      put(o, "kiln_topology",
+		  json_pack("{s:i, s:i, s:i}", "sockets", (int)c->sockets, "cores", (int)c->cores,
+			    "threads", (int)c->threads)));
 	if (ok && c->pin_vcpus)
 		ok = put(o, "kiln_vcpu_pinning", export_pinning(c));
 	if (!ok)
@@ -106,19 +118,23 @@ json_t *config_json_export_machine_config(const struct vm_config *c)
 	return ok ? o : NULL;
 }
 
-/* COM1 as Firecracker's serial object: null for the default (stdio). A descriptor of an
- * embedding command (SERIAL_FD, kiln sandbox, which has no API) has no JSON form: "none". */
+/* COM1 as Firecracker's serial object: NULL (key left out) for the default (stdio), as
+ * Firecracker's document never has the key. A descriptor of an embedding command (SERIAL_FD, kiln
+ * sandbox, which has no API) has no JSON form: "none". */
 static json_t *export_serial(const struct vm_config *c)
 {
 	if (c->com1.mode == SERIAL_FILE)
 		return json_pack("{s:s}", "serial_out_path", c->com1.path);
 	if (c->com1.mode == SERIAL_NONE || c->com1.mode == SERIAL_FD)
 		return json_pack("{s:s}", "kiln_mode", "none");
-	return json_null();
+	return NULL;
 }
 
+/* COM2 (kiln's extension): NULL (left out) while unused, the default. */
 static json_t *export_serial2(const struct vm_config *c)
 {
+	if (c->com2.mode == SERIAL_NONE || c->com2.mode == SERIAL_FD)
+		return NULL;
 	if (c->com2.mode == SERIAL_FILE)
 		return json_pack("{s:s, s:s}", "mode", "file", "path", c->com2.path);
 	return json_pack("{s:s}", "mode", c->com2.mode == SERIAL_STDIO ? "stdio" : "none");
@@ -133,16 +149,19 @@ static json_t *export_vconsole(const struct vm_config *c)
 					    [VCONSOLE_FD] = "none"}; /* as SERIAL_FD */
 	const struct vconsole_config *vc = &c->vconsole;
 
+	if (vc->mode == VCONSOLE_NONE || vc->mode == VCONSOLE_FD)
+		return NULL; /* kiln's extension, unused: left out */
 	if (vc->mode == VCONSOLE_FILE || vc->mode == VCONSOLE_SOCKET)
 		return json_pack("{s:s, s:s}", "mode", modes[vc->mode], "path", vc->path);
 	return json_pack("{s:s}", "mode", modes[vc->mode]);
 }
 
-/* The resources kiln does not implement yet, as Firecracker reports them when absent. */
-static bool put_unimplemented(json_t *doc)
+/* Firecracker's keys for what kiln does not configure: the resources it has not implemented
+ * yet, and logger and metrics, which Firecracker's document always reports as null. */
+static bool put_firecracker_nulls(json_t *doc)
 {
-	static const char *const nulls[] = {"cpu-config", "balloon",	 "vsock",	  "logger",
-					    "metrics",	  "mmds-config", "memory-hotplug"};
+	static const char *const nulls[] = {"balloon",	   "cpu-config", "logger",	  "metrics",
+					    "mmds-config", "vsock",	 "memory-hotplug"};
 	bool ok = put(doc, "network-interfaces", json_array()) && put(doc, "pmem", json_array());
 
 	for (size_t i = 0; ok && i < sizeof(nulls) / sizeof(nulls[0]); i++)
@@ -150,26 +169,10 @@ static bool put_unimplemented(json_t *doc)
 	return ok;
 }
 
-/* Drop null members (recursively): unset optional fields are absent from the API's answers,
- * as Swagger 2.0 types have no null; config_json_document accepts either form. */
-static void prune_nulls(json_t *v)
+/* Set key to v if v is not NULL (an extension left out); false only if the set failed. */
+static bool put_optional(json_t *obj, const char *key, json_t *v)
 {
-	const char *key;
-	json_t *val;
-	void *tmp;
-	size_t i;
-
-	if (json_is_object(v)) {
-		json_object_foreach_safe(v, tmp, key, val)
-		{
-			if (json_is_null(val))
-				json_object_del(v, key);
-			else
-				prune_nulls(val);
-		}
-	} else if (json_is_array(v)) {
-		json_array_foreach(v, i, val) prune_nulls(val);
-	}
+	return !v || put(obj, key, v);
 }
 
 json_t *config_json_export(const struct vm_config *c)
@@ -180,13 +183,14 @@ json_t *config_json_export(const struct vm_config *c)
 	ok = doc && put(doc, "boot-source", export_boot_source(c)) &&
 	     put(doc, "drives", export_drives(c)) &&
 	     put(doc, "machine-config", config_json_export_machine_config(c)) &&
-	     put(doc, "entropy", c->rng ? json_object() : json_null()) &&
-	     put(doc, "serial", export_serial(c)) && put(doc, "kiln_serial2", export_serial2(c)) &&
-	     put(doc, "kiln_console_virtio", export_vconsole(c)) && put_unimplemented(doc);
+	     put(doc, "entropy", c->rng ? json_pack("{s:n}", "rate_limiter") : json_null()) &&
+	     put_optional(doc, "serial", export_serial(c)) &&
+	     put_optional(doc, "kiln_serial2", export_serial2(c)) &&
+	     put_optional(doc, "kiln_console_virtio", export_vconsole(c)) &&
+	     put_firecracker_nulls(doc);
 	if (!ok) {
 		json_decref(doc);
 		return NULL;
 	}
-	prune_nulls(doc);
 	return doc;
 }

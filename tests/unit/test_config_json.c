@@ -700,7 +700,13 @@ static void test_export_round_trip(void **state)
 	char line[256];
 
 	(void)state;
-	round_trip(c); /* the defaults: the demo guest */
+	round_trip(c);		   /* the defaults: the demo guest */
+	j = config_json_export(c); /* exactly Firecracker's keys: no extension is in use */
+	assert_int_equal(json_object_size(j), 13);
+	assert_null(json_object_get(j, "kiln_console_virtio"));
+	assert_null(json_object_get(json_object_get(j, "machine-config"), "kiln_topology"));
+	assert_true(json_is_null(json_object_get(json_object_get(j, "boot-source"), "boot_args")));
+	json_decref(j);
 	ok(c, DOC, NULL, full_doc);
 	assert_string_equal(c->disks[0].id, "root");
 	assert_int_equal(config_kernel_cmdline(c, line, sizeof(line)), 0);
@@ -715,7 +721,11 @@ static void test_export_round_trip(void **state)
 	assert_string_equal(json_string_value(json_object_get(
 				json_array_get(json_object_get(j, "drives"), 0), "drive_id")),
 			    "root");
-	assert_null(json_object_get(j, "vsock")); /* unset resources are left out, not null */
+	/* Firecracker's document: unset resources are null, kiln's unused extensions left out */
+	assert_true(json_is_null(json_object_get(j, "vsock")));
+	assert_true(json_is_array(json_object_get(j, "network-interfaces")));
+	assert_non_null(json_object_get(j, "kiln_console_virtio")); /* used: reported */
+	assert_non_null(json_object_get(mc, "kiln_topology")); /* 2 sockets: not Firecracker's */
 	json_decref(j);
 	ok(c, BOOT, NULL,
 	   "{\"kernel_image_path\": \"/raw\", \"kiln_load_addr\": 1048576, \"kiln_entry\": "
