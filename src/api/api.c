@@ -154,6 +154,22 @@ static int open_sink(const char *path, const char *what, struct api_response *ou
 	return fd;
 }
 
+/* Whether body has field with a value (null is absent). */
+static bool given(const json_t *body, const char *field)
+{
+	const json_t *v = json_object_get(body, field);
+
+	return v && !json_is_null(v);
+}
+
+/* The request used a deprecated field: warn, and answer with a Deprecation header (Firecracker
+ * does both, whatever the status). */
+static void deprecated(struct api_response *out, const char *message)
+{
+	log_warn("%s", message);
+	out->deprecated = true;
+}
+
 /* ---- resources ---- */
 
 static int h_root(struct api *a, struct req *r, struct api_response *out)
@@ -254,9 +270,13 @@ static int h_machine_put(struct api *a, struct req *r, struct api_response *out)
 {
 	char err[ERR_LEN] = "";
 	bool patch = strcmp(r->method, "PATCH") == 0;
+	int ret = converted(config_json_machine_config(a->cfg, r->body, patch, err, sizeof(err)),
+			    err, out);
 
-	return converted(config_json_machine_config(a->cfg, r->body, patch, err, sizeof(err)), err,
-			 out);
+	if (given(r->body, "cpu_template"))
+		deprecated(out, patch ? "PATCH /machine-config: cpu_template field is deprecated."
+				      : "PUT /machine-config: cpu_template field is deprecated.");
+	return ret;
 }
 
 static int h_drive(struct api *a, struct req *r, struct api_response *out)
@@ -623,6 +643,10 @@ static int h_snapshot_load(struct api *a, struct req *r, struct api_response *ou
 	    jf_bool(&b.r, "enable_diff_snapshots", 0, &diff) < 0)
 		return bad_body(out, &b);
 	l.track_dirty = dirty || diff;
+	if (given(r->body, "mem_file_path") || given(r->body, "enable_diff_snapshots"))
+		deprecated(out,
+			   "PUT /snapshot/load: mem_file_path and enable_diff_snapshots fields "
+			   "are deprecated.");
 	if (!a->ops->snapshot_load)
 		return reply_err(out, 400, "snapshot/load: not supported");
 	ret = a->ops->snapshot_load(a->ctx, &l, &e);

@@ -85,6 +85,8 @@ struct api_response {
 	int status;
 	char *body;
 	size_t len;
+	bool deprecated; /* the request used a deprecated field: "Deprecation: true", as Firecracker
+			  */
 };
 
 /* Set up a with defaults (no metrics, no logger). cfg, ops and ctx are borrowed. */

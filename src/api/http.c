@@ -41,6 +41,8 @@ static enum MHD_Result send_response(struct MHD_Connection *c, struct api_respon
 	r->body = NULL; /* MHD owns it now */
 	if (r->status != 204)
 		mhd->add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+	if (r->deprecated)
+		mhd->add_response_header(resp, "Deprecation", "true");
 	ret = mhd->queue_response(c, (unsigned)r->status, resp);
 	mhd->destroy_response(resp);
 	return ret;
@@ -48,7 +50,7 @@ static enum MHD_Result send_response(struct MHD_Connection *c, struct api_respon
 
 static enum MHD_Result reject(struct http_server *s, struct MHD_Connection *c, const char *msg)
 {
-	struct api_response r;
+	struct api_response r = {0};
 
 	api_reply_error(s->api, &r, 400, msg);
 	return send_response(c, &r);
@@ -91,7 +93,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 {
 	struct http_server *s = cls;
 	struct http_req *q = *con_cls;
-	struct api_response r;
+	struct api_response r = {0};
 
 	if (!q) { /* headers only, so far */
 		q = calloc(1, sizeof(*q));

@@ -158,6 +158,7 @@ class Api:
             try:
                 self.conn.request(method, path, body=data, headers=headers or {})
                 r = self.conn.getresponse()
+                self.last_deprecation = r.getheader("Deprecation")
                 return r.status, r.getheader("Content-Type"), r.read()
             except (http.client.HTTPException, OSError):
                 self.conn.close()
@@ -349,6 +350,9 @@ def configure(api, guest, tmp):
     check(st == 204, f"PUT /boot-source: {st} {b}")
     api.expect("PUT", "/machine-config", {"vcpu_count": 2, "mem_size_mib": 64}, 204)
     api.expect("PATCH", "/machine-config", {"mem_size_mib": 96}, 204)
+    check(api.last_deprecation is None, "no Deprecation header without a deprecated field")
+    api.expect("PATCH", "/machine-config", {"cpu_template": "None"}, 204)
+    check(api.last_deprecation == "true", "Deprecation: true for cpu_template (as Firecracker)")
     mc = api.req("GET", "/machine-config")[1]
     check(mc.get("vcpu_count") == 2 and mc.get("mem_size_mib") == 96, f"machine-config {mc}")
     api.expect("PUT", "/machine-config", {"vcpu_count": "two", "mem_size_mib": 64}, 400,

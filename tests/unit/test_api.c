@@ -724,6 +724,31 @@ static const char *doc_err(const char *text)
 /* One rule, one wording: a body the API's own handlers read (actions, vm, logger, metrics,
  * snapshots, migrate) and a config-file resource get the same message for the same mistake,
  * and the same body gets the same message from PUT and from a --config-file document. */
+/* Deprecated fields still work, and the answer carries "Deprecation: true", as Firecracker's
+ * (test_api.py: test_deprecated_cpu_template, snapshot load with mem_file_path). */
+static void test_deprecation_header(void **state)
+{
+	struct fx *x = *state;
+
+	assert_int_equal(req(x, "PUT", "/machine-config", "{\"vcpu_count\":1,\"mem_size_mib\":64}"),
+			 204);
+	assert_false(x->r.deprecated);
+	assert_int_equal(req(x, "PUT", "/machine-config",
+			     "{\"vcpu_count\":1,\"mem_size_mib\":64,\"cpu_template\":\"None\"}"),
+			 204);
+	assert_true(x->r.deprecated);
+	assert_int_equal(req(x, "PATCH", "/machine-config", "{\"cpu_template\":\"None\"}"), 204);
+	assert_true(x->r.deprecated);
+	assert_int_equal(req(x, "PATCH", "/machine-config", "{\"cpu_template\":null}"), 204);
+	assert_false(x->r.deprecated);
+	req(x, "PUT", "/snapshot/load", "{\"snapshot_path\":\"/s\",\"mem_file_path\":\"/m\"}");
+	assert_true(x->r.deprecated);
+	req(x, "PUT", "/snapshot/load",
+	    "{\"snapshot_path\":\"/s\",\"mem_backend\":{\"backend_type\":\"File\","
+	    "\"backend_path\":\"/m\"}}");
+	assert_false(x->r.deprecated);
+}
+
 static void test_same_checks_as_config_file(void **state)
 {
 	static const char *const same[][3] = {
@@ -823,6 +848,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_metrics, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_counters, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_same_checks_as_config_file, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_deprecation_header, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_null_is_absent, setup, teardown),
 	};
 
