@@ -217,17 +217,25 @@ static int serve(struct api_proc *p, const char *sock_path)
 	return status;
 }
 
+/* A VM stopped: one metrics line with its final counters (Firecracker writes one as it stops). */
+static void on_vm_end(void *ctx)
+{
+	if (api_flush_metrics(ctx) < 0)
+		log_warn("metrics: the flush as the VM stopped failed");
+}
+
 int api_proc_run(struct api_proc *p, const char *sock_path)
 {
 	int tfd = metrics_timer(&p->m->loop, &p->api), status = KILN_EXIT_HOST;
 
+	p->m->on_vm_end = on_vm_end;
+	p->m->on_vm_end_ctx = &p->api;
 	if (tfd >= 0) {
 		status = serve(p, sock_path);
 		event_loop_del(&p->m->loop, tfd);
 		close(tfd);
 	}
-	if (api_flush_metrics(&p->api) < 0)
-		log_warn("metrics: the last flush at exit failed");
+	p->m->on_vm_end = NULL;
 	return status;
 }
 

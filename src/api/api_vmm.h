@@ -32,7 +32,7 @@ int api_proc_apply(struct api_proc *p, const char *method, const char *path, con
 
 /*
  * Run m until the VM stops or a signal arrives, flushing metrics every API_METRICS_PERIOD_S and
- * once at the end (as Firecracker does when it stops), and serving the API on sock_path (NULL:
+ * as a VM stops (as Firecracker does when it stops), and serving the API on sock_path (NULL:
  * no server, as Firecracker's --no-api). Returns the exit status (README's table;
  * KILN_EXIT_HOST if the server cannot start).
  */
