@@ -786,16 +786,16 @@ static const struct route *route_find(const char *method, const char *path, stru
 }
 
 /* Parse the body of a route that takes a JSON object. */
-static int body_parse(const struct route *rt, const char *body, size_t len, struct req *r,
-		      struct api_response *out)
+static int body_parse(const struct route *rt, const char *body, size_t len, size_t max,
+		      struct req *r, struct api_response *out)
 {
 	json_error_t jerr;
 
 	if (rt->body == BODY_IGNORED)
 		return 0;
-	if (len > API_MAX_BODY)
-		return reply_err(out, 400, "%s %s: the body exceeds %u bytes", r->method, r->path,
-				 API_MAX_BODY);
+	if (len > max)
+		return reply_err(out, 400, "%s %s: the body exceeds %zu bytes", r->method, r->path,
+				 max);
 	if (len == 0)
 		return reply_err(out, 400, "%s %s: a JSON body is required", r->method, r->path);
 	r->body = json_loadb(body, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
@@ -815,7 +815,7 @@ static int dispatch(struct api *a, struct req *r, const char *body, size_t len,
 	enum api_vm_state now;
 	char what[160];
 
-	if (!rt || body_parse(rt, body, len, r, out))
+	if (!rt || body_parse(rt, body, len, a->max_body, r, out))
 		return out->status;
 	now = state(a);
 	if (!(rt->states & now)) {
@@ -865,6 +865,7 @@ void api_init(struct api *a, struct vm_config *cfg, const struct api_ops *ops, v
 	a->ops = ops;
 	a->ctx = ctx;
 	a->metrics_fd = -1;
+	a->max_body = API_MAX_BODY;
 	snprintf(a->id, sizeof(a->id), "anonymous-instance");
 }
 

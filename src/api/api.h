@@ -12,7 +12,8 @@
 #include "util/compiler.h"
 #include "util/err.h"
 
-#define API_MAX_BODY (64 * 1024) /* larger request bodies are answered 400 */
+#define API_MAX_BODY (64 * 1024) /* default body limit: larger bodies are answered 400 */
+#define API_ID_MAX   64		 /* an instance id's longest length (Firecracker's) */
 
 /* The VM states routes are allowed in (a bit each, so a route can allow several). */
 enum api_vm_state {
@@ -66,7 +67,8 @@ struct api {
 	struct vm_config *cfg; /* what PUT/PATCH of configuration resources change */
 	const struct api_ops *ops;
 	void *ctx;
-	char id[64]; /* the instance id GET / reports (default "anonymous-instance") */
+	char id[API_ID_MAX + 1]; /* the instance id GET / reports (default "anonymous-instance") */
+	size_t max_body;	 /* longer request bodies are answered 400 (default API_MAX_BODY) */
 	/* PUT /metrics: where lines go (-1: not configured), with Firecracker's options. */
 	int metrics_fd;
 	char metrics_path[4096];
@@ -89,7 +91,8 @@ struct api_response {
 			  */
 };
 
-/* Set up a with defaults (no metrics, no logger). cfg, ops and ctx are borrowed. */
+/* Set up a with defaults (no metrics, no logger, bodies up to API_MAX_BODY). cfg, ops and ctx are
+ * borrowed. */
 void api_init(struct api *a, struct vm_config *cfg, const struct api_ops *ops, void *ctx);
 
 /* Close the metrics file and free what api_init and requests allocated. */

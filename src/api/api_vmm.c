@@ -2,6 +2,7 @@
  * served from a kiln process (src/cmd/api_server.c reads `kiln --api-sock`). */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/timerfd.h>
@@ -169,25 +170,87 @@ static int metrics_timer(struct event_loop *loop, struct api *a)
 	return fd;
 }
 
-int api_run(struct vmm *m, const char *sock_path, const char *id)
+void api_proc_init(struct api_proc *p, struct vmm *m, const char *id)
+{
+	api_init(&p->api, &m->cfg, &vmm_api_ops, m);
+	p->m = m;
+	if (id)
+		snprintf(p->api.id, sizeof(p->api.id), "%s", id);
+}
+
+int api_proc_apply(struct api_proc *p, const char *method, const char *path, const json_t *body,
+		   char *err, size_t errlen)
+{
+	uint64_t requests = p->api.requests, bad = p->api.bad_requests;
+	char *text = json_dumps(body, JSON_COMPACT);
+	struct api_response r = {.status = 500};
+	json_t *reply;
+
+	if (!text)
+		return -ENOMEM;
+	api_dispatch(&p->api, method, path, text, strlen(text), &r);
+	free(text);
+	p->api.requests = requests; /* the command line is not an API request */
+	p->api.bad_requests = bad;
+	reply = r.body ? json_loads(r.body, 0, NULL) : NULL;
+	if (r.status >= 300)
+		snprintf(err, errlen, "%s",
+			 json_string_value(json_object_get(reply, "fault_message")) ?: "failed");
+	json_decref(reply);
+	api_response_free(&r);
+	return r.status >= 300 ? -EINVAL : 0;
+}
+
+/* The loop with the metrics timer, and the server if any. */
+static int serve(struct api_proc *p, const char *sock_path)
 {
 	struct http_server srv;
-	struct api a;
-	int tfd, status = KILN_EXIT_HOST;
+	int status;
 
-	api_init(&a, &m->cfg, &vmm_api_ops, m);
-	if (id)
-		snprintf(a.id, sizeof(a.id), "%s", id);
-	tfd = metrics_timer(&m->loop, &a);
-	if (tfd >= 0 && http_server_start(&srv, &m->loop, sock_path, &a) == 0) {
-		log_info("api: listening on %s", sock_path);
-		status = vmm_run(m);
-		http_server_stop(&srv);
-	}
+	if (!sock_path)
+		return vmm_run(p->m);
+	if (http_server_start(&srv, &p->m->loop, sock_path, &p->api) < 0)
+		return KILN_EXIT_HOST;
+	log_info("api: listening on %s", sock_path);
+	status = vmm_run(p->m);
+	http_server_stop(&srv);
+	return status;
+}
+
+/* A VM stopped: one metrics line with its final counters (Firecracker writes one as it stops). */
+static void on_vm_end(void *ctx)
+{
+	if (api_flush_metrics(ctx) < 0)
+		log_warn("metrics: the flush as the VM stopped failed");
+}
+
+int api_proc_run(struct api_proc *p, const char *sock_path)
+{
+	int tfd = metrics_timer(&p->m->loop, &p->api), status = KILN_EXIT_HOST;
+
+	p->m->on_vm_end = on_vm_end;
+	p->m->on_vm_end_ctx = &p->api;
 	if (tfd >= 0) {
-		event_loop_del(&m->loop, tfd);
+		status = serve(p, sock_path);
+		event_loop_del(&p->m->loop, tfd);
 		close(tfd);
 	}
-	api_destroy(&a);
+	p->m->on_vm_end = NULL;
+	return status;
+}
+
+void api_proc_destroy(struct api_proc *p)
+{
+	api_destroy(&p->api);
+}
+
+int api_run(struct vmm *m, const char *sock_path, const char *id)
+{
+	struct api_proc p;
+	int status;
+
+	api_proc_init(&p, m, id);
+	status = api_proc_run(&p, sock_path);
+	api_proc_destroy(&p);
 	return status;
 }

@@ -56,22 +56,38 @@ static enum MHD_Result reject(struct http_server *s, struct MHD_Connection *c, c
 	return send_response(c, &r);
 }
 
-/* A declared Content-Length over the limit is refused before the body is read. */
-static bool declared_too_big(struct MHD_Connection *c)
+/* The declared Content-Length (0 when none). */
+static unsigned long long declared_len(struct MHD_Connection *c)
 {
 	const char *cl =
 	    mhd->lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
 
-	return cl && strtoull(cl, NULL, 10) > API_MAX_BODY;
+	return cl ? strtoull(cl, NULL, 10) : 0;
 }
 
-static void body_add(struct http_req *q, const char *data, size_t n)
+/* A body over the limit, in Firecracker's words (size: the declared or received length). */
+static enum MHD_Result reject_size(struct http_server *s, struct MHD_Connection *c,
+				   unsigned long long size)
+{
+	char msg[160];
+
+	snprintf(
+	    msg, sizeof(msg),
+	    "Request payload with size %llu is larger than the limit of %zu allowed by server.",
+	    size, s->api->max_body);
+	return reject(s, c, msg);
+}
+
+static void body_add(struct http_req *q, const char *data, size_t n, size_t max)
 {
 	char *nb;
 
-	if (q->too_big)
+	if (q->too_big) {
+		q->len += n; /* counted, for the message */
 		return;
-	if (n > API_MAX_BODY - q->len) {
+	}
+	if (n > max - q->len) {
+		q->len += n;
 		q->too_big = true;
 		free(q->body);
 		q->body = NULL;
@@ -100,17 +116,17 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		if (!q)
 			return MHD_NO;
 		*con_cls = q;
-		if (declared_too_big(c))
-			return reject(s, c, "the request body exceeds 65536 bytes");
+		if (declared_len(c) > s->api->max_body)
+			return reject_size(s, c, declared_len(c));
 		return MHD_YES;
 	}
 	if (*data_size) {
-		body_add(q, data, *data_size);
+		body_add(q, data, *data_size, s->api->max_body);
 		*data_size = 0;
 		return MHD_YES;
 	}
 	if (q->too_big)
-		return reject(s, c, "the request body exceeds 65536 bytes");
+		return reject_size(s, c, q->len);
 	api_dispatch(s->api, method, url, q->body, q->len, &r);
 	log_debug("api: %s %s -> %d", method, url, r.status);
 	return send_response(c, &r);

@@ -1,154 +1,174 @@
-/* api_server.c — the Firecracker-style process: `kiln --api-sock PATH` (serve the API, boot on
- * InstanceStart) and `kiln --config-file FILE` (boot a JSON document, with or without the API).
- * api/api_vmm.h serves the API; this only reads the command line. */
+/* api_server.c — the Firecracker-style process: `kiln --api-sock PATH`, `kiln --config-file FILE`
+ * and kiln installed as `firecracker`, with Firecracker's flags (cmd/fc_args.h reads them). The
+ * logger and metrics flags are applied as the API's PUT /logger and PUT /metrics would be. */
 #include <errno.h>
-#include <getopt.h>
+#include <jansson.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "api/api_vmm.h"
 #include "cmd/cmd.h"
+#include "cmd/fc_args.h"
 #include "config/config.h"
 #include "config/config_json.h"
 #include "core/vmm.h"
+#include "util/log.h"
 
-/* ---- kiln --config-file ---- */
-
-struct top_opts {
-	const char *config_file, *api_sock;
-	bool no_api;
-	int verbosity;
-};
-
-/* kiln --config-file FILE [--no-api] [--api-sock PATH] [-v]: 0 or -EINVAL (message in err). */
-static int parse_top(int argc, char **argv, struct top_opts *o, char *err, size_t errlen)
+static void usage(FILE *out, bool firecracker)
 {
-	static const struct option opts[] = {{"config-file", required_argument, NULL, 'c'},
-					     {"api-sock", required_argument, NULL, 'a'},
-					     {"no-api", no_argument, NULL, 'n'},
-					     {"verbose", no_argument, NULL, 'v'},
-					     {NULL, 0, NULL, 0}};
-	int opt;
-
-	optind = 1;
-	opterr = 0;
-	while ((opt = getopt_long(argc, argv, ":v", opts, NULL)) != -1) {
-		if (opt == 'c')
-			o->config_file = optarg;
-		else if (opt == 'a')
-			o->api_sock = optarg;
-		else if (opt == 'n')
-			o->no_api = true;
-		else if (opt == 'v')
-			o->verbosity++;
-		else if (opt == ':')
-			snprintf(err, errlen, "option '%s' needs a value", argv[optind - 1]);
-		else
-			snprintf(err, errlen, "unknown option '%s' (see kiln --help)",
-				 argv[optind - 1]);
-		if (opt == ':' || opt == '?')
-			return -EINVAL;
-	}
-	if (optind < argc)
-		snprintf(err, errlen, "unexpected argument '%s'", argv[optind]);
-	else if (o->no_api && o->api_sock)
-		snprintf(err, errlen, "--no-api and --api-sock are mutually exclusive");
-	else if (!o->config_file && !o->api_sock)
-		snprintf(err, errlen, "give --config-file FILE (or --api-sock PATH)");
-	else
-		return 0;
-	return -EINVAL;
+	if (firecracker)
+		fprintf(out, "Firecracker v%s (kiln %s)\n\n", FC_COMPAT_VERSION, KILN_VERSION);
+	fprintf(
+	    out,
+	    "usage: %s [--api-sock PATH] [--id ID] [--config-file FILE [--no-api]] [options]\n"
+	    "  Serve the Firecracker-compatible API on the Unix socket PATH (created 0600; "
+	    "default\n"
+	    "  %s when called as firecracker, none as kiln) and boot on InstanceStart,\n"
+	    "  or boot the JSON document FILE at once. The process exits when the VM stops.\n"
+	    "  --id ID                         instance id: 1-64 letters, digits, '-'\n"
+	    "  --log-path PATH                 log to a file or FIFO (as PUT /logger)\n"
+	    "  --level LEVEL                   Error, Warning, Info, Debug, Trace or Off\n"
+	    "  --show-level, --show-log-origin prefix lines with the level / file:line\n"
+	    "  --metrics-path PATH             metrics lines to a file or FIFO (as PUT /metrics)\n"
+	    "  --http-api-max-payload-size N   request bodies above N bytes get 400 (default %d)\n"
+	    "  --mmds-size-limit N             accepted (kiln has no MMDS yet)\n"
+	    "  --boot-timer                    accepted (kiln has no boot-timer device yet)\n"
+	    "  --no-seccomp                    accepted (kiln installs no seccomp filters yet)\n"
+	    "  --start-time-us N, --start-time-cpu-us N, --parent-cpu-time-us N   accepted\n"
+	    "  -v, -vv                         kiln's log verbosity (info, debug)\n"
+	    "  --version, --help\n"
+	    "  Refused: --metadata (no MMDS), --seccomp-filter, --module, --enable-pci,\n"
+	    "  --snapshot-version, --describe-snapshot. See docs/api.md.\n",
+	    firecracker ? "firecracker" : "kiln", FC_DEFAULT_API_SOCK, API_MAX_BODY);
 }
 
-int cmd_config(int argc, char **argv)
+static void print_version(bool firecracker)
 {
-	struct top_opts o = {0};
-	struct vm_config *cfg = NULL;
+	/* Tools read `firecracker --version`'s first line, "Firecracker vX.Y.Z". */
+	if (firecracker)
+		printf("Firecracker v%s\n\nkiln %s (Firecracker-compatible)\n", FC_COMPAT_VERSION,
+		       KILN_VERSION);
+	else
+		printf("kiln %s\n", KILN_VERSION);
+}
+
+/* The PUT /logger body the flags describe, or NULL when no logger flag was given. */
+static json_t *logger_body(const struct fc_args *a)
+{
+	json_t *b;
+
+	if (!a->log_path && !a->level && !a->show_level && !a->show_log_origin)
+		return NULL;
+	b = json_pack("{s:b,s:b}", "show_level", a->show_level, "show_log_origin",
+		      a->show_log_origin);
+	if (b && a->log_path)
+		json_object_set_new(b, "log_path", json_string(a->log_path));
+	/* Firecracker also takes "warn"; the API's names are the long ones. */
+	if (b && a->level)
+		json_object_set_new(
+		    b, "level", json_string(strcasecmp(a->level, "warn") ? a->level : "Warning"));
+	return b;
+}
+
+/* Apply the logger and metrics flags through the API; 0 or -EINVAL (one line printed). */
+static int apply_flags(struct api_proc *p, const struct fc_args *a)
+{
+	json_t *body = logger_body(a);
 	char err[768];
+	int ret = 0;
+
+	if (body)
+		ret = api_proc_apply(p, "PUT", "/logger", body, err, sizeof(err));
+	json_decref(body);
+	if (ret < 0) {
+		fprintf(stderr, "kiln: --log-path: %s\n", err);
+		return ret;
+	}
+	if (!a->metrics_path)
+		return 0;
+	body = json_pack("{s:s}", "metrics_path", a->metrics_path);
+	ret = body ? api_proc_apply(p, "PUT", "/metrics", body, err, sizeof(err)) : -ENOMEM;
+	json_decref(body);
+	if (ret < 0)
+		fprintf(stderr, "kiln: --metrics-path: %s\n",
+			ret == -ENOMEM ? "out of memory" : err);
+	return ret;
+}
+
+/* Read --config-file into a new configuration: NULL with one line printed on error. */
+static struct vm_config *load_config(const char *path)
+{
+	struct vm_config *cfg = malloc(sizeof(*cfg));
+	char err[768];
+
+	if (!cfg) {
+		fputs("kiln: out of memory\n", stderr);
+		return NULL;
+	}
+	config_defaults(cfg);
+	if (config_json_load_file(cfg, path, err, sizeof(err)) < 0) {
+		fprintf(stderr, "kiln: %s\n", err);
+		free(cfg);
+		return NULL;
+	}
+	return cfg;
+}
+
+/* The process once the command line is good: flags applied, the VM booted if cfg, served. */
+static int run_process(const struct fc_args *a, const struct vm_config *cfg)
+{
+	struct api_proc p;
+	struct vmm m;
 	int status;
 
-	if (parse_top(argc, argv, &o, err, sizeof(err)) < 0) {
-		fprintf(stderr, "kiln: %s\n", err);
-		return KILN_EXIT_USAGE;
-	}
-	cmd_set_verbosity(o.verbosity);
-	if (o.config_file) {
-		cfg = malloc(sizeof(*cfg));
-		if (!cfg)
-			return KILN_EXIT_HOST;
-		config_defaults(cfg);
-		if (config_json_load_file(cfg, o.config_file, err, sizeof(err)) < 0) {
-			fprintf(stderr, "kiln: %s\n", err);
-			free(cfg);
-			return KILN_EXIT_USAGE;
-		}
-	}
-	status = cmd_run_vm(cfg, o.api_sock, NULL);
-	free(cfg);
-	return status;
-}
-
-/* ---- kiln --api-sock ---- */
-
-static void usage(FILE *out)
-{
-	fputs(
-	    "usage: kiln --api-sock PATH [--id ID] [-v|-vv]\n"
-	    "  Serve the Firecracker-compatible API on the Unix socket PATH (created 0600) and\n"
-	    "  wait for configuration; the VM boots on InstanceStart, kiln exits when it stops.\n",
-	    out);
-}
-
-/* Parse --api-sock/--id/-v; 0, 1 (--help) or -EINVAL (message printed). */
-static int parse(int argc, char **argv, const char **sock, const char **id, int *verbosity)
-{
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i];
-
-		if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-			usage(stdout);
-			return 1;
-		} else if (strcmp(a, "-v") == 0 || strcmp(a, "-vv") == 0) {
-			*verbosity = a[2] ? 2 : *verbosity + 1;
-		} else if ((strcmp(a, "--api-sock") == 0 || strcmp(a, "--id") == 0) &&
-			   i + 1 < argc && argv[i + 1][0]) {
-			*(a[2] == 'a' ? sock : id) = argv[++i];
-		} else {
-			fprintf(stderr,
-				"kiln: --api-sock mode: bad or incomplete argument '%s' "
-				"(see kiln --api-sock --help)\n",
-				a);
-			return -EINVAL;
-		}
-	}
-	if (*id && strlen(*id) >= 64) {
-		fprintf(stderr, "kiln: --id: at most 63 characters\n");
-		return -EINVAL;
-	}
-	return 0;
-}
-
-int cmd_api_server(int argc, char **argv)
-{
-	const char *sock = NULL, *id = NULL;
-	int verbosity = 0, ret = parse(argc, argv, &sock, &id, &verbosity);
-	struct vmm m;
-
-	if (ret != 0)
-		return ret < 0 ? KILN_EXIT_USAGE : KILN_EXIT_OK;
-	if (!sock) {
-		fprintf(stderr, "kiln: --api-sock needs a socket path\n");
-		return KILN_EXIT_USAGE;
-	}
-	cmd_set_verbosity(verbosity);
 	if (vmm_init(&m) < 0) {
 		vmm_destroy(&m);
 		return KILN_EXIT_HOST;
 	}
-	m.cfg.verbosity = verbosity;
-	ret = api_run(&m, sock, id);
+	if (cfg)
+		m.cfg = *cfg;
+	m.cfg.verbosity = a->verbosity;
+	api_proc_init(&p, &m, a->id);
+	p.api.max_body = (size_t)a->max_payload;
+	if (apply_flags(&p, a) < 0)
+		status = fc_args_exit_status(a);
+	else if (cfg && (status = vmm_start_vm(&m, NULL)) < 0)
+		status = status == -EINVAL ? KILN_EXIT_USAGE : KILN_EXIT_HOST;
+	else
+		status = api_proc_run(&p, fc_args_socket(a));
+	api_proc_destroy(&p);
 	vmm_destroy(&m);
-	return ret;
+	return status;
+}
+
+int cmd_firecracker(int argc, char **argv, bool firecracker)
+{
+	struct vm_config *cfg = NULL;
+	struct fc_args a;
+	char err[768];
+	int status;
+
+	if (fc_args_parse(&a, argc, argv, firecracker, err, sizeof(err)) < 0) {
+		fprintf(stderr, "kiln: %s\n", err);
+		return fc_args_exit_status(&a);
+	}
+	if (a.help || a.version) {
+		if (a.help)
+			usage(stdout, firecracker);
+		else
+			print_version(firecracker);
+		return KILN_EXIT_OK;
+	}
+	cmd_set_verbosity(a.verbosity);
+	if (a.config_file) {
+		cfg = load_config(a.config_file);
+		if (!cfg)
+			return KILN_EXIT_USAGE;
+	}
+	status = run_process(&a, cfg);
+	free(cfg);
+	return status;
 }

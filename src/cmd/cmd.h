@@ -4,6 +4,8 @@
 #ifndef KILN_CMD_CMD_H
 #define KILN_CMD_CMD_H
 
+#include <stdbool.h>
+
 struct vm_config;
 
 /* `kiln run [options] [--api-sock PATH [--id ID]]` (argv[0] is "run"): boot the VM the options
@@ -18,14 +20,14 @@ int cmd_run_vm(const struct vm_config *cfg, const char *api_sock, const char *id
 /* Set the log level from -v counts: 0 warnings, 1 info, 2 or more debug. */
 void cmd_set_verbosity(int verbosity);
 
-/* `kiln --config-file FILE [--no-api | --api-sock PATH] [-v]` (argv[0] is the program): the
- * Firecracker-style JSON document is checked (2 on error, even without KVM) and booted at once;
- * with --api-sock the API serves it too. */
-int cmd_config(int argc, char **argv);
-
-/* `kiln --api-sock PATH [--id ID] [-v|-vv]` (argv[0] is the program): serve the API and boot on
- * InstanceStart; kiln exits when the VM stops. */
-int cmd_api_server(int argc, char **argv);
+/*
+ * Firecracker's process command line (argv[0] is the program): `kiln --api-sock PATH ...`,
+ * `kiln --config-file FILE ...`, or any flags when called as `firecracker` (firecracker true:
+ * Firecracker's default socket and exit statuses). Flags are checked first (one line on stderr,
+ * even without KVM); the document, if any, boots at once; the API is served unless --no-api.
+ * Returns the exit status (README's table; 153/152 for a bad command line as `firecracker`).
+ */
+int cmd_firecracker(int argc, char **argv, bool firecracker);
 
 /*
  * `kiln ctl --sock PATH COMMAND` (argv[0] is "ctl"); commands: info, version, start, pause,

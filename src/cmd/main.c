@@ -19,6 +19,8 @@ static void usage(FILE *out)
 	    "       kiln --config-file FILE [--no-api | --api-sock PATH] [-v]\n"
 	    "                            boot the VM a Firecracker-style JSON document describes\n"
 	    "       kiln --api-sock PATH [--id ID] [-v]   serve the API, boot on InstanceStart\n"
+	    "                    (Firecracker's flags: kiln --api-sock x --help; kiln installed\n"
+	    "                    as `firecracker` takes them all)\n"
 	    "       kiln snapshot-merge BASE_MEM DIFF_MEM...   apply Diff memory files onto a "
 	    "base\n"
 	    "       kiln migrate receive --listen HOST:PORT [--api-sock PATH]   await a migration\n"
@@ -29,17 +31,18 @@ static void usage(FILE *out)
 	    out);
 }
 
-/* Whether --config-file is anywhere on the line. */
-static bool has_config_file(int argc, char **argv)
+/* Whether the program was called as `firecracker` (a symlink or copy of kiln). */
+static bool called_as_firecracker(const char *argv0)
 {
-	for (int i = 1; i < argc; i++)
-		if (strncmp(argv[i], "--config-file", 13) == 0)
-			return true;
-	return false;
+	const char *slash = strrchr(argv0, '/');
+
+	return strcmp(slash ? slash + 1 : argv0, "firecracker") == 0;
 }
 
 int main(int argc, char **argv)
 {
+	if (argc > 0 && called_as_firecracker(argv[0]))
+		return cmd_firecracker(argc, argv, true);
 	if (argc < 2) {
 		fputs("kiln: no command given (usage: kiln run [options] | kiln --version | kiln "
 		      "--help)\n",
@@ -67,13 +70,9 @@ int main(int argc, char **argv)
 		return cmd_snapshot_merge(argc - 1, argv + 1);
 	if (strcmp(argv[1], "migrate") == 0)
 		return cmd_migrate(argc - 1, argv + 1);
-	/* With a config file the document drives (and may add the API); without, the API alone. */
-	if (has_config_file(argc, argv))
-		return cmd_config(argc, argv);
-	if (strncmp(argv[1], "--api-sock", 10) == 0)
-		return cmd_api_server(argc, argv);
-	if (strcmp(argv[1], "--no-api") == 0 || strcmp(argv[1], "-v") == 0)
-		return cmd_config(argc, argv);
+	/* Firecracker's process flags (--api-sock, --config-file, --id, ...). */
+	if (argv[1][0] == '-')
+		return cmd_firecracker(argc, argv, false);
 	fprintf(stderr, "kiln: unknown command '%s' (see kiln --help)\n", argv[1]);
 	return KILN_EXIT_USAGE;
 }

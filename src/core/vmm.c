@@ -107,6 +107,8 @@ static void console_detach(struct vmm *m)
 static void vm_finish(struct vmm *m)
 {
 	migrate_shutdown(m); /* its thread uses the VM */
+	if (m->on_vm_end)
+		m->on_vm_end(m->on_vm_end_ctx);
 	console_detach(m);
 	event_loop_del(&m->loop, m->vm->stop_efd);
 	vm_destroy(m->vm);

@@ -37,6 +37,10 @@ struct vmm {
 	size_t pending_len;
 	struct migrate_src *mig; /* the outgoing migration (src/migrate), NULL if none yet */
 	bool dirty_log_used;	 /* a migration fetched the dirty log since the last snapshot */
+	/* Called with on_vm_end_ctx just before a stopped VM is torn down (NULL: nothing), e.g.
+	 * for a last metrics line with its counters. Main thread. */
+	void (*on_vm_end)(void *ctx);
+	void *on_vm_end_ctx;
 };
 
 /* Open KVM, create the event loop, route SIGINT/SIGTERM/SIGHUP to it, ignore SIGPIPE, and fill

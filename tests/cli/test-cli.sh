@@ -165,7 +165,8 @@ expect 2 "vCPU pinning: vCPU 0 -> host CPU 1023" --config-file "$tmp/pin.json"
 expect 2 "$tmp/none.json" --config-file "$tmp/none.json"
 expect 2 "option '--config-file' needs a value" --config-file
 expect 2 "mutually exclusive" --config-file "$tmp/demo.json" --no-api --api-sock "$tmp/api.sock"
-expect 2 "give --config-file FILE" --no-api
+expect 2 "--no-api needs --config-file FILE" --no-api
+expect 2 "give --config-file FILE or --api-sock PATH" --id vm1
 expect 2 "unexpected argument 'x'" --config-file "$tmp/demo.json" x
 
 # --on-reset restart boots the guest again after each reset; SIGTERM then stops kiln cleanly.
