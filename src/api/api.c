@@ -509,9 +509,10 @@ static int h_metrics(struct api *a, struct req *r, struct api_response *out)
 	    jf_bool(&b.r, "emit_id", 0, &emit_id) < 0 || read_props(&b.r, &props) < 0)
 		return bad_body(out, &b);
 	if (a->metrics_fd >= 0)
-		return reply_err(out, 400,
-				 "metrics: the metrics system is already initialized "
-				 "(PUT /metrics works once)");
+		return reply_err(
+		    out, 400,
+		    "metrics: Reinitialization of metrics not allowed. (the metrics system "
+		    "is already initialized: PUT /metrics works once)");
 	if (strlen(path) >= sizeof(a->metrics_path))
 		return reply_err(out, 400, "metrics: field 'metrics_path': longer than %zu bytes",
 				 sizeof(a->metrics_path) - 1);

@@ -88,14 +88,55 @@ int snapshot_config_save(const struct vm_config *c, struct state_buf *b)
 		put_str(b, c->disks[i].path);
 		state_put_u8(b, c->disks[i].read_only);
 		put_str(b, c->disks[i].id);
+		state_put_u8(b, c->disks[i].is_root); /* since version 2 */
+		put_str(b, c->disks[i].partuuid);
+		state_put_u8(b, (uint8_t)c->disks[i].cache);
+		state_put_u8(b, (uint8_t)c->disks[i].io_engine);
 	}
 	state_put_u8(b, c->vconsole.mode);
 	put_str(b, c->vconsole.path);
 	state_put_u8(b, c->rng);
+	put_str(b, c->kernel_path); /* since version 2: the boot source, as configured */
+	put_str(b, c->initrd_path);
+	state_put_u8(b, c->cmdline_given);
+	put_str(b, c->cmdline);
 	return ret ? ret : state_end_section(b);
 }
 
-static const char *config_fields(struct state_buf *b, struct vm_config *c, uint8_t *f)
+/* Version 2's per-disk fields (version 1: not a root device, no PARTUUID, Unsafe, Async). */
+static const char *disk_fields_v2(struct state_buf *b, struct disk_config *d)
+{
+	uint8_t root = state_get_u8(b), cache, engine;
+
+	if (!get_str(b, d->partuuid, sizeof(d->partuuid)))
+		return "disk PARTUUID";
+	cache = state_get_u8(b);
+	engine = state_get_u8(b);
+	if (root > 1 || cache > DISK_CACHE_WRITEBACK || engine > DISK_IO_SYNC)
+		return "disk root, cache or engine";
+	d->is_root = root;
+	d->cache = cache;
+	d->io_engine = engine;
+	return NULL;
+}
+
+/* Version 2's boot source (version 1: none recorded). */
+static const char *boot_fields_v2(struct state_buf *b, struct vm_config *c)
+{
+	uint8_t given;
+
+	if (!get_str(b, c->kernel_path, sizeof(c->kernel_path)) ||
+	    !get_str(b, c->initrd_path, sizeof(c->initrd_path)))
+		return "boot source path";
+	given = state_get_u8(b);
+	if (given > 1 || !get_str(b, c->cmdline, sizeof(c->cmdline)))
+		return "command line";
+	c->cmdline_given = given;
+	return NULL;
+}
+
+static const char *config_fields(struct state_buf *b, struct vm_config *c, uint8_t *f,
+				 uint16_t version)
 {
 	c->mem_bytes = state_get_u64(b);
 	c->sockets = state_get_u32(b);
@@ -116,6 +157,7 @@ static const char *config_fields(struct state_buf *b, struct vm_config *c, uint8
 		return "number of disks";
 	for (unsigned i = 0; i < c->nr_disks; i++) {
 		struct disk_config *d = &c->disks[i];
+		const char *why;
 		uint8_t ro;
 
 		if (!get_str(b, d->path, sizeof(d->path)) || !d->path[0])
@@ -124,12 +166,15 @@ static const char *config_fields(struct state_buf *b, struct vm_config *c, uint8
 		if (ro > 1 || !get_str(b, d->id, sizeof(d->id)))
 			return "disk mode or id";
 		d->read_only = ro;
+		why = version >= 2 ? disk_fields_v2(b, d) : NULL;
+		if (why)
+			return why;
 	}
 	f[7] = state_get_u8(b); /* vconsole */
 	if (!get_str(b, c->vconsole.path, sizeof(c->vconsole.path)))
 		return "console path";
 	f[8] = state_get_u8(b); /* rng */
-	return NULL;
+	return version >= 2 ? boot_fields_v2(b, c) : NULL;
 }
 
 static const char *config_check(const struct vm_config *c, const uint8_t *f)
@@ -166,9 +211,9 @@ int snapshot_config_load(struct state_buf *b, struct vm_config *c, struct kiln_e
 	config_defaults(c);
 	if (state_section(b, "config", &v) < 0)
 		why = "missing";
-	else if (v != SNAPSHOT_CONFIG_VER)
-		why = "unknown version";
-	else if (!(why = config_fields(b, c, f)) && state_section_done(b))
+	else if (v < SNAPSHOT_CONFIG_MIN_VER || v > SNAPSHOT_CONFIG_VER)
+		why = "version (this kiln reads 1 to 2)";
+	else if (!(why = config_fields(b, c, f, v)) && state_section_done(b))
 		why = "length";
 	if (!why)
 		why = config_check(c, f);

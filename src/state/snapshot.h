@@ -11,13 +11,17 @@
 #include "state/state.h"
 #include "util/compiler.h"
 
-#define SNAPSHOT_MAGIC	    "KILNSNAP"
-#define SNAPSHOT_VERSION    1
-#define SNAPSHOT_HDR_LEN    32
-#define SNAPSHOT_FLAG_FULL  0x1u	   /* every RAM byte is in the memory file */
-#define SNAPSHOT_FLAG_DIFF  0x2u	   /* the memory file holds the dirtied pages only */
-#define SNAPSHOT_MAX_LEN    (256ull << 20) /* longest state file kiln reads */
-#define SNAPSHOT_CONFIG_VER 1
+#define SNAPSHOT_MAGIC	   "KILNSNAP"
+#define SNAPSHOT_VERSION   1
+#define SNAPSHOT_HDR_LEN   32
+#define SNAPSHOT_FLAG_FULL 0x1u		  /* every RAM byte is in the memory file */
+#define SNAPSHOT_FLAG_DIFF 0x2u		  /* the memory file holds the dirtied pages only */
+#define SNAPSHOT_MAX_LEN   (256ull << 20) /* longest state file kiln reads */
+/* The "config" section: version 2 added, per disk, root device, PARTUUID, cache type and I/O
+ * engine, and then the boot source (kernel, initrd, command line as given), so GET /vm/config after
+ * a restore answers what was configured; a version-1 section loads with those at their defaults. */
+#define SNAPSHOT_CONFIG_VER	2
+#define SNAPSHOT_CONFIG_MIN_VER 1
 
 struct vm;
 struct kiln_err;

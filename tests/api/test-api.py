@@ -448,7 +448,7 @@ def run(a):
         log, met = os.path.join(tmp, "kiln.log"), os.path.join(tmp, "metrics.json")
         api.expect("PUT", "/logger", {"log_path": log, "level": "Debug", "show_level": True}, 204)
         api.expect("PUT", "/metrics", {"metrics_path": met}, 204)
-        api.expect("PUT", "/metrics", {"metrics_path": met}, 400, "already initialized")
+        api.expect("PUT", "/metrics", {"metrics_path": met}, 400, "Reinitialization of metrics not allowed")
         full = configure(api, a.guest, tmp)
         disconnecting_clients(sock, api, "Not started")
         api.expect("PUT", "/actions", {"action_type": "InstanceStart"}, 204)

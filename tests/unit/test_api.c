@@ -673,7 +673,7 @@ static void test_metrics(void **state)
 		 "{\"metrics_path\":\"%s\",\"emit_id\":true,\"properties\":{\"host\":\"h1\"}}",
 		 path);
 	assert_int_equal(req(x, "PUT", "/metrics", body), 204);
-	expect_400(x, "PUT", "/metrics", body, "already initialized");
+	expect_400(x, "PUT", "/metrics", body, "Reinitialization of metrics not allowed");
 	x->f.state = API_RUNNING;
 	assert_int_equal(req(x, "PUT", "/actions", "{\"action_type\":\"FlushMetrics\"}"), 204);
 	assert_int_equal(api_flush_metrics(&x->a), 0);

@@ -534,6 +534,68 @@ static void test_blk(void **st)
 
 /* --- snapshot configuration, CRC --- */
 
+/* Version 2 of the config section carries the drives' root, PARTUUID, cache and engine and the
+ * boot source; a version-1 section (before them) still loads, with their defaults. */
+static void test_config_section_versions(void **st)
+{
+	struct vm_config c, back;
+	struct state_buf w = {0}, r;
+	const char *str[] = {"/tmp/d", "d0"}; /* version 1: path, id */
+
+	(void)st;
+	config_defaults(&c);
+	c.nr_disks = 1;
+	strcpy(c.disks[0].path, "/tmp/d");
+	c.disks[0].is_root = true;
+	strcpy(c.disks[0].partuuid, "abcd-01");
+	c.disks[0].io_engine = DISK_IO_SYNC;
+	strcpy(c.kernel_path, "/k");
+	c.cmdline_given = true;
+	assert_int_equal(snapshot_config_save(&c, &w), 0);
+	assert_int_equal(state_open(&r, w.data, w.len), 0);
+	assert_int_equal(snapshot_config_load(&r, &back, NULL), 0);
+	assert_true(back.disks[0].is_root);
+	assert_string_equal(back.disks[0].partuuid, "abcd-01");
+	assert_int_equal(back.disks[0].io_engine, DISK_IO_SYNC);
+	assert_string_equal(back.kernel_path, "/k");
+	assert_true(back.cmdline_given);
+	state_buf_free(&w);
+
+	/* The same configuration as a version-1 writer put it. */
+	assert_int_equal(state_begin_section(&w, "config", 1), 0);
+	state_put_u64(&w, c.mem_bytes);
+	state_put_u32(&w, c.sockets);
+	state_put_u32(&w, c.cores);
+	state_put_u32(&w, c.threads);
+	for (int i = 0; i < 4; i++)
+		state_put_u8(&w, i == 2);
+	state_put_u16(&w, 0);
+	state_put_u8(&w, 0);		/* on_reset */
+	state_put_u8(&w, SERIAL_STDIO); /* com1 */
+	state_put_u32(&w, 0);
+	state_put_u8(&w, SERIAL_NONE); /* com2 */
+	state_put_u32(&w, 0);
+	state_put_u32(&w, 1); /* one disk */
+	state_put_u32(&w, (uint32_t)strlen(str[0]));
+	state_put_bytes(&w, str[0], strlen(str[0]));
+	state_put_u8(&w, 1); /* read-only */
+	state_put_u32(&w, (uint32_t)strlen(str[1]));
+	state_put_bytes(&w, str[1], strlen(str[1]));
+	state_put_u8(&w, VCONSOLE_NONE);
+	state_put_u32(&w, 0);
+	state_put_u8(&w, 1); /* rng */
+	assert_int_equal(state_end_section(&w), 0);
+	assert_int_equal(state_open(&r, w.data, w.len), 0);
+	assert_int_equal(snapshot_config_load(&r, &back, NULL), 0);
+	assert_string_equal(back.disks[0].id, "d0");
+	assert_true(back.disks[0].read_only);
+	assert_false(back.disks[0].is_root);
+	assert_int_equal(back.disks[0].io_engine, DISK_IO_ASYNC);
+	assert_string_equal(back.kernel_path, "");
+	assert_true(back.rng);
+	state_buf_free(&w);
+}
+
 static void test_config_section(void **st)
 {
 	struct vm_config c, back;
@@ -624,6 +686,7 @@ int main(void)
 	    cmocka_unit_test(test_virtio_refusals),
 	    cmocka_unit_test(test_blk),
 	    cmocka_unit_test(test_config_section),
+	    cmocka_unit_test(test_config_section_versions),
 	    cmocka_unit_test(test_crc32c),
 	    cmocka_unit_test(test_read_refusals),
 	};
