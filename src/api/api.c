@@ -195,13 +195,13 @@ static int converted(int ret, const char *err, struct api_response *out)
 /* A resource whose PUT names files: its converter, then the files to open, as Firecracker does
  * at PUT time. */
 struct file_resource {
-	int (*convert)(struct vm_config *c, const struct req *r, bool patch, char *err, size_t len);
+	int (*convert)(struct vm_config *c, const struct req *r, char *err, size_t len);
 	int (*open_files)(const struct vm_config *c, const struct req *r, char *err, size_t len);
 };
 
 /* Convert the body into a copy of the configuration and open the files it names; the
  * configuration changes only if both succeed. */
-static int put_with_files(struct api *a, struct req *r, struct api_response *out, bool patch,
+static int put_with_files(struct api *a, struct req *r, struct api_response *out,
 			  const struct file_resource *res)
 {
 	struct vm_config *c = malloc(sizeof(*c));
@@ -211,7 +211,7 @@ static int put_with_files(struct api *a, struct req *r, struct api_response *out
 	if (!c)
 		return reply_err(out, 500, "out of memory");
 	*c = *a->cfg;
-	ret = res->convert(c, r, patch, err, sizeof(err));
+	ret = res->convert(c, r, err, sizeof(err));
 	if (ret == 0)
 		ret = res->open_files(c, r, err, sizeof(err));
 	if (ret == 0)
@@ -220,9 +220,8 @@ static int put_with_files(struct api *a, struct req *r, struct api_response *out
 	return converted(ret, err, out);
 }
 
-static int boot_convert(struct vm_config *c, const struct req *r, bool patch, char *err, size_t len)
+static int boot_convert(struct vm_config *c, const struct req *r, char *err, size_t len)
 {
-	(void)patch;
 	return config_json_boot_source(c, r->body, err, len);
 }
 
@@ -232,10 +231,9 @@ static int boot_files(const struct vm_config *c, const struct req *r, char *err,
 	return config_open_boot_files(c, err, len);
 }
 
-static int drive_convert(struct vm_config *c, const struct req *r, bool patch, char *err,
-			 size_t len)
+static int drive_convert(struct vm_config *c, const struct req *r, char *err, size_t len)
 {
-	return config_json_drive(c, r->param, r->body, patch, err, len);
+	return config_json_drive(c, r->param, r->body, false, err, len);
 }
 
 static int drive_file(const struct vm_config *c, const struct req *r, char *err, size_t len)
@@ -250,7 +248,7 @@ static const struct file_resource drive_resource = {drive_convert, drive_file};
 
 static int h_boot_source(struct api *a, struct req *r, struct api_response *out)
 {
-	return put_with_files(a, r, out, false, &boot_resource);
+	return put_with_files(a, r, out, &boot_resource);
 }
 
 static int h_machine_get(struct api *a, struct req *r, struct api_response *out)
@@ -281,14 +279,48 @@ static int h_machine_put(struct api *a, struct req *r, struct api_response *out)
 
 static int h_drive(struct api *a, struct req *r, struct api_response *out)
 {
-	bool patch = strcmp(r->method, "PATCH") == 0;
+	return put_with_files(a, r, out, &drive_resource);
+}
 
-	if (patch && state(a) != API_NOT_STARTED)
+/* PATCH /drives/{id} after boot (Firecracker's BlockDeviceUpdateConfig): a new backing file.
+ * The file is opened here first, so a bad path is a 400 with the OS error and nothing changes. */
+static int h_drive_patch(struct api *a, struct req *r, struct api_response *out)
+{
+	static const char *const fields[] = {"drive_id", "path_on_host", "rate_limiter", NULL};
+	struct disk_config d = {.read_only = true};
+	struct kiln_err e = {0};
+	const char *id, *path = NULL;
+	char err[ERR_LEN] = "";
+	struct jbody b;
+	int i, ret;
+
+	jb_init(&b, "drives", r->body);
+	if (jres_check_fields(&b.r, fields) < 0 ||
+	    jf_string_ref(&b.r, "drive_id", JF_REQUIRED, &id) < 0 ||
+	    jf_string_ref(&b.r, "path_on_host", JF_NONEMPTY, &path) < 0)
+		return bad_body(out, &b);
+	if (strcmp(id, r->param) != 0)
 		return reply_err(out, 400,
-				 "PATCH /drives/%s: kiln cannot change a drive after boot (hot-"
-				 "swapping the backing file is not implemented)",
+				 "The id from the path does not match the id from the body!");
+	i = config_disk_find(a->cfg, id);
+	if (i < 0)
+		return reply_err(out, 400, "drives/%s: no such drive", r->param);
+	if (!path)
+		return reply_err(out, 400,
+				 "drives/%s: Running method expected different backend (the patch "
+				 "names no path_on_host to change)",
 				 r->param);
-	return put_with_files(a, r, out, patch, &drive_resource);
+	d.read_only = a->cfg->disks[i].read_only;
+	if (config_copy_str(d.path, sizeof(d.path), path) < 0 ||
+	    config_open_disk_file(&d, err, sizeof(err)) < 0)
+		return reply_err(out, 400, "%s", err[0] ? err : "drives: path_on_host too long");
+	if (jf_null_only(&b.r, "rate_limiter", "kiln has no rate limiters") < 0)
+		return bad_body(out,
+				&b); /* after the file, as Firecracker reports a bad path first */
+	if (!a->ops->drive_update)
+		return reply_err(out, 400, "drives/%s: not supported", r->param);
+	ret = a->ops->drive_update(a->ctx, id, path, &e);
+	return ret < 0 ? reply_op_err(out, "PATCH /drives", ret, &e) : reply_ok(out);
 }
 
 static int h_entropy(struct api *a, struct req *r, struct api_response *out)
@@ -713,7 +745,7 @@ static const struct route routes[] = {
     {"PUT", "/machine-config", h_machine_put, PRE_BOOT, BODY_OBJECT},
     {"PATCH", "/machine-config", h_machine_put, PRE_BOOT, BODY_OBJECT},
     {"PUT", "/drives/{}", h_drive, PRE_BOOT, BODY_OBJECT},
-    {"PATCH", "/drives/{}", h_drive, ANY_STATE, BODY_OBJECT},
+    {"PATCH", "/drives/{}", h_drive_patch, POST_BOOT, BODY_OBJECT},
     {"PUT", "/actions", h_actions, ANY_STATE, BODY_OBJECT}, /* per action: actions[] */
     {"PATCH", "/vm", h_vm, POST_BOOT, BODY_OBJECT},
     {"GET", "/vm/config", h_vm_config, ANY_STATE, BODY_IGNORED},

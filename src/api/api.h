@@ -59,6 +59,9 @@ struct api_ops {
 	 * new JSON object (NULL on ENOMEM). */
 	int (*migrate)(void *ctx, const struct api_migrate *mg, struct kiln_err *err);
 	json_t *(*migrate_status)(void *ctx);
+	/* PATCH /drives/{id} after boot: serve the drive from path (already opened once). */
+	int (*drive_update)(void *ctx, const char *drive_id, const char *path,
+			    struct kiln_err *err);
 	/* The VM's counters for a metrics line (metrics_json): a new object, NULL on ENOMEM. */
 	json_t *(*metrics)(void *ctx);
 };

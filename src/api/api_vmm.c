@@ -95,6 +95,13 @@ static int vmm_snapshot_load(void *ctx, const struct api_snapshot_load *l, struc
 	return vmm_restore_vm(m, &r, err);
 }
 
+static int vmm_drive_patch(void *ctx, const char *drive_id, const char *path, struct kiln_err *err)
+{
+	int ret = migrating(ctx, err); /* the destination has the old file */
+
+	return ret < 0 ? ret : vmm_drive_update(ctx, drive_id, path, err);
+}
+
 static json_t *vmm_metrics(void *ctx)
 {
 	struct vmm *m = ctx;
@@ -139,6 +146,7 @@ static const struct api_ops vmm_api_ops = {
     .ctrl_alt_del = vmm_ctrl_alt_del,
     .snapshot_create = vmm_snapshot_create,
     .snapshot_load = vmm_snapshot_load,
+    .drive_update = vmm_drive_patch,
     .metrics = vmm_metrics,
     .migrate = vmm_migrate,
     .migrate_status = vmm_migrate_status,

@@ -68,6 +68,14 @@ int device_list_add_ops(struct device_list *l, const struct device_ops *ops, voi
 	return device_list_add(l, &d);
 }
 
+void *device_list_find(const struct device_list *l, const char *name, const struct device_ops *ops)
+{
+	for (unsigned i = 0; i < l->nr; i++)
+		if (l->dev[i].ops == ops && strcmp(l->dev[i].name, name) == 0)
+			return l->dev[i].obj;
+	return NULL;
+}
+
 void device_list_stats(const struct device_list *l, device_stat_fn fn, void *ctx)
 {
 	for (unsigned i = 0; i < l->nr; i++)

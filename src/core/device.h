@@ -90,6 +90,9 @@ int device_list_add_ops(struct device_list *l, const struct device_ops *ops, voi
 			const char *name, const char *section, uint16_t version,
 			uint16_t min_version) MUST_CHECK;
 
+/* The object of the first entry named `name` whose ops are `ops`, or NULL. */
+void *device_list_find(const struct device_list *l, const char *name, const struct device_ops *ops);
+
 /* Every device's counters, device by device in registration order. */
 void device_list_stats(const struct device_list *l, device_stat_fn fn, void *ctx);
 

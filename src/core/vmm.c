@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/mman.h>
@@ -17,6 +18,7 @@
 #include "state/snapshot.h"
 #include "util/err.h"
 #include "util/log.h"
+#include "virtio/blk.h"
 
 /* A serial port on stdio: the vmm feeds it stdin. */
 static bool serial_on_stdio(const struct vm_config *c)
@@ -467,4 +469,28 @@ void vmm_destroy(struct vmm *m)
 	event_loop_destroy(&m->loop);
 	if (m->kvm.fd >= 0)
 		kvm_sys_close(&m->kvm);
+}
+
+int vmm_drive_update(struct vmm *m, const char *drive_id, const char *path, struct kiln_err *err)
+{
+	int i = config_disk_find(&m->cfg, drive_id);
+	char name[DEVICE_NAME_MAX];
+	struct virtio_dev *vd;
+	struct blk *b;
+	int ret;
+
+	if (!m->vm)
+		return err_set(err, -EBUSY, "drives/%s: no microVM is running", drive_id);
+	if (i < 0)
+		return err_set(err, -EINVAL, "drives/%s: no such drive", drive_id);
+	snprintf(name, sizeof(name), "block%d", i); /* blk_board_add's name for disk i */
+	vd = device_list_find(&m->vm->devices, name, &virtio_device_ops);
+	b = vd ? blk_of(vd) : NULL;
+	if (!b)
+		return err_set(err, -EINVAL, "drives/%s: no virtio-blk device behind it", drive_id);
+	ret = blk_replace_backing(b, path, VMM_DRIVE_SWAP_MS, err);
+	if (ret == 0 &&
+	    config_copy_str(m->cfg.disks[i].path, sizeof(m->cfg.disks[i].path), path) < 0)
+		ret = err_set(err, -ENAMETOOLONG, "drives/%s: path too long", drive_id);
+	return ret;
 }

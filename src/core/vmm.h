@@ -86,6 +86,15 @@ int vmm_restore_vm(struct vmm *m, const struct vmm_restore *r, struct kiln_err *
 int vmm_snapshot(struct vmm *m, const char *snap_path, const char *mem_path, bool diff,
 		 struct kiln_err *err) MUST_CHECK;
 
+#define VMM_DRIVE_SWAP_MS 5000 /* longest wait for the old file's requests in flight */
+
+/* Point drive `drive_id` of the running (or paused) VM at the file `path` (PATCH /drives/{id}
+ * after boot): the virtio-blk device swaps its backing file (blk_replace_backing) and the
+ * configuration records the new path. -EBUSY without a VM, -EINVAL for an unknown drive, or the
+ * swap's -errno; the reason is recorded in err. */
+int vmm_drive_update(struct vmm *m, const char *drive_id, const char *path,
+		     struct kiln_err *err) MUST_CHECK;
+
 /* --- migration destination (src/migrate/recv.c) --- */
 
 /* Build a VM for cfg (state CREATED) whose RAM is zeroed and written by nobody yet: the caller

@@ -233,6 +233,7 @@ struct blk {
 	struct blk_limits lim;
 	uint32_t gen;
 	bool stalled; /* stopped popping for want of slots: completions resume the queue */
+	bool held;    /* no new request starts: the backing file is being replaced */
 	bool pushed;  /* used entries not yet signalled */
 	struct blk_slot slots[BLK_QUEUE_SIZE];
 	unsigned free_idx[BLK_QUEUE_SIZE], nr_free;
@@ -442,7 +443,7 @@ static void handle_chain(struct blk *b, const struct virtq_chain *c)
 
 static bool can_start(const struct blk *b)
 {
-	return b->nr_free > 0 && disk_room(b->disk) > 0;
+	return !b->held && b->nr_free > 0 && disk_room(b->disk) > 0;
 }
 
 /* Pop and start requests until the ring is empty (and notifications are re-enabled without a
@@ -620,7 +621,8 @@ static void fill_config(struct blk *b)
 	b->lim.read_only = disk_read_only(b->disk);
 }
 
-static int open_disk(struct blk *b, const struct blk_config *cfg)
+/* Open cfg->path as *out for b, its completions watched on cfg->loop (with io_uring). */
+static int open_disk_as(struct blk *b, const struct blk_config *cfg, struct disk **out)
 {
 	struct disk_params dc = {.path = cfg->path,
 				 .read_only = cfg->read_only,
@@ -629,21 +631,34 @@ static int open_disk(struct blk *b, const struct blk_config *cfg)
 				 .done = disk_done,
 				 .ctx = b,
 				 .err = cfg->err};
-	int ret = disk_open(&dc, &b->disk);
+	int ret = disk_open(&dc, out);
 
-	if (ret < 0)
+	if (ret < 0 || !disk_is_async(*out))
 		return ret;
-	if (disk_is_async(b->disk)) {
-		ret = event_loop_add(cfg->loop, disk_event_fd(b->disk), EPOLLIN, on_disk_event, b);
-		if (ret < 0) {
-			err_set(cfg->err, ret, "disk %s: watching completions: %s", cfg->path,
-				strerror(-ret));
-			disk_close(b->disk);
-			return ret;
-		}
-		b->loop = cfg->loop;
+	ret = event_loop_add(cfg->loop, disk_event_fd(*out), EPOLLIN, on_disk_event, b);
+	if (ret < 0) {
+		err_set(cfg->err, ret, "disk %s: watching completions: %s", cfg->path,
+			strerror(-ret));
+		disk_close(*out);
 	}
-	return 0;
+	return ret;
+}
+
+static int open_disk(struct blk *b, const struct blk_config *cfg)
+{
+	int ret = open_disk_as(b, cfg, &b->disk);
+
+	if (ret == 0 && disk_is_async(b->disk))
+		b->loop = cfg->loop;
+	return ret;
+}
+
+/* Stop the old disk's completions from reaching the loop and close it. */
+static void close_disk(struct blk *b, struct disk *d)
+{
+	if (disk_is_async(d))
+		event_loop_del(b->loop, disk_event_fd(d));
+	disk_close(d);
 }
 
 int blk_create(const struct blk_config *cfg, struct blk **out)
@@ -729,6 +744,46 @@ void blk_get_stats(struct blk *b, struct blk_stats *out)
 	pthread_mutex_lock(&b->vd.lock);
 	*out = b->stats;
 	pthread_mutex_unlock(&b->vd.lock);
+}
+
+int blk_replace_backing(struct blk *b, const char *path, int timeout_ms, struct kiln_err *err)
+{
+	struct blk_config bc = {.path = path,
+				.read_only = b->lim.read_only,
+				.force_sync = !disk_is_async(b->disk),
+				.loop = b->loop,
+				.err = err};
+	struct disk *nd;
+	int ret = open_disk_as(b, &bc, &nd);
+
+	if (ret < 0)
+		return ret;
+	pthread_mutex_lock(&b->vd.lock);
+	b->held = true; /* the queue stalls; requests in flight finish on the old file */
+	pthread_mutex_unlock(&b->vd.lock);
+	ret = blk_drain(b, timeout_ms);
+	pthread_mutex_lock(&b->vd.lock);
+	b->held = false;
+	if (ret == 0) {
+		close_disk(b, b->disk);
+		b->disk = nd;
+		fill_config(b);
+		if (virtio_dev_live(&b->vd))
+			virtio_dev_config_changed(&b->vd); /* the capacity may have changed */
+	}
+	if (virtio_dev_live(&b->vd) && b->vd.vq[0].active)
+		process_queue(b);
+	pthread_mutex_unlock(&b->vd.lock);
+	if (ret < 0) {
+		close_disk(b, nd);
+		return err_set(err, ret, "disk %s: requests of the old file still in flight", path);
+	}
+	return 0;
+}
+
+struct blk *blk_of(struct virtio_dev *vd)
+{
+	return vd->ops->device_id == VIRTIO_ID_BLOCK ? vd->dev : NULL;
 }
 
 void blk_destroy(struct blk *b)

@@ -140,6 +140,19 @@ int blk_board_add(struct vm *vm) MUST_CHECK;
 /* The device's transport-independent half, to hand to a transport. */
 struct virtio_dev *blk_virtio_dev(struct blk *b);
 
+/*
+ * Replace the backing file with path (PATCH /drives/{id} after boot, Firecracker's disk update):
+ * the new file is opened as the old one was (read-only or not, the same engine), new requests
+ * wait while those in flight finish on the old file (at most timeout_ms), then the device serves
+ * the new file, its capacity updated and a configuration-change interrupt sent. Main thread. 0, or
+ * -errno with the reason in err (the device keeps the old file).
+ */
+int blk_replace_backing(struct blk *b, const char *path, int timeout_ms,
+			struct kiln_err *err) MUST_CHECK;
+
+/* The blk device behind vd, or NULL if vd is another kind of device. */
+struct blk *blk_of(struct virtio_dev *vd);
+
 /* Snapshot of the counters (takes the device lock). */
 void blk_get_stats(struct blk *b, struct blk_stats *out);
 

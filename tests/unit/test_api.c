@@ -507,7 +507,12 @@ static void test_config_routes_post_boot(void **state)
 				   "The requested operation is not supported after starting the "
 				   "microVM.");
 		expect_400(x, "PATCH", "/drives/rootfs", "{\"drive_id\":\"rootfs\"}",
-			   "cannot change a drive after boot");
+			   "drives/rootfs: no such drive");
+		expect_400(x, "PATCH", "/drives/rootfs", "{\"drive_id\":\"other\"}",
+			   "The id from the path does not match the id from the body!");
+		expect_400(x, "PATCH", "/drives/rootfs",
+			   "{\"drive_id\":\"rootfs\",\"is_read_only\":true}",
+			   "drives: unknown field 'is_read_only'");
 		assert_int_equal(req(x, "GET", "/machine-config", NULL), 200);
 		assert_true(json_is_integer(json_object_get(x->body, "vcpu_count")));
 		assert_int_equal(req(x, "GET", "/vm/config", NULL), 200);
@@ -555,7 +560,7 @@ static void put_files(struct fx *x)
 	    "Unable to create the virtio block device: /no/disk: No such file or directory");
 	expect_400(x, "PATCH", "/drives/rootfs",
 		   "{\"drive_id\":\"rootfs\",\"path_on_host\":\"/no/d\"}",
-		   "No such file or directory");
+		   "The requested operation is not supported before starting the microVM.");
 	assert_int_equal(x->cfg.nr_disks, 1);
 	assert_string_equal(x->cfg.disks[0].path, disk);
 	snprintf(body, sizeof(body),

@@ -637,6 +637,39 @@ static void test_queue_reset_in_flight(void **state)
 	check_alive(f);
 }
 
+/* PATCH /drives after boot: the backing file is replaced while the driver runs. The capacity in
+ * config space follows the new file, a configuration interrupt tells the driver, reads come from
+ * the new file, and a file that cannot be opened leaves the old one in place. */
+static void test_replace_backing(void **state)
+{
+	struct fx *f = *state;
+	char other[] = "/tmp/kiln-blk2-XXXXXX";
+	uint8_t sec[512], want[512];
+	uint64_t a = vdrv_alloc(&f->d, 512);
+	int fd = mkstemp(other), irqs;
+	struct done d;
+
+	assert_true(fd >= 0);
+	memset(sec, 0x5a, sizeof(sec));
+	for (int i = 0; i < 8; i++) /* 8 sectors: a smaller disk */
+		assert_int_equal(pwrite(fd, sec, sizeof(sec), (off_t)i * 512), 512);
+	close(fd);
+	assert_int_equal(blk_replace_backing(f->blk, "/no/such/file", 1000, NULL), -ENOENT);
+	assert_int_equal(vdrv_cfg_rd(&f->d, 0, 4), SECTORS);
+	irqs = f->d.irqs;
+	assert_int_equal(blk_replace_backing(f->blk, other, 1000, NULL), 0);
+	assert_int_equal(vdrv_cfg_rd(&f->d, 0, 4), 8);
+	assert_true(vdrv_rd(&f->d, VDRV_REG_INTERRUPT_STATUS) & VIRTIO_ISR_CONFIG);
+	assert_true(f->d.irqs > irqs);
+	d = simple(f, VIRTIO_BLK_T_IN, 7, a, 512, true);
+	assert_int_equal(d.status, VIRTIO_BLK_S_OK);
+	memset(want, 0x5a, sizeof(want));
+	assert_memory_equal(host(f, a), want, 512);
+	d = simple(f, VIRTIO_BLK_T_IN, 8, a, 512, true); /* past the new end */
+	assert_int_equal(d.status, VIRTIO_BLK_S_IOERR);
+	unlink(other);
+}
+
 /* Many requests in one notification, completing in a batch. */
 static void test_batch(void **state)
 {
@@ -699,6 +732,7 @@ int main(void)
 	    BOTH(test_ring_violation_needs_reset),
 	    BOTH(test_reset_in_flight),
 	    BOTH(test_queue_reset_in_flight),
+	    BOTH(test_replace_backing),
 	    BOTH(test_batch),
 	    cmocka_unit_test_setup_teardown(test_bad_config, setup_sync, teardown),
 	};
