@@ -117,6 +117,27 @@ static struct vm_config *load_config(const char *path)
 	return cfg;
 }
 
+/* The document's logger and metrics objects (Firecracker's config file has them), applied as
+ * PUT /logger and PUT /metrics after the flags. 0 or -EINVAL (one line printed). */
+static int apply_document(struct api_proc *p, const char *path)
+{
+	static const char *const keys[][2] = {{"logger", "/logger"}, {"metrics", "/metrics"}};
+	json_t *doc = path ? json_load_file(path, 0, NULL) : NULL;
+	char err[768];
+	int ret = 0;
+
+	for (size_t i = 0; doc && ret == 0 && i < sizeof(keys) / sizeof(keys[0]); i++) {
+		json_t *o = json_object_get(doc, keys[i][0]);
+
+		if (json_is_object(o))
+			ret = api_proc_apply(p, "PUT", keys[i][1], o, err, sizeof(err));
+		if (ret < 0)
+			fprintf(stderr, "kiln: %s: %s\n", path, err);
+	}
+	json_decref(doc);
+	return ret;
+}
+
 /* The process once the command line is good: flags applied, the VM booted if cfg, served. */
 static int run_process(const struct fc_args *a, const struct vm_config *cfg)
 {
@@ -135,6 +156,8 @@ static int run_process(const struct fc_args *a, const struct vm_config *cfg)
 	p.api.max_body = (size_t)a->max_payload;
 	if (apply_flags(&p, a) < 0)
 		status = fc_args_exit_status(a);
+	else if (apply_document(&p, a->config_file) < 0)
+		status = KILN_EXIT_USAGE;
 	else if (cfg && (status = vmm_start_vm(&m, NULL)) < 0)
 		status = status == -EINVAL ? KILN_EXIT_USAGE : KILN_EXIT_HOST;
 	else

@@ -529,6 +529,15 @@ int config_json_check(const struct vm_config *cfg, char *err, size_t errlen)
 
 /* Top-level keys: a converter each, or NULL for those kiln does not implement (null, or an
  * empty array, accepted). */
+/* logger and metrics are the process's, not the VM's: the command that reads the document applies
+ * them through the API's handlers, which check them. Here only the shape is checked. */
+static int process_setting(struct vm_config *c, const struct jres *r, const void *arg)
+{
+	(void)c;
+	(void)arg;
+	return json_is_object(r->obj) ? 0 : jres_fail(r, "expected an object");
+}
+
 static const struct doc_key {
 	const char *key;
 	apply_fn *fn;
@@ -544,8 +553,8 @@ static const struct doc_key {
     {"balloon", NULL},
     {"network-interfaces", NULL},
     {"vsock", NULL},
-    {"logger", NULL},
-    {"metrics", NULL},
+    {"logger", process_setting},  /* applied by the process (src/cmd/api_server.c) */
+    {"metrics", process_setting}, /* as PUT /logger and PUT /metrics would be */
     {"mmds-config", NULL},
     {"pmem", NULL},
     {"memory-hotplug", NULL},

@@ -556,7 +556,10 @@ static void test_document(void **state)
 	fails(c, DOC, NULL, "{\"a\\nb\": 1}", "unknown top-level field 'a?b'");
 	fails(c, ENTROPY, NULL, "{\"x\\u0001\": 1}", "unknown field 'x?'");
 	fails(c, DOC, NULL, "{\"vsock\": {\"guest_cid\": 3}}", "vsock: not supported by kiln yet");
-	fails(c, DOC, NULL, "{\"logger\": {\"level\": \"Info\"}}", "logger: not supported");
+	/* logger and metrics are the process's: accepted here, applied by the command */
+	ok(c, DOC, NULL,
+	   "{\"logger\": {\"level\": \"Info\"}, \"metrics\": {\"metrics_path\": \"/m\"}}");
+	fails(c, DOC, NULL, "{\"logger\": 1}", "logger: expected an object");
 	fails(c, DOC, NULL, "{\"drives\": {}}", "drives: expected an array, got an object");
 	fails(c, DOC, NULL, "{\"drives\": [1]}", "drives[0]: expected an object, got an integer");
 	fails(c, DOC, NULL,
