@@ -288,7 +288,9 @@ static int h_drive_patch(struct api *a, struct req *r, struct api_response *out)
 {
 	static const char *const fields[] = {"drive_id", "path_on_host", "rate_limiter", NULL};
 	struct disk_config d = {.read_only = true};
+	struct rate_limit_config rate;
 	struct kiln_err e = {0};
+	bool has_rate;
 	const char *id, *path = NULL;
 	char err[ERR_LEN] = "";
 	struct jbody b;
@@ -305,21 +307,22 @@ static int h_drive_patch(struct api *a, struct req *r, struct api_response *out)
 	i = config_disk_find(a->cfg, id);
 	if (i < 0)
 		return reply_err(out, 400, "drives/%s: no such drive", r->param);
-	if (!path)
+	has_rate = json_object_get(r->body, "rate_limiter") != NULL;
+	if (!path && !has_rate)
 		return reply_err(out, 400,
 				 "drives/%s: Running method expected different backend (the patch "
-				 "names no path_on_host to change)",
+				 "names neither path_on_host nor rate_limiter)",
 				 r->param);
 	d.read_only = a->cfg->disks[i].read_only;
-	if (config_copy_str(d.path, sizeof(d.path), path) < 0 ||
-	    config_open_disk_file(&d, err, sizeof(err)) < 0)
+	if (path && (config_copy_str(d.path, sizeof(d.path), path) < 0 ||
+		     config_open_disk_file(&d, err, sizeof(err)) < 0))
 		return reply_err(out, 400, "%s", err[0] ? err : "drives: path_on_host too long");
-	if (jf_null_only(&b.r, "rate_limiter", "kiln has no rate limiters") < 0)
-		return bad_body(out,
-				&b); /* after the file, as Firecracker reports a bad path first */
+	/* after the file, as Firecracker reports a bad path first */
+	if (has_rate && config_json_rate_limiter(&b.r, &rate) < 0)
+		return bad_body(out, &b);
 	if (!a->ops->drive_update)
 		return reply_err(out, 400, "drives/%s: not supported", r->param);
-	ret = a->ops->drive_update(a->ctx, id, path, &e);
+	ret = a->ops->drive_update(a->ctx, id, path, has_rate ? &rate : NULL, &e);
 	return ret < 0 ? reply_op_err(out, "PATCH /drives", ret, &e) : reply_ok(out);
 }
 

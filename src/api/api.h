@@ -59,9 +59,10 @@ struct api_ops {
 	 * new JSON object (NULL on ENOMEM). */
 	int (*migrate)(void *ctx, const struct api_migrate *mg, struct kiln_err *err);
 	json_t *(*migrate_status)(void *ctx);
-	/* PATCH /drives/{id} after boot: serve the drive from path (already opened once). */
+	/* PATCH /drives/{id} after boot: serve the drive from path (already opened once; NULL:
+	 * keep the file) and/or apply rate (NULL: keep the limiter). */
 	int (*drive_update)(void *ctx, const char *drive_id, const char *path,
-			    struct kiln_err *err);
+			    const struct rate_limit_config *rate, struct kiln_err *err);
 	/* The VM's counters for a metrics line (metrics_json): a new object, NULL on ENOMEM. */
 	json_t *(*metrics)(void *ctx);
 };

@@ -95,11 +95,12 @@ static int vmm_snapshot_load(void *ctx, const struct api_snapshot_load *l, struc
 	return vmm_restore_vm(m, &r, err);
 }
 
-static int vmm_drive_patch(void *ctx, const char *drive_id, const char *path, struct kiln_err *err)
+static int vmm_drive_patch(void *ctx, const char *drive_id, const char *path,
+			   const struct rate_limit_config *rate, struct kiln_err *err)
 {
 	int ret = migrating(ctx, err); /* the destination has the old file */
 
-	return ret < 0 ? ret : vmm_drive_update(ctx, drive_id, path, err);
+	return ret < 0 ? ret : vmm_drive_update(ctx, drive_id, path, rate, err);
 }
 
 static json_t *vmm_metrics(void *ctx)

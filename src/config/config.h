@@ -29,6 +29,20 @@ enum reset_action { RESET_STOP, RESET_RESTART };
 enum disk_cache { DISK_CACHE_UNSAFE, DISK_CACHE_WRITEBACK };
 enum disk_io_engine { DISK_IO_ASYNC, DISK_IO_SYNC }; /* io_uring (sync fallback) | pread/pwrite */
 
+/* One token bucket, as Firecracker's TokenBucket object: size 0 or refill_ms 0 means no limit. */
+struct bucket_config {
+	uint64_t size;		 /* tokens (bytes or operations) the bucket holds when full */
+	uint64_t one_time_burst; /* extra tokens at the start, never refilled */
+	uint64_t refill_ms;	 /* time to refill the whole size from empty */
+};
+
+/* A device's rate limiter (Firecracker's RateLimiter): bandwidth in bytes and operations.
+ * `set`: a rate_limiter object was given (GET /vm/config reports it, else null). */
+struct rate_limit_config {
+	struct bucket_config bandwidth, ops;
+	bool set;
+};
+
 struct disk_config {
 	char path[CONFIG_PATH_MAX];
 	bool read_only;
@@ -37,6 +51,7 @@ struct disk_config {
 	char partuuid[CONFIG_PARTUUID_MAX + 1]; /* root=PARTUUID=... instead of /dev/vda */
 	enum disk_cache cache;			/* stored; kiln always offers and honours FLUSH */
 	enum disk_io_engine io_engine;
+	struct rate_limit_config rate;
 };
 
 /* VCONSOLE_FD: output only, to a descriptor the embedding code owns (kiln sandbox); input is
@@ -77,9 +92,10 @@ struct vm_config {
 	bool pvpanic;		  /* the pvpanic port: a guest kernel panic stops the VM */
 	struct disk_config disks[CONFIG_MAX_DISKS]; /* virtio-blk, in slot order */
 	unsigned nr_disks;
-	struct vconsole_config vconsole; /* virtio-console port 0 */
-	bool rng;			 /* virtio-rng */
-	int verbosity;			 /* 0 warn, 1 info, 2 debug */
+	struct vconsole_config vconsole;   /* virtio-console port 0 */
+	bool rng;			   /* virtio-rng */
+	struct rate_limit_config rng_rate; /* its rate limiter (PUT /entropy) */
+	int verbosity;			   /* 0 warn, 1 info, 2 debug */
 };
 
 /* Total vCPUs of the configuration. */

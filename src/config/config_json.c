@@ -12,7 +12,57 @@
 #define MIB_MIN (CONFIG_MEM_MIN >> 20)
 #define MIB_MAX (CONFIG_MEM_MAX >> 20)
 
-static const char *const rate_limiter_why = "kiln has no rate limiters";
+/* A TokenBucket object under field of r: size and refill_time required, one_time_burst optional;
+ * null or absent: no limit. 0 or -EINVAL. */
+static int bucket_read(const struct jres *r, const char *field, struct bucket_config *b)
+{
+	static const char *const fields[] = {"size", "one_time_burst", "refill_time", NULL};
+	const json_t *o = NULL;
+	char name[96];
+	struct jres sub = {name, NULL, r->err, r->errlen};
+	int ret = jf_object(r, field, 0, &o);
+
+	memset(b, 0, sizeof(*b));
+	if (ret <= 0)
+		return ret;
+	snprintf(name, sizeof(name), "%s.%s", r->name, field);
+	sub.obj = o;
+	ret = jres_check_fields(&sub, fields);
+	if (ret == 0)
+		ret = jf_uint(&sub, "size", JF_REQUIRED, 0, INT64_MAX, &b->size);
+	if (ret >= 0)
+		ret = jf_uint(&sub, "one_time_burst", 0, 0, INT64_MAX, &b->one_time_burst);
+	if (ret >= 0)
+		ret = jf_uint(&sub, "refill_time", JF_REQUIRED, 0, INT64_MAX, &b->refill_ms);
+	return ret < 0 ? ret : 0;
+}
+
+int config_json_rate_limiter(const struct jres *r, struct rate_limit_config *out)
+{
+	static const char *const fields[] = {"bandwidth", "ops", NULL};
+	struct rate_limit_config rl = {0};
+	const json_t *o = NULL;
+	char name[64];
+	struct jres sub = {name, NULL, r->err, r->errlen};
+	int ret = jf_object(r, "rate_limiter", 0, &o);
+
+	if (ret <= 0) {
+		*out = rl;
+		return ret;
+	}
+	snprintf(name, sizeof(name), "%s.rate_limiter", r->name);
+	sub.obj = o;
+	ret = jres_check_fields(&sub, fields);
+	if (ret == 0)
+		ret = bucket_read(&sub, "bandwidth", &rl.bandwidth);
+	if (ret == 0)
+		ret = bucket_read(&sub, "ops", &rl.ops);
+	if (ret < 0)
+		return ret;
+	rl.set = true;
+	*out = rl;
+	return 1;
+}
 
 /* Apply fn to a copy of cfg; commit the copy only on success. */
 typedef int apply_fn(struct vm_config *c, const struct jres *r, const void *arg);
@@ -301,7 +351,7 @@ static int drive_read(const struct jres *r, struct disk_config *d)
 	if (ret >= 0)
 		ret = jf_enum(r, "io_engine", 0, engines, &engine);
 	if (ret >= 0)
-		ret = jf_null_only(r, "rate_limiter", rate_limiter_why);
+		ret = config_json_rate_limiter(r, &d->rate);
 	if (ret >= 0)
 		ret = jf_null_only(r, "socket", "kiln has no vhost-user drives");
 	d->cache = cache ? DISK_CACHE_WRITEBACK : DISK_CACHE_UNSAFE;
@@ -335,8 +385,8 @@ static int drive_patch(struct vm_config *c, const struct jres *r, const char *id
 	if (i < 0)
 		return jres_fail(r, "no drive \"%s\" to update", id);
 	ret = jf_string(r, "path_on_host", JF_NONEMPTY, c->disks[i].path, sizeof(c->disks[i].path));
-	if (ret >= 0)
-		ret = jf_null_only(r, "rate_limiter", rate_limiter_why);
+	if (ret >= 0 && json_object_get(r->obj, "rate_limiter"))
+		ret = config_json_rate_limiter(r, &c->disks[i].rate);
 	return ret < 0 ? ret : 0;
 }
 
@@ -369,10 +419,10 @@ static int entropy_apply(struct vm_config *c, const struct jres *r, const void *
 
 	(void)arg;
 	if (ret == 0)
-		ret = jf_null_only(r, "rate_limiter", rate_limiter_why);
-	if (ret == 0)
+		ret = config_json_rate_limiter(r, &c->rng_rate);
+	if (ret >= 0)
 		c->rng = true;
-	return ret;
+	return ret < 0 ? ret : 0;
 }
 
 /* A {"mode": ..., "path": ...} object (kiln_serial2, kiln_console_virtio, serial's kiln_mode):
@@ -413,7 +463,7 @@ static int serial_apply(struct vm_config *c, const struct jres *r, const void *a
 
 	(void)arg;
 	if (ret == 0)
-		ret = jf_null_only(r, "rate_limiter", rate_limiter_why);
+		ret = jf_null_only(r, "rate_limiter", "kiln's serial port has no rate limiter");
 	if (ret < 0)
 		return ret;
 	if (mode && !json_is_null(mode))

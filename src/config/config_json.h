@@ -11,6 +11,8 @@
 #include "config/config.h"
 #include "util/compiler.h"
 
+struct jres;
+
 /*
  * Each applies one resource's JSON object to cfg. On any error — not an object, an unknown
  * field, a wrong type, a missing required field, a value out of range — it writes one line
@@ -32,6 +34,11 @@ int config_json_boot_source(struct vm_config *cfg, const json_t *obj, char *err,
 			    size_t errlen) MUST_CHECK;
 int config_json_machine_config(struct vm_config *cfg, const json_t *obj, bool patch, char *err,
 			       size_t errlen) MUST_CHECK;
+/* Field "rate_limiter" of r (Firecracker's RateLimiter: "bandwidth" and "ops", each a TokenBucket
+ * {size, one_time_burst, refill_time} or null) into *out: 1 if given (out->set), 0 if absent or
+ * null (no limit), -EINVAL with the message in r->err. */
+int config_json_rate_limiter(const struct jres *r, struct rate_limit_config *out) MUST_CHECK;
+
 /* PUT /drives/{drive_id} (the path's id must equal the body's drive_id; an existing drive with
  * that id is replaced; a root device goes first, at most one), PATCH likewise (PartialDrive:
  * path_on_host of an existing drive). Messages are prefixed "drives/<drive_id>". */

@@ -34,6 +34,26 @@ static json_t *export_boot_source(const struct vm_config *c)
 	return ok ? o : NULL;
 }
 
+/* A TokenBucket object, or null for no limit. */
+static json_t *export_bucket(const struct bucket_config *b)
+{
+	if (!b->size || !b->refill_ms)
+		return json_null();
+	return json_pack("{s:I, s:o, s:I}", "size", (json_int_t)b->size, "one_time_burst",
+			 b->one_time_burst ? json_integer((json_int_t)b->one_time_burst)
+					   : json_null(),
+			 "refill_time", (json_int_t)b->refill_ms);
+}
+
+/* A RateLimiter object as given, or null when none was. */
+static json_t *export_rate_limiter(const struct rate_limit_config *rl)
+{
+	if (!rl->set)
+		return json_null();
+	return json_pack("{s:o, s:o}", "bandwidth", export_bucket(&rl->bandwidth), "ops",
+			 export_bucket(&rl->ops));
+}
+
 static json_t *export_drive(const struct disk_config *d, unsigned index)
 {
 	char id[CONFIG_DRIVE_ID_MAX + 1];
@@ -52,7 +72,7 @@ static json_t *export_drive(const struct disk_config *d, unsigned index)
 	     put(o, "cache_type",
 		 json_string(d->cache == DISK_CACHE_WRITEBACK ? "Writeback" : "Unsafe")) &&
 	     put(o, "io_engine", json_string(d->io_engine == DISK_IO_SYNC ? "Sync" : "Async")) &&
-	     put(o, "rate_limiter", json_null()) && put(o, "socket", json_null());
+	     put(o, "rate_limiter", export_rate_limiter(&d->rate)) && put(o, "socket", json_null());
 	if (!ok)
 		json_decref(o);
 	return ok ? o : NULL;
@@ -183,7 +203,9 @@ json_t *config_json_export(const struct vm_config *c)
 	ok = doc && put(doc, "boot-source", export_boot_source(c)) &&
 	     put(doc, "drives", export_drives(c)) &&
 	     put(doc, "machine-config", config_json_export_machine_config(c)) &&
-	     put(doc, "entropy", c->rng ? json_pack("{s:n}", "rate_limiter") : json_null()) &&
+	     put(doc, "entropy",
+		 c->rng ? json_pack("{s:o}", "rate_limiter", export_rate_limiter(&c->rng_rate))
+			: json_null()) &&
 	     put_optional(doc, "serial", export_serial(c)) &&
 	     put_optional(doc, "kiln_serial2", export_serial2(c)) &&
 	     put_optional(doc, "kiln_console_virtio", export_vconsole(c)) &&

@@ -471,7 +471,8 @@ void vmm_destroy(struct vmm *m)
 		kvm_sys_close(&m->kvm);
 }
 
-int vmm_drive_update(struct vmm *m, const char *drive_id, const char *path, struct kiln_err *err)
+int vmm_drive_update(struct vmm *m, const char *drive_id, const char *path,
+		     const struct rate_limit_config *rate, struct kiln_err *err)
 {
 	int i = config_disk_find(&m->cfg, drive_id);
 	char name[DEVICE_NAME_MAX];
@@ -488,9 +489,16 @@ int vmm_drive_update(struct vmm *m, const char *drive_id, const char *path, stru
 	b = vd ? blk_of(vd) : NULL;
 	if (!b)
 		return err_set(err, -EINVAL, "drives/%s: no virtio-blk device behind it", drive_id);
-	ret = blk_replace_backing(b, path, VMM_DRIVE_SWAP_MS, err);
-	if (ret == 0 &&
+	ret = path ? blk_replace_backing(b, path, VMM_DRIVE_SWAP_MS, err) : 0;
+	if (ret == 0 && path &&
 	    config_copy_str(m->cfg.disks[i].path, sizeof(m->cfg.disks[i].path), path) < 0)
 		ret = err_set(err, -ENAMETOOLONG, "drives/%s: path too long", drive_id);
+	if (ret == 0 && rate) {
+		ret = blk_set_rate_limit(b, rate);
+		if (ret < 0)
+			return err_set(err, ret, "drives/%s: rate limiter: %s", drive_id,
+				       strerror(-ret));
+		m->cfg.disks[i].rate = *rate;
+	}
 	return ret;
 }

@@ -88,12 +88,12 @@ int vmm_snapshot(struct vmm *m, const char *snap_path, const char *mem_path, boo
 
 #define VMM_DRIVE_SWAP_MS 5000 /* longest wait for the old file's requests in flight */
 
-/* Point drive `drive_id` of the running (or paused) VM at the file `path` (PATCH /drives/{id}
- * after boot): the virtio-blk device swaps its backing file (blk_replace_backing) and the
- * configuration records the new path. -EBUSY without a VM, -EINVAL for an unknown drive, or the
- * swap's -errno; the reason is recorded in err. */
+/* Update drive `drive_id` of the running (or paused) VM (PATCH /drives/{id} after boot): with
+ * path, the virtio-blk device swaps its backing file (blk_replace_backing); with rate, it takes
+ * the new rate limiter (blk_set_rate_limit); the configuration records both. -EBUSY without a
+ * VM, -EINVAL for an unknown drive, or the device's -errno; the reason is recorded in err. */
 int vmm_drive_update(struct vmm *m, const char *drive_id, const char *path,
-		     struct kiln_err *err) MUST_CHECK;
+		     const struct rate_limit_config *rate, struct kiln_err *err) MUST_CHECK;
 
 /* --- migration destination (src/migrate/recv.c) --- */
 

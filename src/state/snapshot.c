@@ -65,6 +65,37 @@ static bool get_str(struct state_buf *b, char *buf, size_t cap)
 	return strlen(buf) == n;
 }
 
+/* A rate limiter: given (u8), then size, one-time burst and refill time (u64 each) of the
+ * bandwidth bucket and of the operations bucket. */
+static void put_rate(struct state_buf *b, const struct rate_limit_config *r)
+{
+	const struct bucket_config *k[2] = {&r->bandwidth, &r->ops};
+
+	state_put_u8(b, r->set);
+	for (int i = 0; i < 2; i++) {
+		state_put_u64(b, k[i]->size);
+		state_put_u64(b, k[i]->one_time_burst);
+		state_put_u64(b, k[i]->refill_ms);
+	}
+}
+
+static const char *get_rate(struct state_buf *b, struct rate_limit_config *r)
+{
+	struct bucket_config *k[2] = {&r->bandwidth, &r->ops};
+	uint8_t set = state_get_u8(b);
+
+	for (int i = 0; i < 2; i++) {
+		k[i]->size = state_get_u64(b);
+		k[i]->one_time_burst = state_get_u64(b);
+		k[i]->refill_ms = state_get_u64(b);
+		if (k[i]->size > INT64_MAX || k[i]->one_time_burst > INT64_MAX ||
+		    k[i]->refill_ms > INT64_MAX)
+			return "rate limiter";
+	}
+	r->set = set;
+	return set > 1 ? "rate limiter" : NULL;
+}
+
 int snapshot_config_save(const struct vm_config *c, struct state_buf *b)
 {
 	int ret = state_begin_section(b, "config", SNAPSHOT_CONFIG_VER);
@@ -92,6 +123,7 @@ int snapshot_config_save(const struct vm_config *c, struct state_buf *b)
 		put_str(b, c->disks[i].partuuid);
 		state_put_u8(b, (uint8_t)c->disks[i].cache);
 		state_put_u8(b, (uint8_t)c->disks[i].io_engine);
+		put_rate(b, &c->disks[i].rate);
 	}
 	state_put_u8(b, c->vconsole.mode);
 	put_str(b, c->vconsole.path);
@@ -100,6 +132,7 @@ int snapshot_config_save(const struct vm_config *c, struct state_buf *b)
 	put_str(b, c->initrd_path);
 	state_put_u8(b, c->cmdline_given);
 	put_str(b, c->cmdline);
+	put_rate(b, &c->rng_rate);
 	return ret ? ret : state_end_section(b);
 }
 
@@ -117,7 +150,7 @@ static const char *disk_fields_v2(struct state_buf *b, struct disk_config *d)
 	d->is_root = root;
 	d->cache = cache;
 	d->io_engine = engine;
-	return NULL;
+	return get_rate(b, &d->rate);
 }
 
 /* Version 2's boot source (version 1: none recorded). */
@@ -132,7 +165,7 @@ static const char *boot_fields_v2(struct state_buf *b, struct vm_config *c)
 	if (given > 1 || !get_str(b, c->cmdline, sizeof(c->cmdline)))
 		return "command line";
 	c->cmdline_given = given;
-	return NULL;
+	return get_rate(b, &c->rng_rate);
 }
 
 static const char *config_fields(struct state_buf *b, struct vm_config *c, uint8_t *f,

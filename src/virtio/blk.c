@@ -234,7 +234,9 @@ struct blk {
 	uint32_t gen;
 	bool stalled; /* stopped popping for want of slots: completions resume the queue */
 	bool held;    /* no new request starts: the backing file is being replaced */
-	bool pushed;  /* used entries not yet signalled */
+	struct rate_limiter rl;
+	struct event_loop *events; /* the configuration's loop (rate limiter timers) */
+	bool pushed;		   /* used entries not yet signalled */
 	struct blk_slot slots[BLK_QUEUE_SIZE];
 	unsigned free_idx[BLK_QUEUE_SIZE], nr_free;
 	struct virtq_chain chain; /* scratch for virtq_pop */
@@ -410,8 +412,15 @@ static void execute(struct blk *b, struct blk_slot *s)
 		disk_done(b, s, ret);
 }
 
-/* One popped chain: parse, then answer or execute. */
-static void handle_chain(struct blk *b, const struct virtq_chain *c)
+/* The bytes a request moves, for the rate limiter (reads and writes; others: none). */
+static uint64_t request_bytes(const struct blk_req *r)
+{
+	return r->type == VIRTIO_BLK_T_IN || r->type == VIRTIO_BLK_T_OUT ? r->data_len : 0;
+}
+
+/* One popped chain: parse, then answer or execute. false if the rate limiter holds it back:
+ * the chain goes back to the ring and the limiter's timer resumes the queue. */
+static bool handle_chain(struct blk *b, const struct virtq_chain *c)
 {
 	struct blk_slot *s = slot_get(b);
 	int ret;
@@ -428,7 +437,12 @@ static void handle_chain(struct blk *b, const struct virtq_chain *c)
 		if (virtq_push(&b->vd.vq[0], c->head, 0) == 0)
 			b->pushed = true;
 		slot_put(b, s);
-		return;
+		return true;
+	}
+	if (ret == 0 && !rate_limiter_consume(&b->rl, request_bytes(&s->req))) {
+		slot_put(b, s);
+		b->stats.throttled++;
+		return virtq_unpop(&b->vd.vq[0]) < 0; /* popped just now: cannot fail */
 	}
 	count_type(b, s->req.type);
 	if (ret == VIRTIO_BLK_S_UNSUPP)
@@ -439,6 +453,7 @@ static void handle_chain(struct blk *b, const struct virtq_chain *c)
 		finish(b, s, (uint8_t)ret, 1);
 	else
 		execute(b, s);
+	return true;
 }
 
 static bool can_start(const struct blk *b)
@@ -455,10 +470,37 @@ static void process_queue(struct blk *b)
 
 	b->stalled = false;
 	while (can_start(b) && (ret = virtio_dev_take(&b->vd, 0, &b->chain, NULL, NULL, &used)) > 0)
-		handle_chain(b, &b->chain);
-	if (ret > 0) /* slots ran out before the ring did */
+		if (!handle_chain(b, &b->chain))
+			break;	      /* rate-limited: the limiter's timer calls back */
+	if (ret > 0 && !can_start(b)) /* slots ran out before the ring did */
 		b->stalled = true;
 	flush_used(b);
+}
+
+/* The rate limiter's timer: a request it held back may go now (main loop). */
+static void on_rate_ready(void *ctx)
+{
+	struct blk *b = ctx;
+
+	pthread_mutex_lock(&b->vd.lock);
+	if (virtio_dev_live(&b->vd) && b->vd.vq[0].active)
+		process_queue(b);
+	pthread_mutex_unlock(&b->vd.lock);
+}
+
+int blk_set_rate_limit(struct blk *b, const struct rate_limit_config *rate)
+{
+	struct rate_limiter nrl;
+	int ret = rate_limiter_init(&nrl, rate, b->events, on_rate_ready, b);
+
+	if (ret < 0)
+		return ret;
+	pthread_mutex_lock(&b->vd.lock);
+	rate_limiter_destroy(&b->rl);
+	b->rl = nrl;
+	pthread_mutex_unlock(&b->vd.lock);
+	on_rate_ready(b);
+	return 0;
 }
 
 /* io_uring completions are waiting (main loop). */
@@ -556,6 +598,7 @@ static const struct device_counter blk_counters[] = {
     DEVICE_COUNTER(struct blk_stats, unsupported),   DEVICE_COUNTER(struct blk_stats, bytes_read),
     DEVICE_COUNTER(struct blk_stats, bytes_written), DEVICE_COUNTER(struct blk_stats, io_errors),
     DEVICE_COUNTER(struct blk_stats, bad_requests),  DEVICE_COUNTER(struct blk_stats, no_status),
+    DEVICE_COUNTER(struct blk_stats, throttled),
 };
 
 static void blk_stats_hook(void *dev, const char *name, device_stat_fn fn, void *ctx)
@@ -678,9 +721,13 @@ int blk_create(const struct blk_config *cfg, struct blk **out)
 	for (unsigned i = 0; i < BLK_QUEUE_SIZE; i++)
 		b->free_idx[i] = i;
 	b->nr_free = BLK_QUEUE_SIZE;
-	ret = open_disk(b, cfg);
+	b->events = cfg->loop;
+	ret = rate_limiter_init(&b->rl, &cfg->rate, cfg->loop, on_rate_ready, b);
 	if (ret < 0)
 		goto out_free;
+	ret = open_disk(b, cfg);
+	if (ret < 0)
+		goto out_rl;
 	fill_config(b);
 	ret = virtio_dev_init(&b->vd, &blk_ops, b, cfg->mem);
 	if (ret < 0)
@@ -691,6 +738,8 @@ out_close:
 	if (b->loop)
 		event_loop_del(b->loop, disk_event_fd(b->disk));
 	disk_close(b->disk);
+out_rl:
+	rate_limiter_destroy(&b->rl);
 out_free:
 	free(b);
 	return ret;
@@ -707,7 +756,8 @@ static int disk_add(struct vm *vm, unsigned index)
 				.force_sync = dc->io_engine == DISK_IO_SYNC,
 				.loop = vm->loop,
 				.mem = &vm->mem,
-				.err = vm->err};
+				.err = vm->err,
+				.rate = dc->rate};
 	struct blk *blk;
 	int ret;
 
@@ -793,6 +843,7 @@ void blk_destroy(struct blk *b)
 	if (b->loop)
 		event_loop_del(b->loop, disk_event_fd(b->disk));
 	disk_close(b->disk);
+	rate_limiter_destroy(&b->rl);
 	virtio_dev_destroy(&b->vd);
 	free(b);
 }

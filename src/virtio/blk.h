@@ -11,6 +11,7 @@
 #include "core/guest_mem.h"
 #include "state/state.h"
 #include "util/compiler.h"
+#include "core/rate_limiter.h"
 #include "virtio/virtio_dev.h"
 #include "virtio/virtq.h"
 
@@ -99,6 +100,7 @@ struct blk_stats {
 	uint64_t no_status;    /* chains without a status byte, returned with 0 bytes written */
 	uint64_t dropped;      /* completions of requests issued before a device reset */
 	uint64_t write_through_syncs; /* flushes after writes, FLUSH not negotiated */
+	uint64_t throttled;	      /* times a request waited for the rate limiter */
 };
 
 struct blk_config {
@@ -109,6 +111,10 @@ struct blk_config {
 	struct event_loop *loop; /* where io_uring completions are watched; NULL: synchronous */
 	const struct guest_mem *mem;
 	struct kiln_err *err; /* where a creation failure's reason goes (err_set); may be NULL */
+	/* Firecracker's rate limiter: a request costs one operation and, for reads and writes, its
+	 * data bytes; a refused request stays in the ring until the limiter's timer. Zeroed: none.
+	 */
+	struct rate_limit_config rate;
 };
 
 struct blk;
@@ -149,6 +155,10 @@ struct virtio_dev *blk_virtio_dev(struct blk *b);
  */
 int blk_replace_backing(struct blk *b, const char *path, int timeout_ms,
 			struct kiln_err *err) MUST_CHECK;
+
+/* Replace the rate limiter (PATCH /drives/{id} after boot): a request held back by the old one
+ * is looked at again under the new one. Main thread. 0 or -errno (the old limiter stays). */
+int blk_set_rate_limit(struct blk *b, const struct rate_limit_config *rate) MUST_CHECK;
 
 /* The blk device behind vd, or NULL if vd is another kind of device. */
 struct blk *blk_of(struct virtio_dev *vd);

@@ -49,6 +49,7 @@ static ssize_t fill(struct virtio_rng *r)
 static void complete(struct virtio_rng *r, uint32_t written)
 {
 	r->held = false;
+	r->admitted = false;
 	r->stats.requests++;
 	r->stats.bytes += written;
 	if (virtq_push(&r->vd.vq[REQUESTQ], r->chain.head, written) < 0)
@@ -82,12 +83,28 @@ static int take(struct virtio_rng *r, bool *used)
 }
 
 /* Serve requests until the queue is empty or the source runs dry. vd.lock held. */
+/* Charge the held request to the rate limiter once: false while it must wait. */
+static bool admit(struct virtio_rng *r)
+{
+	uint32_t bytes =
+	    r->chain.in_len < VIRTIO_RNG_CHAIN_MAX ? r->chain.in_len : VIRTIO_RNG_CHAIN_MAX;
+
+	if (!r->admitted && !rate_limiter_consume(&r->rl, bytes)) {
+		r->stats.throttled++;
+		return false;
+	}
+	r->admitted = true;
+	return true;
+}
+
 static void serve(struct virtio_rng *r)
 {
 	bool used = false;
 	ssize_t n;
 
 	while (virtio_dev_live(&r->vd) && (r->held || take(r, &used) > 0)) {
+		if (!admit(r))
+			break; /* the limiter's timer resumes */
 		n = fill(r);
 		if (n < 0) {
 			r->stats.starved++;
@@ -99,6 +116,16 @@ static void serve(struct virtio_rng *r)
 	}
 	if (used)
 		virtio_dev_used(&r->vd, REQUESTQ);
+}
+
+/* The rate limiter's timer: the held request may go now. */
+static void on_rate_ready(void *ctx)
+{
+	struct virtio_rng *r = ctx;
+
+	pthread_mutex_lock(&r->vd.lock);
+	serve(r);
+	pthread_mutex_unlock(&r->vd.lock);
 }
 
 static void on_retry(void *ctx, int fd, uint32_t events)
@@ -136,7 +163,9 @@ static int rng_activate(void *dev)
 
 static void rng_reset(void *dev)
 {
-	((struct virtio_rng *)dev)->held = false; /* the ring it came from is gone */
+	struct virtio_rng *r = dev;
+
+	r->held = r->admitted = false; /* the ring it came from is gone */
 }
 
 static void rng_notify(void *dev, unsigned q)
@@ -147,8 +176,10 @@ static void rng_notify(void *dev, unsigned q)
 
 static void rng_queue_reset(void *dev, unsigned q)
 {
+	struct virtio_rng *r = dev;
+
 	(void)q;
-	((struct virtio_rng *)dev)->held = false; /* its ring is gone */
+	r->held = r->admitted = false; /* its ring is gone */
 }
 
 static int rng_save(void *dev, struct state_buf *b)
@@ -167,6 +198,7 @@ static const struct device_counter rng_counters[] = {
     DEVICE_COUNTER(struct virtio_rng_stats, bytes),
     DEVICE_COUNTER(struct virtio_rng_stats, malformed),
     DEVICE_COUNTER(struct virtio_rng_stats, starved),
+    DEVICE_COUNTER(struct virtio_rng_stats, throttled),
 };
 
 static void rng_stats(void *dev, const char *name, device_stat_fn fn, void *ctx)
@@ -231,12 +263,15 @@ int virtio_rng_create(const struct virtio_rng_config *cfg, struct virtio_rng **o
 		return -ENOMEM;
 	r->cfg = *cfg;
 	r->timer_fd = -1;
+	r->rl.timer_fd = -1;
 	ret = virtio_dev_init(&r->vd, &rng_ops, r, cfg->mem);
 	if (ret < 0) {
 		free(r);
 		return ret;
 	}
 	ret = timer_setup(r);
+	if (ret == 0)
+		ret = rate_limiter_init(&r->rl, &cfg->rate, cfg->loop, on_rate_ready, r);
 	if (ret < 0) {
 		virtio_rng_destroy(r);
 		return ret;
@@ -253,13 +288,15 @@ void virtio_rng_destroy(struct virtio_rng *r)
 		(void)event_loop_del(r->cfg.loop, r->timer_fd);
 		close(r->timer_fd);
 	}
+	rate_limiter_destroy(&r->rl);
 	virtio_dev_destroy(&r->vd);
 	free(r);
 }
 
 int virtio_rng_board_add(struct vm *vm)
 {
-	struct virtio_rng_config rc = {.mem = &vm->mem, .loop = vm->loop};
+	struct virtio_rng_config rc = {
+	    .mem = &vm->mem, .loop = vm->loop, .rate = vm->cfg->rng_rate};
 	struct virtio_rng *rng;
 	int ret;
 

@@ -10,6 +10,7 @@
 #include "core/guest_mem.h"
 #include "state/state.h"
 #include "util/compiler.h"
+#include "core/rate_limiter.h"
 #include "virtio/virtio_dev.h"
 
 #define VIRTIO_RNG_QUEUE_MAX 256
@@ -26,6 +27,9 @@ struct virtio_rng_config {
 	/* The entropy source, getrandom(2) semantics, called with GRND_NONBLOCK; NULL: getrandom.
 	 * For tests. */
 	ssize_t (*getrandom)(void *buf, size_t len, unsigned int flags);
+	/* Firecracker's rate limiter: a request costs one operation and the bytes it asks for (up
+	 * to VIRTIO_RNG_CHAIN_MAX); a refused one waits for the limiter's timer. Zeroed: none. */
+	struct rate_limit_config rate;
 };
 
 struct virtio_rng_stats {
@@ -33,13 +37,16 @@ struct virtio_rng_stats {
 	uint64_t bytes;	    /* random bytes given to the guest */
 	uint64_t malformed; /* chains with driver-readable segments, returned with 0 bytes */
 	uint64_t starved;   /* times the source had nothing (EAGAIN) and a request waited */
+	uint64_t throttled; /* times a request waited for the rate limiter */
 };
 
 struct virtio_rng {
 	struct virtio_dev vd; /* hand &vd to a transport (virtio_mmio_create) */
 	struct virtio_rng_config cfg;
-	int timer_fd; /* retry timer on cfg.loop, -1 without a loop */
-	bool held;    /* `chain` is a request waiting for entropy */
+	int timer_fd;  /* retry timer on cfg.loop, -1 without a loop */
+	bool held;     /* `chain` is a request waiting for entropy */
+	bool admitted; /* the held request got past the rate limiter */
+	struct rate_limiter rl;
 	struct virtq_chain chain;
 	struct virtio_rng_stats stats;
 };

@@ -442,8 +442,8 @@ static void test_drive_errors(void **state)
 	      "field 'io_engine': \"Uring\" is not one of \"Sync\", \"Async\"");
 	fails(c, DRIVE_PUT, "a",
 	      "{\"drive_id\": \"a\", \"path_on_host\": \"/a\", \"is_root_device\": false, "
-	      "\"is_read_only\": false, \"rate_limiter\": {}}",
-	      "field 'rate_limiter': kiln has no rate limiters (only null is accepted)");
+	      "\"is_read_only\": false, \"rate_limiter\": {\"ops\": {\"size\": 1}}}",
+	      "drives/a.rate_limiter.ops: field 'refill_time' is missing (required)");
 	fails(c, DRIVE_PUT, "a",
 	      "{\"drive_id\": \"a\", \"path_on_host\": \"/a\", \"is_root_device\": false, "
 	      "\"is_read_only\": false, \"socket\": \"/s\"}",
@@ -484,7 +484,7 @@ static void test_drive_patch(void **state)
 	fails(c, DRIVE_PATCH, "a", "{\"drive_id\": \"a\", \"path_on_host\": 5}",
 	      "field 'path_on_host': expected a string, got an integer");
 	fails(c, DRIVE_PATCH, "a", "{\"drive_id\": \"a\", \"rate_limiter\": {\"bandwidth\": {}}}",
-	      "field 'rate_limiter'");
+	      "drives/a.rate_limiter.bandwidth: field 'size' is missing (required)");
 	fails(c, DRIVE_PATCH, "a", "{\"drive_id\": \"b\"}", "differs from the path's \"a\"");
 	free(c);
 }
@@ -497,7 +497,20 @@ static void test_entropy_and_consoles(void **state)
 	ok(c, ENTROPY, NULL, "{}");
 	assert_true(c->rng);
 	ok(c, ENTROPY, NULL, "{\"rate_limiter\": null}");
-	fails(c, ENTROPY, NULL, "{\"rate_limiter\": {}}", "entropy: field 'rate_limiter'");
+	/* Firecracker's RateLimiter: each bucket a TokenBucket or null; {} limits nothing */
+	ok(c, ENTROPY, NULL, "{\"rate_limiter\": {}}");
+	assert_true(c->rng_rate.set);
+	ok(c, ENTROPY, NULL,
+	   "{\"rate_limiter\": {\"bandwidth\": {\"size\": 1000, \"one_time_burst\": 50, "
+	   "\"refill_time\": 100}, \"ops\": null}}");
+	assert_int_equal(c->rng_rate.bandwidth.size, 1000);
+	assert_int_equal(c->rng_rate.bandwidth.one_time_burst, 50);
+	assert_int_equal(c->rng_rate.bandwidth.refill_ms, 100);
+	assert_int_equal(c->rng_rate.ops.size, 0);
+	fails(c, ENTROPY, NULL, "{\"rate_limiter\": {\"bw\": 1}}",
+	      "entropy.rate_limiter: unknown field 'bw'");
+	fails(c, ENTROPY, NULL, "{\"rate_limiter\": {\"ops\": {\"size\": -1, \"refill_time\": 1}}}",
+	      "entropy.rate_limiter.ops: field 'size'");
 	fails(c, ENTROPY, NULL, "{\"rate\": 1}", "entropy: unknown field 'rate'");
 	fails(c, ENTROPY, NULL, "[]", "entropy: expected an object");
 

@@ -551,6 +551,10 @@ static void test_config_section_versions(void **st)
 	c.disks[0].io_engine = DISK_IO_SYNC;
 	strcpy(c.kernel_path, "/k");
 	c.cmdline_given = true;
+	c.disks[0].rate =
+	    (struct rate_limit_config){.ops = {.size = 5, .refill_ms = 100}, .set = true};
+	c.rng_rate.bandwidth =
+	    (struct bucket_config){.size = 1000, .one_time_burst = 7, .refill_ms = 9};
 	assert_int_equal(snapshot_config_save(&c, &w), 0);
 	assert_int_equal(state_open(&r, w.data, w.len), 0);
 	assert_int_equal(snapshot_config_load(&r, &back, NULL), 0);
@@ -559,6 +563,9 @@ static void test_config_section_versions(void **st)
 	assert_int_equal(back.disks[0].io_engine, DISK_IO_SYNC);
 	assert_string_equal(back.kernel_path, "/k");
 	assert_true(back.cmdline_given);
+	assert_true(back.disks[0].rate.set);
+	assert_int_equal(back.disks[0].rate.ops.size, 5);
+	assert_int_equal(back.rng_rate.bandwidth.one_time_burst, 7);
 	state_buf_free(&w);
 
 	/* The same configuration as a version-1 writer put it. */

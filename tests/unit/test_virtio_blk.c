@@ -30,6 +30,7 @@ struct fx {
 	struct event_loop loop;
 	int timer_fd;
 	struct blk *blk;
+	struct rate_limit_config rate; /* the device's rate limiter (device_create) */
 };
 
 /* --- the driver: vdrv with queue 0 of QS entries --- */
@@ -92,7 +93,8 @@ static void device_create(struct fx *f)
 				.serial = "kiln-test-id",
 				.force_sync = f->sync,
 				.loop = &f->loop,
-				.mem = &f->d.mem};
+				.mem = &f->d.mem,
+				.rate = f->rate};
 
 	assert_int_equal(blk_create(&bc, &f->blk), 0);
 	vdrv_attach(&f->d, blk_virtio_dev(f->blk));
@@ -670,6 +672,42 @@ static void test_replace_backing(void **state)
 	unlink(other);
 }
 
+/* A rate limiter of one operation per 100 ms: of two reads in one notification the second waits
+ * for the limiter's timer, then completes; a limiter set after boot (PATCH) applies at once. */
+static void test_rate_limited(void **state)
+{
+	struct fx *f = *state;
+	struct rate_limit_config none = {0};
+	uint64_t a = vdrv_alloc(&f->d, 512), st[2];
+	struct blk_stats bs;
+	struct timespec t0, t1;
+	long ms;
+
+	device_destroy(f);
+	f->rate = (struct rate_limit_config){.ops = {.size = 1, .refill_ms = 100}, .set = true};
+	device_create(f);
+	for (int i = 0; i < 2; i++) {
+		st[i] = status_buf(f);
+		vdrv_add(&f->d, 0,
+			 (struct vdrv_buf[]){{header(f, VIRTIO_BLK_T_IN, (uint64_t)i), 16, false},
+					     {a, 512, true},
+					     {st[i], 1, true}},
+			 3);
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	vdrv_kick(&f->d, 0);
+	pump_until_used(f, 1);
+	pump_until_used(f, 2);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+	assert_true(ms >= 80); /* the second waited for a token */
+	assert_int_equal(*(uint8_t *)host(f, st[1]), VIRTIO_BLK_S_OK);
+	blk_get_stats(f->blk, &bs);
+	assert_true(bs.throttled >= 1);
+	assert_int_equal(blk_set_rate_limit(f->blk, &none), 0); /* no limit from now on */
+	check_alive(f);
+}
+
 /* Many requests in one notification, completing in a batch. */
 static void test_batch(void **state)
 {
@@ -733,6 +771,7 @@ int main(void)
 	    BOTH(test_reset_in_flight),
 	    BOTH(test_queue_reset_in_flight),
 	    BOTH(test_replace_backing),
+	    BOTH(test_rate_limited),
 	    BOTH(test_batch),
 	    cmocka_unit_test_setup_teardown(test_bad_config, setup_sync, teardown),
 	};
