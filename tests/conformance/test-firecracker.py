@@ -151,9 +151,9 @@ SCENARIOS["preboot-update"] = basic_config() + [
     C(FC_API + "test_api_put_update_pre_boot (cpu_template C3 on x86_64)", "PUT",
       "/machine-config", {"vcpu_count": 4, "smt": True, "mem_size_mib": 256,
                           "track_dirty_pages": True, "cpu_template": "C3"},
-      known="kiln has no static CPU templates (only 'None')"),
+      known="documented in docs/api.md: kiln has no static CPU templates (only 'None')"),
     C(FC_API + "test_api_put_update_pre_boot", "GET", "/machine-config", status=200,
-      want={"cpu_template": "C3"}, known="kiln has no static CPU templates"),
+      want={"cpu_template": "C3"}, known="documented in docs/api.md: kiln has no static CPU templates"),
 ]
 
 SCENARIOS["machine-config"] = [
@@ -196,10 +196,11 @@ SCENARIOS["machine-config"] = [
 SCENARIOS["machine-config-huge"] = basic_config() + [
     C(FC_API + "test_api_machine_config (mem_size_mib 2^64-1 accepted by PATCH)", "PATCH",
       "/machine-config", {"mem_size_mib": (1 << 64) - 1},
-      known="kiln's JSON reader refuses integers above 2^63-1 ('too big integer')"),
+      known="documented in docs/api.md: kiln's JSON reader refuses integers above "
+            "2^63-1 ('too big integer')"),
     C(FC_API + "test_api_machine_config (the start fails for the memory)", "PUT",
       "/actions", START, 400, fault=r"memory",
-      known="follows from the refused PATCH: kiln starts with 256 MiB"),
+      known="documented in docs/api.md: follows from the refused PATCH (256 MiB)"),
 ]
 
 SCENARIOS["deprecation"] = [
@@ -446,7 +447,7 @@ SCENARIOS["replay-firecracker-containerd-cpu-template"] = [
     C(FCCTR + "createVM (config/config.go defaultCPUTemplate T2 where supported)", "PUT",
       "/machine-config", {"cpu_template": "T2", "mem_size_mib": 128, "smt": False,
                           "vcpu_count": 1},
-      known="kiln has no static CPU templates (only 'None')"),
+      known="documented in docs/api.md: kiln has no static CPU templates (only 'None')"),
 ]
 
 # Kata Containers (fc.go): fcInitConfiguration builds one document (types/fcConfig.go FcConfig:
