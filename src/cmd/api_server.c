@@ -35,7 +35,8 @@ static void usage(FILE *out, bool firecracker)
 	    "  --metrics-path PATH             metrics lines to a file or FIFO (as PUT /metrics)\n"
 	    "  --http-api-max-payload-size N   request bodies above N bytes get 400 (default %d)\n"
 	    "  --mmds-size-limit N             accepted (kiln has no MMDS yet)\n"
-	    "  --boot-timer                    accepted (kiln has no boot-timer device yet)\n"
+	    "  --boot-timer                    log the guest's boot time when it writes 123 at "
+	    "0xc0000000\n"
 	    "  --no-seccomp                    accepted (kiln installs no seccomp filters yet)\n"
 	    "  --start-time-us N, --start-time-cpu-us N, --parent-cpu-time-us N   accepted\n"
 	    "  -v, -vv                         kiln's log verbosity (info, debug)\n"
@@ -152,6 +153,7 @@ static int run_process(const struct fc_args *a, const struct vm_config *cfg)
 	if (cfg)
 		m.cfg = *cfg;
 	m.cfg.verbosity = a->verbosity;
+	m.cfg.boot_timer = a->boot_timer;
 	api_proc_init(&p, &m, a->id);
 	p.api.max_body = (size_t)a->max_payload;
 	if (apply_flags(&p, a) < 0)

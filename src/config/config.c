@@ -29,35 +29,37 @@ void config_defaults(struct vm_config *c)
 
 void config_usage(void)
 {
-	fputs("usage: kiln run [options]\n"
-	      "  --kernel PATH          kernel: bzImage, ELF vmlinux, PVH ELF, or raw image\n"
-	      "                         (without --kernel: the built-in demo guest)\n"
-	      "  --initrd PATH          initial ramdisk\n"
-	      "  --cmdline STR          kernel command line\n"
-	      "  --boot auto|linux|pvh  boot protocol for ELF kernels (auto: PVH if the ELF has\n"
-	      "                         a PVH entry note, else the Linux 64-bit entry)\n"
-	      "  --cpus N               N vCPUs (1 socket, N cores)\n"
-	      "  --topology S:C:T       sockets:cores:threads per core\n"
-	      "  --pin-vcpus C0,C1,...  run vCPU i only on host CPU Ci (one per vCPU)\n"
-	      "  --memory SIZE          guest RAM, e.g. 512M, 2G (bare number: MiB; default 256M)\n"
-	      "  --hugepages            back guest RAM with 2 MiB huge pages (hugetlb pool)\n"
-	      "  --thp                  ask for transparent huge pages for guest RAM\n"
-	      "  --serial MODE          COM1: stdio (default), file:PATH, none\n"
-	      "  --serial2 MODE         COM2: stdio, file:PATH, none (default)\n"
-	      "  --load-addr A --entry E  raw image: load at A, enter at E (64-bit mode)\n"
-	      "  --on-reset stop|restart  what a guest reset does (default stop)\n"
-	      "  --debug-exit-port P|none  debug-exit port (default 0xf4)\n"
-	      "  --test-device          add the PIO/MMIO scratch device used by the guest tests\n"
-	      "  --no-acpi              no ACPI tables: the guest finds CPUs in the MP table\n"
-	      "  --pvpanic              a pvpanic port: a guest kernel panic ends kiln (status 6)\n"
-	      "  --disk PATH[,ro][,id=NAME][,root]  a virtio-blk disk on a raw image (repeatable,\n"
-	      "                         16 max); root: first disk, root=/dev/vda ro|rw on the "
-	      "cmdline\n"
-	      "  --console-virtio MODE  virtio-console: stdio, file:PATH, socket:PATH, none\n"
-	      "  --rng                  a virtio-rng entropy device\n"
-	      "  -v, --verbose          more log output (repeat for debug)\n"
-	      "  -h, --help             this text\n",
-	      stdout);
+	fputs(
+	    "usage: kiln run [options]\n"
+	    "  --kernel PATH          kernel: bzImage, ELF vmlinux, PVH ELF, or raw image\n"
+	    "                         (without --kernel: the built-in demo guest)\n"
+	    "  --initrd PATH          initial ramdisk\n"
+	    "  --cmdline STR          kernel command line\n"
+	    "  --boot auto|linux|pvh  boot protocol for ELF kernels (auto: PVH if the ELF has\n"
+	    "                         a PVH entry note, else the Linux 64-bit entry)\n"
+	    "  --cpus N               N vCPUs (1 socket, N cores)\n"
+	    "  --topology S:C:T       sockets:cores:threads per core\n"
+	    "  --pin-vcpus C0,C1,...  run vCPU i only on host CPU Ci (one per vCPU)\n"
+	    "  --memory SIZE          guest RAM, e.g. 512M, 2G (bare number: MiB; default 256M)\n"
+	    "  --hugepages            back guest RAM with 2 MiB huge pages (hugetlb pool)\n"
+	    "  --thp                  ask for transparent huge pages for guest RAM\n"
+	    "  --serial MODE          COM1: stdio (default), file:PATH, none\n"
+	    "  --serial2 MODE         COM2: stdio, file:PATH, none (default)\n"
+	    "  --load-addr A --entry E  raw image: load at A, enter at E (64-bit mode)\n"
+	    "  --on-reset stop|restart  what a guest reset does (default stop)\n"
+	    "  --debug-exit-port P|none  debug-exit port (default 0xf4)\n"
+	    "  --test-device          add the PIO/MMIO scratch device used by the guest tests\n"
+	    "  --no-acpi              no ACPI tables: the guest finds CPUs in the MP table\n"
+	    "  --pvpanic              a pvpanic port: a guest kernel panic ends kiln (status 6)\n"
+	    "  --boot-timer           log the guest's boot time when it writes 123 at 0xc0000000\n"
+	    "  --disk PATH[,ro][,id=NAME][,root]  a virtio-blk disk on a raw image (repeatable,\n"
+	    "                         16 max); root: first disk, root=/dev/vda ro|rw on the "
+	    "cmdline\n"
+	    "  --console-virtio MODE  virtio-console: stdio, file:PATH, socket:PATH, none\n"
+	    "  --rng                  a virtio-rng entropy device\n"
+	    "  -v, --verbose          more log output (repeat for debug)\n"
+	    "  -h, --help             this text\n",
+	    stdout);
 }
 
 static int fail(char *err, size_t errlen, const char *fmt, ...)
@@ -240,6 +242,7 @@ enum opt_id {
 	OPT_TEST_DEVICE,
 	OPT_NO_ACPI,
 	OPT_PVPANIC,
+	OPT_BOOT_TIMER,
 	OPT_DISK,
 	OPT_CONSOLE_VIRTIO,
 	OPT_RNG,
@@ -265,6 +268,7 @@ static const struct option run_opts[] = {
     {"test-device", no_argument, NULL, OPT_TEST_DEVICE},
     {"no-acpi", no_argument, NULL, OPT_NO_ACPI},
     {"pvpanic", no_argument, NULL, OPT_PVPANIC},
+    {"boot-timer", no_argument, NULL, OPT_BOOT_TIMER},
     {"disk", required_argument, NULL, OPT_DISK},
     {"console-virtio", required_argument, NULL, OPT_CONSOLE_VIRTIO},
     {"rng", no_argument, NULL, OPT_RNG},
@@ -511,6 +515,9 @@ static int parse_one(struct vm_config *c, struct parse_state *st, int opt, const
 		return 0;
 	case OPT_NO_ACPI:
 		c->acpi = false;
+		return 0;
+	case OPT_BOOT_TIMER:
+		c->boot_timer = true;
 		return 0;
 	case OPT_PVPANIC:
 		c->pvpanic = true;

@@ -88,6 +88,7 @@ struct vm_config {
 	enum reset_action on_reset;
 	uint16_t debug_exit_port; /* 0: no debug-exit device */
 	bool test_device;	  /* the PIO/MMIO scratch device used by the guest tests */
+	bool boot_timer;	  /* Firecracker's boot timer device (--boot-timer) */
 	bool acpi;		  /* ACPI tables (default); false: the MP table only */
 	bool pvpanic;		  /* the pvpanic port: a guest kernel panic stops the VM */
 	struct disk_config disks[CONFIG_MAX_DISKS]; /* virtio-blk, in slot order */

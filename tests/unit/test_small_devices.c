@@ -7,6 +7,7 @@
 #include <cmocka.h>
 
 #include "devices/acpi_sleep.h"
+#include "devices/boot_timer.h"
 #include "devices/debug_exit.h"
 #include "devices/testdev.h"
 
@@ -101,12 +102,29 @@ static void test_testdev_echo(void **state)
 	io_bus_destroy(&mmio);
 }
 
+/* Firecracker's boot timer: only a 1-byte 123 at offset 0 stops the clock; reads give 0. */
+static void test_boot_timer(void **state)
+{
+	struct boot_timer t;
+
+	(void)state;
+	boot_timer_init(&t);
+	boot_timer_io_ops.write(&t, 0, 122, 1);
+	boot_timer_io_ops.write(&t, 1, BOOT_TIMER_MAGIC, 1);
+	boot_timer_io_ops.write(&t, 0, BOOT_TIMER_MAGIC, 4);
+	assert_int_equal(t.boot_us, 0);
+	assert_int_equal(boot_timer_io_ops.read(&t, 0, 1), 0);
+	boot_timer_io_ops.write(&t, 0, BOOT_TIMER_MAGIC, 1);
+	assert_true(t.boot_us > 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_debug_exit),
 	    cmocka_unit_test(test_acpi_sleep),
 	    cmocka_unit_test(test_testdev_echo),
+	    cmocka_unit_test(test_boot_timer),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

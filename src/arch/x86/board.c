@@ -330,12 +330,26 @@ static int pvpanic_add(struct vm *vm, struct board *b)
 				     &b->pvpanic);
 }
 
+/* Firecracker's boot timer (--boot-timer): the clock starts as the machine is built. */
+static int boot_timer_add(struct vm *vm, struct board *b)
+{
+	int ret;
+
+	if (!vm->cfg->boot_timer)
+		return 0;
+	boot_timer_init(&b->boot_timer);
+	ret = join(vm, &boot_timer_device_ops, &b->boot_timer, "boot_timer", NULL, 0, 0);
+	return ret ? ret
+		   : io_bus_register(&vm->mmio, LAYOUT_BOOT_TIMER_GPA, BOOT_TIMER_LEN,
+				     &boot_timer_io_ops, &b->boot_timer);
+}
+
 /* Step 3: the PC's fixed devices, in this order (each checks whether the configuration wants
  * it). debug-exit is last, so a collision with any fixed device is reported as the flag's fault.
  * A new fixed device is one line here. */
 static int (*const fixed_devices[])(struct vm *vm, struct board *b) = {
-    com1_add,	 com2_add,	 i8042_add,   rtc_add,
-    testdev_add, acpi_sleep_add, pvpanic_add, debug_exit_add,
+    com1_add,	    com2_add,	 i8042_add,	 rtc_add,	 testdev_add,
+    acpi_sleep_add, pvpanic_add, boot_timer_add, debug_exit_add,
 };
 
 static int devices_create(struct vm *vm, struct board *b)

@@ -11,6 +11,7 @@
 #include "arch/x86/cpu.h"
 #include "arch/x86/virtio_slots.h"
 #include "devices/acpi_sleep.h"
+#include "devices/boot_timer.h"
 #include "devices/debug_exit.h"
 #include "devices/pvpanic.h"
 #include "devices/testdev.h"
@@ -33,6 +34,7 @@ struct board {
 	struct testdev testdev;
 	struct acpi_sleep acpi_sleep;
 	struct pvpanic pvpanic;
+	struct boot_timer boot_timer;
 	struct virtio_slots virtio; /* transports: ACPI entries, cmdline tokens */
 	uint64_t rsdp_gpa;	    /* 0: no ACPI tables */
 };

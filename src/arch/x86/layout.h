@@ -52,6 +52,7 @@
 #define LAYOUT_MEM_MAX	      GiB(1024)
 
 /* Inside the MMIO hole. */
+#define LAYOUT_BOOT_TIMER_GPA	0xc0000000ULL /* --boot-timer: Firecracker's address, 4 KiB */
 #define LAYOUT_VIRTIO_MMIO_GPA	0xd0000000ULL /* virtio-mmio slots, 4 KiB each */
 #define LAYOUT_VIRTIO_SLOT_SIZE 0x1000ULL
 #define LAYOUT_VIRTIO_SLOTS	18	 /* one per GSI in LAYOUT_VIRTIO_GSIS */
