@@ -282,47 +282,52 @@ static int h_drive(struct api *a, struct req *r, struct api_response *out)
 	return put_with_files(a, r, out, &drive_resource);
 }
 
-/* PATCH /drives/{id} after boot (Firecracker's BlockDeviceUpdateConfig): a new backing file.
- * The file is opened here first, so a bad path is a 400 with the OS error and nothing changes. */
+/* A PATCH /drives/{id} body read into c by the configuration's own drive converter (PATCH:
+ * path_on_host, rate_limiter), and its new backing file opened. 0, or -errno with the 400's
+ * text in err. */
+static int drive_patch_read(struct vm_config *c, const struct req *r, char *err, size_t len)
+{
+	int ret = config_json_drive(c, r->param, r->body, true, err, len);
+
+	if (ret < 0)
+		return ret;
+	if (!given(r->body, "path_on_host") && !json_object_get(r->body, "rate_limiter")) {
+		snprintf(err, len,
+			 "drives/%s: Running method expected different backend (the patch names "
+			 "neither path_on_host nor rate_limiter)",
+			 r->param);
+		return -EINVAL;
+	}
+	if (!given(r->body, "path_on_host"))
+		return 0;
+	return config_open_disk_file(&c->disks[config_disk_find(c, r->param)], err, len);
+}
+
+/* PATCH /drives/{id} after boot (Firecracker's BlockDeviceUpdateConfig): read into a copy of the
+ * configuration (a bad body or path is a 400 and nothing changes), then the running device takes
+ * the new file and/or rate limiter. */
 static int h_drive_patch(struct api *a, struct req *r, struct api_response *out)
 {
-	static const char *const fields[] = {"drive_id", "path_on_host", "rate_limiter", NULL};
-	struct disk_config d = {.read_only = true};
-	struct rate_limit_config rate;
+	struct vm_config *c = malloc(sizeof(*c));
+	const struct disk_config *d;
 	struct kiln_err e = {0};
-	bool has_rate;
-	const char *id, *path = NULL;
 	char err[ERR_LEN] = "";
-	struct jbody b;
-	int i, ret;
+	int ret;
 
-	jb_init(&b, "drives", r->body);
-	if (jres_check_fields(&b.r, fields) < 0 ||
-	    jf_string_ref(&b.r, "drive_id", JF_REQUIRED, &id) < 0 ||
-	    jf_string_ref(&b.r, "path_on_host", JF_NONEMPTY, &path) < 0)
-		return bad_body(out, &b);
-	if (strcmp(id, r->param) != 0)
-		return reply_err(out, 400,
-				 "The id from the path does not match the id from the body!");
-	i = config_disk_find(a->cfg, id);
-	if (i < 0)
-		return reply_err(out, 400, "drives/%s: no such drive", r->param);
-	has_rate = json_object_get(r->body, "rate_limiter") != NULL;
-	if (!path && !has_rate)
-		return reply_err(out, 400,
-				 "drives/%s: Running method expected different backend (the patch "
-				 "names neither path_on_host nor rate_limiter)",
-				 r->param);
-	d.read_only = a->cfg->disks[i].read_only;
-	if (path && (config_copy_str(d.path, sizeof(d.path), path) < 0 ||
-		     config_open_disk_file(&d, err, sizeof(err)) < 0))
-		return reply_err(out, 400, "%s", err[0] ? err : "drives: path_on_host too long");
-	/* after the file, as Firecracker reports a bad path first */
-	if (has_rate && config_json_rate_limiter(&b.r, &rate) < 0)
-		return bad_body(out, &b);
-	if (!a->ops->drive_update)
-		return reply_err(out, 400, "drives/%s: not supported", r->param);
-	ret = a->ops->drive_update(a->ctx, id, path, has_rate ? &rate : NULL, &e);
+	if (!c)
+		return reply_err(out, 500, "out of memory");
+	*c = *a->cfg;
+	ret = drive_patch_read(c, r, err, sizeof(err));
+	if (ret < 0 || !a->ops->drive_update) {
+		free(c);
+		return ret < 0 ? converted(ret, err, out)
+			       : reply_err(out, 400, "drives/%s: not supported", r->param);
+	}
+	d = &c->disks[config_disk_find(c, r->param)];
+	ret =
+	    a->ops->drive_update(a->ctx, r->param, given(r->body, "path_on_host") ? d->path : NULL,
+				 json_object_get(r->body, "rate_limiter") ? &d->rate : NULL, &e);
+	free(c);
 	return ret < 0 ? reply_op_err(out, "PATCH /drives", ret, &e) : reply_ok(out);
 }
 

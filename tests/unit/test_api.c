@@ -507,12 +507,13 @@ static void test_config_routes_post_boot(void **state)
 				   "The requested operation is not supported after starting the "
 				   "microVM.");
 		expect_400(x, "PATCH", "/drives/rootfs", "{\"drive_id\":\"rootfs\"}",
-			   "drives/rootfs: no such drive");
+			   "drives/rootfs: no drive \"rootfs\" to update");
 		expect_400(x, "PATCH", "/drives/rootfs", "{\"drive_id\":\"other\"}",
-			   "The id from the path does not match the id from the body!");
+			   "drives/rootfs: field 'drive_id': \"other\" differs from the path's "
+			   "\"rootfs\"");
 		expect_400(x, "PATCH", "/drives/rootfs",
 			   "{\"drive_id\":\"rootfs\",\"is_read_only\":true}",
-			   "drives: unknown field 'is_read_only'");
+			   "drives/rootfs: unknown field 'is_read_only'");
 		assert_int_equal(req(x, "GET", "/machine-config", NULL), 200);
 		assert_true(json_is_integer(json_object_get(x->body, "vcpu_count")));
 		assert_int_equal(req(x, "GET", "/vm/config", NULL), 200);
