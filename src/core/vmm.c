@@ -3,7 +3,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
-#include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/mman.h>
@@ -475,8 +474,6 @@ int vmm_drive_update(struct vmm *m, const char *drive_id, const char *path,
 		     const struct rate_limit_config *rate, struct kiln_err *err)
 {
 	int i = config_disk_find(&m->cfg, drive_id);
-	char name[DEVICE_NAME_MAX];
-	struct virtio_dev *vd;
 	struct blk *b;
 	int ret;
 
@@ -484,9 +481,7 @@ int vmm_drive_update(struct vmm *m, const char *drive_id, const char *path,
 		return err_set(err, -EBUSY, "drives/%s: no microVM is running", drive_id);
 	if (i < 0)
 		return err_set(err, -EINVAL, "drives/%s: no such drive", drive_id);
-	snprintf(name, sizeof(name), "block%d", i); /* blk_board_add's name for disk i */
-	vd = device_list_find(&m->vm->devices, name, &virtio_device_ops);
-	b = vd ? blk_of(vd) : NULL;
+	b = blk_find(m->vm, (unsigned)i);
 	if (!b)
 		return err_set(err, -EINVAL, "drives/%s: no virtio-blk device behind it", drive_id);
 	ret = path ? blk_replace_backing(b, path, VMM_DRIVE_SWAP_MS, err) : 0;

@@ -745,6 +745,12 @@ out_free:
 	return ret;
 }
 
+/* The counter name disk `index` joins the board under ("block<index>"). */
+static void disk_name(unsigned index, char name[DEVICE_NAME_MAX])
+{
+	snprintf(name, DEVICE_NAME_MAX, "block%u", index);
+}
+
 /* Disk `index` of the configuration, attached as "block<index>". */
 static int disk_add(struct vm *vm, unsigned index)
 {
@@ -762,7 +768,7 @@ static int disk_add(struct vm *vm, unsigned index)
 	int ret;
 
 	snprintf(serial, sizeof(serial), "%s", dc->id);
-	snprintf(name, sizeof(name), "block%u", index);
+	disk_name(index, name);
 	ret = blk_create(&bc, &blk); /* logs its own one-line error */
 	if (ret == 0) {
 		ret = board_add_virtio(vm, &blk->vd, name);
@@ -831,9 +837,14 @@ int blk_replace_backing(struct blk *b, const char *path, int timeout_ms, struct 
 	return 0;
 }
 
-struct blk *blk_of(struct virtio_dev *vd)
+struct blk *blk_find(struct vm *vm, unsigned index)
 {
-	return vd->ops->device_id == VIRTIO_ID_BLOCK ? vd->dev : NULL;
+	char name[DEVICE_NAME_MAX];
+	struct virtio_dev *vd;
+
+	disk_name(index, name);
+	vd = device_list_find(&vm->devices, name, &virtio_device_ops);
+	return vd && vd->ops->device_id == VIRTIO_ID_BLOCK ? vd->dev : NULL;
 }
 
 void blk_destroy(struct blk *b)

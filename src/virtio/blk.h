@@ -160,8 +160,8 @@ int blk_replace_backing(struct blk *b, const char *path, int timeout_ms,
  * is looked at again under the new one. Main thread. 0 or -errno (the old limiter stays). */
 int blk_set_rate_limit(struct blk *b, const struct rate_limit_config *rate) MUST_CHECK;
 
-/* The blk device behind vd, or NULL if vd is another kind of device. */
-struct blk *blk_of(struct virtio_dev *vd);
+/* The blk device of disk `index` of vm->cfg (blk_board_add's), or NULL if it has none. */
+struct blk *blk_find(struct vm *vm, unsigned index);
 
 /* Snapshot of the counters (takes the device lock). */
 void blk_get_stats(struct blk *b, struct blk_stats *out);
