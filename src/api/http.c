@@ -23,7 +23,13 @@ struct http_req {
 	char *body;
 	size_t len;
 	bool too_big;
+	unsigned long long declared; /* Content-Length, for the too-big message */
 };
+
+/* How far past the limit a declared body is still read (and dropped) before the 400 goes out.
+ * Answering before the body is read makes MHD close the connection under a client that is still
+ * sending, which then sees a reset instead of the error; beyond this, that is the better deal. */
+#define HTTP_DRAIN_MAX (1ULL << 20)
 
 /* ---- MHD callbacks ---- */
 
@@ -116,8 +122,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		if (!q)
 			return MHD_NO;
 		*con_cls = q;
-		if (declared_len(c) > s->api->max_body)
-			return reject_size(s, c, declared_len(c));
+		q->declared = declared_len(c);
+		if (q->declared > s->api->max_body + HTTP_DRAIN_MAX)
+			return reject_size(s, c, q->declared);
+		q->too_big = q->declared > s->api->max_body; /* read and dropped, then answered */
 		return MHD_YES;
 	}
 	if (*data_size) {
@@ -126,7 +134,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		return MHD_YES;
 	}
 	if (q->too_big)
-		return reject_size(s, c, q->len);
+		return reject_size(s, c, q->declared > q->len ? q->declared : q->len);
 	api_dispatch(s->api, method, url, q->body, q->len, &r);
 	log_debug("api: %s %s -> %d", method, url, r.status);
 	return send_response(c, &r);

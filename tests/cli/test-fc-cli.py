@@ -52,8 +52,37 @@ def request(sock, method, path, body=None):
     return r.status, json.loads(raw) if raw else None
 
 
+CHILDREN = []
+
+
+def raw_request(sock, line, body, pause=0.0, declared=None):
+    """Headers, then (after pause seconds) the body, as a slow client would: (status, text)."""
+    s = socket.socket(socket.AF_UNIX)
+    s.settimeout(10)
+    s.connect(sock)
+    size = len(body) if declared is None else declared
+    s.sendall(line + b" HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+              + b"Content-Length: " + str(size).encode() + b"\r\n\r\n")
+    time.sleep(pause)
+    try:
+        if body:
+            s.sendall(body)
+        s.shutdown(socket.SHUT_WR) if declared is None else None
+        data = b""
+        while not data.endswith(b"}") and (chunk := s.recv(4096)):
+            data += chunk
+    except OSError as e:
+        return None, f"connection error: {e}"
+    finally:
+        s.close()
+    head, _, text = data.decode(errors="replace").partition("\r\n\r\n")
+    parts = head.split(" ", 2)
+    return (int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else None), text
+
+
 def start(prog, *args):
     p = subprocess.Popen([prog, *args], stdin=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    CHILDREN.append(p)
     return p
 
 
@@ -110,6 +139,12 @@ def api_process(prog, tag):
     status, body = request(sock, "PUT", "/machine-config", big)
     check(status == 400 and "larger than the limit of 300" in body["fault_message"],
           f"{tag}: a body over --http-api-max-payload-size: {status} {body}")
+    status, text = raw_request(sock, b"PUT /machine-config", b"x" * 70000, pause=0.3)
+    check(status == 400 and "size 70000 is larger than the limit of 300" in text,
+          f"{tag}: an over-limit body sent after a pause is read, then answered: {status} {text}")
+    status, text = raw_request(sock, b"PUT /machine-config", b"", declared=1 << 40)
+    check(status == 400 and f"size {1 << 40} is larger" in text,
+          f"{tag}: a declared body far over the limit is answered at once: {status} {text}")
     rc, err = stop(p)
     check(rc == 0, f"{tag}: SIGTERM: status {rc}, stderr {err}")
     log_lines = lines(log)
@@ -235,4 +270,9 @@ def main():
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    finally:  # a test that dies must not leave a kiln holding the runner's pipes
+        for child in CHILDREN:
+            if child.poll() is None:
+                child.kill()
