@@ -24,12 +24,12 @@
 struct req {
 	const char *method, *path;
 	char param[PATH_PARAM]; /* the {id} of /drives/{id} */
-	json_t *body;		/* the parsed body (an object), or NULL for bodiless routes */
+	json_t *body;		/* the parsed body, or NULL for bodiless routes */
 };
 
 typedef int (*handler_fn)(struct api *a, struct req *r, struct api_response *out);
 
-enum body_rule { BODY_IGNORED, BODY_OBJECT };
+enum body_rule { BODY_IGNORED, BODY_OBJECT, BODY_ANY }; /* BODY_ANY: any JSON value */
 
 /* The route table's row: method, path pattern ("/drives/{}" takes one segment), handler, the
  * states it is allowed in, and whether it takes a JSON object. */
@@ -49,7 +49,7 @@ static int reply(struct api_response *out, int status, json_t *body)
 	out->body = NULL;
 	out->len = 0;
 	if (body) {
-		out->body = json_dumps(body, JSON_COMPACT);
+		out->body = json_dumps(body, JSON_COMPACT | JSON_ENCODE_ANY); /* GET /mmds: any */
 		json_decref(body);
 		if (!out->body)
 			out->status = 500;
@@ -743,6 +743,77 @@ static int h_migrate_get(struct api *a, struct req *r, struct api_response *out)
 	return reply(out, 200, o);
 }
 
+/* ---- /mmds: the metadata store ---- */
+
+/* 0 if /mmds can be used now; else the 400 in out. After boot Firecracker has a store only if
+ * something asked for it before (it builds the store then), so kiln answers as it does. */
+static int mmds_unavailable(struct api *a, struct api_response *out)
+{
+	if (!a->mmds)
+		return reply_err(out, 400, "MMDS: not supported by this process");
+	if (state(a) != API_NOT_STARTED && !a->mmds->created)
+		return reply_err(out, 400, "MMDS error: The MMDS data store is not initialized.");
+	a->mmds->created = true;
+	return 0;
+}
+
+/* The answer to a put or patch of the store. */
+static int mmds_result(struct api *a, int ret, const char *what, struct api_response *out)
+{
+	if (ret == -EFBIG) /* 413, as Firecracker answers an MMDS over --mmds-size-limit */
+		return reply_err(out, 413,
+				 "MMDS limit exceeded error: The MMDS patch request doesn't fit. "
+				 "(the data store is limited to %zu bytes of JSON)",
+				 a->mmds->limit);
+	if (ret == -ENODATA)
+		return reply_err(out, 400, "MMDS error: The MMDS data store is not initialized.");
+	if (ret < 0)
+		return reply_err(out, 500, "%s: %s", what, strerror(-ret));
+	return reply_ok(out);
+}
+
+static int h_mmds_get(struct api *a, struct req *r, struct api_response *out)
+{
+	json_t *v;
+
+	(void)r;
+	if (mmds_unavailable(a, out))
+		return out->status;
+	v = mmds_get(a->mmds);
+	return v ? reply(out, 200, v) : reply_err(out, 500, "GET /mmds: out of memory");
+}
+
+static int h_mmds_put(struct api *a, struct req *r, struct api_response *out)
+{
+	if (mmds_unavailable(a, out))
+		return out->status;
+	return mmds_result(a, mmds_put(a->mmds, r->body), "PUT /mmds", out);
+}
+
+static int h_mmds_patch(struct api *a, struct req *r, struct api_response *out)
+{
+	if (mmds_unavailable(a, out))
+		return out->status;
+	return mmds_result(a, mmds_patch(a->mmds, r->body), "PATCH /mmds", out);
+}
+
+static int h_mmds_config(struct api *a, struct req *r, struct api_response *out)
+{
+	char err[ERR_LEN] = "";
+	bool v1 = false;
+	int ret;
+
+	if (!a->mmds)
+		return reply_err(out, 400, "MMDS: not supported by this process");
+	ret = config_json_mmds_config(a->cfg, r->body, &v1, err, sizeof(err));
+	if (ret == 0)
+		a->mmds->created = true;
+	converted(ret, err, out);
+	out->deprecated =
+	    v1; /* Firecracker: "PUT /mmds/config: V1 is deprecated. Use V2 instead." */
+	return out->status;
+}
+
 /* ---- the route table ---- */
 
 static const struct route routes[] = {
@@ -765,11 +836,15 @@ static const struct route routes[] = {
     {"PUT", "/snapshot/load", h_snapshot_load, PRE_BOOT, BODY_OBJECT},
     {"PUT", "/migrate", h_migrate, POST_BOOT, BODY_OBJECT},
     {"GET", "/migrate", h_migrate_get, ANY_STATE, BODY_IGNORED},
+    {"GET", "/mmds", h_mmds_get, ANY_STATE, BODY_IGNORED},
+    {"PUT", "/mmds", h_mmds_put, ANY_STATE, BODY_ANY},
+    {"PATCH", "/mmds", h_mmds_patch, ANY_STATE, BODY_ANY},
+    {"PUT", "/mmds/config", h_mmds_config, PRE_BOOT, BODY_OBJECT},
 };
 
 /* Firecracker resources kiln does not have (yet): a clear 400 instead of a 404 or a no-op. */
 static const char *const unimplemented[] = {
-    "/balloon", "/network-interfaces", "/vsock", "/mmds", "/cpu-config", "/pmem", "/hotplug", NULL,
+    "/balloon", "/network-interfaces", "/vsock", "/cpu-config", "/pmem", "/hotplug", NULL,
 };
 
 /* Whether path matches pattern; a "{}" segment takes one non-empty segment into param. */
@@ -843,7 +918,7 @@ static int body_parse(const struct route *rt, const char *body, size_t len, size
 	if (!r->body)
 		return reply_err(out, 400, "%s %s: invalid JSON at line %d, column %d: %s",
 				 r->method, r->path, jerr.line, jerr.column, jerr.text);
-	if (!json_is_object(r->body))
+	if (rt->body == BODY_OBJECT && !json_is_object(r->body))
 		return reply_err(out, 400, "%s %s: the body must be a JSON object", r->method,
 				 r->path);
 	return 0;

@@ -9,6 +9,7 @@
 #include <jansson.h>
 
 #include "config/config.h"
+#include "mmds/mmds.h"
 #include "util/compiler.h"
 #include "util/err.h"
 
@@ -69,6 +70,7 @@ struct api_ops {
 
 struct api {
 	struct vm_config *cfg; /* what PUT/PATCH of configuration resources change */
+	struct mmds *mmds;     /* what /mmds reads and writes (borrowed; NULL: no MMDS) */
 	const struct api_ops *ops;
 	void *ctx;
 	char id[API_ID_MAX + 1]; /* the instance id GET / reports (default "anonymous-instance") */

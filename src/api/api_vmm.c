@@ -182,6 +182,7 @@ static int metrics_timer(struct event_loop *loop, struct api *a)
 void api_proc_init(struct api_proc *p, struct vmm *m, const char *id)
 {
 	api_init(&p->api, &m->cfg, &vmm_api_ops, m);
+	p->api.mmds = &m->mmds;
 	p->m = m;
 	if (id)
 		snprintf(p->api.id, sizeof(p->api.id), "%s", id);

@@ -34,14 +34,16 @@ static void usage(FILE *out, bool firecracker)
 	    "  --show-level, --show-log-origin prefix lines with the level / file:line\n"
 	    "  --metrics-path PATH             metrics lines to a file or FIFO (as PUT /metrics)\n"
 	    "  --http-api-max-payload-size N   request bodies above N bytes get 400 (default %d)\n"
-	    "  --mmds-size-limit N             accepted (kiln has no MMDS yet)\n"
+	    "  --metadata FILE                 initial MMDS data store (a JSON document)\n"
+	    "  --mmds-size-limit N             MMDS data store limit in bytes (default: the\n"
+	    "                                  payload limit if given, else 51200)\n"
 	    "  --boot-timer                    log the guest's boot time when it writes 123 at "
 	    "0xc0000000\n"
 	    "  --no-seccomp                    accepted (kiln installs no seccomp filters yet)\n"
 	    "  --start-time-us N, --start-time-cpu-us N, --parent-cpu-time-us N   accepted\n"
 	    "  -v, -vv                         kiln's log verbosity (info, debug)\n"
 	    "  --version, --help\n"
-	    "  Refused: --metadata (no MMDS), --seccomp-filter, --module, --enable-pci,\n"
+	    "  Refused: --seccomp-filter, --module, --enable-pci,\n"
 	    "  --snapshot-version, --describe-snapshot. See docs/api.md.\n",
 	    firecracker ? "firecracker" : "kiln", FC_DEFAULT_API_SOCK, API_MAX_BODY);
 }
@@ -139,6 +141,22 @@ static int apply_document(struct api_proc *p, const char *path)
 	return ret;
 }
 
+/* --mmds-size-limit and --metadata: the data store's limit and first content. 0 or -errno (one
+ * line printed). */
+static int apply_mmds(struct vmm *m, const struct fc_args *a)
+{
+	char err[768];
+	int ret;
+
+	m->mmds.limit = (size_t)a->mmds_size_limit;
+	if (!a->metadata)
+		return 0;
+	ret = mmds_load_file(&m->mmds, a->metadata, err, sizeof(err));
+	if (ret < 0)
+		fprintf(stderr, "kiln: --metadata: %s\n", err);
+	return ret;
+}
+
 /* The process once the command line is good: flags applied, the VM booted if cfg, served. */
 static int run_process(const struct fc_args *a, const struct vm_config *cfg)
 {
@@ -158,6 +176,8 @@ static int run_process(const struct fc_args *a, const struct vm_config *cfg)
 	p.api.max_body = (size_t)a->max_payload;
 	if (apply_flags(&p, a) < 0)
 		status = fc_args_exit_status(a);
+	else if (apply_mmds(&m, a) < 0)
+		status = KILN_EXIT_USAGE;
 	else if (apply_document(&p, a->config_file) < 0)
 		status = KILN_EXIT_USAGE;
 	else if (cfg && (status = vmm_start_vm(&m, NULL)) < 0)

@@ -212,7 +212,8 @@ static int check_numbers(struct fc_args *a, const struct scan *s, char *err, siz
 	a->max_payload = API_MAX_BODY;
 	if (check_number(a, s, F_MAX_PAYLOAD, FC_MAX_PAYLOAD_MAX, &a->max_payload, err, errlen) < 0)
 		return -EINVAL;
-	a->mmds_size_limit = a->max_payload;
+	/* Firecracker's default is the payload limit, whose own default (51200) is MMDS's. */
+	a->mmds_size_limit = s->val[F_MAX_PAYLOAD] ? a->max_payload : MMDS_DEFAULT_LIMIT;
 	if (check_number(a, s, F_MMDS_SIZE_LIMIT, UINT64_MAX, &a->mmds_size_limit, err, errlen) < 0)
 		return -EINVAL;
 	for (size_t i = 0; i < sizeof(times) / sizeof(times[0]); i++)
@@ -283,8 +284,6 @@ static int check_unsupported(struct fc_args *a, const struct scan *s, char *err,
 		int flag;
 		const char *why;
 	} refused[] = {
-	    {F_METADATA, "--metadata: kiln has no MMDS yet (no /mmds, no mmds-config, no network "
-			 "device for a guest to reach it)"},
 	    {F_ENABLE_PCI, "--enable-pci: kiln has no PCI; its devices are virtio-mmio"},
 	    {F_SNAPSHOT_VERSION, "--snapshot-version: kiln's snapshots have their own format "
 				 "(docs/snapshot-format.md)"},

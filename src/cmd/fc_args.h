@@ -22,10 +22,11 @@ struct fc_args {
 	const char *config_file, *metadata, *seccomp_filter;
 	const char *log_path, *level, *module, *metrics_path;
 	bool no_api, no_seccomp, show_level, show_log_origin, boot_timer;
-	uint64_t max_payload;	  /* --http-api-max-payload-size (default API_MAX_BODY) */
-	uint64_t mmds_size_limit; /* --mmds-size-limit (default: max_payload, as Firecracker) */
-	int verbosity;		  /* kiln's -v/-vv/--verbose */
-	const char *bad_flag;	  /* on failure: the flag at fault, for the exit status */
+	uint64_t max_payload; /* --http-api-max-payload-size (default API_MAX_BODY) */
+	uint64_t
+	    mmds_size_limit;  /* --mmds-size-limit (default: max_payload if given, else 51200) */
+	int verbosity;	      /* kiln's -v/-vv/--verbose */
+	const char *bad_flag; /* on failure: the flag at fault, for the exit status */
 };
 
 /*

@@ -1,5 +1,6 @@
 /* config_json.c — one short converter per Firecracker resource (plus kiln's extensions) from JSON
  * to struct vm_config, each applied to a copy that replaces cfg only when all of it is valid. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <sched.h>
 #include <stdio.h>
@@ -543,6 +544,77 @@ int config_json_entropy(struct vm_config *cfg, const json_t *obj, char *err, siz
 	return transact(cfg, entropy_apply, &r, NULL);
 }
 
+/* ---- mmds-config ---- */
+
+/* Firecracker's rule for the MMDS address: link-local, but not 169.254.0.x or 169.254.255.x. */
+static bool mmds_ipv4_ok(const struct in_addr *a)
+{
+	uint32_t h = ntohl(a->s_addr);
+
+	return (h >> 16) == 0xa9fe && ((h >> 8) & 0xff) != 0 && ((h >> 8) & 0xff) != 0xff;
+}
+
+/* network_interfaces: a non-empty array of interface ids, each naming a network interface. */
+static int mmds_ifaces(const struct vm_config *c, const struct jres *r)
+{
+	const json_t *a = json_object_get(r->obj, "network_interfaces");
+	const json_t *v;
+	size_t i;
+
+	(void)c;
+	if (!a || json_is_null(a))
+		return jres_fail(r, "field 'network_interfaces' is missing (required)");
+	if (!json_is_array(a))
+		return jres_fail(r, "field 'network_interfaces': expected an array, got %s",
+				 json_type_name(a));
+	json_array_foreach(a, i, v)
+	{
+		if (!json_is_string(v))
+			return jres_fail(
+			    r, "field 'network_interfaces'[%zu]: expected a string, got %s", i,
+			    json_type_name(v));
+	}
+	if (json_array_size(a) == 0)
+		return jres_fail(r, "The list of network interface IDs that allow forwarding MMDS "
+				    "requests is empty.");
+	/* kiln has no network interfaces yet, so no id can name one. */
+	return jres_fail(r, "The list of network interface IDs provided contains at least one ID "
+			    "that does not correspond to any existing network interface.");
+}
+
+static int mmds_config_apply(struct vm_config *c, const struct jres *r, const void *arg)
+{
+	static const char *const fields[] = {"version", "network_interfaces", "ipv4_address",
+					     "imds_compat", NULL};
+	static const char *const versions[] = {"V1", "V2", NULL};
+	bool *v1 = (bool *)arg, imds_compat = false;
+	const char *ip = NULL;
+	unsigned version = 0;
+	struct in_addr addr;
+
+	if (jres_check_fields(r, fields) < 0 || jf_enum(r, "version", 0, versions, &version) < 0 ||
+	    jf_string_ref(r, "ipv4_address", 0, &ip) < 0 ||
+	    jf_bool(r, "imds_compat", 0, &imds_compat) < 0)
+		return -EINVAL;
+	if (v1)
+		*v1 = version == 0;
+	if (ip && inet_pton(AF_INET, ip, &addr) != 1)
+		return jres_fail(r, "field 'ipv4_address': \"%.64s\" is not an IPv4 address", ip);
+	if (ip && !mmds_ipv4_ok(&addr))
+		return jres_fail(r, "The MMDS IPv4 address is not link local.");
+	return mmds_ifaces(c, r);
+}
+
+int config_json_mmds_config(struct vm_config *cfg, const json_t *obj, bool *v1, char *err,
+			    size_t errlen)
+{
+	struct jres r = {"mmds-config", obj, err, errlen};
+
+	if (v1)
+		*v1 = false;
+	return transact(cfg, mmds_config_apply, &r, v1);
+}
+
 int config_json_serial(struct vm_config *cfg, const json_t *obj, char *err, size_t errlen)
 {
 	struct jres r = {"serial", obj, err, errlen};
@@ -605,7 +677,7 @@ static const struct doc_key {
     {"vsock", NULL},
     {"logger", process_setting},  /* applied by the process (src/cmd/api_server.c) */
     {"metrics", process_setting}, /* as PUT /logger and PUT /metrics would be */
-    {"mmds-config", NULL},
+    {"mmds-config", mmds_config_apply},
     {"pmem", NULL},
     {"memory-hotplug", NULL},
 };

@@ -46,6 +46,13 @@ int config_json_drive(struct vm_config *cfg, const char *drive_id, const json_t 
 		      char *err, size_t errlen) MUST_CHECK;
 int config_json_entropy(struct vm_config *cfg, const json_t *obj, char *err,
 			size_t errlen) MUST_CHECK;
+/* PUT /mmds/config: version ("V1", the default, or "V2"), network_interfaces (required, the ids of
+ * network interfaces MMDS answers on), ipv4_address (link-local; default 169.254.169.254),
+ * imds_compat; refused in Firecracker's words when the list is empty, the address is not
+ * link-local or an id names no interface (kiln has none yet, so every list is refused). *v1 (may
+ * be NULL) tells whether the body asks for V1, which Firecracker marks deprecated. */
+int config_json_mmds_config(struct vm_config *cfg, const json_t *obj, bool *v1, char *err,
+			    size_t errlen) MUST_CHECK;
 /* PUT /serial (COM1): serial_out_path (a file); kiln's kiln_mode "stdio" | "file" | "none". */
 int config_json_serial(struct vm_config *cfg, const json_t *obj, char *err,
 		       size_t errlen) MUST_CHECK;

@@ -190,6 +190,7 @@ int vmm_init(struct vmm *m)
 	m->loop.epfd = -1;
 	m->kvm.fd = -1;
 	config_defaults(&m->cfg);
+	mmds_init(&m->mmds, MMDS_DEFAULT_LIMIT);
 	ret = event_loop_init(&m->loop);
 	if (ret == 0)
 		ret = signals_init(m);
@@ -466,6 +467,7 @@ void vmm_destroy(struct vmm *m)
 	if (m->sig_fd >= 0)
 		close(m->sig_fd);
 	event_loop_destroy(&m->loop);
+	mmds_destroy(&m->mmds);
 	if (m->kvm.fd >= 0)
 		kvm_sys_close(&m->kvm);
 }

@@ -12,6 +12,7 @@
 #include "core/event_loop.h"
 #include "core/vm.h"
 #include "hv/kvm.h"
+#include "mmds/mmds.h"
 #include "util/compiler.h"
 
 struct migrate_src;
@@ -23,6 +24,7 @@ struct vmm {
 	struct event_loop loop;
 	struct vm_config cfg; /* what the next VM is built from */
 	struct vm *vm;	      /* NULL until started, and again after it stopped */
+	struct mmds mmds;     /* the metadata store (the API's /mmds, --metadata); outlives VMs */
 	bool vm_started;      /* a VM was started at least once (pre-boot settings are frozen) */
 	int exit_status;      /* of the last VM, or of the process */
 	enum vm_stop_reason stop_reason; /* why the last VM stopped (VM_STOP_NONE: none did) */

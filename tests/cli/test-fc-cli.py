@@ -182,6 +182,41 @@ def no_api(prog, tag):
     check(len(m) == 1 and "vcpu" in json.loads(m[0]), f"{tag}: --no-api metrics at exit: {m}")
 
 
+GOOD_JSON, BAD_JSON, FIFO = (os.path.join(TMP, x) for x in ("meta.json", "bad.json", "fifo"))
+METADATA = {"latest": {"meta-data": {"instance-id": "i-kiln", "tags": ["a", "b"]}}}
+
+
+def metadata_files():
+    with open(GOOD_JSON, "w", encoding="utf-8") as f:
+        json.dump(METADATA, f)
+    with open(BAD_JSON, "w", encoding="utf-8") as f:
+        f.write('{"latest": ')
+    os.mkfifo(FIFO)
+
+
+def metadata(prog, tag):
+    """--metadata fills the MMDS store; --mmds-size-limit bounds later PUTs (413 over it)."""
+    sock = os.path.join(TMP, f"{tag}.msock")
+    size = len(json.dumps(METADATA, separators=(",", ":")))
+    p = start(prog, "--api-sock", sock, "--metadata", GOOD_JSON, "--mmds-size-limit",
+              str(size + 8))  # room for ,"k":"v" exactly
+    if not wait_socket(p, sock):
+        check(False, f"{tag}: --metadata: no socket: {stop(p)}")
+        return
+    status, body = request(sock, "GET", "/mmds")
+    check(status == 200 and body == METADATA, f"{tag}: --metadata: GET /mmds: {status} {body}")
+    status, body = request(sock, "PATCH", "/mmds", {"k": "v"})
+    check(status == 204, f"{tag}: a patch within --mmds-size-limit: {status} {body}")
+    status, body = request(sock, "PATCH", "/mmds", {"k": "vv"})
+    check(status == 413 and "doesn't fit" in body["fault_message"],
+          f"{tag}: a patch over --mmds-size-limit: {status} {body}")
+    status, body = request(sock, "GET", "/mmds")
+    check(status == 200 and body == {**METADATA, "k": "v"},
+          f"{tag}: the refused patch changed nothing: {body}")
+    rc, err = stop(p)
+    check(rc == 0, f"{tag}: --metadata: SIGTERM: status {rc}, stderr {err}")
+
+
 def refused(prog, tag, want, part, *args):
     r = subprocess.run([prog, *args], stdin=subprocess.DEVNULL, capture_output=True, timeout=20)
     err = r.stderr.decode(errors="replace")
@@ -208,7 +243,12 @@ def bad_values(prog, tag, usage):
         (usage, "given more than once", "--api-sock", sock, "--api-sock", sock),
         (usage, "unknown option '--frob'", "--api-sock", sock, "--frob"),
         (usage, "unexpected argument 'extra'", "--api-sock", sock, "extra"),
-        (usage, "--metadata: kiln has no MMDS", "--api-sock", sock, "--metadata", KILN),
+        (2, "--metadata: cannot open", "--api-sock", sock, "--metadata",
+         os.path.join(TMP, "missing.json")),
+        (2, "is not valid JSON: line 1", "--api-sock", sock, "--metadata", BAD_JSON),
+        (2, "is not a regular file", "--api-sock", sock, "--metadata", FIFO),
+        (2, "over the MMDS limit of 10", "--api-sock", sock, "--metadata", GOOD_JSON,
+         "--mmds-size-limit", "10"),
         (usage, "--seccomp-filter: cannot open", "--api-sock", sock, "--seccomp-filter",
          os.path.join(TMP, "missing.bpf")),
         (usage, "--seccomp-filter: kiln installs no seccomp", "--api-sock", sock,
@@ -257,11 +297,13 @@ def default_socket():
 
 
 def main():
+    metadata_files()
     version_help()
     for prog, tag, usage in ((KILN, "kiln", 2), (FC, "firecracker", 153)):
         api_process(prog, tag)
         level_filters(prog, tag)
         no_api(prog, tag)
+        metadata(prog, tag)
         bad_values(prog, tag, usage)
     default_socket()
     print(f"fc-cli: {passed} passed, {len(failures)} failed")

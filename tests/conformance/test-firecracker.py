@@ -43,6 +43,7 @@ FC_PAUSE = "firecracker tests/integration_tests/functional/test_pause_resume.py:
 FC_CMDLINE = "firecracker tests/integration_tests/functional/test_cmd_line_parameters.py::"
 FC_SNAP = "firecracker tests/integration_tests/functional/test_snapshot_basic.py::"
 FC_LOG = "firecracker tests/integration_tests/functional/test_logging.py::"
+FC_MMDS = "firecracker tests/integration_tests/functional/test_mmds.py::"
 FC_DOC = "firecracker docs/"
 FC_SRC = "firecracker src/"
 FC_VMCFG = "firecracker tests/framework/vm_config.json"
@@ -60,8 +61,9 @@ RL_BOTH = {"bandwidth": {"size": 1000000, "refill_time": 100},
 class Row:
     def __init__(self, src, method, path, body=None, status=None, fault=None, want=None,
                  keys=None, header=None, known=None, step=False, save=None, same_as=None,
-                 poll=0, what=None):
+                 poll=0, what=None, equals=None):
         self.src, self.method, self.path, self.body = src, method, path, body
+        self.equals = equals  # the whole answer must be this JSON value
         self.status, self.fault, self.want, self.keys = status, fault, want, keys
         self.header, self.known, self.step = header, known, step
         self.save, self.same_as, self.poll, self.what = save, same_as, poll, what
@@ -83,6 +85,10 @@ def basic_config(rootfs_ro=False, boot_args="console=ttyS0 reboot=k panic=1"):
             S("PUT", "/machine-config", {"vcpu_count": 2, "mem_size_mib": 256}),
             S("PUT", "/drives/rootfs", {"drive_id": "rootfs", "path_on_host": "{rootfs}",
                                         "is_root_device": True, "is_read_only": rootfs_ro})]
+
+
+class Raw(str):
+    """A request body sent as these bytes, not as JSON."""
 
 
 START = {"action_type": "InstanceStart"}
@@ -287,6 +293,77 @@ SCENARIOS["entropy"] = basic_config() + [
     C(FC_API + "test_api_entropy (after boot)", "PUT", "/entropy", {}, 400),
 ]
 
+# ---- MMDS: the data store API (the guest side needs a network interface: issue 12) ----
+
+MMDS_DUMMY = {"latest": {"meta-data": {"ami-id": "dummy"}}}
+MMDS_PATCHED = {"latest": {"meta-data": {"ami-id": "another_dummy",
+                                         "secret_key": "eaasda48141411aeaeae"}}}
+NOT_INIT = r"The MMDS data store is not initialized"
+NO_IFACE = (r"The list of network interface IDs provided contains at least one ID that does "
+            r"not correspond to any existing network interface")
+
+
+def mmds_secret(value, key="secret_key"):
+    return {"latest": {"meta-data": {"ami-id": "smth", key: value}}}
+
+
+SCENARIOS["mmds"] = [
+    C(FC_MMDS + "test_mmds_dummy (empty at first)", "GET", "/mmds", status=200, equals={}),
+    C(FC_MMDS + "test_mmds_dummy (patch before put)", "PATCH", "/mmds", MMDS_DUMMY, 400,
+      fault=NOT_INIT),
+    C(FC_MMDS + "test_mmds_dummy (put creates)", "PUT", "/mmds", MMDS_DUMMY),
+    C(FC_MMDS + "test_mmds_dummy", "GET", "/mmds", status=200, equals=MMDS_DUMMY),
+    C(FC_MMDS + "test_mmds_dummy (patch)", "PATCH", "/mmds", MMDS_PATCHED),
+    C(FC_MMDS + "test_mmds_dummy (after the patch)", "GET", "/mmds", status=200,
+      equals=MMDS_PATCHED),
+    C(FC_SRC + "vmm/src/mmds/mod.rs json_patch (null removes a key)", "PATCH", "/mmds",
+      {"latest": {"meta-data": {"secret_key": None}}}),
+    C(FC_SRC + "vmm/src/mmds/mod.rs json_patch", "GET", "/mmds", status=200,
+      equals={"latest": {"meta-data": {"ami-id": "another_dummy"}}}),
+    C(FC_SRC + "firecracker/src/api_server/request/mmds.rs (invalid_body)", "PUT", "/mmds",
+      Raw("invalid_body"), 400),
+    C(FC_SRC + "firecracker/src/api_server/request/mmds.rs (unrecognized path)", "PUT",
+      "/mmds/foo", {"a": 1}, 400),
+    C(FC_API + "test_api_mmds_config (empty list)", "PUT", "/mmds/config",
+      {"network_interfaces": []}, 400,
+      fault=r"list of network interface IDs that allow forwarding MMDS requests is empty"),
+    C(FC_API + "test_api_mmds_config (no network device attached)", "PUT", "/mmds/config",
+      {"network_interfaces": ["foo"]}, 400, fault=NO_IFACE),
+    C(FC_API + "test_api_mmds_config (bad version)", "PUT", "/mmds/config",
+      {"version": "foo", "network_interfaces": ["1"]}, 400, fault=r"foo.*V1.*V2"),
+    C(FC_SRC + "vmm/src/resources.rs set_mmds_network_stack_config (not link-local)", "PUT",
+      "/mmds/config", {"ipv4_address": "10.0.0.1", "network_interfaces": ["1"]}, 400,
+      fault=r"The MMDS IPv4 address is not link local"),
+]
+
+SCENARIOS["mmds-limit"] = [
+    C(FC_MMDS + "test_mmds_limit_scenario (populate)", "PUT", "/mmds", MMDS_DUMMY),
+    C(FC_MMDS + "test_mmds_limit_scenario (a put over the limit)", "PUT", "/mmds",
+      mmds_secret("a" * 51200), 413),
+    C(FC_MMDS + "test_mmds_limit_scenario (unchanged)", "GET", "/mmds", status=200,
+      equals=MMDS_DUMMY),
+    C(FC_MMDS + "test_mmds_limit_scenario (a patch that fills the store)", "PATCH", "/mmds",
+      mmds_secret("a" * 51137)),
+    C(FC_MMDS + "test_mmds_limit_scenario (one more key: over)", "PATCH", "/mmds",
+      mmds_secret("b" * 10, "secret_key2"), 413),
+    C(FC_MMDS + "test_mmds_limit_scenario (the failed patch changed nothing)", "GET", "/mmds",
+      status=200, equals=mmds_secret("a" * 51137)),
+    C(FC_MMDS + "test_mmds_limit_scenario (shrink)", "PATCH", "/mmds", mmds_secret("a")),
+    C(FC_MMDS + "test_mmds_limit_scenario (59 bytes)", "GET", "/mmds", status=200,
+      equals=mmds_secret("a")),
+    C(FC_MMDS + "test_mmds_limit_scenario (grow again)", "PATCH", "/mmds",
+      mmds_secret("a" * 100)),
+    C(FC_MMDS + "test_mmds_limit_scenario (158 bytes)", "GET", "/mmds", status=200,
+      equals=mmds_secret("a" * 100)),
+]
+
+SCENARIOS["mmds-large-payload"] = [
+    C(FC_API + "test_map_private_seccomp_regression (empty)", "GET", "/mmds", status=200,
+      equals={}),
+    C(FC_API + "test_map_private_seccomp_regression (1 MiB into MMDS)", "PUT", "/mmds",
+      {"latest": {"meta-data": {"ami-id": "b" * (1024 * 1024)}}}),
+]
+
 SCENARIOS["postboot"] = basic_config() + [
     S("PUT", "/drives/scratch", SCRATCH),
     S("PUT", "/metrics", {"metrics_path": "{tmp}/metrics.json"}),
@@ -301,6 +378,11 @@ SCENARIOS["postboot"] = basic_config() + [
       {"vcpu_count": 4}, 400, fault=NOT_AFTER),
     C(FC_API + "test_api_put_update_post_boot", "PUT", "/machine-config",
       {"vcpu_count": 4, "mem_size_mib": 128}, 400, fault=NOT_AFTER),
+    C(FC_API + "test_api_put_update_post_boot (MMDS config)", "PUT", "/mmds/config",
+      {"version": "V2", "ipv4_address": "169.254.169.250", "network_interfaces": ["1"]}, 400,
+      fault=NOT_AFTER),
+    C(FC_SRC + "vmm/src/rpc_interface.rs (GetMMDS after boot, no store was built)", "GET",
+      "/mmds", status=400, fault=NOT_INIT),
     C(FC_API + "test_negative_api_patch_post_boot", "PATCH", "/boot-source",
       {"kernel_image_path": "otherfile"}, 400, fault=BAD_METHOD),
     C(FC_API + "test_negative_api_patch_post_boot", "PATCH", "/logger", {"level": "Error"},
@@ -484,7 +566,11 @@ SCENARIOS["replay-kata"] = [
     C(KATA + "fcEnd (SIGTERM, exit within 15 s)", "SIGTERM", None, status=0),
 ]
 
-SCENARIO_ARGS = {"replay-kata": ["--config-file", "{tmp}/fcConfig.json"]}
+SCENARIO_ARGS = {"replay-kata": ["--config-file", "{tmp}/fcConfig.json"],
+                 # test_mmds_limit_scenario's and test_map_private_seccomp_regression's flags
+                 "mmds-limit": ["--http-api-max-payload-size", "512000",
+                                "--mmds-size-limit", "51200"],
+                 "mmds-large-payload": ["--http-api-max-payload-size", str(2 * 1024 * 1024)]}
 
 
 # ---- running ----
@@ -513,6 +599,8 @@ class Ctx:
             json.dump(self.subst(KATA_CONFIG), f, indent="\t")  # Kata: MarshalIndent, tabs
 
     def subst(self, v):
+        if isinstance(v, Raw):
+            return v
         if isinstance(v, str):
             for k, val in self.vars.items():
                 v = v.replace("{" + k + "}", val)
@@ -574,7 +662,7 @@ class Kiln:
 def request(sock, method, path, body):
     """One request on its own connection: (status, parsed body or raw text, headers)."""
     c = kilntest.UnixHTTP(sock, 10)
-    data = json.dumps(body) if body is not None else None
+    data = body if isinstance(body, Raw) else json.dumps(body) if body is not None else None
     c.request(method, path, body=data,
               headers={"Content-Type": "application/json"} if data is not None else {})
     r = c.getresponse()
@@ -633,6 +721,8 @@ def judge(row, ctx, saved, status, body, headers):
             bad.append(f"no '{h}' header")
         elif v is not ANY and headers[h.lower()] != v:
             bad.append(f"header '{h}: {headers[h.lower()]}', want '{v}'")
+    if row.equals is not None and body != ctx.subst(row.equals):
+        bad.append(f"answer {json.dumps(body)[:120]}, want {json.dumps(row.equals)[:120]}")
     if row.same_as is not None:
         if row.same_as not in saved:
             bad.append(f"nothing saved as '{row.same_as}'")

@@ -237,15 +237,8 @@ static void test_unknown_paths_and_methods(void **state)
 static void test_unimplemented(void **state)
 {
 	static const char *const paths[] = {
-	    "/balloon",
-	    "/balloon/statistics",
-	    "/network-interfaces/eth0",
-	    "/vsock",
-	    "/mmds",
-	    "/mmds/config",
-	    "/cpu-config",
-	    "/pmem/p0",
-	    "/hotplug/memory",
+	    "/balloon", "/balloon/statistics", "/network-interfaces/eth0", "/vsock", "/cpu-config",
+	    "/pmem/p0", "/hotplug/memory",
 	};
 	struct fx *x = *state;
 	char want[64];
@@ -258,6 +251,59 @@ static void test_unimplemented(void **state)
 		expect_400(x, "GET", paths[i], NULL, want);
 	}
 	expect_400(x, "GET", "/balloonx", NULL, "Invalid request"); /* prefix, not a resource */
+}
+
+/* /mmds: the store's routes, Firecracker's "not initialized" after boot when nothing asked for a
+ * store before, 413 over the limit, and PUT /mmds/config's checks and deprecation header. */
+static void test_mmds(void **state)
+{
+	struct fx *x = *state;
+	struct mmds m;
+
+	expect_400(x, "GET", "/mmds", NULL, "MMDS: not supported");
+	mmds_init(&m, 40);
+	x->a.mmds = &m;
+	x->f.state = API_RUNNING;
+	expect_400(x, "GET", "/mmds", NULL, "The MMDS data store is not initialized");
+	expect_400(x, "PUT", "/mmds", "{}", "The MMDS data store is not initialized");
+	x->f.state = API_NOT_STARTED;
+	assert_int_equal(req(x, "GET", "/mmds", NULL), 200);
+	assert_int_equal(json_object_size(x->body), 0);
+	expect_400(x, "PATCH", "/mmds", "{\"a\":1}", "The MMDS data store is not initialized");
+	x->f.state = API_RUNNING; /* created before boot: usable after it */
+	expect_400(x, "PUT", "/mmds", "{\"a\":", "invalid JSON");
+	assert_int_equal(req(x, "PUT", "/mmds", "{\"a\":{\"b\":\"c\"}}"), 204);
+	assert_int_equal(req(x, "PATCH", "/mmds", "{\"a\":{\"d\":1}}"), 204);
+	assert_int_equal(req(x, "GET", "/mmds", NULL), 200);
+	assert_string_equal(x->r.body, "{\"a\":{\"b\":\"c\",\"d\":1}}");
+	assert_int_equal(
+	    req(x, "PUT", "/mmds", "{\"a\":\"0123456789012345678901234567890123456\"}"), 413);
+	assert_non_null(strstr(fault(x), "doesn't fit"));
+	assert_int_equal(req(x, "PATCH", "/mmds", "{\"e\":\"0123456789012345678901234567\"}"), 413);
+	assert_int_equal(req(x, "GET", "/mmds", NULL), 200);
+	assert_string_equal(x->r.body, "{\"a\":{\"b\":\"c\",\"d\":1}}"); /* unchanged */
+	expect_400(x, "PUT", "/mmds/config", "{\"network_interfaces\":[\"eth0\"]}",
+		   "not supported after starting");
+	x->f.state = API_NOT_STARTED;
+	expect_400(x, "PUT", "/mmds/config", "{\"network_interfaces\":[]}", "is empty");
+	assert_true(x->r.deprecated); /* V1 by default: Firecracker marks it deprecated */
+	expect_400(x, "PUT", "/mmds/config",
+		   "{\"version\":\"V2\",\"network_interfaces\":[\"eth0\"]}",
+		   "does not correspond to any existing network interface");
+	assert_false(x->r.deprecated);
+	expect_400(x, "PUT", "/mmds/config",
+		   "{\"network_interfaces\":[\"eth0\"],\"ipv4_address\":\"169.254.0.9\"}",
+		   "not link local");
+	expect_400(x, "PUT", "/mmds/config",
+		   "{\"network_interfaces\":[\"eth0\"],\"ipv4_address\":\"169.254.1\"}",
+		   "is not an IPv4 address");
+	expect_400(x, "PUT", "/mmds/config", "{\"network_interfaces\":[1]}", "expected a string");
+	expect_400(x, "PUT", "/mmds/config", "{\"version\":\"V3\",\"network_interfaces\":[]}",
+		   "\"V3\" is not one of \"V1\", \"V2\"");
+	expect_400(x, "PUT", "/mmds/config", "{\"network_interfaces\":[\"a\"],\"x\":1}",
+		   "unknown field");
+	x->a.mmds = NULL;
+	mmds_destroy(&m);
 }
 
 static void test_snapshot_create(void **state)
@@ -841,6 +887,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_unknown_paths_and_methods, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_unimplemented, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_bad_bodies, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_mmds, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_snapshot_create, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_snapshot_load, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_actions_states, setup, teardown),
