@@ -569,6 +569,13 @@ static void test_document(void **state)
 	fails(c, DOC, NULL, "{\"a\\nb\": 1}", "unknown top-level field 'a?b'");
 	fails(c, ENTROPY, NULL, "{\"x\\u0001\": 1}", "unknown field 'x?'");
 	fails(c, DOC, NULL, "{\"vsock\": {\"guest_cid\": 3}}", "vsock: not supported by kiln yet");
+	/* mmds-config: PUT /mmds/config's checks, in Firecracker's words */
+	fails(c, DOC, NULL, "{\"mmds-config\": {\"network_interfaces\": [\"eth0\"]}}",
+	      "mmds-config: The list of network interface IDs provided contains at least one ID");
+	fails(c, DOC, NULL, "{\"mmds-config\": {\"network_interfaces\": []}}",
+	      "mmds-config: The list of network interface IDs that allow forwarding MMDS requests "
+	      "is empty.");
+	ok(c, DOC, NULL, "{\"mmds-config\": null}");
 	/* logger and metrics are the process's: accepted here, applied by the command */
 	ok(c, DOC, NULL,
 	   "{\"logger\": {\"level\": \"Info\"}, \"metrics\": {\"metrics_path\": \"/m\"}}");
