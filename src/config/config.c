@@ -25,6 +25,7 @@ void config_defaults(struct vm_config *c)
 	c->on_reset = RESET_STOP;
 	c->debug_exit_port = 0xf4;
 	c->acpi = true;
+	c->mmds.ipv4 = MMDS_DEFAULT_IPV4;
 }
 
 void config_usage(void)
@@ -582,6 +583,14 @@ int config_parse_run(struct vm_config *c, int argc, char **argv, char *err, size
 	if (optind < argc)
 		return fail(err, errlen, "unexpected argument '%s'", argv[optind]);
 	return check_combination(c, &st, err, errlen);
+}
+
+int config_net_find(const struct vm_config *c, const char *id)
+{
+	for (unsigned i = 0; id[0] && i < c->nr_nets; i++)
+		if (strcmp(c->nets[i].id, id) == 0)
+			return (int)i;
+	return -1;
 }
 
 int config_disk_find(const struct vm_config *c, const char *id)

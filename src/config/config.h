@@ -25,6 +25,9 @@ enum reset_action { RESET_STOP, RESET_RESTART };
 #define CONFIG_DISK_ID_MAX  20 /* virtio-blk GET_ID: at most 20 bytes (--disk id=) */
 #define CONFIG_DRIVE_ID_MAX 64 /* a JSON drive_id; GET_ID answers its first 20 bytes */
 #define CONFIG_PARTUUID_MAX 64
+#define CONFIG_MAX_NETS	    8
+#define CONFIG_IFACE_ID_MAX 64 /* a network interface's iface_id */
+#define CONFIG_TAP_NAME_MAX 15 /* IFNAMSIZ - 1 */
 
 enum disk_cache { DISK_CACHE_UNSAFE, DISK_CACHE_WRITEBACK };
 enum disk_io_engine { DISK_IO_ASYNC, DISK_IO_SYNC }; /* io_uring (sync fallback) | pread/pwrite */
@@ -53,6 +56,29 @@ struct disk_config {
 	enum disk_io_engine io_engine;
 	struct rate_limit_config rate;
 };
+
+/* A virtio-net interface on a host TAP device (Firecracker's NetworkInterface). */
+struct net_config {
+	char id[CONFIG_IFACE_ID_MAX + 1];    /* iface_id: letters, digits, '_' and '-' */
+	char tap[CONFIG_TAP_NAME_MAX + 1];   /* host_dev_name: an existing TAP, opened by name */
+	uint8_t mac[6];			     /* guest_mac */
+	bool mac_set;			     /* given; else kiln generates one when the VM is built */
+	struct rate_limit_config rx_rate, tx_rate; /* rx: to the guest; tx: from it */
+};
+
+enum mmds_version { MMDS_V1, MMDS_V2 };
+
+/* Which network interfaces answer MMDS requests, and how (Firecracker's MmdsConfig). */
+struct mmds_config {
+	bool set; /* PUT /mmds/config or mmds-config was given */
+	enum mmds_version version;
+	uint32_t ipv4; /* host byte order; default 169.254.169.254 */
+	bool imds_compat;
+	unsigned nr_ifaces;
+	char ifaces[CONFIG_MAX_NETS][CONFIG_IFACE_ID_MAX + 1];
+};
+
+#define MMDS_DEFAULT_IPV4 0xa9fea9feu /* 169.254.169.254 */
 
 /* VCONSOLE_FD: output only, to a descriptor the embedding code owns (kiln sandbox); input is
  * never read. Not reachable from the command line, JSON or snapshots. */
@@ -94,6 +120,9 @@ struct vm_config {
 	struct disk_config disks[CONFIG_MAX_DISKS]; /* virtio-blk, in slot order */
 	unsigned nr_disks;
 	struct vconsole_config vconsole;   /* virtio-console port 0 */
+	struct net_config nets[CONFIG_MAX_NETS]; /* virtio-net, in slot order */
+	unsigned nr_nets;
+	struct mmds_config mmds;
 	bool rng;			   /* virtio-rng */
 	struct rate_limit_config rng_rate; /* its rate limiter (PUT /entropy) */
 	int verbosity;			   /* 0 warn, 1 info, 2 debug */
@@ -138,6 +167,9 @@ const char *config_check_topology(uint64_t sockets, uint64_t cores, uint64_t thr
 
 /* How many of COM1, COM2 and the virtio console are on stdio (at most one may be). */
 unsigned config_stdio_users(const struct vm_config *c);
+
+/* Index of the network interface whose iface_id is `id` (non-empty), or -1. */
+int config_net_find(const struct vm_config *c, const char *id);
 
 /* Index of the disk whose id is `id` (non-empty), or -1. */
 int config_disk_find(const struct vm_config *c, const char *id);

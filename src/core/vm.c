@@ -44,9 +44,10 @@ static int create_vcpus(struct vm *vm)
 	return 0;
 }
 
-static int create(const struct vm_config *cfg, struct kvm_sys *kvm, struct event_loop *loop,
-		  int mem_fd, struct vm **out, struct kiln_err *err)
+static int create(const struct vm_config *cfg, const struct vm_env *env, int mem_fd,
+		  struct vm **out, struct kiln_err *err)
 {
+	struct kvm_sys *kvm = env->kvm;
 	struct vm *vm = calloc(1, sizeof(*vm));
 	int ret;
 
@@ -65,7 +66,8 @@ static int create(const struct vm_config *cfg, struct kvm_sys *kvm, struct event
 	io_bus_init(&vm->pio, "pio", 0x10000);
 	io_bus_init(&vm->mmio, "mmio", 0);
 	guest_mem_init(&vm->mem, -1);
-	vm->loop = loop;
+	vm->loop = env->loop;
+	vm->mmds = env->mmds;
 	vm->stop_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (vm->stop_efd < 0) {
 		ret = -errno;
@@ -100,16 +102,16 @@ fail:
 	return ret;
 }
 
-int vm_create(const struct vm_config *cfg, struct kvm_sys *kvm, struct event_loop *loop,
-	      struct vm **out, struct kiln_err *err)
+int vm_create(const struct vm_config *cfg, const struct vm_env *env, struct vm **out,
+	      struct kiln_err *err)
 {
-	return create(cfg, kvm, loop, -1, out, err);
+	return create(cfg, env, -1, out, err);
 }
 
-int vm_create_restore(const struct vm_config *cfg, struct kvm_sys *kvm, struct event_loop *loop,
-		      int mem_fd, struct vm **out, struct kiln_err *err)
+int vm_create_restore(const struct vm_config *cfg, const struct vm_env *env, int mem_fd,
+		      struct vm **out, struct kiln_err *err)
 {
-	return mem_fd < 0 ? -EINVAL : create(cfg, kvm, loop, mem_fd, out, err);
+	return mem_fd < 0 ? -EINVAL : create(cfg, env, mem_fd, out, err);
 }
 
 enum vm_state vm_get_state(struct vm *vm)

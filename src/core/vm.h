@@ -34,6 +34,7 @@ enum vm_stop_reason {
 #define KILN_EXIT_GUEST 6 /* the guest crashed (fatal exit) */
 
 struct vcpu;
+struct mmds;
 struct board;
 struct kiln_err;
 
@@ -53,6 +54,7 @@ struct vm {
 	unsigned nr_running;	 /* vCPU threads not yet returned */
 	int stop_efd;		 /* eventfd: readable once the VM has stopped */
 	struct event_loop *loop; /* the main thread's loop (not owned): devices register fds here */
+	struct mmds *mmds;	 /* the process's MMDS data store (not owned; NULL: none) */
 
 	struct guest_mem mem;
 	struct io_bus pio, mmio;
@@ -72,6 +74,13 @@ bool vm_transition_ok(enum vm_state from, enum vm_state to);
 /* Printable state name. */
 const char *vm_state_name(enum vm_state s);
 
+/* What a VM uses of the process (none owned, all must outlive the VM). */
+struct vm_env {
+	struct kvm_sys *kvm;
+	struct event_loop *loop; /* the main thread's loop: devices register fds here */
+	struct mmds *mmds;	 /* the MMDS data store network interfaces serve (NULL: none) */
+};
+
 /*
  * Build the whole machine from cfg (which must outlive the VM): KVM VM, board, memory, devices,
  * kernel, tables, vCPUs (created, not started). State CREATED on success. On failure returns
@@ -79,16 +88,16 @@ const char *vm_state_name(enum vm_state s);
  * vm.c itself finds; the board's and devices' ones once they report through vm->err — until
  * then err stays empty for those and callers fall back to the errno's text).
  */
-int vm_create(const struct vm_config *cfg, struct kvm_sys *kvm, struct event_loop *loop,
-	      struct vm **out, struct kiln_err *err) MUST_CHECK;
+int vm_create(const struct vm_config *cfg, const struct vm_env *env, struct vm **out,
+	      struct kiln_err *err) MUST_CHECK;
 
 /*
  * As vm_create, for a snapshot restore: guest RAM is mapped MAP_PRIVATE from mem_fd (its regions
  * one after another, in guest-physical order), and nothing is written into it (no kernel, no
  * tables); the devices and vCPUs are created in their reset state for the caller to load.
  */
-int vm_create_restore(const struct vm_config *cfg, struct kvm_sys *kvm, struct event_loop *loop,
-		      int mem_fd, struct vm **out, struct kiln_err *err) MUST_CHECK;
+int vm_create_restore(const struct vm_config *cfg, const struct vm_env *env, int mem_fd,
+		      struct vm **out, struct kiln_err *err) MUST_CHECK;
 
 /* CREATED -> RUNNING: start one thread per vCPU. -EBUSY in any other state. */
 int vm_start(struct vm *vm) MUST_CHECK;

@@ -181,6 +181,12 @@ static int signals_init(struct vmm *m)
 	return event_loop_add(&m->loop, m->sig_fd, EPOLLIN, on_signal, m);
 }
 
+/* What a VM built by m uses of the process. */
+static struct vm_env vm_env_of(struct vmm *m)
+{
+	return (struct vm_env){.kvm = &m->kvm, .loop = &m->loop, .mmds = &m->mmds};
+}
+
 int vmm_init(struct vmm *m)
 {
 	int ret;
@@ -229,12 +235,13 @@ static int track_dirty(struct vmm *m, struct kiln_err *err)
 
 int vmm_start_vm(struct vmm *m, struct kiln_err *err)
 {
+	struct vm_env env = vm_env_of(m);
 	int ret;
 
 	if (m->vm || m->vm_started)
 		return err_set(err, -EBUSY, "a VM exists or already ran");
 	terminal_raw(m);
-	ret = vm_create(&m->cfg, &m->kvm, &m->loop, &m->vm, err);
+	ret = vm_create(&m->cfg, &env, &m->vm, err);
 	if (ret < 0) {
 		m->vm = NULL;
 		return ret;
@@ -283,7 +290,8 @@ static int open_mem_file(const char *path, uint64_t want, struct kiln_err *err)
 static int restore_build(struct vmm *m, struct snapshot_image *img, int mem_fd,
 			 struct kiln_err *err)
 {
-	int ret = vm_create_restore(&m->cfg, &m->kvm, &m->loop, mem_fd, &m->vm, err);
+	struct vm_env env = vm_env_of(m);
+	int ret = vm_create_restore(&m->cfg, &env, mem_fd, &m->vm, err);
 
 	if (ret < 0) {
 		m->vm = NULL;
@@ -389,6 +397,7 @@ int vmm_snapshot(struct vmm *m, const char *snap_path, const char *mem_path, boo
 
 int vmm_incoming_create(struct vmm *m, const struct vm_config *cfg, struct kiln_err *err)
 {
+	struct vm_env env = vm_env_of(m);
 	int fd, ret, verbosity = m->cfg.verbosity;
 
 	if (m->vm || m->vm_started)
@@ -404,7 +413,7 @@ int vmm_incoming_create(struct vmm *m, const struct vm_config *cfg, struct kiln_
 	}
 	m->cfg = *cfg;
 	m->cfg.verbosity = verbosity;
-	ret = vm_create_restore(&m->cfg, &m->kvm, &m->loop, fd, &m->vm, err);
+	ret = vm_create_restore(&m->cfg, &env, fd, &m->vm, err);
 	close(fd); /* the mappings keep it */
 	if (ret < 0) {
 		m->vm = NULL;

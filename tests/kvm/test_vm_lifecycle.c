@@ -26,6 +26,7 @@
 
 static struct kvm_sys g_kvm;
 static struct event_loop g_loop;
+static const struct vm_env g_env = {.kvm = &g_kvm, .loop = &g_loop};
 static const char *g_guest;
 static uint64_t g_counter_gpa;
 
@@ -85,7 +86,7 @@ static void test_pause_resume_counting_guest(void **state)
 
 	(void)state;
 	config_for_test(&cfg, 2); /* the AP sits in KVM_RUN waiting for SIPI: pause must kick it */
-	assert_int_equal(vm_create(&cfg, &g_kvm, &g_loop, &vm, NULL), 0);
+	assert_int_equal(vm_create(&cfg, &g_env, &vm, NULL), 0);
 	assert_int_equal(vm_get_state(vm), VM_CREATED);
 	assert_int_equal(vm_pause(vm), -EBUSY);
 	assert_int_equal(vm_resume(vm), -EBUSY);
@@ -152,7 +153,7 @@ static void test_dirty_log(void **state)
 
 	(void)state;
 	config_for_test(&cfg, 1);
-	assert_int_equal(vm_create(&cfg, &g_kvm, &g_loop, &vm, NULL), 0);
+	assert_int_equal(vm_create(&cfg, &g_env, &vm, NULL), 0);
 	assert_int_equal(vm_start(vm), 0);
 	c = wait_counter_above(vm, 0);
 	assert_int_equal(vm_pause(vm), 0);
@@ -191,7 +192,7 @@ static void test_stop_while_paused(void **state)
 
 	(void)state;
 	config_for_test(&cfg, 1);
-	assert_int_equal(vm_create(&cfg, &g_kvm, &g_loop, &vm, NULL), 0);
+	assert_int_equal(vm_create(&cfg, &g_env, &vm, NULL), 0);
 	assert_int_equal(vm_start(vm), 0);
 	wait_counter_above(vm, 0);
 	assert_int_equal(vm_pause(vm), 0);
@@ -230,7 +231,7 @@ static void test_vcpu_pinning(void **state)
 	cfg.pin_vcpus = true;
 	cfg.vcpu_pin[0] = (uint16_t)last;
 	cfg.vcpu_pin[1] = (uint16_t)first;
-	assert_int_equal(vm_create(&cfg, &g_kvm, &g_loop, &vm, NULL), 0);
+	assert_int_equal(vm_create(&cfg, &g_env, &vm, NULL), 0);
 	assert_int_equal(vm_start(vm), 0);
 	wait_counter_above(vm, 0);
 	assert_int_equal(vm_pause(vm), 0); /* every thread parked: past its pinning */
@@ -259,7 +260,7 @@ static void test_vcpu_pinning_refused(void **state)
 	config_for_test(&cfg, 1);
 	cfg.pin_vcpus = true;
 	cfg.vcpu_pin[0] = CPU_SETSIZE - 1;
-	assert_int_equal(vm_create(&cfg, &g_kvm, &g_loop, &vm, NULL), -EINVAL);
+	assert_int_equal(vm_create(&cfg, &g_env, &vm, NULL), -EINVAL);
 }
 
 static void test_stop_before_start(void **state)
@@ -269,7 +270,7 @@ static void test_stop_before_start(void **state)
 
 	(void)state;
 	config_for_test(&cfg, 1);
-	assert_int_equal(vm_create(&cfg, &g_kvm, &g_loop, &vm, NULL), 0);
+	assert_int_equal(vm_create(&cfg, &g_env, &vm, NULL), 0);
 	vm_request_stop(vm, VM_STOP_HOST, KILN_EXIT_OK);
 	assert_int_equal(vm_start(vm), -EBUSY);
 	assert_int_equal(vm_join(vm), KILN_EXIT_OK);
@@ -285,7 +286,7 @@ static void test_host_stop_behind_reset(void **state)
 
 	(void)state;
 	config_for_test(&cfg, 1);
-	assert_int_equal(vm_create(&cfg, &g_kvm, &g_loop, &vm, NULL), 0);
+	assert_int_equal(vm_create(&cfg, &g_env, &vm, NULL), 0);
 	vm_request_stop(vm, VM_STOP_RESET, KILN_EXIT_OK);
 	assert_false(vm->host_stop);
 	vm_request_stop(vm, VM_STOP_HOST, KILN_EXIT_OK);
