@@ -58,6 +58,8 @@ void config_usage(void)
 	    "cmdline\n"
 	    "  --console-virtio MODE  virtio-console: stdio, file:PATH, socket:PATH, none\n"
 	    "  --rng                  a virtio-rng entropy device\n"
+	    "  --net tap=NAME[,mac=MAC][,id=ID][,mtu=N]  a virtio-net interface on an existing\n"
+	    "                         TAP device (repeatable, 8 max; id default eth<N>)\n"
 	    "  -v, --verbose          more log output (repeat for debug)\n"
 	    "  -h, --help             this text\n",
 	    stdout);
@@ -247,6 +249,7 @@ enum opt_id {
 	OPT_DISK,
 	OPT_CONSOLE_VIRTIO,
 	OPT_RNG,
+	OPT_NET,
 };
 
 static const struct option run_opts[] = {
@@ -273,6 +276,7 @@ static const struct option run_opts[] = {
     {"disk", required_argument, NULL, OPT_DISK},
     {"console-virtio", required_argument, NULL, OPT_CONSOLE_VIRTIO},
     {"rng", no_argument, NULL, OPT_RNG},
+    {"net", required_argument, NULL, OPT_NET},
     {"verbose", no_argument, NULL, 'v'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
@@ -443,6 +447,8 @@ static int parse_virtio_opt(struct vm_config *c, int opt, const char *v, char *e
 		return parse_disk(c, v, err, errlen);
 	case OPT_CONSOLE_VIRTIO:
 		return parse_vconsole(c, v, err, errlen);
+	case OPT_NET:
+		return config_parse_net(c, v, err, errlen);
 	case OPT_RNG:
 		c->rng = true;
 		return 0;
@@ -583,14 +589,6 @@ int config_parse_run(struct vm_config *c, int argc, char **argv, char *err, size
 	if (optind < argc)
 		return fail(err, errlen, "unexpected argument '%s'", argv[optind]);
 	return check_combination(c, &st, err, errlen);
-}
-
-int config_net_find(const struct vm_config *c, const char *id)
-{
-	for (unsigned i = 0; id[0] && i < c->nr_nets; i++)
-		if (strcmp(c->nets[i].id, id) == 0)
-			return (int)i;
-	return -1;
 }
 
 int config_disk_find(const struct vm_config *c, const char *id)

@@ -59,10 +59,11 @@ struct disk_config {
 
 /* A virtio-net interface on a host TAP device (Firecracker's NetworkInterface). */
 struct net_config {
-	char id[CONFIG_IFACE_ID_MAX + 1];    /* iface_id: letters, digits, '_' and '-' */
-	char tap[CONFIG_TAP_NAME_MAX + 1];   /* host_dev_name: an existing TAP, opened by name */
-	uint8_t mac[6];			     /* guest_mac */
-	bool mac_set;			     /* given; else kiln generates one when the VM is built */
+	char id[CONFIG_IFACE_ID_MAX + 1];  /* iface_id: letters, digits and '_' */
+	char tap[CONFIG_TAP_NAME_MAX + 1]; /* host_dev_name: an existing TAP, opened by name */
+	uint8_t mac[6];			   /* guest_mac */
+	bool mac_set;			   /* given; else kiln generates one when the VM is built */
+	uint16_t mtu;			   /* 68..65535 advertised (VIRTIO_NET_F_MTU); 0: none */
 	struct rate_limit_config rx_rate, tx_rate; /* rx: to the guest; tx: from it */
 };
 
@@ -119,7 +120,7 @@ struct vm_config {
 	bool pvpanic;		  /* the pvpanic port: a guest kernel panic stops the VM */
 	struct disk_config disks[CONFIG_MAX_DISKS]; /* virtio-blk, in slot order */
 	unsigned nr_disks;
-	struct vconsole_config vconsole;   /* virtio-console port 0 */
+	struct vconsole_config vconsole;	 /* virtio-console port 0 */
 	struct net_config nets[CONFIG_MAX_NETS]; /* virtio-net, in slot order */
 	unsigned nr_nets;
 	struct mmds_config mmds;
@@ -168,8 +169,36 @@ const char *config_check_topology(uint64_t sockets, uint64_t cores, uint64_t thr
 /* How many of COM1, COM2 and the virtio console are on stdio (at most one may be). */
 unsigned config_stdio_users(const struct vm_config *c);
 
+/* Network interfaces (config_net.c). */
+
 /* Index of the network interface whose iface_id is `id` (non-empty), or -1. */
 int config_net_find(const struct vm_config *c, const char *id);
+
+/* Parse "xx:xx:xx:xx:xx:xx" (hex, either case) into mac. 0 or -EINVAL. */
+int config_parse_mac(const char *s, uint8_t mac[6]) MUST_CHECK;
+
+/* mac as "xx:xx:xx:xx:xx:xx" (lower case) in out. */
+void config_format_mac(const uint8_t mac[6], char out[18]);
+
+/* Whether id is a usable iface_id: 1 to CONFIG_IFACE_ID_MAX letters, digits and '_' (the rule
+ * Firecracker applies to ids in paths). */
+bool config_iface_id_ok(const char *id);
+
+/*
+ * Add n, or replace the interface with the same id in place. Refused, c unchanged and *other the
+ * index of the interface in the way: -EADDRINUSE if another interface has n's MAC (both given),
+ * -EBUSY if another uses n's TAP; -ENOSPC if CONFIG_MAX_NETS are configured. 0 otherwise.
+ */
+int config_net_put(struct vm_config *c, const struct net_config *n, int *other) MUST_CHECK;
+
+/* kiln run's --net tap=NAME[,mac=MAC][,id=ID][,mtu=N] (id default "eth<N>"): 0 or -EINVAL with
+ * one line in err. */
+int config_parse_net(struct vm_config *c, const char *v, char *err, size_t errlen) MUST_CHECK;
+
+/* Whether m may be applied to c: a non-empty list of ids of c's interfaces. 0 or -EINVAL with
+ * Firecracker's message in err. */
+int config_mmds_check(const struct vm_config *c, const struct mmds_config *m, char *err,
+		      size_t errlen) MUST_CHECK;
 
 /* Index of the disk whose id is `id` (non-empty), or -1. */
 int config_disk_find(const struct vm_config *c, const char *id);

@@ -40,18 +40,24 @@ static int bucket_read(const struct jres *r, const char *field, struct bucket_co
 
 int config_json_rate_limiter(const struct jres *r, struct rate_limit_config *out)
 {
+	return config_json_rate_limiter_at(r, "rate_limiter", out);
+}
+
+int config_json_rate_limiter_at(const struct jres *r, const char *field,
+				struct rate_limit_config *out)
+{
 	static const char *const fields[] = {"bandwidth", "ops", NULL};
 	struct rate_limit_config rl = {0};
 	const json_t *o = NULL;
-	char name[64];
+	char name[128];
 	struct jres sub = {name, NULL, r->err, r->errlen};
-	int ret = jf_object(r, "rate_limiter", 0, &o);
+	int ret = jf_object(r, field, 0, &o);
 
 	if (ret <= 0) {
 		*out = rl;
 		return ret;
 	}
-	snprintf(name, sizeof(name), "%s.rate_limiter", r->name);
+	snprintf(name, sizeof(name), "%.96s.%s", r->name, field);
 	sub.obj = o;
 	ret = jres_check_fields(&sub, fields);
 	if (ret == 0)
@@ -544,6 +550,107 @@ int config_json_entropy(struct vm_config *cfg, const json_t *obj, char *err, siz
 	return transact(cfg, entropy_apply, &r, NULL);
 }
 
+/* ---- network-interfaces ---- */
+
+static int net_read(const struct jres *r, struct net_config *n)
+{
+	char mac[32] = "";
+	uint64_t mtu = 0;
+	int ret = jf_string(r, "host_dev_name", JF_REQUIRED | JF_NONEMPTY, n->tap, sizeof(n->tap));
+
+	if (ret >= 0 && strchr(n->tap, '/'))
+		return jres_fail(r, "field 'host_dev_name': \"%s\" is not an interface name",
+				 n->tap);
+	if (ret >= 0)
+		ret = jf_string(r, "guest_mac", JF_NONEMPTY, mac, sizeof(mac));
+	if (ret > 0 && config_parse_mac(mac, n->mac) < 0)
+		return jres_fail(r,
+				 "field 'guest_mac': \"%s\" is not a MAC address (six hex bytes "
+				 "such as 06:00:ac:10:00:02)",
+				 mac);
+	n->mac_set = ret > 0;
+	if (ret >= 0)
+		ret = jf_uint(r, "mtu", 0, 68, 65535, &mtu);
+	n->mtu = (uint16_t)mtu;
+	if (ret >= 0)
+		ret = config_json_rate_limiter_at(r, "rx_rate_limiter", &n->rx_rate);
+	if (ret >= 0)
+		ret = config_json_rate_limiter_at(r, "tx_rate_limiter", &n->tx_rate);
+	return ret < 0 ? ret : 0;
+}
+
+static int net_put(struct vm_config *c, const struct jres *r, const char *id)
+{
+	struct net_config n = {0};
+	char mac[18];
+	int other, ret = net_read(r, &n);
+
+	if (ret < 0)
+		return ret;
+	memcpy(n.id, id, sizeof(n.id));
+	ret = config_net_put(c, &n, &other);
+	config_format_mac(n.mac, mac);
+	if (ret == -EADDRINUSE) /* Firecracker's words */
+		return jres_fail(r, "The MAC address is already in use: %s", mac);
+	if (ret == -EBUSY)
+		return jres_fail(r,
+				 "Could not create the network device: the TAP device %s is "
+				 "interface \"%s\"'s already",
+				 n.tap, c->nets[other].id);
+	if (ret < 0)
+		return jres_fail(r, "at most %d network interfaces", CONFIG_MAX_NETS);
+	return 0;
+}
+
+/* PATCH (NetworkInterfaceUpdateConfig): new rate limiters for an existing interface. */
+static int net_patch(struct vm_config *c, const struct jres *r, const char *id)
+{
+	int i = config_net_find(c, id), ret = 0;
+
+	if (i < 0)
+		return jres_fail(r, "no network interface \"%s\" to update", id);
+	if (json_object_get(r->obj, "rx_rate_limiter"))
+		ret = config_json_rate_limiter_at(r, "rx_rate_limiter", &c->nets[i].rx_rate);
+	if (ret >= 0 && json_object_get(r->obj, "tx_rate_limiter"))
+		ret = config_json_rate_limiter_at(r, "tx_rate_limiter", &c->nets[i].tx_rate);
+	return ret < 0 ? ret : 0;
+}
+
+static int net_apply(struct vm_config *c, const struct jres *r, const void *arg)
+{
+	static const char *const put_fields[] = {"iface_id", "host_dev_name",	"guest_mac",
+						 "mtu",	     "rx_rate_limiter", "tx_rate_limiter",
+						 NULL};
+	static const char *const patch_fields[] = {"iface_id", "rx_rate_limiter", "tx_rate_limiter",
+						   NULL};
+	const struct drive_arg *a = arg;
+	char id[CONFIG_IFACE_ID_MAX + 1] = "";
+	int ret = jres_check_fields(r, a->patch ? patch_fields : put_fields);
+
+	if (ret == 0)
+		ret = jf_string(r, "iface_id", JF_REQUIRED | JF_NONEMPTY, id, sizeof(id));
+	if (ret >= 0 && !config_iface_id_ok(id))
+		return jres_fail(
+		    r, "field 'iface_id': \"%s\" may hold only letters, digits and '_'", id);
+	if (ret >= 0 && a->path_id && strcmp(id, a->path_id) != 0)
+		return jres_fail(r, "field 'iface_id': \"%s\" differs from the path's \"%.64s\"",
+				 id, a->path_id);
+	if (ret < 0)
+		return ret;
+	return a->patch ? net_patch(c, r, id) : net_put(c, r, id);
+}
+
+int config_json_net(struct vm_config *cfg, const char *iface_id, const json_t *obj, bool patch,
+		    char *err, size_t errlen)
+{
+	char name[96];
+	struct jres r = {name, obj, err, errlen};
+	struct drive_arg a = {iface_id, patch};
+
+	snprintf(name, sizeof(name), "network-interfaces/%.64s", iface_id);
+	return transact(cfg, net_apply, &r, &a);
+}
+
 /* ---- mmds-config ---- */
 
 /* Firecracker's rule for the MMDS address: link-local, but not 169.254.0.x or 169.254.255.x. */
@@ -554,14 +661,13 @@ static bool mmds_ipv4_ok(const struct in_addr *a)
 	return (h >> 16) == 0xa9fe && ((h >> 8) & 0xff) != 0 && ((h >> 8) & 0xff) != 0xff;
 }
 
-/* network_interfaces: a non-empty array of interface ids, each naming a network interface. */
-static int mmds_ifaces(const struct vm_config *c, const struct jres *r)
+/* network_interfaces: an array of iface ids (checked against the interfaces by the caller). */
+static int mmds_ifaces(const struct jres *r, struct mmds_config *m)
 {
 	const json_t *a = json_object_get(r->obj, "network_interfaces");
 	const json_t *v;
 	size_t i;
 
-	(void)c;
 	if (!a || json_is_null(a))
 		return jres_fail(r, "field 'network_interfaces' is missing (required)");
 	if (!json_is_array(a))
@@ -569,17 +675,20 @@ static int mmds_ifaces(const struct vm_config *c, const struct jres *r)
 				 json_type_name(a));
 	json_array_foreach(a, i, v)
 	{
-		if (!json_is_string(v))
+		const char *id = json_string_value(v);
+
+		if (!id)
 			return jres_fail(
 			    r, "field 'network_interfaces'[%zu]: expected a string, got %s", i,
 			    json_type_name(v));
+		if (i == CONFIG_MAX_NETS || config_copy_str(m->ifaces[i], sizeof(m->ifaces[i]), id))
+			return jres_fail(r,
+					 "The list of network interface IDs provided contains at "
+					 "least one ID that does not correspond to any existing "
+					 "network interface.");
+		m->nr_ifaces = (unsigned)i + 1;
 	}
-	if (json_array_size(a) == 0)
-		return jres_fail(r, "The list of network interface IDs that allow forwarding MMDS "
-				    "requests is empty.");
-	/* kiln has no network interfaces yet, so no id can name one. */
-	return jres_fail(r, "The list of network interface IDs provided contains at least one ID "
-			    "that does not correspond to any existing network interface.");
+	return 0;
 }
 
 static int mmds_config_apply(struct vm_config *c, const struct jres *r, const void *arg)
@@ -587,22 +696,32 @@ static int mmds_config_apply(struct vm_config *c, const struct jres *r, const vo
 	static const char *const fields[] = {"version", "network_interfaces", "ipv4_address",
 					     "imds_compat", NULL};
 	static const char *const versions[] = {"V1", "V2", NULL};
-	bool *v1 = (bool *)arg, imds_compat = false;
+	struct mmds_config m = {.set = true, .ipv4 = MMDS_DEFAULT_IPV4};
+	bool *v1 = (bool *)arg;
 	const char *ip = NULL;
 	unsigned version = 0;
 	struct in_addr addr;
+	char msg[256];
 
 	if (jres_check_fields(r, fields) < 0 || jf_enum(r, "version", 0, versions, &version) < 0 ||
 	    jf_string_ref(r, "ipv4_address", 0, &ip) < 0 ||
-	    jf_bool(r, "imds_compat", 0, &imds_compat) < 0)
+	    jf_bool(r, "imds_compat", 0, &m.imds_compat) < 0)
 		return -EINVAL;
 	if (v1)
 		*v1 = version == 0;
+	m.version = version ? MMDS_V2 : MMDS_V1;
 	if (ip && inet_pton(AF_INET, ip, &addr) != 1)
 		return jres_fail(r, "field 'ipv4_address': \"%.64s\" is not an IPv4 address", ip);
 	if (ip && !mmds_ipv4_ok(&addr))
 		return jres_fail(r, "The MMDS IPv4 address is not link local.");
-	return mmds_ifaces(c, r);
+	if (ip)
+		m.ipv4 = ntohl(addr.s_addr);
+	if (mmds_ifaces(r, &m) < 0)
+		return -EINVAL;
+	if (config_mmds_check(c, &m, msg, sizeof(msg)) < 0)
+		return jres_fail(r, "%s", msg);
+	c->mmds = m;
+	return 0;
 }
 
 int config_json_mmds_config(struct vm_config *cfg, const json_t *obj, bool *v1, char *err,
@@ -660,46 +779,57 @@ static int process_setting(struct vm_config *c, const struct jres *r, const void
 	return json_is_object(r->obj) ? 0 : jres_fail(r, "expected an object");
 }
 
+/* Keys whose value is an array of PUT bodies, applied one by one (messages "key[i]"). */
+static const struct doc_array {
+	const char *key;
+	apply_fn *fn;
+} doc_arrays[] = {
+    {"drives", drive_apply},
+    {"network-interfaces", net_apply},
+};
+
 static const struct doc_key {
 	const char *key;
 	apply_fn *fn;
 } doc_keys[] = {
     {"boot-source", boot_source_apply},
     {"machine-config", machine_apply},
-    {"drives", NULL}, /* an array: doc_drives */
+    {"drives", NULL}, /* an array: doc_arrays */
     {"entropy", entropy_apply},
     {"serial", serial_apply},
     {"kiln_serial2", serial2_apply},
     {"kiln_console_virtio", vconsole_apply},
     {"cpu-config", NULL},
     {"balloon", NULL},
-    {"network-interfaces", NULL},
+    {"network-interfaces", NULL}, /* an array: doc_arrays */
     {"vsock", NULL},
-    {"logger", process_setting},  /* applied by the process (src/cmd/api_server.c) */
-    {"metrics", process_setting}, /* as PUT /logger and PUT /metrics would be */
-    {"mmds-config", mmds_config_apply},
+    {"logger", process_setting},	/* applied by the process (src/cmd/api_server.c) */
+    {"metrics", process_setting},	/* as PUT /logger and PUT /metrics would be */
+    {"mmds-config", mmds_config_apply}, /* applied last: it names network interfaces */
     {"pmem", NULL},
     {"memory-hotplug", NULL},
 };
 
-static int doc_drives(struct vm_config *c, const json_t *a, char *err, size_t errlen)
+/* An array key of doc_arrays: each element applied as its PUT body. */
+static int doc_array(struct vm_config *c, const struct doc_array *k, const json_t *a, char *err,
+		     size_t errlen)
 {
 	struct drive_arg arg = {NULL, false};
 	const json_t *v;
 	size_t i;
 
 	if (!json_is_array(a)) {
-		snprintf(err, errlen, "drives: expected an array, got %s", json_type_name(a));
+		snprintf(err, errlen, "%s: expected an array, got %s", k->key, json_type_name(a));
 		return -EINVAL;
 	}
 	json_array_foreach(a, i, v)
 	{
-		char name[32];
+		char name[48];
 		struct jres r = {name, v, err, errlen};
 		int ret;
 
-		snprintf(name, sizeof(name), "drives[%zu]", i);
-		ret = drive_apply(c, &r, &arg);
+		snprintf(name, sizeof(name), "%s[%zu]", k->key, i);
+		ret = k->fn(c, &r, &arg);
 		if (ret < 0)
 			return ret;
 	}
@@ -732,8 +862,9 @@ static int doc_key_apply(struct vm_config *c, const struct doc_key *k, const jso
 
 	if (json_is_null(v) || no_boot_source(k, v))
 		return 0;
-	if (strcmp(k->key, "drives") == 0)
-		return doc_drives(c, v, err, errlen);
+	for (size_t i = 0; i < sizeof(doc_arrays) / sizeof(doc_arrays[0]); i++)
+		if (strcmp(k->key, doc_arrays[i].key) == 0)
+			return doc_array(c, &doc_arrays[i], v, err, errlen);
 	if (k->fn)
 		return k->fn(c, &r, &put);
 	if (json_is_array(v) && json_array_size(v) == 0)
@@ -754,20 +885,26 @@ static int doc_apply(struct vm_config *c, const struct jres *r, const void *arg)
 			 json_type_name(r->obj));
 		return -EINVAL;
 	}
-	json_object_foreach((json_t *)r->obj, key, v)
-	{
-		size_t i = 0;
-		int ret;
+	/* Two passes: mmds-config names network interfaces, wherever the document puts it. */
+	for (int pass = 0; pass < 2; pass++) {
+		json_object_foreach((json_t *)r->obj, key, v)
+		{
+			size_t i = 0;
+			int ret;
 
-		while (i < sizeof(doc_keys) / sizeof(doc_keys[0]) && strcmp(doc_keys[i].key, key))
-			i++;
-		if (i == sizeof(doc_keys) / sizeof(doc_keys[0])) {
-			snprintf(r->err, r->errlen, "unknown top-level field '%s'", key);
-			return -EINVAL;
+			while (i < sizeof(doc_keys) / sizeof(doc_keys[0]) &&
+			       strcmp(doc_keys[i].key, key))
+				i++;
+			if (i == sizeof(doc_keys) / sizeof(doc_keys[0])) {
+				snprintf(r->err, r->errlen, "unknown top-level field '%s'", key);
+				return -EINVAL;
+			}
+			if ((strcmp(key, "mmds-config") == 0) != (pass == 1))
+				continue;
+			ret = doc_key_apply(c, &doc_keys[i], v, r->err, r->errlen);
+			if (ret < 0)
+				return ret;
 		}
-		ret = doc_key_apply(c, &doc_keys[i], v, r->err, r->errlen);
-		if (ret < 0)
-			return ret;
 	}
 	return config_json_check(c, r->err, r->errlen);
 }

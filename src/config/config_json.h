@@ -38,12 +38,22 @@ int config_json_machine_config(struct vm_config *cfg, const json_t *obj, bool pa
  * {size, one_time_burst, refill_time} or null) into *out: 1 if given (out->set), 0 if absent or
  * null (no limit), -EINVAL with the message in r->err. */
 int config_json_rate_limiter(const struct jres *r, struct rate_limit_config *out) MUST_CHECK;
+/* The same for a rate limiter under another field name (rx_rate_limiter, tx_rate_limiter). */
+int config_json_rate_limiter_at(const struct jres *r, const char *field,
+				struct rate_limit_config *out) MUST_CHECK;
 
 /* PUT /drives/{drive_id} (the path's id must equal the body's drive_id; an existing drive with
  * that id is replaced; a root device goes first, at most one), PATCH likewise (PartialDrive:
  * path_on_host of an existing drive). Messages are prefixed "drives/<drive_id>". */
 int config_json_drive(struct vm_config *cfg, const char *drive_id, const json_t *obj, bool patch,
 		      char *err, size_t errlen) MUST_CHECK;
+/* PUT /network-interfaces/{iface_id} (NetworkInterface: iface_id equal to the path's,
+ * host_dev_name, guest_mac, mtu, rx_rate_limiter, tx_rate_limiter; an interface with that id is
+ * replaced; another interface's MAC or TAP is refused), PATCH likewise
+ * (NetworkInterfaceUpdateConfig: the rate limiters of an existing interface). Messages are
+ * prefixed "network-interfaces/<iface_id>". */
+int config_json_net(struct vm_config *cfg, const char *iface_id, const json_t *obj, bool patch,
+		    char *err, size_t errlen) MUST_CHECK;
 int config_json_entropy(struct vm_config *cfg, const json_t *obj, char *err,
 			size_t errlen) MUST_CHECK;
 /* PUT /mmds/config: version ("V1", the default, or "V2"), network_interfaces (required, the ids of

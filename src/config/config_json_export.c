@@ -91,6 +91,54 @@ static json_t *export_drives(const struct vm_config *c)
 	return a;
 }
 
+static json_t *export_net(const struct net_config *n)
+{
+	char mac[18];
+
+	config_format_mac(n->mac, mac);
+	return json_pack("{s:s, s:s, s:o, s:o, s:o, s:o}", "iface_id", n->id, "host_dev_name",
+			 n->tap, "guest_mac", n->mac_set ? json_string(mac) : json_null(), "mtu",
+			 n->mtu ? json_integer(n->mtu) : json_null(), "rx_rate_limiter",
+			 export_rate_limiter(&n->rx_rate), "tx_rate_limiter",
+			 export_rate_limiter(&n->tx_rate));
+}
+
+static json_t *export_nets(const struct vm_config *c)
+{
+	json_t *a = json_array();
+
+	for (unsigned i = 0; a && i < c->nr_nets; i++) {
+		if (json_array_append_new(a, export_net(&c->nets[i])) < 0) {
+			json_decref(a);
+			return NULL;
+		}
+	}
+	return a;
+}
+
+/* Firecracker's MmdsConfig as GET /vm/config reports it, or null when none was set. */
+static json_t *export_mmds(const struct vm_config *c)
+{
+	const struct mmds_config *m = &c->mmds;
+	json_t *ifaces = json_array();
+	char ip[16];
+
+	if (!m->set || !ifaces) {
+		json_decref(ifaces);
+		return json_null();
+	}
+	for (unsigned i = 0; i < m->nr_ifaces; i++)
+		if (json_array_append_new(ifaces, json_string(m->ifaces[i])) < 0) {
+			json_decref(ifaces);
+			return NULL;
+		}
+	snprintf(ip, sizeof(ip), "%u.%u.%u.%u", m->ipv4 >> 24, (m->ipv4 >> 16) & 0xff,
+		 (m->ipv4 >> 8) & 0xff, m->ipv4 & 0xff);
+	return json_pack("{s:s, s:s, s:o, s:b}", "version", m->version == MMDS_V2 ? "V2" : "V1",
+			 "ipv4_address", ip, "network_interfaces", ifaces, "imds_compat",
+			 m->imds_compat);
+}
+
 static json_t *export_pinning(const struct vm_config *c)
 {
 	json_t *a = json_array();
@@ -180,9 +228,9 @@ static json_t *export_vconsole(const struct vm_config *c)
  * yet, and logger and metrics, which Firecracker's document always reports as null. */
 static bool put_firecracker_nulls(json_t *doc)
 {
-	static const char *const nulls[] = {"balloon",	   "cpu-config", "logger",	  "metrics",
-					    "mmds-config", "vsock",	 "memory-hotplug"};
-	bool ok = put(doc, "network-interfaces", json_array()) && put(doc, "pmem", json_array());
+	static const char *const nulls[] = {"balloon", "cpu-config", "logger",
+					    "metrics", "vsock",	     "memory-hotplug"};
+	bool ok = put(doc, "pmem", json_array());
 
 	for (size_t i = 0; ok && i < sizeof(nulls) / sizeof(nulls[0]); i++)
 		ok = put(doc, nulls[i], json_null());
@@ -202,6 +250,8 @@ json_t *config_json_export(const struct vm_config *c)
 
 	ok = doc && put(doc, "boot-source", export_boot_source(c)) &&
 	     put(doc, "drives", export_drives(c)) &&
+	     put(doc, "network-interfaces", export_nets(c)) &&
+	     put(doc, "mmds-config", export_mmds(c)) &&
 	     put(doc, "machine-config", config_json_export_machine_config(c)) &&
 	     put(doc, "entropy",
 		 c->rng ? json_pack("{s:o}", "rate_limiter", export_rate_limiter(&c->rng_rate))

@@ -175,6 +175,42 @@ static void expect_error(const char *flag, const char *msg_part, char **argv, in
 		expect_error(argv_[1], part, argv_, (int)(sizeof(argv_) / sizeof(argv_[0])) - 1);  \
 	} while (0)
 
+static void test_net(void **state)
+{
+	struct vm_config c;
+	char err[256];
+
+	(void)state;
+	assert_int_equal(PARSE(&c, err, "--net", "tap=tap0", "--net",
+			       "tap=kt1,mac=06:00:AC:10:00:02,id=uplink,mtu=9000"),
+			 0);
+	assert_int_equal(c.nr_nets, 2);
+	assert_string_equal(c.nets[0].id, "eth0");
+	assert_string_equal(c.nets[0].tap, "tap0");
+	assert_false(c.nets[0].mac_set);
+	assert_int_equal(c.nets[0].mtu, 0);
+	assert_string_equal(c.nets[1].id, "uplink");
+	assert_true(c.nets[1].mac_set);
+	assert_memory_equal(c.nets[1].mac, "\x06\x00\xac\x10\x00\x02", 6);
+	assert_int_equal(c.nets[1].mtu, 9000);
+	EXPECT_ERROR("names no tap=NAME", "--net", "mac=06:00:00:00:00:01");
+	EXPECT_ERROR("is not KEY=VALUE", "--net", "tap");
+	EXPECT_ERROR("the options are tap=, mac=, id= and mtu=", "--net", "tap=a,model=e1000");
+	EXPECT_ERROR("tap name '0123456789abcdef'", "--net", "tap=0123456789abcdef");
+	EXPECT_ERROR("is not six hex bytes", "--net", "tap=a,mac=06:00:00:00:00");
+	EXPECT_ERROR("is not six hex bytes", "--net", "tap=a,mac=06:00:00:00:00:0g");
+	EXPECT_ERROR("is not six hex bytes", "--net", "tap=a,mac=06:00:00:00:00:01:02");
+	EXPECT_ERROR("mtu '67'", "--net", "tap=a,mtu=67");
+	EXPECT_ERROR("id 'a-b'", "--net", "tap=a,id=a-b");
+	EXPECT_ERROR("tap 'a' is also interface 'eth0''s", "--net", "tap=a", "--net", "tap=a");
+	EXPECT_ERROR("mac 06:00:00:00:00:01 is also interface 'eth0''s", "--net",
+		     "tap=a,mac=06:00:00:00:00:01", "--net", "tap=b,mac=06:00:00:00:00:01");
+	EXPECT_ERROR("id 'x' is given twice", "--net", "tap=a,id=x", "--net", "tap=b,id=x");
+	EXPECT_ERROR("at most 8 interfaces", "--net", "tap=a", "--net", "tap=b", "--net", "tap=c",
+		     "--net", "tap=d", "--net", "tap=e", "--net", "tap=f", "--net", "tap=g",
+		     "--net", "tap=h", "--net", "tap=i");
+}
+
 static void test_errors_name_the_flag(void **state)
 {
 	(void)state;
@@ -275,6 +311,7 @@ int main(void)
 	    cmocka_unit_test(test_pins_and_root_disk),
 	    cmocka_unit_test(test_virtio_flags),
 	    cmocka_unit_test(test_too_many_disks),
+	    cmocka_unit_test(test_net),
 	    cmocka_unit_test(test_errors_name_the_flag),
 	    cmocka_unit_test(test_sizes),
 	    cmocka_unit_test(test_lifecycle_table),

@@ -17,7 +17,21 @@
 
 static const char *g_data_dir;
 
-enum res { BOOT, MC_PUT, MC_PATCH, DRIVE_PUT, DRIVE_PATCH, ENTROPY, SERIAL, SERIAL2, VCON, DOC };
+enum res {
+	BOOT,
+	MC_PUT,
+	MC_PATCH,
+	DRIVE_PUT,
+	DRIVE_PATCH,
+	NET_PUT,
+	NET_PATCH,
+	MMDS,
+	ENTROPY,
+	SERIAL,
+	SERIAL2,
+	VCON,
+	DOC
+};
 
 static char g_err[1024];
 
@@ -51,6 +65,13 @@ static int apply(struct vm_config *c, enum res r, const char *id, const char *te
 	case DRIVE_PUT:
 	case DRIVE_PATCH:
 		ret = config_json_drive(c, id, j, r == DRIVE_PATCH, g_err, sizeof(g_err));
+		break;
+	case NET_PUT:
+	case NET_PATCH:
+		ret = config_json_net(c, id, j, r == NET_PATCH, g_err, sizeof(g_err));
+		break;
+	case MMDS:
+		ret = config_json_mmds_config(c, j, NULL, g_err, sizeof(g_err));
 		break;
 	case ENTROPY:
 		ret = config_json_entropy(c, j, g_err, sizeof(g_err));
@@ -608,6 +629,77 @@ static int load(struct vm_config *c, const char *name)
 	return config_json_load_file(c, path, g_err, sizeof(g_err));
 }
 
+/* network-interfaces: Firecracker's test_net_api_put_update_pre_boot rules (one MAC and one TAP
+ * per interface, a PUT with the same id replaces), PATCH of the rate limiters, the checks. */
+static void test_network_interfaces(void **state)
+{
+	struct vm_config *c = new_cfg();
+	const char *rl = "{\"bandwidth\": {\"size\": 1000, \"refill_time\": 100}}";
+	char body[256];
+
+	(void)state;
+	ok(c, NET_PUT, "1",
+	   "{\"iface_id\": \"1\", \"host_dev_name\": \"tap1\", \"guest_mac\": "
+	   "\"06:00:00:00:00:01\"}");
+	ok(c, NET_PUT, "2",
+	   "{\"iface_id\": \"2\", \"host_dev_name\": \"tap2\", \"guest_mac\": "
+	   "\"07:00:00:00:00:01\"}");
+	fails(c, NET_PUT, "2",
+	      "{\"iface_id\": \"2\", \"host_dev_name\": \"tap2\", \"guest_mac\": "
+	      "\"06:00:00:00:00:01\"}",
+	      "The MAC address is already in use: 06:00:00:00:00:01");
+	ok(c, NET_PUT, "2",
+	   "{\"iface_id\": \"2\", \"host_dev_name\": \"tap2\", \"guest_mac\": "
+	   "\"08:00:00:00:00:01\"}");
+	fails(c, NET_PUT, "1",
+	      "{\"iface_id\": \"1\", \"host_dev_name\": \"tap2\", \"guest_mac\": "
+	      "\"06:00:00:00:00:01\"}",
+	      "Could not create the network device: the TAP device tap2 is interface \"2\"'s");
+	ok(c, NET_PUT, "3", "{\"iface_id\": \"3\", \"host_dev_name\": \"tap3\", \"mtu\": 9000}");
+	assert_int_equal(c->nr_nets, 3);
+	assert_int_equal(c->nets[1].mac[0], 8);
+	assert_false(c->nets[2].mac_set);
+	assert_int_equal(c->nets[2].mtu, 9000);
+	fails(c, NET_PUT, "4", "{\"iface_id\": \"5\", \"host_dev_name\": \"t\"}",
+	      "differs from the path's");
+	fails(c, NET_PUT, "a-b", "{\"iface_id\": \"a-b\", \"host_dev_name\": \"t\"}",
+	      "may hold only letters, digits and '_'");
+	fails(c, NET_PUT, "4", "{\"iface_id\": \"4\"}", "'host_dev_name' is missing");
+	fails(c, NET_PUT, "4", "{\"iface_id\": \"4\", \"host_dev_name\": \"0123456789abcdef\"}",
+	      "longer than 15 bytes");
+	fails(c, NET_PUT, "4",
+	      "{\"iface_id\": \"4\", \"host_dev_name\": \"t\", \"guest_mac\": \"06:00\"}",
+	      "is not a MAC address");
+	fails(c, NET_PUT, "4", "{\"iface_id\": \"4\", \"host_dev_name\": \"t\", \"mtu\": 67}",
+	      "'mtu'");
+	fails(c, NET_PUT, "4", "{\"iface_id\": \"4\", \"host_dev_name\": \"t\", \"x\": 1}",
+	      "unknown field 'x'");
+	snprintf(body, sizeof(body), "{\"iface_id\": \"2\", \"tx_rate_limiter\": %s}", rl);
+	ok(c, NET_PATCH, "2", body);
+	assert_true(c->nets[1].tx_rate.set);
+	assert_int_equal(c->nets[1].tx_rate.bandwidth.size, 1000);
+	assert_false(c->nets[1].rx_rate.set);
+	fails(c, NET_PATCH, "9", "{\"iface_id\": \"9\"}", "no network interface \"9\" to update");
+	fails(c, NET_PATCH, "2", "{\"iface_id\": \"2\", \"host_dev_name\": \"x\"}",
+	      "unknown field 'host_dev_name'");
+	/* MMDS on them */
+	fails(c, MMDS, NULL, "{\"network_interfaces\": [\"1\", \"foo\"]}",
+	      "does not correspond to any existing network interface");
+	ok(c, MMDS, NULL, "{\"network_interfaces\": [\"1\"]}");
+	assert_true(c->mmds.set);
+	assert_int_equal(c->mmds.version, MMDS_V1);
+	assert_int_equal(c->mmds.ipv4, MMDS_DEFAULT_IPV4);
+	ok(c, MMDS, NULL,
+	   "{\"version\": \"V2\", \"ipv4_address\": \"169.254.169.250\", \"network_interfaces\": "
+	   "[\"1\", \"3\"], \"imds_compat\": true}");
+	assert_int_equal(c->mmds.version, MMDS_V2);
+	assert_int_equal(c->mmds.ipv4, 0xa9fea9fa);
+	assert_int_equal(c->mmds.nr_ifaces, 2);
+	assert_string_equal(c->mmds.ifaces[1], "3");
+	assert_true(c->mmds.imds_compat);
+	free(c);
+}
+
 static void test_firecracker_examples(void **state)
 {
 	struct vm_config *c = new_cfg();
@@ -634,8 +726,14 @@ static void test_firecracker_examples(void **state)
 				      "'mem_size_mib' is missing (required)"));
 	assert_int_equal(load(c, "vm_config_missing_vcpu_count.json"), -EINVAL);
 	assert_non_null(strstr(g_err, "machine-config: field 'vcpu_count' is missing (required)"));
-	assert_int_equal(load(c, "vm_config_network.json"), -EINVAL);
-	assert_non_null(strstr(g_err, "network-interfaces: not supported by kiln yet"));
+	if (load(c, "vm_config_network.json") != 0)
+		fail_msg("vm_config_network.json: %s", g_err);
+	assert_int_equal(c->nr_nets, 1);
+	assert_string_equal(c->nets[0].id, "eth0");
+	assert_string_equal(c->nets[0].tap, "tap0");
+	assert_true(c->nets[0].mac_set);
+	assert_memory_equal(c->nets[0].mac, "\x06\x00\xc0\xa8\x00\x02", 6);
+	assert_false(c->nets[0].rx_rate.set);
 	free(c);
 }
 
@@ -691,7 +789,11 @@ static const char *const full_doc =
     " \"cache_type\": \"Writeback\"}],"
     " \"entropy\": {}, \"serial\": {\"serial_out_path\": \"/com1\"},"
     " \"kiln_serial2\": {\"mode\": \"stdio\"},"
-    " \"kiln_console_virtio\": {\"mode\": \"file\", \"path\": \"/vc\"}}";
+    " \"kiln_console_virtio\": {\"mode\": \"file\", \"path\": \"/vc\"},"
+    " \"mmds-config\": {\"version\": \"V2\", \"network_interfaces\": [\"eth1\"]},"
+    " \"network-interfaces\": [{\"iface_id\": \"eth0\", \"host_dev_name\": \"tap0\"},"
+    " {\"iface_id\": \"eth1\", \"host_dev_name\": \"tap1\", \"guest_mac\": \"06:00:AC:10:00:02\","
+    " \"mtu\": 1400, \"rx_rate_limiter\": {\"ops\": {\"size\": 10, \"refill_time\": 5}}}]}";
 
 /* export -> document onto the defaults -> export gives the same document and configuration. */
 static void round_trip(struct vm_config *a)
@@ -749,6 +851,14 @@ static void test_export_round_trip(void **state)
 	assert_true(json_is_array(json_object_get(j, "network-interfaces")));
 	assert_non_null(json_object_get(j, "kiln_console_virtio")); /* used: reported */
 	assert_non_null(json_object_get(mc, "kiln_topology")); /* 2 sockets: not Firecracker's */
+	/* mmds-config before network-interfaces in the document: applied after them */
+	assert_string_equal(
+	    json_string_value(json_object_get(json_object_get(j, "mmds-config"), "ipv4_address")),
+	    "169.254.169.254");
+	assert_string_equal(
+	    json_string_value(json_object_get(
+		json_array_get(json_object_get(j, "network-interfaces"), 1), "guest_mac")),
+	    "06:00:ac:10:00:02");
 	json_decref(j);
 	ok(c, BOOT, NULL,
 	   "{\"kernel_image_path\": \"/raw\", \"kiln_load_addr\": 1048576, \"kiln_entry\": "
@@ -800,6 +910,7 @@ int main(int argc, char **argv)
 	    cmocka_unit_test(test_drive_patch),
 	    cmocka_unit_test(test_entropy_and_consoles),
 	    cmocka_unit_test(test_document),
+	    cmocka_unit_test(test_network_interfaces),
 	    cmocka_unit_test(test_firecracker_examples),
 	    cmocka_unit_test(test_load_file_errors),
 	    cmocka_unit_test(test_export_round_trip),
