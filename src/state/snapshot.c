@@ -96,6 +96,87 @@ static const char *get_rate(struct state_buf *b, struct rate_limit_config *r)
 	return set > 1 ? "rate limiter" : NULL;
 }
 
+/* Network interfaces and the MMDS configuration (version 3). */
+static void put_nets(struct state_buf *b, const struct vm_config *c)
+{
+	const struct mmds_config *m = &c->mmds;
+
+	state_put_u32(b, c->nr_nets);
+	for (unsigned i = 0; i < c->nr_nets; i++) {
+		const struct net_config *n = &c->nets[i];
+
+		put_str(b, n->id);
+		put_str(b, n->tap);
+		state_put_bytes(b, n->mac, sizeof(n->mac));
+		state_put_u8(b, n->mac_set);
+		state_put_u16(b, n->mtu);
+		put_rate(b, &n->rx_rate);
+		put_rate(b, &n->tx_rate);
+	}
+	state_put_u8(b, m->set);
+	state_put_u8(b, (uint8_t)m->version);
+	state_put_u32(b, m->ipv4);
+	state_put_u8(b, m->imds_compat);
+	state_put_u32(b, m->nr_ifaces);
+	for (unsigned i = 0; i < m->nr_ifaces; i++)
+		put_str(b, m->ifaces[i]);
+}
+
+static const char *get_net(struct state_buf *b, struct net_config *n)
+{
+	uint8_t mac_set;
+	const char *why;
+
+	if (!get_str(b, n->id, sizeof(n->id)) || !config_iface_id_ok(n->id))
+		return "network interface id";
+	if (!get_str(b, n->tap, sizeof(n->tap)) || !n->tap[0] || strchr(n->tap, '/'))
+		return "network interface TAP name";
+	state_get_bytes(b, n->mac, sizeof(n->mac));
+	mac_set = state_get_u8(b);
+	n->mtu = state_get_u16(b);
+	if (mac_set > 1 || (n->mtu && n->mtu < 68))
+		return "network interface MAC or MTU";
+	n->mac_set = mac_set;
+	why = get_rate(b, &n->rx_rate);
+	return why ? why : get_rate(b, &n->tx_rate);
+}
+
+static const char *get_nets(struct state_buf *b, struct vm_config *c)
+{
+	struct mmds_config *m = &c->mmds;
+	uint8_t set, version, compat;
+	char msg[256];
+
+	uint32_t count = state_get_u32(b);
+
+	if (count > CONFIG_MAX_NETS)
+		return "number of network interfaces";
+	c->nr_nets = 0;
+	for (unsigned i = 0; i < count; i++) {
+		struct net_config n = {0};
+		const char *why = get_net(b, &n);
+		int other;
+
+		if (why)
+			return why;
+		/* each must be one config_net_put accepts beside the others, as a new one */
+		if (config_net_find(c, n.id) >= 0 || config_net_put(c, &n, &other) < 0)
+			return "network interfaces (the same id, MAC or TAP twice)";
+	}
+	set = state_get_u8(b);
+	version = state_get_u8(b);
+	m->ipv4 = state_get_u32(b);
+	compat = state_get_u8(b);
+	m->nr_ifaces = state_get_u32(b);
+	if (set > 1 || version > MMDS_V2 || compat > 1 || m->nr_ifaces > CONFIG_MAX_NETS)
+		return "MMDS configuration";
+	m->set = set, m->version = version, m->imds_compat = compat;
+	for (unsigned i = 0; i < m->nr_ifaces; i++)
+		if (!get_str(b, m->ifaces[i], sizeof(m->ifaces[i])))
+			return "MMDS interface";
+	return set && config_mmds_check(c, m, msg, sizeof(msg)) < 0 ? "MMDS interfaces" : NULL;
+}
+
 int snapshot_config_save(const struct vm_config *c, struct state_buf *b)
 {
 	int ret = state_begin_section(b, "config", SNAPSHOT_CONFIG_VER);
@@ -133,6 +214,7 @@ int snapshot_config_save(const struct vm_config *c, struct state_buf *b)
 	state_put_u8(b, c->cmdline_given);
 	put_str(b, c->cmdline);
 	put_rate(b, &c->rng_rate);
+	put_nets(b, c); /* since version 3 */
 	return ret ? ret : state_end_section(b);
 }
 
@@ -171,6 +253,8 @@ static const char *boot_fields_v2(struct state_buf *b, struct vm_config *c)
 static const char *config_fields(struct state_buf *b, struct vm_config *c, uint8_t *f,
 				 uint16_t version)
 {
+	const char *why;
+
 	c->mem_bytes = state_get_u64(b);
 	c->sockets = state_get_u32(b);
 	c->cores = state_get_u32(b);
@@ -190,7 +274,6 @@ static const char *config_fields(struct state_buf *b, struct vm_config *c, uint8
 		return "number of disks";
 	for (unsigned i = 0; i < c->nr_disks; i++) {
 		struct disk_config *d = &c->disks[i];
-		const char *why;
 		uint8_t ro;
 
 		if (!get_str(b, d->path, sizeof(d->path)) || !d->path[0])
@@ -207,7 +290,10 @@ static const char *config_fields(struct state_buf *b, struct vm_config *c, uint8
 	if (!get_str(b, c->vconsole.path, sizeof(c->vconsole.path)))
 		return "console path";
 	f[8] = state_get_u8(b); /* rng */
-	return version >= 2 ? boot_fields_v2(b, c) : NULL;
+	if (version < 2)
+		return NULL;
+	why = boot_fields_v2(b, c);
+	return why || version < 3 ? why : get_nets(b, c);
 }
 
 static const char *config_check(const struct vm_config *c, const uint8_t *f)
@@ -245,7 +331,7 @@ int snapshot_config_load(struct state_buf *b, struct vm_config *c, struct kiln_e
 	if (state_section(b, "config", &v) < 0)
 		why = "missing";
 	else if (v < SNAPSHOT_CONFIG_MIN_VER || v > SNAPSHOT_CONFIG_VER)
-		why = "version (this kiln reads 1 to 2)";
+		why = "version (this kiln reads 1 to 3)";
 	else if (!(why = config_fields(b, c, f, v)) && state_section_done(b))
 		why = "length";
 	if (!why)
@@ -286,6 +372,7 @@ int snapshot_config_check(const struct vm_config *g, const struct vm_config *s,
 	DIFF("virtio console", "%d", g->vconsole.mode != VCONSOLE_NONE,
 	     s->vconsole.mode != VCONSOLE_NONE);
 	DIFF("virtio rng", "%d", g->rng, s->rng);
+	DIFF("number of network interfaces", "%u", g->nr_nets, s->nr_nets);
 	return 0;
 }
 

@@ -555,6 +555,13 @@ static void test_config_section_versions(void **st)
 	    (struct rate_limit_config){.ops = {.size = 5, .refill_ms = 100}, .set = true};
 	c.rng_rate.bandwidth =
 	    (struct bucket_config){.size = 1000, .one_time_burst = 7, .refill_ms = 9};
+	c.nr_nets = 2; /* version 3: network interfaces and the MMDS configuration */
+	c.nets[0] = (struct net_config){.id = "eth0", .tap = "tap0", .mtu = 9000};
+	c.nets[1] = (struct net_config){.id = "eth1", .tap = "tap1", .mac = {6, 0, 0, 0, 0, 2},
+					.mac_set = true};
+	c.nets[1].tx_rate = c.disks[0].rate;
+	c.mmds = (struct mmds_config){.set = true, .version = MMDS_V2, .ipv4 = MMDS_DEFAULT_IPV4,
+				      .nr_ifaces = 1, .ifaces = {"eth1"}};
 	assert_int_equal(snapshot_config_save(&c, &w), 0);
 	assert_int_equal(state_open(&r, w.data, w.len), 0);
 	assert_int_equal(snapshot_config_load(&r, &back, NULL), 0);
@@ -566,7 +573,21 @@ static void test_config_section_versions(void **st)
 	assert_true(back.disks[0].rate.set);
 	assert_int_equal(back.disks[0].rate.ops.size, 5);
 	assert_int_equal(back.rng_rate.bandwidth.one_time_burst, 7);
+	assert_int_equal(back.nr_nets, 2);
+	assert_memory_equal(&back.nets[0], &c.nets[0], sizeof(c.nets[0]));
+	assert_memory_equal(&back.nets[1], &c.nets[1], sizeof(c.nets[1]));
+	assert_memory_equal(&back.mmds, &c.mmds, sizeof(c.mmds));
 	state_buf_free(&w);
+	/* An interface that repeats another's TAP is refused. */
+	strcpy(c.nets[1].tap, "tap0");
+	assert_int_equal(snapshot_config_save(&c, &w), 0);
+	assert_int_equal(state_open(&r, w.data, w.len), 0);
+	assert_int_equal(snapshot_config_load(&r, &back, NULL), -EINVAL);
+	state_buf_free(&w);
+	strcpy(c.nets[1].tap, "tap1");
+	c.nr_nets = 0;
+	c.mmds.set = false;
+	c.mmds.nr_ifaces = 0;
 
 	/* The same configuration as a version-1 writer put it. */
 	assert_int_equal(state_begin_section(&w, "config", 1), 0);
