@@ -318,24 +318,34 @@ static int machine_apply(struct vm_config *c, const struct jres *r, const void *
 
 /* ---- drives ---- */
 
-struct drive_arg {
+struct keyed_arg {
 	const char *path_id; /* the id in the request path; NULL: take the body's */
 	bool patch;
 };
 
-static int drive_id_check(const struct jres *r, const char *id, const char *path_id)
+/* The id of a keyed resource (drive_id, iface_id): Firecracker's rule for ids in paths
+ * (letters, digits, '_'), and equal to the path's when the request has one. */
+static int id_check(const struct jres *r, const char *field, const char *id, const char *path_id)
 {
-	for (const char *p = id; *p; p++)
-		if (!(*p == '_' || (*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'z') ||
-		      (*p >= 'A' && *p <= 'Z')))
-			return jres_fail(r,
-					 "field 'drive_id': \"%s\" may hold only letters, digits "
-					 "and '_'",
-					 id);
+	if (!config_iface_id_ok(id))
+		return jres_fail(r, "field '%s': \"%s\" may hold only letters, digits and '_'",
+				 field, id);
 	if (path_id && strcmp(id, path_id) != 0)
-		return jres_fail(r, "field 'drive_id': \"%s\" differs from the path's \"%.64s\"",
+		return jres_fail(r, "field '%s': \"%s\" differs from the path's \"%.64s\"", field,
 				 id, path_id);
 	return 0;
+}
+
+/* A keyed resource's request (drives/ID, network-interfaces/ID) through its converter fn. */
+static int keyed(struct vm_config *cfg, const char *resource, apply_fn *fn, const char *id,
+		 const json_t *obj, bool patch, char *err, size_t errlen)
+{
+	char name[96];
+	struct jres r = {name, obj, err, errlen};
+	struct keyed_arg a = {id, patch};
+
+	snprintf(name, sizeof(name), "%s/%.64s", resource, id);
+	return transact(cfg, fn, &r, &a);
 }
 
 static int drive_read(const struct jres *r, struct disk_config *d)
@@ -404,14 +414,14 @@ static int drive_apply(struct vm_config *c, const struct jres *r, const void *ar
 	    "cache_type", "io_engine",	  "rate_limiter",   "socket",	NULL};
 	static const char *const patch_fields[] = {"drive_id", "path_on_host", "rate_limiter",
 						   NULL};
-	const struct drive_arg *a = arg;
+	const struct keyed_arg *a = arg;
 	char id[CONFIG_DRIVE_ID_MAX + 1] = "";
 	int ret = jres_check_fields(r, a->patch ? patch_fields : put_fields);
 
 	if (ret == 0)
 		ret = jf_string(r, "drive_id", JF_REQUIRED | JF_NONEMPTY, id, sizeof(id));
 	if (ret >= 0)
-		ret = drive_id_check(r, id, a->path_id);
+		ret = id_check(r, "drive_id", id, a->path_id);
 	if (ret < 0)
 		return ret;
 	return a->patch ? drive_patch(c, r, id) : drive_put(c, r, id);
@@ -535,12 +545,7 @@ int config_json_machine_config(struct vm_config *cfg, const json_t *obj, bool pa
 int config_json_drive(struct vm_config *cfg, const char *drive_id, const json_t *obj, bool patch,
 		      char *err, size_t errlen)
 {
-	char name[96];
-	struct jres r = {name, obj, err, errlen};
-	struct drive_arg a = {drive_id, patch};
-
-	snprintf(name, sizeof(name), "drives/%.64s", drive_id);
-	return transact(cfg, drive_apply, &r, &a);
+	return keyed(cfg, "drives", drive_apply, drive_id, obj, patch, err, errlen);
 }
 
 int config_json_entropy(struct vm_config *cfg, const json_t *obj, char *err, size_t errlen)
@@ -623,18 +628,14 @@ static int net_apply(struct vm_config *c, const struct jres *r, const void *arg)
 						 NULL};
 	static const char *const patch_fields[] = {"iface_id", "rx_rate_limiter", "tx_rate_limiter",
 						   NULL};
-	const struct drive_arg *a = arg;
+	const struct keyed_arg *a = arg;
 	char id[CONFIG_IFACE_ID_MAX + 1] = "";
 	int ret = jres_check_fields(r, a->patch ? patch_fields : put_fields);
 
 	if (ret == 0)
 		ret = jf_string(r, "iface_id", JF_REQUIRED | JF_NONEMPTY, id, sizeof(id));
-	if (ret >= 0 && !config_iface_id_ok(id))
-		return jres_fail(
-		    r, "field 'iface_id': \"%s\" may hold only letters, digits and '_'", id);
-	if (ret >= 0 && a->path_id && strcmp(id, a->path_id) != 0)
-		return jres_fail(r, "field 'iface_id': \"%s\" differs from the path's \"%.64s\"",
-				 id, a->path_id);
+	if (ret >= 0)
+		ret = id_check(r, "iface_id", id, a->path_id);
 	if (ret < 0)
 		return ret;
 	return a->patch ? net_patch(c, r, id) : net_put(c, r, id);
@@ -643,12 +644,7 @@ static int net_apply(struct vm_config *c, const struct jres *r, const void *arg)
 int config_json_net(struct vm_config *cfg, const char *iface_id, const json_t *obj, bool patch,
 		    char *err, size_t errlen)
 {
-	char name[96];
-	struct jres r = {name, obj, err, errlen};
-	struct drive_arg a = {iface_id, patch};
-
-	snprintf(name, sizeof(name), "network-interfaces/%.64s", iface_id);
-	return transact(cfg, net_apply, &r, &a);
+	return keyed(cfg, "network-interfaces", net_apply, iface_id, obj, patch, err, errlen);
 }
 
 /* ---- mmds-config ---- */
@@ -814,7 +810,7 @@ static const struct doc_key {
 static int doc_array(struct vm_config *c, const struct doc_array *k, const json_t *a, char *err,
 		     size_t errlen)
 {
-	struct drive_arg arg = {NULL, false};
+	struct keyed_arg arg = {NULL, false};
 	const json_t *v;
 	size_t i;
 
