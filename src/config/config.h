@@ -59,10 +59,10 @@ struct disk_config {
 
 /* A virtio-net interface on a host TAP device (Firecracker's NetworkInterface). */
 struct net_config {
-	char id[CONFIG_IFACE_ID_MAX + 1];    /* iface_id: letters, digits, '_' and '-' */
-	char tap[CONFIG_TAP_NAME_MAX + 1];   /* host_dev_name: an existing TAP, opened by name */
-	uint8_t mac[6];			     /* guest_mac */
-	bool mac_set;			     /* given; else kiln generates one when the VM is built */
+	char id[CONFIG_IFACE_ID_MAX + 1];  /* iface_id: letters, digits, '_' and '-' */
+	char tap[CONFIG_TAP_NAME_MAX + 1]; /* host_dev_name: an existing TAP, opened by name */
+	uint8_t mac[6];			   /* guest_mac */
+	bool mac_set;			   /* given; else kiln generates one when the VM is built */
 	struct rate_limit_config rx_rate, tx_rate; /* rx: to the guest; tx: from it */
 };
 
@@ -119,7 +119,7 @@ struct vm_config {
 	bool pvpanic;		  /* the pvpanic port: a guest kernel panic stops the VM */
 	struct disk_config disks[CONFIG_MAX_DISKS]; /* virtio-blk, in slot order */
 	unsigned nr_disks;
-	struct vconsole_config vconsole;   /* virtio-console port 0 */
+	struct vconsole_config vconsole;	 /* virtio-console port 0 */
 	struct net_config nets[CONFIG_MAX_NETS]; /* virtio-net, in slot order */
 	unsigned nr_nets;
 	struct mmds_config mmds;
