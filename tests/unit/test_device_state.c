@@ -557,11 +557,14 @@ static void test_config_section_versions(void **st)
 	    (struct bucket_config){.size = 1000, .one_time_burst = 7, .refill_ms = 9};
 	c.nr_nets = 2; /* version 3: network interfaces and the MMDS configuration */
 	c.nets[0] = (struct net_config){.id = "eth0", .tap = "tap0", .mtu = 9000};
-	c.nets[1] = (struct net_config){.id = "eth1", .tap = "tap1", .mac = {6, 0, 0, 0, 0, 2},
-					.mac_set = true};
+	c.nets[1] = (struct net_config){
+	    .id = "eth1", .tap = "tap1", .mac = {6, 0, 0, 0, 0, 2}, .mac_set = true};
 	c.nets[1].tx_rate = c.disks[0].rate;
-	c.mmds = (struct mmds_config){.set = true, .version = MMDS_V2, .ipv4 = MMDS_DEFAULT_IPV4,
-				      .nr_ifaces = 1, .ifaces = {"eth1"}};
+	c.mmds = (struct mmds_config){.set = true,
+				      .version = MMDS_V2,
+				      .ipv4 = MMDS_DEFAULT_IPV4,
+				      .nr_ifaces = 1,
+				      .ifaces = {"eth1"}};
 	assert_int_equal(snapshot_config_save(&c, &w), 0);
 	assert_int_equal(state_open(&r, w.data, w.len), 0);
 	assert_int_equal(snapshot_config_load(&r, &back, NULL), 0);
