@@ -7,11 +7,13 @@
 #include "virtio/blk.h"
 #include "virtio/console.h"
 #include "virtio/devices.h"
+#include "virtio/net.h"
 #include "virtio/rng.h"
 
 /* Each kind reads its own part of the configuration and attaches what it asks for (maybe none). */
 static int (*const kinds[])(struct vm *vm) = {
     blk_board_add,
+    virtio_net_board_add,
     virtio_console_board_add,
     virtio_rng_board_add,
 };

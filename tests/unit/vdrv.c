@@ -193,23 +193,36 @@ void *vdrv_ptr(struct vdrv *d, uint64_t off)
 	return d->ram + off;
 }
 
+/* Fill the descriptor at desc. */
+static void write_desc(uint8_t *desc, uint64_t gpa, uint32_t len, uint16_t flags, uint16_t next)
+{
+	memcpy(desc, &gpa, 8);
+	memcpy(desc + 8, &len, 4);
+	memcpy(desc + 12, &flags, 2);
+	memcpy(desc + 14, &next, 2);
+}
+
 /* Fill descriptor idx of queue q. */
 static void put_desc(struct vdrv *d, unsigned q, uint16_t idx, const struct vdrv_buf *b,
 		     uint16_t flags, uint16_t next)
 {
-	uint8_t *desc = d->ram + ring_off(q) + 16 * idx;
-	uint64_t gpa = VDRV_MEM_GPA + b->off;
+	write_desc(d->ram + ring_off(q) + 16 * idx, VDRV_MEM_GPA + b->off, b->len, flags, next);
+}
 
-	memcpy(desc, &gpa, 8);
-	memcpy(desc + 8, &b->len, 4);
-	memcpy(desc + 12, &flags, 2);
-	memcpy(desc + 14, &next, 2);
+/* Put head on queue q's available ring and publish it. */
+static void publish(struct vdrv *d, unsigned q, uint16_t head)
+{
+	struct vdrv_queue *vq = &d->q[q];
+	uint16_t *avail = (uint16_t *)(d->ram + ring_off(q) + AVAIL_OFF);
+
+	avail[2 + vq->avail_idx % vq->size] = head;
+	vq->avail_idx++;
+	__atomic_store_n(&avail[1], vq->avail_idx, __ATOMIC_RELEASE);
 }
 
 uint16_t vdrv_add(struct vdrv *d, unsigned q, const struct vdrv_buf *b, unsigned n)
 {
 	struct vdrv_queue *vq = &d->q[q];
-	uint16_t *avail = (uint16_t *)(d->ram + ring_off(q) + AVAIL_OFF);
 	uint16_t head = vq->next_desc;
 
 	assert_true(q < VDRV_MAX_QUEUES && vq->size > 0);
@@ -221,9 +234,28 @@ uint16_t vdrv_add(struct vdrv *d, unsigned q, const struct vdrv_buf *b, unsigned
 		put_desc(d, q, idx, &b[i], flags, (uint16_t)((idx + 1) % vq->size));
 	}
 	vq->next_desc = (uint16_t)((head + n) % vq->size);
-	avail[2 + vq->avail_idx % vq->size] = head;
-	vq->avail_idx++;
-	__atomic_store_n(&avail[1], vq->avail_idx, __ATOMIC_RELEASE);
+	publish(d, q, head);
+	return head;
+}
+
+uint16_t vdrv_add_indirect(struct vdrv *d, unsigned q, uint64_t table_off, const struct vdrv_buf *b,
+			   unsigned n)
+{
+	struct vdrv_queue *vq = &d->q[q];
+	uint16_t head = vq->next_desc;
+	struct vdrv_buf table = {table_off, 16 * n, false};
+
+	assert_true(q < VDRV_MAX_QUEUES && vq->size > 0 && n > 0);
+	for (unsigned i = 0; i < n; i++) {
+		uint16_t flags = (uint16_t)((b[i].device_writes ? VIRTQ_DESC_F_WRITE : 0) |
+					    (i + 1 < n ? VIRTQ_DESC_F_NEXT : 0));
+
+		write_desc(d->ram + table_off + 16 * i, VDRV_MEM_GPA + b[i].off, b[i].len, flags,
+			   (uint16_t)(i + 1));
+	}
+	put_desc(d, q, head, &table, VIRTQ_DESC_F_INDIRECT, 0);
+	vq->next_desc = (uint16_t)((head + 1) % vq->size);
+	publish(d, q, head);
 	return head;
 }
 

@@ -131,6 +131,12 @@ void *vdrv_ptr(struct vdrv *d, uint64_t off);
 /* Make a chain of the n buffers b (descriptors taken in ring order, NEXT-linked, WRITE where
  * device_writes) available on queue q, without notifying. Returns its head. */
 uint16_t vdrv_add(struct vdrv *d, unsigned q, const struct vdrv_buf *b, unsigned n);
+/* Make available on queue q a chain of one INDIRECT descriptor whose table (n entries, written
+ * here from b, NEXT-linked, WRITE where device_writes) lies at offset table_off (16 * n bytes the
+ * caller allocated). The device takes it only with VIRTIO_RING_F_INDIRECT_DESC. Returns its head.
+ */
+uint16_t vdrv_add_indirect(struct vdrv *d, unsigned q, uint64_t table_off, const struct vdrv_buf *b,
+			   unsigned n);
 /* Notify queue q (QueueNotify; q need not exist). */
 void vdrv_kick(struct vdrv *d, unsigned q);
 /* The device's used index of queue q. */
