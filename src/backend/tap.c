@@ -72,6 +72,15 @@ int tap_open(const char *name, char *why, size_t why_len)
 
 	if (ret < 0)
 		return ret;
+	/* As root, TUNSETIFF would create a missing interface for the VM's lifetime, unconfigured
+	 * and unseen by whoever meant to set it up: refuse instead. */
+	if (if_nametoindex(name) == 0) {
+		snprintf(why, why_len,
+			 "%s: no such network interface (create the TAP first, e.g. `ip tuntap add "
+			 "dev %s mode tap`)",
+			 name, name);
+		return -ENODEV;
+	}
 	fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0) {
 		ret = -errno;

@@ -21,7 +21,8 @@
 int tap_check_name(const char *name, char *why, size_t why_len) MUST_CHECK;
 
 /*
- * Open the existing TAP interface `name`: /dev/net/tun (O_RDWR | O_NONBLOCK | O_CLOEXEC),
+ * Open the existing TAP interface `name` (-ENODEV if there is none: kiln never creates one):
+ * /dev/net/tun (O_RDWR | O_NONBLOCK | O_CLOEXEC),
  * TUNSETIFF with IFF_TAP | IFF_NO_PI | IFF_VNET_HDR (not IFF_TUN_EXCL: the interface may exist
  * already, which is the normal case), TUNSETVNETHDRSZ 12. Offloads are left off (tap_set_offload).
  * Returns the descriptor (>= 0), or -errno with one line in why naming the interface and the step

@@ -523,10 +523,11 @@ static void on_tx_rate(void *ctx)
 static uint64_t net_features(void *dev)
 {
 	struct virtio_net *n = dev;
-	uint64_t f = BIT(VIRTIO_NET_F_MAC) | BIT(VIRTIO_NET_F_STATUS) | BIT(VIRTIO_NET_F_MTU) |
-		     BIT(VIRTIO_NET_F_MRG_RXBUF);
+	uint64_t f = BIT(VIRTIO_NET_F_MAC) | BIT(VIRTIO_NET_F_STATUS) | BIT(VIRTIO_NET_F_MRG_RXBUF);
 	unsigned o = n->cfg.offloads;
 
+	if (n->cfg.mtu) /* as Firecracker: advertised only when configured */
+		f |= BIT(VIRTIO_NET_F_MTU);
 	if (!(o & NET_OFFLOAD_CSUM))
 		return f; /* every other offload needs checksum offload (§5.1.3.1) */
 	f |= BIT(VIRTIO_NET_F_CSUM) | BIT(VIRTIO_NET_F_GUEST_CSUM) | BIT(VIRTIO_NET_F_HOST_TSO4) |
@@ -810,6 +811,7 @@ static int net_add(struct vm *vm, unsigned index)
 				      .loop = vm->loop,
 				      .set_offload = tap_set_offload,
 				      .mac_set = nc->mac_set,
+				      .mtu = nc->mtu,
 				      .rx_rate = nc->rx_rate,
 				      .tx_rate = nc->tx_rate};
 	char why[TAP_WHY_MAX], name[DEVICE_NAME_MAX];

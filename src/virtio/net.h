@@ -107,7 +107,7 @@ struct virtio_net_config {
 	int (*set_offload)(int fd, unsigned flags);
 	uint8_t mac[6];
 	bool mac_set; /* else a random locally administered unicast MAC (06:xx:xx:xx:xx:xx) */
-	uint16_t mtu; /* config space mtu (VIRTIO_NET_F_MTU), 68..65535; 0: NET_MTU_DEFAULT */
+	uint16_t mtu; /* 68..65535: offered as VIRTIO_NET_F_MTU; 0: no MTU feature */
 	/* Firecracker's rate limiters: a frame costs one operation and its bytes, header included;
 	 * rx: to the guest, tx: from it. Zeroed: none. */
 	struct rate_limit_config rx_rate, tx_rate;
@@ -173,7 +173,8 @@ struct virtio_net {
 
 /*
  * Create a network device: virtio device id 1, queues receiveq (0) and transmitq (1) of
- * NET_QUEUE_SIZE, features MAC, STATUS (link up), MTU, MRG_RXBUF and the offloads cfg->offloads
+ * NET_QUEUE_SIZE, features MAC, STATUS (link up), MRG_RXBUF, MTU when cfg->mtu is set, and the
+ * offloads cfg->offloads
  * allows (CSUM, GUEST_CSUM, HOST_TSO4/6, HOST_UFO with NET_OFFLOAD_CSUM; GUEST_TSO4/6, GUEST_UFO
  * with the matching flag). The backend is added to cfg->loop edge-triggered; frames are read only
  * while the guest has posted buffers (at most one frame is read ahead of the rate limiter, into

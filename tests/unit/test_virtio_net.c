@@ -184,7 +184,7 @@ static void test_identity(void **state)
 	assert_int_equal(vdrv_queue_max(&f->d, 2), 0); /* no control queue */
 	assert_true(feat & F(VIRTIO_NET_F_MAC));
 	assert_true(feat & F(VIRTIO_NET_F_STATUS));
-	assert_true(feat & F(VIRTIO_NET_F_MTU));
+	assert_false(feat & F(VIRTIO_NET_F_MTU)); /* no MTU configured: not advertised */
 	assert_true(feat & F_MRG);
 	assert_true(feat & F(VIRTIO_RING_F_EVENT_IDX));
 	assert_true(feat & F(VIRTIO_RING_F_INDIRECT_DESC));
@@ -214,6 +214,7 @@ static void test_config_space(void **state)
 	tcfg.mac_set = true;
 	tcfg.mtu = 9000;
 	fx_recreate(f);
+	assert_true(vdrv_device_features(&f->d) & F(VIRTIO_NET_F_MTU));
 	assert_int_equal(vdrv_cfg_rd(&f->d, 0, 4), 0x33221102);
 	assert_int_equal(vdrv_cfg_rd(&f->d, 4, 2), 0x5544);
 	assert_int_equal(vdrv_cfg_rd(&f->d, 10, 2), 9000);
