@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "api/api.h"
+#include "backend/tap.h"
 #include "config/config_json.h"
 #include "config/json_field.h"
 #include "util/log.h"
@@ -243,7 +244,32 @@ static int drive_file(const struct vm_config *c, const struct req *r, char *err,
 	return i < 0 ? 0 : config_open_disk_file(&c->disks[i], err, len);
 }
 
+static int net_convert(struct vm_config *c, const struct req *r, char *err, size_t len)
+{
+	return config_json_net(c, r->param, r->body, false, err, len);
+}
+
+/* The TAP is opened now and closed again, as Firecracker opens it at PUT time: one that is
+ * missing, busy or not a TAP is a 400 now rather than at InstanceStart. */
+static int net_tap(const struct vm_config *c, const struct req *r, char *err, size_t len)
+{
+	int i = config_net_find(c, r->param);
+	char why[TAP_WHY_MAX];
+	int fd;
+
+	if (i < 0)
+		return 0;
+	fd = tap_open(c->nets[i].tap, why, sizeof(why));
+	if (fd < 0) {
+		snprintf(err, len, "Could not create the network device: %s", why);
+		return -EINVAL;
+	}
+	close(fd);
+	return 0;
+}
+
 static const struct file_resource boot_resource = {boot_convert, boot_files};
+static const struct file_resource net_resource = {net_convert, net_tap};
 static const struct file_resource drive_resource = {drive_convert, drive_file};
 
 static int h_boot_source(struct api *a, struct req *r, struct api_response *out)
@@ -329,6 +355,40 @@ static int h_drive_patch(struct api *a, struct req *r, struct api_response *out)
 				 json_object_get(r->body, "rate_limiter") ? &d->rate : NULL, &e);
 	free(c);
 	return ret < 0 ? reply_op_err(out, "PATCH /drives", ret, &e) : reply_ok(out);
+}
+
+static int h_net(struct api *a, struct req *r, struct api_response *out)
+{
+	return put_with_files(a, r, out, &net_resource);
+}
+
+/* PATCH /network-interfaces/{id} after boot (Firecracker's NetworkInterfaceUpdateConfig): the
+ * body read by the configuration's converter into a copy, then the running device takes the
+ * new rate limiters. */
+static int h_net_patch(struct api *a, struct req *r, struct api_response *out)
+{
+	struct vm_config *c = malloc(sizeof(*c));
+	struct kiln_err e = {0};
+	char err[ERR_LEN] = "";
+	const struct net_config *n;
+	int ret;
+
+	if (!c)
+		return reply_err(out, 500, "out of memory");
+	*c = *a->cfg;
+	ret = config_json_net(c, r->param, r->body, true, err, sizeof(err));
+	if (ret < 0 || !a->ops->net_update) {
+		free(c);
+		return ret < 0
+			   ? converted(ret, err, out)
+			   : reply_err(out, 400, "network-interfaces/%s: not supported", r->param);
+	}
+	n = &c->nets[config_net_find(c, r->param)];
+	ret = a->ops->net_update(
+	    a->ctx, r->param, json_object_get(r->body, "rx_rate_limiter") ? &n->rx_rate : NULL,
+	    json_object_get(r->body, "tx_rate_limiter") ? &n->tx_rate : NULL, &e);
+	free(c);
+	return ret < 0 ? reply_op_err(out, "PATCH /network-interfaces", ret, &e) : reply_ok(out);
 }
 
 static int h_entropy(struct api *a, struct req *r, struct api_response *out)
@@ -751,7 +811,7 @@ static int mmds_unavailable(struct api *a, struct api_response *out)
 {
 	if (!a->mmds)
 		return reply_err(out, 400, "MMDS: not supported by this process");
-	if (state(a) != API_NOT_STARTED && !a->mmds->created)
+	if (state(a) != API_NOT_STARTED && !a->mmds->created && !a->cfg->mmds.set)
 		return reply_err(out, 400, "MMDS error: The MMDS data store is not initialized.");
 	a->mmds->created = true;
 	return 0;
@@ -830,6 +890,8 @@ static const struct route routes[] = {
     {"GET", "/vm/config", h_vm_config, ANY_STATE, BODY_IGNORED},
     {"PUT", "/logger", h_logger, ANY_STATE, BODY_OBJECT},
     {"PUT", "/metrics", h_metrics, ANY_STATE, BODY_OBJECT},
+    {"PUT", "/network-interfaces/{}", h_net, PRE_BOOT, BODY_OBJECT},
+    {"PATCH", "/network-interfaces/{}", h_net_patch, POST_BOOT, BODY_OBJECT},
     {"PUT", "/entropy", h_entropy, PRE_BOOT, BODY_OBJECT},
     {"PUT", "/serial", h_serial, PRE_BOOT, BODY_OBJECT},
     {"PUT", "/snapshot/create", h_snapshot_create, API_PAUSED, BODY_OBJECT},
@@ -844,7 +906,7 @@ static const struct route routes[] = {
 
 /* Firecracker resources kiln does not have (yet): a clear 400 instead of a 404 or a no-op. */
 static const char *const unimplemented[] = {
-    "/balloon", "/network-interfaces", "/vsock", "/cpu-config", "/pmem", "/hotplug", NULL,
+    "/balloon", "/vsock", "/cpu-config", "/pmem", "/hotplug", NULL,
 };
 
 /* Whether path matches pattern; a "{}" segment takes one non-empty segment into param. */

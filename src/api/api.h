@@ -64,6 +64,9 @@ struct api_ops {
 	 * keep the file) and/or apply rate (NULL: keep the limiter). */
 	int (*drive_update)(void *ctx, const char *drive_id, const char *path,
 			    const struct rate_limit_config *rate, struct kiln_err *err);
+	/* PATCH /network-interfaces/{id} after boot: new rate limiters (NULL: keep that one's). */
+	int (*net_update)(void *ctx, const char *iface_id, const struct rate_limit_config *rx,
+			  const struct rate_limit_config *tx, struct kiln_err *err);
 	/* The VM's counters for a metrics line (metrics_json): a new object, NULL on ENOMEM. */
 	json_t *(*metrics)(void *ctx);
 };

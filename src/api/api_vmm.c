@@ -103,6 +103,14 @@ static int vmm_drive_patch(void *ctx, const char *drive_id, const char *path,
 	return ret < 0 ? ret : vmm_drive_update(ctx, drive_id, path, rate, err);
 }
 
+static int vmm_net_patch(void *ctx, const char *iface_id, const struct rate_limit_config *rx,
+			 const struct rate_limit_config *tx, struct kiln_err *err)
+{
+	int ret = migrating(ctx, err); /* the destination was sent the old limiters */
+
+	return ret < 0 ? ret : vmm_net_update(ctx, iface_id, rx, tx, err);
+}
+
 static json_t *vmm_metrics(void *ctx)
 {
 	struct vmm *m = ctx;
@@ -148,6 +156,7 @@ static const struct api_ops vmm_api_ops = {
     .snapshot_create = vmm_snapshot_create,
     .snapshot_load = vmm_snapshot_load,
     .drive_update = vmm_drive_patch,
+    .net_update = vmm_net_patch,
     .metrics = vmm_metrics,
     .migrate = vmm_migrate,
     .migrate_status = vmm_migrate_status,

@@ -18,6 +18,7 @@
 #include "util/err.h"
 #include "util/log.h"
 #include "virtio/blk.h"
+#include "virtio/net.h"
 
 /* A serial port on stdio: the vmm feeds it stdin. */
 static bool serial_on_stdio(const struct vm_config *c)
@@ -479,6 +480,32 @@ void vmm_destroy(struct vmm *m)
 	mmds_destroy(&m->mmds);
 	if (m->kvm.fd >= 0)
 		kvm_sys_close(&m->kvm);
+}
+
+int vmm_net_update(struct vmm *m, const char *iface_id, const struct rate_limit_config *rx,
+		   const struct rate_limit_config *tx, struct kiln_err *err)
+{
+	int i = config_net_find(&m->cfg, iface_id), ret;
+	struct virtio_net *n;
+
+	if (!m->vm)
+		return err_set(err, -EBUSY, "network-interfaces/%s: no microVM is running",
+			       iface_id);
+	if (i < 0)
+		return err_set(err, -EINVAL, "network-interfaces/%s: no such interface", iface_id);
+	n = virtio_net_find(m->vm, (unsigned)i);
+	if (!n)
+		return err_set(err, -EINVAL,
+			       "network-interfaces/%s: no virtio-net device behind it", iface_id);
+	ret = virtio_net_set_rate_limits(n, rx, tx);
+	if (ret < 0)
+		return err_set(err, ret, "network-interfaces/%s: rate limiter: %s", iface_id,
+			       strerror(-ret));
+	if (rx)
+		m->cfg.nets[i].rx_rate = *rx;
+	if (tx)
+		m->cfg.nets[i].tx_rate = *tx;
+	return 0;
 }
 
 int vmm_drive_update(struct vmm *m, const char *drive_id, const char *path,

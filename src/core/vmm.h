@@ -97,6 +97,13 @@ int vmm_snapshot(struct vmm *m, const char *snap_path, const char *mem_path, boo
 int vmm_drive_update(struct vmm *m, const char *drive_id, const char *path,
 		     const struct rate_limit_config *rate, struct kiln_err *err) MUST_CHECK;
 
+/* Give network interface `iface_id` of the running (or paused) VM new rate limiters (PATCH
+ * /network-interfaces/{id} after boot; NULL keeps a direction's); the configuration records
+ * them. -EBUSY without a VM, -EINVAL for an unknown interface, or the device's -errno; the
+ * reason is recorded in err. */
+int vmm_net_update(struct vmm *m, const char *iface_id, const struct rate_limit_config *rx,
+		   const struct rate_limit_config *tx, struct kiln_err *err) MUST_CHECK;
+
 /* --- migration destination (src/migrate/recv.c) --- */
 
 /* Build a VM for cfg (state CREATED) whose RAM is zeroed and written by nobody yet: the caller

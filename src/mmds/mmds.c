@@ -15,13 +15,26 @@
 void mmds_init(struct mmds *m, size_t limit)
 {
 	memset(m, 0, sizeof(*m));
+	pthread_mutex_init(&m->lock, NULL);
 	m->limit = limit;
+	mmds_tokens_init(&m->tokens, NULL);
 }
 
 void mmds_destroy(struct mmds *m)
 {
 	json_decref(m->data);
 	m->data = NULL;
+	pthread_mutex_destroy(&m->lock);
+}
+
+void mmds_lock(struct mmds *m)
+{
+	pthread_mutex_lock(&m->lock);
+}
+
+void mmds_unlock(struct mmds *m)
+{
+	pthread_mutex_unlock(&m->lock);
 }
 
 size_t mmds_json_size(const json_t *value)
@@ -32,12 +45,17 @@ size_t mmds_json_size(const json_t *value)
 
 int mmds_put(struct mmds *m, json_t *value)
 {
+	json_t *old;
+
 	m->created = true;
 	if (mmds_json_size(value) > m->limit)
 		return -EFBIG;
 	json_incref(value);
-	json_decref(m->data);
+	mmds_lock(m);
+	old = m->data;
 	m->data = value;
+	mmds_unlock(m);
+	json_decref(old);
 	return 0;
 }
 
@@ -75,29 +93,36 @@ static json_t *merge(json_t *target, const json_t *patch)
 	return target;
 }
 
+/* Only the main thread writes the store, so m->data read here without the lock is the current
+ * document; the lock orders the swap against readers on other threads. */
 int mmds_patch(struct mmds *m, const json_t *patch)
 {
-	json_t *next;
+	json_t *next, *old = m->data;
 
-	if (!m->data)
+	if (!old)
 		return -ENODATA;
-	next = merge(json_deep_copy(m->data), patch);
+	next = merge(json_deep_copy(old), patch);
 	if (!next)
 		return -ENOMEM;
 	if (mmds_json_size(next) > m->limit) {
 		json_decref(next);
 		return -EFBIG;
 	}
-	json_decref(m->data);
+	mmds_lock(m);
 	m->data = next;
+	mmds_unlock(m);
+	json_decref(old);
 	return 0;
 }
 
-json_t *mmds_get(const struct mmds *m)
+json_t *mmds_get(struct mmds *m)
 {
-	if (!m->data || json_is_null(m->data))
-		return json_object();
-	return json_incref(m->data);
+	json_t *v;
+
+	mmds_lock(m);
+	v = m->data && !json_is_null(m->data) ? json_incref(m->data) : NULL;
+	mmds_unlock(m);
+	return v ? v : json_object();
 }
 
 /* Open path for reading without blocking (a FIFO must not stall the event loop) and check that it

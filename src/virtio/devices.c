@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "core/vm.h"
+#include "mmds/mmds_net.h"
 #include "util/err.h"
 #include "virtio/blk.h"
 #include "virtio/console.h"
@@ -14,6 +15,7 @@
 static int (*const kinds[])(struct vm *vm) = {
     blk_board_add,
     virtio_net_board_add,
+    mmds_net_board_add, /* MMDS on the interfaces mmds-config lists: after their devices */
     virtio_console_board_add,
     virtio_rng_board_add,
 };

@@ -25,7 +25,7 @@ static json_t *J(const char *text)
 }
 
 /* m's document equals the JSON text want. */
-static void assert_doc(const struct mmds *m, const char *want)
+static void assert_doc(struct mmds *m, const char *want)
 {
 	json_t *got = mmds_get(m), *w = J(want);
 
