@@ -407,6 +407,31 @@ static int drive_patch(struct vm_config *c, const struct jres *r, const char *id
 	return ret < 0 ? ret : 0;
 }
 
+/* A keyed resource's body: its id field and fields for PUT and PATCH, and what each does. */
+struct keyed_kind {
+	const char *id_field;
+	const char *const *put_fields, *const *patch_fields;
+	int (*put)(struct vm_config *c, const struct jres *r, const char *id);
+	int (*patch)(struct vm_config *c, const struct jres *r, const char *id);
+};
+
+_Static_assert(CONFIG_DRIVE_ID_MAX == CONFIG_IFACE_ID_MAX, "one id buffer for both kinds");
+
+static int keyed_apply(struct vm_config *c, const struct jres *r, const struct keyed_arg *a,
+		       const struct keyed_kind *k)
+{
+	char id[CONFIG_IFACE_ID_MAX + 1] = "";
+	int ret = jres_check_fields(r, a->patch ? k->patch_fields : k->put_fields);
+
+	if (ret == 0)
+		ret = jf_string(r, k->id_field, JF_REQUIRED | JF_NONEMPTY, id, sizeof(id));
+	if (ret >= 0)
+		ret = id_check(r, k->id_field, id, a->path_id);
+	if (ret < 0)
+		return ret;
+	return a->patch ? k->patch(c, r, id) : k->put(c, r, id);
+}
+
 static int drive_apply(struct vm_config *c, const struct jres *r, const void *arg)
 {
 	static const char *const put_fields[] = {
@@ -414,17 +439,10 @@ static int drive_apply(struct vm_config *c, const struct jres *r, const void *ar
 	    "cache_type", "io_engine",	  "rate_limiter",   "socket",	NULL};
 	static const char *const patch_fields[] = {"drive_id", "path_on_host", "rate_limiter",
 						   NULL};
-	const struct keyed_arg *a = arg;
-	char id[CONFIG_DRIVE_ID_MAX + 1] = "";
-	int ret = jres_check_fields(r, a->patch ? patch_fields : put_fields);
+	static const struct keyed_kind kind = {"drive_id", put_fields, patch_fields, drive_put,
+					       drive_patch};
 
-	if (ret == 0)
-		ret = jf_string(r, "drive_id", JF_REQUIRED | JF_NONEMPTY, id, sizeof(id));
-	if (ret >= 0)
-		ret = id_check(r, "drive_id", id, a->path_id);
-	if (ret < 0)
-		return ret;
-	return a->patch ? drive_patch(c, r, id) : drive_put(c, r, id);
+	return keyed_apply(c, r, arg, &kind);
 }
 
 /* ---- entropy, serial ports, virtio console ---- */
@@ -628,17 +646,10 @@ static int net_apply(struct vm_config *c, const struct jres *r, const void *arg)
 						 NULL};
 	static const char *const patch_fields[] = {"iface_id", "rx_rate_limiter", "tx_rate_limiter",
 						   NULL};
-	const struct keyed_arg *a = arg;
-	char id[CONFIG_IFACE_ID_MAX + 1] = "";
-	int ret = jres_check_fields(r, a->patch ? patch_fields : put_fields);
+	static const struct keyed_kind kind = {"iface_id", put_fields, patch_fields, net_put,
+					       net_patch};
 
-	if (ret == 0)
-		ret = jf_string(r, "iface_id", JF_REQUIRED | JF_NONEMPTY, id, sizeof(id));
-	if (ret >= 0)
-		ret = id_check(r, "iface_id", id, a->path_id);
-	if (ret < 0)
-		return ret;
-	return a->patch ? net_patch(c, r, id) : net_put(c, r, id);
+	return keyed_apply(c, r, arg, &kind);
 }
 
 int config_json_net(struct vm_config *cfg, const char *iface_id, const json_t *obj, bool patch,

@@ -397,19 +397,27 @@ static unsigned tx_until_blocked(struct fx *f, unsigned frame_len, unsigned max)
 	return i;
 }
 
+/* Start the device with the smallest socket buffer the kernel allows and post 3000-byte frames
+ * until the backend is full: the frames posted (the last one held). */
+static unsigned start_blocked(struct fx *f)
+{
+	int small = 1; /* the kernel's minimum */
+
+	assert_int_equal(setsockopt(f->dev_fd, SOL_SOCKET, SO_SNDBUF, &small, sizeof(small)), 0);
+	vdrv_start(&f->d, 2, 0);
+	return tx_until_blocked(f, 3000, 12);
+}
+
 /* A full backend: EAGAIN keeps the chain, EPOLLOUT after the peer drains resumes; frames arrive
  * whole and in order, and the loop is not spun while waiting. */
 static void test_tx_backpressure(void **state)
 {
 	struct fx *f = *state;
-	int small = 1; /* the kernel's minimum */
 	uint8_t got[4096];
 	unsigned posted, seen = 0, completed = 0;
 	uint32_t id, len;
 
-	assert_int_equal(setsockopt(f->dev_fd, SOL_SOCKET, SO_SNDBUF, &small, sizeof(small)), 0);
-	vdrv_start(&f->d, 2, 0);
-	posted = tx_until_blocked(f, 3000, 12);
+	posted = start_blocked(f);
 	assert_true(f->net->tx_held);
 	assert_true(posted < 12);
 	while (vdrv_used(&f->d, TX, &id, &len))
@@ -441,13 +449,10 @@ static void test_tx_backpressure(void **state)
 static void test_tx_queue_reset_with_chain_held(void **state)
 {
 	struct fx *f = *state;
-	int small = 1;
 	uint8_t got[4096];
 	uint32_t id, len;
 
-	assert_int_equal(setsockopt(f->dev_fd, SOL_SOCKET, SO_SNDBUF, &small, sizeof(small)), 0);
-	vdrv_start(&f->d, 2, 0);
-	tx_until_blocked(f, 3000, 12);
+	start_blocked(f);
 	assert_true(f->net->tx_held);
 	vdrv_wr(&f->d, VDRV_REG_QUEUE_SEL, TX);
 	vdrv_wr(&f->d, VDRV_REG_QUEUE_READY, 0);
@@ -1095,13 +1100,10 @@ static void test_drain_delivers_held_frame(void **state)
 static void test_reset(void **state)
 {
 	struct fx *f = *state;
-	int small = 1;
 	uint8_t got[4096];
 	uint32_t id, len;
 
-	assert_int_equal(setsockopt(f->dev_fd, SOL_SOCKET, SO_SNDBUF, &small, sizeof(small)), 0);
-	vdrv_start(&f->d, 2, 0);
-	tx_until_blocked(f, 3000, 12);
+	start_blocked(f);
 	vdrv_set_status(&f->d, 0);
 	assert_false(f->net->tx_held);
 	while (peer_recv(f, got, sizeof(got)) > 0)
