@@ -1,5 +1,6 @@
 /* unix_sock.c — Unix stream socket listener and client by path (see unix_sock.h). */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -85,6 +86,28 @@ static int bind_listen(int fd, const struct sockaddr_un *a, int backlog)
 	return 0;
 }
 
+/*
+ * Listen at path, which appears only once the socket listens: clients that wait for the file to
+ * exist and then connect (Firecracker's SDKs do) are never refused. The socket is bound under a
+ * temporary name beside path, then linked to path (link(2) fails rather than replace anything
+ * that appeared there meanwhile). A path too long for the temporary name is bound directly.
+ */
+static int bind_listen_atomic(int fd, const struct sockaddr_un *a, int backlog)
+{
+	struct sockaddr_un tmp = *a;
+	int n = snprintf(tmp.sun_path, sizeof(tmp.sun_path), "%s.%d~", a->sun_path, (int)getpid());
+	int ret;
+
+	if (n < 0 || (size_t)n >= sizeof(tmp.sun_path))
+		return bind_listen(fd, a, backlog);
+	unlink(tmp.sun_path); /* a leftover of a process that had this pid */
+	ret = bind_listen(fd, &tmp, backlog);
+	if (ret == 0 && link(tmp.sun_path, a->sun_path) < 0)
+		ret = errno == EEXIST ? -EADDRINUSE : -errno;
+	unlink(tmp.sun_path);
+	return ret;
+}
+
 int unix_listen(const char *path, int backlog, int flags)
 {
 	struct sockaddr_un a;
@@ -97,7 +120,7 @@ int unix_listen(const char *path, int backlog, int flags)
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | flags, 0);
 	if (fd < 0)
 		return -errno;
-	ret = bind_listen(fd, &a, backlog);
+	ret = bind_listen_atomic(fd, &a, backlog);
 	if (ret < 0) {
 		close(fd);
 		return ret;

@@ -16,6 +16,7 @@
  *   else the -errno of the failing call (e.g. -EACCES, -ENOENT for a missing directory).
  * A socket at path that nobody listens on (connect() gets ECONNREFUSED: its server died) is
  * removed and replaced. unix_sock_strerror words these for a one-line "PATH: ..." message.
+ * path appears only once the socket listens (a client seeing the file is never refused).
  * The caller unlinks path when it stops listening.
  */
 int unix_listen(const char *path, int backlog, int flags) MUST_CHECK;

@@ -95,6 +95,26 @@ static void test_new_path(void **state)
 	close(fd);
 }
 
+/* The path appears already listening (bound under a temporary name, then linked): nothing but
+ * the socket is left in the directory. */
+static void test_appears_listening(void **state)
+{
+	struct fx *f = *state;
+	char cmd[160];
+	int fd = unix_listen(f->path, 4, 0), entries;
+	FILE *p;
+
+	assert_true(fd >= 0);
+	snprintf(cmd, sizeof(cmd), "ls -A %s | wc -l", f->dir);
+	p = popen(cmd, "r");
+	assert_non_null(p);
+	assert_int_equal(fscanf(p, "%d", &entries), 1);
+	pclose(p);
+	assert_int_equal(entries, 1); /* no temporary name left behind */
+	check_serves(fd, f->path);
+	close(fd);
+}
+
 static void test_stale_socket_replaced(void **state)
 {
 	struct fx *f = *state;
@@ -213,6 +233,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_new_path, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_appears_listening, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_stale_socket_replaced, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_bound_not_listening_is_stale, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_live_socket_refused, setup, teardown),
