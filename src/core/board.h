@@ -83,6 +83,10 @@ void board_stats(struct vm *vm, device_stat_fn fn, void *ctx);
 
 /* Wait until no device has I/O in flight (main thread, VM paused). 0 or -ETIMEDOUT (logged). */
 int board_drain(struct vm *vm) MUST_CHECK;
+/* Drain, then stop every device taking new work (on), or let them take it up again (off):
+ * around the state collection of a live migration's last phase. 0 or the drain's -errno (the
+ * devices are quiesced anyway). */
+int board_quiesce(struct vm *vm, bool on);
 
 /* Drain, then append one section per device with state. 0 or -errno. */
 int board_save(struct vm *vm, struct state_buf *b) MUST_CHECK;

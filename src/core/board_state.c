@@ -13,6 +13,14 @@ int board_drain(struct vm *vm)
 	return device_list_drain(&vm->devices, BOARD_DRAIN_MS);
 }
 
+int board_quiesce(struct vm *vm, bool on)
+{
+	int ret = on ? board_drain(vm) : 0;
+
+	device_list_quiesce(&vm->devices, on);
+	return ret;
+}
+
 int board_save(struct vm *vm, struct state_buf *b)
 {
 	int ret = board_drain(vm);

@@ -83,6 +83,13 @@ void device_list_stats(const struct device_list *l, device_stat_fn fn, void *ctx
 			l->dev[i].ops->stats(l->dev[i].obj, l->dev[i].name, fn, ctx);
 }
 
+void device_list_quiesce(const struct device_list *l, bool on)
+{
+	for (unsigned i = 0; i < l->nr; i++)
+		if (l->dev[i].ops->quiesce)
+			l->dev[i].ops->quiesce(l->dev[i].obj, on);
+}
+
 int device_list_drain(const struct device_list *l, int timeout_ms)
 {
 	int first = 0;

@@ -4,6 +4,7 @@
 #ifndef KILN_CORE_DEVICE_H
 #define KILN_CORE_DEVICE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -50,6 +51,10 @@ struct device_ops {
 	void (*reset)(void *obj);
 	/* Wait until no I/O is in flight, for at most timeout_ms: 0 or -ETIMEDOUT (logged). */
 	int (*drain)(void *obj, int timeout_ms);
+	/* on: stop taking work from queues and backends (no guest-memory or ring access until
+	 * resumed; call after drain, with the vCPUs paused); off: take it up again. For the last
+	 * phase of a live migration, whose state is collected off the main thread. */
+	void (*quiesce)(void *obj, bool on);
 	/* After every entry of a board was loaded: take up work again (queues, interrupts). */
 	void (*restored)(void *obj);
 	/* Free the device; no handler may run afterwards. */
@@ -106,6 +111,9 @@ int device_list_save(const struct device_list *l, struct state_buf *b) MUST_CHEC
  * is loaded before its device's). A missing section or a version outside the entry's range is
  * refused with a message naming the section. 0 or -EINVAL. */
 int device_list_load(const struct device_list *l, struct state_buf *b) MUST_CHECK;
+
+/* Quiesce (on) or resume (off) every device, in registration order. */
+void device_list_quiesce(const struct device_list *l, bool on);
 
 /* Call every restored hook, in registration order. */
 void device_list_restored(const struct device_list *l);

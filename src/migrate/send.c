@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/board.h"
 #include "core/vm.h"
 #include "core/vmm.h"
 #include "migrate/migrate.h"
@@ -37,6 +38,7 @@ struct migrate_src {
 	int fd;
 	bool cancel;	    /* atomic: stop as soon as possible */
 	bool paused_by_us;  /* the thread paused the VM: it resumes it on failure */
+	bool quiesced;	    /* the thread quiesced the devices: it resumes them on failure */
 	bool logging;	    /* the thread started dirty logging: it stops it at the end */
 	double t0, t_fetch; /* start, last dirty fetch (seconds) */
 	uint8_t *buf;	    /* one MEMORY frame's payload being built */
@@ -326,7 +328,11 @@ static int stop_and_copy(struct migrate_src *s, double *t_pause)
 			return ret;
 		s->paused_by_us = true;
 	}
-	ret = snapshot_save_state(s->vm, &b); /* drains virtio-blk first: its writes land now */
+	/* virtio-blk's writes land now; from here no device touches guest memory or a ring while
+	 * this thread collects their state and the last dirty pages (resumed on failure). */
+	ret = board_quiesce(s->vm, true);
+	s->quiesced = true;
+	ret = ret ? ret : snapshot_save_state(s->vm, &b);
 	if (ret == 0)
 		ret = send_pass(s, false, &dirty);
 	if (ret == 0)
@@ -403,6 +409,8 @@ static void finish(struct migrate_src *s, int ret, double t_pause)
 		s->p.downtime_ms = (t - t_pause) * 1e3;
 	}
 	pthread_mutex_unlock(&s->lock);
+	if (ret < 0 && s->quiesced)
+		(void)board_quiesce(s->vm, false);
 	if (ret < 0 && s->paused_by_us && vm_resume(s->vm) < 0)
 		log_warn("migrate: could not resume the VM");
 	if (ret < 0)
@@ -508,6 +516,7 @@ int migrate_start(struct vmm *m, const struct migrate_params *p, struct kiln_err
 	memset(&s->p, 0, sizeof(s->p));
 	s->cancel = false;
 	s->paused_by_us = false;
+	s->quiesced = false;
 	s->logging = false;
 	s->joined = true;
 	ret = prepare(s, m, p, err);

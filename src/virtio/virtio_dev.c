@@ -40,7 +40,7 @@ void virtio_dev_destroy(struct virtio_dev *vd)
 
 bool virtio_dev_live(const struct virtio_dev *vd)
 {
-	return (vd->status & VIRTIO_STATUS_DRIVER_OK) &&
+	return !vd->quiesced && (vd->status & VIRTIO_STATUS_DRIVER_OK) &&
 	       !(vd->status & (VIRTIO_STATUS_NEEDS_RESET | VIRTIO_STATUS_FAILED));
 }
 
@@ -275,6 +275,18 @@ static void entry_restored(void *obj)
 	pthread_mutex_unlock(&vd->lock);
 }
 
+/* Resuming looks at every queue: what the driver posted and the backend received meanwhile. */
+static void entry_quiesce(void *obj, bool on)
+{
+	struct virtio_dev *vd = obj;
+
+	pthread_mutex_lock(&vd->lock);
+	vd->quiesced = on;
+	for (unsigned q = 0; !on && virtio_dev_live(vd) && q < vd->ops->nr_queues; q++)
+		virtio_dev_notify(vd, q);
+	pthread_mutex_unlock(&vd->lock);
+}
+
 static void entry_destroy(void *obj)
 {
 	struct virtio_dev *vd = obj;
@@ -290,6 +302,7 @@ const struct device_ops virtio_device_ops = {
     .stats = entry_stats,
     .reset = entry_reset,
     .drain = entry_drain,
+    .quiesce = entry_quiesce,
     .restored = entry_restored,
     .destroy = entry_destroy,
 };

@@ -101,6 +101,7 @@ struct virtio_dev {
 	uint64_t driver_features; /* as written by the driver */
 	uint64_t features;	  /* negotiated: valid once FEATURES_OK is accepted */
 	uint32_t status;
+	bool quiesced; /* board_quiesce: not live until resumed */
 	uint32_t isr;
 	uint32_t config_generation;
 	struct virtq vq[VIRTIO_DEV_MAX_QUEUES];
@@ -139,7 +140,8 @@ void virtio_dev_notify(struct virtio_dev *vd, unsigned q);
 
 /* --- for devices (vd->lock held) --- */
 
-/* Whether the driver finished initialisation (DRIVER_OK) and the device is not broken. */
+/* Whether the driver finished initialisation (DRIVER_OK), the device is not broken and not
+ * quiesced (a device that is not live takes nothing from its queues). */
 bool virtio_dev_live(const struct virtio_dev *vd);
 
 /* Whether feature bit `bit` was negotiated. */

@@ -1096,6 +1096,34 @@ static void test_drain_delivers_held_frame(void **state)
 	state_buf_free(&w);
 }
 
+/* Quiesced (a live migration's last phase), the device leaves its queues and backend alone: a
+ * frame waiting in the backend is not read, one the guest transmits is not sent; resumed, both
+ * go. */
+static void test_quiesce(void **state)
+{
+	struct fx *f = *state;
+	uint8_t frame[64], got[4096];
+	uint32_t id, len;
+
+	vdrv_start(&f->d, 2, 0);
+	virtio_device_ops.quiesce(&f->net->vd, true);
+	post_rx(f, D, 1600);
+	vdrv_kick(&f->d, RX);
+	make_frame(frame, sizeof(frame), 5);
+	peer_send(f, frame, sizeof(frame));
+	send_tx(f, D + 0x1000, 100, 6);
+	vdrv_pump(&f->loop, 50);
+	assert_false(vdrv_used(&f->d, RX, &id, &len));
+	assert_false(vdrv_used(&f->d, TX, &id, &len));
+	assert_true(peer_recv(f, got, sizeof(got)) < 0); /* nothing was sent */
+	virtio_device_ops.quiesce(&f->net->vd, false);
+	vdrv_pump(&f->loop, 50);
+	assert_true(vdrv_used(&f->d, RX, &id, &len));
+	assert_int_equal(len, sizeof(frame));
+	assert_int_equal(peer_recv(f, got, sizeof(got)), 100);
+	assert_true(vdrv_used(&f->d, TX, &id, &len));
+}
+
 /* A device reset forgets what it holds; the device works after a new initialisation. */
 static void test_reset(void **state)
 {
@@ -1189,6 +1217,7 @@ int main(void)
 	    T(test_load_refusals),
 	    T(test_drain_delivers_held_frame),
 	    T(test_reset),
+	    T(test_quiesce),
 	    T(test_tap_names),
 	    T(test_tap_probe_on_socket),
 	    cmocka_unit_test(test_board_add_bad_tap),
