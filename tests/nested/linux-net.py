@@ -15,6 +15,9 @@ Scenarios:
 - rate-limit: an interface from a --config-file with a tx rate limiter (Firecracker's
   tx_rate_limiter bandwidth bucket, 256 KiB/s); the guest's 4 MiB upload must take the time the
   bucket allows, within 10 %.
+- snapshot-tcp: a guest streams numbered lines to L1 over one TCP connection; mid-stream it is
+  paused, snapshotted (API), its kiln killed and `kiln restore` resumes it in a new process on
+  the same TAP: the connection carries on and every line arrives once, in order.
 - mmds-v1, mmds-v2: MMDS on eth0 from a --config-file's mmds-config, the store filled by
   --metadata: the guest reads it over HTTP (raw requests with nc, and busybox wget): leaves as
   text, objects as key lists, JSON with Accept, 404; V2's token flow (PUT /latest/api/token,
@@ -272,6 +275,79 @@ kt sent
             f"{up.seconds} s, want {want:.2f} s")
 
 
+class Lines(threading.Thread):
+    """Accept one TCP connection on addr and collect its lines "tick N" with arrival times."""
+
+    def __init__(self, addr):
+        super().__init__(daemon=True)
+        self.sock = socket.create_server(addr, reuse_port=True)
+        self.sock.settimeout(GUEST_TIMEOUT)
+        self.ticks, self.closed = [], False
+
+    def run(self):
+        conn, _ = self.sock.accept()
+        buf = b""
+        with conn:
+            conn.settimeout(120)
+            while True:
+                try:
+                    chunk = conn.recv(4096)
+                except OSError:
+                    break
+                if not chunk:
+                    self.closed = True
+                    break
+                *done, buf = (buf + chunk).split(b"\n")
+                self.ticks += [(int(l.split()[1]), time.monotonic()) for l in done
+                               if l.startswith(b"tick ")]
+        self.sock.close()
+
+
+def scenario_snapshot(s, args, tmp):
+    """A guest streams "tick N" lines to L1 over one TCP connection; mid-stream it is paused,
+    snapshotted, its kiln killed and `kiln restore` resumes it in a new process on the same TAP:
+    the connection carries on, every tick arrives once and in order."""
+    name, count = "snapshot-tcp", 150
+    make_tap("kn6", "169.254.106.1")
+    srv = Lines(("169.254.106.1", 5006))
+    srv.start()
+    script = guest_net_setup("eth0", "169.254.106.2") + f"""
+i=0
+while [ $i -lt {count} ]; do echo "tick $i"; i=$((i + 1)); sleep 0.1; done | nc 169.254.106.1 5006
+kt streamed done
+"""
+    initrd = lg.initrd(tmp, name, script)
+    sock = os.path.join(tmp, name + ".sock")
+    g = kiln_run(args, tmp, name, initrd, ["tap=kn6"], ["--api-sock", sock])
+    deadline = time.monotonic() + GUEST_TIMEOUT
+    while len(srv.ticks) < 20 and time.monotonic() < deadline and g.proc.poll() is None:
+        time.sleep(0.2)
+    s.check(len(srv.ticks) >= 20, f"{name}: the guest streams over TCP",
+            f"{len(srv.ticks)} ticks; {g.stderr()[-300:]}")
+    snap, mem = os.path.join(tmp, name + ".snap"), os.path.join(tmp, name + ".mem")
+    st, body = kilntest.call(sock, "PATCH", "/vm", {"state": "Paused"})
+    s.equal(st, 204, f"{name}: paused ({body})")
+    st, body = kilntest.call(sock, "PUT", "/snapshot/create",
+                             {"snapshot_path": snap, "mem_file_path": mem}, timeout=120)
+    s.equal(st, 204, f"{name}: snapshot created ({body})")
+    before = len(srv.ticks)
+    g.proc.kill()
+    g.wait_exit(10)
+    r = lg.Guest(name + "-restored", [args.kiln, "restore", snap, "--mem-file", mem], tmp)
+    idx, _ = r.wait_for(r"^KT streamed ", GUEST_TIMEOUT)
+    srv.join(30)
+    r.proc.terminate()
+    r.wait_exit(20)
+    got = [n for n, _ in srv.ticks]
+    s.check(idx is not None, f"{name}: the restored guest finished its stream",
+            f"{r.text()[-300:]}; {r.stderr()[-300:]}")
+    s.check(len(got) > before, f"{name}: ticks kept coming after the restore",
+            f"{before} before, {len(got)} in all")
+    s.equal(got, list(range(count)),
+            f"{name}: every tick arrived once and in order over the one connection")
+    s.check(srv.closed, f"{name}: the connection ended with the stream (FIN), not a reset")
+
+
 METADATA = {"latest": {"meta-data": {"ami-id": "ami-kiln", "tags": {"env": "test"}}},
             "plain": "text"}
 
@@ -352,6 +428,7 @@ def scenario_mmds(s, args, tmp, version):
 
 
 SCENARIOS = {"tcp": scenario_tcp, "two-interfaces": scenario_two, "rate-limit": scenario_rate,
+             "snapshot-tcp": scenario_snapshot,
              "mmds-v1": lambda s, a, t: scenario_mmds(s, a, t, "V1"),
              "mmds-v2": lambda s, a, t: scenario_mmds(s, a, t, "V2")}
 
