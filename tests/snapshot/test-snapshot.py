@@ -20,6 +20,7 @@ Exit: 0 pass, 1 fail; no usable /dev/kvm: 77 skip, or 1 under CI=true (tests/lib
 import argparse
 import json
 import os
+import re
 import shutil
 import signal
 import struct
@@ -180,7 +181,8 @@ def test_pattern(kiln, guest, tmp):
     ok, _, b = a.snapshot(snap, mem)
     check(ok, f"snapshot of the pattern guest ({b})")
     a.kill()
-    last = max(int(l.split()[2]) for l in open(a.out) if " round " in l)
+    # whole "round N ok" lines only: kiln was killed, and its output may end in a cut line
+    last = max(int(m.group(1)) for m in re.finditer(r" round (\d+) ok", open(a.out).read()))
     r = Kiln(tmp, "pat2", [kiln, "restore", snap, "--mem-file", mem])
     r.ready()
     text = wait_output(r.out, lambda t: f"round {last + 3} ok" in t or "FAIL" in t)
