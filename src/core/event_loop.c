@@ -71,27 +71,30 @@ int event_loop_del(struct event_loop *l, int fd)
 	return 0;
 }
 
-int event_loop_run(struct event_loop *l)
+int event_loop_dispatch(struct event_loop *l, int timeout_ms)
 {
 	struct epoll_event evs[16];
+	int n = epoll_wait(l->epfd, evs, 16, timeout_ms);
+
+	if (n < 0)
+		return errno == EINTR ? 0 : -errno;
+	for (int i = 0; i < n && !l->stop; i++) {
+		struct event_handler *h = evs[i].data.ptr;
+
+		if (h->fd >= 0)
+			h->cb(h->ctx, h->fd, evs[i].events);
+	}
+	return n;
+}
+
+int event_loop_run(struct event_loop *l)
+{
+	int ret = 0;
 
 	l->stop = false;
-	while (!l->stop) {
-		int n = epoll_wait(l->epfd, evs, 16, -1);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		for (int i = 0; i < n && !l->stop; i++) {
-			struct event_handler *h = evs[i].data.ptr;
-
-			if (h->fd >= 0)
-				h->cb(h->ctx, h->fd, evs[i].events);
-		}
-	}
-	return 0;
+	while (!l->stop && ret >= 0)
+		ret = event_loop_dispatch(l, -1);
+	return ret < 0 ? ret : 0;
 }
 
 void event_loop_stop(struct event_loop *l)

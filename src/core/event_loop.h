@@ -38,6 +38,11 @@ int event_loop_del(struct event_loop *l, int fd);
 /* Dispatch events until event_loop_stop is called (from a callback). Returns 0 or -errno. */
 int event_loop_run(struct event_loop *l) MUST_CHECK;
 
+/* Wait up to timeout_ms (-1: forever, 0: not at all) for events and run their callbacks once
+ * (stopping early if one calls event_loop_stop). Returns the events seen (0 also for EINTR) or
+ * -errno. For tests and fuzzers that drive the loop step by step; event_loop_run repeats it. */
+int event_loop_dispatch(struct event_loop *l, int timeout_ms);
+
 /* Make event_loop_run return after the current dispatch round. Main thread only. */
 void event_loop_stop(struct event_loop *l);
 

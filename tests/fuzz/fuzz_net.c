@@ -194,20 +194,8 @@ static void peer_drain(struct fuzz *f)
 /* Dispatch what the loop has (a bounded number of rounds: the device must not spin). */
 static void pump(void)
 {
-	struct epoll_event evs[16];
-	int n;
-
-	for (int round = 0; round < 8; round++) {
-		n = epoll_wait(loop.epfd, evs, 16, 0);
-		if (n <= 0)
-			return;
-		for (int i = 0; i < n; i++) {
-			struct event_handler *h = evs[i].data.ptr;
-
-			if (h->fd >= 0)
-				h->cb(h->ctx, h->fd, evs[i].events);
-		}
-	}
+	for (int round = 0; round < 8 && event_loop_dispatch(&loop, 0) > 0; round++)
+		;
 }
 
 /* Save the device (transport-independent state, then its own), reset it and load it back, as a

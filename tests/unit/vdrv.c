@@ -288,18 +288,6 @@ bool vdrv_used(struct vdrv *d, unsigned q, uint32_t *id, uint32_t *len)
 
 void vdrv_pump(struct event_loop *l, int ms)
 {
-	struct epoll_event evs[16];
-	int n;
-
-	for (int wait = ms;; wait = 0) {
-		n = epoll_wait(l->epfd, evs, 16, wait);
-		if (n <= 0)
-			return;
-		for (int i = 0; i < n; i++) {
-			struct event_handler *h = evs[i].data.ptr;
-
-			if (h->fd >= 0)
-				h->cb(h->ctx, h->fd, evs[i].events);
-		}
-	}
+	for (int wait = ms; event_loop_dispatch(l, wait) > 0; wait = 0)
+		;
 }
