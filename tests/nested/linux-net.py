@@ -18,6 +18,9 @@ Scenarios:
 - snapshot-tcp: a guest streams numbered lines to L1 over one TCP connection; mid-stream it is
   paused, snapshotted (API), its kiln killed and `kiln restore` resumes it in a new process on
   the same TAP: the connection carries on and every line arrives once, in order.
+- migrate-tcp: the same stream, live-migrated (`kiln migrate send`/`receive`) from a kiln in one
+  network namespace to a kiln in another, each with a TAP of the same name, both bridged to L1
+  (a veth into L1's bridge): the connection carries on and every line arrives once, in order.
 - mmds-v1, mmds-v2: MMDS on eth0 from a --config-file's mmds-config, the store filled by
   --metadata: the guest reads it over HTTP (raw requests with nc, and busybox wget): leaves as
   text, objects as key lists, JSON with Accept, 404; V2's token flow (PUT /latest/api/token,
@@ -152,9 +155,9 @@ def guest_net_setup(dev, ip):
     return f"ip link set {dev} up\nip addr add {ip}/24 dev {dev}\n"
 
 
-def kiln_run(args, tmp, name, initrd, nets, extra=()):
+def kiln_run(args, tmp, name, initrd, nets, extra=(), wrap=()):
     kernel = lg.kiln_kernel("bzimage")
-    argv = [args.kiln, "run", "-v", "--kernel", kernel, "--initrd", initrd, "--memory", "256M",
+    argv = [*wrap, args.kiln, "run", "-v", "--kernel", kernel, "--initrd", initrd, "--memory", "256M",
             "--cmdline", "console=ttyS0 loglevel=4 panic=-1 rdinit=/init", *extra]
     for n in nets:
         argv += ["--net", n]
@@ -342,14 +345,89 @@ kt streamed done
     srv.join(30)
     r.proc.terminate()
     r.wait_exit(20)
+    stream_carried_on(s, name, srv, before, count, idx is not None, r, "the restore")
+
+
+def stream_carried_on(s, name, srv, before, count, finished, guest, event):
+    """The checks of a TCP stream that crossed `event`: `before` ticks had arrived when the
+    first kiln stopped; `guest` is the new kiln's Guest, `finished` whether it printed the end."""
     got = [n for n, _ in srv.ticks]
-    s.check(idx is not None, f"{name}: the restored guest finished its stream",
-            f"{r.text()[-300:]}; {r.stderr()[-300:]}")
-    s.check(len(got) > before, f"{name}: ticks kept coming after the restore",
+    s.check(finished, f"{name}: the guest finished its stream after {event}",
+            f"{guest.text()[-300:]}; {guest.stderr()[-300:]}")
+    s.check(len(got) > before, f"{name}: ticks kept coming after {event}",
             f"{before} before, {len(got)} in all")
     s.equal(got, list(range(count)),
             f"{name}: every tick arrived once and in order over the one connection")
     s.check(srv.closed, f"{name}: the connection ended with the stream (FIN), not a reset")
+
+
+def ns_run(ns, *cmd):
+    sh("ip", "netns", "exec", ns, *cmd)
+
+
+def make_site(ns, tap, ip):
+    """A network namespace standing for one host of a migration: in it a TAP `tap` and a veth
+    in a bridge that has `ip`; the veth's peer is in L1's bridge knbr, so both sites and L1
+    share one link-local Ethernet segment, as two hosts on one LAN do."""
+    subprocess.run(["ip", "netns", "del", ns], stderr=subprocess.DEVNULL)
+    sh("ip", "netns", "add", ns)
+    sh("ip", "link", "add", ns + "-h", "type", "veth", "peer", "name", ns + "-g")
+    sh("ip", "link", "set", ns + "-g", "netns", ns)
+    sh("ip", "link", "set", ns + "-h", "master", "knbr", "up")
+    ns_run(ns, "ip", "link", "set", "lo", "up")
+    ns_run(ns, "ip", "tuntap", "add", "dev", tap, "mode", "tap")
+    ns_run(ns, "ip", "link", "add", "br0", "type", "bridge")
+    for dev in (tap, ns + "-g"):
+        ns_run(ns, "ip", "link", "set", dev, "master", "br0", "up")
+    ns_run(ns, "ip", "addr", "add", f"{ip}/24", "dev", "br0")
+    ns_run(ns, "ip", "link", "set", "br0", "up")
+
+
+def scenario_migrate(s, args, tmp):
+    """Live migration of a guest streaming "tick N" lines to L1 over one TCP connection, from a
+    kiln in one network namespace to a kiln in another, each with its own TAP of the same name
+    (the destination opens the TAP the stream names), both bridged to L1: the connection
+    carries on and every tick arrives once, in order."""
+    name, count, port = "migrate-tcp", 150, 5107
+    subprocess.run(["ip", "link", "del", "knbr"], stderr=subprocess.DEVNULL)
+    sh("ip", "link", "add", "knbr", "type", "bridge")
+    sh("ip", "addr", "add", "169.254.107.1/24", "dev", "knbr")
+    sh("ip", "link", "set", "knbr", "up")
+    make_site("kma", "kn7", "169.254.107.10")
+    make_site("kmb", "kn7", "169.254.107.20")
+    srv = Lines(("169.254.107.1", 5007))
+    srv.start()
+    script = guest_net_setup("eth0", "169.254.107.2") + f"""
+i=0
+while [ $i -lt {count} ]; do echo "tick $i"; i=$((i + 1)); sleep 0.1; done | nc 169.254.107.1 5007
+kt streamed done
+"""
+    initrd = lg.initrd(tmp, name, script)
+    sock = os.path.join(tmp, name + ".sock")
+    dst = lg.Guest(name + "-dst", ["ip", "netns", "exec", "kmb", args.kiln, "migrate",
+                                   "receive", "--listen", f"169.254.107.20:{port}"], tmp)
+    g = kiln_run(args, tmp, name, initrd, ["tap=kn7"], ["--api-sock", sock],
+                 wrap=["ip", "netns", "exec", "kma"])
+    deadline = time.monotonic() + GUEST_TIMEOUT
+    while len(srv.ticks) < 20 and time.monotonic() < deadline and g.proc.poll() is None:
+        time.sleep(0.2)
+    s.check(len(srv.ticks) >= 20, f"{name}: the guest streams over TCP",
+            f"{len(srv.ticks)} ticks; {g.stderr()[-300:]}")
+    p = subprocess.run([args.kiln, "migrate", "send", "--sock", sock, "--to",
+                        f"169.254.107.20:{port}"], stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, text=True, timeout=GUEST_TIMEOUT)
+    print(p.stdout, flush=True)
+    before = len(srv.ticks)
+    s.equal(p.returncode, 0, f"{name}: kiln migrate send succeeds")
+    s.equal(g.wait_exit(60), 0, f"{name}: the source exits 0 after the migration")
+    idx, _ = dst.wait_for(r"^KT streamed ", GUEST_TIMEOUT)
+    srv.join(30)
+    dst.proc.terminate()
+    dst.wait_exit(20)
+    stream_carried_on(s, name, srv, before, count, idx is not None, dst, "the live migration")
+    for ns in ("kma", "kmb"):
+        subprocess.run(["ip", "netns", "del", ns], stderr=subprocess.DEVNULL)
+    subprocess.run(["ip", "link", "del", "knbr"], stderr=subprocess.DEVNULL)
 
 
 METADATA = {"latest": {"meta-data": {"ami-id": "ami-kiln", "tags": {"env": "test"}}},
@@ -432,7 +510,7 @@ def scenario_mmds(s, args, tmp, version):
 
 
 SCENARIOS = {"tcp": scenario_tcp, "two-interfaces": scenario_two, "rate-limit": scenario_rate,
-             "snapshot-tcp": scenario_snapshot,
+             "snapshot-tcp": scenario_snapshot, "migrate-tcp": scenario_migrate,
              "mmds-v1": lambda s, a, t: scenario_mmds(s, a, t, "V1"),
              "mmds-v2": lambda s, a, t: scenario_mmds(s, a, t, "V2")}
 
