@@ -29,7 +29,6 @@ Scenarios:
 """
 import argparse
 import hashlib
-import http.server
 import json
 import os
 import socket
@@ -41,6 +40,9 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import kilntest  # noqa: E402
+import nettest  # noqa: E402
+from nettest import (Download, Upload, guest_net_setup, make_tap, sh,  # noqa: E402
+                     tap_counters)
 import linuxguest as lg  # noqa: E402
 
 # A guest's whole part of a scenario (boot included) ends well within this (the longest, tcp's
@@ -48,92 +50,8 @@ import linuxguest as lg  # noqa: E402
 # the scenario fails and runs once more instead of eating the batch's time limit (a CI run lost
 # the batch that way to a 600 s wait).
 GUEST_TIMEOUT = 180
-MIB = 1 << 20
-BLOB = 4 * MIB  # the guest uploads this random file, over and over
-
-
-def sh(*cmd):
-    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
-
-
-def make_tap(name, host_ip):
-    """A TAP device in L1 with host_ip/24 on it, up (created fresh)."""
-    subprocess.run(["ip", "link", "del", name], stdout=subprocess.DEVNULL,
-                   stderr=subprocess.DEVNULL)
-    sh("ip", "tuntap", "add", "dev", name, "mode", "tap")
-    sh("ip", "addr", "add", f"{host_ip}/24", "dev", name)
-    sh("ip", "link", "set", name, "up")
-
-
-def tap_counters(name):
-    base = f"/sys/class/net/{name}/statistics/"
-    with open(base + "rx_packets") as r, open(base + "tx_packets") as t:
-        return int(r.read()), int(t.read())
-
-
-def pattern(n):
-    """n bytes of a non-repeating test pattern, in 1 MiB chunks: a random block rotated by the
-    chunk's index (cheap to make, and a misplaced or reordered chunk changes the hash)."""
-    block = os.urandom(MIB)
-    for i in range(n // MIB):
-        k = (i * 4099) % MIB
-        yield block[k:] + block[:k]
-
-
-class Upload(threading.Thread):
-    """Accept one TCP connection on addr and read exactly `size` bytes: the hash and the time."""
-
-    def __init__(self, addr, size):
-        super().__init__(daemon=True)
-        self.sock = socket.create_server(addr, reuse_port=True)
-        self.sock.settimeout(GUEST_TIMEOUT)
-        self.size, self.digest, self.seconds, self.got = size, None, None, 0
-
-    def run(self):
-        conn, _ = self.sock.accept()
-        h, start = hashlib.md5(), time.monotonic()
-        with conn:
-            conn.settimeout(60)
-            while self.got < self.size:
-                chunk = conn.recv(min(1 << 18, self.size - self.got))
-                if not chunk:
-                    break
-                h.update(chunk)
-                self.got += len(chunk)
-        self.seconds = time.monotonic() - start
-        self.digest = h.hexdigest()
-        self.sock.close()
-
-
-class Download(threading.Thread):
-    """Serve `size` bytes of pattern() at http://addr/blob once: the hash of what was sent."""
-
-    def __init__(self, addr, size):
-        super().__init__(daemon=True)
-        outer = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self):  # noqa: N802 (the stdlib's name)
-                self.send_response(200)
-                self.send_header("Content-Length", str(size))
-                self.end_headers()
-                h, start = hashlib.md5(), time.monotonic()
-                for chunk in pattern(size):
-                    h.update(chunk)
-                    self.wfile.write(chunk)
-                outer.seconds = time.monotonic() - start
-                outer.digest = h.hexdigest()
-
-            def log_message(self, *a):
-                pass
-
-        self.server = http.server.HTTPServer(addr, Handler)
-        self.digest, self.seconds = None, None
-
-    def run(self):
-        self.server.timeout = GUEST_TIMEOUT
-        self.server.handle_request()
-        self.server.server_close()
+MIB = nettest.MIB
+BLOB = nettest.BLOB
 
 
 def dump_counters(sock, tag):
@@ -149,10 +67,6 @@ def dump_counters(sock, tag):
         print(f"{tag}: kiln's counters: {last}", flush=True)
     except (OSError, ValueError, IndexError) as e:
         print(f"{tag}: no counters from kiln: {e}", flush=True)
-
-
-def guest_net_setup(dev, ip):
-    return f"ip link set {dev} up\nip addr add {ip}/24 dev {dev}\n"
 
 
 def kiln_run(args, tmp, name, initrd, nets, extra=(), wrap=()):
@@ -178,6 +92,7 @@ if ping -c 3 -W 5 169.254.100.1 >/dev/null 2>&1; then kt ping ok; else kt ping f
 kt down "$(wget -q -O - http://169.254.100.1:5002/blob | md5sum | cut -d' ' -f1)"
 i=0
 while [ $i -lt {size // BLOB} ]; do cat /blob; i=$((i + 1)); done | nc 169.254.100.1 5001
+sent 169.254.100.1:5001
 kt up sent
 """ + lg.REPORT_KERNEL_ERRORS
     blob = os.path.join(tmp, "blob")
@@ -250,6 +165,7 @@ def scenario_rate(s, args, tmp):
     up.start()
     script = guest_net_setup("eth0", "169.254.103.2") + f"""
 dd if=/dev/zero bs=65536 count={size // 65536} 2>/dev/null | nc 169.254.103.1 5003
+sent 169.254.103.1:5003
 kt sent
 """
     initrd = lg.initrd(tmp, "rate", script)
@@ -293,6 +209,7 @@ class Lines(threading.Thread):
 
     def run(self):
         conn, _ = self.sock.accept()
+        self.sock.close()  # as nettest.Upload does
         buf = b""
         with conn:
             conn.settimeout(120)
@@ -307,7 +224,6 @@ class Lines(threading.Thread):
                 *done, buf = (buf + chunk).split(b"\n")
                 self.ticks += [(int(l.split()[1]), time.monotonic()) for l in done
                                if l.startswith(b"tick ")]
-        self.sock.close()
 
 
 def scenario_snapshot(s, args, tmp):
@@ -321,6 +237,7 @@ def scenario_snapshot(s, args, tmp):
     script = guest_net_setup("eth0", "169.254.106.2") + f"""
 i=0
 while [ $i -lt {count} ]; do echo "tick $i"; i=$((i + 1)); sleep 0.1; done | nc 169.254.106.1 5006
+sent 169.254.106.1:5006
 kt streamed done
 """
     initrd = lg.initrd(tmp, name, script)
@@ -400,6 +317,7 @@ def scenario_migrate(s, args, tmp):
     script = guest_net_setup("eth0", "169.254.107.2") + f"""
 i=0
 while [ $i -lt {count} ]; do echo "tick $i"; i=$((i + 1)); sleep 0.1; done | nc 169.254.107.1 5007
+sent 169.254.107.1:5007
 kt streamed done
 """
     initrd = lg.initrd(tmp, name, script)
