@@ -11,6 +11,12 @@ read-only (`,ro,id=ro-data`). The guest writes 1 MiB derived from a random token
 debugfs and compares every byte. The guest also reports both disks' serials
 (/sys/block/vdX/serial = the id=), that the read-only disk is read-only and refuses a write, and
 the read-only disk's contents; the host checks that disk is unchanged.
+
+drive-patch: Firecracker's post-boot drive update, as Kata Containers attaches a container's disk:
+a guest (initramfs) has a 4 MiB drive `scratch`; while it runs, `PATCH /drives/scratch` with a
+path that does not exist is a 400 and changes nothing, then one naming a 6 MiB file swaps the
+backing file: the guest's kernel sees the new size (a config-change interrupt) and reads the new
+file's bytes.
 """
 import argparse
 import hashlib
@@ -21,6 +27,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import kilntest  # noqa: E402
 import linuxguest as lg  # noqa: E402
 
 SCENARIO = r"""
@@ -39,6 +46,53 @@ else
 fi
 kt vdb "$(sha256sum < /dev/vdb | cut -d' ' -f1)"
 """ + lg.REPORT_KERNEL_ERRORS
+
+# The drive-patch guest: vda's size and hash, then wait (up to 120 s) for the size to change, drop
+# the old blocks from the page cache, and report the new size and hash.
+PATCH_SCENARIO = r"""
+size() { cat /sys/block/vda/size; }
+kt before "$(size) $(sha256sum < /dev/vda | cut -d' ' -f1)"
+old=$(size)
+i=0
+while [ "$(size)" = "$old" ] && [ $i -lt 1200 ]; do sleep 0.1; i=$((i + 1)); done
+blockdev --flushbufs /dev/vda
+kt after "$(size) $(sha256sum < /dev/vda | cut -d' ' -f1)"
+""" + lg.REPORT_KERNEL_ERRORS
+
+
+def random_file(path, size):
+    """A file of `size` random bytes; returns its sha256."""
+    data = os.urandom(size)
+    with open(path, "wb") as f:
+        f.write(data)
+    return hashlib.sha256(data).hexdigest()
+
+
+def drive_patch(s, kiln, kernel, tmp):
+    old, new = os.path.join(tmp, "old.img"), os.path.join(tmp, "new.img")
+    old_sum, new_sum = random_file(old, 4 << 20), random_file(new, 6 << 20)
+    sock = os.path.join(tmp, "patch.sock")
+    g = lg.Guest("drive-patch", [kiln, "run", "--kernel", kernel, "--memory", "256M",
+                                 "--initrd", lg.initrd(tmp, "patch", PATCH_SCENARIO),
+                                 "--disk", f"{old},id=scratch", "--api-sock", sock,
+                                 "--cmdline", "console=ttyS0 loglevel=4 panic=-1 rdinit=/init"],
+                 tmp)
+    g.wait_for(r"^KT before ", 120)
+    s.equal(g.report("before"), f"{(4 << 20) // 512} {old_sum}",
+            "drive-patch: the guest reads the first file (size in sectors, sha256)")
+    st, body = kilntest.call(sock, "PATCH", "/drives/scratch",
+                             {"drive_id": "scratch", "path_on_host": old + ".missing"})
+    s.check(st == 400 and "missing" in str(body),
+            "drive-patch: a PATCH naming a missing file is a 400 that names it", f"{st} {body}")
+    st, body = kilntest.call(sock, "PATCH", "/drives/scratch",
+                             {"drive_id": "scratch", "path_on_host": new})
+    s.equal(st, 204, f"drive-patch: PATCH /drives/scratch with the new file ({body})")
+    status = g.wait_exit(180)
+    s.check(status == 0, "drive-patch: kiln exits 0 after the guest powers off",
+            f"status {status}; {g.stderr()[-400:]}")
+    s.equal(g.report("after"), f"{(6 << 20) // 512} {new_sum}",
+            "drive-patch: the guest sees the new size and reads the new file")
+    s.equal(lg.kernel_errors(g), [], "drive-patch: no kernel errors")
 
 
 def main():
@@ -87,6 +141,7 @@ def main():
         s.equal(lg.kernel_errors(g), [], "root-ext4: no kernel errors")
 
     s.scenario("root-ext4", root_ext4)
+    s.scenario("drive-patch", lambda: drive_patch(s, args.kiln, kernel, tmp))
     s.finish()
 
 
