@@ -226,28 +226,39 @@ class Lines(threading.Thread):
                                if l.startswith(b"tick ")]
 
 
+def stream_setup(tmp, name, count, net, port):
+    """A Lines server on L1 at {net}.1:port and the initrd of a guest ({net}.2 on eth0) that
+    streams `count` "tick N" lines to it over one TCP connection, one every 100 ms."""
+    srv = Lines((f"{net}.1", port))
+    srv.start()
+    script = guest_net_setup("eth0", f"{net}.2") + f"""
+i=0
+while [ $i -lt {count} ]; do echo "tick $i"; i=$((i + 1)); sleep 0.1; done | nc {net}.1 {port}
+sent {net}.1:{port}
+kt streamed done
+"""
+    return srv, lg.initrd(tmp, name, script)
+
+
+def stream_started(s, name, srv, g):
+    """Wait (GUEST_TIMEOUT at most) until 20 ticks arrived from guest g; a check."""
+    deadline = time.monotonic() + GUEST_TIMEOUT
+    while len(srv.ticks) < 20 and time.monotonic() < deadline and g.proc.poll() is None:
+        time.sleep(0.2)
+    s.check(len(srv.ticks) >= 20, f"{name}: the guest streams over TCP",
+            f"{len(srv.ticks)} ticks; {g.stderr()[-300:]}")
+
+
 def scenario_snapshot(s, args, tmp):
     """A guest streams "tick N" lines to L1 over one TCP connection; mid-stream it is paused,
     snapshotted, its kiln killed and `kiln restore` resumes it in a new process on the same TAP:
     the connection carries on, every tick arrives once and in order."""
     name, count = "snapshot-tcp", 150
     make_tap("kn6", "169.254.106.1")
-    srv = Lines(("169.254.106.1", 5006))
-    srv.start()
-    script = guest_net_setup("eth0", "169.254.106.2") + f"""
-i=0
-while [ $i -lt {count} ]; do echo "tick $i"; i=$((i + 1)); sleep 0.1; done | nc 169.254.106.1 5006
-sent 169.254.106.1:5006
-kt streamed done
-"""
-    initrd = lg.initrd(tmp, name, script)
+    srv, initrd = stream_setup(tmp, name, count, "169.254.106", 5006)
     sock = os.path.join(tmp, name + ".sock")
     g = kiln_run(args, tmp, name, initrd, ["tap=kn6"], ["--api-sock", sock])
-    deadline = time.monotonic() + GUEST_TIMEOUT
-    while len(srv.ticks) < 20 and time.monotonic() < deadline and g.proc.poll() is None:
-        time.sleep(0.2)
-    s.check(len(srv.ticks) >= 20, f"{name}: the guest streams over TCP",
-            f"{len(srv.ticks)} ticks; {g.stderr()[-300:]}")
+    stream_started(s, name, srv, g)
     snap, mem = os.path.join(tmp, name + ".snap"), os.path.join(tmp, name + ".mem")
     st, body = kilntest.call(sock, "PATCH", "/vm", {"state": "Paused"})
     s.equal(st, 204, f"{name}: paused ({body})")
@@ -312,25 +323,13 @@ def scenario_migrate(s, args, tmp):
     sh("ip", "link", "set", "knbr", "up")
     make_site("kma", "kn7", "169.254.107.10")
     make_site("kmb", "kn7", "169.254.107.20")
-    srv = Lines(("169.254.107.1", 5007))
-    srv.start()
-    script = guest_net_setup("eth0", "169.254.107.2") + f"""
-i=0
-while [ $i -lt {count} ]; do echo "tick $i"; i=$((i + 1)); sleep 0.1; done | nc 169.254.107.1 5007
-sent 169.254.107.1:5007
-kt streamed done
-"""
-    initrd = lg.initrd(tmp, name, script)
+    srv, initrd = stream_setup(tmp, name, count, "169.254.107", 5007)
     sock = os.path.join(tmp, name + ".sock")
     dst = lg.Guest(name + "-dst", ["ip", "netns", "exec", "kmb", args.kiln, "migrate",
                                    "receive", "--listen", f"169.254.107.20:{port}"], tmp)
     g = kiln_run(args, tmp, name, initrd, ["tap=kn7"], ["--api-sock", sock],
                  wrap=["ip", "netns", "exec", "kma"])
-    deadline = time.monotonic() + GUEST_TIMEOUT
-    while len(srv.ticks) < 20 and time.monotonic() < deadline and g.proc.poll() is None:
-        time.sleep(0.2)
-    s.check(len(srv.ticks) >= 20, f"{name}: the guest streams over TCP",
-            f"{len(srv.ticks)} ticks; {g.stderr()[-300:]}")
+    stream_started(s, name, srv, g)
     p = subprocess.run([args.kiln, "migrate", "send", "--sock", sock, "--to",
                         f"169.254.107.20:{port}"], stdout=subprocess.PIPE,
                        stderr=subprocess.STDOUT, text=True, timeout=GUEST_TIMEOUT)
