@@ -435,9 +435,13 @@ static int rx_from_backend(struct virtio_net *n, bool *used)
 		return 0;
 	if ((uint64_t)r > n->rxb.space || r < NET_HDR_LEN) {
 		n->stats.rx_dropped++; /* the chains stay for the next frame */
-		log_warn_ratelimited(&n->vd.rl,
-				     "virtio-net: dropped a %zd-byte frame (%llu bytes of buffers)",
-				     r, (unsigned long long)n->rxb.space);
+		if (r < NET_HDR_LEN)
+			log_warn_ratelimited(&n->vd.rl, "virtio-net: dropped a %zd-byte frame", r);
+		else /* r counts the probe byte: how much longer the frame was is unknown */
+			log_warn_ratelimited(&n->vd.rl,
+					     "virtio-net: dropped a frame longer than its %llu "
+					     "bytes of buffers",
+					     (unsigned long long)n->rxb.space);
 		return 1;
 	}
 	rx_place(n, (uint32_t)r);
