@@ -103,31 +103,55 @@ static void on_timer(void *ctx, int fd, uint32_t events)
 	rl->on_ready(rl->ctx);
 }
 
-int rate_limiter_init(struct rate_limiter *rl, const struct rate_limit_config *cfg,
-		      struct event_loop *loop, void (*on_ready)(void *ctx), void *ctx)
+/* Give rl its timer on its loop (once, the first time a limit is set). 0 or -errno. */
+static int add_timer(struct rate_limiter *rl)
 {
-	uint64_t now = now_ns();
 	int ret;
 
-	memset(rl, 0, sizeof(*rl));
-	rl->timer_fd = -1;
-	token_bucket_init(&rl->bw, &cfg->bandwidth, now);
-	token_bucket_init(&rl->ops, &cfg->ops, now);
-	rl->active = rate_limit_active(cfg);
-	if (!rl->active || !loop)
+	if (rl->timer_fd >= 0 || !rl->loop)
 		return 0;
 	rl->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
 	if (rl->timer_fd < 0)
 		return -errno;
-	rl->loop = loop;
-	rl->on_ready = on_ready;
-	rl->ctx = ctx;
-	ret = event_loop_add(loop, rl->timer_fd, EPOLLIN, on_timer, rl);
+	ret = event_loop_add(rl->loop, rl->timer_fd, EPOLLIN, on_timer, rl);
 	if (ret < 0) {
 		close(rl->timer_fd);
 		rl->timer_fd = -1;
 	}
 	return ret;
+}
+
+int rate_limiter_init(struct rate_limiter *rl, const struct rate_limit_config *cfg,
+		      struct event_loop *loop, void (*on_ready)(void *ctx), void *ctx)
+{
+	memset(rl, 0, sizeof(*rl));
+	rl->timer_fd = -1;
+	rl->loop = loop;
+	rl->on_ready = on_ready;
+	rl->ctx = ctx;
+	return rate_limiter_update(rl, cfg);
+}
+
+int rate_limiter_reserve(struct rate_limiter *rl, const struct rate_limit_config *cfg)
+{
+	return rate_limit_active(cfg) ? add_timer(rl) : 0;
+}
+
+int rate_limiter_update(struct rate_limiter *rl, const struct rate_limit_config *cfg)
+{
+	static const struct itimerspec off = {0};
+	uint64_t now = now_ns();
+	bool active = rate_limit_active(cfg);
+	int ret = rate_limiter_reserve(rl, cfg);
+
+	if (ret < 0)
+		return ret;
+	token_bucket_init(&rl->bw, &cfg->bandwidth, now);
+	token_bucket_init(&rl->ops, &cfg->ops, now);
+	rl->active = active;
+	if (rl->timer_fd >= 0)
+		(void)timerfd_settime(rl->timer_fd, 0, &off, NULL);
+	return 0;
 }
 
 /* Wake the device after ns (at least 1 ms, so a refill is not chased in a busy loop). */

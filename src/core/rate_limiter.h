@@ -39,7 +39,7 @@ uint64_t token_bucket_wait_ns(struct token_bucket *b, uint64_t n, uint64_t now_n
 struct rate_limiter {
 	struct token_bucket bw, ops;
 	bool active;
-	int timer_fd; /* -1 while inactive or without a loop */
+	int timer_fd; /* -1 until limits are first set, or without a loop */
 	struct event_loop *loop;
 	void (*on_ready)(void *ctx); /* the timer fired: try the blocked request again */
 	void *ctx;
@@ -47,12 +47,26 @@ struct rate_limiter {
 };
 
 /*
- * Set up rl for cfg. With limits, a timerfd is added to loop, and on_ready(ctx) runs on the loop
- * when a request that was refused may go (the caller takes its lock there). Without limits
- * nothing is allocated and every request passes. 0 or -errno.
+ * Set up rl for cfg. With limits (now, or later through rate_limiter_update), a timerfd is added
+ * to loop, and on_ready(ctx) runs on the loop when a request that was refused may go (the caller
+ * takes its lock there); the timer holds rl's address, so rl must not move until
+ * rate_limiter_destroy. Without limits nothing is allocated and every request passes. 0 or
+ * -errno.
  */
 int rate_limiter_init(struct rate_limiter *rl, const struct rate_limit_config *cfg,
 		      struct event_loop *loop, void (*on_ready)(void *ctx), void *ctx) MUST_CHECK;
+
+/*
+ * Give rl (set up by rate_limiter_init, at the same address ever since: its timer's callback
+ * holds that address) the limits of cfg, both buckets full, in place; a request waiting on the
+ * old limits is retried when the caller next tries (the timer is disarmed). The caller holds the
+ * lock rate_limiter_consume runs under. 0, or -errno (no timer could be made: rl unchanged).
+ */
+int rate_limiter_update(struct rate_limiter *rl, const struct rate_limit_config *cfg) MUST_CHECK;
+
+/* Make what rate_limiter_update(rl, cfg) needs (the timer, the first time limits are set), so
+ * that it then cannot fail: for callers updating several limiters at once. 0 or -errno. */
+int rate_limiter_reserve(struct rate_limiter *rl, const struct rate_limit_config *cfg) MUST_CHECK;
 
 /* Take one operation and `bytes` bytes, or neither: true if the request may go now; false and the
  * timer armed for when it may (the request must be retried from on_ready). */

@@ -490,17 +490,14 @@ static void on_rate_ready(void *ctx)
 
 int blk_set_rate_limit(struct blk *b, const struct rate_limit_config *rate)
 {
-	struct rate_limiter nrl;
-	int ret = rate_limiter_init(&nrl, rate, b->events, on_rate_ready, b);
+	int ret;
 
-	if (ret < 0)
-		return ret;
 	pthread_mutex_lock(&b->vd.lock);
-	rate_limiter_destroy(&b->rl);
-	b->rl = nrl;
+	ret = rate_limiter_update(&b->rl, rate);
 	pthread_mutex_unlock(&b->vd.lock);
-	on_rate_ready(b);
-	return 0;
+	if (ret == 0)
+		on_rate_ready(b);
+	return ret;
 }
 
 /* io_uring completions are waiting (main loop). */

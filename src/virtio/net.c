@@ -876,39 +876,24 @@ void virtio_net_rx_kick(struct virtio_net *n)
 	pthread_mutex_unlock(&n->vd.lock);
 }
 
-/* Set up *nrl for rate (NULL: none wanted). */
-static int limiter_new(struct virtio_net *n, struct rate_limiter *nrl,
-		       const struct rate_limit_config *rate, void (*on_ready)(void *))
-{
-	nrl->timer_fd = -1;
-	return rate ? rate_limiter_init(nrl, rate, n->cfg.loop, on_ready, n) : 0;
-}
-
 int virtio_net_set_rate_limits(struct virtio_net *n, const struct rate_limit_config *rx,
 			       const struct rate_limit_config *tx)
 {
-	struct rate_limiter nrx, ntx;
-	int ret = limiter_new(n, &nrx, rx, on_rx_rate);
+	int ret = 0;
 
-	if (ret == 0)
-		ret = limiter_new(n, &ntx, tx, on_tx_rate);
-	if (ret < 0) {
-		rate_limiter_destroy(&nrx);
-		return ret;
-	}
 	pthread_mutex_lock(&n->vd.lock);
-	if (rx) {
-		rate_limiter_destroy(&n->rx_rl);
-		n->rx_rl = nrx;
-	}
-	if (tx) {
-		rate_limiter_destroy(&n->tx_rl);
-		n->tx_rl = ntx;
-	}
+	if (rx)
+		ret = rate_limiter_reserve(&n->rx_rl, rx);
+	if (tx && ret == 0)
+		ret = rate_limiter_reserve(&n->tx_rl, tx);
+	if (rx && ret == 0)
+		ret = rate_limiter_update(&n->rx_rl, rx);
+	if (tx && ret == 0)
+		ret = rate_limiter_update(&n->tx_rl, tx); /* reserved: cannot fail */
 	tx_pump(n);
 	rx_pump(n);
 	pthread_mutex_unlock(&n->vd.lock);
-	return 0;
+	return ret;
 }
 
 void virtio_net_mac(struct virtio_net *n, uint8_t mac[6])

@@ -14,7 +14,8 @@ Scenarios:
   and each TAP's counters on L1 show the traffic went through it.
 - rate-limit: an interface from a --config-file with a tx rate limiter (Firecracker's
   tx_rate_limiter bandwidth bucket, 256 KiB/s); the guest's 4 MiB upload must take the time the
-  bucket allows, within 10 %.
+  bucket allows, within 10 %; then PATCH /network-interfaces/eth0 after boot doubles the rate
+  and a second upload takes the new bucket's time.
 - snapshot-tcp: a guest streams numbered lines to L1 over one TCP connection; mid-stream it is
   paused, snapshotted (API), its kiln killed and `kiln restore` resumes it in a new process on
   the same TAP: the connection carries on and every line arrives once, in order.
@@ -156,17 +157,52 @@ kt macs "$(cat /sys/class/net/eth0/address) $(cat /sys/class/net/eth1/address)"
             f"{macs}")
 
 
+def upload_time(s, what, up, size, bucket, rate):
+    """Check that upload `up` of `size` bytes took the time a tx bucket of `bucket` bytes
+    refilled at `rate` bytes/s allows (it starts full), within 10 %."""
+    s.equal(up.got, size, f"rate-limit: {what}: the whole upload arrives")
+    want = (size - bucket) / rate
+    if up.seconds:
+        print(f"rate-limit: {what}: {size // MIB} MiB in {up.seconds:.2f} s, the bucket allows "
+              f"{want:.2f} s", flush=True)
+    s.check(up.seconds is not None and abs(up.seconds - want) <= 0.1 * want,
+            f"rate-limit: {what}: the upload takes the time the tx bucket allows (within 10 %)",
+            f"{up.seconds} s, want {want:.2f} s")
+
+
+def gate(addr):
+    """Listen on addr and accept (then close) one connection, in a thread: the guest waits
+    until it can connect, i.e. until L1 opened the gate."""
+    srv = socket.create_server(addr, reuse_port=True)
+    srv.settimeout(GUEST_TIMEOUT)
+
+    def run():
+        try:
+            srv.accept()[0].close()
+        finally:
+            srv.close()
+    threading.Thread(target=run, daemon=True).start()
+
+
 def scenario_rate(s, args, tmp):
     """tx limited to 256 KiB/s (a bucket of 128 KiB refilled every 500 ms), a 4 MiB upload: the
-    guest of the emulated L1 sends unlimited at 1.3-1.8 MiB/s, so the limiter sets the pace."""
+    guest of the emulated L1 sends unlimited at 1.3-1.8 MiB/s, so the limiter sets the pace.
+    Then PATCH /network-interfaces/eth0 (after boot) makes it 512 KiB/s (128 KiB every 250 ms)
+    and a second 4 MiB upload takes the new bucket's time."""
     size, bucket, rate = 4 * MIB, 128 << 10, 256 << 10
-    make_tap("kn3", "169.254.103.1")
-    up = Upload(("169.254.103.1", 5003), size)
+    host = "169.254.103.1"
+    make_tap("kn3", host)
+    up = Upload((host, 5003), size)
     up.start()
     script = guest_net_setup("eth0", "169.254.103.2") + f"""
-dd if=/dev/zero bs=65536 count={size // 65536} 2>/dev/null | nc 169.254.103.1 5003
-sent 169.254.103.1:5003
+dd if=/dev/zero bs=65536 count={size // 65536} 2>/dev/null | nc {host} 5003
+sent {host}:5003
 kt sent
+i=0
+until echo | nc {host} 5004 >/dev/null 2>&1 || [ $i -ge 600 ]; do sleep 0.2; i=$((i + 1)); done
+dd if=/dev/zero bs=65536 count={size // 65536} 2>/dev/null | nc {host} 5005
+sent {host}:5005
+kt sent2
 """
     initrd = lg.initrd(tmp, "rate", script)
     doc = {"boot-source": {"kernel_image_path": lg.kiln_kernel("bzimage"),
@@ -185,17 +221,18 @@ kt sent
     up.join(GUEST_TIMEOUT)
     if up.got != size:
         dump_counters(sock, "rate-limit")
-    status = g.wait_exit(60 if up.got == size else 5)
+    upload_time(s, "256 KiB/s from the config file", up, size, bucket, rate)
+    st, body = kilntest.call(sock, "PATCH", "/network-interfaces/eth0",
+                             {"iface_id": "eth0", "tx_rate_limiter": {"bandwidth": {
+                                 "size": bucket, "refill_time": 250}}})
+    s.equal(st, 204, f"rate-limit: PATCH /network-interfaces/eth0 after boot ({body})")
+    up2 = Upload((host, 5005), size)
+    up2.start()
+    gate((host, 5004))
+    up2.join(GUEST_TIMEOUT)
+    status = g.wait_exit(60 if up2.got == size else 5)
     s.check(status == 0, "rate-limit: kiln exits 0", f"status {status}; {g.stderr()[-400:]}")
-    s.equal(up.got, size, "rate-limit: the whole upload arrives")
-    # The bucket starts full (128 KiB free), then 256 KiB/s: 15.5 s.
-    want = (size - bucket) / rate
-    if up.seconds:
-        print(f"rate-limit: {size // MIB} MiB in {up.seconds:.2f} s, the bucket allows "
-              f"{want:.2f} s", flush=True)
-    s.check(up.seconds is not None and abs(up.seconds - want) <= 0.1 * want,
-            "rate-limit: the upload takes the time the tx bucket allows (within 10 %)",
-            f"{up.seconds} s, want {want:.2f} s")
+    upload_time(s, "512 KiB/s after the PATCH", up2, size, bucket, 2 * rate)
 
 
 class Lines(threading.Thread):

@@ -95,6 +95,41 @@ static void test_limiter_takes_both_or_neither(void **st)
 	event_loop_destroy(&loop);
 }
 
+static int fired;
+
+static void count_ready(void *ctx)
+{
+	(void)ctx;
+	fired++;
+}
+
+/* Limits set later, in place (PATCH after boot): the timer appears then and wakes the owner
+ * through the limiter at its own address; lifting the limits lets everything pass. */
+static void test_update_in_place(void **st)
+{
+	struct rate_limit_config none = {0}, c = {.ops = {.size = 1, .refill_ms = 20}};
+	struct rate_limiter rl;
+	struct event_loop loop;
+
+	(void)st;
+	assert_int_equal(event_loop_init(&loop), 0);
+	assert_int_equal(rate_limiter_init(&rl, &none, &loop, count_ready, NULL), 0);
+	assert_int_equal(rl.timer_fd, -1); /* nothing made while unlimited */
+	assert_int_equal(rate_limiter_update(&rl, &c), 0);
+	assert_true(rl.timer_fd >= 0);
+	assert_true(rate_limiter_consume(&rl, 0));
+	assert_false(rate_limiter_consume(&rl, 0)); /* the timer is armed */
+	fired = 0;
+	for (int i = 0; i < 10 && !fired; i++)
+		(void)event_loop_dispatch(&loop, 50);
+	assert_int_equal(fired, 1);
+	assert_int_equal(rate_limiter_update(&rl, &none), 0);
+	for (int i = 0; i < 100; i++)
+		assert_true(rate_limiter_consume(&rl, 1 << 20));
+	rate_limiter_destroy(&rl);
+	event_loop_destroy(&loop);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -103,6 +138,7 @@ int main(void)
 	    cmocka_unit_test(test_one_time_burst),
 	    cmocka_unit_test(test_oversized_request_is_a_debt),
 	    cmocka_unit_test(test_limiter_takes_both_or_neither),
+	    cmocka_unit_test(test_update_in_place),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

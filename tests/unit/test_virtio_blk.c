@@ -672,20 +672,18 @@ static void test_replace_backing(void **state)
 	unlink(other);
 }
 
-/* A rate limiter of one operation per 100 ms: of two reads in one notification the second waits
- * for the limiter's timer, then completes; a limiter set after boot (PATCH) applies at once. */
-static void test_rate_limited(void **state)
+static const struct rate_limit_config one_op_per_100ms = {
+    .ops = {.size = 1, .refill_ms = 100}, .set = true};
+
+/* Two reads in one notification under one operation per 100 ms: the second waits for the
+ * limiter's timer, then completes. */
+static void two_reads_throttled(struct fx *f)
 {
-	struct fx *f = *state;
-	struct rate_limit_config none = {0};
 	uint64_t a = vdrv_alloc(&f->d, 512), st[2];
 	struct blk_stats bs;
 	struct timespec t0, t1;
 	long ms;
 
-	device_destroy(f);
-	f->rate = (struct rate_limit_config){.ops = {.size = 1, .refill_ms = 100}, .set = true};
-	device_create(f);
 	for (int i = 0; i < 2; i++) {
 		st[i] = status_buf(f);
 		vdrv_add(&f->d, 0,
@@ -704,7 +702,40 @@ static void test_rate_limited(void **state)
 	assert_int_equal(*(uint8_t *)host(f, st[1]), VIRTIO_BLK_S_OK);
 	blk_get_stats(f->blk, &bs);
 	assert_true(bs.throttled >= 1);
+}
+
+/* A rate limiter from the configuration; then one set to no limit (PATCH) applies at once. */
+static void test_rate_limited(void **state)
+{
+	struct fx *f = *state;
+	struct rate_limit_config none = {0};
+
+	device_destroy(f);
+	f->rate = one_op_per_100ms;
+	device_create(f);
+	two_reads_throttled(f);
 	assert_int_equal(blk_set_rate_limit(f->blk, &none), 0); /* no limit from now on */
+	check_alive(f);
+}
+
+/* Overwrite the stack a returned function used (what a dangling pointer into it then reads). */
+static __attribute__((noinline)) void scribble_stack(void)
+{
+	volatile uint8_t junk[4096];
+
+	for (size_t i = 0; i < sizeof(junk); i++)
+		junk[i] = 0xa5;
+}
+
+/* A limiter set after boot (PATCH /drives): its timer, firing long after the call returned,
+ * resumes the queue (it once pointed into the setter's stack frame: kiln crashed there). */
+static void test_rate_limit_set_later(void **state)
+{
+	struct fx *f = *state;
+
+	assert_int_equal(blk_set_rate_limit(f->blk, &one_op_per_100ms), 0);
+	scribble_stack();
+	two_reads_throttled(f);
 	check_alive(f);
 }
 
@@ -772,6 +803,7 @@ int main(void)
 	    BOTH(test_queue_reset_in_flight),
 	    BOTH(test_replace_backing),
 	    BOTH(test_rate_limited),
+	    BOTH(test_rate_limit_set_later),
 	    BOTH(test_batch),
 	    cmocka_unit_test_setup_teardown(test_bad_config, setup_sync, teardown),
 	};

@@ -718,6 +718,38 @@ static void test_tx_rate_limited(void **state)
 	assert_memory_equal(got, vdrv_ptr(&f->d, D + 0x1000), 100);
 }
 
+/* Overwrite the stack a returned function used (what a dangling pointer into it then reads). */
+static __attribute__((noinline)) void scribble_stack(void)
+{
+	volatile uint8_t junk[4096];
+
+	for (size_t i = 0; i < sizeof(junk); i++)
+		junk[i] = 0xa5;
+}
+
+/* A tx limiter given after activation (PATCH /network-interfaces after boot): its timer, which
+ * fires long after the call returned, resumes the queue (it once pointed into the setter's stack
+ * frame: kiln crashed when the timer fired). */
+static void test_tx_rate_limit_set_later(void **state)
+{
+	struct fx *f = *state;
+	uint8_t got[256];
+	uint32_t id, len;
+
+	vdrv_start(&f->d, 2, 0);
+	assert_int_equal(virtio_net_set_rate_limits(f->net, NULL, &one_op_per_100ms), 0);
+	scribble_stack();
+	send_tx(f, D, 100, 1);
+	send_tx(f, D + 0x1000, 100, 2);
+	assert_int_equal(peer_recv(f, got, sizeof(got)), 100);
+	assert_int_equal(peer_recv(f, got, sizeof(got)), -1); /* the second waits */
+	assert_true(vdrv_used(&f->d, TX, &id, &len));
+	for (int i = 0; i < 10 && !vdrv_used(&f->d, TX, &id, &len); i++)
+		vdrv_pump(&f->loop, 100); /* the limiter's timer */
+	assert_int_equal(id, 1);
+	assert_int_equal(peer_recv(f, got, sizeof(got)), 100);
+}
+
 static void test_rx_rate_limited(void **state)
 {
 	struct fx *f = *state;
@@ -1210,6 +1242,7 @@ int main(void)
 	    T(test_rx_malformed_chains),
 	    T(test_backend_gone),
 	    T(test_tx_rate_limited),
+	    T(test_tx_rate_limit_set_later),
 	    T(test_rx_rate_limited),
 	    T(test_hooks),
 	    T(test_hooks_mergeable_waits),
