@@ -672,8 +672,8 @@ static void test_replace_backing(void **state)
 	unlink(other);
 }
 
-static const struct rate_limit_config one_op_per_100ms = {
-    .ops = {.size = 1, .refill_ms = 100}, .set = true};
+static const struct rate_limit_config one_op_per_100ms = {.ops = {.size = 1, .refill_ms = 100},
+							  .set = true};
 
 /* Two reads in one notification under one operation per 100 ms: the second waits for the
  * limiter's timer, then completes. */
