@@ -1,5 +1,6 @@
 /* http.c — libmicrohttpd in external-epoll mode on kiln's loop: the socket (util/unix_sock.h), body
- * collection with a size limit, JSON responses. */
+ * collection with a size limit, JSON responses, and the connection bookkeeping that keeps one
+ * client from locking out the others (MHD has a connection limit, but no way to make room). */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -24,6 +25,14 @@ struct http_req {
 	size_t len;
 	bool too_big;
 	unsigned long long declared; /* Content-Length, for the too-big message */
+};
+
+/* One open connection, on the server's list in the order they came. */
+struct http_conn {
+	struct MHD_Connection *c;
+	struct http_conn *prev, *next;
+	bool busy;    /* a request is being read or answered */
+	bool evicted; /* shut to make room; MHD closes it on its next run */
 };
 
 /* How far past the limit a declared body is still read (and dropped) before the 400 goes out.
@@ -109,6 +118,95 @@ static void body_add(struct http_req *q, const char *data, size_t n, size_t max)
 	q->len += n;
 }
 
+/* ---- connections ---- */
+
+static struct http_conn *conn_of(struct MHD_Connection *c)
+{
+	const union MHD_ConnectionInfo *ci =
+	    mhd->get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
+	return ci ? ci->socket_context : NULL;
+}
+
+static void conn_set_busy(struct MHD_Connection *c, bool busy)
+{
+	struct http_conn *k = conn_of(c);
+
+	if (k)
+		k->busy = busy;
+}
+
+/* The server is full: shut the oldest idle connection (every one busy: the oldest), so that a
+ * client holding connections open cannot lock the others out; MHD sees it end on its next run
+ * and then accepts the next waiting client. */
+static void evict_one(struct http_server *s)
+{
+	struct http_conn *v = NULL;
+	const union MHD_ConnectionInfo *ci;
+
+	for (struct http_conn *k = s->oldest; k && !v; k = k->next)
+		if (!k->busy && !k->evicted)
+			v = k;
+	for (struct http_conn *k = s->oldest; k && !v; k = k->next)
+		if (!k->evicted)
+			v = k;
+	if (!v)
+		return;
+	ci = mhd->get_connection_info(v->c, MHD_CONNECTION_INFO_CONNECTION_FD);
+	if (!ci || shutdown(ci->connect_fd, SHUT_RDWR) < 0)
+		return;
+	v->evicted = true;
+	s->nr_evicted++;
+	log_debug("api: %u connections open: closed the oldest %s one", s->nr_conns,
+		  v->busy ? "busy" : "idle");
+}
+
+static void conn_unlink(struct http_server *s, struct http_conn *k)
+{
+	if (k->prev)
+		k->prev->next = k->next;
+	else
+		s->oldest = k->next;
+	if (k->next)
+		k->next->prev = k->prev;
+	else
+		s->newest = k->prev;
+	s->nr_conns--;
+	s->nr_evicted -= k->evicted;
+}
+
+/* MHD_OPTION_NOTIFY_CONNECTION: a connection was accepted or closed. */
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+			  enum MHD_ConnectionNotificationCode toe)
+{
+	struct http_server *s = cls;
+	struct http_conn *k = *socket_context;
+
+	if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
+		if (k)
+			conn_unlink(s, k);
+		free(k);
+		*socket_context = NULL;
+		return;
+	}
+	k = calloc(1, sizeof(*k));
+	if (!k)
+		return; /* not tracked: never evicted */
+	k->c = c;
+	k->prev = s->newest;
+	if (s->newest)
+		s->newest->next = k;
+	else
+		s->oldest = k;
+	s->newest = k;
+	s->nr_conns++;
+	*socket_context = k;
+	if (s->nr_conns - s->nr_evicted >= HTTP_CONN_MAX)
+		evict_one(s);
+}
+
+/* ---- requests ---- */
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
 				  const char *method, const char *version, const char *data,
 				  size_t *data_size, void **con_cls)
@@ -122,6 +220,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		if (!q)
 			return MHD_NO;
 		*con_cls = q;
+		conn_set_busy(c, true);
 		q->declared = declared_len(c);
 		if (q->declared > s->api->max_body + HTTP_DRAIN_MAX)
 			return reject_size(s, c, q->declared);
@@ -145,6 +244,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 {
 	struct http_req *q = *con_cls;
 
+	conn_set_busy(c, false);
 	if (q) {
 		free(q->body);
 		free(q);
@@ -177,9 +277,24 @@ static void timer_update(struct http_server *s)
 		log_debug("api: timerfd_settime: %s", strerror(errno));
 }
 
+static unsigned open_conns(struct http_server *s)
+{
+	const union MHD_DaemonInfo *i =
+	    mhd->get_daemon_info(s->mhd, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+
+	return i ? i->num_connections : 0;
+}
+
 static void run_mhd(struct http_server *s)
 {
+	unsigned before = open_conns(s);
+
 	if (mhd->run(s->mhd) != MHD_YES)
+		log_debug("api: MHD_run failed");
+	/* At its connection limit MHD stops watching the listening socket, and watches it again
+	 * only on the run after connections closed, which no event brings when no connection is
+	 * left: clients queued in the backlog then waited for ever. Run once more now. */
+	if (open_conns(s) < before && mhd->run(s->mhd) != MHD_YES)
 		log_debug("api: MHD_run failed");
 	timer_update(s);
 }
@@ -202,12 +317,12 @@ static int daemon_start(struct http_server *s)
 {
 	const union MHD_DaemonInfo *info;
 
-	s->mhd =
-	    mhd->start_daemon(MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, NULL, NULL, on_request, s,
-			      MHD_OPTION_LISTEN_SOCKET, s->listen_fd, MHD_OPTION_CONNECTION_TIMEOUT,
-			      (unsigned)HTTP_CONN_TIMEOUT_S, MHD_OPTION_NOTIFY_COMPLETED,
-			      on_completed, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
-			      MHD_OPTION_CONNECTION_LIMIT, 32u, MHD_OPTION_END);
+	s->mhd = mhd->start_daemon(
+	    MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, NULL, NULL, on_request, s,
+	    MHD_OPTION_LISTEN_SOCKET, s->listen_fd, MHD_OPTION_CONNECTION_TIMEOUT,
+	    (unsigned)HTTP_CONN_TIMEOUT_S, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+	    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s, MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
+	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_CONN_MAX, MHD_OPTION_END);
 	if (!s->mhd)
 		return -EIO;
 	info = mhd->get_daemon_info(s->mhd, MHD_DAEMON_INFO_EPOLL_FD);

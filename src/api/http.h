@@ -9,16 +9,20 @@
 
 #define HTTP_CONN_TIMEOUT_S 30 /* an idle or stalled connection is closed after this */
 #define HTTP_LISTEN_BACKLOG 16 /* connections waiting to be accepted */
+#define HTTP_CONN_MAX	    32 /* open at once; the oldest idle one makes room for a new one */
 
 struct MHD_Daemon;
+struct http_conn;
 
 struct http_server {
 	struct MHD_Daemon *mhd;
 	struct event_loop *loop;
 	struct api *api;
 	int listen_fd;
-	int mhd_fd;   /* MHD's epoll fd, watched on loop */
-	int timer_fd; /* timerfd armed with MHD_get_timeout */
+	int mhd_fd;			   /* MHD's epoll fd, watched on loop */
+	int timer_fd;			   /* timerfd armed with MHD_get_timeout */
+	struct http_conn *oldest, *newest; /* the open connections, in the order they came */
+	unsigned nr_conns, nr_evicted;	   /* open; of those, shut to make room and not yet gone */
 	char path[108];
 };
 

@@ -38,6 +38,7 @@ static int resolve(void *h)
 	RESOLVE(h, run, MHD_run);
 	RESOLVE(h, get_timeout, MHD_get_timeout);
 	RESOLVE(h, get_daemon_info, MHD_get_daemon_info);
+	RESOLVE(h, get_connection_info, MHD_get_connection_info);
 	RESOLVE(h, lookup_connection_value, MHD_lookup_connection_value);
 	RESOLVE(h, create_response_from_buffer, MHD_create_response_from_buffer);
 	RESOLVE(h, add_response_header, MHD_add_response_header);
