@@ -36,8 +36,7 @@ const char *config_check_vsock(const struct vsock_config *v)
 }
 
 /* One KEY=VALUE of --vsock (len bytes at opt) into v. */
-static int vsock_opt(struct vsock_config *v, const char *opt, size_t len, char *err,
-		     size_t errlen)
+static int vsock_opt(struct vsock_config *v, const char *opt, size_t len, char *err, size_t errlen)
 {
 	const char *eq = memchr(opt, '=', len);
 	size_t klen = eq ? (size_t)(eq - opt) : len, vlen = eq ? len - klen - 1 : 0;
@@ -47,21 +46,22 @@ static int vsock_opt(struct vsock_config *v, const char *opt, size_t len, char *
 	if (!eq || vlen == 0)
 		return fail(err, errlen, "--vsock: '%.*s' is not KEY=VALUE", (int)len, opt);
 	if (klen == 3 && strncmp(opt, "cid", 3) == 0) {
-		if (vlen >= sizeof(val) || (memcpy(val, eq + 1, vlen), val[vlen] = 0,
-					    config_parse_u64(val, &cid) < 0) ||
+		if (vlen >= sizeof(val) ||
+		    (memcpy(val, eq + 1, vlen), val[vlen] = 0, config_parse_u64(val, &cid) < 0) ||
 		    cid < 3 || cid > UINT32_MAX)
 			return fail(err, errlen, "--vsock: cid '%.*s' is not a number from 3 to %u",
 				    (int)vlen, eq + 1, UINT32_MAX);
 		v->guest_cid = (uint32_t)cid;
 	} else if (klen == 3 && strncmp(opt, "uds", 3) == 0) {
 		if (vlen > CONFIG_UDS_PATH_MAX)
-			return fail(err, errlen,
-				    "--vsock: uds path is longer than 107 bytes (a Unix socket path)");
+			return fail(
+			    err, errlen,
+			    "--vsock: uds path is longer than 107 bytes (a Unix socket path)");
 		memcpy(v->uds_path, eq + 1, vlen);
 		v->uds_path[vlen] = 0;
 	} else {
-		return fail(err, errlen, "--vsock: '%.*s': the options are cid= and uds=", (int)klen,
-			    opt);
+		return fail(err, errlen,
+			    "--vsock: '%.*s': the options are cid= and uds=", (int)klen, opt);
 	}
 	return 0;
 }

@@ -100,7 +100,7 @@ static bool tx_chain_ok(const struct virtq_chain *c, unsigned q)
 static void tx_no_conn(struct virtio_vsock *vs, const struct vsock_hdr *h)
 {
 	if (h->op == VSOCK_OP_REQUEST)
-		vc_guest_connect(vs, h->src_port, h->dst_port);
+		vc_guest_connect(vs, h);
 	else if (h->op != VSOCK_OP_RST)
 		vc_queue_rst(vs, h->dst_port, h->src_port);
 }

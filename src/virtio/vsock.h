@@ -22,27 +22,28 @@
 #define VSOCK_QUEUE_SIZE 256
 #define VSOCK_HDR_LEN	 44	    /* struct virtio_vsock_hdr */
 #define VSOCK_PKT_MAX	 (64 << 10) /* payload bytes in one packet, either way */
-#define VSOCK_CONN_BUF	 (256 << 10) /* buf_alloc kiln advertises: the most it buffers for
-				      * one connection (guest data its host peer has not read) */
+#define VSOCK_CONN_BUF                                                                             \
+	(256 << 10)	      /* buf_alloc kiln advertises: the most it buffers for                \
+			       * one connection (guest data its host peer has not read) */
 #define VSOCK_CONN_MAX	 1023 /* connections at once (host-initiated ones being set up too) */
 #define VSOCK_RSTQ_MAX	 1024 /* resets waiting for a receive buffer (for unknown connections) */
 #define VSOCK_HOST_CID	 2
-#define VSOCK_CID_MIN	 3 /* the smallest guest CID (0-2 are reserved) */
-#define VSOCK_CONFIG_LEN 8 /* le64 guest_cid */
+#define VSOCK_CID_MIN	 3	    /* the smallest guest CID (0-2 are reserved) */
+#define VSOCK_CONFIG_LEN 8	    /* le64 guest_cid */
 #define VSOCK_PORT_FIRST (1u << 30) /* host ports of host-initiated connections: [2^30, 2^31) */
 #define VSOCK_LINE_MAX	 32	    /* "CONNECT <port>\n", as Firecracker reads it */
 
 /* Packet types, operations, shutdown flags, events (§5.10.6). */
-#define VSOCK_TYPE_STREAM	   1
-#define VSOCK_OP_REQUEST	   1
-#define VSOCK_OP_RESPONSE	   2
-#define VSOCK_OP_RST		   3
-#define VSOCK_OP_SHUTDOWN	   4
-#define VSOCK_OP_RW		   5
-#define VSOCK_OP_CREDIT_UPDATE	   6
-#define VSOCK_OP_CREDIT_REQUEST	   7
-#define VSOCK_SHUTDOWN_RCV	   1u
-#define VSOCK_SHUTDOWN_SEND	   2u
+#define VSOCK_TYPE_STREAM	    1
+#define VSOCK_OP_REQUEST	    1
+#define VSOCK_OP_RESPONSE	    2
+#define VSOCK_OP_RST		    3
+#define VSOCK_OP_SHUTDOWN	    4
+#define VSOCK_OP_RW		    5
+#define VSOCK_OP_CREDIT_UPDATE	    6
+#define VSOCK_OP_CREDIT_REQUEST	    7
+#define VSOCK_SHUTDOWN_RCV	    1u
+#define VSOCK_SHUTDOWN_SEND	    2u
 #define VSOCK_EVENT_TRANSPORT_RESET 0u
 
 /* struct virtio_vsock_hdr: every field little-endian on the wire. */
@@ -91,15 +92,15 @@ struct vsock_rst {
 struct virtio_vsock {
 	struct virtio_dev vd; /* hand &vd to a transport (board_add_virtio, virtio_mmio_create) */
 	struct virtio_vsock_config cfg;
-	char path[108];	   /* uds_path (the listener's), copied */
-	int epfd;	   /* nested epoll: listener and connections */
-	int listen_fd;	   /* -1: none */
-	int listen_tag;	   /* what the listener's epoll entry points at */
+	char path[108]; /* uds_path (the listener's), copied */
+	int epfd;	/* nested epoll: listener and connections */
+	int listen_fd;	/* -1: none */
+	int listen_tag; /* what the listener's epoll entry points at */
 	uint8_t config[VSOCK_CONFIG_LEN];
 	bool reset_pending; /* a TRANSPORT_RESET waits for an event buffer (after a restore) */
 
-	struct vsock_conn *all;			 /* every connection (list) */
-	struct vsock_conn *rx_head, *rx_tail;	 /* connections with a packet for the guest */
+	struct vsock_conn *all;			     /* every connection (list) */
+	struct vsock_conn *rx_head, *rx_tail;	     /* connections with a packet for the guest */
 	struct vsock_conn *hash[VSOCK_CONN_MAX + 1]; /* by (local_port, peer_port) */
 	unsigned nr_conns;
 	uint32_t local_port_last;
@@ -117,7 +118,8 @@ struct virtio_vsock {
  * refused) and adds the nested epoll descriptor to cfg->loop. Main thread. 0, or -EINVAL (no
  * memory or loop, a CID below 3, an empty path), or unix_listen's -errno.
  */
-int virtio_vsock_create(const struct virtio_vsock_config *cfg, struct virtio_vsock **out) MUST_CHECK;
+int virtio_vsock_create(const struct virtio_vsock_config *cfg,
+			struct virtio_vsock **out) MUST_CHECK;
 
 /* Close every connection, stop listening (the socket file is removed), leave the loop, free. The
  * transport must be destroyed first. NULL is ignored. */
@@ -127,10 +129,12 @@ struct vm;
 
 /* The board's vsock device, if vm->cfg->vsock asks for one, attached as "vsock". A uds_path
  * kiln cannot listen on is a configuration error: -EINVAL with "vsock: <path>: <why>" in vm->err.
- * 0 or -errno. Main thread, during board_create (a restore too: the socket is listened on again). */
+ * 0 or -errno. Main thread, during board_create (a restore too: the socket is listened on again).
+ */
 int virtio_vsock_board_add(struct vm *vm) MUST_CHECK;
 
-/* Connections open (host-initiated ones waiting for their CONNECT line included). Takes the lock. */
+/* Connections open (host-initiated ones waiting for their CONNECT line included). Takes the lock.
+ */
 unsigned virtio_vsock_conns(struct virtio_vsock *vs);
 
 /* Counters (takes the lock). */

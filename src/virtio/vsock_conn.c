@@ -282,8 +282,8 @@ static void guest_shutdown(struct vsock_conn *c, uint32_t flags)
 }
 
 /* The packet's operation on an established (or LOCAL_INIT) connection. false: reset c. */
-static bool established_op(struct vsock_conn *c, const struct vsock_hdr *h,
-			   const struct iovec *iov, int iovcnt)
+static bool established_op(struct vsock_conn *c, const struct vsock_hdr *h, const struct iovec *iov,
+			   int iovcnt)
 {
 	switch (h->op) {
 	case VSOCK_OP_RW:
@@ -341,8 +341,9 @@ void vc_from_guest(struct vsock_conn *c, const struct vsock_hdr *h, const struct
 	vc_schedule(c);
 }
 
-void vc_guest_connect(struct virtio_vsock *vs, uint32_t src_port, uint32_t dst_port)
+void vc_guest_connect(struct virtio_vsock *vs, const struct vsock_hdr *h)
 {
+	uint32_t src_port = h->src_port, dst_port = h->dst_port;
 	char path[sizeof(vs->path) + 16];
 	struct vsock_conn *c = NULL;
 	int fd = -ENAMETOOLONG;
@@ -358,6 +359,8 @@ void vc_guest_connect(struct virtio_vsock *vs, uint32_t src_port, uint32_t dst_p
 		return;
 	}
 	vc_set_key(c, dst_port, src_port);
+	c->peer_buf_alloc = h->buf_alloc;
+	c->peer_fwd_cnt = h->fwd_cnt;
 	c->pend = VC_P_RESPONSE;
 	vs->stats.conns_opened++;
 	vc_schedule(c);

@@ -29,24 +29,24 @@ struct vsock_conn {
 	int fd;
 	enum vsock_conn_state state;
 	uint32_t local_port, peer_port;
-	unsigned pend;	      /* VC_P_* */
-	uint32_t shut_flags;  /* what the next SHUTDOWN says */
-	bool readable;	      /* the socket may have data (no EAGAIN since its EPOLLIN) */
-	bool host_eof;	      /* the host peer sends no more (read 0) */
-	bool host_hup;	      /* the host peer is gone (EPOLLHUP) */
-	bool peer_no_send;    /* the guest said SHUTDOWN_SEND */
-	bool peer_no_rcv;     /* the guest said SHUTDOWN_RCV */
-	bool wr_shut;	      /* shutdown(SHUT_WR) done on the host socket */
-	bool credit_asked;    /* a CREDIT_REQUEST went out since the guest's last credit */
+	unsigned pend;	     /* VC_P_* */
+	uint32_t shut_flags; /* what the next SHUTDOWN says */
+	bool readable;	     /* the socket may have data (no EAGAIN since its EPOLLIN) */
+	bool host_eof;	     /* the host peer sends no more (read 0) */
+	bool host_hup;	     /* the host peer is gone (EPOLLHUP) */
+	bool peer_no_send;   /* the guest said SHUTDOWN_SEND */
+	bool peer_no_rcv;    /* the guest said SHUTDOWN_RCV */
+	bool wr_shut;	     /* shutdown(SHUT_WR) done on the host socket */
+	bool credit_asked;   /* a CREDIT_REQUEST went out since the guest's last credit */
 	bool in_rxq;
 	struct vsock_conn *rx_next, *rx_prev, *hnext, *next, *prev;
 	/* guest → host: bytes taken from the guest but not yet written to the socket */
 	uint8_t *buf; /* VSOCK_CONN_BUF bytes while buf_used > 0, else NULL */
 	uint32_t buf_head, buf_used;
-	uint32_t fwd_cnt;	/* bytes written to the host socket */
-	uint32_t fwd_cnt_sent;	/* fwd_cnt as last told to the guest */
+	uint32_t fwd_cnt;      /* bytes written to the host socket */
+	uint32_t fwd_cnt_sent; /* fwd_cnt as last told to the guest */
 	/* host → guest */
-	uint32_t rx_cnt;	/* payload bytes sent to the guest */
+	uint32_t rx_cnt; /* payload bytes sent to the guest */
 	uint32_t peer_buf_alloc, peer_fwd_cnt;
 };
 
@@ -71,7 +71,8 @@ void vc_kill(struct vsock_conn *c, bool rst);
 /* Close every connection and forget the pending resets, without telling the guest. */
 void vc_kill_all(struct virtio_vsock *vs);
 
-/* Queue a reset to the guest for (local_port, peer_port) (dropped, counted, if the queue is full). */
+/* Queue a reset to the guest for (local_port, peer_port) (dropped, counted, if the queue is full).
+ */
 void vc_queue_rst(struct virtio_vsock *vs, uint32_t local_port, uint32_t peer_port);
 
 /* Put c at the tail of the receive list if it owes the guest a packet (vc_wants_rx). */
@@ -90,9 +91,9 @@ uint32_t vc_peer_credit(const struct vsock_conn *c);
 void vc_from_guest(struct vsock_conn *c, const struct vsock_hdr *h, const struct iovec *iov,
 		   int iovcnt);
 
-/* A REQUEST from the guest for host port dst_port from guest port src_port: connect to
- * "<uds_path>_<dst_port>" and answer RESPONSE, or RST. */
-void vc_guest_connect(struct virtio_vsock *vs, uint32_t src_port, uint32_t dst_port);
+/* A REQUEST h (host order) from the guest for host port dst_port from guest port src_port:
+ * connect to "<uds_path>_<dst_port>" and answer RESPONSE, or RST. */
+void vc_guest_connect(struct virtio_vsock *vs, const struct vsock_hdr *h);
 
 /* --- the nested epoll --- */
 
