@@ -848,7 +848,7 @@ static void test_vsock(void **state)
 	fails(c, VSOCK, NULL,
 	      "{\"guest_cid\": 3, \"uds_path\": "
 	      "\"/0123456789012345678901234567890123456789012345678901234567890123456789012345678901"
-	      "234567890123456789012345\"}",
+	      "234567890123456789012345678901234567890\"}",
 	      "vsock: field 'uds_path'");
 	fails(c, VSOCK, NULL, "{\"guest_cid\": 3, \"uds_path\": \"/v\", \"port\": 1}",
 	      "vsock: unknown field 'port'");
