@@ -336,10 +336,12 @@ static void rx_pump(struct virtio_vsock *vs)
 			break;
 		if (rx_one(vs)) {
 			used = true;
-		} else if (virtq_unpop(&vs->vd.vq[VSOCK_RXQ]) < 0) {
-			virtio_dev_set_needs_reset(&vs->vd, "receive chain lost");
-			break;
+			continue;
 		}
+		/* nothing fit this chain (data needs more than a header's room): it waits */
+		if (virtq_unpop(&vs->vd.vq[VSOCK_RXQ]) < 0)
+			virtio_dev_set_needs_reset(&vs->vd, "receive chain lost");
+		break;
 	}
 	if (used)
 		virtio_dev_used(&vs->vd, VSOCK_RXQ);
