@@ -295,9 +295,8 @@ static bool rx_conn(struct virtio_vsock *vs, struct vsock_conn *c)
 	return ret > 0;
 }
 
-/* The next packet into the held chain: a queued reset first, then the connections in turn.
- * Returns whether the chain was used. */
-static bool rx_one(struct virtio_vsock *vs)
+/* A queued reset (for a connection kiln no longer has) into the held chain, if any. */
+static bool rx_rst(struct virtio_vsock *vs)
 {
 	while (vs->rst_len) {
 		struct vsock_rst r = vs->rstq[vs->rst_head];
@@ -312,16 +311,25 @@ static bool rx_one(struct virtio_vsock *vs)
 			return true;
 		}
 	}
-	/* each connection once at most: one that cannot use this chain (too small for data) is
-	 * scheduled again and waits for the next */
-	for (unsigned n = vs->nr_conns; vs->rx_head && n; n--) {
+	return false;
+}
+
+/* The next packet into the held chain: a queued reset first, then the connections in turn, each
+ * twice at most (a read that found EOF owes a SHUTDOWN next; one that cannot use this chain, too
+ * small for data, waits for the next chain; one killed meanwhile leaves a reset). Returns whether
+ * the chain was used. */
+static bool rx_one(struct virtio_vsock *vs)
+{
+	for (unsigned n = 2 * vs->nr_conns; n && vs->rx_head; n--) {
 		struct vsock_conn *c = vs->rx_head;
 
+		if (rx_rst(vs))
+			return true;
 		vc_unschedule(c);
 		if (rx_conn(vs, c))
 			return true;
 	}
-	return false;
+	return rx_rst(vs);
 }
 
 static void rx_pump(struct virtio_vsock *vs)
