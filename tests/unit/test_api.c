@@ -237,8 +237,7 @@ static void test_unknown_paths_and_methods(void **state)
 static void test_unimplemented(void **state)
 {
 	static const char *const paths[] = {
-	    "/balloon", "/balloon/statistics", "/cpu-config",
-	    "/pmem/p0", "/hotplug/memory",
+	    "/balloon", "/balloon/statistics", "/cpu-config", "/pmem/p0", "/hotplug/memory",
 	};
 	struct fx *x = *state;
 	char want[64];

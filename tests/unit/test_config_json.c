@@ -845,11 +845,12 @@ static void test_vsock(void **state)
 	fails(c, VSOCK, NULL, "{\"guest_cid\": 3, \"uds_path\": 7}",
 	      "field 'uds_path': expected a string");
 	fails(c, VSOCK, NULL, "{\"guest_cid\": 3, \"uds_path\": \"\"}", "vsock: uds_path is empty");
-	fails(c, VSOCK, NULL,
-	      "{\"guest_cid\": 3, \"uds_path\": "
-	      "\"/0123456789012345678901234567890123456789012345678901234567890123456789012345678901"
-	      "234567890123456789012345678901234567890\"}",
-	      "vsock: field 'uds_path'");
+	fails(
+	    c, VSOCK, NULL,
+	    "{\"guest_cid\": 3, \"uds_path\": "
+	    "\"/0123456789012345678901234567890123456789012345678901234567890123456789012345678901"
+	    "234567890123456789012345678901234567890\"}",
+	    "vsock: field 'uds_path'");
 	fails(c, VSOCK, NULL, "{\"guest_cid\": 3, \"uds_path\": \"/v\", \"port\": 1}",
 	      "vsock: unknown field 'port'");
 	ok(c, VSOCK, NULL, "{\"guest_cid\": 3, \"uds_path\": \"/a\", \"vsock_id\": \"vsock0\"}");

@@ -27,7 +27,8 @@ static uint8_t pattern(uint64_t i)
 
 static int vlisten(unsigned port)
 {
-	struct sockaddr_vm a = {.svm_family = AF_VSOCK, .svm_cid = VMADDR_CID_ANY, .svm_port = port};
+	struct sockaddr_vm a = {
+	    .svm_family = AF_VSOCK, .svm_cid = VMADDR_CID_ANY, .svm_port = port};
 	int fd = socket(AF_VSOCK, SOCK_STREAM, 0);
 
 	if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(fd, 128) < 0) {
@@ -116,7 +117,8 @@ static void *sender(void *arg)
 	char buf[65536];
 
 	while (x->sent < x->len) {
-		size_t n = x->len - x->sent < sizeof(buf) ? (size_t)(x->len - x->sent) : sizeof(buf);
+		size_t n =
+		    x->len - x->sent < sizeof(buf) ? (size_t)(x->len - x->sent) : sizeof(buf);
 		ssize_t w;
 
 		for (size_t i = 0; i < n; i++)
