@@ -391,6 +391,13 @@ static int h_net_patch(struct api *a, struct req *r, struct api_response *out)
 	return ret < 0 ? reply_op_err(out, "PATCH /network-interfaces", ret, &e) : reply_ok(out);
 }
 
+static int h_vsock(struct api *a, struct req *r, struct api_response *out)
+{
+	char err[ERR_LEN] = "";
+
+	return converted(config_json_vsock(a->cfg, r->body, err, sizeof(err)), err, out);
+}
+
 static int h_entropy(struct api *a, struct req *r, struct api_response *out)
 {
 	char err[ERR_LEN] = "";
@@ -893,6 +900,7 @@ static const struct route routes[] = {
     {"PUT", "/network-interfaces/{}", h_net, PRE_BOOT, BODY_OBJECT},
     {"PATCH", "/network-interfaces/{}", h_net_patch, POST_BOOT, BODY_OBJECT},
     {"PUT", "/entropy", h_entropy, PRE_BOOT, BODY_OBJECT},
+    {"PUT", "/vsock", h_vsock, PRE_BOOT, BODY_OBJECT},
     {"PUT", "/serial", h_serial, PRE_BOOT, BODY_OBJECT},
     {"PUT", "/snapshot/create", h_snapshot_create, API_PAUSED, BODY_OBJECT},
     {"PUT", "/snapshot/load", h_snapshot_load, PRE_BOOT, BODY_OBJECT},
@@ -906,7 +914,7 @@ static const struct route routes[] = {
 
 /* Firecracker resources kiln does not have (yet): a clear 400 instead of a 404 or a no-op. */
 static const char *const unimplemented[] = {
-    "/balloon", "/vsock", "/cpu-config", "/pmem", "/hotplug", NULL,
+    "/balloon", "/cpu-config", "/pmem", "/hotplug", NULL,
 };
 
 /* Whether path matches pattern; a "{}" segment takes one non-empty segment into param. */

@@ -60,6 +60,9 @@ void config_usage(void)
 	    "  --rng                  a virtio-rng entropy device\n"
 	    "  --net tap=NAME[,mac=MAC][,id=ID][,mtu=N]  a virtio-net interface on an existing\n"
 	    "                         TAP device (repeatable, 8 max; id default eth<N>)\n"
+	    "  --vsock cid=N,uds=PATH  a virtio-vsock device: guest CID N (>= 3); host processes\n"
+	    "                         connect to PATH and send CONNECT <port>, the guest reaches\n"
+	    "                         host port P at PATH_P\n"
 	    "  -v, --verbose          more log output (repeat for debug)\n"
 	    "  -h, --help             this text\n",
 	    stdout);
@@ -250,6 +253,7 @@ enum opt_id {
 	OPT_CONSOLE_VIRTIO,
 	OPT_RNG,
 	OPT_NET,
+	OPT_VSOCK,
 };
 
 static const struct option run_opts[] = {
@@ -277,6 +281,7 @@ static const struct option run_opts[] = {
     {"console-virtio", required_argument, NULL, OPT_CONSOLE_VIRTIO},
     {"rng", no_argument, NULL, OPT_RNG},
     {"net", required_argument, NULL, OPT_NET},
+    {"vsock", required_argument, NULL, OPT_VSOCK},
     {"verbose", no_argument, NULL, 'v'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
@@ -449,6 +454,8 @@ static int parse_virtio_opt(struct vm_config *c, int opt, const char *v, char *e
 		return parse_vconsole(c, v, err, errlen);
 	case OPT_NET:
 		return config_parse_net(c, v, err, errlen);
+	case OPT_VSOCK:
+		return config_parse_vsock(c, v, err, errlen);
 	case OPT_RNG:
 		c->rng = true;
 		return 0;

@@ -97,6 +97,14 @@ struct serial_config {
 	int fd;		 /* SERIAL_FD: not owned, must stay open while the VM exists */
 };
 
+/* virtio-vsock with Firecracker's host side (its Vsock resource). */
+#define CONFIG_UDS_PATH_MAX 107 /* sun_path without its terminating zero */
+struct vsock_config {
+	bool set;
+	uint32_t guest_cid;			/* >= 3 */
+	char uds_path[CONFIG_UDS_PATH_MAX + 1]; /* listened on; "<uds_path>_P" for guest port P */
+};
+
 struct vm_config {
 	char kernel_path[CONFIG_PATH_MAX]; /* "": the built-in demo guest */
 	char initrd_path[CONFIG_PATH_MAX]; /* "": none */
@@ -127,6 +135,7 @@ struct vm_config {
 	bool rng;			   /* virtio-rng */
 	struct rate_limit_config rng_rate; /* its rate limiter (PUT /entropy) */
 	int verbosity;			   /* 0 warn, 1 info, 2 debug */
+	struct vsock_config vsock;	   /* virtio-vsock (PUT /vsock) */
 };
 
 /* Total vCPUs of the configuration. */
@@ -199,6 +208,13 @@ int config_parse_net(struct vm_config *c, const char *v, char *err, size_t errle
  * Firecracker's message in err. */
 int config_mmds_check(const struct vm_config *c, const struct mmds_config *m, char *err,
 		      size_t errlen) MUST_CHECK;
+
+/* kiln run's --vsock cid=N,uds=PATH: 0 or -EINVAL with one line in err (config_vsock.c). */
+int config_parse_vsock(struct vm_config *c, const char *v, char *err, size_t errlen) MUST_CHECK;
+
+/* NULL if v may be applied (a CID of at least 3, a non-empty uds_path of at most 107 bytes), else
+ * the reason, e.g. "guest_cid 2 is below 3". */
+const char *config_check_vsock(const struct vsock_config *v);
 
 /* Index of the disk whose id is `id` (non-empty), or -1. */
 int config_disk_find(const struct vm_config *c, const char *id);

@@ -460,6 +460,36 @@ static int entropy_apply(struct vm_config *c, const struct jres *r, const void *
 	return ret < 0 ? ret : 0;
 }
 
+/* ---- vsock ---- */
+
+/* Firecracker's Vsock: guest_cid and uds_path required, vsock_id (deprecated) accepted and
+ * ignored. A second PUT replaces the first, as in Firecracker. */
+static int vsock_apply(struct vm_config *c, const struct jres *r, const void *arg)
+{
+	static const char *const fields[] = {"guest_cid", "uds_path", "vsock_id", NULL};
+	struct vsock_config v = {.set = true};
+	char id[64];
+	uint64_t cid = 0;
+	const char *why;
+	int ret = jres_check_fields(r, fields);
+
+	(void)arg;
+	if (ret == 0)
+		ret = jf_uint(r, "guest_cid", JF_REQUIRED, 3, UINT32_MAX, &cid);
+	if (ret >= 0)
+		ret = jf_string(r, "uds_path", JF_REQUIRED, v.uds_path, sizeof(v.uds_path));
+	if (ret >= 0)
+		ret = jf_string(r, "vsock_id", 0, id, sizeof(id));
+	if (ret < 0)
+		return ret;
+	v.guest_cid = (uint32_t)cid;
+	why = config_check_vsock(&v);
+	if (why)
+		return jres_fail(r, "%s", why);
+	c->vsock = v;
+	return 0;
+}
+
 /* A {"mode": ..., "path": ...} object (kiln_serial2, kiln_console_virtio, serial's kiln_mode):
  * `names` lists the modes; modes in `path_modes` (a bit per index) need the path, others
  * refuse it. */
@@ -571,6 +601,13 @@ int config_json_entropy(struct vm_config *cfg, const json_t *obj, char *err, siz
 	struct jres r = {"entropy", obj, err, errlen};
 
 	return transact(cfg, entropy_apply, &r, NULL);
+}
+
+int config_json_vsock(struct vm_config *cfg, const json_t *obj, char *err, size_t errlen)
+{
+	struct jres r = {"vsock", obj, err, errlen};
+
+	return transact(cfg, vsock_apply, &r, NULL);
 }
 
 /* ---- network-interfaces ---- */
@@ -809,7 +846,7 @@ static const struct doc_key {
     {"cpu-config", NULL},
     {"balloon", NULL},
     {"network-interfaces", NULL}, /* an array: doc_arrays */
-    {"vsock", NULL},
+    {"vsock", vsock_apply},
     {"logger", process_setting},	/* applied by the process (src/cmd/api_server.c) */
     {"metrics", process_setting},	/* as PUT /logger and PUT /metrics would be */
     {"mmds-config", mmds_config_apply}, /* applied last: it names network interfaces */

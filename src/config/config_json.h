@@ -56,6 +56,10 @@ int config_json_net(struct vm_config *cfg, const char *iface_id, const json_t *o
 		    char *err, size_t errlen) MUST_CHECK;
 int config_json_entropy(struct vm_config *cfg, const json_t *obj, char *err,
 			size_t errlen) MUST_CHECK;
+/* PUT /vsock (Firecracker's Vsock): guest_cid (3..2^32-1) and uds_path (1-107 bytes) required,
+ * vsock_id ignored; replaces an earlier vsock. 0 or -EINVAL with "vsock: ..." in err. */
+int config_json_vsock(struct vm_config *cfg, const json_t *obj, char *err,
+		      size_t errlen) MUST_CHECK;
 /* PUT /mmds/config: version ("V1", the default, or "V2"), network_interfaces (required, the ids of
  * network interfaces MMDS answers on), ipv4_address (link-local; default 169.254.169.254),
  * imds_compat; refused in Firecracker's words when the list is empty, the address is not

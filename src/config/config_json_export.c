@@ -224,12 +224,21 @@ static json_t *export_vconsole(const struct vm_config *c)
 	return json_pack("{s:s}", "mode", modes[vc->mode]);
 }
 
+/* Firecracker's Vsock (vsock_id left out, as Firecracker does), or null. */
+static json_t *export_vsock(const struct vm_config *c)
+{
+	if (!c->vsock.set)
+		return json_null();
+	return json_pack("{s:I, s:s}", "guest_cid", (json_int_t)c->vsock.guest_cid, "uds_path",
+			 c->vsock.uds_path);
+}
+
 /* Firecracker's keys for what kiln does not configure: the resources it has not implemented
  * yet, and logger and metrics, which Firecracker's document always reports as null. */
 static bool put_firecracker_nulls(json_t *doc)
 {
-	static const char *const nulls[] = {"balloon", "cpu-config", "logger",
-					    "metrics", "vsock",	     "memory-hotplug"};
+	static const char *const nulls[] = {"balloon", "cpu-config", "logger", "metrics",
+					    "memory-hotplug"};
 	bool ok = put(doc, "pmem", json_array());
 
 	for (size_t i = 0; ok && i < sizeof(nulls) / sizeof(nulls[0]); i++)
@@ -259,7 +268,7 @@ json_t *config_json_export(const struct vm_config *c)
 	     put_optional(doc, "serial", export_serial(c)) &&
 	     put_optional(doc, "kiln_serial2", export_serial2(c)) &&
 	     put_optional(doc, "kiln_console_virtio", export_vconsole(c)) &&
-	     put_firecracker_nulls(doc);
+	     put(doc, "vsock", export_vsock(c)) && put_firecracker_nulls(doc);
 	if (!ok) {
 		json_decref(doc);
 		return NULL;

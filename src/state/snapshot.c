@@ -177,6 +177,36 @@ static const char *get_nets(struct state_buf *b, struct vm_config *c)
 	return set && config_mmds_check(c, m, msg, sizeof(msg)) < 0 ? "MMDS interfaces" : NULL;
 }
 
+/* The vsock device's configuration: a section of its own ("config.vsock", version 1), written
+ * only when there is one, so a configuration without it reads as before. */
+static int vsock_config_save(const struct vm_config *c, struct state_buf *b)
+{
+	int ret;
+
+	if (!c->vsock.set)
+		return 0;
+	ret = state_begin_section(b, "config.vsock", 1);
+	state_put_u32(b, c->vsock.guest_cid);
+	put_str(b, c->vsock.uds_path);
+	return ret ? ret : state_end_section(b);
+}
+
+static const char *vsock_config_load(struct state_buf *b, struct vm_config *c)
+{
+	uint16_t v;
+
+	if (!state_has_section(b, "config.vsock"))
+		return NULL;
+	if (state_section(b, "config.vsock", &v) < 0 || v != 1)
+		return "vsock version";
+	c->vsock.set = true;
+	c->vsock.guest_cid = state_get_u32(b);
+	if (!get_str(b, c->vsock.uds_path, sizeof(c->vsock.uds_path)) || state_section_done(b) ||
+	    config_check_vsock(&c->vsock))
+		return "vsock";
+	return NULL;
+}
+
 int snapshot_config_save(const struct vm_config *c, struct state_buf *b)
 {
 	int ret = state_begin_section(b, "config", SNAPSHOT_CONFIG_VER);
@@ -215,7 +245,8 @@ int snapshot_config_save(const struct vm_config *c, struct state_buf *b)
 	put_str(b, c->cmdline);
 	put_rate(b, &c->rng_rate);
 	put_nets(b, c); /* since version 3 */
-	return ret ? ret : state_end_section(b);
+	ret = ret ? ret : state_end_section(b);
+	return ret ? ret : vsock_config_save(c, b);
 }
 
 /* Version 2's per-disk fields (version 1: not a root device, no PARTUUID, Unsafe, Async). */
@@ -336,6 +367,8 @@ int snapshot_config_load(struct state_buf *b, struct vm_config *c, struct kiln_e
 		why = "length";
 	if (!why)
 		why = config_check(c, f);
+	if (!why)
+		why = vsock_config_load(b, c);
 	if (why)
 		return err_set(err, -EINVAL, "snapshot: configuration: bad %s", why);
 	c->hugepages = f[0], c->thp = f[1], c->acpi = f[2], c->test_device = f[3];
@@ -373,6 +406,7 @@ int snapshot_config_check(const struct vm_config *g, const struct vm_config *s,
 	     s->vconsole.mode != VCONSOLE_NONE);
 	DIFF("virtio rng", "%d", g->rng, s->rng);
 	DIFF("number of network interfaces", "%u", g->nr_nets, s->nr_nets);
+	DIFF("vsock device", "%d", g->vsock.set, s->vsock.set);
 	return 0;
 }
 

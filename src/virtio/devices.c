@@ -10,6 +10,7 @@
 #include "virtio/devices.h"
 #include "virtio/net.h"
 #include "virtio/rng.h"
+#include "virtio/vsock.h"
 
 /* Each kind reads its own part of the configuration and attaches what it asks for (maybe none). */
 static int (*const kinds[])(struct vm *vm) = {
@@ -18,6 +19,7 @@ static int (*const kinds[])(struct vm *vm) = {
     mmds_net_board_add, /* MMDS on the interfaces mmds-config lists: after their devices */
     virtio_console_board_add,
     virtio_rng_board_add,
+    virtio_vsock_board_add,
 };
 
 int virtio_devices_add(struct vm *vm)

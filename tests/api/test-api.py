@@ -246,7 +246,7 @@ def malformed(api, state_after):
     api.expect("DELETE", "/", None, 400, "allowed: GET")
     api.expect("POST", "/actions", {"action_type": "FlushMetrics"}, 400, "allowed: PUT")
     api.expect("GET", "/balloon", None, 400, "kiln does not implement /balloon yet")
-    api.expect("PUT", "/vsock", {}, 400, "kiln does not implement /vsock",
+    api.expect("PUT", "/vsock", {}, 400, "vsock: field 'guest_cid' is missing",
                validate_request=False)
     api.expect("PUT", "/snapshot/create", {}, 400, "snapshot/create",
                validate_request=False)

@@ -237,8 +237,7 @@ static void test_unknown_paths_and_methods(void **state)
 static void test_unimplemented(void **state)
 {
 	static const char *const paths[] = {
-	    "/balloon", "/balloon/statistics", "/vsock", "/cpu-config",
-	    "/pmem/p0", "/hotplug/memory",
+	    "/balloon", "/balloon/statistics", "/cpu-config", "/pmem/p0", "/hotplug/memory",
 	};
 	struct fx *x = *state;
 	char want[64];
@@ -630,6 +629,11 @@ static void test_config_routes_pre_boot(void **state)
 	expect_400(x, "PUT", "/boot-source", "{\"bogus\":1}", "boot-source");
 	expect_400(x, "PUT", "/machine-config", "{\"vcpu_count\":\"two\"}", "machine-config");
 	expect_400(x, "PUT", "/entropy", "{\"bogus\":1}", "entropy");
+	expect_400(x, "PUT", "/vsock", "{\"guest_cid\":2,\"uds_path\":\"/v\"}",
+		   "vsock: field 'guest_cid': 2 is outside 3..4294967295");
+	expect_400(x, "PUT", "/vsock", "{\"guest_cid\":3}",
+		   "vsock: field 'uds_path' is missing (required)");
+	expect_400(x, "GET", "/vsock", NULL, "(allowed: PUT)");
 	expect_400(x, "PUT", "/serial", "{\"serial_out_path\":1}", "serial");
 	assert_int_equal(req(x, "GET", "/machine-config", NULL), 200);
 	assert_int_equal(json_integer_value(json_object_get(x->body, "vcpu_count")), 1);

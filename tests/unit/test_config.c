@@ -211,6 +211,32 @@ static void test_net(void **state)
 		     "--net", "tap=h", "--net", "tap=i");
 }
 
+static void test_vsock(void **state)
+{
+	struct vm_config c;
+	char err[256];
+
+	(void)state;
+	assert_int_equal(PARSE(&c, err, "--vsock", "cid=3,uds=/tmp/v.sock"), 0);
+	assert_true(c.vsock.set);
+	assert_int_equal(c.vsock.guest_cid, 3);
+	assert_string_equal(c.vsock.uds_path, "/tmp/v.sock");
+	assert_int_equal(PARSE(&c, err, "--vsock", "uds=/v,cid=4294967295"), 0);
+	assert_int_equal(c.vsock.guest_cid, 4294967295u);
+	EXPECT_ERROR("cid '2' is not a number from 3", "--vsock", "cid=2,uds=/v");
+	EXPECT_ERROR("cid 'x' is not a number from 3", "--vsock", "cid=x,uds=/v");
+	EXPECT_ERROR("cid '4294967296' is not a number", "--vsock", "cid=4294967296,uds=/v");
+	EXPECT_ERROR("names no uds=PATH", "--vsock", "cid=3");
+	EXPECT_ERROR("names no cid=N", "--vsock", "uds=/v");
+	EXPECT_ERROR("is not KEY=VALUE", "--vsock", "cid");
+	EXPECT_ERROR("is not KEY=VALUE", "--vsock", "cid=3,uds=");
+	EXPECT_ERROR("the options are cid= and uds=", "--vsock", "cid=3,uds=/v,port=5");
+	EXPECT_ERROR("longer than 107 bytes", "--vsock",
+		     "cid=3,uds=/0123456789012345678901234567890123456789012345678901234567890123"
+		     "4567890123456789012345678901234567890123456789");
+	EXPECT_ERROR("given twice", "--vsock", "cid=3,uds=/a", "--vsock", "cid=4,uds=/b");
+}
+
 static void test_errors_name_the_flag(void **state)
 {
 	(void)state;
@@ -314,6 +340,7 @@ int main(void)
 	    cmocka_unit_test(test_net),
 	    cmocka_unit_test(test_errors_name_the_flag),
 	    cmocka_unit_test(test_sizes),
+	    cmocka_unit_test(test_vsock),
 	    cmocka_unit_test(test_lifecycle_table),
 	};
 

@@ -30,7 +30,8 @@ enum res {
 	SERIAL,
 	SERIAL2,
 	VCON,
-	DOC
+	DOC,
+	VSOCK
 };
 
 static char g_err[1024];
@@ -87,6 +88,9 @@ static int apply(struct vm_config *c, enum res r, const char *id, const char *te
 		break;
 	case DOC:
 		ret = config_json_document(c, j, g_err, sizeof(g_err));
+		break;
+	case VSOCK:
+		ret = config_json_vsock(c, j, g_err, sizeof(g_err));
 		break;
 	}
 	json_decref(j);
@@ -589,7 +593,11 @@ static void test_document(void **state)
 	/* Echoed names keep the message on one line. */
 	fails(c, DOC, NULL, "{\"a\\nb\": 1}", "unknown top-level field 'a?b'");
 	fails(c, ENTROPY, NULL, "{\"x\\u0001\": 1}", "unknown field 'x?'");
-	fails(c, DOC, NULL, "{\"vsock\": {\"guest_cid\": 3}}", "vsock: not supported by kiln yet");
+	fails(c, DOC, NULL, "{\"vsock\": {\"guest_cid\": 3}}",
+	      "vsock: field 'uds_path' is missing (required)");
+	ok(c, DOC, NULL, "{\"vsock\": {\"guest_cid\": 5, \"uds_path\": \"/tmp/v.sock\"}}");
+	assert_true(c->vsock.set);
+	assert_int_equal(c->vsock.guest_cid, 5);
 	/* mmds-config: PUT /mmds/config's checks, in Firecracker's words */
 	fails(c, DOC, NULL, "{\"mmds-config\": {\"network_interfaces\": [\"eth0\"]}}",
 	      "mmds-config: The list of network interface IDs provided contains at least one ID");
@@ -818,6 +826,40 @@ static void round_trip(struct vm_config *a)
 	free(b);
 }
 
+/* PUT /vsock (Firecracker's Vsock): required fields, CID range, path length; a second PUT
+ * replaces the first. */
+static void test_vsock(void **state)
+{
+	struct vm_config *c = new_cfg();
+
+	(void)state;
+	fails(c, VSOCK, NULL, "{}", "vsock: field 'guest_cid' is missing (required)");
+	fails(c, VSOCK, NULL, "{\"guest_cid\": 3}", "vsock: field 'uds_path' is missing");
+	fails(c, VSOCK, NULL, "{\"uds_path\": \"/v\"}", "field 'guest_cid' is missing");
+	fails(c, VSOCK, NULL, "{\"guest_cid\": 2, \"uds_path\": \"/v\"}",
+	      "vsock: field 'guest_cid': 2 is outside 3..4294967295");
+	fails(c, VSOCK, NULL, "{\"guest_cid\": 4294967296, \"uds_path\": \"/v\"}",
+	      "is outside 3..4294967295");
+	fails(c, VSOCK, NULL, "{\"guest_cid\": \"3\", \"uds_path\": \"/v\"}",
+	      "field 'guest_cid': expected an integer");
+	fails(c, VSOCK, NULL, "{\"guest_cid\": 3, \"uds_path\": 7}",
+	      "field 'uds_path': expected a string");
+	fails(c, VSOCK, NULL, "{\"guest_cid\": 3, \"uds_path\": \"\"}", "vsock: uds_path is empty");
+	fails(
+	    c, VSOCK, NULL,
+	    "{\"guest_cid\": 3, \"uds_path\": "
+	    "\"/0123456789012345678901234567890123456789012345678901234567890123456789012345678901"
+	    "234567890123456789012345678901234567890\"}",
+	    "vsock: field 'uds_path'");
+	fails(c, VSOCK, NULL, "{\"guest_cid\": 3, \"uds_path\": \"/v\", \"port\": 1}",
+	      "vsock: unknown field 'port'");
+	ok(c, VSOCK, NULL, "{\"guest_cid\": 3, \"uds_path\": \"/a\", \"vsock_id\": \"vsock0\"}");
+	ok(c, VSOCK, NULL, "{\"guest_cid\": 9, \"uds_path\": \"/b\"}");
+	assert_int_equal(c->vsock.guest_cid, 9);
+	assert_string_equal(c->vsock.uds_path, "/b");
+	free(c);
+}
+
 static void test_export_round_trip(void **state)
 {
 	struct vm_config *c = new_cfg();
@@ -914,6 +956,7 @@ int main(int argc, char **argv)
 	    cmocka_unit_test(test_firecracker_examples),
 	    cmocka_unit_test(test_load_file_errors),
 	    cmocka_unit_test(test_export_round_trip),
+	    cmocka_unit_test(test_vsock),
 	    cmocka_unit_test(test_kernel_cmdline_and_pinning),
 	};
 

@@ -1,0 +1,222 @@
+/* vsockecho.c — the guest's half of tests/nested/linux-vsock.py (static, runs in the busybox
+ * guest). Reports are console lines "KT <key> <words...>".
+ *
+ *   vsockecho echo PORT          listen on PORT; echo every connection (a thread each) and
+ *                                report "KT echo end <bytes> <errno>" when one ends
+ *   vsockecho sink PORT          listen on PORT; accept and never read
+ *   vsockecho send PORT MIB      connect to the host (CID 2) on PORT, send MIB MiB of a pattern
+ *                                while reading the echo back; "KT send <sent> <recv> <ok|bad>"
+ *   vsockecho multi PORT N KIB   N connections to the host at once, each sends KIB KiB and
+ *                                checks the echo; "KT multi <good> <N>"
+ *   vsockecho flood PORT         connect to the host on PORT and write until blocked for ever
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <linux/vm_sockets.h>
+
+static uint8_t pattern(uint64_t i)
+{
+	return (uint8_t)((i * 2654435761u) >> 13);
+}
+
+static int vlisten(unsigned port)
+{
+	struct sockaddr_vm a = {
+	    .svm_family = AF_VSOCK, .svm_cid = VMADDR_CID_ANY, .svm_port = port};
+	int fd = socket(AF_VSOCK, SOCK_STREAM, 0);
+
+	if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(fd, 128) < 0) {
+		printf("KT error listen %u %d\n", port, errno);
+		exit(1);
+	}
+	return fd;
+}
+
+static int vconnect(unsigned port)
+{
+	struct sockaddr_vm a = {.svm_family = AF_VSOCK, .svm_cid = 2, .svm_port = port};
+	int fd = socket(AF_VSOCK, SOCK_STREAM, 0);
+
+	if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static void *echo_conn(void *arg)
+{
+	int fd = (int)(intptr_t)arg, err = 0;
+	static __thread char buf[65536];
+	uint64_t total = 0;
+	ssize_t n;
+
+	while ((n = read(fd, buf, sizeof(buf))) > 0) {
+		for (ssize_t off = 0; off < n;) {
+			ssize_t w = write(fd, buf + off, (size_t)(n - off));
+
+			if (w <= 0) {
+				err = errno;
+				goto out;
+			}
+			off += w;
+		}
+		total += (uint64_t)n;
+	}
+	err = n < 0 ? errno : 0;
+out:
+	printf("KT echo end %llu %d\n", (unsigned long long)total, err);
+	fflush(stdout);
+	close(fd);
+	return NULL;
+}
+
+static void serve(unsigned port, void *(*fn)(void *))
+{
+	int lfd = vlisten(port);
+
+	printf("KT listening %u\n", port);
+	fflush(stdout);
+	for (;;) {
+		int fd = accept(lfd, NULL, NULL);
+		pthread_t t;
+
+		if (fd < 0)
+			continue;
+		if (pthread_create(&t, NULL, fn, (void *)(intptr_t)fd) != 0)
+			close(fd);
+		else
+			pthread_detach(t);
+	}
+}
+
+static void *sink_conn(void *arg)
+{
+	(void)arg;
+	for (;;)
+		pause();
+	return NULL;
+}
+
+struct xfer {
+	int fd;
+	uint64_t len, sent, recv;
+	int ok;
+};
+
+static void *sender(void *arg)
+{
+	struct xfer *x = arg;
+	char buf[65536];
+
+	while (x->sent < x->len) {
+		size_t n =
+		    x->len - x->sent < sizeof(buf) ? (size_t)(x->len - x->sent) : sizeof(buf);
+		ssize_t w;
+
+		for (size_t i = 0; i < n; i++)
+			buf[i] = (char)pattern(x->sent + i);
+		w = write(x->fd, buf, n);
+		if (w <= 0)
+			break;
+		x->sent += (uint64_t)w;
+	}
+	shutdown(x->fd, SHUT_WR);
+	return NULL;
+}
+
+/* Send x->len bytes on x->fd and check the echo. */
+static void xfer(struct xfer *x)
+{
+	char buf[65536];
+	pthread_t t;
+	ssize_t n;
+
+	x->ok = 1;
+	pthread_create(&t, NULL, sender, x);
+	while ((n = read(x->fd, buf, sizeof(buf))) > 0) {
+		for (ssize_t i = 0; i < n; i++)
+			if ((uint8_t)buf[i] != pattern(x->recv + (uint64_t)i))
+				x->ok = 0;
+		x->recv += (uint64_t)n;
+	}
+	pthread_join(t, NULL);
+	x->ok = x->ok && x->recv == x->len && x->sent == x->len;
+	close(x->fd);
+}
+
+static void *multi_one(void *arg)
+{
+	xfer(arg);
+	return NULL;
+}
+
+static int multi(unsigned port, unsigned n, uint64_t len)
+{
+	struct xfer *x = calloc(n, sizeof(*x));
+	pthread_t *t = calloc(n, sizeof(*t));
+	unsigned good = 0;
+
+	for (unsigned i = 0; i < n; i++) {
+		x[i].fd = vconnect(port);
+		x[i].len = len;
+	}
+	for (unsigned i = 0; i < n; i++)
+		if (x[i].fd >= 0)
+			pthread_create(&t[i], NULL, multi_one, &x[i]);
+	for (unsigned i = 0; i < n; i++)
+		if (x[i].fd >= 0)
+			pthread_join(t[i], NULL);
+	for (unsigned i = 0; i < n; i++)
+		good += x[i].fd >= 0 && x[i].ok;
+	printf("KT multi %u %u\n", good, n);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	unsigned port = argc > 2 ? (unsigned)strtoul(argv[2], NULL, 10) : 0;
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (argc == 3 && strcmp(argv[1], "echo") == 0)
+		serve(port, echo_conn);
+	if (argc == 3 && strcmp(argv[1], "sink") == 0)
+		serve(port, sink_conn);
+	if (argc == 4 && strcmp(argv[1], "send") == 0) {
+		struct xfer x = {.fd = vconnect(port), .len = strtoull(argv[3], NULL, 10) << 20};
+
+		if (x.fd < 0) {
+			printf("KT send 0 0 connect-failed %d\n", errno);
+			return 1;
+		}
+		xfer(&x);
+		printf("KT send %llu %llu %s\n", (unsigned long long)x.sent,
+		       (unsigned long long)x.recv, x.ok ? "ok" : "bad");
+		return 0;
+	}
+	if (argc == 5 && strcmp(argv[1], "multi") == 0)
+		return multi(port, (unsigned)strtoul(argv[3], NULL, 10),
+			     strtoull(argv[4], NULL, 10) << 10);
+	if (argc == 3 && strcmp(argv[1], "flood") == 0) {
+		int fd = vconnect(port);
+		static char buf[65536];
+		uint64_t total = 0;
+		ssize_t w;
+
+		printf("KT flood connected %d\n", fd >= 0);
+		while (fd >= 0 && (w = write(fd, buf, sizeof(buf))) > 0)
+			total += (uint64_t)w;
+		printf("KT flood end %llu %d\n", (unsigned long long)total, errno);
+		return 0;
+	}
+	fprintf(stderr, "usage: vsockecho echo|sink PORT | send PORT MIB | multi PORT N KIB | "
+			"flood PORT\n");
+	return 2;
+}
