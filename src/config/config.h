@@ -97,6 +97,15 @@ struct serial_config {
 	int fd;		 /* SERIAL_FD: not owned, must stay open while the VM exists */
 };
 
+/* A virtio-balloon (Firecracker's Balloon). */
+struct balloon_config {
+	bool enabled;
+	uint32_t amount_mib;	   /* target: memory the guest should give back */
+	bool deflate_on_oom;	   /* VIRTIO_BALLOON_F_DEFLATE_ON_OOM */
+	uint16_t stats_interval_s; /* statistics polling period; 0: no statistics queue */
+	bool free_page_reporting;  /* VIRTIO_BALLOON_F_REPORTING */
+};
+
 struct vm_config {
 	char kernel_path[CONFIG_PATH_MAX]; /* "": the built-in demo guest */
 	char initrd_path[CONFIG_PATH_MAX]; /* "": none */
@@ -126,6 +135,7 @@ struct vm_config {
 	struct mmds_config mmds;
 	bool rng;			   /* virtio-rng */
 	struct rate_limit_config rng_rate; /* its rate limiter (PUT /entropy) */
+	struct balloon_config balloon;	   /* virtio-balloon (PUT /balloon, --balloon) */
 	int verbosity;			   /* 0 warn, 1 info, 2 debug */
 };
 
@@ -199,6 +209,16 @@ int config_parse_net(struct vm_config *c, const char *v, char *err, size_t errle
  * Firecracker's message in err. */
 int config_mmds_check(const struct vm_config *c, const struct mmds_config *m, char *err,
 		      size_t errlen) MUST_CHECK;
+
+/* The balloon (config_balloon.c). */
+
+/* NULL if the balloon's target fits in guest RAM (amount_mib at most the RAM's MiB), else
+ * Firecracker's reason ("Amount of pages requested is too large."). */
+const char *config_check_balloon(const struct vm_config *c);
+
+/* kiln run's --balloon amount_mib=N[,deflate_on_oom=on|off][,stats_interval=S]
+ * [,free_page_reporting=on|off]: 0 or -EINVAL with one line in err. */
+int config_parse_balloon(struct vm_config *c, const char *v, char *err, size_t errlen) MUST_CHECK;
 
 /* Index of the disk whose id is `id` (non-empty), or -1. */
 int config_disk_find(const struct vm_config *c, const char *id);

@@ -245,7 +245,7 @@ def malformed(api, state_after):
     api.expect("GET", "/nope", None, 400, "Invalid request method and/or path")
     api.expect("DELETE", "/", None, 400, "allowed: GET")
     api.expect("POST", "/actions", {"action_type": "FlushMetrics"}, 400, "allowed: PUT")
-    api.expect("GET", "/balloon", None, 400, "kiln does not implement /balloon yet")
+    api.expect("GET", "/balloon", None, 400, "No balloon device found.")
     api.expect("PUT", "/vsock", {}, 400, "kiln does not implement /vsock",
                validate_request=False)
     api.expect("PUT", "/snapshot/create", {}, 400, "snapshot/create",
