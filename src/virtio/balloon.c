@@ -129,7 +129,7 @@ static void inflate_huge(struct virtio_balloon *b, const struct guest_region *r,
 
 	for (uint64_t p = first; p < first + HUGE_PAGES; p++) {
 		if (!page_in(b, p)) {
-			b->stats.hugepage_partial++;
+			b->stats.partial++;
 			return;
 		}
 	}
@@ -272,7 +272,7 @@ static void report_range(struct virtio_balloon *b, uint64_t gpa, uint64_t len)
 	b->stats.reported++;
 	b->stats.reported_bytes += len;
 	if (end <= start) {
-		b->stats.hugepage_partial += len / PAGE;
+		b->stats.partial += len / PAGE;
 		return;
 	}
 	ret = guest_mem_discard(b->cfg.mem, start, end - start);
@@ -449,7 +449,7 @@ static const struct device_counter balloon_counters[] = {
     DEVICE_COUNTER(struct virtio_balloon_stats, bad_pfn),
     DEVICE_COUNTER(struct virtio_balloon_stats, duplicate),
     DEVICE_COUNTER(struct virtio_balloon_stats, discard_failed),
-    DEVICE_COUNTER(struct virtio_balloon_stats, hugepage_partial),
+    DEVICE_COUNTER(struct virtio_balloon_stats, partial),
     DEVICE_COUNTER(struct virtio_balloon_stats, malformed),
     DEVICE_COUNTER(struct virtio_balloon_stats, reported),
     DEVICE_COUNTER(struct virtio_balloon_stats, reported_bytes),

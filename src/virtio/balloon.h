@@ -47,18 +47,19 @@ struct virtio_balloon_config {
 };
 
 struct virtio_balloon_stats {
-	uint64_t inflated;	 /* pages the guest gave (each discarded at most once) */
-	uint64_t deflated;	 /* pages the guest took back */
-	uint64_t bad_pfn;	 /* page numbers outside guest RAM (MMIO hole, past the end) */
-	uint64_t duplicate;	 /* inflated while in the balloon already, or deflated while not */
-	uint64_t discard_failed; /* host refusals of guest_mem_discard (pages stay in use) */
-	uint64_t hugepage_partial; /* pages of a huge page not yet wholly in the balloon (kept) */
-	uint64_t malformed;	   /* chains the wrong way round or not a whole number of entries */
-	uint64_t reported;	   /* free page reports (ranges) discarded */
-	uint64_t reported_bytes;   /* their bytes */
-	uint64_t stats_updates;	   /* statistics buffers the guest filled */
-	uint64_t stats_unknown;	   /* entries with a tag kiln does not know (ignored) */
-	uint64_t discarded_bytes;  /* bytes given back to the host through guest_mem_discard */
+	uint64_t inflated;	  /* pages the guest gave (each discarded at most once) */
+	uint64_t deflated;	  /* pages the guest took back */
+	uint64_t bad_pfn;	  /* page numbers outside guest RAM (MMIO hole, past the end) */
+	uint64_t duplicate;	  /* inflated while in the balloon already, or deflated while not */
+	uint64_t discard_failed;  /* host refusals of guest_mem_discard (pages stay in use) */
+	uint64_t partial;	  /* pages kept: their huge page is not wholly given, or a
+				   * reported range covers only part of them */
+	uint64_t malformed;	  /* chains the wrong way round or not a whole number of entries */
+	uint64_t reported;	  /* free page reports (ranges) discarded */
+	uint64_t reported_bytes;  /* their bytes */
+	uint64_t stats_updates;	  /* statistics buffers the guest filled */
+	uint64_t stats_unknown;	  /* entries with a tag kiln does not know (ignored) */
+	uint64_t discarded_bytes; /* bytes given back to the host through guest_mem_discard */
 };
 
 /* What the guest last reported through the statistics queue (Firecracker's BalloonStats). */

@@ -4,7 +4,8 @@
 
     linux-balloon.py --kiln PATH [--only NAME[,NAME...]]
 
-The guest runs a shell on ttyS0 that the batch types commands into; tests/nested/guest/memhog.c
+The guest runs a shell on ttyS0 that the batch types commands into (it answers with "KT" lines;
+its echo of a typed line starts with the command, never with "KT"); tests/nested/guest/memhog.c
 touches guest memory so that the host has it resident before the balloon takes it. Scenarios:
 - inflate-deflate: PATCH /balloon to 128 MiB lowers kiln's VmRSS (read in L1) by >= 120 MiB and
   the guest's MemAvailable by as much; GET /balloon/statistics carries the guest's own values
@@ -69,13 +70,13 @@ class Batch:
 
     def guest_mem(self, g):
         """(MemTotal, MemAvailable) in KiB as the guest sees them."""
-        m = self.sh(g, "kt mem $(awk '/^MemTotal|^MemAvailable/{print $2}' /proc/meminfo)",
+        m = self.sh(g, "echo KT mem $(awk '/^MemTotal|^MemAvailable/{print $2}' /proc/meminfo)",
                     r"^KT mem (\d+) (\d+)$", 30)
         return (int(m.group(1)), int(m.group(2))) if m else (None, None)
 
     def hog(self, g, mib, timeout=240):
         """Run memhog; 'done' or the shell's report of how it ended."""
-        m = self.sh(g, f"/bin/memhog {mib}; kt hog status $?",
+        m = self.sh(g, f"/bin/memhog {mib}; echo KT hog status $?",
                     r"^KT hog status (\d+)$", timeout)
         return int(m.group(1)) if m else None
 
