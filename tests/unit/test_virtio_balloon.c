@@ -448,6 +448,48 @@ static void test_state_roundtrip(void **state)
 	state_buf_free(&w);
 }
 
+/* Through the transport, as a restore does: the held statistics buffer is popped again and
+ * goes back to the driver on the restored device's first poll. */
+static void test_restore_held_stats(void **state)
+{
+	struct fx *a = *state, b = {0};
+	struct virtio_balloon_config cfg = {.stats_interval_s = 1};
+	struct state_buf w = {0}, r;
+	uint16_t head, v;
+
+	make(a, cfg);
+	vdrv_start(&a->d, 3, F(VIRTIO_BALLOON_F_STATS_VQ));
+	head = send_stats(a, 2, (uint16_t[]){6}, (uint64_t[]){42}, 1);
+	vdrv_init_mem(&b.d, MEM_LEN);
+	assert_int_equal(event_loop_init(&b.loop), 0);
+	make(&b, cfg);
+	memcpy(b.d.ram, a->d.ram, MEM_LEN); /* guest memory travels as the memory file would */
+	memcpy(b.d.q, a->d.q, sizeof(a->d.q));
+	assert_int_equal(state_begin_section(&w, "t", 1), 0);
+	virtio_mmio_save(a->d.t, &w);
+	assert_int_equal(state_end_section(&w), 0);
+	assert_int_equal(state_begin_section(&w, "b", 1), 0);
+	virtio_balloon_save(a->b, &w);
+	assert_int_equal(state_end_section(&w), 0);
+	assert_int_equal(state_open(&r, w.data, w.len), 0);
+	assert_int_equal(state_section(&r, "t", &v), 0);
+	assert_int_equal(virtio_mmio_load(b.d.t, &r, v, "virtio.0"), 0);
+	assert_int_equal(state_section(&r, "b", &v), 0);
+	assert_int_equal(virtio_balloon_load(b.b, &r, v), 0);
+	assert_true(b.b->stats_held);
+	assert_int_equal(b.b->guest.val[6], 42);
+	pthread_mutex_lock(&b.b->vd.lock);
+	virtio_dev_restored(&b.b->vd);
+	pthread_mutex_unlock(&b.b->vd.lock);
+	assert_int_equal(virtio_balloon_set_stats_interval(b.b, 4), 0);
+	expect_used(&b, 2, head);
+	state_buf_free(&w);
+	vdrv_detach(&b.d);
+	virtio_balloon_destroy(b.b);
+	vdrv_fini(&b.d);
+	event_loop_destroy(&b.loop);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -461,6 +503,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_free_page_reporting, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_reset_empties, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_state_roundtrip, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_restore_held_stats, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
