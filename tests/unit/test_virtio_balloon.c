@@ -216,6 +216,42 @@ static void test_hostile_pfns(void **state)
 	assert_int_equal(virtio_balloon_stats(f->b).inflated, 2);
 }
 
+/* Hugetlb-backed RAM: a huge page goes back only once all its 512 pages are in the balloon
+ * (a region flagged GUEST_MEM_HUGEPAGES over ordinary memory stands in for hugetlbfs). */
+static void test_hugepage_whole_only(void **state)
+{
+	struct fx *f = *state;
+	const uint64_t gpa = 0x1000000, len = 4ull << 20;
+	uint8_t *huge = aligned_alloc(2u << 20, len);
+	uint32_t pfns[256];
+	uint32_t first = (uint32_t)(gpa >> 12) + 512; /* the second huge page */
+
+	assert_non_null(huge);
+	memset(huge, 0x3c, len);
+	assert_int_equal(
+	    guest_mem_add_host(&f->d.mem, gpa, len, huge, GUEST_MEM_RAM | GUEST_MEM_HUGEPAGES), 0);
+	make(f, (struct virtio_balloon_config){0});
+	vdrv_start(&f->d, 2, 0);
+	for (unsigned batch = 0; batch < 2; batch++) {
+		for (unsigned i = 0; i < 256; i++)
+			pfns[i] = first + batch * 256 + i;
+		if (batch == 1)
+			pfns[255] = first + 10; /* a duplicate instead of the last page */
+		expect_used(f, 0, send_pfns(f, 0, pfns, 256));
+	}
+	assert_true(all(huge + (2u << 20), 2u << 20, 0x3c)); /* 511 of 512: kept */
+	assert_int_equal(virtio_balloon_stats(f->b).partial, 511);
+	expect_used(f, 0, send_pfns(f, 0, (uint32_t[]){first + 511}, 1));
+	assert_true(all(huge + (2u << 20), 2u << 20, 0)); /* whole: given back */
+	assert_true(all(huge, 2u << 20, 0x3c));		  /* the first huge page untouched */
+	assert_int_equal(virtio_balloon_stats(f->b).discarded_bytes, 2u << 20);
+	vdrv_detach(&f->d);
+	virtio_balloon_destroy(f->b);
+	f->b = NULL;
+	assert_int_equal(guest_mem_remove(&f->d.mem, gpa), 0);
+	free(huge);
+}
+
 /* Chains the wrong way round, or not a whole number of page numbers, go back unread. */
 static void test_malformed_chains(void **state)
 {
@@ -498,6 +534,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_inflate_discards, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_hostile_pfns, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_malformed_chains, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_hugepage_whole_only, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_stats_protocol, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_stats_off_cannot_be_enabled, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_free_page_reporting, setup, teardown),
