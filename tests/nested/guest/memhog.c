@@ -21,7 +21,8 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	for (long i = 0; i < n; i++) {
-		char *p = mmap(NULL, MIB, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		char *p =
+		    mmap(NULL, MIB, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 
 		if (p == MAP_FAILED) {
 			printf("KT hog mmap-failed %ld\n", i);
