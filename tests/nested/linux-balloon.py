@@ -142,8 +142,9 @@ class Batch:
         self.s.check(abs(av - avail1 * 1024) <= 16 * MIB,
                      f"{name}: statistics available_memory is the guest's MemAvailable (16 MiB)",
                      f"{av} vs {avail1 * 1024}")
-        self.s.check(all(k in body for k in ("free_memory", "minor_faults", "major_faults",
-                                             "swap_in", "swap_out", "disk_caches")),
+        # Without CONFIG_VM_EVENT_COUNTERS (the project's kernel) Linux sends these four only
+        self.s.check(all(k in body for k in ("free_memory", "total_memory", "available_memory",
+                                             "disk_caches")),
                      f"{name}: statistics carry the guest's counters", str(body))
         self.s.equal((body.get("target_pages"), body.get("target_mib")), (128 * 256, 128),
                      f"{name}: statistics target")
