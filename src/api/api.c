@@ -14,6 +14,7 @@
 #include "config/config_json.h"
 #include "config/json_field.h"
 #include "util/log.h"
+#include "virtio/balloon.h"
 
 #define ANY_STATE  (API_NOT_STARTED | API_RUNNING | API_PAUSED)
 #define PRE_BOOT   API_NOT_STARTED
@@ -403,6 +404,126 @@ static int h_entropy(struct api *a, struct req *r, struct api_response *out)
 	char err[ERR_LEN] = "";
 
 	return converted(config_json_entropy(a->cfg, r->body, err, sizeof(err)), err, out);
+}
+
+/* ---- balloon ---- */
+
+#define NO_BALLOON "Balloon config error: No balloon device found."
+
+static int h_balloon_put(struct api *a, struct req *r, struct api_response *out)
+{
+	char err[ERR_LEN] = "";
+
+	return converted(config_json_balloon(a->cfg, r->body, err, sizeof(err)), err, out);
+}
+
+/* The running balloon's state; 0, or the reply already in out. */
+static int balloon_live(struct api *a, struct api_balloon *bs, struct api_response *out)
+{
+	struct kiln_err e = {0};
+	int ret;
+
+	if (!a->cfg->balloon.enabled)
+		return reply_err(out, 400, NO_BALLOON);
+	if (!a->ops->balloon_status)
+		return reply_err(out, 400, "balloon: not supported");
+	ret = a->ops->balloon_status(a->ctx, bs, &e);
+	return ret < 0 ? reply_op_err(out, "balloon", ret, &e) : 0;
+}
+
+static int h_balloon_get(struct api *a, struct req *r, struct api_response *out)
+{
+	struct api_balloon bs;
+	json_t *doc;
+
+	(void)r;
+	if (!a->cfg->balloon.enabled)
+		return reply_err(out, 400, NO_BALLOON);
+	doc = config_json_export_balloon(a->cfg);
+	if (state(a) != API_NOT_STARTED && doc) {
+		if (balloon_live(a, &bs, out)) {
+			json_decref(doc);
+			return out->status;
+		}
+		json_object_set_new(doc, "amount_mib", json_integer(bs.target_pages / 256));
+		json_object_set_new(doc, "stats_polling_interval_s",
+				    json_integer(bs.stats_interval_s));
+	}
+	return doc ? reply(out, 200, doc) : reply_err(out, 500, "GET /balloon: out of memory");
+}
+
+static int h_balloon_patch(struct api *a, struct req *r, struct api_response *out)
+{
+	static const char *const fields[] = {"amount_mib", NULL};
+	struct kiln_err e = {0};
+	struct jbody b;
+	uint64_t mib;
+	int ret;
+
+	jb_init(&b, "balloon", r->body);
+	if (jres_check_fields(&b.r, fields) < 0 ||
+	    jf_uint(&b.r, "amount_mib", JF_REQUIRED, 0, UINT32_MAX, &mib) < 0)
+		return bad_body(out, &b);
+	if (!a->cfg->balloon.enabled)
+		return reply_err(out, 400, NO_BALLOON);
+	if (mib > a->cfg->mem_bytes >> 20)
+		return reply_err(
+		    out, 400, "Balloon update error: Requested memory should be less than %lluMiB",
+		    (unsigned long long)(a->cfg->mem_bytes >> 20));
+	if (!a->ops->balloon_update)
+		return reply_err(out, 400, "balloon: not supported");
+	ret = a->ops->balloon_update(a->ctx, (uint32_t)mib, &e);
+	if (ret < 0)
+		return reply_op_err(out, "Balloon update error", ret, &e);
+	a->cfg->balloon.amount_mib = (uint32_t)mib;
+	return reply_ok(out);
+}
+
+static int h_balloon_stats_get(struct api *a, struct req *r, struct api_response *out)
+{
+	struct api_balloon bs;
+	json_t *doc;
+
+	(void)r;
+	if (balloon_live(a, &bs, out))
+		return out->status;
+	if (!bs.stats_interval_s)
+		return reply_err(out, 400,
+				 "Balloon update error: Received stats query when stats are "
+				 "disabled.");
+	doc = json_pack("{s:I, s:I, s:I, s:I}", "target_pages", (json_int_t)bs.target_pages,
+			"actual_pages", (json_int_t)bs.actual_pages, "target_mib",
+			(json_int_t)(bs.target_pages / 256), "actual_mib",
+			(json_int_t)(bs.actual_pages / 256));
+	for (unsigned t = 0; doc && t < 16; t++)
+		if (bs.stats_present & (1u << t))
+			json_object_set_new(doc, virtio_balloon_stat_name(t),
+					    json_integer((json_int_t)bs.stats[t]));
+	return doc ? reply(out, 200, doc)
+		   : reply_err(out, 500, "GET /balloon/statistics: out of memory");
+}
+
+static int h_balloon_stats_patch(struct api *a, struct req *r, struct api_response *out)
+{
+	static const char *const fields[] = {"stats_polling_interval_s", NULL};
+	struct kiln_err e = {0};
+	struct jbody b;
+	uint64_t s;
+	int ret;
+
+	jb_init(&b, "balloon/statistics", r->body);
+	if (jres_check_fields(&b.r, fields) < 0 ||
+	    jf_uint(&b.r, "stats_polling_interval_s", JF_REQUIRED, 0, UINT16_MAX, &s) < 0)
+		return bad_body(out, &b);
+	if (!a->cfg->balloon.enabled)
+		return reply_err(out, 400, NO_BALLOON);
+	if (!a->ops->balloon_stats_interval)
+		return reply_err(out, 400, "balloon/statistics: not supported");
+	ret = a->ops->balloon_stats_interval(a->ctx, (uint16_t)s, &e);
+	if (ret < 0)
+		return reply_op_err(out, "Balloon update error", ret, &e);
+	a->cfg->balloon.stats_interval_s = (uint16_t)s;
+	return reply_ok(out);
 }
 
 static int h_serial(struct api *a, struct req *r, struct api_response *out)
@@ -902,6 +1023,11 @@ static const struct route routes[] = {
     {"PUT", "/entropy", h_entropy, PRE_BOOT, BODY_OBJECT},
     {"PUT", "/vsock", h_vsock, PRE_BOOT, BODY_OBJECT},
     {"PUT", "/serial", h_serial, PRE_BOOT, BODY_OBJECT},
+    {"GET", "/balloon", h_balloon_get, ANY_STATE, BODY_IGNORED},
+    {"PUT", "/balloon", h_balloon_put, PRE_BOOT, BODY_OBJECT},
+    {"PATCH", "/balloon", h_balloon_patch, POST_BOOT, BODY_OBJECT},
+    {"GET", "/balloon/statistics", h_balloon_stats_get, POST_BOOT, BODY_IGNORED},
+    {"PATCH", "/balloon/statistics", h_balloon_stats_patch, POST_BOOT, BODY_OBJECT},
     {"PUT", "/snapshot/create", h_snapshot_create, API_PAUSED, BODY_OBJECT},
     {"PUT", "/snapshot/load", h_snapshot_load, PRE_BOOT, BODY_OBJECT},
     {"PUT", "/migrate", h_migrate, POST_BOOT, BODY_OBJECT},
@@ -914,7 +1040,7 @@ static const struct route routes[] = {
 
 /* Firecracker resources kiln does not have (yet): a clear 400 instead of a 404 or a no-op. */
 static const char *const unimplemented[] = {
-    "/balloon", "/cpu-config", "/pmem", "/hotplug", NULL,
+    "/balloon/hinting", "/cpu-config", "/pmem", "/hotplug", NULL,
 };
 
 /* Whether path matches pattern; a "{}" segment takes one non-empty segment into param. */

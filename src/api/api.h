@@ -39,6 +39,14 @@ struct api_migrate {
 	bool cancel_on_timeout; /* on_timeout "cancel" (default "force") */
 };
 
+/* The running balloon, as GET /balloon and /balloon/statistics report it. */
+struct api_balloon {
+	uint32_t target_pages, actual_pages;
+	uint16_t stats_interval_s;
+	uint32_t stats_present; /* bit t: the guest reported statistic t (virtio 1.2 §5.5.6.3) */
+	uint64_t stats[16];
+};
+
 /*
  * What the API does to the process. Each returns 0 or -errno and reports the reason of a failure
  * with err_set(err, ...) (util/err.h; err is the request's own, empty context); the API answers
@@ -67,6 +75,11 @@ struct api_ops {
 	/* PATCH /network-interfaces/{id} after boot: new rate limiters (NULL: keep that one's). */
 	int (*net_update)(void *ctx, const char *iface_id, const struct rate_limit_config *rx,
 			  const struct rate_limit_config *tx, struct kiln_err *err);
+	/* The balloon after boot: a new target (config change interrupt), a new statistics
+	 * polling period (Firecracker's rules: not from or to 0), and its state. */
+	int (*balloon_update)(void *ctx, uint32_t amount_mib, struct kiln_err *err);
+	int (*balloon_stats_interval)(void *ctx, uint16_t interval_s, struct kiln_err *err);
+	int (*balloon_status)(void *ctx, struct api_balloon *out, struct kiln_err *err);
 	/* The VM's counters for a metrics line (metrics_json): a new object, NULL on ENOMEM. */
 	json_t *(*metrics)(void *ctx);
 };

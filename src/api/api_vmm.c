@@ -16,6 +16,7 @@
 #include "migrate/migrate.h"
 #include "util/err.h"
 #include "util/log.h"
+#include "virtio/balloon.h"
 
 static enum api_vm_state vmm_state(void *ctx)
 {
@@ -111,6 +112,52 @@ static int vmm_net_patch(void *ctx, const char *iface_id, const struct rate_limi
 	return ret < 0 ? ret : vmm_net_update(ctx, iface_id, rx, tx, err);
 }
 
+/* The running VM's balloon, or NULL with the reason in err. */
+static struct virtio_balloon *balloon_of(struct vmm *m, struct kiln_err *err)
+{
+	struct virtio_balloon *b = m->vm ? virtio_balloon_find(m->vm) : NULL;
+
+	if (!b)
+		err_set(err, -EINVAL, "No balloon device found.");
+	return b;
+}
+
+static int vmm_balloon_update(void *ctx, uint32_t amount_mib, struct kiln_err *err)
+{
+	struct virtio_balloon *b = balloon_of(ctx, err);
+
+	if (!b)
+		return -EINVAL;
+	virtio_balloon_set_target(b, amount_mib * VIRTIO_BALLOON_PAGES_MIB);
+	return 0;
+}
+
+static int vmm_balloon_stats_interval(void *ctx, uint16_t interval_s, struct kiln_err *err)
+{
+	struct virtio_balloon *b = balloon_of(ctx, err);
+
+	if (!b)
+		return -EINVAL;
+	if (virtio_balloon_set_stats_interval(b, interval_s) < 0)
+		return err_set(err, -EINVAL,
+			       "Statistics cannot be enabled/disabled after activation.");
+	return 0;
+}
+
+static int vmm_balloon_status(void *ctx, struct api_balloon *out, struct kiln_err *err)
+{
+	struct virtio_balloon *b = balloon_of(ctx, err);
+	struct virtio_balloon_guest_stats g;
+
+	if (!b)
+		return -EINVAL;
+	virtio_balloon_status(b, &out->target_pages, &out->actual_pages, &out->stats_interval_s,
+			      &g);
+	out->stats_present = g.present;
+	memcpy(out->stats, g.val, sizeof(out->stats));
+	return 0;
+}
+
 static json_t *vmm_metrics(void *ctx)
 {
 	struct vmm *m = ctx;
@@ -157,6 +204,9 @@ static const struct api_ops vmm_api_ops = {
     .snapshot_load = vmm_snapshot_load,
     .drive_update = vmm_drive_patch,
     .net_update = vmm_net_patch,
+    .balloon_update = vmm_balloon_update,
+    .balloon_stats_interval = vmm_balloon_stats_interval,
+    .balloon_status = vmm_balloon_status,
     .metrics = vmm_metrics,
     .migrate = vmm_migrate,
     .migrate_status = vmm_migrate_status,

@@ -63,6 +63,9 @@ void config_usage(void)
 	    "  --vsock cid=N,uds=PATH  a virtio-vsock device: guest CID N (>= 3); host processes\n"
 	    "                         connect to PATH and send CONNECT <port>, the guest reaches\n"
 	    "                         host port P at PATH_P\n"
+	    "  --balloon "
+	    "amount_mib=N[,deflate_on_oom=on][,stats_interval=S][,free_page_reporting=on]\n"
+	    "                         a virtio-balloon holding N MiB of guest RAM\n"
 	    "  -v, --verbose          more log output (repeat for debug)\n"
 	    "  -h, --help             this text\n",
 	    stdout);
@@ -254,6 +257,7 @@ enum opt_id {
 	OPT_RNG,
 	OPT_NET,
 	OPT_VSOCK,
+	OPT_BALLOON,
 };
 
 static const struct option run_opts[] = {
@@ -282,6 +286,7 @@ static const struct option run_opts[] = {
     {"rng", no_argument, NULL, OPT_RNG},
     {"net", required_argument, NULL, OPT_NET},
     {"vsock", required_argument, NULL, OPT_VSOCK},
+    {"balloon", required_argument, NULL, OPT_BALLOON},
     {"verbose", no_argument, NULL, 'v'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
@@ -459,6 +464,8 @@ static int parse_virtio_opt(struct vm_config *c, int opt, const char *v, char *e
 	case OPT_RNG:
 		c->rng = true;
 		return 0;
+	case OPT_BALLOON:
+		return config_parse_balloon(c, v, err, errlen);
 	default:
 		return fail(err, errlen, "internal: option %d", opt);
 	}
@@ -566,6 +573,10 @@ static int check_combination(struct vm_config *c, const struct parse_state *st, 
 	if (config_stdio_users(c) > 1)
 		return fail(err, errlen,
 			    "only one of --serial, --serial2 and --console-virtio can use stdio");
+	if (config_check_balloon(c))
+		return fail(err, errlen,
+			    "--balloon: amount_mib %u is more than --memory (%llu MiB)",
+			    c->balloon.amount_mib, (unsigned long long)(c->mem_bytes >> 20));
 	if (c->pin_vcpus && st->nr_pins != config_vcpus(c))
 		return fail(err, errlen, "--pin-vcpus: %u CPUs given for %u vCPUs", st->nr_pins,
 			    config_vcpus(c));

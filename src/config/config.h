@@ -105,6 +105,15 @@ struct vsock_config {
 	char uds_path[CONFIG_UDS_PATH_MAX + 1]; /* listened on; "<uds_path>_P" for guest port P */
 };
 
+/* A virtio-balloon (Firecracker's Balloon). */
+struct balloon_config {
+	bool enabled;
+	uint32_t amount_mib;	   /* target: memory the guest should give back */
+	bool deflate_on_oom;	   /* VIRTIO_BALLOON_F_DEFLATE_ON_OOM */
+	uint16_t stats_interval_s; /* statistics polling period; 0: no statistics queue */
+	bool free_page_reporting;  /* VIRTIO_BALLOON_F_REPORTING */
+};
+
 struct vm_config {
 	char kernel_path[CONFIG_PATH_MAX]; /* "": the built-in demo guest */
 	char initrd_path[CONFIG_PATH_MAX]; /* "": none */
@@ -134,6 +143,7 @@ struct vm_config {
 	struct mmds_config mmds;
 	bool rng;			   /* virtio-rng */
 	struct rate_limit_config rng_rate; /* its rate limiter (PUT /entropy) */
+	struct balloon_config balloon;	   /* virtio-balloon (PUT /balloon, --balloon) */
 	int verbosity;			   /* 0 warn, 1 info, 2 debug */
 	struct vsock_config vsock;	   /* virtio-vsock (PUT /vsock) */
 };
@@ -215,6 +225,16 @@ int config_parse_vsock(struct vm_config *c, const char *v, char *err, size_t err
 /* NULL if v may be applied (a CID of at least 3, a non-empty uds_path of at most 107 bytes), else
  * the reason, e.g. "guest_cid 2 is below 3". */
 const char *config_check_vsock(const struct vsock_config *v);
+
+/* The balloon (config_balloon.c). */
+
+/* NULL if the balloon's target fits in guest RAM (amount_mib at most the RAM's MiB), else
+ * Firecracker's reason ("Amount of pages requested is too large."). */
+const char *config_check_balloon(const struct vm_config *c);
+
+/* kiln run's --balloon amount_mib=N[,deflate_on_oom=on|off][,stats_interval=S]
+ * [,free_page_reporting=on|off]: 0 or -EINVAL with one line in err. */
+int config_parse_balloon(struct vm_config *c, const char *v, char *err, size_t errlen) MUST_CHECK;
 
 /* Index of the disk whose id is `id` (non-empty), or -1. */
 int config_disk_find(const struct vm_config *c, const char *id);

@@ -490,6 +490,42 @@ static int vsock_apply(struct vm_config *c, const struct jres *r, const void *ar
 	return 0;
 }
 
+/* Firecracker's Balloon: amount_mib and deflate_on_oom required; free_page_hinting is not
+ * implemented (only false). */
+static int balloon_apply(struct vm_config *c, const struct jres *r, const void *arg)
+{
+	static const char *const fields[] = {
+	    "amount_mib",	 "deflate_on_oom",	"stats_polling_interval_s",
+	    "free_page_hinting", "free_page_reporting", NULL};
+	struct balloon_config b = {.enabled = true};
+	uint64_t amount = 0, interval = 0;
+	bool hinting = false;
+	int ret = jres_check_fields(r, fields);
+
+	(void)arg;
+	if (ret == 0)
+		ret = jf_uint(r, "amount_mib", JF_REQUIRED, 0, UINT32_MAX, &amount);
+	if (ret >= 0)
+		ret = jf_bool(r, "deflate_on_oom", JF_REQUIRED, &b.deflate_on_oom);
+	if (ret >= 0)
+		ret = jf_uint(r, "stats_polling_interval_s", 0, 0, UINT16_MAX, &interval);
+	if (ret >= 0)
+		ret = jf_bool(r, "free_page_reporting", 0, &b.free_page_reporting);
+	if (ret >= 0)
+		ret = jf_bool(r, "free_page_hinting", 0, &hinting);
+	if (ret >= 0 && hinting)
+		return jres_fail(r, "field 'free_page_hinting': free page hinting is not "
+				    "implemented by kiln (only false is accepted)");
+	if (ret < 0)
+		return ret;
+	b.amount_mib = (uint32_t)amount;
+	b.stats_interval_s = (uint16_t)interval;
+	c->balloon = b;
+	if (config_check_balloon(c))
+		return jres_fail(r, "Balloon config error: %s", config_check_balloon(c));
+	return 0;
+}
+
 /* A {"mode": ..., "path": ...} object (kiln_serial2, kiln_console_virtio, serial's kiln_mode):
  * `names` lists the modes; modes in `path_modes` (a bit per index) need the path, others
  * refuse it. */
@@ -608,6 +644,13 @@ int config_json_vsock(struct vm_config *cfg, const json_t *obj, char *err, size_
 	struct jres r = {"vsock", obj, err, errlen};
 
 	return transact(cfg, vsock_apply, &r, NULL);
+}
+
+int config_json_balloon(struct vm_config *cfg, const json_t *obj, char *err, size_t errlen)
+{
+	struct jres r = {"balloon", obj, err, errlen};
+
+	return transact(cfg, balloon_apply, &r, NULL);
 }
 
 /* ---- network-interfaces ---- */
@@ -807,6 +850,11 @@ int config_json_check(const struct vm_config *cfg, char *err, size_t errlen)
 			 "use stdio");
 		return -EINVAL;
 	}
+	if (config_check_balloon(cfg)) {
+		snprintf(err, errlen, "balloon: Balloon config error: %s",
+			 config_check_balloon(cfg));
+		return -EINVAL;
+	}
 	return 0;
 }
 
@@ -844,7 +892,7 @@ static const struct doc_key {
     {"kiln_serial2", serial2_apply},
     {"kiln_console_virtio", vconsole_apply},
     {"cpu-config", NULL},
-    {"balloon", NULL},
+    {"balloon", balloon_apply},
     {"network-interfaces", NULL}, /* an array: doc_arrays */
     {"vsock", vsock_apply},
     {"logger", process_setting},	/* applied by the process (src/cmd/api_server.c) */

@@ -47,6 +47,15 @@ int config_json_rate_limiter_at(const struct jres *r, const char *field,
  * path_on_host of an existing drive). Messages are prefixed "drives/<drive_id>". */
 int config_json_drive(struct vm_config *cfg, const char *drive_id, const json_t *obj, bool patch,
 		      char *err, size_t errlen) MUST_CHECK;
+/* PUT /balloon (Firecracker's Balloon) and the document's "balloon": before boot. 0 or -EINVAL
+ * with one line in err; cfg unchanged on error. */
+int config_json_balloon(struct vm_config *cfg, const json_t *obj, char *err,
+			size_t errlen) MUST_CHECK;
+
+/* The balloon as Firecracker's Balloon object (GET /balloon, the document's "balloon"), or JSON
+ * null without one; NULL on ENOMEM. */
+json_t *config_json_export_balloon(const struct vm_config *c);
+
 /* PUT /network-interfaces/{iface_id} (NetworkInterface: iface_id equal to the path's,
  * host_dev_name, guest_mac, mtu, rx_rate_limiter, tx_rate_limiter; an interface with that id is
  * replaced; another interface's MAC or TAP is refused), PATCH likewise

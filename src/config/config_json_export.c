@@ -237,13 +237,24 @@ static json_t *export_vsock(const struct vm_config *c)
  * yet, and logger and metrics, which Firecracker's document always reports as null. */
 static bool put_firecracker_nulls(json_t *doc)
 {
-	static const char *const nulls[] = {"balloon", "cpu-config", "logger", "metrics",
-					    "memory-hotplug"};
+	static const char *const nulls[] = {"cpu-config", "logger", "metrics", "memory-hotplug"};
 	bool ok = put(doc, "pmem", json_array());
 
 	for (size_t i = 0; ok && i < sizeof(nulls) / sizeof(nulls[0]); i++)
 		ok = put(doc, nulls[i], json_null());
 	return ok;
+}
+
+json_t *config_json_export_balloon(const struct vm_config *c)
+{
+	const struct balloon_config *b = &c->balloon;
+
+	if (!b->enabled)
+		return json_null();
+	return json_pack("{s:I, s:b, s:I, s:b, s:b}", "amount_mib", (json_int_t)b->amount_mib,
+			 "deflate_on_oom", b->deflate_on_oom, "stats_polling_interval_s",
+			 (json_int_t)b->stats_interval_s, "free_page_hinting", 0,
+			 "free_page_reporting", b->free_page_reporting);
 }
 
 /* Set key to v if v is not NULL (an extension left out); false only if the set failed. */
@@ -265,6 +276,7 @@ json_t *config_json_export(const struct vm_config *c)
 	     put(doc, "entropy",
 		 c->rng ? json_pack("{s:o}", "rate_limiter", export_rate_limiter(&c->rng_rate))
 			: json_null()) &&
+	     put(doc, "balloon", config_json_export_balloon(c)) &&
 	     put_optional(doc, "serial", export_serial(c)) &&
 	     put_optional(doc, "kiln_serial2", export_serial2(c)) &&
 	     put_optional(doc, "kiln_console_virtio", export_vconsole(c)) &&

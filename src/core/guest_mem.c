@@ -290,6 +290,38 @@ int guest_mem_write(const struct guest_mem *m, uint64_t gpa, const void *src, si
 	return 0;
 }
 
+/* MADV_REMOVE frees a shared mapping's backing store (memfd, shmem, hugetlbfs); anonymous or
+ * private mappings refuse it (EINVAL, EACCES) and get MADV_DONTNEED, which drops their pages. */
+static int discard_host(void *host, uint64_t len)
+{
+	if (madvise(host, len, MADV_REMOVE) == 0)
+		return 0;
+	if (errno != EINVAL && errno != EACCES && errno != EOPNOTSUPP)
+		return -errno;
+	return madvise(host, len, MADV_DONTNEED) == 0 ? 0 : -errno;
+}
+
+int guest_mem_discard(const struct guest_mem *m, uint64_t gpa, uint64_t len)
+{
+	const struct guest_region *r;
+	uint64_t align;
+	int ret;
+
+	if (!range_ok(gpa, len, PAGE_4K))
+		return -EINVAL;
+	r = guest_mem_find(m, gpa);
+	if (!r || !(r->flags & GUEST_MEM_RAM) || (r->flags & GUEST_MEM_READONLY) ||
+	    len > r->len - (gpa - r->gpa))
+		return -EFAULT;
+	align = (r->flags & GUEST_MEM_HUGEPAGES) ? PAGE_2M : PAGE_4K;
+	if ((gpa - r->gpa) % align || len % align)
+		return -EINVAL;
+	ret = discard_host(r->host + (gpa - r->gpa), len);
+	if (ret == 0)
+		guest_mem_mark_dirty(m, gpa, len);
+	return ret;
+}
+
 uint64_t guest_mem_ram_size(const struct guest_mem *m)
 {
 	uint64_t sum = 0;

@@ -90,6 +90,18 @@ int guest_mem_write(const struct guest_mem *m, uint64_t gpa, const void *src,
 /* Region containing gpa, or NULL. */
 const struct guest_region *guest_mem_find(const struct guest_mem *m, uint64_t gpa);
 
+/*
+ * Give the host memory behind guest RAM [gpa, gpa+len) back (balloon inflation, free page
+ * reporting): gpa and len 4 KiB aligned (2 MiB for a hugetlb region: only whole huge pages can be
+ * released), len > 0, the whole range inside one writable GUEST_MEM_RAM region. Shared mappings
+ * (memfd, shmem: vhost-user) get MADV_REMOVE, which frees the backing store; private ones
+ * MADV_DONTNEED. Afterwards anonymous memory reads as zero; a private file mapping (a restored
+ * snapshot's memory file) reads the file's bytes again. The range is marked dirty, so a migration
+ * or Diff snapshot sends what it now holds. Returns 0, -EINVAL (alignment, length, overflow),
+ * -EFAULT (not wholly inside one RAM region, or read-only) or madvise's -errno. Any thread.
+ */
+int guest_mem_discard(const struct guest_mem *m, uint64_t gpa, uint64_t len) MUST_CHECK;
+
 /* Sum of the lengths of GUEST_MEM_RAM regions. */
 uint64_t guest_mem_ram_size(const struct guest_mem *m);
 

@@ -207,6 +207,31 @@ static const char *vsock_config_load(struct state_buf *b, struct vm_config *c)
 	return NULL;
 }
 
+static void put_balloon(struct state_buf *b, const struct balloon_config *bc)
+{
+	state_put_u8(b, bc->enabled);
+	state_put_u32(b, bc->amount_mib);
+	state_put_u8(b, bc->deflate_on_oom);
+	state_put_u16(b, bc->stats_interval_s);
+	state_put_u8(b, bc->free_page_reporting);
+}
+
+/* Version 4's balloon (older versions: none). */
+static const char *get_balloon(struct state_buf *b, struct vm_config *c)
+{
+	struct balloon_config *bc = &c->balloon;
+	uint8_t on = state_get_u8(b), oom, report;
+
+	bc->amount_mib = state_get_u32(b);
+	oom = state_get_u8(b);
+	bc->stats_interval_s = state_get_u16(b);
+	report = state_get_u8(b);
+	if (on > 1 || oom > 1 || report > 1)
+		return "balloon flags";
+	bc->enabled = on, bc->deflate_on_oom = oom, bc->free_page_reporting = report;
+	return config_check_balloon(c) ? "balloon target" : NULL;
+}
+
 int snapshot_config_save(const struct vm_config *c, struct state_buf *b)
 {
 	int ret = state_begin_section(b, "config", SNAPSHOT_CONFIG_VER);
@@ -244,7 +269,8 @@ int snapshot_config_save(const struct vm_config *c, struct state_buf *b)
 	state_put_u8(b, c->cmdline_given);
 	put_str(b, c->cmdline);
 	put_rate(b, &c->rng_rate);
-	put_nets(b, c); /* since version 3 */
+	put_nets(b, c);		     /* since version 3 */
+	put_balloon(b, &c->balloon); /* since version 4 */
 	ret = ret ? ret : state_end_section(b);
 	return ret ? ret : vsock_config_save(c, b);
 }
@@ -324,7 +350,9 @@ static const char *config_fields(struct state_buf *b, struct vm_config *c, uint8
 	if (version < 2)
 		return NULL;
 	why = boot_fields_v2(b, c);
-	return why || version < 3 ? why : get_nets(b, c);
+	if (!why && version >= 3)
+		why = get_nets(b, c);
+	return why || version < 4 ? why : get_balloon(b, c);
 }
 
 static const char *config_check(const struct vm_config *c, const uint8_t *f)
@@ -362,7 +390,7 @@ int snapshot_config_load(struct state_buf *b, struct vm_config *c, struct kiln_e
 	if (state_section(b, "config", &v) < 0)
 		why = "missing";
 	else if (v < SNAPSHOT_CONFIG_MIN_VER || v > SNAPSHOT_CONFIG_VER)
-		why = "version (this kiln reads 1 to 3)";
+		why = "version (this kiln reads 1 to 4)";
 	else if (!(why = config_fields(b, c, f, v)) && state_section_done(b))
 		why = "length";
 	if (!why)
@@ -407,6 +435,7 @@ int snapshot_config_check(const struct vm_config *g, const struct vm_config *s,
 	DIFF("virtio rng", "%d", g->rng, s->rng);
 	DIFF("number of network interfaces", "%u", g->nr_nets, s->nr_nets);
 	DIFF("vsock device", "%d", g->vsock.set, s->vsock.set);
+	DIFF("balloon", "%d", g->balloon.enabled, s->balloon.enabled);
 	return 0;
 }
 

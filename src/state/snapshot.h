@@ -20,7 +20,7 @@
 /* The "config" section: version 2 added, per disk, root device, PARTUUID, cache type and I/O
  * engine, and then the boot source (kernel, initrd, command line as given), so GET /vm/config after
  * a restore answers what was configured; a version-1 section loads with those at their defaults. */
-#define SNAPSHOT_CONFIG_VER	3
+#define SNAPSHOT_CONFIG_VER	4
 #define SNAPSHOT_CONFIG_MIN_VER 1
 
 struct vm;

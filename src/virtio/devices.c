@@ -5,6 +5,7 @@
 #include "core/vm.h"
 #include "mmds/mmds_net.h"
 #include "util/err.h"
+#include "virtio/balloon.h"
 #include "virtio/blk.h"
 #include "virtio/console.h"
 #include "virtio/devices.h"
@@ -20,6 +21,7 @@ static int (*const kinds[])(struct vm *vm) = {
     virtio_console_board_add,
     virtio_rng_board_add,
     virtio_vsock_board_add,
+    virtio_balloon_board_add,
 };
 
 int virtio_devices_add(struct vm *vm)

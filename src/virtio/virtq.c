@@ -207,8 +207,8 @@ static int add_seg(struct vq_walk *w, const struct vq_desc *d, uint16_t idx)
 		      : guest_mem_ptr(w->q->mem, d->addr, d->len);
 	if (!host)
 		return walk_fail(w, idx, "buffer outside guest memory (or read-only for a write)");
-	c->seg[c->nr_segs++] =
-	    (struct virtq_seg){.host = host, .len = d->len, .device_writes = writes};
+	c->seg[c->nr_segs++] = (struct virtq_seg){
+	    .host = host, .gpa = d->addr, .len = d->len, .device_writes = writes};
 	*total += d->len;
 	if (!writes)
 		c->nr_out++;

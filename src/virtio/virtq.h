@@ -28,6 +28,7 @@
 /* One buffer of a chain, already translated: host points into guest memory (checked). */
 struct virtq_seg {
 	void *host;
+	uint64_t gpa; /* the guest-physical address host translates */
 	uint32_t len;
 	bool device_writes; /* VIRTQ_DESC_F_WRITE: the device fills it ("in" buffer) */
 };

@@ -245,8 +245,8 @@ def malformed(api, state_after):
     api.expect("GET", "/nope", None, 400, "Invalid request method and/or path")
     api.expect("DELETE", "/", None, 400, "allowed: GET")
     api.expect("POST", "/actions", {"action_type": "FlushMetrics"}, 400, "allowed: PUT")
-    api.expect("GET", "/balloon", None, 400, "kiln does not implement /balloon yet")
-    api.expect("PUT", "/vsock", {}, 400, "vsock: field 'guest_cid' is missing",
+    api.expect("GET", "/balloon", None, 400, "No balloon device found.")
+    api.expect("PUT", "/vsock", {}, 400, "not supported after starting the microVM",
                validate_request=False)
     api.expect("PUT", "/snapshot/create", {}, 400, "snapshot/create",
                validate_request=False)

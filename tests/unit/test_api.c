@@ -26,6 +26,8 @@ struct fake {
 	char snap_path[64], mem_path[64];
 	int diffs; /* Diff snapshots asked for */
 	bool resume, check_config;
+	uint32_t balloon_pages;	   /* the target PATCH /balloon set */
+	uint16_t balloon_interval; /* the statistics period */
 };
 
 static enum api_vm_state f_state(void *ctx)
@@ -101,6 +103,35 @@ static int f_load(void *ctx, const struct api_snapshot_load *l, struct kiln_err 
 	return 0;
 }
 
+static int f_balloon_update(void *ctx, uint32_t mib, struct kiln_err *err)
+{
+	((struct fake *)ctx)->balloon_pages = mib * 256;
+	return 0;
+}
+
+static int f_balloon_interval(void *ctx, uint16_t s, struct kiln_err *err)
+{
+	struct fake *f = ctx;
+
+	if (s != f->balloon_interval && (!s || !f->balloon_interval))
+		return err_set(err, -EINVAL,
+			       "Statistics cannot be enabled/disabled after activation.");
+	f->balloon_interval = s;
+	return 0;
+}
+
+static int f_balloon_status(void *ctx, struct api_balloon *out, struct kiln_err *err)
+{
+	struct fake *f = ctx;
+
+	*out = (struct api_balloon){.target_pages = f->balloon_pages,
+				    .actual_pages = 512,
+				    .stats_interval_s = f->balloon_interval,
+				    .stats_present = 1u << 4};
+	out->stats[4] = 123456789; /* free_memory */
+	return 0;
+}
+
 static json_t *f_metrics(void *ctx)
 {
 	return json_pack("{s:[{s:i}]}", "vcpu", "exits_io", 7);
@@ -115,6 +146,9 @@ static const struct api_ops fake_ops = {
     .snapshot_create = f_snap,
     .snapshot_load = f_load,
     .metrics = f_metrics,
+    .balloon_update = f_balloon_update,
+    .balloon_stats_interval = f_balloon_interval,
+    .balloon_status = f_balloon_status,
 };
 
 struct fx {
@@ -237,7 +271,9 @@ static void test_unknown_paths_and_methods(void **state)
 static void test_unimplemented(void **state)
 {
 	static const char *const paths[] = {
-	    "/balloon", "/balloon/statistics", "/cpu-config", "/pmem/p0", "/hotplug/memory",
+	    "/cpu-config",
+	    "/pmem/p0",
+	    "/hotplug/memory",
 	};
 	struct fx *x = *state;
 	char want[64];
@@ -250,6 +286,10 @@ static void test_unimplemented(void **state)
 		expect_400(x, "GET", paths[i], NULL, want);
 	}
 	expect_400(x, "GET", "/balloonx", NULL, "Invalid request"); /* prefix, not a resource */
+	expect_400(x, "PATCH", "/balloon/hinting/start", "{}",
+		   "kiln does not implement /balloon/hinting yet");
+	expect_400(x, "GET", "/balloon/hinting/status", NULL,
+		   "kiln does not implement /balloon/hinting yet");
 }
 
 /* /mmds: the store's routes, Firecracker's "not initialized" after boot when nothing asked for a
@@ -854,6 +894,76 @@ static void test_same_checks_as_config_file(void **state)
 }
 
 /* Optional fields given as null are absent on both paths. */
+/* Firecracker's /balloon routes: PUT before boot with its checks, PATCH and statistics after. */
+static void test_balloon(void **state)
+{
+	struct fx *x = *state;
+	const json_t *v;
+
+	expect_400(x, "GET", "/balloon", NULL, "Balloon config error: No balloon device found.");
+	expect_400(x, "PUT", "/balloon", "{}", "balloon: field 'amount_mib' is missing (required)");
+	expect_400(x, "PUT", "/balloon", "{\"amount_mib\": 1}",
+		   "balloon: field 'deflate_on_oom' is missing (required)");
+	expect_400(x, "PUT", "/balloon", "{\"amount_mib\": 1, \"deflate_on_oom\": \"yes\"}",
+		   "field 'deflate_on_oom': expected a boolean, got a string");
+	expect_400(x, "PUT", "/balloon", "{\"amount_mib\": -1, \"deflate_on_oom\": true}",
+		   "field 'amount_mib'");
+	expect_400(
+	    x, "PUT", "/balloon",
+	    "{\"amount_mib\": 1, \"deflate_on_oom\": true, \"stats_polling_interval_s\": 65536}",
+	    "65536 is outside 0..65535");
+	expect_400(x, "PUT", "/balloon", "{\"amount_mib\": 1, \"deflate_on_oom\": true, \"x\": 1}",
+		   "balloon: unknown field 'x'");
+	expect_400(x, "PUT", "/balloon", "{\"amount_mib\": 257, \"deflate_on_oom\": true}",
+		   "Amount of pages requested is too large.");
+	expect_400(x, "PUT", "/balloon",
+		   "{\"amount_mib\": 1, \"deflate_on_oom\": true, \"free_page_hinting\": true}",
+		   "free page hinting is not implemented");
+	assert_false(x->cfg.balloon.enabled);
+	assert_int_equal(req(x, "PUT", "/balloon",
+			     "{\"amount_mib\": 64, \"deflate_on_oom\": true, "
+			     "\"stats_polling_interval_s\": 1, \"free_page_reporting\": true}"),
+			 204);
+	assert_true(x->cfg.balloon.enabled && x->cfg.balloon.deflate_on_oom);
+	assert_int_equal(req(x, "GET", "/balloon", NULL), 200);
+	assert_int_equal(json_integer_value(json_object_get(x->body, "amount_mib")), 64);
+	assert_true(json_is_true(json_object_get(x->body, "free_page_reporting")));
+	assert_true(json_is_false(json_object_get(x->body, "free_page_hinting")));
+	assert_int_equal(req(x, "GET", "/vm/config", NULL), 200);
+	v = json_object_get(json_object_get(x->body, "balloon"), "stats_polling_interval_s");
+	assert_int_equal(json_integer_value(v), 1);
+	expect_400(x, "PATCH", "/balloon", "{\"amount_mib\": 1}", "before starting the microVM");
+	expect_400(x, "GET", "/balloon/statistics", NULL, "before starting the microVM");
+
+	x->f.balloon_interval = 1;
+	assert_int_equal(req(x, "PUT", "/actions", "{\"action_type\": \"InstanceStart\"}"), 204);
+	expect_400(x, "PUT", "/balloon", "{\"amount_mib\": 1, \"deflate_on_oom\": true}",
+		   "after starting the microVM");
+	assert_int_equal(req(x, "PATCH", "/balloon", "{\"amount_mib\": 32}"), 204);
+	assert_int_equal(x->f.balloon_pages, 32 * 256);
+	assert_int_equal(x->cfg.balloon.amount_mib, 32);
+	expect_400(x, "PATCH", "/balloon", "{\"amount_mib\": 300}", "should be less than 256MiB");
+	expect_400(x, "PATCH", "/balloon", "{\"amount_mib\": 1, \"deflate_on_oom\": true}",
+		   "unknown field 'deflate_on_oom'");
+	expect_400(x, "PATCH", "/balloon", "{}", "field 'amount_mib' is missing");
+	assert_int_equal(req(x, "GET", "/balloon", NULL), 200);
+	assert_int_equal(json_integer_value(json_object_get(x->body, "amount_mib")), 32);
+	assert_int_equal(req(x, "GET", "/balloon/statistics", NULL), 200);
+	assert_int_equal(json_integer_value(json_object_get(x->body, "target_pages")), 32 * 256);
+	assert_int_equal(json_integer_value(json_object_get(x->body, "actual_mib")), 2);
+	assert_int_equal(json_integer_value(json_object_get(x->body, "free_memory")), 123456789);
+	assert_null(json_object_get(x->body, "swap_in")); /* not reported: left out */
+	expect_400(x, "PATCH", "/balloon/statistics", "{\"stats_polling_interval_s\": 0}",
+		   "Statistics cannot be enabled/disabled after activation.");
+	expect_400(x, "PATCH", "/balloon/statistics", "{\"stats_polling_interval_s\": true}",
+		   "expected an integer");
+	assert_int_equal(
+	    req(x, "PATCH", "/balloon/statistics", "{\"stats_polling_interval_s\": 5}"), 204);
+	assert_int_equal(x->cfg.balloon.stats_interval_s, 5);
+	x->f.balloon_interval = 0; /* statistics off: Firecracker's refusal */
+	expect_400(x, "GET", "/balloon/statistics", NULL, "stats are disabled");
+}
+
 static void test_null_is_absent(void **state)
 {
 	struct fx *x = *state;
@@ -907,6 +1017,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_same_checks_as_config_file, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_deprecation_header, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_null_is_absent, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_balloon, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -175,6 +175,37 @@ static void expect_error(const char *flag, const char *msg_part, char **argv, in
 		expect_error(argv_[1], part, argv_, (int)(sizeof(argv_) / sizeof(argv_[0])) - 1);  \
 	} while (0)
 
+static void test_balloon(void **state)
+{
+	struct vm_config c;
+	char err[256];
+
+	(void)state;
+	assert_int_equal(PARSE(&c, err, "--balloon", "amount_mib=64"), 0);
+	assert_true(c.balloon.enabled);
+	assert_int_equal(c.balloon.amount_mib, 64);
+	assert_false(c.balloon.deflate_on_oom || c.balloon.free_page_reporting);
+	assert_int_equal(c.balloon.stats_interval_s, 0);
+	assert_int_equal(PARSE(&c, err, "--memory", "1G", "--balloon",
+			       "amount_mib=1024,deflate_on_oom=on,stats_interval=5,"
+			       "free_page_reporting=true"),
+			 0);
+	assert_true(c.balloon.deflate_on_oom && c.balloon.free_page_reporting);
+	assert_int_equal(c.balloon.stats_interval_s, 5);
+	EXPECT_ERROR("names no amount_mib=N", "--balloon", "deflate_on_oom=on");
+	EXPECT_ERROR("amount_mib 257 is more than --memory (256 MiB)", "--balloon",
+		     "amount_mib=257");
+	EXPECT_ERROR("amount_mib 'x' is not a number", "--balloon", "amount_mib=x");
+	EXPECT_ERROR("amount_mib '4294967296' is not", "--balloon", "amount_mib=4294967296");
+	EXPECT_ERROR("stats_interval '65536' is not 0 to 65535", "--balloon",
+		     "amount_mib=1,stats_interval=65536");
+	EXPECT_ERROR("deflate_on_oom 'yes' is not on or off", "--balloon",
+		     "amount_mib=1,deflate_on_oom=yes");
+	EXPECT_ERROR("the options are amount_mib=", "--balloon", "amount_mib=1,hinting=on");
+	EXPECT_ERROR("is not KEY=VALUE", "--balloon", "amount_mib");
+	EXPECT_ERROR("given twice", "--balloon", "amount_mib=1", "--balloon", "amount_mib=2");
+}
+
 static void test_net(void **state)
 {
 	struct vm_config c;
@@ -338,6 +369,7 @@ int main(void)
 	    cmocka_unit_test(test_virtio_flags),
 	    cmocka_unit_test(test_too_many_disks),
 	    cmocka_unit_test(test_net),
+	    cmocka_unit_test(test_balloon),
 	    cmocka_unit_test(test_errors_name_the_flag),
 	    cmocka_unit_test(test_sizes),
 	    cmocka_unit_test(test_vsock),

@@ -639,6 +639,38 @@ static int load(struct vm_config *c, const char *name)
 
 /* network-interfaces: Firecracker's test_net_api_put_update_pre_boot rules (one MAC and one TAP
  * per interface, a PUT with the same id replaces), PATCH of the rate limiters, the checks. */
+static void round_trip(struct vm_config *a);
+
+/* The config file's "balloon" (PUT /balloon's converter): Firecracker's fields and checks. */
+static void test_balloon(void **state)
+{
+	struct vm_config *c = new_cfg();
+
+	(void)state;
+	ok(c, DOC, NULL,
+	   "{\"machine-config\": {\"vcpu_count\": 1, \"mem_size_mib\": 512}, \"balloon\": "
+	   "{\"amount_mib\": 300, \"deflate_on_oom\": false, \"stats_polling_interval_s\": 2, "
+	   "\"free_page_reporting\": true, \"free_page_hinting\": false}}");
+	assert_true(c->balloon.enabled && c->balloon.free_page_reporting);
+	assert_int_equal(c->balloon.amount_mib, 300);
+	assert_int_equal(c->balloon.stats_interval_s, 2);
+	round_trip(c);
+	fails(c, DOC, NULL,
+	      "{\"machine-config\": {\"vcpu_count\": 1, \"mem_size_mib\": 128}, \"balloon\": "
+	      "{\"amount_mib\": 300, \"deflate_on_oom\": false}}",
+	      "Amount of pages requested is too large.");
+	fails(c, DOC, NULL, "{\"balloon\": {\"amount_mib\": 1}}",
+	      "balloon: field 'deflate_on_oom' is missing (required)");
+	fails(c, DOC, NULL, "{\"balloon\": {\"amount_mib\": 1, \"deflate_on_oom\": 1}}",
+	      "balloon: field 'deflate_on_oom': expected a boolean, got an integer");
+	fails(c, DOC, NULL,
+	      "{\"balloon\": {\"amount_mib\": 1, \"deflate_on_oom\": true, \"free_page_hinting\": "
+	      "true}}",
+	      "free page hinting is not implemented");
+	fails(c, DOC, NULL, "{\"balloon\": [1]}", "balloon");
+	free(c);
+}
+
 static void test_network_interfaces(void **state)
 {
 	struct vm_config *c = new_cfg();
@@ -953,6 +985,7 @@ int main(int argc, char **argv)
 	    cmocka_unit_test(test_entropy_and_consoles),
 	    cmocka_unit_test(test_document),
 	    cmocka_unit_test(test_network_interfaces),
+	    cmocka_unit_test(test_balloon),
 	    cmocka_unit_test(test_firecracker_examples),
 	    cmocka_unit_test(test_load_file_errors),
 	    cmocka_unit_test(test_export_round_trip),

@@ -565,9 +565,15 @@ static void test_config_section_versions(void **st)
 				      .ipv4 = MMDS_DEFAULT_IPV4,
 				      .nr_ifaces = 1,
 				      .ifaces = {"eth1"}};
+	c.balloon = (struct balloon_config){.enabled = true, /* version 4 */
+					    .amount_mib = 200,
+					    .deflate_on_oom = true,
+					    .stats_interval_s = 9,
+					    .free_page_reporting = true};
 	assert_int_equal(snapshot_config_save(&c, &w), 0);
 	assert_int_equal(state_open(&r, w.data, w.len), 0);
 	assert_int_equal(snapshot_config_load(&r, &back, NULL), 0);
+	assert_memory_equal(&back.balloon, &c.balloon, sizeof(c.balloon));
 	assert_true(back.disks[0].is_root);
 	assert_string_equal(back.disks[0].partuuid, "abcd-01");
 	assert_int_equal(back.disks[0].io_engine, DISK_IO_SYNC);
@@ -588,6 +594,13 @@ static void test_config_section_versions(void **st)
 	assert_int_equal(snapshot_config_load(&r, &back, NULL), -EINVAL);
 	state_buf_free(&w);
 	strcpy(c.nets[1].tap, "tap1");
+	/* A balloon target above the memory is refused. */
+	c.balloon.amount_mib = (uint32_t)(c.mem_bytes >> 20) + 1;
+	assert_int_equal(snapshot_config_save(&c, &w), 0);
+	assert_int_equal(state_open(&r, w.data, w.len), 0);
+	assert_int_equal(snapshot_config_load(&r, &back, NULL), -EINVAL);
+	state_buf_free(&w);
+	c.balloon.enabled = false;
 	c.nr_nets = 0;
 	c.mmds.set = false;
 	c.mmds.nr_ifaces = 0;

@@ -6,6 +6,9 @@
 #include <stdint.h>
 #include <string.h>
 #include <cmocka.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "core/guest_mem.h"
 
@@ -171,6 +174,83 @@ static void test_dirty_bitmap(void **state)
 	guest_mem_destroy(&m);
 }
 
+static bool page_resident(void *p)
+{
+	unsigned char v = 0;
+
+	assert_int_equal(mincore(p, 4096, &v), 0);
+	return v & 1;
+}
+
+/* guest_mem_discard: range checks, then private anonymous RAM is freed and reads zero, and the
+ * range is marked dirty for a migration. */
+static void test_discard_anonymous(void **state)
+{
+	struct guest_mem m;
+	uint64_t bits[1];
+	uint8_t *p;
+
+	(void)state;
+	guest_mem_init(&m, -1);
+	assert_int_equal(guest_mem_add(&m, 0, 64 * 4096, GUEST_MEM_RAM), 0);
+	assert_int_equal(guest_mem_add(&m, MB, 4096, GUEST_MEM_READONLY), 0);
+	assert_int_equal(guest_mem_add(&m, 2 * MB, 4096, 0), 0); /* not RAM (a ROM, say) */
+	p = guest_mem_ptr(&m, 0, 64 * 4096);
+	memset(p, 0x77, 64 * 4096);
+	assert_int_equal(guest_mem_discard(&m, 4096, 0), -EINVAL);
+	assert_int_equal(guest_mem_discard(&m, 100, 4096), -EINVAL);
+	assert_int_equal(guest_mem_discard(&m, 4096, 100), -EINVAL);
+	assert_int_equal(guest_mem_discard(&m, UINT64_MAX & ~0xfffull, 8192), -EINVAL);
+	assert_int_equal(guest_mem_discard(&m, 63 * 4096, 2 * 4096), -EFAULT); /* runs past */
+	assert_int_equal(guest_mem_discard(&m, 64 * 4096, 4096), -EFAULT);     /* a hole */
+	assert_int_equal(guest_mem_discard(&m, MB, 4096), -EFAULT);	       /* read-only */
+	assert_int_equal(guest_mem_discard(&m, 2 * MB, 4096), -EFAULT);	       /* not RAM */
+	assert_true(page_resident(p + 5 * 4096));
+	assert_int_equal(guest_mem_log_start(&m), 0);
+	assert_int_equal(guest_mem_discard(&m, 5 * 4096, 2 * 4096), 0);
+	assert_false(page_resident(p + 5 * 4096));
+	assert_false(page_resident(p + 6 * 4096));
+	assert_true(page_resident(p + 7 * 4096));
+	assert_int_equal(p[5 * 4096], 0);
+	assert_int_equal(p[7 * 4096 - 1], 0);
+	assert_int_equal(p[7 * 4096], 0x77);
+	assert_int_equal(p[5 * 4096 - 1], 0x77);
+	assert_int_equal(guest_mem_dirty_fetch(&m, &m.r[0], bits), 0);
+	assert_int_equal(bits[0], (1ull << 5) | (1ull << 6));
+	guest_mem_log_stop(&m);
+	guest_mem_destroy(&m);
+}
+
+/* A shared memfd mapping (vhost-user's guest RAM): the discard frees the file's blocks, not only
+ * the mapping's pages, and the range reads zero. */
+static void test_discard_shared_memfd(void **state)
+{
+	struct guest_mem m;
+	struct stat st;
+	uint8_t *p;
+	int fd = memfd_create("kiln-test", MFD_CLOEXEC);
+
+	(void)state;
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, 16 * 4096), 0);
+	p = mmap(NULL, 16 * 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	assert_true(p != MAP_FAILED);
+	memset(p, 0x42, 16 * 4096);
+	assert_int_equal(fstat(fd, &st), 0);
+	assert_int_equal(st.st_blocks * 512, 16 * 4096);
+	guest_mem_init(&m, -1);
+	assert_int_equal(guest_mem_add_host(&m, 0, 16 * 4096, p, GUEST_MEM_RAM), 0);
+	assert_int_equal(guest_mem_discard(&m, 4 * 4096, 8 * 4096), 0);
+	assert_int_equal(fstat(fd, &st), 0);
+	assert_int_equal(st.st_blocks * 512, 8 * 4096); /* MADV_DONTNEED would leave 16 pages */
+	assert_int_equal(p[4 * 4096], 0);
+	assert_int_equal(p[12 * 4096 - 1], 0);
+	assert_int_equal(p[12 * 4096], 0x42);
+	guest_mem_destroy(&m);
+	munmap(p, 16 * 4096);
+	close(fd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -181,6 +261,8 @@ int main(void)
 	    cmocka_unit_test(test_slots_exhausted),
 	    cmocka_unit_test(test_hugepages_check),
 	    cmocka_unit_test(test_dirty_bitmap),
+	    cmocka_unit_test(test_discard_anonymous),
+	    cmocka_unit_test(test_discard_shared_memfd),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
