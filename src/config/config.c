@@ -60,6 +60,9 @@ void config_usage(void)
 	    "  --rng                  a virtio-rng entropy device\n"
 	    "  --net tap=NAME[,mac=MAC][,id=ID][,mtu=N]  a virtio-net interface on an existing\n"
 	    "                         TAP device (repeatable, 8 max; id default eth<N>)\n"
+	    "  --fs tag=NAME,socket=PATH|dir=PATH  a virtio-fs share through vhost-user: a running\n"
+	    "                         backend's socket, or a directory kiln serves with its own\n"
+	    "                         virtiofsd (repeatable, 4 max; guest RAM becomes shared)\n"
 	    "  -v, --verbose          more log output (repeat for debug)\n"
 	    "  -h, --help             this text\n",
 	    stdout);
@@ -250,6 +253,7 @@ enum opt_id {
 	OPT_CONSOLE_VIRTIO,
 	OPT_RNG,
 	OPT_NET,
+	OPT_FS,
 };
 
 static const struct option run_opts[] = {
@@ -277,6 +281,7 @@ static const struct option run_opts[] = {
     {"console-virtio", required_argument, NULL, OPT_CONSOLE_VIRTIO},
     {"rng", no_argument, NULL, OPT_RNG},
     {"net", required_argument, NULL, OPT_NET},
+    {"fs", required_argument, NULL, OPT_FS},
     {"verbose", no_argument, NULL, 'v'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
@@ -449,6 +454,8 @@ static int parse_virtio_opt(struct vm_config *c, int opt, const char *v, char *e
 		return parse_vconsole(c, v, err, errlen);
 	case OPT_NET:
 		return config_parse_net(c, v, err, errlen);
+	case OPT_FS:
+		return config_parse_fs(c, v, err, errlen);
 	case OPT_RNG:
 		c->rng = true;
 		return 0;

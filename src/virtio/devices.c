@@ -8,6 +8,7 @@
 #include "virtio/blk.h"
 #include "virtio/console.h"
 #include "virtio/devices.h"
+#include "virtio/fs.h"
 #include "virtio/net.h"
 #include "virtio/rng.h"
 
@@ -18,6 +19,7 @@ static int (*const kinds[])(struct vm *vm) = {
     mmds_net_board_add, /* MMDS on the interfaces mmds-config lists: after their devices */
     virtio_console_board_add,
     virtio_rng_board_add,
+    virtio_fs_board_add,
 };
 
 int virtio_devices_add(struct vm *vm)
