@@ -137,9 +137,9 @@ struct vm_config {
 	struct mmds_config mmds;
 	struct fs_config fs[CONFIG_MAX_FS]; /* virtio-fs over vhost-user, in slot order */
 	unsigned nr_fs;			    /* > 0: guest RAM is shared memory (memfd) */
-	bool rng;			   /* virtio-rng */
-	struct rate_limit_config rng_rate; /* its rate limiter (PUT /entropy) */
-	int verbosity;			   /* 0 warn, 1 info, 2 debug */
+	bool rng;			    /* virtio-rng */
+	struct rate_limit_config rng_rate;  /* its rate limiter (PUT /entropy) */
+	int verbosity;			    /* 0 warn, 1 info, 2 debug */
 };
 
 /* Total vCPUs of the configuration. */

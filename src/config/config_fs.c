@@ -58,8 +58,8 @@ static PRINTF(3, 4) int fail(char *err, size_t errlen, const char *fmt, ...)
 }
 
 /* Copy value v (vlen bytes) into dst (size bytes) for key `key`, once. */
-static int fs_value(char *dst, size_t size, const char *key, const char *v, size_t vlen,
-		    char *err, size_t errlen)
+static int fs_value(char *dst, size_t size, const char *key, const char *v, size_t vlen, char *err,
+		    size_t errlen)
 {
 	if (dst[0])
 		return fail(err, errlen, "--fs: %s= given twice", key);

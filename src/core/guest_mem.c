@@ -126,8 +126,8 @@ static void *map_anon(uint64_t len, unsigned flags, void **base, size_t *map_len
  * *fd. Shrinking is sealed off: a backend that truncated it would make kiln's accesses fault. */
 static void *map_shared(uint64_t len, unsigned flags, int *fd)
 {
-	unsigned mfd = MFD_CLOEXEC | MFD_ALLOW_SEALING |
-		       ((flags & GUEST_MEM_HUGEPAGES) ? MFD_HUGETLB : 0);
+	unsigned mfd =
+	    MFD_CLOEXEC | MFD_ALLOW_SEALING | ((flags & GUEST_MEM_HUGEPAGES) ? MFD_HUGETLB : 0);
 	void *p;
 
 	*fd = memfd_create("kiln-guest-ram", mfd);
@@ -186,11 +186,11 @@ int guest_mem_add(struct guest_mem *m, uint64_t gpa, uint64_t len, unsigned flag
 int guest_mem_add_file(struct guest_mem *m, uint64_t gpa, uint64_t len, int fd, uint64_t offset,
 		       unsigned flags)
 {
-	struct guest_region r = {
-	    .gpa = gpa,
-	    .len = len,
-	    .flags = (flags & ~(GUEST_MEM_HUGEPAGES | GUEST_MEM_SHARED)) | GUEST_MEM_FILE,
-	    .fd = -1};
+	struct guest_region r = {.gpa = gpa,
+				 .len = len,
+				 .flags = (flags & ~(GUEST_MEM_HUGEPAGES | GUEST_MEM_SHARED)) |
+					  GUEST_MEM_FILE,
+				 .fd = -1};
 	int ret;
 
 	if (!range_ok(gpa, len, PAGE_4K) || offset % PAGE_4K)

@@ -16,8 +16,9 @@
 #define GUEST_MEM_RAM	    0x4u  /* system RAM: reported in the memory map given to the guest */
 #define GUEST_MEM_THP	    0x8u  /* ask for transparent huge pages (MADV_HUGEPAGE) */
 #define GUEST_MEM_FILE	    0x10u /* mapped from a file (guest_mem_add_file), not anonymous */
-#define GUEST_MEM_SHARED    0x20u /* a memfd mapped MAP_SHARED, its fd kept for other processes
-				   * (vhost-user backends); with HUGEPAGES a MFD_HUGETLB memfd */
+#define GUEST_MEM_SHARED                                                                           \
+	0x20u /* a memfd mapped MAP_SHARED, its fd kept for other processes                        \
+	       * (vhost-user backends); with HUGEPAGES a MFD_HUGETLB memfd */
 
 struct guest_region {
 	uint64_t gpa;
@@ -27,8 +28,8 @@ struct guest_region {
 	unsigned flags; /* GUEST_MEM_* */
 	size_t map_len; /* bytes to munmap at host_base, 0 if the caller owns the memory */
 	void *map_base;
-	uint64_t *dirty; /* RAM regions, once logging started: pages kiln itself wrote (1 bit per
-			  * 4 KiB page, set atomically); freed only by guest_mem_destroy */
+	uint64_t *dirty;    /* RAM regions, once logging started: pages kiln itself wrote (1 bit per
+			     * 4 KiB page, set atomically); freed only by guest_mem_destroy */
 	int fd;		    /* GUEST_MEM_SHARED only: the memfd (owned, closed with the region) */
 	uint64_t fd_offset; /* GUEST_MEM_SHARED only: where the region starts in fd */
 };

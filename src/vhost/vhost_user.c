@@ -121,8 +121,10 @@ static int read_exact(struct vhost_user *v, void *buf, size_t len, int64_t deadl
 			char buf[CMSG_SPACE(sizeof(int) * 8)];
 		} ctl;
 		struct iovec iov = {(uint8_t *)buf + got, len - got};
-		struct msghdr mh = {
-		    .msg_iov = &iov, .msg_iovlen = 1, .msg_control = &ctl, .msg_controllen = sizeof(ctl)};
+		struct msghdr mh = {.msg_iov = &iov,
+				    .msg_iovlen = 1,
+				    .msg_control = &ctl,
+				    .msg_controllen = sizeof(ctl)};
 		ssize_t n = recvmsg(v->fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
 		int ret;
 
@@ -326,6 +328,8 @@ int vhost_user_set_features(struct vhost_user *v, uint64_t features)
 {
 	uint64_t pf = 1ULL << VHOST_USER_F_PROTOCOL_FEATURES;
 
+	if (v->broken || v->fd < 0)
+		return -EPIPE;
 	if (features & ~v->features)
 		return -EINVAL;
 	return set_u64(v, VHOST_USER_SET_FEATURES, features | (v->features & pf));

@@ -56,25 +56,25 @@ enum vhost_user_request {
 	 (1ULL << VHOST_USER_PROTOCOL_F_RESET_DEVICE))
 
 #define VHOST_USER_HDR_SIZE    12
-#define VHOST_USER_MAX_REGIONS 8  /* VHOST_MEMORY_BASELINE_NREGIONS */
+#define VHOST_USER_MAX_REGIONS 8   /* VHOST_MEMORY_BASELINE_NREGIONS */
 #define VHOST_USER_MAX_PAYLOAD 320 /* the largest message kiln sends or accepts, header apart */
 #define VHOST_USER_MAX_QUEUES  8
 #define VHOST_USER_TIMEOUT_MS  5000 /* default deadline of one exchange */
 
 /* The addresses of one started ring, as the frontend's (kiln's) virtual addresses. */
 struct vhost_user_vring {
-	uint16_t num;	/* queue size */
+	uint16_t num;		    /* queue size */
 	uint64_t desc, avail, used; /* host addresses inside the memory table's regions */
-	int kick_fd;	/* eventfd the guest's notifications arrive on (KVM's ioeventfd) */
-	int call_fd;	/* eventfd the backend signals used buffers on (KVM's irqfd) */
+	int kick_fd; /* eventfd the guest's notifications arrive on (KVM's ioeventfd) */
+	int call_fd; /* eventfd the backend signals used buffers on (KVM's irqfd) */
 };
 
 struct vhost_user {
-	int fd;		    /* the connected socket, -1 once closed */
-	bool broken;	    /* an exchange failed: everything fails with -EPIPE from now on */
-	int timeout_ms;	    /* deadline of one reply */
-	uint64_t features;  /* the backend's virtio features (GET_FEATURES) */
-	uint64_t protocol;  /* negotiated protocol features (offer & VHOST_USER_PROTOCOL_WANTED) */
+	int fd;		     /* the connected socket, -1 once closed */
+	bool broken;	     /* an exchange failed: everything fails with -EPIPE from now on */
+	int timeout_ms;	     /* deadline of one reply */
+	uint64_t features;   /* the backend's virtio features (GET_FEATURES) */
+	uint64_t protocol;   /* negotiated protocol features (offer & VHOST_USER_PROTOCOL_WANTED) */
 	uint32_t max_queues; /* GET_QUEUE_NUM with MQ, else 0 (unknown) */
 	uint32_t started;    /* bit q: ring q handed to the backend and not stopped since */
 	char name[32];	     /* for messages: the device ("virtio-fs share") */

@@ -59,13 +59,14 @@ static int spawn(struct virtiofsd *d, const char *shared, char *why, size_t whyl
 {
 	char sock_arg[CONFIG_SOCK_MAX + 16], src_arg[CONFIG_PATH_MAX + 16];
 	const char *bin = virtiofsd_path();
-	char *const argv[] = {(char *)bin, sock_arg, "-o", src_arg, "-o", "cache=auto",
-			      "-o", "log_level=warn", NULL};
+	char *const argv[] = {(char *)bin, sock_arg,	     "-o", src_arg, "-o", "cache=auto",
+			      "-o",	   "log_level=warn", NULL};
 	pid_t parent = getpid();
 
 	if (access(bin, X_OK) < 0)
-		return say(why, whylen, "%s: %s (install qemu-system-common, or set KILN_VIRTIOFSD)",
-			   bin, strerror(errno)),
+		return say(why, whylen,
+			   "%s: %s (install qemu-system-common, or set KILN_VIRTIOFSD)", bin,
+			   strerror(errno)),
 		       -ENOENT;
 	snprintf(sock_arg, sizeof(sock_arg), "--socket-path=%s", d->sock);
 	snprintf(src_arg, sizeof(src_arg), "source=%s", shared);

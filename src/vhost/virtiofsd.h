@@ -12,9 +12,9 @@
 #define VIRTIOFSD_WAIT_MS 10000			    /* for its socket to accept */
 
 struct virtiofsd {
-	pid_t pid;		     /* 0: not running */
+	pid_t pid;			   /* 0: not running */
 	char rundir[CONFIG_SOCK_MAX - 11]; /* private directory holding the socket; "": none */
-	char sock[CONFIG_SOCK_MAX];   /* rundir/vhost.sock */
+	char sock[CONFIG_SOCK_MAX];	   /* rundir/vhost.sock */
 };
 
 /* The virtiofsd binary: $KILN_VIRTIOFSD if set, else VIRTIOFSD_DEFAULT. */

@@ -215,7 +215,8 @@ static int fs_init(struct virtio_fs *f, int fd, const struct guest_mem *mem, cha
 	ret = virtio_dev_init(&f->vd, &fs_ops, f, mem);
 	if (ret < 0)
 		return say(why, whylen, "device: %s", strerror(-ret)), ret;
-	f->vd.offered &= ~RING_FEATURES | f->vu.features; /* what the backend cannot do is not offered */
+	f->vd.offered &=
+	    ~RING_FEATURES | f->vu.features; /* what the backend cannot do is not offered */
 	if (f->loop) {
 		ret = event_loop_add(f->loop, f->vu.fd, EPOLLRDHUP, on_backend_event, f);
 		if (ret < 0)
@@ -225,8 +226,8 @@ static int fs_init(struct virtio_fs *f, int fd, const struct guest_mem *mem, cha
 	return 0;
 }
 
-int virtio_fs_create(const char *tag, int fd, const struct guest_mem *mem,
-		     struct event_loop *loop, struct virtio_fs **out, char *why, size_t whylen)
+int virtio_fs_create(const char *tag, int fd, const struct guest_mem *mem, struct event_loop *loop,
+		     struct virtio_fs **out, char *why, size_t whylen)
 {
 	struct virtio_fs *f;
 	int ret;

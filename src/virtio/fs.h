@@ -10,9 +10,9 @@
 #include "vhost/virtiofsd.h"
 #include "virtio/virtio_dev.h"
 
-#define VIRTIO_FS_QUEUES    2 /* hiprio (0) and one request queue (1) */
-#define VIRTIO_FS_QUEUE_MAX 1024 /* libvhost-user's VIRTQUEUE_MAX_SIZE */
-#define VIRTIO_FS_CONFIG_LEN 40	 /* tag[36], le32 num_request_queues */
+#define VIRTIO_FS_QUEUES     2	  /* hiprio (0) and one request queue (1) */
+#define VIRTIO_FS_QUEUE_MAX  1024 /* libvhost-user's VIRTQUEUE_MAX_SIZE */
+#define VIRTIO_FS_CONFIG_LEN 40	  /* tag[36], le32 num_request_queues */
 
 struct vm;
 
@@ -42,9 +42,8 @@ struct virtio_fs {
  * live device in NEEDS_RESET. Returns 0 or -errno (-EPROTO: an unusable backend) with one line in
  * why.
  */
-int virtio_fs_create(const char *tag, int fd, const struct guest_mem *mem,
-		     struct event_loop *loop, struct virtio_fs **out, char *why,
-		     size_t whylen) MUST_CHECK;
+int virtio_fs_create(const char *tag, int fd, const struct guest_mem *mem, struct event_loop *loop,
+		     struct virtio_fs **out, char *why, size_t whylen) MUST_CHECK;
 
 /* Close the connection, stop the virtiofsd kiln started (if any) and free. NULL: nothing. */
 void virtio_fs_destroy(struct virtio_fs *f);
