@@ -17,6 +17,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "config/config_json.h"
 #include "vdrv.h"
 #include "vhost/vhost_user.h"
 #include "virtio/fs.h"
@@ -823,6 +824,71 @@ static void test_config_put(void **state)
 	assert_true(config_fs_tag_ok("my-share_1.x"));
 }
 
+/* The config file's kiln_fs array, its errors, and GET /vm/config's export of it. */
+static int json_doc(struct vm_config *c, const char *text, char *err, size_t errlen)
+{
+	json_error_t je;
+	json_t *doc = json_loads(text, 0, &je);
+	int ret;
+
+	assert_non_null(doc);
+	config_defaults(c);
+	ret = config_json_document(c, doc, err, errlen);
+	json_decref(doc);
+	return ret;
+}
+
+#define EXPECT_JSON_ERROR(part, text)                                                              \
+	do {                                                                                       \
+		char e_[256] = "";                                                                 \
+		assert_int_equal(json_doc(&c, text, e_, sizeof(e_)), -EINVAL);                     \
+		if (!strstr(e_, part))                                                             \
+			fail_msg("expected '%s' in '%s'", part, e_);                               \
+	} while (0)
+
+static void test_json(void **state)
+{
+	static struct vm_config c, back;
+	char err[256] = "", *text;
+	json_t *doc;
+
+	(void)state;
+	assert_int_equal(json_doc(&c,
+				  "{\"kiln_fs\": [{\"tag\": \"a\", \"shared_dir\": \"/srv\"},"
+				  "{\"tag\": \"b\", \"socket\": \"/run/b.sock\"}]}",
+				  err, sizeof(err)),
+			 0);
+	assert_int_equal(c.nr_fs, 2);
+	assert_string_equal(c.fs[0].dir, "/srv");
+	assert_string_equal(c.fs[1].socket, "/run/b.sock");
+	doc = config_json_export(&c);
+	assert_non_null(doc);
+	text = json_dumps(doc, 0);
+	json_decref(doc);
+	assert_int_equal(json_doc(&back, text, err, sizeof(err)), 0);
+	free(text);
+	assert_int_equal(back.nr_fs, 2);
+	assert_memory_equal(back.fs, c.fs, sizeof(c.fs));
+	EXPECT_JSON_ERROR("kiln_fs[0]: give exactly one of the fields 'socket' and 'shared_dir'",
+			  "{\"kiln_fs\": [{\"tag\": \"a\"}]}");
+	EXPECT_JSON_ERROR(
+	    "give exactly one",
+	    "{\"kiln_fs\": [{\"tag\": \"a\", \"socket\": \"/s\", \"shared_dir\": \"/d\"}]}");
+	EXPECT_JSON_ERROR("kiln_fs[0]: field 'tag' is missing",
+			  "{\"kiln_fs\": [{\"socket\": \"/s\"}]}");
+	EXPECT_JSON_ERROR("kiln_fs[1]: unknown field 'cache'",
+			  "{\"kiln_fs\": [{\"tag\": \"a\", \"socket\": \"/s\"},"
+			  "{\"tag\": \"b\", \"socket\": \"/s\", \"cache\": \"none\"}]}");
+	EXPECT_JSON_ERROR("field 'tag': \"a b\" is not",
+			  "{\"kiln_fs\": [{\"tag\": \"a b\", \"socket\": \"/s\"}]}");
+	EXPECT_JSON_ERROR("kiln_fs: expected an array", "{\"kiln_fs\": {}}");
+	/* no devices: the export leaves the key out, as kiln's other extensions */
+	config_defaults(&c);
+	doc = config_json_export(&c);
+	assert_null(json_object_get(doc, "kiln_fs"));
+	json_decref(doc);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -853,6 +919,7 @@ int main(void)
 	    cmocka_unit_test(test_fs_backend_without_version_1),
 	    cmocka_unit_test(test_cli),
 	    cmocka_unit_test(test_config_put),
+	    cmocka_unit_test(test_json),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
