@@ -10,6 +10,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <signal.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -749,6 +751,110 @@ static void test_fs_backend_without_version_1(void **state)
 	close(sv[1]);
 }
 
+/* --- the real backend: Debian's virtiofsd, started as --fs dir= does --- */
+
+struct fuse_in_hdr {
+	uint32_t len, opcode;
+	uint64_t unique, nodeid;
+	uint32_t uid, gid, pid;
+	uint16_t total_extlen, padding;
+};
+
+struct fuse_out_hdr {
+	uint32_t len;
+	int32_t error;
+	uint64_t unique;
+};
+
+#define FUSE_INIT 26
+
+/* virtiofsd serves a FUSE_INIT the test driver posts: kick through the queue's eventfd, the
+ * reply in the used ring, the interrupt on the call eventfd; then kiln stops the daemon. Needs
+ * root (virtiofsd's sandbox) and the binary: skipped otherwise. */
+static void test_real_virtiofsd(void **state)
+{
+	struct vdrv d;
+	struct event_loop loop;
+	struct virtiofsd daemon;
+	struct virtio_fs *fs;
+	char why[512] = "", dir[] = "/tmp/kiln-test-vfs-XXXXXX";
+	int fd, kick[2], call;
+	uint64_t one = 1, n;
+	uint32_t id, len;
+	struct pollfd p;
+
+	(void)state;
+	if (geteuid() != 0 || access(virtiofsd_path(), X_OK) < 0)
+		skip();
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(virtiofsd_start(&daemon, dir, &fd, why, sizeof(why)), 0);
+	assert_true(daemon.pid > 0);
+	vdrv_init(&d);
+	share_vdrv_memory(&d);
+	assert_int_equal(event_loop_init(&loop), 0);
+	assert_int_equal(virtio_fs_create("real", fd, &d.mem, &loop, &fs, why, sizeof(why)), 0);
+	fs->daemon = daemon;
+	vdrv_attach(&d, &fs->vd);
+	kick[0] = eventfd(0, EFD_NONBLOCK);
+	kick[1] = eventfd(0, EFD_NONBLOCK);
+	call = eventfd(0, EFD_NONBLOCK);
+	fs->vd.ops->external_queues(fs, kick, 2, call);
+	vdrv_start(&d, 2, 0);
+	assert_false(vdrv_status(&d) & VIRTIO_STATUS_NEEDS_RESET);
+	{
+		uint64_t in = vdrv_alloc(&d, 40 + 64), out = vdrv_alloc(&d, 16 + 256);
+		struct fuse_in_hdr h = {40 + 64, FUSE_INIT, 7, 0, 0, 0, 0, 0, 0};
+		uint32_t init_in[16] = {7, 31, 0x20000, 0};
+		struct vdrv_buf b[2] = {{in, 40 + 64, false}, {out, 16 + 256, true}};
+		struct fuse_out_hdr o;
+
+		memcpy(vdrv_ptr(&d, in), &h, sizeof(h));
+		memcpy((uint8_t *)vdrv_ptr(&d, in) + 40, init_in, sizeof(init_in));
+		vdrv_add(&d, 1, b, 2);
+		assert_int_equal(write(kick[1], &one, 8), 8); /* what KVM's ioeventfd does */
+		p = (struct pollfd){.fd = call, .events = POLLIN};
+		assert_int_equal(poll(&p, 1, 10000), 1); /* what KVM's irqfd would inject */
+		assert_int_equal(read(call, &n, 8), 8);
+		assert_true(vdrv_used(&d, 1, &id, &len));
+		assert_true(len >= sizeof(o));
+		memcpy(&o, vdrv_ptr(&d, out), sizeof(o));
+		assert_int_equal(o.error, 0);
+		assert_int_equal(o.unique, 7);
+		assert_int_equal(o.len, len);
+	}
+	vdrv_set_status(&d, 0); /* a reset stops the rings: GET_VRING_BASE answered */
+	assert_int_equal(fs->stats.backend_errors, 0);
+	vdrv_detach(&d);
+	virtio_fs_destroy(fs); /* closes the socket and stops virtiofsd */
+	assert_int_equal(kill(daemon.pid, 0), -1);
+	assert_int_equal(access(daemon.rundir, F_OK), -1);
+	d.ram = NULL;
+	vdrv_fini(&d);
+	event_loop_destroy(&loop);
+	close(kick[0]);
+	close(kick[1]);
+	close(call);
+	rmdir(dir);
+}
+
+static void test_virtiofsd_start_failures(void **state)
+{
+	struct virtiofsd daemon;
+	char why[512] = "";
+	int fd;
+
+	(void)state;
+	setenv("KILN_VIRTIOFSD", "/nonexistent/virtiofsd", 1);
+	assert_int_equal(virtiofsd_start(&daemon, "/", &fd, why, sizeof(why)), -ENOENT);
+	assert_non_null(strstr(why, "qemu-system-common"));
+	setenv("KILN_VIRTIOFSD", "/bin/false", 1); /* exits at once */
+	assert_int_equal(virtiofsd_start(&daemon, "/", &fd, why, sizeof(why)), -ECHILD);
+	assert_non_null(strstr(why, "exited with status 1 before its socket was ready"));
+	assert_int_equal(daemon.pid, 0);
+	assert_string_equal(daemon.rundir, "");
+	unsetenv("KILN_VIRTIOFSD");
+}
+
 /* --- configuration --- */
 
 #define PARSE(c, err, ...)                                                                         \
@@ -920,6 +1026,8 @@ int main(void)
 	    cmocka_unit_test(test_cli),
 	    cmocka_unit_test(test_config_put),
 	    cmocka_unit_test(test_json),
+	    cmocka_unit_test(test_virtiofsd_start_failures),
+	    cmocka_unit_test(test_real_virtiofsd),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
