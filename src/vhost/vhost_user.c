@@ -230,7 +230,8 @@ static int request(struct vhost_user *v, uint32_t req, const void *payload, uint
 		return -EPIPE;
 	if (size > sizeof(m.payload))
 		return -EINVAL;
-	memcpy(m.payload, payload, size);
+	if (size)
+		memcpy(m.payload, payload, size);
 	if (ack)
 		m.flags |= VHOST_USER_FLAG_NEED_REPLY;
 	ret = send_msg(v, &m, fds, nfds);
@@ -255,7 +256,8 @@ static int query(struct vhost_user *v, uint32_t req, const void *arg, uint32_t a
 
 	if (v->broken || v->fd < 0)
 		return -EPIPE;
-	memcpy(m.payload, arg, arg_size);
+	if (arg_size)
+		memcpy(m.payload, arg, arg_size);
 	ret = send_msg(v, &m, NULL, 0);
 	if (ret < 0)
 		return fail(v, ret, "request not sent");
