@@ -500,7 +500,7 @@ int migrate_start(struct vmm *m, const struct migrate_params *p, struct kiln_err
 	if (!m->vm || (vm_get_state(m->vm) != VM_RUNNING && vm_get_state(m->vm) != VM_PAUSED))
 		return err_set(err, -EBUSY, "migrate: no running or paused VM");
 	if (m->vm->cfg->nr_fs)
-		return err_set(err, -EOPNOTSUPP,
+		return err_set(err, -EINVAL,
 			       "migrate: not supported with a virtio-fs device (its vhost-user "
 			       "backend's state and writes to guest memory cannot be carried)");
 	if (migrate_active(m))
