@@ -40,7 +40,7 @@ echo "guest-$tok" > /mnt/guest.txt
 dd if=/dev/urandom of=/mnt/big.bin bs=65536 count=32 2>/dev/null
 kt big "$(sha256sum < /mnt/big.bin | cut -d' ' -f1)"
 sync
-kt ls "$(ls /mnt | tr '\n' ' ')"
+kt ls $(ls /mnt)
 {WAIT}
 umount /mnt
 kt umount $?
