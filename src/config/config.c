@@ -66,6 +66,10 @@ void config_usage(void)
 	    "  --balloon "
 	    "amount_mib=N[,deflate_on_oom=on][,stats_interval=S][,free_page_reporting=on]\n"
 	    "                         a virtio-balloon holding N MiB of guest RAM\n"
+	    "  --fs tag=NAME,socket=PATH|dir=PATH  a virtio-fs share through vhost-user: a "
+	    "running\n"
+	    "                         backend's socket, or a directory kiln serves with its own\n"
+	    "                         virtiofsd (repeatable, 4 max; guest RAM becomes shared)\n"
 	    "  -v, --verbose          more log output (repeat for debug)\n"
 	    "  -h, --help             this text\n",
 	    stdout);
@@ -258,6 +262,7 @@ enum opt_id {
 	OPT_NET,
 	OPT_VSOCK,
 	OPT_BALLOON,
+	OPT_FS,
 };
 
 static const struct option run_opts[] = {
@@ -287,6 +292,7 @@ static const struct option run_opts[] = {
     {"net", required_argument, NULL, OPT_NET},
     {"vsock", required_argument, NULL, OPT_VSOCK},
     {"balloon", required_argument, NULL, OPT_BALLOON},
+    {"fs", required_argument, NULL, OPT_FS},
     {"verbose", no_argument, NULL, 'v'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
@@ -461,6 +467,8 @@ static int parse_virtio_opt(struct vm_config *c, int opt, const char *v, char *e
 		return config_parse_net(c, v, err, errlen);
 	case OPT_VSOCK:
 		return config_parse_vsock(c, v, err, errlen);
+	case OPT_FS:
+		return config_parse_fs(c, v, err, errlen);
 	case OPT_RNG:
 		c->rng = true;
 		return 0;

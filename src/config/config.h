@@ -28,6 +28,9 @@ enum reset_action { RESET_STOP, RESET_RESTART };
 #define CONFIG_MAX_NETS	    8
 #define CONFIG_IFACE_ID_MAX 64 /* a network interface's iface_id */
 #define CONFIG_TAP_NAME_MAX 15 /* IFNAMSIZ - 1 */
+#define CONFIG_MAX_FS	    4
+#define CONFIG_FS_TAG_MAX   36	/* virtio-fs config: tag[36], no NUL when full */
+#define CONFIG_SOCK_MAX	    108 /* sizeof(sun_path), its NUL included */
 
 enum disk_cache { DISK_CACHE_UNSAFE, DISK_CACHE_WRITEBACK };
 enum disk_io_engine { DISK_IO_ASYNC, DISK_IO_SYNC }; /* io_uring (sync fallback) | pread/pwrite */
@@ -65,6 +68,14 @@ struct net_config {
 	bool mac_set;			   /* given; else kiln generates one when the VM is built */
 	uint16_t mtu;			   /* 68..65535 advertised (VIRTIO_NET_F_MTU); 0: none */
 	struct rate_limit_config rx_rate, tx_rate; /* rx: to the guest; tx: from it */
+};
+
+/* A virtio-fs device served by a vhost-user backend: a running one at `socket`, or virtiofsd
+ * started by kiln on `dir` (exactly one of the two is set). */
+struct fs_config {
+	char tag[CONFIG_FS_TAG_MAX + 1]; /* the name the guest mounts: mount -t virtiofs TAG */
+	char socket[CONFIG_SOCK_MAX];	 /* vhost-user socket of a running backend; "" with dir */
+	char dir[CONFIG_PATH_MAX];	 /* shared directory for a virtiofsd kiln runs; "" */
 };
 
 enum mmds_version { MMDS_V1, MMDS_V2 };
@@ -141,11 +152,13 @@ struct vm_config {
 	struct net_config nets[CONFIG_MAX_NETS]; /* virtio-net, in slot order */
 	unsigned nr_nets;
 	struct mmds_config mmds;
-	bool rng;			   /* virtio-rng */
-	struct rate_limit_config rng_rate; /* its rate limiter (PUT /entropy) */
-	struct balloon_config balloon;	   /* virtio-balloon (PUT /balloon, --balloon) */
-	int verbosity;			   /* 0 warn, 1 info, 2 debug */
-	struct vsock_config vsock;	   /* virtio-vsock (PUT /vsock) */
+	struct fs_config fs[CONFIG_MAX_FS]; /* virtio-fs over vhost-user, in slot order */
+	unsigned nr_fs;			    /* > 0: guest RAM is shared memory (memfd) */
+	bool rng;			    /* virtio-rng */
+	struct rate_limit_config rng_rate;  /* its rate limiter (PUT /entropy) */
+	struct balloon_config balloon;	    /* virtio-balloon (PUT /balloon, --balloon) */
+	int verbosity;			    /* 0 warn, 1 info, 2 debug */
+	struct vsock_config vsock;	    /* virtio-vsock (PUT /vsock) */
 };
 
 /* Total vCPUs of the configuration. */
@@ -235,6 +248,21 @@ const char *config_check_balloon(const struct vm_config *c);
 /* kiln run's --balloon amount_mib=N[,deflate_on_oom=on|off][,stats_interval=S]
  * [,free_page_reporting=on|off]: 0 or -EINVAL with one line in err. */
 int config_parse_balloon(struct vm_config *c, const char *v, char *err, size_t errlen) MUST_CHECK;
+
+/* virtio-fs devices (config_fs.c). */
+
+/* Whether tag is usable: 1 to CONFIG_FS_TAG_MAX printable ASCII bytes, no space or ','. */
+bool config_fs_tag_ok(const char *tag);
+
+/* Index of the virtio-fs device whose tag is `tag`, or -1. */
+int config_fs_find(const struct vm_config *c, const char *tag);
+
+/* Add f, or replace the device with the same tag in place. -EINVAL if f has not exactly one of
+ * socket and dir or a bad tag, -ENOSPC if CONFIG_MAX_FS are configured; c unchanged then. */
+int config_fs_put(struct vm_config *c, const struct fs_config *f) MUST_CHECK;
+
+/* kiln run's --fs tag=NAME,socket=PATH | tag=NAME,dir=PATH: 0 or -EINVAL with one line in err. */
+int config_parse_fs(struct vm_config *c, const char *v, char *err, size_t errlen) MUST_CHECK;
 
 /* Index of the disk whose id is `id` (non-empty), or -1. */
 int config_disk_find(const struct vm_config *c, const char *id);

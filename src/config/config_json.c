@@ -653,6 +653,37 @@ int config_json_balloon(struct vm_config *cfg, const json_t *obj, char *err, siz
 	return transact(cfg, balloon_apply, &r, NULL);
 }
 
+/* ---- kiln_fs: virtio-fs devices ---- */
+
+/* {"tag": ..., "socket": PATH} (a running vhost-user backend) or {"tag": ..., "shared_dir": DIR}
+ * (kiln starts virtiofsd); a tag given again replaces that device. */
+static int fs_apply(struct vm_config *c, const struct jres *r, const void *arg)
+{
+	static const char *const fields[] = {"tag", "socket", "shared_dir", NULL};
+	struct fs_config f = {{0}};
+	int ret = jres_check_fields(r, fields), ns = 0, nd = 0;
+
+	(void)arg;
+	if (ret == 0)
+		ret = jf_string(r, "tag", JF_REQUIRED | JF_NONEMPTY, f.tag, sizeof(f.tag));
+	if (ret >= 0 && !config_fs_tag_ok(f.tag))
+		return jres_fail(r,
+				 "field 'tag': \"%s\" is not 1-%d printable characters without "
+				 "' ' or ','",
+				 f.tag, CONFIG_FS_TAG_MAX);
+	if (ret >= 0)
+		ret = ns = jf_string(r, "socket", JF_NONEMPTY, f.socket, sizeof(f.socket));
+	if (ret >= 0)
+		ret = nd = jf_string(r, "shared_dir", JF_NONEMPTY, f.dir, sizeof(f.dir));
+	if (ret < 0)
+		return ret;
+	if (ns == nd)
+		return jres_fail(r, "give exactly one of the fields 'socket' and 'shared_dir'");
+	if (config_fs_put(c, &f) < 0)
+		return jres_fail(r, "at most %d virtio-fs devices", CONFIG_MAX_FS);
+	return 0;
+}
+
 /* ---- network-interfaces ---- */
 
 static int net_read(const struct jres *r, struct net_config *n)
@@ -878,6 +909,7 @@ static const struct doc_array {
 } doc_arrays[] = {
     {"drives", drive_apply},
     {"network-interfaces", net_apply},
+    {"kiln_fs", fs_apply},
 };
 
 static const struct doc_key {
@@ -891,6 +923,7 @@ static const struct doc_key {
     {"serial", serial_apply},
     {"kiln_serial2", serial2_apply},
     {"kiln_console_virtio", vconsole_apply},
+    {"kiln_fs", NULL}, /* an array: doc_arrays */
     {"cpu-config", NULL},
     {"balloon", balloon_apply},
     {"network-interfaces", NULL}, /* an array: doc_arrays */

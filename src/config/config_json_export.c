@@ -116,6 +116,25 @@ static json_t *export_nets(const struct vm_config *c)
 	return a;
 }
 
+/* kiln_fs: the virtio-fs devices, or NULL (left out) when there are none. */
+static json_t *export_fs(const struct vm_config *c)
+{
+	json_t *a = c->nr_fs ? json_array() : NULL;
+
+	for (unsigned i = 0; a && i < c->nr_fs; i++) {
+		const struct fs_config *f = &c->fs[i];
+		json_t *o = f->socket[0]
+				? json_pack("{s:s, s:s}", "tag", f->tag, "socket", f->socket)
+				: json_pack("{s:s, s:s}", "tag", f->tag, "shared_dir", f->dir);
+
+		if (json_array_append_new(a, o) < 0) {
+			json_decref(a);
+			return NULL;
+		}
+	}
+	return a;
+}
+
 /* Firecracker's MmdsConfig as GET /vm/config reports it, or null when none was set. */
 static json_t *export_mmds(const struct vm_config *c)
 {
@@ -280,7 +299,8 @@ json_t *config_json_export(const struct vm_config *c)
 	     put_optional(doc, "serial", export_serial(c)) &&
 	     put_optional(doc, "kiln_serial2", export_serial2(c)) &&
 	     put_optional(doc, "kiln_console_virtio", export_vconsole(c)) &&
-	     put(doc, "vsock", export_vsock(c)) && put_firecracker_nulls(doc);
+	     put(doc, "vsock", export_vsock(c)) &&
+	     (!c->nr_fs || put(doc, "kiln_fs", export_fs(c))) && put_firecracker_nulls(doc);
 	if (!ok) {
 		json_decref(doc);
 		return NULL;

@@ -3,7 +3,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "core/guest_mem.h"
 #include "hv/kvm.h"
@@ -81,7 +83,8 @@ static int insert_region(struct guest_mem *m, struct guest_region *nr)
 
 int guest_mem_add_host(struct guest_mem *m, uint64_t gpa, uint64_t len, void *host, unsigned flags)
 {
-	struct guest_region r = {.gpa = gpa, .len = len, .host = host, .flags = flags};
+	struct guest_region r = {
+	    .gpa = gpa, .len = len, .host = host, .flags = flags & ~GUEST_MEM_SHARED, .fd = -1};
 
 	if (!host || !range_ok(gpa, len, PAGE_4K))
 		return -EINVAL;
@@ -119,9 +122,43 @@ static void *map_anon(uint64_t len, unsigned flags, void **base, size_t *map_len
 	return p;
 }
 
+/* A memfd of len bytes mapped MAP_SHARED (vhost-user backends map the same pages); the fd goes to
+ * *fd. Shrinking is sealed off: a backend that truncated it would make kiln's accesses fault. */
+static void *map_shared(uint64_t len, unsigned flags, int *fd)
+{
+	unsigned mfd =
+	    MFD_CLOEXEC | MFD_ALLOW_SEALING | ((flags & GUEST_MEM_HUGEPAGES) ? MFD_HUGETLB : 0);
+	void *p;
+
+	*fd = memfd_create("kiln-guest-ram", mfd);
+	if (*fd < 0)
+		return NULL;
+	if (ftruncate(*fd, (off_t)len) < 0 ||
+	    fcntl(*fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_SEAL) < 0)
+		goto fail;
+	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, *fd, 0);
+	if (p != MAP_FAILED)
+		return p;
+fail:
+	mfd = (unsigned)errno;
+	close(*fd);
+	*fd = -1;
+	errno = (int)mfd;
+	return NULL;
+}
+
+static void *map_region(struct guest_region *r)
+{
+	if (!(r->flags & GUEST_MEM_SHARED))
+		return map_anon(r->len, r->flags, &r->map_base, &r->map_len);
+	r->map_base = map_shared(r->len, r->flags, &r->fd);
+	r->map_len = r->len;
+	return r->map_base;
+}
+
 int guest_mem_add(struct guest_mem *m, uint64_t gpa, uint64_t len, unsigned flags)
 {
-	struct guest_region r = {.gpa = gpa, .len = len, .flags = flags};
+	struct guest_region r = {.gpa = gpa, .len = len, .flags = flags, .fd = -1};
 	uint64_t align = (flags & GUEST_MEM_HUGEPAGES) ? PAGE_2M : PAGE_4K;
 	int ret;
 
@@ -134,20 +171,26 @@ int guest_mem_add(struct guest_mem *m, uint64_t gpa, uint64_t len, unsigned flag
 		if (ret < 0)
 			return ret;
 	}
-	r.host = map_anon(len, flags, &r.map_base, &r.map_len);
+	r.host = map_region(&r);
 	if (!r.host)
-		return -ENOMEM;
+		return (flags & GUEST_MEM_SHARED) && errno ? -errno : -ENOMEM;
 	ret = insert_region(m, &r);
-	if (ret < 0)
+	if (ret < 0) {
 		munmap(r.map_base, r.map_len);
+		if (r.fd >= 0)
+			close(r.fd);
+	}
 	return ret;
 }
 
 int guest_mem_add_file(struct guest_mem *m, uint64_t gpa, uint64_t len, int fd, uint64_t offset,
 		       unsigned flags)
 {
-	struct guest_region r = {
-	    .gpa = gpa, .len = len, .flags = (flags & ~GUEST_MEM_HUGEPAGES) | GUEST_MEM_FILE};
+	struct guest_region r = {.gpa = gpa,
+				 .len = len,
+				 .flags = (flags & ~(GUEST_MEM_HUGEPAGES | GUEST_MEM_SHARED)) |
+					  GUEST_MEM_FILE,
+				 .fd = -1};
 	int ret;
 
 	if (!range_ok(gpa, len, PAGE_4K) || offset % PAGE_4K)
@@ -174,6 +217,9 @@ static void release(struct guest_mem *m, struct guest_region *r)
 		munmap(r->map_base, r->map_len);
 	free(r->dirty);
 	r->dirty = NULL;
+	if ((r->flags & GUEST_MEM_SHARED) && r->fd >= 0)
+		close(r->fd);
+	r->fd = -1;
 }
 
 int guest_mem_remove(struct guest_mem *m, uint64_t gpa)

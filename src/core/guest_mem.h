@@ -16,6 +16,9 @@
 #define GUEST_MEM_RAM	    0x4u  /* system RAM: reported in the memory map given to the guest */
 #define GUEST_MEM_THP	    0x8u  /* ask for transparent huge pages (MADV_HUGEPAGE) */
 #define GUEST_MEM_FILE	    0x10u /* mapped from a file (guest_mem_add_file), not anonymous */
+#define GUEST_MEM_SHARED                                                                           \
+	0x20u /* a memfd mapped MAP_SHARED, its fd kept for other processes                        \
+	       * (vhost-user backends); with HUGEPAGES a MFD_HUGETLB memfd */
 
 struct guest_region {
 	uint64_t gpa;
@@ -25,8 +28,10 @@ struct guest_region {
 	unsigned flags; /* GUEST_MEM_* */
 	size_t map_len; /* bytes to munmap at host_base, 0 if the caller owns the memory */
 	void *map_base;
-	uint64_t *dirty; /* RAM regions, once logging started: pages kiln itself wrote (1 bit per
-			  * 4 KiB page, set atomically); freed only by guest_mem_destroy */
+	uint64_t *dirty;    /* RAM regions, once logging started: pages kiln itself wrote (1 bit per
+			     * 4 KiB page, set atomically); freed only by guest_mem_destroy */
+	int fd;		    /* GUEST_MEM_SHARED only: the memfd (owned, closed with the region) */
+	uint64_t fd_offset; /* GUEST_MEM_SHARED only: where the region starts in fd */
 };
 
 struct guest_mem {
@@ -47,6 +52,13 @@ void guest_mem_init(struct guest_mem *m, int vm_fd);
  * overflow), -EEXIST (overlap), -ENOSPC (no free slot), -ENOMEM (allocation or hugepage pool).
  */
 int guest_mem_add(struct guest_mem *m, uint64_t gpa, uint64_t len, unsigned flags) MUST_CHECK;
+
+/*
+ * With GUEST_MEM_SHARED in flags, guest_mem_add backs the region with a memfd of its own (sealed
+ * against shrinking, MFD_HUGETLB with GUEST_MEM_HUGEPAGES) mapped MAP_SHARED, and keeps the fd
+ * in the region (r->fd, r->fd_offset 0) so it can be handed to another process that maps the same
+ * pages. Its errors are guest_mem_add's, or -errno of memfd_create/ftruncate.
+ */
 
 /*
  * As guest_mem_add, but with caller-owned host memory `host` (page-aligned when registered with

@@ -386,6 +386,10 @@ int vmm_snapshot(struct vmm *m, const char *snap_path, const char *mem_path, boo
 
 	if (!m->vm || vm_get_state(m->vm) != VM_PAUSED)
 		return err_set(err, -EBUSY, "snapshot: the VM must be paused");
+	if (m->vm->cfg->nr_fs)
+		return err_set(err, -EINVAL,
+			       "snapshot: not supported with a virtio-fs device (its vhost-user "
+			       "backend's state cannot be saved)");
 	if (diff && m->dirty_log_used)
 		return err_set(err, -EINVAL,
 			       "snapshot: a migration used the dirty log since the last snapshot: "

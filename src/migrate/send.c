@@ -126,13 +126,13 @@ static bool page_zero(const uint8_t *p)
 
 /* Full pass: whether page i of the 256 at host h (anonymous memory) was ever touched, per
  * /proc/self/pagemap (present or swapped); untouched pages read as zero and are not even read.
- * Unknown (no pagemap, a file mapping): true. */
+ * Unknown (no pagemap, a file mapping, shared memory another process may have written): true. */
 static void touched_load(struct migrate_src *s, const struct guest_region *r, const uint8_t *h,
 			 uint64_t n)
 {
 	off_t off = (off_t)((uintptr_t)h / MIG_PAGE * sizeof(uint64_t));
 
-	if (s->pagemap_fd < 0 || (r->flags & GUEST_MEM_FILE) ||
+	if (s->pagemap_fd < 0 || (r->flags & (GUEST_MEM_FILE | GUEST_MEM_SHARED)) ||
 	    pread(s->pagemap_fd, s->pm, n * sizeof(uint64_t), off) != (ssize_t)(n * 8))
 		memset(s->pm, 0xff, sizeof(s->pm));
 }
@@ -499,6 +499,10 @@ int migrate_start(struct vmm *m, const struct migrate_params *p, struct kiln_err
 
 	if (!m->vm || (vm_get_state(m->vm) != VM_RUNNING && vm_get_state(m->vm) != VM_PAUSED))
 		return err_set(err, -EBUSY, "migrate: no running or paused VM");
+	if (m->vm->cfg->nr_fs)
+		return err_set(err, -EINVAL,
+			       "migrate: not supported with a virtio-fs device (its vhost-user "
+			       "backend's state and writes to guest memory cannot be carried)");
 	if (migrate_active(m))
 		return err_set(err, -EBUSY, "migrate: a migration is already in progress");
 	if (s && !s->joined)

@@ -473,6 +473,27 @@ static bool untouched(int pagemap_fd, const uint8_t *p, size_t n)
 	return true;
 }
 
+/* Whether [o, o+n) of shared region r is a hole of its memfd (never written by anyone: kiln's
+ * pagemap cannot tell, since a vhost-user backend writes through its own mapping). Unknown:
+ * false. */
+static bool shared_hole(const struct guest_region *r, uint64_t o, size_t n)
+{
+	off_t data = lseek(r->fd, (off_t)(r->fd_offset + o), SEEK_DATA);
+
+	if (data < 0)
+		return errno == ENXIO; /* no data from there to the end */
+	return (uint64_t)data >= r->fd_offset + o + n;
+}
+
+/* Whether chunk [o, o+n) of RAM region r reads as zero without being read. */
+static bool skippable(int pagemap_fd, const struct guest_region *r, uint64_t o, size_t n)
+{
+	if (r->flags & GUEST_MEM_SHARED)
+		return shared_hole(r, o, n);
+	/* A file-backed region's absent pages hold the file's data. */
+	return !(r->flags & GUEST_MEM_FILE) && untouched(pagemap_fd, r->host + o, n);
+}
+
 /* Every RAM region in guest-physical order; all-zero chunks stay holes. */
 static int write_memory(struct vm *vm, const char *path, uint64_t *total, struct kiln_err *err)
 {
@@ -495,8 +516,7 @@ static int write_memory(struct vm *vm, const char *path, uint64_t *total, struct
 		for (uint64_t o = 0; o < r->len && ret == 0; o += MEM_CHUNK) {
 			size_t n = r->len - o < MEM_CHUNK ? (size_t)(r->len - o) : MEM_CHUNK;
 
-			/* A file-backed region's absent pages hold the file's data. */
-			if (!(r->flags & GUEST_MEM_FILE) && untouched(pagemap, r->host + o, n))
+			if (skippable(pagemap, r, o, n))
 				continue;
 			if (!all_zero(r->host + o, n))
 				ret = io_pwrite_all(fd, r->host + o, n, off + (off_t)o);

@@ -9,6 +9,7 @@
 #include "virtio/blk.h"
 #include "virtio/console.h"
 #include "virtio/devices.h"
+#include "virtio/fs.h"
 #include "virtio/net.h"
 #include "virtio/rng.h"
 #include "virtio/vsock.h"
@@ -22,6 +23,7 @@ static int (*const kinds[])(struct vm *vm) = {
     virtio_rng_board_add,
     virtio_vsock_board_add,
     virtio_balloon_board_add,
+    virtio_fs_board_add,
 };
 
 int virtio_devices_add(struct vm *vm)

@@ -37,6 +37,7 @@
 #define VIRTIO_ID_RNG	  4
 #define VIRTIO_ID_BALLOON 5
 #define VIRTIO_ID_VSOCK	  19
+#define VIRTIO_ID_FS	  26
 
 struct virtio_dev;
 
@@ -70,6 +71,13 @@ struct virtio_dev_ops {
 	 * request taken from it (chains held, requests in flight: their completions must not reach
 	 * the ring again). NULL if the device holds nothing between notifications. */
 	void (*queue_reset)(void *dev, unsigned q);
+	/* Queues served outside kiln (vhost-user); NULL for devices kiln serves itself. Set, the
+	 * transport calls it once it is hooked up, with each queue's notification eventfd (KVM's
+	 * ioeventfd; -1 without KVM) and the interrupt eventfd (KVM's irqfd; -1 without KVM), which
+	 * stay the transport's, and does not watch the notification eventfds itself; its
+	 * InterruptStatus always shows the used-buffer bit, since the backend signals the irqfd
+	 * without kiln seeing it. No lock held (creation, main thread). */
+	void (*external_queues)(void *dev, const int *kick_fds, unsigned nr, int call_fd);
 
 	/* --- board hooks (main thread, vd->lock not held) --- */
 	const char *state_name;	    /* section "virtio.N.<state_name>"; NULL: no state of its own */

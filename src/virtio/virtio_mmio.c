@@ -90,8 +90,8 @@ static uint32_t read_reg(struct virtio_mmio *t, uint64_t off)
 	case REG_QUEUE_NUM_MAX:
 	case REG_QUEUE_READY:
 		return read_queue_reg(t, off);
-	case REG_INTERRUPT_STATUS:
-		return vd->isr;
+	case REG_INTERRUPT_STATUS: /* a vhost-user backend's interrupts are not seen by kiln */
+		return vd->isr | (vd->ops->external_queues ? VIRTIO_ISR_USED : 0);
 	case REG_STATUS:
 		return vd->status;
 	case REG_SHM_LEN_LOW:
@@ -319,7 +319,7 @@ static int hook_kvm(struct virtio_mmio *t)
 			return -errno;
 		t->notify_fd[q] = fd;
 		ret = kvm_ioeventfd(t->cfg.vm_fd, t->cfg.base + REG_QUEUE_NOTIFY, 4, q, fd, false);
-		if (ret == 0)
+		if (ret == 0 && !t->vd->ops->external_queues)
 			ret = event_loop_add(t->cfg.loop, fd, EPOLLIN, on_notify, t);
 		if (ret < 0)
 			return ret;
@@ -349,6 +349,8 @@ int virtio_mmio_create(struct virtio_dev *vd, const struct virtio_mmio_config *c
 				      VIRTIO_MMIO_WINDOW - REG_CONFIG, &config_ops, t);
 	if (ret == 0 && cfg->vm_fd >= 0)
 		ret = hook_kvm(t);
+	if (ret == 0 && vd->ops->external_queues)
+		vd->ops->external_queues(vd->dev, t->notify_fd, vd->ops->nr_queues, t->irq_fd);
 	if (ret < 0) {
 		virtio_mmio_destroy(t);
 		return ret;

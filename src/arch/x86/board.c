@@ -90,8 +90,9 @@ static int platform_create(struct vm *vm)
 static int memory_create(struct vm *vm)
 {
 	const struct vm_config *c = vm->cfg;
-	unsigned flags =
-	    GUEST_MEM_RAM | (c->hugepages ? GUEST_MEM_HUGEPAGES : 0) | (c->thp ? GUEST_MEM_THP : 0);
+	unsigned flags = GUEST_MEM_RAM | (c->hugepages ? GUEST_MEM_HUGEPAGES : 0) |
+			 (c->thp ? GUEST_MEM_THP : 0) |
+			 (c->nr_fs ? GUEST_MEM_SHARED : 0); /* vhost-user backends map it */
 	uint64_t low = c->mem_bytes < LAYOUT_RAM_LOW_MAX ? c->mem_bytes : LAYOUT_RAM_LOW_MAX;
 	uint64_t need, nfree, psize;
 	int ret;
