@@ -2,7 +2,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,16 +72,6 @@ void config_usage(void)
 	    "  -v, --verbose          more log output (repeat for debug)\n"
 	    "  -h, --help             this text\n",
 	    stdout);
-}
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -EINVAL;
 }
 
 int config_parse_u64(const char *s, uint64_t *out)
@@ -193,11 +182,12 @@ static int parse_serial(struct serial_config *sc, const char *flag, const char *
 		sc->mode = SERIAL_NONE;
 	} else if (strncmp(v, "file:", 5) == 0 && v[5]) {
 		if (strlen(v + 5) >= sizeof(sc->path))
-			return fail(err, errlen, "%s: path too long", flag);
+			return config_fail(err, errlen, "%s: path too long", flag);
 		sc->mode = SERIAL_FILE;
 		strcpy(sc->path, v + 5);
 	} else {
-		return fail(err, errlen, "%s: '%s' is not stdio, file:PATH or none", flag, v);
+		return config_fail(err, errlen, "%s: '%s' is not stdio, file:PATH or none", flag,
+				   v);
 	}
 	return 0;
 }
@@ -218,17 +208,18 @@ static int parse_topology(struct vm_config *c, const char *v, char *err, size_t 
 	unsigned n[3];
 
 	if (strlen(v) >= sizeof(buf))
-		return fail(err, errlen, "--topology: '%s' is not S:C:T", v);
+		return config_fail(err, errlen, "--topology: '%s' is not S:C:T", v);
 	strcpy(buf, v);
 	p[0] = strtok_r(buf, ":", &save);
 	p[1] = strtok_r(NULL, ":", &save);
 	p[2] = strtok_r(NULL, "", &save);
 	for (int i = 0; i < 3; i++)
 		if (!p[i] || parse_count(p[i], &n[i]) < 0)
-			return fail(err, errlen, "--topology: '%s' is not S:C:T with each >= 1", v);
+			return config_fail(err, errlen,
+					   "--topology: '%s' is not S:C:T with each >= 1", v);
 	if (config_check_topology(n[0], n[1], n[2]))
-		return fail(err, errlen, "--topology: %s %s", v,
-			    config_check_topology(n[0], n[1], n[2]));
+		return config_fail(err, errlen, "--topology: %s %s", v,
+				   config_check_topology(n[0], n[1], n[2]));
 	c->sockets = n[0];
 	c->cores = n[1];
 	c->threads = n[2];
@@ -312,7 +303,7 @@ static int parse_boot(struct vm_config *c, const char *v, char *err, size_t errl
 	else if (strcmp(v, "pvh") == 0)
 		c->boot = BOOT_PVH;
 	else
-		return fail(err, errlen, "--boot: '%s' is not auto, linux or pvh", v);
+		return config_fail(err, errlen, "--boot: '%s' is not auto, linux or pvh", v);
 	return 0;
 }
 
@@ -321,17 +312,17 @@ static int parse_memory(struct vm_config *c, const char *v, char *err, size_t er
 	const char *why;
 
 	if (config_parse_size(v, &c->mem_bytes) < 0)
-		return fail(err, errlen, "--memory: '%s' is not a size (e.g. 512M, 2G)", v);
+		return config_fail(err, errlen, "--memory: '%s' is not a size (e.g. 512M, 2G)", v);
 	why = config_check_mem(c->mem_bytes, false);
 	if (why)
-		return fail(err, errlen, "--memory: %s %s", v, why);
+		return config_fail(err, errlen, "--memory: %s %s", v, why);
 	return 0;
 }
 
 static int parse_addr(const char *flag, const char *v, uint64_t *out, char *err, size_t errlen)
 {
 	if (config_parse_u64(v, out) < 0)
-		return fail(err, errlen, "%s: '%s' is not an address", flag, v);
+		return config_fail(err, errlen, "%s: '%s' is not an address", flag, v);
 	return 0;
 }
 
@@ -344,8 +335,8 @@ static int parse_debug_exit(struct vm_config *c, const char *v, char *err, size_
 		return 0;
 	}
 	if (config_parse_u64(v, &port) < 0 || port == 0 || port > 0xfffc)
-		return fail(err, errlen, "--debug-exit-port: '%s' is not a port 1..0xfffc or none",
-			    v);
+		return config_fail(err, errlen,
+				   "--debug-exit-port: '%s' is not a port 1..0xfffc or none", v);
 	c->debug_exit_port = (uint16_t)port;
 	return 0;
 }
@@ -361,9 +352,10 @@ static int parse_disk_opt(struct disk_config *d, const char *opt, size_t olen, c
 	else if (olen > 3 && strncmp(opt, "id=", 3) == 0 && olen - 3 <= CONFIG_DISK_ID_MAX)
 		memcpy(d->id, opt + 3, olen - 3);
 	else
-		return fail(err, errlen,
-			    "--disk: option '%.*s' is not ro, root or id=NAME (at most %d bytes)",
-			    (int)olen, opt, CONFIG_DISK_ID_MAX);
+		return config_fail(
+		    err, errlen,
+		    "--disk: option '%.*s' is not ro, root or id=NAME (at most %d bytes)",
+		    (int)olen, opt, CONFIG_DISK_ID_MAX);
 	return 0;
 }
 
@@ -376,7 +368,7 @@ static int parse_disk(struct vm_config *c, const char *v, char *err, size_t errl
 	int other, ret;
 
 	if (len == 0 || len >= sizeof(d.path))
-		return fail(err, errlen, "--disk: '%s' has no usable path", v);
+		return config_fail(err, errlen, "--disk: '%s' has no usable path", v);
 	memcpy(d.path, v, len);
 	while (p && *p == ',') {
 		const char *opt = p + 1, *end = strchr(opt, ',');
@@ -387,12 +379,12 @@ static int parse_disk(struct vm_config *c, const char *v, char *err, size_t errl
 		p = end;
 	}
 	if (d.id[0] && config_disk_find(c, d.id) >= 0)
-		return fail(err, errlen, "--disk: id '%s' is given twice", d.id);
+		return config_fail(err, errlen, "--disk: id '%s' is given twice", d.id);
 	ret = config_disk_put(c, &d, &other);
 	if (ret == -EEXIST)
-		return fail(err, errlen, "--disk: only one disk can be the root disk");
+		return config_fail(err, errlen, "--disk: only one disk can be the root disk");
 	if (ret < 0)
-		return fail(err, errlen, "--disk: at most %d disks", CONFIG_MAX_DISKS);
+		return config_fail(err, errlen, "--disk: at most %d disks", CONFIG_MAX_DISKS);
 	return 0;
 }
 
@@ -408,18 +400,18 @@ static int parse_pins(struct vm_config *c, struct parse_state *st, const char *v
 		unsigned long cpu;
 
 		if (*p < '0' || *p > '9')
-			return fail(err, errlen, "--pin-vcpus: '%s' is not a list of CPU numbers",
-				    v);
+			return config_fail(err, errlen,
+					   "--pin-vcpus: '%s' is not a list of CPU numbers", v);
 		errno = 0;
 		cpu = strtoul(p, &end, 10);
 		if (errno || cpu >= CPU_SETSIZE || (*end && *end != ','))
-			return fail(err, errlen,
-				    "--pin-vcpus: '%s' is not a list of CPU numbers "
-				    "below %d",
-				    v, CPU_SETSIZE);
+			return config_fail(err, errlen,
+					   "--pin-vcpus: '%s' is not a list of CPU numbers "
+					   "below %d",
+					   v, CPU_SETSIZE);
 		if (st->nr_pins == CONFIG_MAX_VCPUS)
-			return fail(err, errlen, "--pin-vcpus: more than %d CPUs",
-				    CONFIG_MAX_VCPUS);
+			return config_fail(err, errlen, "--pin-vcpus: more than %d CPUs",
+					   CONFIG_MAX_VCPUS);
 		c->vcpu_pin[st->nr_pins++] = (uint16_t)cpu;
 		if (!*end)
 			break;
@@ -445,12 +437,12 @@ static int parse_vconsole(struct vm_config *c, const char *v, char *err, size_t 
 		vc->mode = VCONSOLE_SOCKET;
 		path = v + 7;
 	} else {
-		return fail(err, errlen,
-			    "--console-virtio: '%s' is not stdio, file:PATH, socket:PATH or none",
-			    v);
+		return config_fail(
+		    err, errlen,
+		    "--console-virtio: '%s' is not stdio, file:PATH, socket:PATH or none", v);
 	}
 	if (path && strlen(path) >= sizeof(vc->path))
-		return fail(err, errlen, "--console-virtio: path too long");
+		return config_fail(err, errlen, "--console-virtio: path too long");
 	if (path)
 		strcpy(vc->path, path);
 	return 0;
@@ -475,7 +467,7 @@ static int parse_virtio_opt(struct vm_config *c, int opt, const char *v, char *e
 	case OPT_BALLOON:
 		return config_parse_balloon(c, v, err, errlen);
 	default:
-		return fail(err, errlen, "internal: option %d", opt);
+		return config_fail(err, errlen, "internal: option %d", opt);
 	}
 }
 
@@ -485,17 +477,17 @@ static int parse_one(struct vm_config *c, struct parse_state *st, int opt, const
 	switch (opt) {
 	case OPT_KERNEL:
 		if (!*v || config_copy_str(c->kernel_path, sizeof(c->kernel_path), v) < 0)
-			return fail(err, errlen, "--kernel: empty or too long a path");
+			return config_fail(err, errlen, "--kernel: empty or too long a path");
 		return 0;
 	case OPT_INITRD:
 		if (!*v || config_copy_str(c->initrd_path, sizeof(c->initrd_path), v) < 0)
-			return fail(err, errlen, "--initrd: empty or too long a path");
+			return config_fail(err, errlen, "--initrd: empty or too long a path");
 		return 0;
 	case OPT_CMDLINE:
 		c->cmdline_given = true;
 		if (config_copy_str(c->cmdline, sizeof(c->cmdline), v) < 0)
-			return fail(err, errlen, "--cmdline: longer than %d bytes",
-				    CONFIG_CMDLINE_MAX - 1);
+			return config_fail(err, errlen, "--cmdline: longer than %d bytes",
+					   CONFIG_CMDLINE_MAX - 1);
 		return 0;
 	case OPT_BOOT:
 		return parse_boot(c, v, err, errlen);
@@ -503,8 +495,8 @@ static int parse_one(struct vm_config *c, struct parse_state *st, int opt, const
 		st->cpus_set = true;
 		c->sockets = c->threads = 1;
 		if (parse_count(v, &c->cores) < 0)
-			return fail(err, errlen, "--cpus: '%s' is not a number 1..%d", v,
-				    CONFIG_MAX_VCPUS);
+			return config_fail(err, errlen, "--cpus: '%s' is not a number 1..%d", v,
+					   CONFIG_MAX_VCPUS);
 		return 0;
 	case OPT_TOPOLOGY:
 		st->topo_set = true;
@@ -535,7 +527,8 @@ static int parse_one(struct vm_config *c, struct parse_state *st, int opt, const
 		else if (strcmp(v, "restart") == 0)
 			c->on_reset = RESET_RESTART;
 		else
-			return fail(err, errlen, "--on-reset: '%s' is not stop or restart", v);
+			return config_fail(err, errlen, "--on-reset: '%s' is not stop or restart",
+					   v);
 		return 0;
 	case OPT_DEBUG_EXIT:
 		return parse_debug_exit(c, v, err, errlen);
@@ -563,31 +556,33 @@ static int check_combination(struct vm_config *c, const struct parse_state *st, 
 			     size_t errlen)
 {
 	if (st->cpus_set && st->topo_set)
-		return fail(err, errlen, "--cpus and --topology are mutually exclusive");
+		return config_fail(err, errlen, "--cpus and --topology are mutually exclusive");
 	if (st->load_set != st->entry_set)
-		return fail(err, errlen, "--load-addr and --entry go together");
+		return config_fail(err, errlen, "--load-addr and --entry go together");
 	if (st->load_set) {
 		if (c->boot != BOOT_AUTO)
-			return fail(err, errlen, "--boot does not apply to a raw image");
+			return config_fail(err, errlen, "--boot does not apply to a raw image");
 		c->boot = BOOT_RAW;
 	}
 	if (!c->kernel_path[0] && (c->initrd_path[0] || st->load_set))
-		return fail(err, errlen, "%s needs --kernel",
-			    c->initrd_path[0] ? "--initrd" : "--load-addr");
+		return config_fail(err, errlen, "%s needs --kernel",
+				   c->initrd_path[0] ? "--initrd" : "--load-addr");
 	if (c->hugepages && c->thp)
-		return fail(err, errlen, "--hugepages and --thp are mutually exclusive");
+		return config_fail(err, errlen, "--hugepages and --thp are mutually exclusive");
 	if (c->hugepages && config_check_mem(c->mem_bytes, true))
-		return fail(err, errlen, "--memory must be a multiple of 2M with --hugepages");
+		return config_fail(err, errlen,
+				   "--memory must be a multiple of 2M with --hugepages");
 	if (config_stdio_users(c) > 1)
-		return fail(err, errlen,
-			    "only one of --serial, --serial2 and --console-virtio can use stdio");
+		return config_fail(
+		    err, errlen,
+		    "only one of --serial, --serial2 and --console-virtio can use stdio");
 	if (config_check_balloon(c))
-		return fail(err, errlen,
-			    "--balloon: amount_mib %u is more than --memory (%llu MiB)",
-			    c->balloon.amount_mib, (unsigned long long)(c->mem_bytes >> 20));
+		return config_fail(err, errlen,
+				   "--balloon: amount_mib %u is more than --memory (%llu MiB)",
+				   c->balloon.amount_mib, (unsigned long long)(c->mem_bytes >> 20));
 	if (c->pin_vcpus && st->nr_pins != config_vcpus(c))
-		return fail(err, errlen, "--pin-vcpus: %u CPUs given for %u vCPUs", st->nr_pins,
-			    config_vcpus(c));
+		return config_fail(err, errlen, "--pin-vcpus: %u CPUs given for %u vCPUs",
+				   st->nr_pins, config_vcpus(c));
 	return 0;
 }
 
@@ -604,16 +599,17 @@ int config_parse_run(struct vm_config *c, int argc, char **argv, char *err, size
 			return 1;
 		}
 		if (opt == '?')
-			return fail(err, errlen, "unknown option '%s' (see kiln run --help)",
-				    argv[optind - 1]);
+			return config_fail(err, errlen, "unknown option '%s' (see kiln run --help)",
+					   argv[optind - 1]);
 		if (opt == ':')
-			return fail(err, errlen, "option '%s' needs a value", argv[optind - 1]);
+			return config_fail(err, errlen, "option '%s' needs a value",
+					   argv[optind - 1]);
 		ret = parse_one(c, &st, opt, optarg, err, errlen);
 		if (ret < 0)
 			return ret;
 	}
 	if (optind < argc)
-		return fail(err, errlen, "unexpected argument '%s'", argv[optind]);
+		return config_fail(err, errlen, "unexpected argument '%s'", argv[optind]);
 	return check_combination(c, &st, err, errlen);
 }
 
@@ -665,10 +661,11 @@ int config_check_pinning(const struct vm_config *c, const cpu_set_t *allowed, ch
 		unsigned cpu = c->vcpu_pin[i];
 
 		if (cpu >= CPU_SETSIZE || !CPU_ISSET(cpu, allowed))
-			return fail(err, errlen,
-				    "vCPU pinning: vCPU %u -> host CPU %u: no such CPU, or not in "
-				    "kiln's allowed set (%d CPUs)",
-				    i, cpu, CPU_COUNT(allowed));
+			return config_fail(
+			    err, errlen,
+			    "vCPU pinning: vCPU %u -> host CPU %u: no such CPU, or not in "
+			    "kiln's allowed set (%d CPUs)",
+			    i, cpu, CPU_COUNT(allowed));
 	}
 	return 0;
 }

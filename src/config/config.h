@@ -161,6 +161,25 @@ struct vm_config {
 	struct vsock_config vsock;	    /* virtio-vsock (PUT /vsock) */
 };
 
+/* One KEY=VALUE item of a device flag's value (config_kv.c), as NUL-terminated copies. */
+struct config_kv {
+	char key[32];
+	char val[CONFIG_PATH_MAX];
+	size_t vlen;
+};
+
+/* Takes one item into obj: 0, or -EINVAL with one line in err. */
+typedef int (*config_kv_fn)(void *obj, const struct config_kv *kv, char *err, size_t errlen);
+
+/* Split v ("KEY=VALUE,KEY=VALUE,...") at commas and give each item to fn with obj. An item
+ * without '=', with an empty key or value, or one too long is "<flag>: 'ITEM' is not KEY=VALUE".
+ * 0, or the first failure (-EINVAL, err set). */
+int config_each_kv(const char *flag, const char *v, config_kv_fn fn, void *obj, char *err,
+		   size_t errlen) MUST_CHECK;
+
+/* Write the message into err (errlen bytes) and return -EINVAL: the parsers' one-line error. */
+int config_fail(char *err, size_t errlen, const char *fmt, ...) PRINTF(3, 4);
+
 /* Total vCPUs of the configuration. */
 static inline unsigned config_vcpus(const struct vm_config *c)
 {

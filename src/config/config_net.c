@@ -2,7 +2,6 @@
  * syntax, iface ids, one TAP and one MAC per interface), `kiln run --net`, and the MMDS
  * configuration's link to the interfaces. */
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,53 +78,39 @@ int config_net_put(struct vm_config *c, const struct net_config *n, int *other)
 
 /* ---- kiln run --net tap=NAME[,mac=MAC][,id=ID][,mtu=N] ---- */
 
-static PRINTF(3, 4) int fail(char *err, size_t errlen, const char *fmt, ...)
+/* One KEY=VALUE of --net into obj (a struct net_config). */
+static int net_opt(void *obj, const struct config_kv *kv, char *err, size_t errlen)
 {
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -EINVAL;
-}
-
-/* One KEY=VALUE of --net (olen bytes at opt) into n. */
-static int net_opt(struct net_config *n, const char *opt, size_t olen, char *err, size_t errlen)
-{
-	const char *eq = memchr(opt, '=', olen);
-	size_t klen = eq ? (size_t)(eq - opt) : olen, vlen = eq ? olen - klen - 1 : 0;
-	char v[80] = "";
+	struct net_config *n = obj;
+	const char *v = kv->val;
 	uint64_t mtu;
 
-	if (!eq || vlen == 0 || vlen >= sizeof(v))
-		return fail(err, errlen, "--net: '%.*s' is not KEY=VALUE", (int)olen, opt);
-	memcpy(v, eq + 1, vlen);
-	if (klen == 3 && strncmp(opt, "tap", 3) == 0) {
-		if (vlen > CONFIG_TAP_NAME_MAX || strchr(v, '/'))
-			return fail(err, errlen,
-				    "--net: tap name '%s' is not 1-%d bytes without '/'", v,
-				    CONFIG_TAP_NAME_MAX);
-		memcpy(n->tap, v, vlen + 1);
-	} else if (klen == 3 && strncmp(opt, "mac", 3) == 0) {
+	if (strcmp(kv->key, "tap") == 0) {
+		if (kv->vlen > CONFIG_TAP_NAME_MAX || strchr(v, '/'))
+			return config_fail(err, errlen,
+					   "--net: tap name '%s' is not 1-%d bytes without '/'", v,
+					   CONFIG_TAP_NAME_MAX);
+		memcpy(n->tap, v, kv->vlen + 1);
+	} else if (strcmp(kv->key, "mac") == 0) {
 		if (config_parse_mac(v, n->mac) < 0)
-			return fail(err, errlen,
-				    "--net: mac '%s' is not six hex bytes (06:00:ac:10:00:02)", v);
+			return config_fail(
+			    err, errlen, "--net: mac '%s' is not six hex bytes (06:00:ac:10:00:02)",
+			    v);
 		n->mac_set = true;
-	} else if (klen == 2 && strncmp(opt, "id", 2) == 0) {
+	} else if (strcmp(kv->key, "id") == 0) {
 		if (!config_iface_id_ok(v))
-			return fail(err, errlen,
-				    "--net: id '%s' is not 1-%d letters, digits or '_'", v,
-				    CONFIG_IFACE_ID_MAX);
-		memcpy(n->id, v, vlen + 1);
-	} else if (klen == 3 && strncmp(opt, "mtu", 3) == 0) {
+			return config_fail(err, errlen,
+					   "--net: id '%s' is not 1-%d letters, digits or '_'", v,
+					   CONFIG_IFACE_ID_MAX);
+		memcpy(n->id, v, kv->vlen + 1);
+	} else if (strcmp(kv->key, "mtu") == 0) {
 		if (config_parse_u64(v, &mtu) < 0 || mtu < 68 || mtu > 65535)
-			return fail(err, errlen, "--net: mtu '%s' is not a number from 68 to 65535",
-				    v);
+			return config_fail(err, errlen,
+					   "--net: mtu '%s' is not a number from 68 to 65535", v);
 		n->mtu = (uint16_t)mtu;
 	} else {
-		return fail(err, errlen,
-			    "--net: '%.*s': the options are tap=, mac=, id= and mtu=", (int)klen,
-			    opt);
+		return config_fail(
+		    err, errlen, "--net: '%s': the options are tap=, mac=, id= and mtu=", kv->key);
 	}
 	return 0;
 }
@@ -133,37 +118,29 @@ static int net_opt(struct net_config *n, const char *opt, size_t olen, char *err
 int config_parse_net(struct vm_config *c, const char *v, char *err, size_t errlen)
 {
 	struct net_config n = {0};
-	const char *p = v;
-	int other, ret;
+	int other, ret = config_each_kv("--net", v, net_opt, &n, err, errlen);
 
-	while (*p) {
-		const char *end = strchr(p, ',');
-		size_t len = end ? (size_t)(end - p) : strlen(p);
-
-		ret = net_opt(&n, p, len, err, errlen);
-		if (ret < 0)
-			return ret;
-		p += len + (end ? 1 : 0);
-	}
+	if (ret < 0)
+		return ret;
 	if (!n.tap[0])
-		return fail(err, errlen, "--net: '%s' names no tap=NAME", v);
+		return config_fail(err, errlen, "--net: '%s' names no tap=NAME", v);
 	if (!n.id[0])
 		snprintf(n.id, sizeof(n.id), "eth%u", c->nr_nets);
 	if (config_net_find(c, n.id) >= 0)
-		return fail(err, errlen, "--net: id '%s' is given twice", n.id);
+		return config_fail(err, errlen, "--net: id '%s' is given twice", n.id);
 	ret = config_net_put(c, &n, &other);
 	if (ret == -EADDRINUSE) {
 		char mac[18];
 
 		config_format_mac(n.mac, mac);
-		return fail(err, errlen, "--net: mac %s is also interface '%s''s", mac,
-			    c->nets[other].id);
+		return config_fail(err, errlen, "--net: mac %s is also interface '%s''s", mac,
+				   c->nets[other].id);
 	}
 	if (ret == -EBUSY)
-		return fail(err, errlen, "--net: tap '%s' is also interface '%s''s", n.tap,
-			    c->nets[other].id);
+		return config_fail(err, errlen, "--net: tap '%s' is also interface '%s''s", n.tap,
+				   c->nets[other].id);
 	if (ret < 0)
-		return fail(err, errlen, "--net: at most %d interfaces", CONFIG_MAX_NETS);
+		return config_fail(err, errlen, "--net: at most %d interfaces", CONFIG_MAX_NETS);
 	return 0;
 }
 
@@ -171,15 +148,16 @@ int config_mmds_check(const struct vm_config *c, const struct mmds_config *m, ch
 		      size_t errlen)
 {
 	if (m->nr_ifaces == 0)
-		return fail(err, errlen,
-			    "The list of network interface IDs that allow forwarding "
-			    "MMDS requests is empty.");
+		return config_fail(err, errlen,
+				   "The list of network interface IDs that allow forwarding "
+				   "MMDS requests is empty.");
 	for (unsigned i = 0; i < m->nr_ifaces; i++)
 		if (config_net_find(c, m->ifaces[i]) < 0)
-			return fail(err, errlen,
-				    "The list of network interface IDs provided contains at least "
-				    "one ID that does not correspond to any existing network "
-				    "interface (\"%s\").",
-				    m->ifaces[i]);
+			return config_fail(
+			    err, errlen,
+			    "The list of network interface IDs provided contains at least "
+			    "one ID that does not correspond to any existing network "
+			    "interface (\"%s\").",
+			    m->ifaces[i]);
 	return 0;
 }

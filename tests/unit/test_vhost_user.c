@@ -908,7 +908,7 @@ static void test_cli(void **state)
 	EXPECT_ERROR("socket= must be 1-107 bytes", "--fs",
 		     "tag=a,socket=/0123456789012345678901234567890123456789012345678901234567890"
 		     "1234567890123456789012345678901234567890123456");
-	EXPECT_ERROR("dir= must be", "--fs", "tag=a,dir=");
+	EXPECT_ERROR("is not KEY=VALUE", "--fs", "tag=a,dir=");
 	EXPECT_ERROR("tag 'a' is used twice", "--fs", "tag=a,dir=/", "--fs", "tag=a,dir=/tmp");
 	EXPECT_ERROR("at most 4 devices", "--fs", "tag=a,dir=/", "--fs", "tag=b,dir=/", "--fs",
 		     "tag=c,dir=/", "--fs", "tag=d,dir=/", "--fs", "tag=e,dir=/");
