@@ -21,6 +21,8 @@
 #include "util/log.h"
 #include "virtio/balloon.h"
 
+#include "fuzz_virtio.h"
+
 #define MEM_LEN	  0x40000ull
 #define RO_GPA	  MEM_LEN
 #define RAM2_GPA  0x80000ull
@@ -106,35 +108,21 @@ static void check_device(const struct fuzz *f)
 	assert(b->guest.present < 1u << VIRTIO_BALLOON_S_NR);
 }
 
+static int balloon_save(void *dev, struct state_buf *b)
+{
+	virtio_balloon_save(dev, b);
+	return 0;
+}
+
+static int balloon_load(void *dev, struct state_buf *b, uint16_t version)
+{
+	return virtio_balloon_load(dev, b, version);
+}
+
 static void save_load(struct fuzz *f)
 {
-	struct virtio_dev *vd = &f->b->vd;
-	struct state_buf w = {0}, r;
-	uint16_t v;
-	int ret;
-
-	pthread_mutex_lock(&vd->lock);
-	ret = state_begin_section(&w, "t", 1);
-	virtio_dev_save(vd, &w);
-	ret = ret ? ret : state_end_section(&w);
-	pthread_mutex_unlock(&vd->lock);
-	ret = ret ? ret : state_begin_section(&w, "b", 1);
-	if (ret == 0)
-		virtio_balloon_save(f->b, &w);
-	ret = ret ? ret : state_end_section(&w);
-	if (ret == 0 && state_open(&r, w.data, w.len) == 0) {
-		pthread_mutex_lock(&vd->lock);
-		virtio_dev_reset(vd);
-		ret = state_section(&r, "t", &v) || virtio_dev_load(vd, &r, "virtio.0");
-		pthread_mutex_unlock(&vd->lock);
-		if (ret == 0 && state_section(&r, "b", &v) == 0 &&
-		    virtio_balloon_load(f->b, &r, VIRTIO_BALLOON_STATE_VERSION) == 0) {
-			pthread_mutex_lock(&vd->lock);
-			virtio_dev_restored(vd);
-			pthread_mutex_unlock(&vd->lock);
-		}
-	}
-	state_buf_free(&w);
+	fuzz_virtio_round_trip(&f->b->vd, f->b, balloon_save, balloon_load,
+			       VIRTIO_BALLOON_STATE_VERSION);
 }
 
 static void run_op(struct fuzz *f, const uint8_t *op)

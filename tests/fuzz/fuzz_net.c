@@ -30,6 +30,8 @@
 #include "util/log.h"
 #include "virtio/net.h"
 
+#include "fuzz_virtio.h"
+
 #define MEM_LEN	 0x20000ull
 #define RO_GPA	 MEM_LEN
 #define RO_LEN	 0x1000ull
@@ -200,35 +202,20 @@ static void pump(void)
 
 /* Save the device (transport-independent state, then its own), reset it and load it back, as a
  * restore into the same device would. A refusal leaves a reset device: fine. */
+static int net_save(void *dev, struct state_buf *b)
+{
+	return virtio_net_save(dev, b);
+}
+
+static int net_load(void *dev, struct state_buf *b, uint16_t version)
+{
+	return virtio_net_load(dev, b, version);
+}
+
 static void save_load(struct fuzz *f)
 {
-	struct virtio_dev *vd = &f->n->vd;
-	struct state_buf w = {0}, r;
-	uint16_t v;
-	int ret;
-
 	(void)virtio_net_drain(f->n);
-	pthread_mutex_lock(&vd->lock);
-	ret = state_begin_section(&w, "t", 1);
-	virtio_dev_save(vd, &w);
-	ret = ret ? ret : state_end_section(&w);
-	pthread_mutex_unlock(&vd->lock);
-	ret = ret ? ret : state_begin_section(&w, "n", 1);
-	ret = ret ? ret : virtio_net_save(f->n, &w);
-	ret = ret ? ret : state_end_section(&w);
-	if (ret == 0 && state_open(&r, w.data, w.len) == 0) {
-		pthread_mutex_lock(&vd->lock);
-		virtio_dev_reset(vd);
-		ret = state_section(&r, "t", &v) || virtio_dev_load(vd, &r, "virtio.0");
-		pthread_mutex_unlock(&vd->lock);
-		if (ret == 0 && state_section(&r, "n", &v) == 0 &&
-		    virtio_net_load(f->n, &r, VIRTIO_NET_STATE_VERSION) == 0) {
-			pthread_mutex_lock(&vd->lock);
-			virtio_dev_restored(vd);
-			pthread_mutex_unlock(&vd->lock);
-		}
-	}
-	state_buf_free(&w);
+	fuzz_virtio_round_trip(&f->n->vd, f->n, net_save, net_load, VIRTIO_NET_STATE_VERSION);
 }
 
 static void set_limits(struct fuzz *f, bool on)
