@@ -332,6 +332,20 @@ class Suite:
         sys.exit(1 if self.failed else 0)
 
 
+def pause(s, sock, name):
+    """PATCH /vm Paused through kiln's API at sock, checked (Suite s): whether it answered 204."""
+    st, body = kilntest.call(sock, "PATCH", "/vm", {"state": "Paused"})
+    return s.equal(st, 204, f"{name}: PATCH /vm Paused answers 204 ({body})")
+
+
+def snapshot(s, sock, name, snap, mem, kind="Full"):
+    """PUT /snapshot/create (kind Full or Diff) to snap and mem, checked: whether it was 204."""
+    st, body = kilntest.call(sock, "PUT", "/snapshot/create",
+                             {"snapshot_type": kind, "snapshot_path": snap,
+                              "mem_file_path": mem}, timeout=120)
+    return s.equal(st, 204, f"{name}: {kind} snapshot created ({body})")
+
+
 def kernel_errors(guest):
     """Kernel log lines (reported as "KT kerr ...") that a healthy boot does not print."""
     return [l for l in guest.reports("kerr") if KERNEL_ERRORS.search(l)]

@@ -206,12 +206,8 @@ class Batch:
         if not self.s.check(ok, f"{name}: the balloon reaches 64 MiB", str(body)):
             return self.stop(g)
         snap, mem = os.path.join(self.tmp, "b.snap"), os.path.join(self.tmp, "b.mem")
-        st, _ = kilntest.call(sock, "PATCH", "/vm", {"state": "Paused"})
-        self.s.equal(st, 204, f"{name}: paused")
-        st, body = kilntest.call(sock, "PUT", "/snapshot/create",
-                                 {"snapshot_type": "Full", "snapshot_path": snap,
-                                  "mem_file_path": mem}, timeout=120)
-        ok = self.s.equal(st, 204, f"{name}: snapshot created ({body})")
+        lg.pause(self.s, sock, name)
+        ok = lg.snapshot(self.s, sock, name, snap, mem)
         g.proc.kill()
         g.wait_exit(10)
         if not ok:

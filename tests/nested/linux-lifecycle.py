@@ -85,14 +85,10 @@ class Batch:
                      f"{name}: blkstress found every block as last written")
 
     def pause(self, sock, name):
-        st, body = kilntest.call(sock, "PATCH", "/vm", {"state": "Paused"})
-        self.s.equal(st, 204, f"{name}: PATCH /vm Paused answers 204 ({body})")
+        return lg.pause(self.s, sock, name)
 
     def snapshot(self, sock, name, snap, mem, kind="Full"):
-        st, body = kilntest.call(sock, "PUT", "/snapshot/create",
-                                 {"snapshot_type": kind, "snapshot_path": snap,
-                                  "mem_file_path": mem}, timeout=120)
-        return self.s.equal(st, 204, f"{name}: {kind} snapshot created ({body})")
+        return lg.snapshot(self.s, sock, name, snap, mem, kind)
 
     def continues(self, g, name, after_tick, after_pass, cut, what):
         """The restored/migrated guest counts on from after_tick and verifies two more passes.

@@ -297,11 +297,8 @@ def scenario_snapshot(s, args, tmp):
     g = kiln_run(args, tmp, name, initrd, ["tap=kn6"], ["--api-sock", sock])
     stream_started(s, name, srv, g)
     snap, mem = os.path.join(tmp, name + ".snap"), os.path.join(tmp, name + ".mem")
-    st, body = kilntest.call(sock, "PATCH", "/vm", {"state": "Paused"})
-    s.equal(st, 204, f"{name}: paused ({body})")
-    st, body = kilntest.call(sock, "PUT", "/snapshot/create",
-                             {"snapshot_path": snap, "mem_file_path": mem}, timeout=120)
-    s.equal(st, 204, f"{name}: snapshot created ({body})")
+    lg.pause(s, sock, name)
+    lg.snapshot(s, sock, name, snap, mem)
     before = len(srv.ticks)
     g.proc.kill()
     g.wait_exit(10)

@@ -32,7 +32,6 @@ import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
-import kilntest  # noqa: E402
 import linuxguest as lg  # noqa: E402
 
 BUILD_GUEST = os.path.join("tests", "nested")
@@ -289,12 +288,8 @@ class Batch:
         s.sendall(b"before")
         self.s.equal(s.recv(6), b"before", f"{name}: the first connection echoes")
         snap, mem = os.path.join(self.tmp, "v.snap"), os.path.join(self.tmp, "v.mem")
-        st, body = kilntest.call(api, "PATCH", "/vm", {"state": "Paused"})
-        self.s.equal(st, 204, f"{name}: paused ({body})")
-        st, body = kilntest.call(api, "PUT", "/snapshot/create",
-                                 {"snapshot_type": "Full", "snapshot_path": snap,
-                                  "mem_file_path": mem}, timeout=120)
-        if not self.s.equal(st, 204, f"{name}: snapshot created ({body})"):
+        lg.pause(self.s, api, name)
+        if not lg.snapshot(self.s, api, name, snap, mem):
             return
         g.proc.kill()
         g.wait_exit(10)
