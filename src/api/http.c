@@ -252,6 +252,41 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	}
 }
 
+static int hex_digit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* MHD_OPTION_UNESCAPE_CALLBACK: decode %HH in a URL in place, except %00, which stays as
+ * written: MHD's own decoder turns it into a NUL that cuts the path short where kiln reads it
+ * as a C string (PUT /drives/a%00xyz configured drive "a"; GET /%00 was GET /). Returns the
+ * new length. */
+static size_t unescape_url(void *cls, struct MHD_Connection *c, char *s)
+{
+	char *out = s;
+	int hi, lo;
+
+	(void)cls;
+	(void)c;
+	for (const char *in = s; *in;) {
+		if (in[0] == '%' && (hi = hex_digit(in[1])) >= 0 && (lo = hex_digit(in[2])) >= 0 &&
+		    (hi | lo) != 0) {
+			*out++ = (char)(hi << 4 | lo);
+			in += 3;
+		} else {
+			*out++ = *in++;
+		}
+	}
+	*out = 0;
+	return (size_t)(out - s);
+}
+
 static PRINTF(2, 0) void mhd_log(void *cls, const char *fmt, va_list ap)
 {
 	char buf[256];
@@ -322,7 +357,8 @@ static int daemon_start(struct http_server *s)
 	    MHD_OPTION_LISTEN_SOCKET, s->listen_fd, MHD_OPTION_CONNECTION_TIMEOUT,
 	    (unsigned)HTTP_CONN_TIMEOUT_S, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
 	    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s, MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
-	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_CONN_MAX, MHD_OPTION_END);
+	    MHD_OPTION_UNESCAPE_CALLBACK, unescape_url, s, MHD_OPTION_CONNECTION_LIMIT,
+	    (unsigned)HTTP_CONN_MAX, MHD_OPTION_END);
 	if (!s->mhd)
 		return -EIO;
 	info = mhd->get_daemon_info(s->mhd, MHD_DAEMON_INFO_EPOLL_FD);

@@ -243,6 +243,12 @@ def socket_rules(kiln, sock, tmp):
 def malformed(api, state_after):
     """Requests that must fail without disturbing anything."""
     api.expect("GET", "/nope", None, 400, "Invalid request method and/or path")
+    # %00 must not cut a path short (it once made GET /%00 a GET / and PUT /drives/a%00xyz a
+    # drive "a")
+    api.expect("GET", "/%00", None, 400, "Invalid request method and/or path")
+    api.expect("PUT", "/drives/a%00xyz", {"drive_id": "a", "path_on_host": "/dev/null",
+                                          "is_root_device": False, "is_read_only": True},
+               400, "a%00xyz", validate_request=False)
     api.expect("DELETE", "/", None, 400, "allowed: GET")
     api.expect("POST", "/actions", {"action_type": "FlushMetrics"}, 400, "allowed: PUT")
     api.expect("GET", "/balloon", None, 400, "No balloon device found.")
