@@ -2,6 +2,7 @@
  * a snapshot's state into a VM rebuilt from its configuration. */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -660,6 +661,39 @@ int snapshot_save_state(struct vm *vm, struct state_buf *b)
 	return ret;
 }
 
+/* path with its directory resolved (realpath of the part before the last '/'), into out; false
+ * if that directory does not resolve. */
+static bool canonical(const char *path, char *out, size_t len)
+{
+	const char *slash = strrchr(path, '/');
+	char dir[PATH_MAX], real[PATH_MAX];
+
+	if (!slash)
+		snprintf(dir, sizeof(dir), ".");
+	else if ((size_t)snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path) >=
+		 sizeof(dir))
+		return false;
+	if (!realpath(dir[0] ? dir : "/", real))
+		return false;
+	return (size_t)snprintf(out, len, "%s/%s", real, slash ? slash + 1 : path) < len;
+}
+
+/* Whether a and b name the same file: the same resolved path, or (both existing) the same
+ * inode (a hard link). The snapshot is written beside its name and renamed over it, so a
+ * memory file of the same name would be replaced and the pair left unusable. */
+static bool same_file(const char *a, const char *b)
+{
+	char ca[PATH_MAX + 256], cb[PATH_MAX + 256];
+	struct stat sa, sb;
+
+	if (strcmp(a, b) == 0)
+		return true;
+	if (canonical(a, ca, sizeof(ca)) && canonical(b, cb, sizeof(cb)) && strcmp(ca, cb) == 0)
+		return true;
+	return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev &&
+	       sa.st_ino == sb.st_ino;
+}
+
 int snapshot_create(struct vm *vm, const char *snap_path, const char *mem_path, bool diff,
 		    struct kiln_err *err)
 {
@@ -669,6 +703,10 @@ int snapshot_create(struct vm *vm, const char *snap_path, const char *mem_path, 
 
 	if (vm_get_state(vm) != VM_PAUSED)
 		return err_set(err, -EBUSY, "snapshot: the VM must be paused");
+	if (same_file(snap_path, mem_path))
+		return err_set(err, -EINVAL,
+			       "snapshot: snapshot_path and mem_file_path name the same file (%s)",
+			       mem_path);
 	ret = snapshot_save_state(vm, &b);
 	if (diff) {
 		ret = ret ? ret : write_dirty(vm, mem_path, &mem_bytes, err);

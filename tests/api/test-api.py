@@ -258,6 +258,13 @@ def malformed(api, state_after):
                validate_request=False)
     api.expect("PUT", "/snapshot/create", {}, 400, "snapshot/create",
                validate_request=False)
+    if state_after == "Paused":  # the same file twice: a 400, and no file is left behind
+        same = os.path.join(os.path.dirname(api.sock), "same.snap")
+        api.expect("PUT", "/snapshot/create", {"snapshot_path": same, "mem_file_path":
+                                               os.path.join(os.path.dirname(same), ".",
+                                                            "same.snap")},
+                   400, "name the same file")
+        check(not os.path.exists(same), "PUT /snapshot/create to one file twice leaves none")
     api.expect("PUT", "/actions", '{"action_type": ', 400, "invalid JSON")
     api.expect("PUT", "/actions", "[]", 400, "must be a JSON object")
     api.expect("PUT", "/actions", {"action_type": 3}, 400,
