@@ -13,7 +13,8 @@
 
 #define CLIENT_MAX_RESP (1 << 20)
 
-/* Read until the server closes (Connection: close). */
+/* Read until the server closes (Connection: close): 0, -ETIMEDOUT, -EMSGSIZE (more than
+ * CLIENT_MAX_RESP bytes), -ENOMEM or another -errno. */
 static int recv_all(int fd, char **out, size_t *len)
 {
 	size_t cap = 4096, n = 0;
@@ -34,10 +35,15 @@ static int recv_all(int fd, char **out, size_t *len)
 			break;
 		n += (size_t)r;
 		if (n == cap) {
-			char *nb = cap >= CLIENT_MAX_RESP ? NULL : realloc(buf, cap * 2 + 1);
+			char *nb;
 
+			if (cap >= CLIENT_MAX_RESP) { /* no API answer is that long: not a kiln */
+				free(buf);
+				return -EMSGSIZE;
+			}
+			nb = realloc(buf, cap * 2 + 1);
 			if (!nb)
-				break; /* keep what fits */
+				break; /* reported as -ENOMEM below */
 			buf = nb;
 			cap *= 2;
 		}

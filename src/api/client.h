@@ -18,7 +18,8 @@ struct api_client_response {
 /*
  * One HTTP/1.1 request over the Unix socket at sock (Connection: close; body may be NULL).
  * Returns 0 with out filled (free out->body), or -errno (connect, I/O, -ETIMEDOUT after
- * API_CLIENT_TIMEOUT_S without progress) / -EPROTO (not an HTTP response).
+ * API_CLIENT_TIMEOUT_S without progress, -EMSGSIZE for an answer over 1 MiB) / -EPROTO (not an
+ * HTTP response).
  */
 int api_client_request(const char *sock, const char *method, const char *path, const char *body,
 		       struct api_client_response *out) MUST_CHECK;

@@ -256,12 +256,15 @@ static int show(const struct ctl_cmd *c, const struct api_client_response *r)
 	if (!ok)
 		fprintf(stderr, "kiln ctl: %s: %d: %s\n", c->name, r->status,
 			fault ? fault : r->body);
-	else if (c->print && b)
+	else if (c->print && !b)
+		fprintf(stderr, "kiln ctl: %s: the answer is not JSON (not kiln's API?): %.60s\n",
+			c->name, r->body);
+	else if (c->print)
 		c->print(b);
 	else if (c->done)
 		printf("%s\n", c->done);
 	json_decref(b);
-	return ok ? 0 : 1;
+	return ok && (!c->print || b) ? 0 : 1;
 }
 
 int cmd_ctl(int argc, char **argv)

@@ -137,6 +137,10 @@ const char *unix_sock_strerror(int err)
 		return "exists and is not a socket";
 	case -ENAMETOOLONG:
 		return "path too long for a Unix socket (at most 107 bytes)";
+	case -EMSGSIZE:
+		return "the server's answer is over 1 MiB (not kiln's API?)";
+	case -EPROTO:
+		return "the server's answer is not HTTP (not kiln's API?)";
 	default:
 		return strerror(-err);
 	}
