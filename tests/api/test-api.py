@@ -265,6 +265,10 @@ def malformed(api, state_after):
                                                             "same.snap")},
                    400, "name the same file")
         check(not os.path.exists(same), "PUT /snapshot/create to one file twice leaves none")
+        # a directory as the memory file is the client's mistake: 400, not 500
+        api.expect("PUT", "/snapshot/create", {"snapshot_path": same,
+                                               "mem_file_path": os.path.dirname(same)},
+                   400, "Is a directory")
     api.expect("PUT", "/actions", '{"action_type": ', 400, "invalid JSON")
     api.expect("PUT", "/actions", "[]", 400, "must be a JSON object")
     api.expect("PUT", "/actions", {"action_type": 3}, 400,
