@@ -82,26 +82,11 @@ static PRINTF(3, 4) int reply_err(struct api_response *out, int status, const ch
 	return reply(out, status, json_pack("{s:s}", "fault_message", msg));
 }
 
-/* Whether an operation's -errno comes from what the client asked for (a bad value, a state, a
- * path that cannot be used: a directory, a missing or read-only place, ...) rather than from
- * kiln or the host failing it (out of memory, an I/O error): 400 against 500. */
-static bool client_caused(int ret)
-{
-	static const int errnos[] = {EINVAL,  EBUSY,  ENOSPC,	    ENOENT, EACCES, ENOSYS, EISDIR,
-				     ENOTDIR, EEXIST, ENAMETOOLONG, EPERM,  EROFS,  ELOOP,  ENXIO,
-				     ETXTBSY, EFBIG,  EDQUOT,	    ENODEV, ESPIPE};
-
-	for (size_t i = 0; i < sizeof(errnos) / sizeof(errnos[0]); i++)
-		if (-ret == errnos[i])
-			return true;
-	return false;
-}
-
 /* A failed operation: the reason it recorded in its error context, else the errno text. */
 static int reply_op_err(struct api_response *out, const char *what, int ret,
 			const struct kiln_err *e)
 {
-	return reply_err(out, client_caused(ret) ? 400 : 500, "%s: %s", what, err_text(e, ret));
+	return reply_err(out, err_from_input(ret) ? 400 : 500, "%s: %s", what, err_text(e, ret));
 }
 
 const char *api_state_name(enum api_vm_state s)

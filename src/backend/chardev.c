@@ -16,6 +16,7 @@
 #include "util/err.h"
 #include "util/log.h"
 #include "util/unix_sock.h"
+#include "util/file.h"
 
 #define LISTEN_BACKLOG 4
 
@@ -242,10 +243,10 @@ static int open_stdio(struct chardev *c)
 
 static int open_file(struct chardev *c)
 {
-	c->out_fd = open(c->cfg.path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	c->out_fd = file_open(c->cfg.path, O_WRONLY | O_CREAT | O_TRUNC, 0644, FILE_REG | FILE_CHR);
 	if (c->out_fd < 0)
-		return err_set(c->cfg.err, -errno, "console file %s: %s", c->cfg.path,
-			       strerror(errno));
+		return err_set(c->cfg.err, c->out_fd, "console file %s: %s", c->cfg.path,
+			       file_strerror(c->out_fd));
 	return 0;
 }
 

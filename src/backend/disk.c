@@ -16,6 +16,7 @@
 #include "backend/disk.h"
 #include "util/err.h"
 #include "util/log.h"
+#include "util/file.h"
 
 #define RETRIES_MAX 16		/* -EAGAIN/-EINTR in a row before a request fails */
 #define ZERO_CHUNK  (64 * 1024) /* bytes per write when write-zeroes falls back to writes */
@@ -408,13 +409,11 @@ static int open_image(const char *path, bool ro, uint64_t *sectors, struct kiln_
 {
 	struct stat st;
 	uint64_t bytes;
-	int fd = open(path, (ro ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+	int fd = file_open(path, ro ? O_RDONLY : O_RDWR, 0, FILE_REG | FILE_BLK);
 	int err;
 
-	if (fd < 0) {
-		err = -errno;
-		return err_set(e, err, "disk %s: %s", path, strerror(-err));
-	}
+	if (fd < 0)
+		return err_set(e, fd, "disk %s: %s", path, file_strerror(fd));
 	if (fstat(fd, &st) < 0)
 		goto out_errno;
 	if (S_ISREG(st.st_mode)) {

@@ -125,8 +125,8 @@ static struct vm_config *load_config(const char *path)
 static int apply_document(struct api_proc *p, const char *path)
 {
 	static const char *const keys[][2] = {{"logger", "/logger"}, {"metrics", "/metrics"}};
-	json_t *doc = path ? json_load_file(path, 0, NULL) : NULL;
 	char err[768];
+	json_t *doc = path ? config_json_read_file(path, err, sizeof(err)) : NULL;
 	int ret = 0;
 
 	for (size_t i = 0; doc && ret == 0 && i < sizeof(keys) / sizeof(keys[0]); i++) {

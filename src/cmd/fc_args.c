@@ -11,6 +11,7 @@
 #include "cmd/cmd.h"
 #include "cmd/fc_args.h"
 #include "core/vm.h"
+#include "util/file.h"
 
 /* Every flag, in Firecracker's spelling; F_* index the values parsed. */
 enum {
@@ -264,10 +265,10 @@ static int check_seccomp(struct fc_args *a, char *err, size_t errlen)
 	if (a->no_seccomp)
 		return fail(a, "--seccomp-filter", err, errlen,
 			    "--seccomp-filter and --no-seccomp cannot be used together");
-	fd = open(a->seccomp_filter, O_RDONLY | O_CLOEXEC);
+	fd = file_open(a->seccomp_filter, O_RDONLY, 0, FILE_REG);
 	if (fd < 0)
 		snprintf(msg, sizeof(msg), "--seccomp-filter: cannot open '%.512s': %s",
-			 a->seccomp_filter, strerror(errno));
+			 a->seccomp_filter, file_strerror(fd));
 	else
 		snprintf(msg, sizeof(msg),
 			 "--seccomp-filter: kiln installs no seccomp filters yet, so a custom "

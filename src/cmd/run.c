@@ -10,6 +10,7 @@
 #include "config/config.h"
 #include "core/vmm.h"
 #include "util/log.h"
+#include "util/err.h"
 
 void cmd_set_verbosity(int verbosity)
 {
@@ -62,6 +63,7 @@ int cmd_run(int argc, char **argv)
 
 int cmd_run_vm(const struct vm_config *cfg, const char *api_sock, const char *id)
 {
+	struct kiln_err err = {0}; /* the devices' reasons (vm->err): one line, not two */
 	struct vmm m;
 	int ret, status;
 
@@ -71,9 +73,9 @@ int cmd_run_vm(const struct vm_config *cfg, const char *api_sock, const char *id
 	}
 	if (cfg)
 		m.cfg = *cfg;
-	ret = cfg ? vmm_start_vm(&m, NULL) : 0;
+	ret = cfg ? vmm_start_vm(&m, &err) : 0;
 	if (ret < 0)
-		status = ret == -EINVAL ? KILN_EXIT_USAGE : KILN_EXIT_HOST;
+		status = err_from_input(ret) ? KILN_EXIT_USAGE : KILN_EXIT_HOST;
 	else if (api_sock) /* the VM (if any) runs; the API serves it until it stops */
 		status = api_run(&m, api_sock, id);
 	else

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "config/config.h"
+#include "util/file.h"
 
 #define MEM_DEFAULT (256ULL << 20)
 #define STR_(x)	    #x
@@ -701,41 +702,42 @@ bool config_cmdline_has(const char *cmdline, const char *word)
 	return false;
 }
 
-/* Open path with flags and close it again: 0 or -errno. */
-static int try_open(const char *path, int flags)
+/* Open path with flags, as a file of `kinds` (file_open: never blocking), and close it again:
+ * 0 or -errno. */
+static int try_open(const char *path, int flags, unsigned kinds)
 {
-	int fd = open(path, flags | O_CLOEXEC);
+	int fd = file_open(path, flags, 0, kinds);
 
 	if (fd < 0)
-		return -errno;
+		return fd;
 	close(fd);
 	return 0;
 }
 
 int config_open_boot_files(const struct vm_config *c, char *err, size_t len)
 {
-	int ret = c->kernel_path[0] ? try_open(c->kernel_path, O_RDONLY) : 0;
+	int ret = c->kernel_path[0] ? try_open(c->kernel_path, O_RDONLY, FILE_REG) : 0;
 
 	if (ret < 0) {
 		snprintf(err, len, "The kernel file cannot be opened: %s (os error %d)",
-			 strerror(-ret), -ret);
+			 file_strerror(ret), -ret);
 		return ret;
 	}
-	ret = c->initrd_path[0] ? try_open(c->initrd_path, O_RDONLY) : 0;
+	ret = c->initrd_path[0] ? try_open(c->initrd_path, O_RDONLY, FILE_REG) : 0;
 	if (ret < 0)
 		snprintf(err, len,
 			 "The initrd file cannot be opened due to invalid path or invalid "
 			 "permissions. %s (os error %d)",
-			 strerror(-ret), -ret);
+			 file_strerror(ret), -ret);
 	return ret;
 }
 
 int config_open_disk_file(const struct disk_config *d, char *err, size_t len)
 {
-	int ret = try_open(d->path, d->read_only ? O_RDONLY : O_RDWR);
+	int ret = try_open(d->path, d->read_only ? O_RDONLY : O_RDWR, FILE_REG | FILE_BLK);
 
 	if (ret < 0)
 		snprintf(err, len, "Unable to create the virtio block device: %s: %s (os error %d)",
-			 d->path, strerror(-ret), -ret);
+			 d->path, file_strerror(ret), -ret);
 	return ret;
 }

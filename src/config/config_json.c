@@ -9,6 +9,7 @@
 
 #include "config/config_json.h"
 #include "config/json_field.h"
+#include "util/file.h"
 
 #define MIB_MIN (CONFIG_MEM_MIN >> 20)
 #define MIB_MAX (CONFIG_MEM_MAX >> 20)
@@ -1041,21 +1042,39 @@ int config_json_document(struct vm_config *cfg, const json_t *doc, char *err, si
 	return transact(cfg, doc_apply, &r, NULL);
 }
 
-int config_json_load_file(struct vm_config *cfg, const char *path, char *err, size_t errlen)
+json_t *config_json_read_file(const char *path, char *err, size_t errlen)
 {
 	json_error_t je;
-	json_t *doc = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
-	char msg[512];
-	int ret;
+	json_t *doc;
+	char *text;
+	size_t len;
+	int ret = file_read_all(path, CONFIG_FILE_MAX, &text, &len);
 
+	if (ret < 0) {
+		snprintf(err, errlen, "%s: %s", path,
+			 ret == -EFBIG ? "larger than 16 MiB" : file_strerror(ret));
+		return NULL;
+	}
+	doc = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
+	free(text);
 	if (!doc) {
 		if (je.line > 0)
 			snprintf(err, errlen, "%s:%d:%d: %s", path, je.line, je.column, je.text);
 		else
 			snprintf(err, errlen, "%s: %s", path, je.text);
 		json_msg_oneline(err);
-		return -EINVAL;
 	}
+	return doc;
+}
+
+int config_json_load_file(struct vm_config *cfg, const char *path, char *err, size_t errlen)
+{
+	json_t *doc = config_json_read_file(path, err, errlen);
+	char msg[512];
+	int ret;
+
+	if (!doc)
+		return -EINVAL;
 	ret = config_json_document(cfg, doc, msg, sizeof(msg));
 	json_decref(doc);
 	if (ret < 0) {

@@ -101,6 +101,12 @@ int config_json_check(const struct vm_config *cfg, char *err, size_t errlen) MUS
 int config_json_document(struct vm_config *cfg, const json_t *doc, char *err,
 			 size_t errlen) MUST_CHECK;
 
+/* Read the JSON document at path (a regular file of at most CONFIG_FILE_MAX bytes, opened
+ * without blocking: util/file.h): the document, or NULL with one line in err ("PATH: ..." or
+ * "PATH:LINE:COL: ..."). */
+#define CONFIG_FILE_MAX (16u << 20)
+json_t *config_json_read_file(const char *path, char *err, size_t errlen);
+
 /* Read and apply a --config-file. Errors name the file and, for JSON syntax errors, the line
  * and column jansson reports ("vm.json:12:5: ..."). */
 int config_json_load_file(struct vm_config *cfg, const char *path, char *err,

@@ -19,6 +19,7 @@
 #include "util/log.h"
 #include "virtio/blk.h"
 #include "virtio/net.h"
+#include "util/file.h"
 
 /* A serial port on stdio: the vmm feeds it stdin. */
 static bool serial_on_stdio(const struct vm_config *c)
@@ -266,13 +267,14 @@ int vmm_start_vm(struct vmm *m, struct kiln_err *err)
 /* Open the memory file and check it holds exactly the snapshot's RAM. fd or -errno (reported). */
 static int open_mem_file(const char *path, uint64_t want, struct kiln_err *err)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = file_open(path, O_RDONLY, 0, FILE_REG);
 	struct stat st;
 
 	if (fd < 0 || fstat(fd, &st) < 0) {
-		int code = errno == ENOENT || errno == EACCES ? -EINVAL : -errno;
+		int e = fd < 0 ? fd : -errno;
+		int code = e == -ENOENT || e == -EACCES || e == -FILE_EKIND ? -EINVAL : e;
 
-		err_set(err, code, "snapshot: memory file %s: %s", path, strerror(errno));
+		err_set(err, code, "snapshot: memory file %s: %s", path, file_strerror(e));
 		if (fd >= 0)
 			close(fd);
 		return code;

@@ -16,6 +16,7 @@
 #include "util/err.h"
 #include "util/io.h"
 #include "util/log.h"
+#include "util/file.h"
 
 #define MEM_CHUNK (1u << 20)
 #define CRC_LEN	  4
@@ -498,16 +499,14 @@ static bool skippable(int pagemap_fd, const struct guest_region *r, uint64_t o, 
 /* Every RAM region in guest-physical order; all-zero chunks stay holes. */
 static int write_memory(struct vm *vm, const char *path, uint64_t *total, struct kiln_err *err)
 {
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600), ret = 0;
+	int fd = file_open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600, FILE_REG), ret = 0;
 	int pagemap = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
 	off_t off = 0;
 
 	if (fd < 0) {
-		int e = errno;
-
 		if (pagemap >= 0)
 			close(pagemap);
-		return err_set(err, -e, "snapshot: memory file %s: %s", path, strerror(e));
+		return err_set(err, fd, "snapshot: memory file %s: %s", path, file_strerror(fd));
 	}
 	for (unsigned i = 0; i < vm->mem.nr && ret == 0; i++) {
 		const struct guest_region *r = &vm->mem.r[i];
@@ -584,8 +583,8 @@ static int write_dirty(struct vm *vm, const char *path, uint64_t *total, struct 
 		if (guest_mem_bitmap_words(vm->mem.r[i].len) > words)
 			words = guest_mem_bitmap_words(vm->mem.r[i].len);
 	bits = calloc(words, sizeof(*bits));
-	fd = path ? open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600) : -1;
-	ret = !bits ? -ENOMEM : (path && fd < 0) ? -errno : 0;
+	fd = path ? file_open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600, FILE_REG) : -1;
+	ret = !bits ? -ENOMEM : (path && fd < 0) ? fd : 0;
 	ret = ret ? ret : dirty_pages(vm, path ? fd : -1, bits);
 	*total = guest_mem_ram_size(&vm->mem);
 	if (ret == 0 && fd >= 0 && ftruncate(fd, (off_t)*total) < 0)
@@ -632,9 +631,9 @@ static int write_state_file(const char *path, const struct state_buf *body, uint
 	put_le(crc_le, crc, CRC_LEN);
 	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= sizeof(tmp))
 		return err_set(err, -ENAMETOOLONG, "snapshot: %.64s...: path too long", path);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	fd = file_open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600, FILE_REG);
 	if (fd < 0)
-		return err_set(err, -errno, "snapshot: %s: %s", tmp, strerror(errno));
+		return err_set(err, fd, "snapshot: %s: %s", tmp, file_strerror(fd));
 	ret = io_pwrite_all(fd, hdr, sizeof(hdr), 0);
 	ret = ret ? ret : io_pwrite_all(fd, body->data, body->len, SNAPSHOT_HDR_LEN);
 	ret = ret ? ret : io_pwrite_all(fd, crc_le, CRC_LEN, (off_t)(SNAPSHOT_HDR_LEN + body->len));
@@ -694,6 +693,15 @@ static bool same_file(const char *a, const char *b)
 	       sa.st_ino == sb.st_ino;
 }
 
+/* -FILE_EKIND if path exists and is not a regular file (the snapshot is renamed over its name:
+ * a FIFO or device there would be replaced without a word), else 0. */
+static int not_a_file(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 && !S_ISREG(st.st_mode) ? -FILE_EKIND : 0;
+}
+
 int snapshot_create(struct vm *vm, const char *snap_path, const char *mem_path, bool diff,
 		    struct kiln_err *err)
 {
@@ -703,6 +711,10 @@ int snapshot_create(struct vm *vm, const char *snap_path, const char *mem_path, 
 
 	if (vm_get_state(vm) != VM_PAUSED)
 		return err_set(err, -EBUSY, "snapshot: the VM must be paused");
+	ret = not_a_file(snap_path) ?: not_a_file(mem_path);
+	if (ret < 0)
+		return err_set(err, ret, "snapshot: %s: %s",
+			       not_a_file(snap_path) ? snap_path : mem_path, file_strerror(ret));
 	if (same_file(snap_path, mem_path))
 		return err_set(err, -EINVAL,
 			       "snapshot: snapshot_path and mem_file_path name the same file (%s)",
@@ -734,12 +746,16 @@ static uint64_t get_le(const uint8_t *p, unsigned n)
 
 static int read_file(const char *path, uint8_t **out, size_t *len, struct kiln_err *err)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC), ret = 0;
+	int fd = file_open(path, O_RDONLY, 0, FILE_REG), ret = 0;
 	struct stat st;
 	uint8_t *p = NULL;
 	size_t got = 0;
 
-	if (fd < 0 || fstat(fd, &st) < 0) {
+	if (fd < 0) {
+		ret = err_set(err, fd, "snapshot: %s: %s", path, file_strerror(fd));
+		goto out;
+	}
+	if (fstat(fd, &st) < 0) {
 		ret = err_set(err, -errno, "snapshot: %s: %s", path, strerror(errno));
 		goto out;
 	}
@@ -871,13 +887,15 @@ static int copy_extent(int from, int to, off_t off, off_t end)
 
 int snapshot_merge(const char *base_path, const char *diff_path)
 {
-	int base = open(base_path, O_WRONLY | O_CLOEXEC),
-	    diff = open(diff_path, O_RDONLY | O_CLOEXEC);
+	int base = file_open(base_path, O_WRONLY, 0, FILE_REG),
+	    diff = file_open(diff_path, O_RDONLY, 0, FILE_REG);
 	struct stat sb, sd;
 	off_t off = 0;
 	int ret = 0;
 
-	if (base < 0 || diff < 0 || fstat(base, &sb) < 0 || fstat(diff, &sd) < 0)
+	if (base < 0 || diff < 0)
+		ret = base < 0 ? base : diff;
+	else if (fstat(base, &sb) < 0 || fstat(diff, &sd) < 0)
 		ret = -errno;
 	else if (sb.st_size != sd.st_size)
 		ret = -EINVAL;
@@ -892,7 +910,7 @@ int snapshot_merge(const char *base_path, const char *diff_path)
 	}
 	if (ret < 0)
 		log_err("snapshot-merge: %s onto %s: %s", diff_path, base_path,
-			ret == -EINVAL ? "the memory files differ in size" : strerror(-ret));
+			ret == -EINVAL ? "the memory files differ in size" : file_strerror(ret));
 	if (base >= 0 && close(base) < 0 && ret == 0)
 		ret = -errno;
 	if (diff >= 0)

@@ -1,4 +1,5 @@
 /* err.c — the per-call error context: log the failure, keep the first one for the caller. */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -35,4 +36,16 @@ const char *err_text(const struct kiln_err *e, int code)
 	if (e && e->msg[0])
 		return e->msg;
 	return strerror(code < 0 ? -code : code);
+}
+
+bool err_from_input(int code)
+{
+	static const int errnos[] = {
+	    EINVAL, EBUSY, ENOSPC, ENOENT, EACCES,  ENOSYS, EISDIR, ENOTDIR, EEXIST, ENAMETOOLONG,
+	    EPERM,  EROFS, ELOOP,  ENXIO,  ETXTBSY, EFBIG,  EDQUOT, ENODEV,  ESPIPE, EMEDIUMTYPE};
+
+	for (size_t i = 0; i < sizeof(errnos) / sizeof(errnos[0]); i++)
+		if (-code == errnos[i])
+			return true;
+	return false;
 }

@@ -4,6 +4,7 @@
 #ifndef KILN_UTIL_ERR_H
 #define KILN_UTIL_ERR_H
 
+#include <stdbool.h>
 #include "util/compiler.h"
 
 #define KILN_ERR_MSG 256
@@ -23,6 +24,12 @@ struct kiln_err {
 #define err_set(e, code, ...) err_set_at(e, code, __FILE__, __LINE__, __VA_ARGS__)
 int err_set_at(struct kiln_err *e, int code, const char *file, int line, const char *fmt, ...)
     PRINTF(5, 6);
+
+/* Whether -errno `code` comes from what the user asked for (a bad value, a state, a path that
+ * cannot be used: missing, a directory, read-only, not a regular file, ...) rather than from
+ * kiln or the host failing (out of memory, an I/O error): an HTTP 400 or exit status 2 against
+ * a 500 or status 4. */
+bool err_from_input(int code);
 
 /* Forget any recorded failure. e may be NULL. */
 void err_clear(struct kiln_err *e);

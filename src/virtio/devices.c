@@ -32,7 +32,8 @@ int virtio_devices_add(struct vm *vm)
 
 	for (unsigned i = 0; i < sizeof(kinds) / sizeof(kinds[0]) && ret == 0; i++)
 		ret = kinds[i](vm);
-	if (ret < 0 && ret != -EINVAL)
+	/* a device that failed says why itself; this line is for one that did not */
+	if (ret < 0 && !(vm->err && vm->err->msg[0]))
 		err_set(vm->err, ret, "virtio devices: %s", strerror(-ret));
 	return ret;
 }

@@ -268,7 +268,7 @@ def malformed(api, state_after):
         # a directory as the memory file is the client's mistake: 400, not 500
         api.expect("PUT", "/snapshot/create", {"snapshot_path": same,
                                                "mem_file_path": os.path.dirname(same)},
-                   400, "Is a directory")
+                   400, "not a regular file")
     api.expect("PUT", "/actions", '{"action_type": ', 400, "invalid JSON")
     api.expect("PUT", "/actions", "[]", 400, "must be a JSON object")
     api.expect("PUT", "/actions", {"action_type": 3}, 400,

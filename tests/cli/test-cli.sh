@@ -60,7 +60,7 @@ expect 2 "unexpected argument 'extra'" run extra
 expect 2 "multiple of 2M with --hugepages" run --memory 3M --hugepages
 expect 2 "$tmp/missing" run --kernel "$tmp/missing"
 expect 2 "not a non-empty regular file" run --kernel "$tmp/empty"
-expect 2 "not a non-empty regular file" run --kernel "$tmp"
+expect 2 "not a regular file" run --kernel "$tmp"
 expect 2 "not a bzImage or ELF" run --kernel "$tmp/text"
 expect 2 "not a bzImage or ELF" run --kernel "$tmp/zeros"
 expect 2 "$tmp/missing" run --initrd "$tmp/missing" --kernel "$tmp/text"

@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "backend/disk.h"
+#include "util/file.h"
 
 #define IMG_LEN (1024 * 1024)
 #define MAXDONE 8
@@ -324,10 +325,10 @@ static void test_open_errors(void **state)
 	strcpy(f.path, "/nonexistent/kiln-image");
 	assert_int_equal(open_disk(&f, false, 4), -ENOENT);
 	strcpy(f.path, "/dev/null");
-	assert_int_equal(open_disk(&f, true, 4), -EINVAL); /* a character device */
+	assert_int_equal(open_disk(&f, true, 4), -FILE_EKIND); /* a character device */
 	strcpy(f.path, "/tmp");
-	assert_int_equal(open_disk(&f, true, 4), -EINVAL); /* a directory */
-	assert_int_equal(open_disk(&f, true, 0), -EINVAL); /* depth 0 */
+	assert_int_equal(open_disk(&f, true, 4), -FILE_EKIND); /* a directory */
+	assert_int_equal(open_disk(&f, true, 0), -EINVAL);     /* depth 0 */
 	(void)state;
 }
 

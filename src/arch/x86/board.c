@@ -33,6 +33,7 @@
 #include "util/err.h"
 #include "util/log.h"
 #include "virtio/devices.h"
+#include "util/file.h"
 
 /* The embedded demo guest (a PVH ELF), linked in by the build. */
 extern const uint8_t kiln_demo_guest_start[];
@@ -133,9 +134,11 @@ static int serial_sink(const struct serial_config *sc, int *opened, struct kiln_
 	case SERIAL_FD:
 		return sc->fd;
 	case SERIAL_FILE:
-		*opened = open(sc->path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		*opened =
+		    file_open(sc->path, O_WRONLY | O_CREAT | O_TRUNC, 0644, FILE_REG | FILE_CHR);
 		if (*opened < 0)
-			err_set(err, -errno, "serial file %s: %s", sc->path, strerror(errno));
+			err_set(err, *opened, "serial file %s: %s", sc->path,
+				file_strerror(*opened));
 		return *opened;
 	}
 	return -1;
@@ -367,13 +370,13 @@ static uint8_t *map_file(const char *what, const char *path, size_t *len, struct
 {
 	struct stat st;
 	void *p;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = file_open(path, O_RDONLY, 0, FILE_REG);
 
 	if (fd < 0) {
-		err_set(err, -errno, "%s %s: %s", what, path, strerror(errno));
+		err_set(err, fd, "%s %s: %s", what, path, file_strerror(fd));
 		return NULL;
 	}
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size == 0) {
+	if (fstat(fd, &st) < 0 || st.st_size == 0) {
 		err_set(err, -EINVAL, "%s %s: not a non-empty regular file", what, path);
 		close(fd);
 		return NULL;
