@@ -11,8 +11,12 @@
  * dropped; a bad type or op, a REQUEST for an existing connection, a RESPONSE on an established
  * one: RST (the connection is gone); anything but RST for an unknown connection: RST; a receive
  * chain with a device-readable buffer or under 44 bytes is used with length 0; a descriptor loop
- * or a buffer outside RAM on either queue: DEVICE_NEEDS_RESET. "Ignored" is checked with a
- * sentinel: a RW for an unknown connection sent next must get the very next packet (its RST).
+ * or a buffer outside RAM on either queue: DEVICE_NEEDS_RESET. Bounds: 4000 REQUESTs to no
+ * listener get 4000 RSTs (VmRSS sampled); without receive buffers 1024 resets wait, the rest are
+ * dropped; of 1100 REQUESTs to a listener 1023 are connected and 77 get RST, without kiln
+ * connecting for them (run-guest counts the listener's connections); a device reset closes all.
+ * "Ignored" is checked with a sentinel: a RW for an unknown connection sent next must get the very
+ * next packet (its RST).
  */
 #include "net.h" /* guest_sample */
 #include "virtio.h"
@@ -538,6 +542,50 @@ static void rst_queue_bound(void)
 		     n - RSTQ_MAX);
 }
 
+/* 1100 REQUESTs to the echo listener: kiln keeps at most 1023 connections, the rest get RST
+ * (within a batch the queued resets come before the RESPONSEs); a device reset closes them all. */
+#define CONN_MAX 1023
+
+static void connection_limit(void)
+{
+	const unsigned n = CONN_MAX + 77, batch = 100;
+	static uint8_t seen[100];
+	struct pkt p;
+
+	guest_sample("conns-begin");
+	for (unsigned i = 0; i < n; i += batch) {
+		unsigned m = n - i < batch ? n - i : batch;
+
+		for (unsigned k = 0; k < m; k++)
+			tx_queue(hdr(30000 + i + k, (uint32_t)port_echo, OP_REQUEST), 0);
+		vq_kick(&txq);
+		tx_reap(m);
+		memset(seen, 0, sizeof(seen));
+		for (unsigned k = 0; k < m; k++) {
+			uint32_t idx;
+			uint16_t want;
+
+			RX_GET(&p, WAIT_MS);
+			idx = p.h.dst_port - 30000;
+			GUEST_ASSERT(p.h.src_port == port_echo && idx >= i && idx < i + m);
+			GUEST_ASSERT_EQ(seen[idx - i], 0);
+			seen[idx - i] = 1;
+			want = idx < CONN_MAX ? OP_RESPONSE : OP_RST;
+			if (p.h.op != want)
+				guest_fail("REQUEST %u: op %u, expected %u", idx, p.h.op, want);
+		}
+	}
+	guest_sample("conns-end");
+	SENTINEL();
+	guest_printf("%u REQUESTs to a listener: %u connections, %u RSTs\n", n, CONN_MAX,
+		     n - CONN_MAX);
+	start(true); /* closes all 1023 */
+	CONNECT(31999, (uint32_t)port_echo);
+	tx(hdr(31999, (uint32_t)port_echo, OP_RST), 0);
+	SENTINEL();
+	guest_printf("after a device reset: a new connection works\n");
+}
+
 /* ---- chains kiln cannot walk: DEVICE_NEEDS_RESET --------------------------------------------- */
 
 static void expect_needs_reset(const char *what)
@@ -659,6 +707,7 @@ int main(void)
 	credit_overrun();
 	request_flood();
 	rst_queue_bound();
+	connection_limit();
 	unwalkable();
 	start(true);
 	echo();
