@@ -654,6 +654,55 @@ static void unwalkable(void)
 	}
 }
 
+/* ---- host-initiated connections (the runner's CONNECT client) ------------------------------- */
+
+#define HOST_PORT0 (1u << 30) /* kiln's first host port for host-initiated connections */
+
+/* The runner connects to kiln's socket and sends "CONNECT port\n" (a bad line for badline). */
+static void runner_connect(unsigned port, const char *tag)
+{
+	char name[48];
+
+	guest_snprintf(name, sizeof(name), "connect:%u:%s", port, tag);
+	guest_sample(name);
+}
+
+static void host_initiated(void)
+{
+	struct vhdr h;
+	struct pkt p;
+
+	/* a RW instead of RESPONSE: RST, and the host peer is closed without "OK" */
+	runner_connect(6000, "refused");
+	EXPECT(&p, OP_REQUEST, HOST_PORT0, 6000);
+	GUEST_ASSERT_EQ(p.h.buf_alloc, KILN_BUF);
+	tx(hdr(6000, HOST_PORT0, OP_RW), 0);
+	EXPECT(&p, OP_RST, HOST_PORT0, 6000);
+	/* a CONNECT line kiln cannot parse: nothing reaches the guest */
+	runner_connect(6001, "badline");
+	guest_delay_ms(100);
+	SENTINEL();
+	/* accepted: "OK <port>" to the host, its data to the guest, echoed back */
+	runner_connect(6002, "echo");
+	EXPECT(&p, OP_REQUEST, HOST_PORT0 + 1, 6002);
+	tx(hdr(6002, HOST_PORT0 + 1, OP_RESPONSE), 0);
+	EXPECT(&p, OP_RW, HOST_PORT0 + 1, 6002);
+	GUEST_ASSERT_EQ(p.h.len, 10);
+	GUEST_ASSERT(memcmp(p.data, "host:echo\n", 10) == 0);
+	memcpy(payload, p.data, 10);
+	h = hdr(6002, HOST_PORT0 + 1, OP_RW);
+	h.len = 10;
+	h.fwd_cnt = 10;
+	tx(h, 10);
+	h = hdr(6002, HOST_PORT0 + 1, OP_SHUTDOWN);
+	h.flags = 3;
+	h.fwd_cnt = 10;
+	tx(h, 0);
+	EXPECT(&p, OP_RST, HOST_PORT0 + 1, 6002);
+	guest_printf("host-initiated: RW before RESPONSE: RST, host peer closed; a bad CONNECT "
+		     "line: nothing; accepted: OK to the host, data both ways\n");
+}
+
 /* ---- after all that: an echo ----------------------------------------------------------------- */
 
 static void echo(void)
@@ -710,6 +759,7 @@ int main(void)
 	connection_limit();
 	unwalkable();
 	start(true);
+	host_initiated();
 	echo();
 	guest_printf("virtio-vsock survived every hostile packet\n");
 	return 0;
