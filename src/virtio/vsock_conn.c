@@ -348,7 +348,10 @@ void vc_guest_connect(struct virtio_vsock *vs, const struct vsock_hdr *h)
 	struct vsock_conn *c = NULL;
 	int fd = -ENAMETOOLONG;
 
-	if ((size_t)snprintf(path, sizeof(path), "%s_%u", vs->path, dst_port) < sizeof(path))
+	/* At the limit, refuse before connecting: the host listener must not see (and the guest
+	 * must not be able to drive) a connection that is closed at once. */
+	if (vs->nr_conns < VSOCK_CONN_MAX &&
+	    (size_t)snprintf(path, sizeof(path), "%s_%u", vs->path, dst_port) < sizeof(path))
 		fd = unix_connect(path, SOCK_NONBLOCK, 0);
 	if (fd >= 0)
 		c = vc_new(vs, fd, VC_ESTABLISHED);

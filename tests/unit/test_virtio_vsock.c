@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -736,6 +737,43 @@ static void test_header_only_rx_buffer(void **state)
 	close(lfd);
 }
 
+/* At VSOCK_CONN_MAX connections a guest REQUEST is answered with RST before kiln connects: the
+ * host listener never sees the refused connection (no connect-and-close churn the guest could
+ * drive against a host service). The device reset then frees the table. */
+static void test_guest_connect_at_limit(void **state)
+{
+	struct fx *f = *state;
+	static int fds[VSOCK_CONN_MAX];
+	struct rlimit rl;
+	int lfd, extra;
+	char p[160];
+
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &rl), 0);
+	if (rl.rlim_max < 2 * VSOCK_CONN_MAX + 64) {
+		skip();
+		return;
+	}
+	rl.rlim_cur = rl.rlim_max;
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &rl), 0);
+	snprintf(p, sizeof(p), "%s_%u", f->path, 67);
+	lfd = unix_listen(p, 64, SOCK_NONBLOCK);
+	assert_true(lfd >= 0);
+	for (unsigned i = 0; i < VSOCK_CONN_MAX; i++)
+		fds[i] = guest_connect(f, lfd, 20000 + i, 67);
+	assert_int_equal(virtio_vsock_conns(f->vs), VSOCK_CONN_MAX);
+	send_pkt(f, VSOCK_OP_REQUEST, 19999, 67, NULL, 0);
+	expect_op(f, VSOCK_OP_RST, 67, 19999);
+	extra = accept4(lfd, NULL, NULL, SOCK_NONBLOCK);
+	assert_int_equal(extra, -1); /* kiln did not connect */
+	assert_int_equal(errno, EAGAIN);
+	assert_int_equal(virtio_vsock_stats(f->vs).conns_refused, 1);
+	vdrv_set_status(&f->d, 0);
+	assert_int_equal(virtio_vsock_conns(f->vs), 0);
+	for (unsigned i = 0; i < VSOCK_CONN_MAX; i++)
+		close(fds[i]);
+	close(lfd);
+}
+
 /* A driver reset closes every connection. */
 static void test_reset_closes(void **state)
 {
@@ -771,6 +809,7 @@ int main(void)
 	    T(test_transport_reset_waits_for_buffer),
 	    T(test_header_only_rx_buffer),
 	    T(test_reset_closes),
+	    T(test_guest_connect_at_limit),
 	};
 
 	log_set_level(LOG_ERROR);

@@ -9,6 +9,10 @@
  *   vsockecho multi PORT N KIB   N connections to the host at once, each sends KIB KiB and
  *                                checks the echo; "KT multi <good> <N>"
  *   vsockecho flood PORT         connect to the host on PORT and write until blocked for ever
+ *   vsockecho bench PORT         listen on PORT for bench/vsock.py: each connection's first line
+ *                                is "recv N" (read N bytes, check them against bench_block,
+ *                                answer "ok\n" or "bad <offset>\n") or "send N" (write N bytes of
+ *                                bench_block, then close)
  */
 #include <errno.h>
 #include <pthread.h>
@@ -23,6 +27,20 @@
 static uint8_t pattern(uint64_t i)
 {
 	return (uint8_t)((i * 2654435761u) >> 13);
+}
+
+/* bench/vsock.py's stream: byte i is (i + off(i >> 8)) mod 256 with off(k) = 7k + 13(k >> 8),
+ * repeating every MiB (the host builds the same MiB from 256-byte rotations of 0..255). */
+#define BENCH_BLOCK (1u << 20)
+static uint8_t bench_block[2 * BENCH_BLOCK];
+
+static void bench_init(void)
+{
+	for (uint32_t i = 0; i < 2 * BENCH_BLOCK; i++) {
+		uint32_t j = i % BENCH_BLOCK, k = j >> 8;
+
+		bench_block[i] = (uint8_t)(j + 7 * k + 13 * (k >> 8));
+	}
 }
 
 static int vlisten(unsigned port)
@@ -102,6 +120,79 @@ static void *sink_conn(void *arg)
 	(void)arg;
 	for (;;)
 		pause();
+	return NULL;
+}
+
+/* The command line of a bench connection (up to the newline, read a byte at a time so nothing
+ * behind it is taken). */
+static int bench_line(int fd, char *line, size_t max)
+{
+	size_t n = 0;
+
+	while (n + 1 < max) {
+		if (read(fd, line + n, 1) != 1)
+			return -1;
+		if (line[n] == '\n')
+			break;
+		n++;
+	}
+	line[n] = 0;
+	return 0;
+}
+
+static void bench_recv(int fd, uint64_t len)
+{
+	static __thread uint8_t buf[BENCH_BLOCK];
+	uint64_t got = 0, bad = UINT64_MAX;
+	char ans[48];
+	ssize_t n;
+
+	while (got < len && (n = read(fd, buf, sizeof(buf))) > 0) {
+		if (bad == UINT64_MAX &&
+		    memcmp(buf, bench_block + got % BENCH_BLOCK, (size_t)n) != 0)
+			bad = got;
+		got += (uint64_t)n;
+	}
+	if (got < len && bad == UINT64_MAX)
+		bad = got;
+	n = bad == UINT64_MAX ? snprintf(ans, sizeof(ans), "ok\n")
+			      : snprintf(ans, sizeof(ans), "bad %llu\n", (unsigned long long)bad);
+	if (write(fd, ans, (size_t)n) != n)
+		printf("KT bench answer failed %d\n", errno);
+}
+
+static void bench_send(int fd, uint64_t len)
+{
+	uint64_t sent = 0;
+
+	while (sent < len) {
+		uint64_t k = len - sent < BENCH_BLOCK ? len - sent : BENCH_BLOCK;
+		ssize_t w = write(fd, bench_block + sent % BENCH_BLOCK, (size_t)k);
+
+		if (w <= 0) {
+			printf("KT bench send failed at %llu: %d\n", (unsigned long long)sent,
+			       errno);
+			return;
+		}
+		sent += (uint64_t)w;
+	}
+}
+
+static void *bench_conn(void *arg)
+{
+	int fd = (int)(intptr_t)arg;
+	char line[64];
+	unsigned long long n;
+
+	if (bench_line(fd, line, sizeof(line)) == 0) {
+		if (sscanf(line, "recv %llu", &n) == 1)
+			bench_recv(fd, n);
+		else if (sscanf(line, "send %llu", &n) == 1)
+			bench_send(fd, n);
+		else
+			printf("KT bench bad line \"%s\"\n", line);
+	}
+	close(fd);
 	return NULL;
 }
 
@@ -189,6 +280,10 @@ int main(int argc, char **argv)
 		serve(port, echo_conn);
 	if (argc == 3 && strcmp(argv[1], "sink") == 0)
 		serve(port, sink_conn);
+	if (argc == 3 && strcmp(argv[1], "bench") == 0) {
+		bench_init();
+		serve(port, bench_conn);
+	}
 	if (argc == 4 && strcmp(argv[1], "send") == 0) {
 		struct xfer x = {.fd = vconnect(port), .len = strtoull(argv[3], NULL, 10) << 20};
 
@@ -217,6 +312,6 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	fprintf(stderr, "usage: vsockecho echo|sink PORT | send PORT MIB | multi PORT N KIB | "
-			"flood PORT\n");
+			"flood PORT | bench PORT\n");
 	return 2;
 }
