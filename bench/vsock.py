@@ -40,6 +40,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "lib"))
+import kilntest  # noqa: E402
 import linuxguest as lg  # noqa: E402
 
 MIB = 1 << 20
@@ -82,19 +83,7 @@ class Peer:
             s.settimeout(IO_TIMEOUT)
             s.connect((CID, port))
             return s
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        s.settimeout(IO_TIMEOUT)
-        s.connect(self.uds)
-        s.sendall(b"CONNECT %d\n" % port)
-        line = b""
-        while not line.endswith(b"\n"):
-            c = s.recv(1)
-            if not c:
-                raise OSError(f"closed during the handshake (after {line!r})")
-            line += c
-        if not line.startswith(b"OK "):
-            raise OSError(f"handshake answer {line!r}")
-        return s
+        return kilntest.vsock_connect(self.uds, port, IO_TIMEOUT)[0]
 
 
 def read_line(s):

@@ -10,7 +10,6 @@ makes: it must answer a well-behaved client after (and during) each of them.
 - half-requests: 60 connections each holding half a request line; same.
 - after each pattern the held connections are closed and the server still answers.
 """
-import json
 import os
 import socket
 import subprocess
@@ -18,19 +17,13 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import kilntest  # noqa: E402
+
 KILN = sys.argv[1]
 TMP = tempfile.mkdtemp(prefix="kiln-api-conns-")
-failures, passed = [], 0
-
-
-def check(ok, what):
-    global passed
-    if ok:
-        passed += 1
-        print(f"PASS {what}", flush=True)
-    else:
-        failures.append(what)
-        print(f"FAIL {what}", flush=True)
+CHECKS = kilntest.Checks("api-conns")
+check = CHECKS.check
 
 
 def get_root(sock, timeout):
@@ -114,7 +107,7 @@ def hold(sock, what, first):
 def with_kiln(pattern, *args):
     """Run one pattern against a fresh kiln on a socket of its own (the patterns must not mask
     one another)."""
-    sock = os.path.join(TMP, f"{pattern.__name__}-{len(failures) + passed}.sock")
+    sock = os.path.join(TMP, f"{pattern.__name__}-{len(CHECKS.failures) + CHECKS.passed}.sock")
     p = subprocess.Popen([KILN, "--api-sock", sock], stdin=subprocess.DEVNULL,
                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
@@ -140,9 +133,8 @@ def main():
     with_kiln(flood)
     with_kiln(hold, "idle-hold", b"")
     with_kiln(hold, "half-requests", b"GET / HT")
-    print(f"api-conns: {passed} passed, {len(failures)} failed")
     subprocess.run(["rm", "-rf", TMP], check=False)
-    return 1 if failures else 0
+    return CHECKS.exit_code()
 
 
 if __name__ == "__main__":

@@ -16,19 +16,13 @@ import tempfile
 import threading
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import kilntest  # noqa: E402
+
 KILN = sys.argv[1]
 TMP = tempfile.mkdtemp(prefix="kiln-ctl-server-")
-failures, passed = [], 0
-
-
-def check(ok, what):
-    global passed
-    if ok:
-        passed += 1
-        print(f"PASS {what}", flush=True)
-    else:
-        failures.append(what)
-        print(f"FAIL {what}", flush=True)
+CHECKS = kilntest.Checks("ctl-server")
+check = CHECKS.check
 
 
 def answer(conn, mode):
@@ -78,9 +72,8 @@ def main():
         check(p.returncode == 1 and len(lines) == 1 and want in lines[0],
               f"{mode}: exit 1 and one line saying '{want}' (status {p.returncode}, "
               f"stderr {p.stderr.strip()!r}, stdout {p.stdout[:60]!r}, {took:.1f} s)")
-    print(f"ctl-server: {passed} passed, {len(failures)} failed")
     subprocess.run(["rm", "-rf", TMP], check=False)
-    return 1 if failures else 0
+    return CHECKS.exit_code()
 
 
 if __name__ == "__main__":

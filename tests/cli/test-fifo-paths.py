@@ -17,20 +17,14 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import kilntest  # noqa: E402
+
 KILN, GUEST = sys.argv[1], sys.argv[2]
 TMP = tempfile.mkdtemp(prefix="kiln-fifo-")
 FIFO = os.path.join(TMP, "fifo")
-failures, passed = [], 0
-
-
-def check(ok, what):
-    global passed
-    if ok:
-        passed += 1
-        print(f"PASS {what}", flush=True)
-    else:
-        failures.append(what)
-        print(f"FAIL {what}", flush=True)
+CHECKS = kilntest.Checks("fifo-paths")
+check = CHECKS.check
 
 
 def refused(what, argv):
@@ -119,9 +113,8 @@ def main():
     refused("a config file naming a FIFO kernel", [KILN, "--config-file", cfg, "--no-api"])
     refused("restore FIFO", [KILN, "restore", FIFO, "--mem-file", img])
     over_api()
-    print(f"fifo-paths: {passed} passed, {len(failures)} failed")
     subprocess.run(["rm", "-rf", TMP], check=False)
-    return 1 if failures else 0
+    return CHECKS.exit_code()
 
 
 if __name__ == "__main__":

@@ -44,16 +44,10 @@ static void setup_once(void)
 	if (ready)
 		return;
 	log_set_level(LOG_OFF);
-	ram = aligned_alloc(4096, MEM_LEN);
-	ram2 = aligned_alloc(4096, RAM2_LEN);
-	rom = aligned_alloc(4096, 4096);
-	assert(ram && ram2 && rom);
-	memset(rom, 0, 4096);
 	guest_mem_init(&mem, -1);
-	if (guest_mem_add_host(&mem, 0, MEM_LEN, ram, GUEST_MEM_RAM) < 0 ||
-	    guest_mem_add_host(&mem, RO_GPA, 4096, rom, GUEST_MEM_READONLY) < 0 ||
-	    guest_mem_add_host(&mem, RAM2_GPA, RAM2_LEN, ram2, GUEST_MEM_RAM) < 0)
-		abort();
+	ram = fuzz_region(&mem, 0, MEM_LEN, GUEST_MEM_RAM);
+	rom = fuzz_region(&mem, RO_GPA, 4096, GUEST_MEM_READONLY);
+	ram2 = fuzz_region(&mem, RAM2_GPA, RAM2_LEN, GUEST_MEM_RAM);
 	ready = true;
 }
 

@@ -66,14 +66,10 @@ static void setup_once(void)
 	if (ready)
 		return;
 	log_set_level(LOG_OFF);
-	ram = aligned_alloc(4096, MEM_LEN);
-	rom = aligned_alloc(4096, RO_LEN);
-	assert(ram && rom);
-	memset(rom, 0, RO_LEN);
 	guest_mem_init(&mem, -1);
-	if (guest_mem_add_host(&mem, 0, MEM_LEN, ram, GUEST_MEM_RAM) < 0 ||
-	    guest_mem_add_host(&mem, RO_GPA, RO_LEN, rom, GUEST_MEM_READONLY) < 0 ||
-	    event_loop_init(&loop) < 0)
+	ram = fuzz_region(&mem, 0, MEM_LEN, GUEST_MEM_RAM);
+	rom = fuzz_region(&mem, RO_GPA, RO_LEN, GUEST_MEM_READONLY);
+	if (event_loop_init(&loop) < 0)
 		abort();
 	for (size_t i = 0; i < sizeof(frame); i++)
 		frame[i] = (uint8_t)(i * 13);

@@ -1,5 +1,7 @@
 /* fuzz_virtio.c — the virtio device fuzzers' snapshot round trip (fuzz_virtio.h). */
 #include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "fuzz_virtio.h"
 
@@ -37,4 +39,14 @@ void fuzz_virtio_round_trip(struct virtio_dev *vd, void *dev, fuzz_dev_save_fn s
 		}
 	}
 	state_buf_free(&w);
+}
+
+uint8_t *fuzz_region(struct guest_mem *mem, uint64_t gpa, size_t len, unsigned flags)
+{
+	uint8_t *p = aligned_alloc(4096, len);
+
+	if (!p || guest_mem_add_host(mem, gpa, len, p, flags) < 0)
+		abort();
+	memset(p, 0, len);
+	return p;
 }

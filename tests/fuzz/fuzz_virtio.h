@@ -4,6 +4,7 @@
 
 #include <stdint.h>
 
+#include "core/guest_mem.h"
 #include "state/state.h"
 #include "virtio/virtio_dev.h"
 
@@ -19,5 +20,10 @@ typedef int (*fuzz_dev_load_fn)(void *dev, struct state_buf *b, uint16_t version
  */
 void fuzz_virtio_round_trip(struct virtio_dev *vd, void *dev, fuzz_dev_save_fn save,
 			    fuzz_dev_load_fn load, uint16_t version);
+
+/* Back [gpa, gpa + len) of mem with zeroed, page-aligned host memory of `flags` (GUEST_MEM_RAM,
+ * GUEST_MEM_READONLY): the fuzzers' guest memory, made once. Aborts on failure (setup). Returns
+ * the host address. */
+uint8_t *fuzz_region(struct guest_mem *mem, uint64_t gpa, size_t len, unsigned flags);
 
 #endif

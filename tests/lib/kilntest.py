@@ -1,5 +1,6 @@
 """kilntest.py — helpers shared by kiln's Python tests and benchmarks: a JSON call to kiln's API
-on a Unix socket, and a reaper that kills every kiln a script started when it exits."""
+on a Unix socket, the host side of Firecracker's vsock handshake, a check counter, and a reaper
+that kills every kiln a script started when it exits."""
 import atexit
 import http.client
 import json
@@ -35,6 +36,45 @@ def call(sock, method, path, body=None, timeout=60):
 # Every kiln a script starts, killed at exit whatever path the script takes (a failed check,
 # an exception, or meson's SIGTERM on timeout): a leaked guest would spin on for ever.
 _live = []
+
+
+def vsock_connect(path, port, timeout=30):
+    """A host connection to guest port `port` through kiln's vsock Unix socket at path
+    (Firecracker's handshake: `CONNECT port`, then `OK host_port`); returns (socket, host
+    port). OSError if the handshake fails."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(timeout)
+    s.connect(path)
+    s.sendall(b"CONNECT %d\n" % port)
+    line = b""
+    while not line.endswith(b"\n"):
+        c = s.recv(1)
+        if not c:
+            raise OSError(f"closed during the handshake (after {line!r})")
+        line += c
+    if not line.startswith(b"OK "):
+        raise OSError(f"handshake answer {line!r}")
+    return s, int(line.split()[1])
+
+
+class Checks:
+    """PASS/FAIL lines and their count, for a test script: check(ok, what), then exit_code()."""
+
+    def __init__(self, name):
+        self.name, self.passed, self.failures = name, 0, []
+
+    def check(self, ok, what):
+        if ok:
+            self.passed += 1
+            print(f"PASS {what}", flush=True)
+        else:
+            self.failures.append(what)
+            print(f"FAIL {what}", flush=True)
+        return ok
+
+    def exit_code(self):
+        print(f"{self.name}: {self.passed} passed, {len(self.failures)} failed")
+        return 1 if self.failures else 0
 
 
 def _kill_leftovers():

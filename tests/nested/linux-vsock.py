@@ -32,6 +32,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import kilntest  # noqa: E402
 import linuxguest as lg  # noqa: E402
 
 BUILD_GUEST = os.path.join("tests", "nested")
@@ -47,19 +48,7 @@ while read -r cmd; do eval "$cmd"; done
 
 def connect(path, port, timeout=30):
     """A host connection through Firecracker's handshake; returns (socket, host port)."""
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.settimeout(timeout)
-    s.connect(path)
-    s.sendall(b"CONNECT %d\n" % port)
-    line = b""
-    while not line.endswith(b"\n"):
-        c = s.recv(1)
-        if not c:
-            raise OSError(f"closed during the handshake (after {line!r})")
-        line += c
-    if not line.startswith(b"OK "):
-        raise OSError(f"handshake answer {line!r}")
-    return s, int(line.split()[1])
+    return kilntest.vsock_connect(path, port, timeout)
 
 
 def echo_stream(s, nbytes):
