@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/epoll.h>
 #include <sys/mman.h>
 #include <sys/signalfd.h>
@@ -189,10 +190,25 @@ static struct vm_env vm_env_of(struct vmm *m)
 	return (struct vm_env){.kvm = &m->kvm, .loop = &m->loop, .mmds = &m->mmds};
 }
 
+/* Lift the soft limit on open files to the hard one: a VM holds a descriptor per vsock
+ * connection (up to 1023), per disk, TAP and eventfd, and the soft default of 1024 would refuse
+ * connections well before the device's own limit. */
+static void raise_fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+			log_debug("setrlimit(RLIMIT_NOFILE): %s", strerror(errno));
+	}
+}
+
 int vmm_init(struct vmm *m)
 {
 	int ret;
 
+	raise_fd_limit();
 	memset(m, 0, sizeof(*m));
 	m->sig_fd = -1;
 	m->loop.epfd = -1;
