@@ -11,6 +11,6 @@ cat >"$src" <<EOS
 ${sym}_start:
 	.incbin "$in"
 ${sym}_end:
-	.section .note.GNU-stack,"",@progbits
+	.section .note.GNU-stack,"",%progbits
 EOS
 $cc -c -o "$out" "$src"
