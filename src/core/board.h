@@ -43,6 +43,15 @@ uint32_t board_vcpu_id(struct vm *vm, unsigned index);
  * be started by the guest. 0 or -errno. */
 int board_vcpu_init(struct vm *vm, struct vcpu *v) MUST_CHECK;
 
+/* vCPU v's program counter (x86 RIP, arm64 PC), for messages about a failed vCPU. 0 or -errno
+ * (logged). The vCPU's own thread, or any thread while it does not run. */
+int board_vcpu_pc(struct vm *vm, struct vcpu *v, uint64_t *pc) MUST_CHECK;
+#if defined(__x86_64__)
+#define BOARD_PC_NAME "RIP" /* what the architecture calls its program counter */
+#else
+#define BOARD_PC_NAME "PC"
+#endif
+
 /* Feed console input (bytes from stdin) to the serial port on stdio. Returns bytes taken; all of
  * them when no port is on stdio. */
 size_t board_console_input(struct vm *vm, const uint8_t *buf, size_t len);

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "core/exit.h"
+#include "core/board.h"
 #include "core/vcpu.h"
 #include "core/vm.h"
 #include "hv/kvm.h"
@@ -89,10 +90,10 @@ static bool wait_runnable(struct vcpu *v)
 
 static void report_fatal(struct vcpu *v, const char *why)
 {
-	struct kvm_regs regs;
+	uint64_t pc;
 
-	if (kvm_get_regs(v->fd, &regs) == 0)
-		log_err("vCPU %u: %s at RIP %#llx", v->index, why, (unsigned long long)regs.rip);
+	if (board_vcpu_pc(v->vm, v, &pc) == 0)
+		log_err("vCPU %u: %s at " BOARD_PC_NAME " %#llx", v->index, why, (unsigned long long)pc);
 	else
 		log_err("vCPU %u: %s", v->index, why);
 }

@@ -19,6 +19,7 @@ const char *mig_type_name(uint32_t type)
 	return type >= 1 && type <= MIG_ACK ? names[type] : "unknown";
 }
 
+#if defined(__x86_64__)
 __attribute__((target("sse4.2"))) static uint32_t crc_hw(uint32_t crc, const uint8_t *p, size_t len)
 {
 	uint64_t c = ~crc;
@@ -42,6 +43,13 @@ uint32_t mig_crc32c(uint32_t crc, const void *p, size_t len)
 		hw = __builtin_cpu_supports("sse4.2") ? 1 : 0;
 	return hw ? crc_hw(crc, p, len) : snapshot_crc32c(crc, p, len);
 }
+#else
+/* Other architectures: the table-driven CRC-32C of the snapshot format. */
+uint32_t mig_crc32c(uint32_t crc, const void *p, size_t len)
+{
+	return snapshot_crc32c(crc, p, len);
+}
+#endif
 
 static void put32(uint8_t *p, uint32_t v)
 {

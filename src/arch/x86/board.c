@@ -552,6 +552,17 @@ int board_vcpu_init(struct vm *vm, struct vcpu *v)
 	return kvm_set_mp_state(v->fd, KVM_MP_STATE_UNINITIALIZED);
 }
 
+int board_vcpu_pc(struct vm *vm, struct vcpu *v, uint64_t *pc)
+{
+	struct kvm_regs regs;
+	int ret = kvm_get_regs(v->fd, &regs);
+
+	(void)vm;
+	if (ret == 0)
+		*pc = regs.rip;
+	return ret;
+}
+
 size_t board_console_input(struct vm *vm, const uint8_t *buf, size_t len)
 {
 	struct board *b = vm->board;
