@@ -75,7 +75,7 @@ static int dump_all(const struct guest_mem *m, const char *dir, uint64_t rsdp)
 int main(int argc, char **argv)
 {
 	struct x86_topology t;
-	struct acpi_virtio_dev v[LAYOUT_VIRTIO_SLOTS];
+	struct virtio_slot v[LAYOUT_VIRTIO_SLOTS];
 	struct acpi_config cfg = {.topo = &t,
 				  .virtio = v,
 				  .com = {true, true},
@@ -93,9 +93,9 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	for (unsigned i = 0; i < cfg.nr_virtio; i++)
-		v[i] = (struct acpi_virtio_dev){.base = LAYOUT_VIRTIO_MMIO_GPA +
+		v[i] = (struct virtio_slot){.base = LAYOUT_VIRTIO_MMIO_GPA +
 							i * LAYOUT_VIRTIO_SLOT_SIZE,
-						.size = LAYOUT_VIRTIO_MMIO_SIZE,
+						.size = VIRTIO_SLOT_WINDOW,
 						.gsi = gsis[i]};
 	guest_mem_init(&m, -1);
 	ret = guest_mem_add(&m, 0, MiB(2), GUEST_MEM_RAM);

@@ -507,7 +507,7 @@ static void check_com(const uint8_t *d, uint32_t len, unsigned i)
 }
 
 static void check_virtio(const uint8_t *d, uint32_t len, unsigned i,
-			 const struct acpi_virtio_dev *v)
+			 const struct virtio_slot *v)
 {
 	uint8_t crs[23] = {0x86, 9, 0, 1};
 	char name[5];
@@ -564,12 +564,12 @@ static void check_dsdt(const struct parsed *r, const struct acpi_config *cfg)
 		check_virtio(r->d, r->dsdt_len, i, &cfg->virtio[i]);
 }
 
-static void fill_virtio(struct acpi_virtio_dev *v, unsigned n)
+static void fill_virtio(struct virtio_slot *v, unsigned n)
 {
 	for (unsigned i = 0; i < n; i++)
-		v[i] = (struct acpi_virtio_dev){.base = LAYOUT_VIRTIO_MMIO_GPA +
+		v[i] = (struct virtio_slot){.base = LAYOUT_VIRTIO_MMIO_GPA +
 							i * LAYOUT_VIRTIO_SLOT_SIZE,
-						.size = LAYOUT_VIRTIO_MMIO_SIZE,
+						.size = VIRTIO_SLOT_WINDOW,
 						.gsi = gsis[i]};
 }
 
@@ -578,7 +578,7 @@ static const struct parsed *roundtrip(struct fixture *f, struct x86_topology t, 
 				      bool com1, bool com2)
 {
 	static struct parsed r;
-	static struct acpi_virtio_dev v[LAYOUT_VIRTIO_SLOTS];
+	static struct virtio_slot v[LAYOUT_VIRTIO_SLOTS];
 	/* With both COM ports, the board's other legacy devices too (as kiln's board has them);
 	 * with fewer, none of them. */
 	bool legacy = com1 && com2;
@@ -653,7 +653,7 @@ static void test_errors(void **state)
 {
 	struct fixture *f = *state;
 	struct x86_topology t = {1, 1, 1};
-	struct acpi_virtio_dev v[LAYOUT_VIRTIO_SLOTS + 1];
+	struct virtio_slot v[LAYOUT_VIRTIO_SLOTS + 1];
 	struct acpi_config cfg = {.topo = &t, .virtio = v};
 	struct guest_mem small;
 	uint64_t rsdp = 0;
@@ -664,7 +664,7 @@ static void test_errors(void **state)
 	cfg.nr_virtio = 1;
 	v[0].base = GiB(4);
 	assert_int_equal(acpi_write(&f->m, &cfg, &rsdp), -EINVAL);
-	v[0] = (struct acpi_virtio_dev){.base = GiB(4) - 0x1000, .size = 0x2000};
+	v[0] = (struct virtio_slot){.base = GiB(4) - 0x1000, .size = 0x2000};
 	assert_int_equal(acpi_write(&f->m, &cfg, &rsdp), -EINVAL);
 	v[0].size = 0;
 	assert_int_equal(acpi_write(&f->m, &cfg, &rsdp), -EINVAL);

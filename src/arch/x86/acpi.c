@@ -298,7 +298,7 @@ static void dsdt_pvpanic(struct aml_buf *b, uint16_t port)
 }
 
 /* A virtio-mmio device as Linux's virtio_mmio driver matches it (LNRO0005). */
-static void dsdt_virtio(struct aml_buf *b, unsigned i, const struct acpi_virtio_dev *d)
+static void dsdt_virtio(struct aml_buf *b, unsigned i, const struct virtio_slot *d)
 {
 	uint8_t res[DSDT_RES_MAX];
 	struct aml_buf r;
@@ -544,7 +544,7 @@ static int config_check(const struct acpi_config *cfg, unsigned *ncpus)
 	if (cfg->nr_virtio > LAYOUT_VIRTIO_SLOTS || (cfg->nr_virtio && !cfg->virtio))
 		return -EINVAL;
 	for (unsigned i = 0; i < cfg->nr_virtio; i++) {
-		const struct acpi_virtio_dev *d = &cfg->virtio[i];
+		const struct virtio_slot *d = &cfg->virtio[i];
 
 		if (d->size == 0 || d->base >= GiB(4) || d->size > GiB(4) - d->base)
 			return -EINVAL;

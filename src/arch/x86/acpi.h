@@ -9,17 +9,11 @@
 #include "arch/x86/cpu.h"
 #include "core/guest_mem.h"
 #include "util/compiler.h"
-
-/* One virtio-mmio device to describe: register window and interrupt. */
-struct acpi_virtio_dev {
-	uint64_t base; /* the window must lie below 4 GiB (a Memory32Fixed descriptor) */
-	uint64_t size;
-	uint32_t gsi; /* IOAPIC pin; edge-triggered, active high */
-};
+#include "virtio/slots.h"
 
 struct acpi_config {
 	const struct x86_topology *topo;
-	const struct acpi_virtio_dev *virtio; /* described as \_SB.VR00, VR01, ... in this order */
+	const struct virtio_slot *virtio; /* windows below 4 GiB; described as \_SB.VR00, VR01, ... in this order */
 	unsigned nr_virtio;		      /* at most LAYOUT_VIRTIO_SLOTS */
 	bool com[2];	       /* COM1 (0x3f8, IRQ 4) and COM2 (0x2f8, IRQ 3) present */
 	bool rtc;	       /* the CMOS RTC at 0x70 */

@@ -19,7 +19,7 @@
 #include "arch/x86/layout.h"
 #include "arch/x86/mptable.h"
 #include "arch/x86/regs.h"
-#include "arch/x86/virtio_slots.h"
+#include "virtio/slots.h"
 #include "core/board.h"
 #include "core/vcpu.h"
 #include "core/vm.h"
@@ -34,6 +34,8 @@
 #include "util/log.h"
 #include "virtio/devices.h"
 #include "util/file.h"
+
+static const uint32_t virtio_gsis[LAYOUT_VIRTIO_SLOTS] = LAYOUT_VIRTIO_GSIS;
 
 /* The embedded demo guest (a PVH ELF), linked in by the build. */
 extern const uint8_t kiln_demo_guest_start[];
@@ -396,7 +398,7 @@ static int acpi_tables_write(struct vm *vm, struct board *b)
 {
 	struct acpi_config ac = {
 	    .topo = &b->topo,
-	    .virtio = b->virtio.acpi,
+	    .virtio = b->virtio.slot,
 	    .nr_virtio = b->virtio.nr,
 	    .com = {true, true}, /* both UARTs exist, even when not connected */
 	    .rtc = true,
@@ -508,6 +510,8 @@ int board_create(struct vm *vm)
 	b->uart_fd[0] = b->uart_fd[1] = -1;
 	b->console_rx_efd = -1;
 	b->topo = (struct x86_topology){vm->cfg->sockets, vm->cfg->cores, vm->cfg->threads};
+	virtio_slots_init(&b->virtio, LAYOUT_VIRTIO_MMIO_GPA, LAYOUT_VIRTIO_SLOT_SIZE, virtio_gsis,
+			  LAYOUT_VIRTIO_SLOTS);
 	vm->board = b;
 	ret = memory_create(vm);
 	if (ret == 0)

@@ -9,7 +9,7 @@
 
 #include "arch/x86/boot.h"
 #include "arch/x86/cpu.h"
-#include "arch/x86/virtio_slots.h"
+#include "virtio/slots.h"
 #include "devices/acpi_sleep.h"
 #include "devices/boot_timer.h"
 #include "devices/debug_exit.h"

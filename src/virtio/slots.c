@@ -1,12 +1,19 @@
-/* virtio_slots.c — assign virtio devices to the board's fixed MMIO slots and GSIs. */
+/* slots.c — assign virtio devices to the board's virtio-mmio slots and interrupts. */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "arch/x86/virtio_slots.h"
 #include "core/vm.h"
+#include "virtio/slots.h"
 
-static const uint8_t slot_gsi[LAYOUT_VIRTIO_SLOTS] = LAYOUT_VIRTIO_GSIS;
+void virtio_slots_init(struct virtio_slots *s, uint64_t base, uint64_t stride,
+		       const uint32_t *gsis, unsigned max)
+{
+	*s = (struct virtio_slots){.base = base,
+				   .stride = stride,
+				   .gsis = gsis,
+				   .max = max < VIRTIO_SLOTS_MAX ? max : VIRTIO_SLOTS_MAX};
+}
 
 /* Register the transport of slot n, then its device; both or neither. */
 static int join(struct vm *vm, unsigned n, struct virtio_mmio *t, struct virtio_dev *vd,
@@ -35,8 +42,8 @@ int virtio_slots_add(struct virtio_slots *s, struct vm *vm, struct virtio_dev *v
 {
 	char section[STATE_NAME_MAX];
 	struct virtio_mmio_config cfg = {
-	    .base = LAYOUT_VIRTIO_MMIO_GPA + s->nr * LAYOUT_VIRTIO_SLOT_SIZE,
-	    .gsi = s->nr < LAYOUT_VIRTIO_SLOTS ? slot_gsi[s->nr] : 0,
+	    .base = s->base + s->nr * s->stride,
+	    .gsi = s->nr < s->max ? s->gsis[s->nr] : 0,
 	    .vm_fd = vm->fd,
 	    .mmio = &vm->mmio,
 	    .loop = vm->loop,
@@ -45,7 +52,7 @@ int virtio_slots_add(struct virtio_slots *s, struct vm *vm, struct virtio_dev *v
 	struct virtio_mmio *t;
 	int ret;
 
-	if (s->nr == LAYOUT_VIRTIO_SLOTS)
+	if (s->nr >= s->max)
 		return -ENOSPC;
 	snprintf(section, sizeof(section), "virtio.%u", s->nr);
 	ret = virtio_mmio_create(vd, &cfg, &t);
@@ -57,8 +64,8 @@ int virtio_slots_add(struct virtio_slots *s, struct vm *vm, struct virtio_dev *v
 		return ret;
 	}
 	s->transport[s->nr] = t;
-	s->acpi[s->nr] = (struct acpi_virtio_dev){
-	    .base = cfg.base, .size = LAYOUT_VIRTIO_MMIO_SIZE, .gsi = cfg.gsi};
+	s->slot[s->nr] =
+	    (struct virtio_slot){.base = cfg.base, .size = VIRTIO_SLOT_WINDOW, .gsi = cfg.gsi};
 	s->nr++;
 	return 0;
 }

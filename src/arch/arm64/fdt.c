@@ -1,0 +1,270 @@
+/* fdt.c — the arm64 board's device tree through libfdt's sequential-write API. The nodes follow
+ * the Linux bindings (Documentation/devicetree/bindings: arm/cpus, arm/psci, timer/arm,arch_timer,
+ * interrupt-controller/arm,gic-v3, serial/8250, rtc/arm,pl031, virtio/mmio) and the cpu-map of
+ * cpu/cpu-topology as Linux 6.1 reads it (a top-level clusterN is a package). */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <libfdt.h>
+
+#include "arch/arm64/fdt.h"
+#include "arch/arm64/layout.h"
+
+/* GIC interrupt specifier cells: type, number, flags. */
+#define GIC_SPI 0
+#define GIC_PPI 1
+#define IRQ_EDGE_RISING 1
+#define IRQ_LEVEL_HIGH 4
+
+enum { PHANDLE_GIC = 1, PHANDLE_CLK = 2, PHANDLE_CPU0 = 16 };
+
+/* A libfdt result as -errno: out of room is -ENOSPC, anything else a bad description. */
+static int fdt_errno(int r)
+{
+	if (r >= 0)
+		return 0;
+	return r == -FDT_ERR_NOSPACE ? -ENOSPC : -EINVAL;
+}
+
+/* Stop at the first failure: every helper returns 0 or a negative libfdt error. */
+#define TRY(x)                                                                                     \
+	do {                                                                                       \
+		int r_ = (x);                                                                      \
+		if (r_ < 0)                                                                        \
+			return r_;                                                                 \
+	} while (0)
+
+/* reg = <base size> with two address and two size cells. */
+static int prop_reg(void *fdt, uint64_t base, uint64_t size)
+{
+	fdt64_t v[2] = {cpu_to_fdt64(base), cpu_to_fdt64(size)};
+
+	return fdt_property(fdt, "reg", v, sizeof(v));
+}
+
+/* interrupts = <type num flags>. */
+static int prop_irq(void *fdt, uint32_t type, uint32_t num, uint32_t flags)
+{
+	fdt32_t v[3] = {cpu_to_fdt32(type), cpu_to_fdt32(num), cpu_to_fdt32(flags)};
+
+	return fdt_property(fdt, "interrupts", v, sizeof(v));
+}
+
+static int chosen(void *fdt, const struct arm64_fdt_desc *d)
+{
+	char path[64];
+
+	TRY(fdt_begin_node(fdt, "chosen"));
+	if (d->bootargs)
+		TRY(fdt_property_string(fdt, "bootargs", d->bootargs));
+	if (d->stdout_uart >= 0) {
+		snprintf(path, sizeof(path), "/uart@%llx",
+			 (unsigned long long)d->uart[d->stdout_uart].base);
+		TRY(fdt_property_string(fdt, "stdout-path", path));
+	}
+	if (d->initrd_end > d->initrd_start) {
+		TRY(fdt_property_u64(fdt, "linux,initrd-start", d->initrd_start));
+		TRY(fdt_property_u64(fdt, "linux,initrd-end", d->initrd_end));
+	}
+	return fdt_end_node(fdt);
+}
+
+static int memory(void *fdt, const struct arm64_fdt_desc *d)
+{
+	char name[40];
+
+	snprintf(name, sizeof(name), "memory@%llx", (unsigned long long)d->mem_base);
+	TRY(fdt_begin_node(fdt, name));
+	TRY(fdt_property_string(fdt, "device_type", "memory"));
+	TRY(prop_reg(fdt, d->mem_base, d->mem_size));
+	return fdt_end_node(fdt);
+}
+
+/* cpu-map: clusterS (a package in Linux 6.1) / coreC / threadT (only with SMT) -> cpu. */
+static int cpu_map(void *fdt, const struct arm64_fdt_desc *d)
+{
+	char name[24];
+	unsigned cpu = 0;
+
+	TRY(fdt_begin_node(fdt, "cpu-map"));
+	for (unsigned s = 0; s < d->sockets; s++) {
+		snprintf(name, sizeof(name), "cluster%u", s);
+		TRY(fdt_begin_node(fdt, name));
+		for (unsigned c = 0; c < d->cores; c++) {
+			snprintf(name, sizeof(name), "core%u", c);
+			TRY(fdt_begin_node(fdt, name));
+			for (unsigned t = 0; t < d->threads; t++, cpu++) {
+				if (d->threads > 1) {
+					snprintf(name, sizeof(name), "thread%u", t);
+					TRY(fdt_begin_node(fdt, name));
+				}
+				TRY(fdt_property_u32(fdt, "cpu", PHANDLE_CPU0 + cpu));
+				if (d->threads > 1)
+					TRY(fdt_end_node(fdt));
+			}
+			TRY(fdt_end_node(fdt));
+		}
+		TRY(fdt_end_node(fdt));
+	}
+	return fdt_end_node(fdt);
+}
+
+static int cpus(void *fdt, const struct arm64_fdt_desc *d)
+{
+	char name[32];
+
+	TRY(fdt_begin_node(fdt, "cpus"));
+	TRY(fdt_property_u32(fdt, "#address-cells", 2));
+	TRY(fdt_property_u32(fdt, "#size-cells", 0));
+	for (unsigned i = 0; i < d->nr_cpus; i++) {
+		snprintf(name, sizeof(name), "cpu@%llx", (unsigned long long)d->mpidr[i]);
+		TRY(fdt_begin_node(fdt, name));
+		TRY(fdt_property_string(fdt, "device_type", "cpu"));
+		TRY(fdt_property_string(fdt, "compatible", "arm,arm-v8"));
+		TRY(fdt_property_u64(fdt, "reg", d->mpidr[i]));
+		TRY(fdt_property_string(fdt, "enable-method", "psci"));
+		TRY(fdt_property_u32(fdt, "phandle", PHANDLE_CPU0 + i));
+		TRY(fdt_end_node(fdt));
+	}
+	TRY(cpu_map(fdt, d));
+	return fdt_end_node(fdt);
+}
+
+static int psci(void *fdt)
+{
+	static const char compat[] = "arm,psci-1.0\0arm,psci-0.2";
+
+	TRY(fdt_begin_node(fdt, "psci"));
+	TRY(fdt_property(fdt, "compatible", compat, sizeof(compat)));
+	TRY(fdt_property_string(fdt, "method", "hvc"));
+	return fdt_end_node(fdt);
+}
+
+static int timer(void *fdt)
+{
+	static const uint32_t ppi[4] = {ARM64_PPI_TIMER_SEC, ARM64_PPI_TIMER_PHYS,
+					ARM64_PPI_TIMER_VIRT, ARM64_PPI_TIMER_HYP};
+	fdt32_t v[12];
+
+	for (unsigned i = 0; i < 4; i++) {
+		v[3 * i] = cpu_to_fdt32(GIC_PPI);
+		v[3 * i + 1] = cpu_to_fdt32(ppi[i]);
+		v[3 * i + 2] = cpu_to_fdt32(IRQ_LEVEL_HIGH);
+	}
+	TRY(fdt_begin_node(fdt, "timer"));
+	TRY(fdt_property_string(fdt, "compatible", "arm,armv8-timer"));
+	TRY(fdt_property(fdt, "interrupts", v, sizeof(v)));
+	TRY(fdt_property(fdt, "always-on", NULL, 0));
+	return fdt_end_node(fdt);
+}
+
+static int gic(void *fdt, const struct arm64_fdt_desc *d)
+{
+	fdt64_t reg[4] = {cpu_to_fdt64(d->gicd_base), cpu_to_fdt64(d->gicd_size),
+			  cpu_to_fdt64(d->gicr_base), cpu_to_fdt64(d->gicr_size)};
+	char name[40];
+
+	snprintf(name, sizeof(name), "intc@%llx", (unsigned long long)d->gicd_base);
+	TRY(fdt_begin_node(fdt, name));
+	TRY(fdt_property_string(fdt, "compatible", "arm,gic-v3"));
+	TRY(fdt_property_u32(fdt, "#interrupt-cells", 3));
+	TRY(fdt_property(fdt, "interrupt-controller", NULL, 0));
+	TRY(fdt_property_u32(fdt, "#redistributor-regions", 1));
+	TRY(fdt_property(fdt, "reg", reg, sizeof(reg)));
+	TRY(prop_irq(fdt, GIC_PPI, ARM64_PPI_GIC_MAINT, IRQ_LEVEL_HIGH));
+	TRY(fdt_property_u32(fdt, "phandle", PHANDLE_GIC));
+	return fdt_end_node(fdt);
+}
+
+static int uart(void *fdt, const struct arm64_fdt_mmio *u)
+{
+	char name[40];
+
+	snprintf(name, sizeof(name), "uart@%llx", (unsigned long long)u->base);
+	TRY(fdt_begin_node(fdt, name));
+	TRY(fdt_property_string(fdt, "compatible", "ns16550a"));
+	TRY(prop_reg(fdt, u->base, u->size));
+	TRY(prop_irq(fdt, GIC_SPI, u->spi, IRQ_LEVEL_HIGH));
+	TRY(fdt_property_u32(fdt, "clock-frequency", 1843200));
+	return fdt_end_node(fdt);
+}
+
+/* The PL031 and the fixed APB clock the AMBA bus asks every PrimeCell for. */
+static int rtc(void *fdt, const struct arm64_fdt_mmio *r)
+{
+	static const char compat[] = "arm,pl031\0arm,primecell";
+	char name[40];
+
+	TRY(fdt_begin_node(fdt, "apb-pclk"));
+	TRY(fdt_property_string(fdt, "compatible", "fixed-clock"));
+	TRY(fdt_property_u32(fdt, "#clock-cells", 0));
+	TRY(fdt_property_u32(fdt, "clock-frequency", 24000000));
+	TRY(fdt_property_string(fdt, "clock-output-names", "clk24mhz"));
+	TRY(fdt_property_u32(fdt, "phandle", PHANDLE_CLK));
+	TRY(fdt_end_node(fdt));
+	snprintf(name, sizeof(name), "rtc@%llx", (unsigned long long)r->base);
+	TRY(fdt_begin_node(fdt, name));
+	TRY(fdt_property(fdt, "compatible", compat, sizeof(compat)));
+	TRY(prop_reg(fdt, r->base, r->size));
+	TRY(prop_irq(fdt, GIC_SPI, r->spi, IRQ_LEVEL_HIGH));
+	TRY(fdt_property_u32(fdt, "clocks", PHANDLE_CLK));
+	TRY(fdt_property_string(fdt, "clock-names", "apb_pclk"));
+	return fdt_end_node(fdt);
+}
+
+static int virtio(void *fdt, const struct virtio_slot *v)
+{
+	char name[40];
+
+	snprintf(name, sizeof(name), "virtio_mmio@%llx", (unsigned long long)v->base);
+	TRY(fdt_begin_node(fdt, name));
+	TRY(fdt_property_string(fdt, "compatible", "virtio,mmio"));
+	TRY(prop_reg(fdt, v->base, v->size));
+	TRY(prop_irq(fdt, GIC_SPI, v->gsi, IRQ_EDGE_RISING));
+	TRY(fdt_property(fdt, "dma-coherent", NULL, 0));
+	return fdt_end_node(fdt);
+}
+
+static int root(void *fdt, const struct arm64_fdt_desc *d)
+{
+	TRY(fdt_finish_reservemap(fdt));
+	TRY(fdt_begin_node(fdt, ""));
+	TRY(fdt_property_string(fdt, "compatible", "linux,dummy-virt"));
+	TRY(fdt_property_string(fdt, "model", "kiln"));
+	TRY(fdt_property_u32(fdt, "#address-cells", 2));
+	TRY(fdt_property_u32(fdt, "#size-cells", 2));
+	TRY(fdt_property_u32(fdt, "interrupt-parent", PHANDLE_GIC));
+	TRY(chosen(fdt, d));
+	TRY(memory(fdt, d));
+	TRY(cpus(fdt, d));
+	TRY(psci(fdt));
+	TRY(timer(fdt));
+	TRY(gic(fdt, d));
+	for (unsigned i = 0; i < d->nr_uart; i++)
+		TRY(uart(fdt, &d->uart[i]));
+	if (d->rtc)
+		TRY(rtc(fdt, &d->rtc_dev));
+	for (unsigned i = 0; i < d->nr_virtio; i++)
+		TRY(virtio(fdt, &d->virtio[i]));
+	TRY(fdt_end_node(fdt));
+	return fdt_finish(fdt);
+}
+
+static bool desc_ok(const struct arm64_fdt_desc *d)
+{
+	return d->nr_cpus >= 1 && d->nr_cpus <= ARM64_FDT_CPUS_MAX && d->mpidr &&
+	       d->sockets * d->cores * d->threads == d->nr_cpus && d->nr_uart <= 2 &&
+	       d->stdout_uart < (int)d->nr_uart && (d->nr_virtio == 0 || d->virtio) &&
+	       d->mem_size > 0;
+}
+
+int arm64_fdt_build(const struct arm64_fdt_desc *d, void *buf, size_t len)
+{
+	if (!desc_ok(d))
+		return -EINVAL;
+	if (len > INT32_MAX)
+		len = INT32_MAX;
+	TRY(fdt_errno(fdt_create(buf, (int)len)));
+	return fdt_errno(root(buf, d));
+}
