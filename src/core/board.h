@@ -43,6 +43,10 @@ uint32_t board_vcpu_id(struct vm *vm, unsigned index);
  * be started by the guest. 0 or -errno. */
 int board_vcpu_init(struct vm *vm, struct vcpu *v) MUST_CHECK;
 
+/* After every vCPU exists and was set up (board_vcpu_init): finish what needs them (arm64: the
+ * GIC's initialisation). 0 or -errno, the reason in vm->err. */
+int board_vcpus_created(struct vm *vm) MUST_CHECK;
+
 /* vCPU v's program counter (x86 RIP, arm64 PC), for messages about a failed vCPU. 0 or -errno
  * (logged). The vCPU's own thread, or any thread while it does not run. */
 int board_vcpu_pc(struct vm *vm, struct vcpu *v, uint64_t *pc) MUST_CHECK;

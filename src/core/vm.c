@@ -90,6 +90,8 @@ static int create(const struct vm_config *cfg, const struct vm_env *env, int mem
 	if (ret < 0)
 		goto fail;
 	ret = create_vcpus(vm);
+	if (ret == 0)
+		ret = board_vcpus_created(vm);
 	if (ret < 0)
 		goto fail;
 	vm->restore_mem_fd = -1;

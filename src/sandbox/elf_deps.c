@@ -76,8 +76,8 @@ static int check_header(struct parse *p)
 {
 	const Elf64_Ehdr *eh = &p->eh;
 
-	if (eh->e_machine != EM_X86_64)
-		return fail(p, -ENOTSUP, "ELF machine %u, not x86-64", eh->e_machine);
+	if (eh->e_machine != SANDBOX_ELF_MACHINE)
+		return fail(p, -ENOTSUP, "ELF machine %u, not " SANDBOX_ELF_ARCH, eh->e_machine);
 	if (eh->e_type != ET_EXEC && eh->e_type != ET_DYN)
 		return fail(p, -ENOTSUP, "ELF type %u, not an executable or shared object",
 			    eh->e_type);

@@ -10,7 +10,11 @@
 #include "sandbox/ldconf.h"
 
 const char *const ldconf_default_dirs[] = {
+#if defined(__aarch64__)
+    "/lib/aarch64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/lib64", "/lib", "/usr/lib", NULL,
+#else
     "/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu", "/lib64", "/lib", "/usr/lib", NULL,
+#endif
 };
 
 static int conf_read(struct ldconf *lc, const char *path, unsigned depth, char *err, size_t errlen);

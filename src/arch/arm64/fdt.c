@@ -70,6 +70,20 @@ static int chosen(void *fdt, const struct arm64_fdt_desc *d)
 	return fdt_end_node(fdt);
 }
 
+/* serialN aliases, so Linux numbers the UARTs ttyS0 and ttyS1 in the board's order. */
+static int aliases(void *fdt, const struct arm64_fdt_desc *d)
+{
+	char name[16], path[40];
+
+	TRY(fdt_begin_node(fdt, "aliases"));
+	for (unsigned i = 0; i < d->nr_uart; i++) {
+		snprintf(name, sizeof(name), "serial%u", i);
+		snprintf(path, sizeof(path), "/uart@%llx", (unsigned long long)d->uart[i].base);
+		TRY(fdt_property_string(fdt, name, path));
+	}
+	return fdt_end_node(fdt);
+}
+
 static int memory(void *fdt, const struct arm64_fdt_desc *d)
 {
 	char name[40];
@@ -236,6 +250,7 @@ static int root(void *fdt, const struct arm64_fdt_desc *d)
 	TRY(fdt_property_u32(fdt, "#size-cells", 2));
 	TRY(fdt_property_u32(fdt, "interrupt-parent", PHANDLE_GIC));
 	TRY(chosen(fdt, d));
+	TRY(aliases(fdt, d));
 	TRY(memory(fdt, d));
 	TRY(cpus(fdt, d));
 	TRY(psci(fdt));

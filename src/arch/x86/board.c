@@ -21,6 +21,7 @@
 #include "arch/x86/regs.h"
 #include "virtio/slots.h"
 #include "core/board.h"
+#include "core/board_util.h"
 #include "core/vcpu.h"
 #include "core/vm.h"
 #include "devices/acpi_sleep.h"
@@ -92,67 +93,15 @@ static int platform_create(struct vm *vm)
  * rest above 4 GiB. */
 static int memory_create(struct vm *vm)
 {
-	const struct vm_config *c = vm->cfg;
-	unsigned flags = GUEST_MEM_RAM | (c->hugepages ? GUEST_MEM_HUGEPAGES : 0) |
-			 (c->thp ? GUEST_MEM_THP : 0) |
-			 (c->nr_fs ? GUEST_MEM_SHARED : 0); /* vhost-user backends map it */
-	uint64_t low = c->mem_bytes < LAYOUT_RAM_LOW_MAX ? c->mem_bytes : LAYOUT_RAM_LOW_MAX;
-	uint64_t need, nfree, psize;
-	int ret;
+	uint64_t size = vm->cfg->mem_bytes;
+	uint64_t low = size < LAYOUT_RAM_LOW_MAX ? size : LAYOUT_RAM_LOW_MAX;
+	int ret = board_ram_check(vm);
 
-	if (c->hugepages && vm->restore_mem_fd < 0 &&
-	    guest_mem_hugepages_check(c->mem_bytes, &need, &nfree, &psize) < 0) {
-		return err_set(vm->err, -ENOMEM,
-			       "--hugepages: need %llu free %llu KiB huge pages, the pool has %llu "
-			       "(see /proc/sys/vm/nr_hugepages)",
-			       (unsigned long long)need, (unsigned long long)(psize >> 10),
-			       (unsigned long long)nfree);
-	}
-	if (vm->restore_mem_fd >= 0) { /* the memory file: low RAM, then high RAM */
-		ret = guest_mem_add_file(&vm->mem, 0, low, vm->restore_mem_fd, 0, flags);
-		if (ret == 0 && c->mem_bytes > low)
-			ret = guest_mem_add_file(&vm->mem, LAYOUT_RAM_HIGH_GPA, c->mem_bytes - low,
-						 vm->restore_mem_fd, low, flags);
-	} else {
-		ret = guest_mem_add(&vm->mem, 0, low, flags);
-		if (ret == 0 && c->mem_bytes > low)
-			ret =
-			    guest_mem_add(&vm->mem, LAYOUT_RAM_HIGH_GPA, c->mem_bytes - low, flags);
-	}
-	if (ret < 0)
-		err_set(vm->err, ret, "guest memory (%llu MiB): %s",
-			(unsigned long long)(c->mem_bytes >> 20), strerror(-ret));
+	if (ret == 0)
+		ret = board_ram_add(vm, 0, low, 0);
+	if (ret == 0 && size > low) /* in the memory file, high RAM follows low RAM */
+		ret = board_ram_add(vm, LAYOUT_RAM_HIGH_GPA, size - low, low);
 	return ret;
-}
-
-static int serial_sink(const struct serial_config *sc, int *opened, struct kiln_err *err)
-{
-	*opened = -1;
-	switch (sc->mode) {
-	case SERIAL_STDIO:
-		return STDOUT_FILENO;
-	case SERIAL_NONE:
-		return -1;
-	case SERIAL_FD:
-		return sc->fd;
-	case SERIAL_FILE:
-		*opened =
-		    file_open(sc->path, O_WRONLY | O_CREAT | O_TRUNC, 0644, FILE_REG | FILE_CHR);
-		if (*opened < 0)
-			err_set(err, *opened, "serial file %s: %s", sc->path,
-				file_strerror(*opened));
-		return *opened;
-	}
-	return -1;
-}
-
-static void on_rx_space(void *ctx)
-{
-	struct board *b = ctx;
-	uint64_t one = 1;
-
-	if (write(b->console_rx_efd, &one, sizeof(one)) < 0)
-		log_debug("console eventfd: %s", strerror(errno));
 }
 
 /* Register a device the board created in vm->devices; on failure the caller still owns it. */
@@ -166,37 +115,22 @@ static int uart_add(struct vm *vm, struct board *b, int i)
 {
 	static const uint16_t port[2] = {LAYOUT_COM1_PORT, LAYOUT_COM2_PORT};
 	static const uint32_t irq[2] = {LAYOUT_COM1_IRQ, LAYOUT_COM2_IRQ};
-	const struct serial_config *sc = i == 0 ? &vm->cfg->com1 : &vm->cfg->com2;
-	struct uart16550_config uc = {
-	    .name = i == 0 ? "COM1" : "COM2",
+	struct board_uart u = {
+	    .sc = i == 0 ? &vm->cfg->com1 : &vm->cfg->com2,
+	    .label = i == 0 ? "COM1" : "COM2",
+	    .name = i ? "com2" : "com1",
+	    .section = i ? "uart.com2" : "uart.com1",
 	    .irq = {.set = irq_set, .ctx = vm, .gsi = irq[i]},
+	    .opened = &b->uart_fd[i],
+	    .console_efd = &b->console_rx_efd,
 	};
-	struct uart16550 *u;
-	int ret;
+	int ret = board_uart_create(vm, &u, &b->uart[i]);
 
-	uc.out_fd = serial_sink(sc, &b->uart_fd[i], vm->err);
-	if (sc->mode == SERIAL_STDIO) {
-		b->console_rx_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-		if (b->console_rx_efd < 0)
-			return -errno;
-		uc.rx_space = on_rx_space;
-		uc.rx_ctx = b;
-	}
-	if (sc->mode == SERIAL_FILE && uc.out_fd < 0)
-		return -EIO;
-	ret = uart16550_create(&uc, &u);
 	if (ret < 0)
 		return ret;
-	ret = join(vm, &uart16550_device_ops, u, i ? "com2" : "com1", i ? "uart.com2" : "uart.com1",
-		   UART16550_STATE_VERSION, UART16550_STATE_MIN_VERSION);
-	if (ret < 0) {
-		uart16550_destroy(u);
-		return ret;
-	}
-	b->uart[i] = u;
-	if (sc->mode == SERIAL_STDIO)
-		b->console = u;
-	return io_bus_register(&vm->pio, port[i], UART16550_PORTS, &uart16550_io_ops, u);
+	if (u.sc->mode == SERIAL_STDIO)
+		b->console = b->uart[i];
+	return io_bus_register(&vm->pio, port[i], UART16550_PORTS, &uart16550_io_ops, b->uart[i]);
 }
 
 static int com1_add(struct vm *vm, struct board *b)
@@ -367,32 +301,6 @@ static int devices_create(struct vm *vm, struct board *b)
 	return ret;
 }
 
-/* Map a whole file read-only; *len set. NULL (and a logged error) on failure. */
-static uint8_t *map_file(const char *what, const char *path, size_t *len, struct kiln_err *err)
-{
-	struct stat st;
-	void *p;
-	int fd = file_open(path, O_RDONLY, 0, FILE_REG);
-
-	if (fd < 0) {
-		err_set(err, fd, "%s %s: %s", what, path, file_strerror(fd));
-		return NULL;
-	}
-	if (fstat(fd, &st) < 0 || st.st_size == 0) {
-		err_set(err, -EINVAL, "%s %s: not a non-empty regular file", what, path);
-		close(fd);
-		return NULL;
-	}
-	p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-	close(fd);
-	if (p == MAP_FAILED) {
-		err_set(err, -errno, "%s %s: mmap: %s", what, path, strerror(errno));
-		return NULL;
-	}
-	*len = (size_t)st.st_size;
-	return p;
-}
-
 /* Step 4: the ACPI tables (virtio slots, once there are any, must exist by now). */
 static int acpi_tables_write(struct vm *vm, struct board *b)
 {
@@ -463,7 +371,7 @@ static int kernel_load(struct vm *vm, struct board *b)
 	if (!cmdline)
 		return -EINVAL;
 	if (c->kernel_path[0]) {
-		kmap = map_file("kernel", c->kernel_path, &in.kernel_len, vm->err);
+		kmap = board_map_file("kernel", c->kernel_path, &in.kernel_len, vm->err);
 		if (!kmap)
 			goto out;
 		in.kernel = kmap;
@@ -472,7 +380,7 @@ static int kernel_load(struct vm *vm, struct board *b)
 		in.kernel_len = (size_t)(kiln_demo_guest_end - kiln_demo_guest_start);
 	}
 	if (c->initrd_path[0]) {
-		imap = map_file("initrd", c->initrd_path, &in.initrd_len, vm->err);
+		imap = board_map_file("initrd", c->initrd_path, &in.initrd_len, vm->err);
 		if (!imap)
 			goto out;
 		in.initrd = imap;
@@ -554,6 +462,12 @@ int board_vcpu_init(struct vm *vm, struct vcpu *v)
 		return x86_boot_regs_set(v->fd, &b->entry);
 	/* Application processors wait in the in-kernel LAPIC for INIT/SIPI. */
 	return kvm_set_mp_state(v->fd, KVM_MP_STATE_UNINITIALIZED);
+}
+
+int board_vcpus_created(struct vm *vm)
+{
+	(void)vm; /* the in-kernel irqchip was complete before the vCPUs */
+	return 0;
 }
 
 int board_vcpu_pc(struct vm *vm, struct vcpu *v, uint64_t *pc)

@@ -1,0 +1,345 @@
+/* board.c — the arm64 machine's assembly: DRAM from 1 GiB, the in-kernel GICv3, two 16550A UARTs
+ * and a PL031 RTC on MMIO, the virtio devices (virtio_devices_add) in the virtio-mmio slots, the
+ * kernel through the Image loader and a device tree describing all of it. Device state and
+ * counters are walked through vm->devices (core/board_state.c); the vCPUs' own state is in
+ * board_state.c beside this file. The memory map is layout.h. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <libfdt.h>
+
+#include "arch/arm64/board_priv.h"
+#include "arch/arm64/fdt.h"
+#include "core/board.h"
+#include "core/board_util.h"
+#include "core/vcpu.h"
+#include "core/vm.h"
+#include "devices/pl031.h"
+#include "devices/uart16550.h"
+#include "util/err.h"
+#include "util/log.h"
+#include "virtio/devices.h"
+
+#define CMDLINE_MAX 4096 /* what arm64 Linux reads of /chosen/bootargs (COMMAND_LINE_SIZE) */
+
+/* Drive SPI `gsi` (a level, from the UARTs and the RTC). */
+static int irq_set(void *ctx, uint32_t gsi, int level)
+{
+	struct vm *vm = ctx;
+
+	return kvm_irq_line(vm->fd, arm64_irq_line_spi(gsi), level);
+}
+
+/* Step 1: DRAM, one region from ARM64_DRAM_GPA. */
+static int memory_create(struct vm *vm)
+{
+	uint64_t size = vm->cfg->mem_bytes;
+	int ret;
+
+	if (size > ARM64_DRAM_MAX)
+		return err_set(vm->err, -EINVAL,
+			       "--memory %llu MiB: the arm64 board holds at most %llu GiB",
+			       (unsigned long long)(size >> 20),
+			       (unsigned long long)(ARM64_DRAM_MAX >> 30));
+	ret = board_ram_check(vm);
+	return ret ? ret : board_ram_add(vm, ARM64_DRAM_GPA, size, 0);
+}
+
+/* Step 2: the GICv3 (initialised once the vCPUs exist) and the vCPU target. */
+static int platform_create(struct vm *vm, struct board *b)
+{
+	int ret = kvm_arm_preferred_target(vm->fd, &b->target);
+
+	if (ret == 0)
+		ret = arm64_gic_create(vm->fd, vm->nr_vcpus, &b->gic_fd);
+	if (ret == -EINVAL && vm->nr_vcpus > ARM64_MAX_VCPUS)
+		return err_set(vm->err, ret, "%u vCPUs: the arm64 board's GIC holds at most %llu",
+			       vm->nr_vcpus, (unsigned long long)ARM64_MAX_VCPUS);
+	if (ret < 0)
+		err_set(vm->err, ret, "GICv3: %s (does this host's KVM offer a vGICv3?)",
+			strerror(-ret));
+	return ret;
+}
+
+static int uart_add(struct vm *vm, struct board *b, int i)
+{
+	static const uint64_t base[2] = {ARM64_UART0_GPA, ARM64_UART1_GPA};
+	static const uint32_t spi[2] = {ARM64_SPI_UART0, ARM64_SPI_UART1};
+	struct board_uart u = {
+	    .sc = i == 0 ? &vm->cfg->com1 : &vm->cfg->com2,
+	    .label = i == 0 ? "UART0" : "UART1",
+	    .name = i ? "com2" : "com1",
+	    .section = i ? "uart.com2" : "uart.com1",
+	    .irq = {.set = irq_set, .ctx = vm, .gsi = spi[i]},
+	    .opened = &b->uart_fd[i],
+	    .console_efd = &b->console_rx_efd,
+	};
+	int ret = board_uart_create(vm, &u, &b->uart[i]);
+
+	if (ret < 0)
+		return ret;
+	if (u.sc->mode == SERIAL_STDIO)
+		b->console = b->uart[i];
+	return io_bus_register(&vm->mmio, base[i], UART16550_PORTS, &uart16550_io_ops, b->uart[i]);
+}
+
+static int rtc_add(struct vm *vm)
+{
+	struct pl031_config rc = {.irq = {.set = irq_set, .ctx = vm, .gsi = ARM64_SPI_RTC}};
+	struct pl031 *r;
+	int ret = pl031_create(&rc, &r);
+
+	if (ret < 0)
+		return ret;
+	ret = device_list_add_ops(&vm->devices, &pl031_device_ops, r, "rtc", "pl031",
+				  PL031_STATE_VERSION, PL031_STATE_VERSION);
+	if (ret < 0) {
+		pl031_destroy(r);
+		return ret;
+	}
+	return io_bus_register(&vm->mmio, ARM64_RTC_GPA, PL031_SIZE, &pl031_io_ops, r);
+}
+
+/* Step 3: the fixed devices: both UARTs (they exist even when not connected) and the RTC. */
+static int devices_create(struct vm *vm, struct board *b)
+{
+	int ret = uart_add(vm, b, 0);
+
+	if (ret == 0)
+		ret = uart_add(vm, b, 1);
+	if (ret == 0)
+		ret = rtc_add(vm);
+	return ret;
+}
+
+/* The machine as the device tree describes it. */
+static void fdt_desc(struct vm *vm, const struct board *b, const char *cmdline,
+		     struct arm64_fdt_desc *d)
+{
+	*d = (struct arm64_fdt_desc){
+	    .mem_base = ARM64_DRAM_GPA,
+	    .mem_size = vm->cfg->mem_bytes,
+	    .nr_cpus = vm->nr_vcpus,
+	    .mpidr = b->mpidr,
+	    .sockets = b->topo.sockets,
+	    .cores = b->topo.cores,
+	    .threads = b->topo.threads,
+	    .gicd_base = ARM64_GICD_GPA,
+	    .gicd_size = ARM64_GICD_SIZE,
+	    .gicr_base = ARM64_GICR_GPA,
+	    .gicr_size = ARM64_GICR_STRIDE * vm->nr_vcpus,
+	    .uart = {{ARM64_UART0_GPA, ARM64_UART_SIZE, ARM64_SPI_UART0},
+		     {ARM64_UART1_GPA, ARM64_UART_SIZE, ARM64_SPI_UART1}},
+	    .nr_uart = 2,
+	    .stdout_uart = vm->cfg->com1.mode != SERIAL_NONE   ? 0
+			   : vm->cfg->com2.mode != SERIAL_NONE ? 1
+							       : -1,
+	    .rtc = true,
+	    .rtc_dev = {ARM64_RTC_GPA, ARM64_RTC_SIZE, ARM64_SPI_RTC},
+	    .virtio = b->virtio.slot,
+	    .nr_virtio = b->virtio.nr,
+	    .bootargs = cmdline,
+	    .initrd_start = b->boot.initrd_start,
+	    .initrd_end = b->boot.initrd_end,
+	};
+}
+
+/* Step 5b: build the device tree and put it where the loader kept room for it. */
+static int fdt_write(struct vm *vm, struct board *b, const char *cmdline)
+{
+	struct arm64_fdt_desc d;
+	void *buf = calloc(1, ARM64_FDT_MAX);
+	int ret = buf ? 0 : -ENOMEM;
+
+	fdt_desc(vm, b, cmdline, &d);
+	if (ret == 0)
+		ret = arm64_fdt_build(&d, buf, ARM64_FDT_MAX);
+	if (ret == 0)
+		ret = guest_mem_write(&vm->mem, b->boot.fdt_gpa, buf, fdt_totalsize(buf));
+	if (ret < 0)
+		err_set(vm->err, ret, "device tree: %s", strerror(-ret));
+	free(buf);
+	return ret;
+}
+
+/* The kernel and initrd files (or the refusal of a boot format arm64 does not have). */
+static int kernel_inputs(struct vm *vm, struct arm64_boot_input *in)
+{
+	const struct vm_config *c = vm->cfg;
+
+	if (c->boot == BOOT_LINUX || c->boot == BOOT_PVH)
+		return err_set(vm->err, -EINVAL,
+			       "--boot %s is an x86 boot protocol; on arm64 boot an Image (the "
+			       "default) or --boot raw",
+			       c->boot == BOOT_LINUX ? "linux" : "pvh");
+	if (!c->kernel_path[0])
+		return err_set(vm->err, -EINVAL,
+			       "no --kernel: kiln on arm64 has no built-in demo guest");
+	*in = (struct arm64_boot_input){.raw = c->boot == BOOT_RAW,
+					.load_addr = c->load_addr,
+					.entry = c->entry,
+					.dram_base = ARM64_DRAM_GPA,
+					.dram_size = c->mem_bytes,
+					.fdt_max = ARM64_FDT_MAX};
+	in->kernel = board_map_file("kernel", c->kernel_path, &in->kernel_len, vm->err);
+	if (!in->kernel)
+		return -EINVAL;
+	if (c->initrd_path[0]) {
+		in->initrd = board_map_file("initrd", c->initrd_path, &in->initrd_len, vm->err);
+		if (!in->initrd)
+			return -EINVAL;
+	}
+	return 0;
+}
+
+/* Step 5: kernel and initrd through the loader, then the device tree with the command line (the
+ * user's, with root= for a root disk: config_kernel_cmdline). */
+static int kernel_load(struct vm *vm, struct board *b)
+{
+	struct arm64_boot_input in = {0};
+	char *cmdline = malloc(CMDLINE_MAX), err[256] = "";
+	int ret = cmdline ? kernel_inputs(vm, &in) : -ENOMEM;
+
+	if (ret == 0 && config_kernel_cmdline(vm->cfg, cmdline, CMDLINE_MAX) < 0)
+		ret = err_set(vm->err, -EINVAL, "--cmdline: with root= it exceeds %d bytes",
+			      CMDLINE_MAX - 1);
+	if (ret == 0) {
+		ret = arm64_boot_load(&vm->mem, &in, &b->boot, err, sizeof(err));
+		if (ret < 0)
+			err_set(vm->err, ret, "%s: %s", vm->cfg->kernel_path, err);
+	}
+	if (ret == 0)
+		ret = fdt_write(vm, b, cmdline);
+	if (in.kernel)
+		munmap((void *)in.kernel, in.kernel_len);
+	if (in.initrd)
+		munmap((void *)in.initrd, in.initrd_len);
+	free(cmdline);
+	return ret;
+}
+
+static int board_alloc(struct vm *vm, struct board **out)
+{
+	struct board *b = calloc(1, sizeof(*b));
+
+	if (!b)
+		return -ENOMEM;
+	b->uart_fd[0] = b->uart_fd[1] = -1;
+	b->console_rx_efd = -1;
+	b->gic_fd = -1;
+	b->topo = (struct arm64_topology){vm->cfg->sockets, vm->cfg->cores, vm->cfg->threads};
+	b->mpidr = calloc(vm->nr_vcpus, sizeof(*b->mpidr));
+	if (!b->mpidr) {
+		free(b);
+		return -ENOMEM;
+	}
+	for (unsigned i = 0; i < vm->nr_vcpus; i++)
+		b->mpidr[i] = arm64_mpidr(&b->topo, i);
+	for (unsigned i = 0; i < ARM64_VIRTIO_SLOTS; i++)
+		b->virtio_spis[i] = ARM64_SPI_VIRTIO0 + i;
+	virtio_slots_init(&b->virtio, ARM64_VIRTIO_GPA, ARM64_VIRTIO_STRIDE, b->virtio_spis,
+			  ARM64_VIRTIO_SLOTS);
+	*out = b;
+	return 0;
+}
+
+int board_create(struct vm *vm)
+{
+	struct board *b;
+	int ret = board_alloc(vm, &b);
+
+	if (ret < 0)
+		return ret;
+	vm->board = b;
+	ret = memory_create(vm);
+	if (ret == 0)
+		ret = platform_create(vm, b);
+	if (ret == 0)
+		ret = devices_create(vm, b);
+	if (ret == 0) /* step 4: each in the next slot (board_add_virtio) */
+		ret = virtio_devices_add(vm);
+	if (ret == 0 && vm->restore_mem_fd >= 0)
+		return 0; /* restoring: memory already holds the kernel and the device tree */
+	if (ret == 0)
+		ret = kernel_load(vm, b);
+	return ret;
+}
+
+uint32_t board_vcpu_id(struct vm *vm, unsigned index)
+{
+	(void)vm;
+	return index;
+}
+
+int board_vcpu_init(struct vm *vm, struct vcpu *v)
+{
+	struct board *b = vm->board;
+	int ret = arm64_vcpu_init(v->fd, &b->target, v->index, b->mpidr[v->index]);
+
+	if (ret < 0)
+		err_set(vm->err, ret, "vCPU %u: KVM_ARM_VCPU_INIT: %s", v->index, strerror(-ret));
+	if (ret < 0 || vm->restore_mem_fd >= 0 || v->index > 0)
+		return ret; /* restoring: the snapshot has the registers */
+	return arm64_boot_regs_set(v->fd, b->boot.entry, b->boot.fdt_gpa);
+}
+
+int board_vcpus_created(struct vm *vm)
+{
+	int ret = arm64_gic_init(vm->board->gic_fd);
+
+	if (ret < 0)
+		err_set(vm->err, ret, "GICv3 initialisation: %s", strerror(-ret));
+	return ret;
+}
+
+int board_vcpu_pc(struct vm *vm, struct vcpu *v, uint64_t *pc)
+{
+	(void)vm;
+	return arm64_vcpu_pc(v->fd, pc);
+}
+
+size_t board_console_input(struct vm *vm, const uint8_t *buf, size_t len)
+{
+	struct board *b = vm->board;
+
+	return b && b->console ? uart16550_receive(b->console, buf, len) : len;
+}
+
+int board_console_rx_fd(struct vm *vm)
+{
+	return vm->board ? vm->board->console_rx_efd : -1;
+}
+
+int board_ctrl_alt_del(struct vm *vm)
+{
+	(void)vm;
+	return -ENOTSUP; /* no keyboard controller on this board */
+}
+
+int board_add_virtio(struct vm *vm, struct virtio_dev *vd, const char *name)
+{
+	return virtio_slots_add(&vm->board->virtio, vm, vd, name);
+}
+
+void board_destroy(struct vm *vm)
+{
+	struct board *b = vm->board;
+
+	device_list_destroy(&vm->devices); /* every device, the board's own included */
+	if (!b)
+		return;
+	for (int i = 0; i < 2; i++)
+		if (b->uart_fd[i] >= 0)
+			close(b->uart_fd[i]);
+	if (b->console_rx_efd >= 0)
+		close(b->console_rx_efd);
+	if (b->gic_fd >= 0)
+		close(b->gic_fd);
+	free(b->mpidr);
+	free(b);
+	vm->board = NULL;
+}

@@ -1,0 +1,48 @@
+/* cpu.h — arm64 vCPUs: MPIDR affinity from the topology, KVM_ARM_VCPU_INIT with PSCI 0.2, the
+ * boot registers, and the GICv3 the vCPUs share. */
+#ifndef KILN_ARCH_ARM64_CPU_H
+#define KILN_ARCH_ARM64_CPU_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "util/compiler.h"
+
+struct kvm_vcpu_init;
+
+/* sockets x cores x threads; vCPU index = (socket * cores + core) * threads + thread. */
+struct arm64_topology {
+	unsigned sockets, cores, threads;
+};
+
+/*
+ * MPIDR_EL1 of vCPU `index`: RES1 bit 31, MT (bit 24) when threads > 1, Aff2 = socket, and the
+ * vCPU's number inside its socket split into Aff1 (n / 16) and Aff0 (n % 16): GICv3 targets
+ * software-generated interrupts at up to 16 Aff0 values per Aff1 group. Pure.
+ */
+uint64_t arm64_mpidr(const struct arm64_topology *t, unsigned index);
+
+/* Initialise vCPU fd (its index `index`) for target `init` with PSCI 0.2, powered off unless it
+ * is the boot vCPU, and set its MPIDR. 0 or -errno (logged). */
+int arm64_vcpu_init(int fd, const struct kvm_vcpu_init *target, unsigned index, uint64_t mpidr)
+    MUST_CHECK;
+
+/* The boot vCPU's entry as booting.rst wants it: PC = entry, x0 = the device tree, x1-x3 zero
+ * (PSTATE is already EL1h with DAIF masked after KVM_ARM_VCPU_INIT). 0 or -errno (logged). */
+int arm64_boot_regs_set(int fd, uint64_t entry, uint64_t fdt_gpa) MUST_CHECK;
+
+/* The vCPU's PC. 0 or -errno (logged). */
+int arm64_vcpu_pc(int fd, uint64_t *pc) MUST_CHECK;
+
+/* --- the GICv3 (KVM's vgic-v3) --- */
+
+/* Create the GICv3 with its distributor and one redistributor region for nr_vcpus vCPUs at the
+ * layout's addresses; *fd set. Before the vCPUs. 0 or -errno (logged). */
+int arm64_gic_create(int vm_fd, unsigned nr_vcpus, int *fd) MUST_CHECK;
+/* After every vCPU exists: the number of interrupts and KVM_DEV_ARM_VGIC_CTRL_INIT. */
+int arm64_gic_init(int fd) MUST_CHECK;
+
+/* The KVM_IRQ_LINE number of SPI `spi` (INTID 32 + spi). */
+uint32_t arm64_irq_line_spi(uint32_t spi);
+
+#endif
