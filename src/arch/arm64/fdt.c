@@ -17,6 +17,9 @@
 #define IRQ_EDGE_RISING 1
 #define IRQ_LEVEL_HIGH 4
 
+/* The affinity fields of MPIDR_EL1 (Aff3, Aff2-Aff0): a cpu node's reg holds only these. */
+#define MPIDR_HWID_MASK 0xff00ffffffULL
+
 enum { PHANDLE_GIC = 1, PHANDLE_CLK = 2, PHANDLE_CPU0 = 16 };
 
 /* A libfdt result as -errno: out of room is -ENOSPC, anything else a bad description. */
@@ -132,11 +135,13 @@ static int cpus(void *fdt, const struct arm64_fdt_desc *d)
 	TRY(fdt_property_u32(fdt, "#address-cells", 2));
 	TRY(fdt_property_u32(fdt, "#size-cells", 0));
 	for (unsigned i = 0; i < d->nr_cpus; i++) {
-		snprintf(name, sizeof(name), "cpu@%llx", (unsigned long long)d->mpidr[i]);
+		uint64_t hwid = d->mpidr[i] & MPIDR_HWID_MASK;
+
+		snprintf(name, sizeof(name), "cpu@%llx", (unsigned long long)hwid);
 		TRY(fdt_begin_node(fdt, name));
 		TRY(fdt_property_string(fdt, "device_type", "cpu"));
 		TRY(fdt_property_string(fdt, "compatible", "arm,arm-v8"));
-		TRY(fdt_property_u64(fdt, "reg", d->mpidr[i]));
+		TRY(fdt_property_u64(fdt, "reg", hwid));
 		TRY(fdt_property_string(fdt, "enable-method", "psci"));
 		TRY(fdt_property_u32(fdt, "phandle", PHANDLE_CPU0 + i));
 		TRY(fdt_end_node(fdt));
@@ -184,6 +189,9 @@ static int gic(void *fdt, const struct arm64_fdt_desc *d)
 	TRY(fdt_property_string(fdt, "compatible", "arm,gic-v3"));
 	TRY(fdt_property_u32(fdt, "#interrupt-cells", 3));
 	TRY(fdt_property(fdt, "interrupt-controller", NULL, 0));
+	TRY(fdt_property_u32(fdt, "#address-cells", 2)); /* for ITS children, which kiln has none of */
+	TRY(fdt_property_u32(fdt, "#size-cells", 2));
+	TRY(fdt_property(fdt, "ranges", NULL, 0));
 	TRY(fdt_property_u32(fdt, "#redistributor-regions", 1));
 	TRY(fdt_property(fdt, "reg", reg, sizeof(reg)));
 	TRY(prop_irq(fdt, GIC_PPI, ARM64_PPI_GIC_MAINT, IRQ_LEVEL_HIGH));

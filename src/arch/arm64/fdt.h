@@ -22,7 +22,7 @@ struct arm64_fdt_mmio {
 struct arm64_fdt_desc {
 	uint64_t mem_base, mem_size;	/* one DRAM range */
 	unsigned nr_cpus;		/* 1..ARM64_FDT_CPUS_MAX */
-	const uint64_t *mpidr;		/* each vCPU's MPIDR affinity: its cpu node's reg */
+	const uint64_t *mpidr;		/* each vCPU's MPIDR_EL1: its affinity is the cpu node's reg */
 	unsigned sockets, cores, threads; /* sockets*cores*threads == nr_cpus: the cpu-map */
 	uint64_t gicd_base, gicd_size;	/* GICv3 distributor */
 	uint64_t gicr_base, gicr_size;	/* one redistributor region for every vCPU */
