@@ -91,10 +91,10 @@ def cpio_newc(entries):
     return out.getvalue()
 
 
-def busybox(tree):
-    """Add Debian's static busybox as /bin/busybox and /bin/sh (an init runs `busybox --install
-    -s /bin` for the other applets)."""
-    tree.host_file(BUSYBOX, "bin/busybox", 0o755)
+def busybox(tree, path=BUSYBOX):
+    """Add Debian's static busybox (the host's, or another architecture's at path) as
+    /bin/busybox and /bin/sh (an init runs `busybox --install -s /bin` for the other applets)."""
+    tree.host_file(path, "bin/busybox", 0o755)
     tree.symlink("bin/sh", "busybox")
 
 
