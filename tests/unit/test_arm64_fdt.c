@@ -26,11 +26,10 @@ static struct virtio_slot slots[3] = {
 
 static struct arm64_fdt_desc desc(unsigned sockets, unsigned cores, unsigned threads)
 {
-	struct arm64_topology t = {sockets, cores, threads};
 	unsigned n = sockets * cores * threads;
 
 	for (unsigned i = 0; i < n && i < 8; i++)
-		mpidr[i] = arm64_mpidr(&t, i);
+		mpidr[i] = arm64_mpidr(i);
 	return (struct arm64_fdt_desc){
 	    .mem_base = ARM64_DRAM_GPA,
 	    .mem_size = 512ULL << 20,
@@ -206,22 +205,25 @@ static void test_cpus_topology(void **state)
 		snprintf(cpu, sizeof(cpu), "/cpus/cpu@%llx", (unsigned long long)hwid);
 		assert_string_equal(str(fdt, cpu, "enable-method"), "psci");
 		assert_int_equal(cell64(fdt, cpu, "reg", 0), hwid);
-		snprintf(path, sizeof(path), "/cpus/cpu-map/cluster%u/core%u/thread%u", s, c, t);
+		snprintf(path, sizeof(path), "/cpus/cpu-map/socket%u/cluster0/core%u/thread%u", s, c, t);
 		assert_int_equal(cell(fdt, path, "cpu", 0),
 				 fdt_get_phandle(fdt, fdt_path_offset(fdt, cpu)));
+		/* the socket's shared L2: the LLC Linux builds the MC domain from */
+		snprintf(path, sizeof(path), "/l2-cache%u", s);
+		assert_int_equal(cell(fdt, cpu, "next-level-cache", 0),
+				 fdt_get_phandle(fdt, fdt_path_offset(fdt, path)));
+		assert_int_equal(cell(fdt, path, "cache-level", 0), 2);
 	}
 	free(fdt);
 }
 
 static void test_mpidr(void **state)
 {
-	struct arm64_topology flat = {1, 20, 1}, smt = {2, 2, 2};
-
-	(void)state;
-	assert_int_equal(arm64_mpidr(&flat, 0), 0x80000000ULL);
-	assert_int_equal(arm64_mpidr(&flat, 15), 0x8000000fULL);
-	assert_int_equal(arm64_mpidr(&flat, 16), 0x80000100ULL); /* Aff0 stays below 16 */
-	assert_int_equal(arm64_mpidr(&smt, 5), 0x81010001ULL);	 /* MT, socket 1, cpu 1 */
+	(void)state; /* KVM's reset value (reset_mpidr in Linux's arch/arm64/kvm/sys_regs.c) */
+	assert_int_equal(arm64_mpidr(0), 0x80000000ULL);
+	assert_int_equal(arm64_mpidr(15), 0x8000000fULL);
+	assert_int_equal(arm64_mpidr(16), 0x80000100ULL); /* Aff0 stays below 16 */
+	assert_int_equal(arm64_mpidr(4096 + 35), 0x80010203ULL);
 }
 
 static void test_refused(void **state)

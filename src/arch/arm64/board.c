@@ -238,7 +238,7 @@ static int board_alloc(struct vm *vm, struct board **out)
 		return -ENOMEM;
 	}
 	for (unsigned i = 0; i < vm->nr_vcpus; i++)
-		b->mpidr[i] = arm64_mpidr(&b->topo, i);
+		b->mpidr[i] = arm64_mpidr(i);
 	for (unsigned i = 0; i < ARM64_VIRTIO_SLOTS; i++)
 		b->virtio_spis[i] = ARM64_SPI_VIRTIO0 + i;
 	virtio_slots_init(&b->virtio, ARM64_VIRTIO_GPA, ARM64_VIRTIO_STRIDE, b->virtio_spis,

@@ -16,6 +16,7 @@
 int arm64_vcpu_init(int fd, const struct kvm_vcpu_init *target, unsigned index, uint64_t mpidr)
 {
 	struct kvm_vcpu_init init = *target;
+	uint64_t got = 0;
 	int ret;
 
 	init.features[0] |= 1u << KVM_ARM_VCPU_PSCI_0_2;
@@ -23,7 +24,12 @@ int arm64_vcpu_init(int fd, const struct kvm_vcpu_init *target, unsigned index, 
 		init.features[0] |= 1u << KVM_ARM_VCPU_POWER_OFF;
 	ret = kvm_arm_vcpu_init(fd, &init);
 	if (ret == 0)
-		ret = kvm_set_one_reg(fd, REG_MPIDR_EL1, &mpidr);
+		ret = kvm_get_one_reg(fd, REG_MPIDR_EL1, &got);
+	if (ret == 0 && got != mpidr) {
+		log_err("vCPU %u: KVM gave it MPIDR %#llx, the device tree names %#llx", index,
+			(unsigned long long)got, (unsigned long long)mpidr);
+		return -EPROTO;
+	}
 	return ret;
 }
 

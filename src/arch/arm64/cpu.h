@@ -16,14 +16,17 @@ struct arm64_topology {
 };
 
 /*
- * MPIDR_EL1 of vCPU `index`: RES1 bit 31, MT (bit 24) when threads > 1, Aff2 = socket, and the
- * vCPU's number inside its socket split into Aff1 (n / 16) and Aff0 (n % 16): GICv3 targets
- * software-generated interrupts at up to 16 Aff0 values per Aff1 group. Pure.
+ * MPIDR_EL1 of the vCPU with KVM id `index`: KVM gives each vCPU this value at every reset (a
+ * PSCI CPU_ON included), RES1 bit 31 with Aff0 = id % 16, Aff1 = (id / 16) % 256, Aff2 =
+ * (id / 4096) % 256, and a value set through ONE_REG would not survive that reset in Linux 6.1.
+ * So the topology is not in MPIDR: the guest learns it from the device tree's cpu-map (Linux
+ * reads MPIDR only as each CPU's hardware id). Pure.
  */
-uint64_t arm64_mpidr(const struct arm64_topology *t, unsigned index);
+uint64_t arm64_mpidr(unsigned index);
 
 /* Initialise vCPU fd (its index `index`) for target `init` with PSCI 0.2, powered off unless it
- * is the boot vCPU, and set its MPIDR. 0 or -errno (logged). */
+ * is the boot vCPU, and check KVM gave it the MPIDR `mpidr` the device tree names. 0, -EPROTO
+ * if the MPIDR differs, or -errno (logged). */
 int arm64_vcpu_init(int fd, const struct kvm_vcpu_init *target, unsigned index, uint64_t mpidr)
     MUST_CHECK;
 

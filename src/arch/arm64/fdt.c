@@ -1,7 +1,7 @@
 /* fdt.c — the arm64 board's device tree through libfdt's sequential-write API. The nodes follow
  * the Linux bindings (Documentation/devicetree/bindings: arm/cpus, arm/psci, timer/arm,arch_timer,
  * interrupt-controller/arm,gic-v3, serial/8250, rtc/arm,pl031, virtio/mmio) and the cpu-map of
- * cpu/cpu-topology as Linux 6.1 reads it (a top-level clusterN is a package). */
+ * cpu/cpu-topology (sockets, each with one cluster of cores). */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -20,7 +20,7 @@
 /* The affinity fields of MPIDR_EL1 (Aff3, Aff2-Aff0): a cpu node's reg holds only these. */
 #define MPIDR_HWID_MASK 0xff00ffffffULL
 
-enum { PHANDLE_GIC = 1, PHANDLE_CLK = 2, PHANDLE_CPU0 = 16 };
+enum { PHANDLE_GIC = 1, PHANDLE_CLK = 2, PHANDLE_CPU0 = 16, PHANDLE_L2_0 = 0x1000 };
 
 /* A libfdt result as -errno: out of room is -ENOSPC, anything else a bad description. */
 static int fdt_errno(int r)
@@ -98,7 +98,8 @@ static int memory(void *fdt, const struct arm64_fdt_desc *d)
 	return fdt_end_node(fdt);
 }
 
-/* cpu-map: clusterS (a package in Linux 6.1) / coreC / threadT (only with SMT) -> cpu. */
+/* cpu-map: socketS / cluster0 / coreC / threadT (thread nodes only with SMT) -> cpu. Linux
+ * (since 6.0) takes a socket as the package, and wants cores inside a cluster. */
 static int cpu_map(void *fdt, const struct arm64_fdt_desc *d)
 {
 	char name[24];
@@ -106,8 +107,9 @@ static int cpu_map(void *fdt, const struct arm64_fdt_desc *d)
 
 	TRY(fdt_begin_node(fdt, "cpu-map"));
 	for (unsigned s = 0; s < d->sockets; s++) {
-		snprintf(name, sizeof(name), "cluster%u", s);
+		snprintf(name, sizeof(name), "socket%u", s);
 		TRY(fdt_begin_node(fdt, name));
+		TRY(fdt_begin_node(fdt, "cluster0"));
 		for (unsigned c = 0; c < d->cores; c++) {
 			snprintf(name, sizeof(name), "core%u", c);
 			TRY(fdt_begin_node(fdt, name));
@@ -122,6 +124,7 @@ static int cpu_map(void *fdt, const struct arm64_fdt_desc *d)
 			}
 			TRY(fdt_end_node(fdt));
 		}
+		TRY(fdt_end_node(fdt));
 		TRY(fdt_end_node(fdt));
 	}
 	return fdt_end_node(fdt);
@@ -143,11 +146,33 @@ static int cpus(void *fdt, const struct arm64_fdt_desc *d)
 		TRY(fdt_property_string(fdt, "compatible", "arm,arm-v8"));
 		TRY(fdt_property_u64(fdt, "reg", hwid));
 		TRY(fdt_property_string(fdt, "enable-method", "psci"));
+		TRY(fdt_property_u32(fdt, "next-level-cache",
+				     PHANDLE_L2_0 + i / (d->cores * d->threads)));
 		TRY(fdt_property_u32(fdt, "phandle", PHANDLE_CPU0 + i));
 		TRY(fdt_end_node(fdt));
 	}
 	TRY(cpu_map(fdt, d));
 	return fdt_end_node(fdt);
+}
+
+/* One unified L2 cache per socket, shared by its CPUs. Linux takes the last cache level the
+ * tree describes as the LLC and builds its MC scheduling domain from the CPUs sharing it: without
+ * these nodes each vCPU's caches look private, the MC domain shrinks to one CPU and, with SMT,
+ * the scheduler reports "arch topology borken" (SMT domain not a subset of MC). */
+static int caches(void *fdt, const struct arm64_fdt_desc *d)
+{
+	char name[24];
+
+	for (unsigned s = 0; s < d->sockets; s++) {
+		snprintf(name, sizeof(name), "l2-cache%u", s);
+		TRY(fdt_begin_node(fdt, name));
+		TRY(fdt_property_string(fdt, "compatible", "cache"));
+		TRY(fdt_property(fdt, "cache-unified", NULL, 0));
+		TRY(fdt_property_u32(fdt, "cache-level", 2));
+		TRY(fdt_property_u32(fdt, "phandle", PHANDLE_L2_0 + s));
+		TRY(fdt_end_node(fdt));
+	}
+	return 0;
 }
 
 static int psci(void *fdt)
@@ -261,6 +286,7 @@ static int root(void *fdt, const struct arm64_fdt_desc *d)
 	TRY(aliases(fdt, d));
 	TRY(memory(fdt, d));
 	TRY(cpus(fdt, d));
+	TRY(caches(fdt, d));
 	TRY(psci(fdt));
 	TRY(timer(fdt));
 	TRY(gic(fdt, d));
