@@ -11,6 +11,11 @@
 
 #define NOT_YET "snapshots and live migration of arm64 VMs are not supported yet"
 
+const char *board_state_unsupported(void)
+{
+	return NOT_YET;
+}
+
 int board_platform_save(struct vm *vm, struct state_buf *b)
 {
 	(void)vm;

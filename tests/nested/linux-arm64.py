@@ -1,0 +1,375 @@
+#!/usr/bin/env python3
+"""linux-arm64 — kiln's arm64 board booting real arm64 Linux, in the arm64 nested rig.
+
+    tests/nested/linux-arm64.py --kiln ARM64_KILN [--keep DIR]
+
+ARM64_KILN is the cross-built kiln (make build-arm64). Everything is prepared on the build host
+(x86): the guests' initramfs (Debian's arm64 busybox, an /init that runs the scenario named by
+scn= on the kernel command line, and for Debian's kernel its virtio modules), an ext4 root image,
+and a shell script for L1. Then one arm64 L1 (scripts/nested --arch arm64) runs that script with
+busybox's sh: each scenario runs kiln with its output in the work directory. Back on the host the
+outputs are checked. The guest kernels are Debian's stock arm64 kernel (a raw Image with modular
+virtio drivers) and the project's small arm64 kernel (scripts/build-linux --arch arm64, drivers
+built in).
+
+Scenarios: boot with 1, 2 and 4 vCPUs with the topology the guest sees in sysfs (cores,
+sockets, SMT); the console on the first UART and application output on the second; the PL031
+clock; virtio-console, -rng and -blk with Debian's drivers and the small kernel's; an ext4 root
+written by the guest and read back from the image; poweroff (status 0) and reboot (with
+--on-reset restart: a second boot); pause and resume through the API; `kiln sandbox`; bad
+input (an x86 kernel, --boot linux, a snapshot request) refused with one line.
+
+Exit status: 0 if every check passed, 1 otherwise, 77 if the rig cannot run here (not under CI).
+"""
+import argparse
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
+sys.path.insert(0, os.path.join(ROOT, "tests", "lib"))
+import initramfs  # noqa: E402
+import kilntest  # noqa: E402
+
+SKIP = 77
+DEBIAN_MODULES = ["virtio_mmio", "virtio_blk", "virtio_console", "virtio_rng"]
+
+INIT = r"""#!/bin/busybox sh
+/bin/busybox --install -s /bin
+export PATH=/bin
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+mount -t devtmpfs dev /dev 2>/dev/null
+@LOAD_MODULES@
+scn=$(sed -n 's/.*scn=\([^ ]*\).*/\1/p' /proc/cmdline)
+echo "L2-UP scn=$scn uptime=$(cut -d' ' -f1 /proc/uptime)"
+wait_dev() { i=0; while [ ! -e "$1" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i+1)); done; }
+case "$scn" in
+topo)
+	echo "NPROC $(grep -c ^processor /proc/cpuinfo)"
+	for c in /sys/devices/system/cpu/cpu[0-9]*; do
+		t=$c/topology
+		echo "TOPO ${c##*/} pkg=$(cat $t/physical_package_id) core=$(cat $t/core_id) sib=$(cat $t/thread_siblings_list)"
+	done
+	echo "RTC $(date -u +%Y) $(cat /sys/class/rtc/rtc0/name 2>/dev/null)"
+	echo "hello from the second UART" > /dev/ttyS1
+	;;
+devices)
+	for d in /dev/vda /dev/hvc0 /dev/hwrng; do wait_dev $d; done
+	echo "to the virtio console" > /dev/hvc0
+	echo "RNG $(head -c 4096 /dev/hwrng | wc -c) $(cat /sys/class/misc/hw_random/rng_current)"
+	echo "VDA $(cat /sys/block/vda/size)"
+	echo "kiln-arm64-disk-write" | dd of=/dev/vda bs=512 seek=8 conv=notrunc,fsync 2>/dev/null
+	echo "VDA-READ $(dd if=/dev/vda bs=512 skip=1 count=1 2>/dev/null | head -c 21)"
+	;;
+ticks)
+	i=0
+	while [ $i -lt 30 ]; do i=$((i+1)); echo "tick $i"; sleep 0.5; done
+	;;
+reboot)
+	wait_dev /dev/vda
+	b=$(dd if=/dev/vda bs=1 count=1 2>/dev/null | od -An -tu1 | tr -d ' ')
+	echo "BOOT byte=$b"
+	if [ "$b" = 0 ]; then
+		printf '\001' | dd of=/dev/vda bs=1 count=1 conv=notrunc,fsync 2>/dev/null
+		echo "REBOOTING"
+		reboot -f
+	fi
+	;;
+esac
+echo "L2-DONE"
+poweroff -f
+"""
+
+# The ext4 root's init (small kernel, root=/dev/vda rw): writes a file the host reads back.
+ROOT_INIT = r"""#!/bin/busybox sh
+/bin/busybox mount -t proc proc /proc
+echo "ROOT-UP $(/bin/busybox cat /proc/mounts | /bin/busybox grep ' / ')"
+echo "written by an arm64 guest on kiln" > /written.txt
+/bin/busybox sync
+echo "ROOT-WROTE"
+/bin/busybox poweroff -f
+"""
+
+L1_HEAD = r"""#!/bin/sh
+# written by tests/nested/linux-arm64.py: runs in the arm64 L1 with busybox's sh
+K=@KILN@
+W=@WORK@
+cd "$W" || exit 125
+echo "L1: $(uname -m), $(ls -l /dev/kvm)"
+# scn NAME SECONDS KILN-ARGS...: one kiln run, its stdout/stderr/status in the work directory
+scn() {
+	n=$1; t=$2; shift 2
+	echo "scenario $n"
+	s=$(date +%s)
+	timeout "$t" "$K" "$@" > "$W/$n.out" 2> "$W/$n.err"
+	echo $? > "$W/$n.status"
+	echo "scenario $n: status $(cat "$W/$n.status") after $(( $(date +%s) - s )) s"
+}
+"""
+
+PAUSE = r"""
+# pause/resume through the API while the guest counts
+rm -f "$W/api.sock"
+"$K" run --api-sock "$W/api.sock" @ARGS@ > "$W/pause.out" 2> "$W/pause.err" &
+pid=$!
+i=0
+while ! grep -q "^tick 4" "$W/pause.out" && [ $i -lt 600 ]; do sleep 0.2; i=$((i+1)); done
+"$K" ctl --sock "$W/api.sock" pause > "$W/pause.ctl" 2>&1
+echo "pause=$?" >> "$W/pause.ctl"
+"$K" ctl --sock "$W/api.sock" info >> "$W/pause.ctl" 2>&1
+a=$(grep -c "^tick" "$W/pause.out"); sleep 3; b=$(grep -c "^tick" "$W/pause.out")
+"$K" ctl --sock "$W/api.sock" snapshot --to "$W/snap" --mem "$W/mem" >> "$W/pause.ctl" 2>&1
+echo "snapshot=$?" >> "$W/pause.ctl"
+"$K" ctl --sock "$W/api.sock" resume >> "$W/pause.ctl" 2>&1
+echo "resume=$?" >> "$W/pause.ctl"
+sleep 3; c=$(grep -c "^tick" "$W/pause.out")
+echo "before=$a paused=$b resumed=$c" > "$W/pause.counts"
+wait $pid
+echo $? > "$W/pause.status"
+echo "scenario pause: status $(cat "$W/pause.status") counts $(cat "$W/pause.counts")"
+"""
+
+
+def run(cmd, **kw):
+    return subprocess.run(cmd, check=True, stdout=subprocess.PIPE, text=True, **kw).stdout
+
+
+def cannot_run(msg):
+    print(f"linux-arm64: {msg}", flush=True)
+    sys.exit(1 if os.environ.get("CI") == "true" else SKIP)
+
+
+class Prep:
+    """What the host prepares in the work directory W before L1 boots."""
+
+    def __init__(self, work, kiln):
+        self.work, self.kiln = work, kiln
+        self.busybox = run([os.path.join(ROOT, "scripts", "fetch-arm64-busybox")]).strip()
+        tree = run([os.path.join(ROOT, "scripts", "fetch-debian-kernel"), "--arch", "arm64",
+                    "--tree"]).strip()
+        boot = os.path.join(tree, "boot")
+        self.debian = os.path.join(boot, next(f for f in os.listdir(boot)
+                                              if f.startswith("vmlinuz-")))
+        mods = os.path.join(tree, "lib", "modules")
+        self.moddir = os.path.join(mods, os.listdir(mods)[0])
+        p = subprocess.run([os.path.join(ROOT, "scripts", "build-linux"), "--arch", "arm64"],
+                           stdout=subprocess.PIPE, text=True)
+        m = re.search(r"^image=(.*)$", p.stdout, re.M)
+        if p.returncode != 0 or not m:
+            cannot_run("scripts/build-linux --arch arm64 failed")
+        self.small = m.group(1)
+
+    def initrd(self, name, modules):
+        t = initramfs.Tree()
+        initramfs.busybox(t, self.busybox)
+        for d in ("proc", "sys", "dev", "tmp"):
+            t.dir(d)
+        if modules:
+            initramfs.Modules(self.moddir).add(t, modules)
+        t.file("init", INIT.replace("@LOAD_MODULES@", initramfs.LOAD_MODULES), 0o755)
+        return t.write(os.path.join(self.work, name))
+
+    def ext4_root(self, name):
+        top = os.path.join(self.work, name + ".tree")
+        for d in ("bin", "sbin", "proc", "dev"):
+            os.makedirs(os.path.join(top, d), exist_ok=True)
+        shutil.copy(self.busybox, os.path.join(top, "bin", "busybox"))
+        with open(os.path.join(top, "sbin", "init"), "w") as f:
+            f.write(ROOT_INIT)
+        os.chmod(os.path.join(top, "sbin", "init"), 0o755)
+        img = os.path.join(self.work, name)
+        subprocess.run(["mke2fs", "-q", "-t", "ext4", "-d", top, img, "32M"], check=True)
+        return img
+
+    def raw_disk(self, name, mib=8):
+        path = os.path.join(self.work, name)
+        with open(path, "wb") as f:
+            f.truncate(mib << 20)
+        return path
+
+
+def l1_script(p, w):
+    deb_initrd = p.initrd("debian.cpio", DEBIAN_MODULES)
+    small_initrd = p.initrd("small.cpio", [])
+    root = p.ext4_root("root.ext4")
+    disks = {n: p.raw_disk(n) for n in ("deb.disk", "small.disk", "reboot.disk")}
+    q = shlex.quote
+
+    def kargs(kernel, initrd, scn, extra=""):
+        return (f"run --kernel {q(kernel)} --initrd {q(initrd)} --memory 512M "
+                f"--cmdline {q('console=ttyS0 panic=-1 scn=' + scn + extra)}")
+
+    lines = [L1_HEAD.replace("@KILN@", q(p.kiln)).replace("@WORK@", q(w))]
+    topo = [("topo-1", "1:1:1"), ("topo-2", "1:2:1"), ("topo-4-sockets", "2:2:1"),
+            ("topo-4-smt", "1:2:2")]
+    for name, t in topo:
+        lines.append(f"scn {name} 240 {kargs(p.debian, deb_initrd, 'topo')} --topology {t} "
+                     f"--serial2 file:{q(w + '/' + name + '.uart1')}")
+    lines.append(f"scn small-topo 240 {kargs(p.small, small_initrd, 'topo')} --cpus 2 "
+                 f"--serial2 file:{q(w + '/small-topo.uart1')}")
+    for name, kernel, initrd, disk in (("deb-devices", p.debian, deb_initrd, disks["deb.disk"]),
+                                       ("small-devices", p.small, small_initrd,
+                                        disks["small.disk"])):
+        lines.append(f"scn {name} 240 {kargs(kernel, initrd, 'devices')} --cpus 2 --rng "
+                     f"--disk {q(disk)} --console-virtio file:{q(w + '/' + name + '.hvc')}")
+    lines.append(f"scn root-ext4 240 run --kernel {q(p.small)} --memory 256M "
+                 f"--disk {q(root)},root --cmdline {q('console=ttyS0 panic=-1 init=/sbin/init')}")
+    lines.append(f"scn reboot 300 {kargs(p.small, small_initrd, 'reboot')} --on-reset restart "
+                 f"--disk {q(disks['reboot.disk'])}")
+    lines.append(PAUSE.replace("@ARGS@", kargs(p.debian, deb_initrd, "ticks")[4:] +
+                               " --cpus 2"))
+    busybox_in_l1 = "/.kiln-arm64/bin/busybox"  # scripts/nested --arch arm64 puts it there
+    lines.append(f"scn sandbox-uname 240 sandbox --kernel {q(p.small)} -- {busybox_in_l1} "
+                 "uname -m")
+    lines.append(f"scn sandbox-status 240 sandbox --kernel {q(p.small)} -- {busybox_in_l1} "
+                 "sh -c 'echo out; exit 7'")
+    x86 = os.path.join(w, "not-arm64.img")
+    with open(x86, "wb") as f:
+        f.write(b"\x7fELF" + b"\0" * 4092)
+    lines.append(f"scn bad-image 60 run --kernel {q(x86)} --memory 128M")
+    lines.append(f"scn bad-boot 60 run --kernel {q(p.debian)} --boot linux --memory 128M")
+    lines.append(f"scn bad-memory 60 run --kernel {q(p.debian)} --memory 600G")
+    lines.append("exit 0")
+    return "\n".join(lines) + "\n"
+
+
+def read(w, name):
+    try:
+        with open(os.path.join(w, name), errors="replace") as f:
+            return f.read()
+    except OSError:
+        return ""
+
+
+def status(w, name):
+    s = read(w, name + ".status").strip()
+    return int(s) if s.lstrip("-").isdigit() else None
+
+
+def check_topo(c, w, name, want_nproc, want):
+    out = read(w, name + ".out")
+    c.check(status(w, name) == 0, f"{name}: kiln exits 0 after the guest's poweroff")
+    c.check("L2-DONE" in out, f"{name}: the guest reached userspace (console on the first UART)")
+    c.check(f"NPROC {want_nproc}" in out, f"{name}: {want_nproc} CPUs online")
+    got = re.findall(r"^TOPO (cpu\d+) (.*)$", out, re.M)
+    c.check(sorted(got) == sorted(want), f"{name}: sysfs topology {want}, got {got}")
+    m = re.search(r"^RTC (\d+) (\S+)", out, re.M)
+    c.check(m is not None and int(m.group(1)) >= 2026 and "pl031" in m.group(2),
+            f"{name}: the PL031 gives the wall-clock year ({m.group(0) if m else 'no RTC line'})")
+    c.check("hello from the second UART" in read(w, name + ".uart1"),
+            f"{name}: application output on the second UART")
+
+
+def topo_want(spec):
+    s, co, th = (int(x) for x in spec.split(":"))
+    out = []
+    for i in range(s * co * th):
+        core_in_pkg = (i // th) % co
+        sib = [i // th * th + t for t in range(th)]
+        sibs = str(sib[0]) if th == 1 else f"{sib[0]}-{sib[-1]}"
+        out.append((f"cpu{i}", f"pkg={i // (co * th)} core={core_in_pkg} sib={sibs}"))
+    return out
+
+
+def check_devices(c, w, name, disk):
+    out = read(w, name + ".out")
+    c.check(status(w, name) == 0 and "L2-DONE" in out, f"{name}: boots and powers off")
+    c.check("to the virtio console" in read(w, name + ".hvc"),
+            f"{name}: virtio-console output reaches its file")
+    m = re.search(r"^RNG (\d+) (\S+)", out, re.M)
+    c.check(m is not None and m.group(1) == "4096" and m.group(2).startswith("virtio_rng"),
+            f"{name}: 4096 bytes from virtio-rng ({m.group(0) if m else 'no RNG line'})")
+    c.check(re.search(r"^VDA 16384$", out, re.M) is not None,
+            f"{name}: /dev/vda has the image's 16384 sectors")
+    with open(disk, "rb") as f:
+        f.seek(8 * 512)
+        c.check(f.read(21) == b"kiln-arm64-disk-write",
+                f"{name}: the guest's write is in the disk image")
+
+
+def check(w, p):
+    c = kilntest.Checks("linux-arm64")
+    for name, spec in (("topo-1", "1:1:1"), ("topo-2", "1:2:1"), ("topo-4-sockets", "2:2:1"),
+                       ("topo-4-smt", "1:2:2")):
+        s, co, th = (int(x) for x in spec.split(":"))
+        check_topo(c, w, name, s * co * th, topo_want(spec))
+        c.check("BUG:" not in read(w, name + ".out"), f"{name}: no kernel BUG (arch topology)")
+    check_topo(c, w, "small-topo", 2, topo_want("1:2:1"))
+    check_devices(c, w, "deb-devices", os.path.join(w, "deb.disk"))
+    check_devices(c, w, "small-devices", os.path.join(w, "small.disk"))
+    out = read(w, "root-ext4.out")
+    c.check(status(w, "root-ext4") == 0 and "ROOT-WROTE" in out,
+            "root-ext4: the guest runs /sbin/init from the ext4 root on virtio-blk and writes")
+    c.check(re.search(r"ROOT-UP /dev/root / ext4 rw", out) is not None,
+            "root-ext4: / is the ext4 disk, read-write")
+    got = subprocess.run(["debugfs", "-R", "cat /written.txt", os.path.join(w, "root.ext4")],
+                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True).stdout
+    c.check(got == "written by an arm64 guest on kiln\n",
+            f"root-ext4: the file is in the image after poweroff ({got!r})")
+    out = read(w, "reboot.out")
+    c.check(out.count("L2-UP scn=reboot") == 2 and "BOOT byte=1" in out and
+            "REBOOTING" in out and status(w, "reboot") == 0,
+            "reboot: PSCI SYSTEM_RESET boots the VM again (--on-reset restart), then poweroff")
+    counts = dict(kv.split("=") for kv in read(w, "pause.counts").split())
+    ctl = read(w, "pause.ctl")
+    c.check("pause=0" in ctl and '"Paused"' in ctl, f"pause: the API pauses the VM ({ctl!r})")
+    c.check(counts.get("before") == counts.get("paused") and int(counts.get("before", 0)) >= 4,
+            f"pause: no tick while paused ({counts})")
+    c.check("resume=0" in ctl and int(counts.get("resumed", 0)) > int(counts.get("paused", 0)),
+            f"pause: ticks go on after resume ({counts})")
+    c.check(status(w, "pause") == 0 and "tick 30" in read(w, "pause.out"),
+            "pause: the guest finishes its 30 ticks and powers off (status 0)")
+    c.check("snapshot=0" not in ctl and "not supported yet" in ctl,
+            "pause: a snapshot of an arm64 VM is refused with one clear line")
+    c.check(status(w, "sandbox-uname") == 0 and read(w, "sandbox-uname.out") == "aarch64\n",
+            f"sandbox: CMD's stdout ({read(w, 'sandbox-uname.out')!r}) and status 0")
+    c.check(status(w, "sandbox-status") == 7 and read(w, "sandbox-status.out") == "out\n",
+            f"sandbox: CMD's exit status 7 is kiln's ({status(w, 'sandbox-status')})")
+    for name, want in (("bad-image", "not an arm64 Image"), ("bad-boot", "x86 boot protocol"),
+                       ("bad-memory", "at most 512 GiB")):
+        err = read(w, name + ".err").strip().splitlines()
+        c.check(status(w, name) == 2 and len(err) == 1 and want in err[0],
+                f"{name}: exit 2 with one line naming the problem ({err})")
+    return c.exit_code()
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--kiln", default=os.environ.get("KILN_ARM64"),
+                    help="the arm64 kiln (default: $KILN_ARM64)")
+    ap.add_argument("--keep", help="use this work directory and keep it")
+    ap.add_argument("--timeout", type=int, default=900)
+    args = ap.parse_args()
+    if not args.kiln or not os.path.exists(args.kiln):
+        cannot_run("no arm64 kiln (make build-arm64; pass --kiln or set KILN_ARM64)")
+    if not shutil.which("qemu-system-aarch64"):
+        cannot_run("qemu-system-aarch64 is missing (scripts/install-deps --arm64)")
+    w = os.path.realpath(args.keep or tempfile.mkdtemp(prefix="kiln-arm64-"))
+    os.makedirs(w, exist_ok=True)
+    kiln = os.path.join(w, "kiln")
+    shutil.copy(args.kiln, kiln)  # the work directory is shared into L1 at the same path
+    p = Prep(w, kiln)
+    script = os.path.join(w, "l1.sh")
+    with open(script, "w") as f:
+        f.write(l1_script(p, w))
+    os.chmod(script, 0o755)
+    start = time.monotonic()
+    rig = subprocess.run([os.path.join(ROOT, "scripts", "nested"), "--arch", "arm64",
+                          "--workdir", w, "--timeout", str(args.timeout), "--", script])
+    print(f"linux-arm64: the rig ran {time.monotonic() - start:.0f} s, status {rig.returncode}")
+    rc = check(w, p)
+    if rig.returncode != 0:
+        rc = 1
+    if not args.keep:
+        shutil.rmtree(w, ignore_errors=True)
+    return rc
+
+
+if __name__ == "__main__":
+    sys.exit(main())
