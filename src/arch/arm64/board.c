@@ -1,6 +1,7 @@
 /* board.c — the arm64 machine's assembly: DRAM from 1 GiB, the in-kernel GICv3, two 16550A UARTs
  * and a PL031 RTC on MMIO, the virtio devices (virtio_devices_add) in the virtio-mmio slots, the
- * kernel through the Image loader and a device tree describing all of it. Device state and
+ * kernel through the Image loader and a device tree describing all of it. RAM comes last, once
+ * the vCPUs exist (board_vcpus_created). Device state and
  * counters are walked through vm->devices (core/board_state.c); the vCPUs' own state is in
  * board_state.c beside this file. The memory map is layout.h. */
 #include <errno.h>
@@ -247,6 +248,9 @@ static int board_alloc(struct vm *vm, struct board **out)
 	return 0;
 }
 
+/* The "deferred" constructor: the VM, its GIC and devices first, the vCPUs next (vm.c), and RAM
+ * with the kernel and device tree last, in board_vcpus_created once every vCPU exists. Nothing
+ * before needs guest memory. */
 int board_create(struct vm *vm)
 {
 	struct board *b;
@@ -255,17 +259,11 @@ int board_create(struct vm *vm)
 	if (ret < 0)
 		return ret;
 	vm->board = b;
-	ret = memory_create(vm);
-	if (ret == 0)
-		ret = platform_create(vm, b);
+	ret = platform_create(vm, b);
 	if (ret == 0)
 		ret = devices_create(vm, b);
-	if (ret == 0) /* step 4: each in the next slot (board_add_virtio) */
+	if (ret == 0) /* each in the next slot (board_add_virtio) */
 		ret = virtio_devices_add(vm);
-	if (ret == 0 && vm->restore_mem_fd >= 0)
-		return 0; /* restoring: memory already holds the kernel and the device tree */
-	if (ret == 0)
-		ret = kernel_load(vm, b);
 	return ret;
 }
 
@@ -282,17 +280,25 @@ int board_vcpu_init(struct vm *vm, struct vcpu *v)
 
 	if (ret < 0)
 		err_set(vm->err, ret, "vCPU %u: KVM_ARM_VCPU_INIT: %s", v->index, strerror(-ret));
-	if (ret < 0 || vm->restore_mem_fd >= 0 || v->index > 0)
-		return ret; /* restoring: the snapshot has the registers */
-	return arm64_boot_regs_set(v->fd, b->boot.entry, b->boot.fdt_gpa);
+	return ret;
 }
 
+/* Every vCPU exists: initialise the GIC, then add RAM and load the kernel, the initrd and the
+ * device tree (unless restoring: the memory file holds them and the snapshot the registers),
+ * and point the boot vCPU at the kernel. */
 int board_vcpus_created(struct vm *vm)
 {
-	int ret = arm64_gic_init(vm->board->gic_fd);
+	struct board *b = vm->board;
+	int ret = arm64_gic_init(b->gic_fd);
 
 	if (ret < 0)
-		err_set(vm->err, ret, "GICv3 initialisation: %s", strerror(-ret));
+		return err_set(vm->err, ret, "GICv3 initialisation: %s", strerror(-ret));
+	ret = memory_create(vm);
+	if (ret < 0 || vm->restore_mem_fd >= 0)
+		return ret;
+	ret = kernel_load(vm, b);
+	if (ret == 0)
+		ret = arm64_boot_regs_set(vm->vcpus[0].fd, b->boot.entry, b->boot.fdt_gpa);
 	return ret;
 }
 
