@@ -115,18 +115,19 @@ scn() {
 
 PAUSE = r"""
 # pause/resume through the API while the guest counts
-rm -f "$W/api.sock"
-"$K" run --api-sock "$W/api.sock" @ARGS@ > "$W/pause.out" 2> "$W/pause.err" &
+S=/run/kiln-arm64-api.sock  # not in $W: a 9p share holds no sockets
+rm -f "$S"
+"$K" run --api-sock "$S" @ARGS@ > "$W/pause.out" 2> "$W/pause.err" &
 pid=$!
 i=0
 while ! grep -q "^tick 4" "$W/pause.out" && [ $i -lt 600 ]; do sleep 0.2; i=$((i+1)); done
-"$K" ctl --sock "$W/api.sock" pause > "$W/pause.ctl" 2>&1
+"$K" ctl --sock "$S" pause > "$W/pause.ctl" 2>&1
 echo "pause=$?" >> "$W/pause.ctl"
-"$K" ctl --sock "$W/api.sock" info >> "$W/pause.ctl" 2>&1
+"$K" ctl --sock "$S" info >> "$W/pause.ctl" 2>&1
 a=$(grep -c "^tick" "$W/pause.out"); sleep 3; b=$(grep -c "^tick" "$W/pause.out")
-"$K" ctl --sock "$W/api.sock" snapshot --to "$W/snap" --mem "$W/mem" >> "$W/pause.ctl" 2>&1
+"$K" ctl --sock "$S" snapshot --to "$W/snap" --mem "$W/mem" >> "$W/pause.ctl" 2>&1
 echo "snapshot=$?" >> "$W/pause.ctl"
-"$K" ctl --sock "$W/api.sock" resume >> "$W/pause.ctl" 2>&1
+"$K" ctl --sock "$S" resume >> "$W/pause.ctl" 2>&1
 echo "resume=$?" >> "$W/pause.ctl"
 sleep 3; c=$(grep -c "^tick" "$W/pause.out")
 echo "before=$a paused=$b resumed=$c" > "$W/pause.counts"
