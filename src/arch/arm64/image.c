@@ -7,11 +7,14 @@
 #include <string.h>
 
 #include "arch/arm64/image.h"
+#include "util/compiler.h"
 
 #define TEXT_OFFSET_LEGACY 0x80000ULL /* image_size 0: kernels before 3.17 */
 #define SZ_2M 0x200000ULL
 #define PAGE 0x1000ULL
 #define FLAG_BE 1ULL /* flags bit 0: big-endian kernel */
+
+static int fail(char *err, size_t len, const char *fmt, ...) PRINTF(3, 4);
 
 static int fail(char *err, size_t len, const char *fmt, ...)
 {
