@@ -248,9 +248,9 @@ static int board_alloc(struct vm *vm, struct board **out)
 	return 0;
 }
 
-/* The "deferred" constructor: the VM, its GIC and devices first, the vCPUs next (vm.c), and RAM
- * with the kernel and device tree last, in board_vcpus_created once every vCPU exists. Nothing
- * before needs guest memory. */
+/* The "deferred" constructor: the VM, its GIC and fixed devices first, the vCPUs next (vm.c),
+ * and the virtio devices, RAM, kernel and device tree last, in board_vcpus_created once every
+ * vCPU exists and the GIC is initialised. Nothing before needs guest memory. */
 int board_create(struct vm *vm)
 {
 	struct board *b;
@@ -260,11 +260,7 @@ int board_create(struct vm *vm)
 		return ret;
 	vm->board = b;
 	ret = platform_create(vm, b);
-	if (ret == 0)
-		ret = devices_create(vm, b);
-	if (ret == 0) /* each in the next slot (board_add_virtio) */
-		ret = virtio_devices_add(vm);
-	return ret;
+	return ret ? ret : devices_create(vm, b);
 }
 
 uint32_t board_vcpu_id(struct vm *vm, unsigned index)
@@ -283,8 +279,9 @@ int board_vcpu_init(struct vm *vm, struct vcpu *v)
 	return ret;
 }
 
-/* Every vCPU exists: initialise the GIC, then add RAM and load the kernel, the initrd and the
- * device tree (unless restoring: the memory file holds them and the snapshot the registers),
+/* Every vCPU exists: initialise the GIC, then add the virtio devices (KVM refuses their irqfds,
+ * EAGAIN, until the GIC is initialised) and RAM, and load the kernel, the initrd and the device
+ * tree (unless restoring: the memory file holds them and the snapshot the registers),
  * and point the boot vCPU at the kernel. */
 int board_vcpus_created(struct vm *vm)
 {
@@ -293,7 +290,9 @@ int board_vcpus_created(struct vm *vm)
 
 	if (ret < 0)
 		return err_set(vm->err, ret, "GICv3 initialisation: %s", strerror(-ret));
-	ret = memory_create(vm);
+	ret = virtio_devices_add(vm); /* their irqfds: KVM takes none before the GIC is ready */
+	if (ret == 0)
+		ret = memory_create(vm);
 	if (ret < 0 || vm->restore_mem_fd >= 0)
 		return ret;
 	ret = kernel_load(vm, b);
