@@ -29,7 +29,7 @@ struct board_uart {
 	const char *label;		/* "COM1", for messages */
 	const char *name, *section;	/* counter name and state section in vm->devices */
 	struct irq_line irq;
-	int *opened;	 /* set to the file board_serial_sink opened, or -1: the board closes it */
+	int *opened;	  /* set to the file board_serial_sink opened, or -1: the board closes it */
 	int *console_efd; /* for a port on stdio: set to a new eventfd (board_console_rx_space) */
 };
 

@@ -93,7 +93,8 @@ static void report_fatal(struct vcpu *v, const char *why)
 	uint64_t pc;
 
 	if (board_vcpu_pc(v->vm, v, &pc) == 0)
-		log_err("vCPU %u: %s at " BOARD_PC_NAME " %#llx", v->index, why, (unsigned long long)pc);
+		log_err("vCPU %u: %s at " BOARD_PC_NAME " %#llx", v->index, why,
+			(unsigned long long)pc);
 	else
 		log_err("vCPU %u: %s", v->index, why);
 }

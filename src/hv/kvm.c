@@ -34,7 +34,6 @@ int kvm_xioctl0(int fd, unsigned long req, void *arg, const char *what)
 	return ret < 0 ? ret : 0;
 }
 
-
 int kvm_cap(int fd, long cap)
 {
 	int r = ioctl(fd, KVM_CHECK_EXTENSION, cap);
@@ -221,4 +220,3 @@ int kvm_get_mp_state(int vcpu_fd, uint32_t *state)
 		*state = mp.mp_state;
 	return ret;
 }
-

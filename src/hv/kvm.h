@@ -12,7 +12,7 @@
 /* The host's KVM: /dev/kvm and what it reports once. */
 struct kvm_sys {
 	int fd;
-	size_t run_size;	   /* KVM_GET_VCPU_MMAP_SIZE */
+	size_t run_size; /* KVM_GET_VCPU_MMAP_SIZE */
 	int max_vcpus;
 #if defined(__x86_64__)
 	struct kvm_cpuid2 *cpuid;  /* KVM_GET_SUPPORTED_CPUID */

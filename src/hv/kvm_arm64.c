@@ -11,12 +11,9 @@
 #include "util/log.h"
 
 const struct kvm_need kvm_arch_needs[] = {
-    {KVM_CAP_ONE_REG, "KVM_CAP_ONE_REG"},
-    {KVM_CAP_DEVICE_CTRL, "KVM_CAP_DEVICE_CTRL"},
-    {KVM_CAP_ARM_PSCI_0_2, "KVM_CAP_ARM_PSCI_0_2"},
-    {KVM_CAP_IRQFD, "KVM_CAP_IRQFD"},
-    {KVM_CAP_IOEVENTFD, "KVM_CAP_IOEVENTFD"},
-    {0, NULL},
+    {KVM_CAP_ONE_REG, "KVM_CAP_ONE_REG"},	    {KVM_CAP_DEVICE_CTRL, "KVM_CAP_DEVICE_CTRL"},
+    {KVM_CAP_ARM_PSCI_0_2, "KVM_CAP_ARM_PSCI_0_2"}, {KVM_CAP_IRQFD, "KVM_CAP_IRQFD"},
+    {KVM_CAP_IOEVENTFD, "KVM_CAP_IOEVENTFD"},	    {0, NULL},
 };
 
 int kvm_arch_open(struct kvm_sys *k)

@@ -99,7 +99,7 @@ int kvm_create_pit2(int vm_fd)
 #define WRAP(fn, req, type)                                                                        \
 	int fn(int vcpu_fd, type arg)                                                              \
 	{                                                                                          \
-		return kvm_xioctl0(vcpu_fd, req, (void *)arg, #req);                                   \
+		return kvm_xioctl0(vcpu_fd, req, (void *)arg, #req);                               \
 	}
 
 WRAP(kvm_get_regs, KVM_GET_REGS, struct kvm_regs *)

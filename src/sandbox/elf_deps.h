@@ -6,10 +6,10 @@
 /* The machine kiln runs guests of: the sandbox packs programs built for it. */
 #if defined(__aarch64__)
 #define SANDBOX_ELF_MACHINE 183 /* EM_AARCH64 */
-#define SANDBOX_ELF_ARCH "aarch64"
+#define SANDBOX_ELF_ARCH    "aarch64"
 #else
 #define SANDBOX_ELF_MACHINE 62 /* EM_X86_64 */
-#define SANDBOX_ELF_ARCH "x86-64"
+#define SANDBOX_ELF_ARCH    "x86-64"
 #endif
 
 #include <stddef.h>

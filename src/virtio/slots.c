@@ -6,8 +6,8 @@
 #include "core/vm.h"
 #include "virtio/slots.h"
 
-void virtio_slots_init(struct virtio_slots *s, uint64_t base, uint64_t stride,
-		       const uint32_t *gsis, unsigned max)
+void virtio_slots_init(struct virtio_slots *s, uint64_t base, uint64_t stride, const uint32_t *gsis,
+		       unsigned max)
 {
 	*s = (struct virtio_slots){.base = base,
 				   .stride = stride,

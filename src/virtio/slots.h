@@ -13,7 +13,7 @@
 
 struct vm;
 
-#define VIRTIO_SLOTS_MAX 32	     /* room in struct virtio_slots; a board may offer fewer */
+#define VIRTIO_SLOTS_MAX   32	    /* room in struct virtio_slots; a board may offer fewer */
 #define VIRTIO_SLOT_WINDOW 0x200ULL /* the register window inside a slot */
 
 /* One slot in use: its register window and interrupt (x86: IOAPIC pin; arm64: SPI number), both
@@ -37,8 +37,8 @@ struct virtio_slots {
 
 /* Set the layout: `max` slots (clamped to VIRTIO_SLOTS_MAX) from `base`, `stride` apart, with
  * interrupts gsis[0..max) (kept by pointer). No slot in use. */
-void virtio_slots_init(struct virtio_slots *s, uint64_t base, uint64_t stride,
-		       const uint32_t *gsis, unsigned max);
+void virtio_slots_init(struct virtio_slots *s, uint64_t base, uint64_t stride, const uint32_t *gsis,
+		       unsigned max);
 
 /*
  * Put vd in the next free slot: create its virtio-mmio transport on vm's MMIO bus with

@@ -94,9 +94,9 @@ int main(int argc, char **argv)
 	}
 	for (unsigned i = 0; i < cfg.nr_virtio; i++)
 		v[i] = (struct virtio_slot){.base = LAYOUT_VIRTIO_MMIO_GPA +
-							i * LAYOUT_VIRTIO_SLOT_SIZE,
-						.size = VIRTIO_SLOT_WINDOW,
-						.gsi = gsis[i]};
+						    i * LAYOUT_VIRTIO_SLOT_SIZE,
+					    .size = VIRTIO_SLOT_WINDOW,
+					    .gsi = gsis[i]};
 	guest_mem_init(&m, -1);
 	ret = guest_mem_add(&m, 0, MiB(2), GUEST_MEM_RAM);
 	if (ret == 0)

@@ -16,9 +16,9 @@ Scenarios: boot with 1, 2 and 4 vCPUs with the topology the guest sees in sysfs 
 sockets, SMT); the console on the first UART and application output on the second; the PL031
 clock; virtio-console, -rng and -blk with Debian's drivers and the small kernel's; an ext4 root
 written by the guest and read back from the image; poweroff (status 0) and reboot (with
---on-reset restart: a second boot); pause and resume through the API, a snapshot restored in a new kiln, a live migration between
-two kilns; `kiln sandbox`; bad input (an x86 kernel, --boot linux, too much memory) refused with
-one line.
+--on-reset restart: a second boot); pause and resume through the API, a snapshot restored in a
+new kiln, a live migration between two kilns; `kiln sandbox`; bad input (an x86 kernel, --boot
+linux, too much memory, an x86-only device) refused with one line.
 
 Exit status: 0 if every check passed, 1 otherwise, 77 if the rig cannot run here (not under CI).
 """
@@ -267,6 +267,7 @@ def l1_script(p, w):
     lines.append(f"scn bad-image 60 run --kernel {q(x86)} --memory 128M")
     lines.append(f"scn bad-boot 60 run --kernel {q(p.debian)} --boot linux --memory 128M")
     lines.append(f"scn bad-memory 60 run --kernel {q(p.debian)} --memory 600G")
+    lines.append(f"scn bad-pvpanic 60 run --kernel {q(p.debian)} --pvpanic")
     lines.append("exit 0")
     return "\n".join(lines) + "\n"
 
@@ -380,7 +381,8 @@ def check(w, p):
     c.check(status(w, "sandbox-status") == 7 and read(w, "sandbox-status.out") == "out\n",
             f"sandbox: CMD's exit status 7 is kiln's ({status(w, 'sandbox-status')})")
     for name, want in (("bad-image", "not an arm64 Image"), ("bad-boot", "x86 boot protocol"),
-                       ("bad-memory", "at most 512 GiB")):
+                       ("bad-memory", "at most 512 GiB"),
+                       ("bad-pvpanic", "--pvpanic: the arm64 board has no such device")):
         err = read(w, name + ".err").strip().splitlines()
         c.check(status(w, name) == 2 and len(err) == 1 and want in err[0],
                 f"{name}: exit 2 with one line naming the problem ({err})")

@@ -506,8 +506,7 @@ static void check_com(const uint8_t *d, uint32_t len, unsigned i)
 	assert_true(contains(d, len, crs[i], sizeof(crs[i])));
 }
 
-static void check_virtio(const uint8_t *d, uint32_t len, unsigned i,
-			 const struct virtio_slot *v)
+static void check_virtio(const uint8_t *d, uint32_t len, unsigned i, const struct virtio_slot *v)
 {
 	uint8_t crs[23] = {0x86, 9, 0, 1};
 	char name[5];
@@ -568,9 +567,9 @@ static void fill_virtio(struct virtio_slot *v, unsigned n)
 {
 	for (unsigned i = 0; i < n; i++)
 		v[i] = (struct virtio_slot){.base = LAYOUT_VIRTIO_MMIO_GPA +
-							i * LAYOUT_VIRTIO_SLOT_SIZE,
-						.size = VIRTIO_SLOT_WINDOW,
-						.gsi = gsis[i]};
+						    i * LAYOUT_VIRTIO_SLOT_SIZE,
+					    .size = VIRTIO_SLOT_WINDOW,
+					    .gsi = gsis[i]};
 }
 
 /* Write and parse back; returns the parse for extra checks. */

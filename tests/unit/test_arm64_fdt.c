@@ -205,7 +205,8 @@ static void test_cpus_topology(void **state)
 		snprintf(cpu, sizeof(cpu), "/cpus/cpu@%llx", (unsigned long long)hwid);
 		assert_string_equal(str(fdt, cpu, "enable-method"), "psci");
 		assert_int_equal(cell64(fdt, cpu, "reg", 0), hwid);
-		snprintf(path, sizeof(path), "/cpus/cpu-map/socket%u/cluster0/core%u/thread%u", s, c, t);
+		snprintf(path, sizeof(path), "/cpus/cpu-map/socket%u/cluster0/core%u/thread%u", s,
+			 c, t);
 		assert_int_equal(cell(fdt, path, "cpu", 0),
 				 fdt_get_phandle(fdt, fdt_path_offset(fdt, cpu)));
 		/* the socket's shared L2: the LLC Linux builds the MC domain from */
@@ -268,9 +269,9 @@ static void test_write_for_dtc(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_chosen_memory), cmocka_unit_test(test_no_initrd_no_stdout),
+	    cmocka_unit_test(test_chosen_memory),  cmocka_unit_test(test_no_initrd_no_stdout),
 	    cmocka_unit_test(test_gic_timer_psci), cmocka_unit_test(test_devices),
-	    cmocka_unit_test(test_cpus_topology), cmocka_unit_test(test_mpidr),
+	    cmocka_unit_test(test_cpus_topology),  cmocka_unit_test(test_mpidr),
 	    cmocka_unit_test(test_refused),	   cmocka_unit_test(test_write_for_dtc),
 	};
 

@@ -13,7 +13,7 @@
 #include "arch/arm64/image.h"
 #include "arch/arm64/layout.h"
 
-#define MEM (64ULL << 20)
+#define MEM	(64ULL << 20)
 #define IMG_LEN 0x3000
 
 struct fx {

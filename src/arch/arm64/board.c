@@ -42,10 +42,9 @@ static int memory_create(struct vm *vm)
 	int ret;
 
 	if (size > ARM64_DRAM_MAX)
-		return err_set(vm->err, -EINVAL,
-			       "--memory %llu MiB: the arm64 board holds at most %llu GiB",
-			       (unsigned long long)(size >> 20),
-			       (unsigned long long)(ARM64_DRAM_MAX >> 30));
+		return err_set(
+		    vm->err, -EINVAL, "--memory %llu MiB: the arm64 board holds at most %llu GiB",
+		    (unsigned long long)(size >> 20), (unsigned long long)(ARM64_DRAM_MAX >> 30));
 	ret = board_ram_check(vm);
 	return ret ? ret : board_ram_add(vm, ARM64_DRAM_GPA, size, 0);
 }
@@ -248,6 +247,20 @@ static int board_alloc(struct vm *vm, struct board **out)
 	return 0;
 }
 
+/* Refuse what the configuration asks for that only the x86 board has, rather than ignore it. */
+static int config_check(struct vm *vm)
+{
+	const struct vm_config *c = vm->cfg;
+	const char *flag = c->pvpanic	    ? "--pvpanic"
+			   : c->test_device ? "--test-device"
+			   : c->boot_timer  ? "--boot-timer"
+					    : NULL;
+
+	if (flag)
+		return err_set(vm->err, -EINVAL, "%s: the arm64 board has no such device", flag);
+	return 0;
+}
+
 /* The "deferred" constructor: the VM, its GIC and fixed devices first, the vCPUs next (vm.c),
  * and the virtio devices, RAM, kernel and device tree last, in board_vcpus_created once every
  * vCPU exists and the GIC is initialised. Nothing before needs guest memory. */
@@ -259,7 +272,9 @@ int board_create(struct vm *vm)
 	if (ret < 0)
 		return ret;
 	vm->board = b;
-	ret = platform_create(vm, b);
+	ret = config_check(vm);
+	if (ret == 0)
+		ret = platform_create(vm, b);
 	return ret ? ret : devices_create(vm, b);
 }
 

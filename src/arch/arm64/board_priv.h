@@ -16,7 +16,7 @@ struct uart16550;
 /* What the arm64 board keeps beside vm->devices (which owns every device). */
 struct board {
 	struct arm64_topology topo;
-	uint64_t *mpidr;	    /* per vCPU */
+	uint64_t *mpidr;	     /* per vCPU */
 	struct kvm_vcpu_init target; /* KVM_ARM_PREFERRED_TARGET */
 	int gic_fd;
 	struct uart16550 *uart[2];

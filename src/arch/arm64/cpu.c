@@ -63,7 +63,8 @@ int arm64_gic_create(int vm_fd, unsigned nr_vcpus, int *fd)
 	ret = kvm_create_device(vm_fd, KVM_DEV_TYPE_ARM_VGIC_V3, fd);
 	if (ret < 0)
 		return ret;
-	ret = kvm_set_device_attr(*fd, KVM_DEV_ARM_VGIC_GRP_ADDR, KVM_VGIC_V3_ADDR_TYPE_DIST, &dist);
+	ret =
+	    kvm_set_device_attr(*fd, KVM_DEV_ARM_VGIC_GRP_ADDR, KVM_VGIC_V3_ADDR_TYPE_DIST, &dist);
 	if (ret == 0)
 		ret = kvm_set_device_attr(*fd, KVM_DEV_ARM_VGIC_GRP_ADDR,
 					  KVM_VGIC_V3_ADDR_TYPE_REDIST, &redist);

@@ -27,8 +27,8 @@ uint64_t arm64_mpidr(unsigned index);
 /* Initialise vCPU fd (its index `index`) for target `init` with PSCI 0.2, powered off unless it
  * is the boot vCPU, and check KVM gave it the MPIDR `mpidr` the device tree names. 0, -EPROTO
  * if the MPIDR differs, or -errno (logged). */
-int arm64_vcpu_init(int fd, const struct kvm_vcpu_init *target, unsigned index, uint64_t mpidr)
-    MUST_CHECK;
+int arm64_vcpu_init(int fd, const struct kvm_vcpu_init *target, unsigned index,
+		    uint64_t mpidr) MUST_CHECK;
 
 /* The boot vCPU's entry as booting.rst wants it: PC = entry, x0 = the device tree, x1-x3 zero
  * (PSTATE is already EL1h with DAIF masked after KVM_ARM_VCPU_INIT). 0 or -errno (logged). */

@@ -12,10 +12,10 @@
 #include "arch/arm64/layout.h"
 
 /* GIC interrupt specifier cells: type, number, flags. */
-#define GIC_SPI 0
-#define GIC_PPI 1
+#define GIC_SPI		0
+#define GIC_PPI		1
 #define IRQ_EDGE_RISING 1
-#define IRQ_LEVEL_HIGH 4
+#define IRQ_LEVEL_HIGH	4
 
 /* The affinity fields of MPIDR_EL1 (Aff3, Aff2-Aff0): a cpu node's reg holds only these. */
 #define MPIDR_HWID_MASK 0xff00ffffffULL
@@ -214,7 +214,8 @@ static int gic(void *fdt, const struct arm64_fdt_desc *d)
 	TRY(fdt_property_string(fdt, "compatible", "arm,gic-v3"));
 	TRY(fdt_property_u32(fdt, "#interrupt-cells", 3));
 	TRY(fdt_property(fdt, "interrupt-controller", NULL, 0));
-	TRY(fdt_property_u32(fdt, "#address-cells", 2)); /* for ITS children, which kiln has none of */
+	TRY(fdt_property_u32(fdt, "#address-cells",
+			     2)); /* for ITS children, which kiln has none of */
 	TRY(fdt_property_u32(fdt, "#size-cells", 2));
 	TRY(fdt_property(fdt, "ranges", NULL, 0));
 	TRY(fdt_property_u32(fdt, "#redistributor-regions", 1));

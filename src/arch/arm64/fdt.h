@@ -20,16 +20,16 @@ struct arm64_fdt_mmio {
 
 /* The machine the tree describes. */
 struct arm64_fdt_desc {
-	uint64_t mem_base, mem_size;	/* one DRAM range */
-	unsigned nr_cpus;		/* 1..ARM64_FDT_CPUS_MAX */
-	const uint64_t *mpidr;		/* each vCPU's MPIDR_EL1: its affinity is the cpu node's reg */
+	uint64_t mem_base, mem_size; /* one DRAM range */
+	unsigned nr_cpus;	     /* 1..ARM64_FDT_CPUS_MAX */
+	const uint64_t *mpidr;	     /* each vCPU's MPIDR_EL1: its affinity is the cpu node's reg */
 	unsigned sockets, cores, threads; /* sockets*cores*threads == nr_cpus: the cpu-map */
-	uint64_t gicd_base, gicd_size;	/* GICv3 distributor */
-	uint64_t gicr_base, gicr_size;	/* one redistributor region for every vCPU */
-	struct arm64_fdt_mmio uart[2];	/* 16550A UARTs, ns16550a, 1-byte registers */
-	unsigned nr_uart;		/* 0..2 */
-	int stdout_uart;		/* index into uart for /chosen stdout-path, -1: none */
-	bool rtc;			/* a PL031 at rtc (with its APB clock) */
+	uint64_t gicd_base, gicd_size;	  /* GICv3 distributor */
+	uint64_t gicr_base, gicr_size;	  /* one redistributor region for every vCPU */
+	struct arm64_fdt_mmio uart[2];	  /* 16550A UARTs, ns16550a, 1-byte registers */
+	unsigned nr_uart;		  /* 0..2 */
+	int stdout_uart;		  /* index into uart for /chosen stdout-path, -1: none */
+	bool rtc;			  /* a PL031 at rtc (with its APB clock) */
 	struct arm64_fdt_mmio rtc_dev;
 	const struct virtio_slot *virtio; /* virtio,mmio nodes; gsi is the SPI, edge rising */
 	unsigned nr_virtio;

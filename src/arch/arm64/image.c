@@ -10,9 +10,9 @@
 #include "util/compiler.h"
 
 #define TEXT_OFFSET_LEGACY 0x80000ULL /* image_size 0: kernels before 3.17 */
-#define SZ_2M 0x200000ULL
-#define PAGE 0x1000ULL
-#define FLAG_BE 1ULL /* flags bit 0: big-endian kernel */
+#define SZ_2M		   0x200000ULL
+#define PAGE		   0x1000ULL
+#define FLAG_BE		   1ULL /* flags bit 0: big-endian kernel */
 
 static int fail(char *err, size_t len, const char *fmt, ...) PRINTF(3, 4);
 
@@ -41,8 +41,8 @@ static uint32_t le32(const uint8_t *p)
 }
 
 /* Where an Image goes: [start, end) of its footprint and the entry; 0 or -EINVAL. */
-static int image_place(const struct arm64_boot_input *in, struct arm64_boot_layout *out,
-		       char *err, size_t len)
+static int image_place(const struct arm64_boot_input *in, struct arm64_boot_layout *out, char *err,
+		       size_t len)
 {
 	const uint8_t *h = in->kernel;
 	uint64_t text_offset, image_size, flags;
@@ -52,8 +52,9 @@ static int image_place(const struct arm64_boot_input *in, struct arm64_boot_layo
 			    in->kernel_len);
 	if (le32(h + 56) != ARM64_IMAGE_MAGIC) {
 		if (h[0] == 0x1f && h[1] == 0x8b)
-			return fail(err, len, "a gzip-compressed file, not an arm64 Image "
-					      "(decompress it first: gunzip)");
+			return fail(err, len,
+				    "a gzip-compressed file, not an arm64 Image "
+				    "(decompress it first: gunzip)");
 		return fail(err, len, "not an arm64 Image (no \"ARM\\x64\" magic at offset 56)");
 	}
 	text_offset = le64(h + 8);
@@ -64,15 +65,18 @@ static int image_place(const struct arm64_boot_input *in, struct arm64_boot_layo
 		image_size = in->kernel_len;
 	}
 	if (flags & FLAG_BE)
-		return fail(err, len, "arm64 Image: a big-endian kernel (flags bit 0), kiln boots "
-				      "little-endian ones");
+		return fail(err, len,
+			    "arm64 Image: a big-endian kernel (flags bit 0), kiln boots "
+			    "little-endian ones");
 	if (text_offset >= SZ_2M || text_offset % PAGE)
-		return fail(err, len, "arm64 Image: text_offset %#llx is not a page-aligned offset "
-				      "below 2 MiB",
+		return fail(err, len,
+			    "arm64 Image: text_offset %#llx is not a page-aligned offset "
+			    "below 2 MiB",
 			    (unsigned long long)text_offset);
 	if (image_size < in->kernel_len)
-		return fail(err, len, "arm64 Image: image_size %llu is smaller than the file (%zu "
-				      "bytes)",
+		return fail(err, len,
+			    "arm64 Image: image_size %llu is smaller than the file (%zu "
+			    "bytes)",
 			    (unsigned long long)image_size, in->kernel_len);
 	out->kernel_start = ((in->dram_base + SZ_2M - 1) & ~(SZ_2M - 1)) + text_offset;
 	out->kernel_end = out->kernel_start + image_size;
@@ -92,8 +96,9 @@ static int raw_place(const struct arm64_boot_input *in, struct arm64_boot_layout
 	out->kernel_start = in->load_addr;
 	out->kernel_end = in->load_addr + in->kernel_len;
 	if (in->entry < out->kernel_start || in->entry >= out->kernel_end)
-		return fail(err, len, "raw image: entry %#llx is outside the loaded image [%#llx, "
-				      "%#llx)",
+		return fail(err, len,
+			    "raw image: entry %#llx is outside the loaded image [%#llx, "
+			    "%#llx)",
 			    (unsigned long long)in->entry, (unsigned long long)out->kernel_start,
 			    (unsigned long long)out->kernel_end);
 	out->entry = in->entry;
@@ -108,8 +113,9 @@ static int tail_place(const struct arm64_boot_input *in, struct arm64_boot_layou
 	uint64_t low = out->kernel_end;
 
 	if (in->fdt_max > in->dram_size || dram_end - in->fdt_max < low)
-		return fail(err, len, "the kernel (%llu KiB) and the device tree do not fit in "
-				      "%llu MiB of memory",
+		return fail(err, len,
+			    "the kernel (%llu KiB) and the device tree do not fit in "
+			    "%llu MiB of memory",
 			    (unsigned long long)((out->kernel_end - out->kernel_start) >> 10),
 			    (unsigned long long)mib);
 	out->fdt_gpa = (dram_end - in->fdt_max) & ~7ULL;
@@ -118,8 +124,9 @@ static int tail_place(const struct arm64_boot_input *in, struct arm64_boot_layou
 		return 0;
 	if (in->initrd_len > out->fdt_gpa - low ||
 	    ((out->fdt_gpa - in->initrd_len) & ~(PAGE - 1)) < low)
-		return fail(err, len, "the kernel, the initrd (%zu KiB) and the device tree do "
-				      "not fit in %llu MiB of memory",
+		return fail(err, len,
+			    "the kernel, the initrd (%zu KiB) and the device tree do "
+			    "not fit in %llu MiB of memory",
 			    in->initrd_len >> 10, (unsigned long long)mib);
 	out->initrd_start = (out->fdt_gpa - in->initrd_len) & ~(PAGE - 1);
 	out->initrd_end = out->initrd_start + in->initrd_len;
@@ -137,8 +144,9 @@ int arm64_boot_load(struct guest_mem *m, const struct arm64_boot_input *in,
 		return fail(err, errlen, "empty kernel image");
 	ret = in->raw ? raw_place(in, out, err, errlen) : image_place(in, out, err, errlen);
 	if (ret == 0 && (out->kernel_end > dram_end || out->kernel_end < out->kernel_start))
-		return fail(err, errlen, "the kernel (%llu KiB at %#llx) does not fit in %llu MiB "
-					 "of memory",
+		return fail(err, errlen,
+			    "the kernel (%llu KiB at %#llx) does not fit in %llu MiB "
+			    "of memory",
 			    (unsigned long long)((out->kernel_end - out->kernel_start) >> 10),
 			    (unsigned long long)out->kernel_start,
 			    (unsigned long long)(in->dram_size >> 20));
@@ -147,8 +155,7 @@ int arm64_boot_load(struct guest_mem *m, const struct arm64_boot_input *in,
 	if (ret < 0)
 		return ret;
 	if (guest_mem_write(m, out->kernel_start, in->kernel, in->kernel_len) < 0 ||
-	    (in->initrd &&
-	     guest_mem_write(m, out->initrd_start, in->initrd, in->initrd_len) < 0))
+	    (in->initrd && guest_mem_write(m, out->initrd_start, in->initrd, in->initrd_len) < 0))
 		return fail(err, errlen, "kernel or initrd outside guest RAM");
 	return 0;
 }

@@ -11,7 +11,7 @@
 #include "core/guest_mem.h"
 #include "util/compiler.h"
 
-#define ARM64_IMAGE_MAGIC 0x644d5241u /* "ARM\x64" at offset 56, little-endian */
+#define ARM64_IMAGE_MAGIC   0x644d5241u /* "ARM\x64" at offset 56, little-endian */
 #define ARM64_IMAGE_HDR_LEN 64
 
 struct arm64_boot_input {

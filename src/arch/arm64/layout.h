@@ -14,39 +14,39 @@
 #ifndef KILN_ARCH_ARM64_LAYOUT_H
 #define KILN_ARCH_ARM64_LAYOUT_H
 
-#define ARM64_GICD_GPA 0x08000000ULL
-#define ARM64_GICD_SIZE 0x10000ULL
-#define ARM64_GICR_GPA 0x080a0000ULL
+#define ARM64_GICD_GPA	  0x08000000ULL
+#define ARM64_GICD_SIZE	  0x10000ULL
+#define ARM64_GICR_GPA	  0x080a0000ULL
 #define ARM64_GICR_STRIDE 0x20000ULL /* RD_base + SGI_base frames of one vCPU */
-#define ARM64_GICR_END 0x09000000ULL
-#define ARM64_MAX_VCPUS ((ARM64_GICR_END - ARM64_GICR_GPA) / ARM64_GICR_STRIDE)
+#define ARM64_GICR_END	  0x09000000ULL
+#define ARM64_MAX_VCPUS	  ((ARM64_GICR_END - ARM64_GICR_GPA) / ARM64_GICR_STRIDE)
 
 #define ARM64_UART0_GPA 0x09000000ULL
 #define ARM64_UART1_GPA 0x09001000ULL
 #define ARM64_UART_SIZE 0x1000ULL /* the 8 registers, one byte apart, in a 4 KiB page */
-#define ARM64_RTC_GPA 0x09010000ULL
-#define ARM64_RTC_SIZE 0x1000ULL
+#define ARM64_RTC_GPA	0x09010000ULL
+#define ARM64_RTC_SIZE	0x1000ULL
 
-#define ARM64_VIRTIO_GPA 0x0a000000ULL
+#define ARM64_VIRTIO_GPA    0x0a000000ULL
 #define ARM64_VIRTIO_STRIDE 0x1000ULL
-#define ARM64_VIRTIO_SLOTS 32
+#define ARM64_VIRTIO_SLOTS  32
 
 #define ARM64_DRAM_GPA 0x40000000ULL
 #define ARM64_DRAM_MAX (1ULL << 39) /* 512 GiB: inside KVM's default 40-bit IPA space */
 
 #define ARM64_FDT_MAX 0x200000ULL /* Linux maps at most 2 MiB of device tree */
 
-#define ARM64_SPI_UART0 1
-#define ARM64_SPI_UART1 2
-#define ARM64_SPI_RTC 3
-#define ARM64_SPI_VIRTIO0 16 /* slot n: SPI 16 + n */
-#define ARM64_NR_IRQS 128    /* GIC interrupt IDs: 32 private, then 96 SPIs */
+#define ARM64_SPI_UART0	  1
+#define ARM64_SPI_UART1	  2
+#define ARM64_SPI_RTC	  3
+#define ARM64_SPI_VIRTIO0 16  /* slot n: SPI 16 + n */
+#define ARM64_NR_IRQS	  128 /* GIC interrupt IDs: 32 private, then 96 SPIs */
 
 /* Architected timer PPIs (INTID = 16 + PPI): secure, non-secure, virtual, hypervisor. */
-#define ARM64_PPI_TIMER_SEC 13
+#define ARM64_PPI_TIMER_SEC  13
 #define ARM64_PPI_TIMER_PHYS 14
 #define ARM64_PPI_TIMER_VIRT 11
-#define ARM64_PPI_TIMER_HYP 10
-#define ARM64_PPI_GIC_MAINT 9
+#define ARM64_PPI_TIMER_HYP  10
+#define ARM64_PPI_GIC_MAINT  9
 
 #endif

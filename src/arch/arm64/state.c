@@ -20,8 +20,8 @@
 #include "hv/kvm.h"
 #include "util/log.h"
 
-#define REG_MAX_BYTES 256 /* KVM_REG_SIZE_U2048, the widest ONE_REG */
-#define REGS_MAX 4096	  /* registers per vCPU we accept on load */
+#define REG_MAX_BYTES 256  /* KVM_REG_SIZE_U2048, the widest ONE_REG */
+#define REGS_MAX      4096 /* registers per vCPU we accept on load */
 
 /* Refuse the stream (logged, recorded in b->err): -EINVAL. */
 #define BAD(fmt, ...) state_refuse(b, fmt, ##__VA_ARGS__)
@@ -104,20 +104,20 @@ struct gic_block {
 	uint32_t offset, clear_offset, words;
 };
 
-#define SPIS (ARM64_NR_IRQS - 32)
+#define SPIS	 (ARM64_NR_IRQS - 32)
 #define SGI_BASE 0x10000 /* the redistributor's SGI/PPI frame */
 
 /* The distributor: GICD_CTLR, then the SPIs' bits, priorities, configurations and routes. */
 static const struct gic_block dist_blocks[] = {
-    {0x0000, 0, 1},		      /* GICD_CTLR */
-    {0x0080 + 4, 0, SPIS / 32},	      /* IGROUPR */
+    {0x0000, 0, 1},			 /* GICD_CTLR */
+    {0x0080 + 4, 0, SPIS / 32},		 /* IGROUPR */
     {0x0100 + 4, 0x0180 + 4, SPIS / 32}, /* ISENABLER / ICENABLER */
     {0x0200 + 4, 0x0280 + 4, SPIS / 32}, /* ISPENDR / ICPENDR */
     {0x0300 + 4, 0x0380 + 4, SPIS / 32}, /* ISACTIVER / ICACTIVER */
-    {0x0400 + 32, 0, SPIS / 4},	      /* IPRIORITYR, a byte per interrupt */
-    {0x0c00 + 8, 0, SPIS / 16},	      /* ICFGR, two bits per interrupt */
-    {0x0d00 + 4, 0, SPIS / 32},	      /* IGRPMODR */
-    {0x6000 + 8 * 32, 0, SPIS * 2},    /* IROUTER, 64 bits per interrupt as two words */
+    {0x0400 + 32, 0, SPIS / 4},		 /* IPRIORITYR, a byte per interrupt */
+    {0x0c00 + 8, 0, SPIS / 16},		 /* ICFGR, two bits per interrupt */
+    {0x0d00 + 4, 0, SPIS / 32},		 /* IGRPMODR */
+    {0x6000 + 8 * 32, 0, SPIS * 2},	 /* IROUTER, 64 bits per interrupt as two words */
 };
 
 /* A redistributor's SGI/PPI frame. */
@@ -134,14 +134,14 @@ static const struct gic_block redist_blocks[] = {
 /* CPU-interface system registers (op0, op1, CRn, CRm, op2), KVM's attribute encoding. */
 #define ICC(op0, op1, crn, crm, op2) ((op0) << 14 | (op1) << 11 | (crn) << 7 | (crm) << 3 | (op2))
 static const uint16_t icc_regs[] = {
-    ICC(3, 0, 12, 12, 4),						      /* ICC_CTLR_EL1 */
-    ICC(3, 0, 4, 6, 0),							      /* ICC_PMR_EL1 */
-    ICC(3, 0, 12, 8, 3),						      /* ICC_BPR0_EL1 */
-    ICC(3, 0, 12, 12, 3),						      /* ICC_BPR1_EL1 */
-    ICC(3, 0, 12, 8, 4),   ICC(3, 0, 12, 8, 5), ICC(3, 0, 12, 8, 6), ICC(3, 0, 12, 8, 7), /* AP0R */
-    ICC(3, 0, 12, 9, 0),   ICC(3, 0, 12, 9, 1), ICC(3, 0, 12, 9, 2), ICC(3, 0, 12, 9, 3), /* AP1R */
-    ICC(3, 0, 12, 12, 6),						      /* IGRPEN0 */
-    ICC(3, 0, 12, 12, 7),						      /* IGRPEN1 */
+    ICC(3, 0, 12, 12, 4), /* ICC_CTLR_EL1 */
+    ICC(3, 0, 4, 6, 0),	  /* ICC_PMR_EL1 */
+    ICC(3, 0, 12, 8, 3),  /* ICC_BPR0_EL1 */
+    ICC(3, 0, 12, 12, 3), /* ICC_BPR1_EL1 */
+    ICC(3, 0, 12, 8, 4),  ICC(3, 0, 12, 8, 5), ICC(3, 0, 12, 8, 6), ICC(3, 0, 12, 8, 7), /* AP0R */
+    ICC(3, 0, 12, 9, 0),  ICC(3, 0, 12, 9, 1), ICC(3, 0, 12, 9, 2), ICC(3, 0, 12, 9, 3), /* AP1R */
+    ICC(3, 0, 12, 12, 6), /* IGRPEN0 */
+    ICC(3, 0, 12, 12, 7), /* IGRPEN1 */
 };
 
 /* The attribute's vCPU part: MPIDR's Aff2-Aff0 in bits 63:32 (without RES1 bit 31). */
@@ -174,7 +174,8 @@ static int block_set(int fd, uint32_t group, uint64_t vattr, const struct gic_bl
 		if (b->overflow)
 			return -EINVAL;
 		if (k->clear_offset)
-			ret = kvm_set_device_attr(fd, group, vattr | (k->clear_offset + 4 * w), &ones);
+			ret = kvm_set_device_attr(fd, group, vattr | (k->clear_offset + 4 * w),
+						  &ones);
 		if (ret == 0)
 			ret = kvm_set_device_attr(fd, group, vattr | (k->offset + 4 * w), &v);
 		if (ret < 0)
@@ -186,8 +187,7 @@ static int block_set(int fd, uint32_t group, uint64_t vattr, const struct gic_bl
 /* The SPIs' line levels, 32 interrupts a word. */
 static uint64_t level_attr(uint32_t intid)
 {
-	return (uint64_t)VGIC_LEVEL_INFO_LINE_LEVEL
-		   << KVM_DEV_ARM_VGIC_LINE_LEVEL_INFO_SHIFT |
+	return (uint64_t)VGIC_LEVEL_INFO_LINE_LEVEL << KVM_DEV_ARM_VGIC_LINE_LEVEL_INFO_SHIFT |
 	       intid;
 }
 
@@ -200,10 +200,10 @@ static int vcpu_gic_save(int fd, uint64_t mpidr, struct state_buf *b)
 		ret = block_get(fd, KVM_DEV_ARM_VGIC_GRP_REDIST_REGS, va, &redist_blocks[i], b);
 	for (size_t i = 0; ret == 0 && i < sizeof(icc_regs) / sizeof(icc_regs[0]); i++) {
 		uint64_t v = 0;
-		bool present = kvm_has_device_attr(fd, KVM_DEV_ARM_VGIC_GRP_CPU_SYSREGS,
-						   va | icc_regs[i]) &&
-			       kvm_get_device_attr(fd, KVM_DEV_ARM_VGIC_GRP_CPU_SYSREGS,
-						   va | icc_regs[i], &v) == 0;
+		bool present =
+		    kvm_has_device_attr(fd, KVM_DEV_ARM_VGIC_GRP_CPU_SYSREGS, va | icc_regs[i]) &&
+		    kvm_get_device_attr(fd, KVM_DEV_ARM_VGIC_GRP_CPU_SYSREGS, va | icc_regs[i],
+					&v) == 0;
 
 		state_put_u8(b, present);
 		state_put_u64(b, v);
@@ -222,7 +222,8 @@ int arm64_gic_save(int fd, const uint64_t *mpidr, unsigned nr_vcpus, struct stat
 	for (uint32_t intid = 32; ret == 0 && intid < ARM64_NR_IRQS; intid += 32) {
 		uint32_t v;
 
-		ret = kvm_get_device_attr(fd, KVM_DEV_ARM_VGIC_GRP_LEVEL_INFO, level_attr(intid), &v);
+		ret =
+		    kvm_get_device_attr(fd, KVM_DEV_ARM_VGIC_GRP_LEVEL_INFO, level_attr(intid), &v);
 		state_put_u32(b, v);
 	}
 	for (unsigned c = 0; ret == 0 && c < nr_vcpus; c++)
@@ -264,7 +265,8 @@ int arm64_gic_load(int fd, const uint64_t *mpidr, unsigned nr_vcpus, struct stat
 	for (uint32_t intid = 32; ret == 0 && intid < ARM64_NR_IRQS; intid += 32) {
 		uint32_t v = state_get_u32(b);
 
-		ret = kvm_set_device_attr(fd, KVM_DEV_ARM_VGIC_GRP_LEVEL_INFO, level_attr(intid), &v);
+		ret =
+		    kvm_set_device_attr(fd, KVM_DEV_ARM_VGIC_GRP_LEVEL_INFO, level_attr(intid), &v);
 	}
 	for (unsigned c = 0; ret == 0 && c < nr_vcpus; c++)
 		ret = vcpu_gic_load(fd, mpidr[c], b);

@@ -9,7 +9,7 @@
 #include "util/compiler.h"
 
 #define ARM64_VCPU_STATE_VERSION 1
-#define ARM64_GIC_STATE_VERSION 1
+#define ARM64_GIC_STATE_VERSION	 1
 
 /* Append vCPU fd's registers and power state to the open section. 0 or -errno (logged). */
 int arm64_vcpu_save(int fd, struct state_buf *b) MUST_CHECK;
@@ -18,8 +18,8 @@ int arm64_vcpu_save(int fd, struct state_buf *b) MUST_CHECK;
 int arm64_vcpu_load(int fd, unsigned index, struct state_buf *b, uint16_t version) MUST_CHECK;
 
 /* Append the GICv3's state (gic fd, the vCPUs' MPIDRs) to the open section. 0 or -errno. */
-int arm64_gic_save(int fd, const uint64_t *mpidr, unsigned nr_vcpus, struct state_buf *b)
-    MUST_CHECK;
+int arm64_gic_save(int fd, const uint64_t *mpidr, unsigned nr_vcpus,
+		   struct state_buf *b) MUST_CHECK;
 /* Load the selected section into the GIC. 0 or -EINVAL (state_refuse). */
 int arm64_gic_load(int fd, const uint64_t *mpidr, unsigned nr_vcpus, struct state_buf *b,
 		   uint16_t version) MUST_CHECK;

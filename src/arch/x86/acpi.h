@@ -13,8 +13,9 @@
 
 struct acpi_config {
 	const struct x86_topology *topo;
-	const struct virtio_slot *virtio; /* windows below 4 GiB; described as \_SB.VR00, VR01, ... in this order */
-	unsigned nr_virtio;		      /* at most LAYOUT_VIRTIO_SLOTS */
+	const struct virtio_slot
+	    *virtio; /* windows below 4 GiB; described as \_SB.VR00, VR01, ... in this order */
+	unsigned nr_virtio;    /* at most LAYOUT_VIRTIO_SLOTS */
 	bool com[2];	       /* COM1 (0x3f8, IRQ 4) and COM2 (0x2f8, IRQ 3) present */
 	bool rtc;	       /* the CMOS RTC at 0x70 */
 	bool kbd;	       /* the i8042 at 0x60/0x64 with a keyboard on IRQ 1 */

@@ -55,7 +55,7 @@
 #define LAYOUT_BOOT_TIMER_GPA	0xc0000000ULL /* --boot-timer: Firecracker's address, 4 KiB */
 #define LAYOUT_VIRTIO_MMIO_GPA	0xd0000000ULL /* virtio-mmio slots, 4 KiB each */
 #define LAYOUT_VIRTIO_SLOT_SIZE 0x1000ULL
-#define LAYOUT_VIRTIO_SLOTS	18	 /* one per GSI in LAYOUT_VIRTIO_GSIS */
+#define LAYOUT_VIRTIO_SLOTS	18 /* one per GSI in LAYOUT_VIRTIO_GSIS */
 /* Interrupt (IOAPIC pin = GSI) of virtio slot i: ISA IRQs no kiln device uses (not 0-4, 8), then
  * 16-23. Edge-triggered through irqfd, active high. */
 /* clang-format off */
