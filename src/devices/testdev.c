@@ -1,5 +1,6 @@
 /* testdev.c — scratch registers that echo writes back on reads (little-endian bytes). */
 #include <errno.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include "util/log.h"
@@ -12,10 +13,19 @@ void testdev_init(struct testdev *t)
 	pthread_mutex_init(&t->lock, NULL);
 }
 
-static uint64_t rd(struct testdev *t, uint8_t *mem, uint64_t off, unsigned size)
+/* Whether [off, off + size) lies inside a window of len bytes (size is at most 8). */
+static bool in_window(size_t len, uint64_t off, unsigned size)
+{
+	return size <= sizeof(uint64_t) && off <= len && size <= len - off;
+}
+
+/* Read size bytes at off of the window mem[len]; all ones if that leaves the window. */
+static uint64_t rd(struct testdev *t, const uint8_t *mem, size_t len, uint64_t off, unsigned size)
 {
 	uint64_t v = 0;
 
+	if (!in_window(len, off, size))
+		return UINT64_MAX;
 	pthread_mutex_lock(&t->lock);
 	memcpy(&v, mem + off, size);
 	t->accesses++;
@@ -23,8 +33,11 @@ static uint64_t rd(struct testdev *t, uint8_t *mem, uint64_t off, unsigned size)
 	return v;
 }
 
-static void wr(struct testdev *t, uint8_t *mem, uint64_t off, uint64_t v, unsigned size)
+/* Write the low size bytes of v at off of the window mem[len]; nothing if that leaves it. */
+static void wr(struct testdev *t, uint8_t *mem, size_t len, uint64_t off, uint64_t v, unsigned size)
 {
+	if (!in_window(len, off, size))
+		return;
 	pthread_mutex_lock(&t->lock);
 	memcpy(mem + off, &v, size);
 	t->accesses++;
@@ -35,28 +48,28 @@ static uint64_t pio_read(void *dev, uint64_t off, unsigned size)
 {
 	struct testdev *t = dev;
 
-	return rd(t, t->pio, off, size);
+	return rd(t, t->pio, sizeof(t->pio), off, size);
 }
 
 static void pio_write(void *dev, uint64_t off, uint64_t v, unsigned size)
 {
 	struct testdev *t = dev;
 
-	wr(t, t->pio, off, v, size);
+	wr(t, t->pio, sizeof(t->pio), off, v, size);
 }
 
 static uint64_t mmio_read(void *dev, uint64_t off, unsigned size)
 {
 	struct testdev *t = dev;
 
-	return rd(t, t->mmio, off, size);
+	return rd(t, t->mmio, sizeof(t->mmio), off, size);
 }
 
 static void mmio_write(void *dev, uint64_t off, uint64_t v, unsigned size)
 {
 	struct testdev *t = dev;
 
-	wr(t, t->mmio, off, v, size);
+	wr(t, t->mmio, sizeof(t->mmio), off, v, size);
 }
 
 const struct io_ops testdev_pio_ops = {
@@ -85,7 +98,7 @@ void testdev_save(struct testdev *t, struct state_buf *b)
 
 int testdev_load(struct testdev *t, struct state_buf *b, uint16_t version)
 {
-	uint8_t pio[16], mmio[4096];
+	uint8_t pio[sizeof(t->pio)], mmio[sizeof(t->mmio)];
 
 	state_get_bytes(b, pio, sizeof(pio));
 	state_get_bytes(b, mmio, sizeof(mmio));
@@ -94,8 +107,8 @@ int testdev_load(struct testdev *t, struct state_buf *b, uint16_t version)
 		return -EINVAL;
 	}
 	pthread_mutex_lock(&t->lock);
-	memcpy(t->pio, pio, sizeof(pio));
-	memcpy(t->mmio, mmio, sizeof(mmio));
+	memcpy(t->pio, pio, sizeof(t->pio));
+	memcpy(t->mmio, mmio, sizeof(t->mmio));
 	pthread_mutex_unlock(&t->lock);
 	return 0;
 }

@@ -11,11 +11,16 @@
 #include "state/state.h"
 #include "util/compiler.h"
 
+/* The two windows' sizes. The board registers them with these lengths (a static assertion ties its
+ * layout constants to them); the handlers check every access against the arrays themselves. */
+#define TESTDEV_PIO_LEN	 16
+#define TESTDEV_MMIO_LEN 4096
+
 struct testdev {
 	pthread_mutex_t lock;
-	uint8_t pio[16];
-	uint8_t mmio[4096];
-	uint64_t accesses;
+	uint8_t pio[TESTDEV_PIO_LEN];
+	uint8_t mmio[TESTDEV_MMIO_LEN];
+	uint64_t accesses; /* accesses served (refused ones not counted) */
 };
 
 /* Zero the device. */
@@ -31,13 +36,18 @@ void testdev_destroy(struct testdev *t);
  * (testdev_destroy: the memory stays the caller's). */
 extern const struct device_ops testdev_device_ops;
 
-extern const struct io_ops testdev_pio_ops;  /* widths 1, 2, 4 */
-extern const struct io_ops testdev_mmio_ops; /* widths 1, 2, 4, 8 */
+/* The handlers (dev: a struct testdev; off from the window's start). Widths 1, 2, 4 for PIO and
+ * 1, 2, 4, 8 for MMIO, as the bus enforces. An access not wholly inside its window (only possible
+ * when called without the bus, or registered with a longer window) is refused: a read gives all
+ * ones, a write changes nothing, and neither counts in accesses. */
+extern const struct io_ops testdev_pio_ops;
+extern const struct io_ops testdev_mmio_ops;
 
 #define TESTDEV_STATE_VERSION	  1
 #define TESTDEV_STATE_MIN_VERSION 1
 
-/* Put both scratch windows (16 + 4096 bytes) into the open section. Thread-safe. */
+/* Put both scratch windows (TESTDEV_PIO_LEN + TESTDEV_MMIO_LEN bytes) into the open section.
+ * Thread-safe. */
 void testdev_save(struct testdev *t, struct state_buf *b);
 /* Load the selected section: 0, or -EINVAL (logged) for another version or length. */
 int testdev_load(struct testdev *t, struct state_buf *b, uint16_t version) MUST_CHECK;

@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <cmocka.h>
 
 #include "devices/acpi_sleep.h"
@@ -102,6 +103,51 @@ static void test_testdev_echo(void **state)
 	io_bus_destroy(&mmio);
 }
 
+/* Every byte of both windows set to fill, nothing else looked at. */
+static bool windows_are(const struct testdev *t, uint8_t fill)
+{
+	for (size_t i = 0; i < sizeof(t->pio); i++)
+		if (t->pio[i] != fill)
+			return false;
+	for (size_t i = 0; i < sizeof(t->mmio); i++)
+		if (t->mmio[i] != fill)
+			return false;
+	return true;
+}
+
+/*
+ * The handlers called directly, without the bus that normally clips accesses to the registered
+ * window: an access reaching past either window's end is refused (reads give all ones, writes
+ * change nothing, neither is counted as an access), and the last legal accesses still work.
+ */
+static void test_testdev_bounds(void **state)
+{
+	struct testdev t;
+
+	(void)state;
+	testdev_init(&t);
+	memset(t.pio, 0x5a, sizeof(t.pio));
+	memset(t.mmio, 0x5a, sizeof(t.mmio));
+	testdev_pio_ops.write(&t, sizeof(t.pio) - 2, 0xaabbccdd, 4); /* 2 bytes past the end */
+	testdev_pio_ops.write(&t, sizeof(t.pio), 0xee, 1);	     /* just past */
+	testdev_mmio_ops.write(&t, sizeof(t.mmio) - 4, 0x1122334455667788ULL, 8);
+	testdev_mmio_ops.write(&t, sizeof(t.mmio), 0x99, 1);
+	testdev_mmio_ops.write(&t, UINT64_MAX - 1, 0x99, 4); /* off + size wraps */
+	assert_true(windows_are(&t, 0x5a));
+	assert_int_equal(t.accesses, 0);
+	assert_int_equal(testdev_pio_ops.read(&t, sizeof(t.pio) - 1, 2), UINT64_MAX);
+	assert_int_equal(testdev_mmio_ops.read(&t, sizeof(t.mmio), 8), UINT64_MAX);
+	assert_int_equal(testdev_mmio_ops.read(&t, sizeof(t.mmio) - 4, 8), UINT64_MAX);
+	assert_int_equal(t.accesses, 0);
+	/* The last bytes of each window are reachable. */
+	testdev_pio_ops.write(&t, sizeof(t.pio) - 4, 0x01020304, 4);
+	assert_int_equal(testdev_pio_ops.read(&t, sizeof(t.pio) - 1, 1), 0x01);
+	testdev_mmio_ops.write(&t, sizeof(t.mmio) - 8, 0x0102030405060708ULL, 8);
+	assert_int_equal(testdev_mmio_ops.read(&t, sizeof(t.mmio) - 8, 8), 0x0102030405060708ULL);
+	assert_int_equal(t.accesses, 4);
+	testdev_destroy(&t);
+}
+
 /* Firecracker's boot timer: only a 1-byte 123 at offset 0 stops the clock; reads give 0. */
 static void test_boot_timer(void **state)
 {
@@ -121,9 +167,8 @@ static void test_boot_timer(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_debug_exit),
-	    cmocka_unit_test(test_acpi_sleep),
-	    cmocka_unit_test(test_testdev_echo),
+	    cmocka_unit_test(test_debug_exit),	 cmocka_unit_test(test_acpi_sleep),
+	    cmocka_unit_test(test_testdev_echo), cmocka_unit_test(test_testdev_bounds),
 	    cmocka_unit_test(test_boot_timer),
 	};
 

@@ -180,6 +180,11 @@ static int rtc_add(struct vm *vm, struct board *b)
 	return io_bus_register(&vm->pio, LAYOUT_RTC_PORT, 2, &rtc_io_ops, r);
 }
 
+/* The windows registered below are the device's arrays: a change to one side must not leave the
+ * bus passing offsets the arrays do not have (the handlers refuse them too). */
+_Static_assert(LAYOUT_TESTDEV_PORTS == TESTDEV_PIO_LEN, "test device ports: the array's size");
+_Static_assert(LAYOUT_TESTDEV_MMIO_LEN == TESTDEV_MMIO_LEN, "test device MMIO: the array's size");
+
 static int testdev_add(struct vm *vm, struct board *b)
 {
 	int ret;
