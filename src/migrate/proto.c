@@ -27,6 +27,8 @@ __attribute__((target("sse4.2"))) static uint32_t crc_hw(uint32_t crc, const uin
 	for (; len >= 8; p += 8, len -= 8) {
 		uint64_t v;
 
+		/* Not a wire integer: eight payload bytes in memory order, which is what the
+		 * instruction consumes from a little-endian register (x86 only). */
 		memcpy(&v, p, 8);
 		c = __builtin_ia32_crc32di(c, v);
 	}
@@ -51,15 +53,52 @@ uint32_t mig_crc32c(uint32_t crc, const void *p, size_t len)
 }
 #endif
 
-static void put32(uint8_t *p, uint32_t v)
+void mig_put_le32(uint8_t *p, uint32_t v)
 {
 	for (unsigned i = 0; i < 4; i++)
 		p[i] = (uint8_t)(v >> (8 * i));
 }
 
-static uint32_t get32(const uint8_t *p)
+void mig_put_le64(uint8_t *p, uint64_t v)
+{
+	mig_put_le32(p, (uint32_t)v);
+	mig_put_le32(p + 4, (uint32_t)(v >> 32));
+}
+
+uint32_t mig_get_le32(const uint8_t *p)
 {
 	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+uint64_t mig_get_le64(const uint8_t *p)
+{
+	return (uint64_t)mig_get_le32(p) | (uint64_t)mig_get_le32(p + 4) << 32;
+}
+
+void mig_put_run(uint8_t *p, uint64_t gpa, uint32_t pages)
+{
+	mig_put_le64(p, gpa);
+	mig_put_le32(p + 8, pages);
+	mig_put_le32(p + 12, 0);
+}
+
+int mig_get_run(const uint8_t *p, size_t left, struct mig_run *run, const char **why)
+{
+	uint32_t rsv;
+
+	if (left < MIG_RUN_HDR) {
+		*why = "MEMORY: truncated page run";
+		return -EPROTO;
+	}
+	run->gpa = mig_get_le64(p);
+	run->pages = mig_get_le32(p + 8);
+	rsv = mig_get_le32(p + 12);
+	if (run->pages == 0 || rsv || run->gpa % MIG_PAGE ||
+	    (uint64_t)run->pages * MIG_PAGE > left - MIG_RUN_HDR) {
+		*why = "MEMORY: bad page run (alignment, count or length)";
+		return -EPROTO;
+	}
+	return 0;
 }
 
 int mig_send_hello(int fd)
@@ -67,7 +106,7 @@ int mig_send_hello(int fd)
 	uint8_t h[MIG_HELLO_LEN] = {0};
 
 	memcpy(h, MIG_MAGIC, 8);
-	put32(h + 8, MIG_VERSION);
+	mig_put_le32(h + 8, MIG_VERSION);
 	return io_write_all(fd, h, sizeof(h));
 }
 
@@ -80,9 +119,9 @@ int mig_recv_hello(int fd, const char **why)
 		return ret;
 	if (memcmp(h, MIG_MAGIC, 8) != 0)
 		*why = "not a kiln migration stream (bad magic)";
-	else if (get32(h + 8) != MIG_VERSION)
+	else if (mig_get_le32(h + 8) != MIG_VERSION)
 		*why = "unsupported protocol version";
-	else if (get32(h + 12) != 0)
+	else if (mig_get_le32(h + 12) != 0)
 		*why = "unknown stream flags";
 	else
 		return 0;
@@ -98,12 +137,12 @@ int mig_send_frame(int fd, uint32_t type, const void *head, size_t hlen, const v
 
 	if (hlen + blen > MIG_FRAME_MAX)
 		return -EINVAL;
-	put32(h, type);
-	put32(h + 4, (uint32_t)(hlen + blen));
+	mig_put_le32(h, type);
+	mig_put_le32(h + 4, (uint32_t)(hlen + blen));
 	crc = mig_crc32c(0, h, 8);
 	crc = mig_crc32c(crc, head, hlen);
 	crc = mig_crc32c(crc, body, blen);
-	put32(h + 8, crc);
+	mig_put_le32(h + 8, crc);
 	ret = io_write_all(fd, h, sizeof(h));
 	if (ret == 0 && hlen)
 		ret = io_write_all(fd, head, hlen);
@@ -120,8 +159,8 @@ int mig_recv_frame(int fd, struct mig_frame *f, const char **why)
 	memset(f, 0, sizeof(*f));
 	if (ret < 0)
 		return ret;
-	f->type = get32(h);
-	f->len = get32(h + 4);
+	f->type = mig_get_le32(h);
+	f->len = mig_get_le32(h + 4);
 	if (f->type < MIG_CONFIG || f->type > MIG_ACK) {
 		*why = "unknown frame type";
 		return -EPROTO;
@@ -135,7 +174,7 @@ int mig_recv_frame(int fd, struct mig_frame *f, const char **why)
 		return -ENOMEM;
 	f->data[f->len] = 0;
 	ret = io_read_all(fd, f->data, f->len);
-	if (ret == 0 && mig_crc32c(mig_crc32c(0, h, 8), f->data, f->len) != get32(h + 8)) {
+	if (ret == 0 && mig_crc32c(mig_crc32c(0, h, 8), f->data, f->len) != mig_get_le32(h + 8)) {
 		*why = "frame checksum mismatch";
 		ret = -EPROTO;
 	}

@@ -35,6 +35,30 @@ struct mig_frame {
 	uint8_t *data;
 };
 
+/* Integers on the wire are little-endian whatever the host's order: these encode and decode them
+ * byte by byte at p (4 or 8 bytes, any alignment). Never copy wire bytes into host integers. */
+void mig_put_le32(uint8_t *p, uint32_t v);
+void mig_put_le64(uint8_t *p, uint64_t v);
+uint32_t mig_get_le32(const uint8_t *p);
+uint64_t mig_get_le64(const uint8_t *p);
+
+/* A MEMORY frame's page run, decoded: `pages` pages of MIG_PAGE bytes at `gpa` follow the header.
+ */
+struct mig_run {
+	uint64_t gpa;
+	uint32_t pages;
+};
+
+/* Write a page-run header (MIG_RUN_HDR bytes: u64 gpa, u32 pages, u32 reserved 0) at p. */
+void mig_put_run(uint8_t *p, uint64_t gpa, uint32_t pages);
+
+/*
+ * Decode and check the page run at p, `left` bytes before the frame's end: a whole header, gpa
+ * page-aligned, at least one page, reserved 0, and the pages within `left`. 0 with *run filled,
+ * or -EPROTO with why set. Where the pages go (guest RAM) is the caller's check.
+ */
+int mig_get_run(const uint8_t *p, size_t left, struct mig_run *run, const char **why) MUST_CHECK;
+
 /* Name of a frame type ("CONFIG", ...; "unknown"). */
 const char *mig_type_name(uint32_t type);
 

@@ -62,29 +62,26 @@ static int on_config(struct incoming *in, const struct mig_frame *f)
 	return 0;
 }
 
-/* One run: u64 gpa, u32 pages, u32 reserved, the pages; inside one writable RAM region. */
+/* One run (header decoded little-endian by mig_get_run), its pages inside one writable RAM
+ * region. 0 with *used the run's bytes, or -EPROTO (in->err set). */
 static int on_run(struct incoming *in, const uint8_t *p, size_t left, size_t *used)
 {
 	const struct guest_mem *mem = &in->m->vm->mem;
 	const struct guest_region *r;
-	uint64_t gpa, bytes;
-	uint32_t n, rsv;
+	const char *why = "";
+	struct mig_run run;
+	uint64_t bytes;
 	uint8_t *dst;
 
-	if (left < MIG_RUN_HDR)
-		return refuse(in, "%s", "MEMORY: truncated page run");
-	memcpy(&gpa, p, 8);
-	memcpy(&n, p + 8, 4);
-	memcpy(&rsv, p + 12, 4);
-	bytes = (uint64_t)n * MIG_PAGE;
-	if (n == 0 || rsv || gpa % MIG_PAGE || bytes > left - MIG_RUN_HDR)
-		return refuse(in, "%s", "MEMORY: bad page run (alignment, count or length)");
-	r = guest_mem_find(mem, gpa);
-	dst = guest_mem_ptr_rw(mem, gpa, bytes);
+	if (mig_get_run(p, left, &run, &why) < 0)
+		return refuse(in, "%s", why);
+	bytes = (uint64_t)run.pages * MIG_PAGE;
+	r = guest_mem_find(mem, run.gpa);
+	dst = guest_mem_ptr_rw(mem, run.gpa, bytes);
 	if (!r || !dst || !(r->flags & GUEST_MEM_RAM))
 		return refuse(in, "%s", "MEMORY: pages outside guest RAM");
 	memcpy(dst, p + MIG_RUN_HDR, bytes);
-	in->pages += n;
+	in->pages += run.pages;
 	*used = MIG_RUN_HDR + bytes;
 	return 0;
 }

@@ -106,9 +106,7 @@ static int add_run(struct migrate_src *s, uint64_t gpa, const uint8_t *h, uint32
 	if (ret < 0 || __atomic_load_n(&s->cancel, __ATOMIC_RELAXED))
 		return ret < 0 ? ret : -ECANCELED;
 	p = s->buf + s->buf_len;
-	memcpy(p, &gpa, 8); /* x86: little-endian */
-	memcpy(p + 8, &n, 4);
-	memset(p + 12, 0, 4);
+	mig_put_run(p, gpa, n); /* little-endian, whatever the host */
 	memcpy(p + MIG_RUN_HDR, h, (size_t)n * MIG_PAGE);
 	s->buf_len += MIG_RUN_HDR + (size_t)n * MIG_PAGE;
 	pthread_mutex_lock(&s->lock);
