@@ -35,6 +35,8 @@ int virtio_dev_init(struct virtio_dev *vd, const struct virtio_dev_ops *ops, voi
 
 void virtio_dev_destroy(struct virtio_dev *vd)
 {
+	for (unsigned i = 0; i < VIRTIO_DEV_MAX_QUEUES; i++)
+		virtq_reset(&vd->vq[i]); /* frees the queues' dirty-tracking records */
 	pthread_mutex_destroy(&vd->lock);
 }
 

@@ -123,6 +123,8 @@ struct virtio_dev {
 /* Prepare vd for device `dev` with `ops`, DMA into `mem`. Returns 0 or -EINVAL (bad ops). */
 int virtio_dev_init(struct virtio_dev *vd, const struct virtio_dev_ops *ops, void *dev,
 		    const struct guest_mem *mem) MUST_CHECK;
+/* Release what virtio_dev_init and the queues hold (the lock, each queue's dirty-tracking
+ * records: virtq_reset); vd itself belongs to the caller. Only after a successful init. */
 void virtio_dev_destroy(struct virtio_dev *vd);
 
 /* --- for transports (vd->lock held) --- */

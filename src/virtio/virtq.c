@@ -2,6 +2,7 @@
 #include <endian.h>
 #include <errno.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "util/log.h"
@@ -115,6 +116,130 @@ static bool host_aligned(const void *p, uintptr_t align)
 	return ((uintptr_t)p & (align - 1)) == 0;
 }
 
+/*
+ * Dirty tracking of what the device writes (docs/architecture.md, "Dirty pages and live
+ * migration"). The device may write exactly the device-writable buffers virtq_pop handed it, from
+ * the pop until the push. The push marks them again (a fetch may have consumed the pop's marks,
+ * or logging started after the pop), and it must not walk the descriptors again for that: the
+ * driver may rewrite a chain's descriptors or indirect table while the chain is in flight. So the
+ * pop records the ranges it handed out, whether or not logging is on, and the push marks from
+ * the record.
+ *
+ * The record is a table by head, allocated at activation with the queue's size (a head names one
+ * chain while it is in flight). Each entry keeps the chain's writable ranges exactly, adjacent
+ * buffers joined, in a small inline array that grows on demand (fourfold, kept for reuse until
+ * the queue resets) up to VIRTQ_CHAIN_MAX ranges, the most one chain has. Not "a few exact ranges
+ * and one bounding range for the rest": a block read or a big receive chain scatters dozens of
+ * pages over all of RAM, a bounding range would mark most of RAM at every such push and pre-copy
+ * would never converge. Only when an entry cannot grow (no memory, or a driver publishing a head
+ * still in flight piles up more ranges) does a range merge into the last one as a bounding range,
+ * marked region by region since it may span holes: over-marking, never under-marking. A count of
+ * pops not yet pushed or given back keeps a head published twice recorded until its last push.
+ */
+#define VQ_REC_INLINE 2		      /* ranges an entry holds without an allocation */
+#define VQ_REC_MAX    VIRTQ_CHAIN_MAX /* ranges an entry grows to, at most */
+#define VQ_NO_HEAD    0xffff	      /* popped[]: no chain recorded at this position */
+
+struct vq_range {
+	uint64_t gpa, len;
+};
+
+struct virtq_rec {
+	struct vq_range in[VQ_REC_INLINE];
+	struct vq_range *ext; /* once cap > VQ_REC_INLINE: the ranges, malloc'ed */
+	uint16_t nr, cap;     /* ranges held; room (VQ_REC_INLINE until the first growth) */
+	uint32_t inflight;    /* pops of this head not yet pushed or given back */
+};
+
+static struct vq_range *rec_ranges(struct virtq_rec *e)
+{
+	return e->cap > VQ_REC_INLINE ? e->ext : e->in;
+}
+
+/* Grow an entry's room fourfold (up to VQ_REC_MAX). false if it cannot grow. */
+static bool rec_grow(struct virtq_rec *e)
+{
+	uint16_t cap = (uint16_t)(e->cap * 4 > VQ_REC_MAX ? VQ_REC_MAX : e->cap * 4);
+	struct vq_range *r;
+
+	if (e->cap >= VQ_REC_MAX)
+		return false;
+	r = realloc(e->cap > VQ_REC_INLINE ? e->ext : NULL, cap * sizeof(*r));
+	if (!r)
+		return false;
+	if (e->cap == VQ_REC_INLINE)
+		memcpy(r, e->in, sizeof(e->in));
+	e->ext = r;
+	e->cap = cap;
+	return true;
+}
+
+/* Record [gpa, gpa + len), a buffer checked inside one region, for the chain being popped. */
+static void rec_add(struct virtq_rec *e, uint64_t gpa, uint64_t len)
+{
+	struct vq_range *r = rec_ranges(e), *last = e->nr ? &r[e->nr - 1] : NULL;
+	uint64_t lo, hi;
+
+	if (last && gpa == last->gpa + last->len) {
+		last->len += len; /* adjacent to the previous buffer */
+		return;
+	}
+	if (e->nr < e->cap || rec_grow(e)) {
+		rec_ranges(e)[e->nr++] = (struct vq_range){.gpa = gpa, .len = len};
+		return;
+	}
+	lo = gpa < last->gpa ? gpa : last->gpa; /* full: nr == cap >= VQ_REC_INLINE, last set */
+	hi = gpa + len > last->gpa + last->len ? gpa + len : last->gpa + last->len;
+	*last = (struct vq_range){.gpa = lo, .len = hi - lo};
+}
+
+/* A pop of the entry's head ended (pushed or given back): forget its ranges after the last. */
+static void rec_release(struct virtq_rec *e)
+{
+	if (e->inflight && --e->inflight == 0)
+		e->nr = 0;
+}
+
+/* Mark [gpa, gpa + len) region by region: a merged range may span holes between regions. */
+static void mark_span(const struct guest_mem *m, uint64_t gpa, uint64_t len)
+{
+	for (unsigned i = 0; i < m->nr; i++) {
+		const struct guest_region *r = &m->r[i];
+		uint64_t lo = gpa > r->gpa ? gpa : r->gpa;
+		uint64_t hi = gpa + len < r->gpa + r->len ? gpa + len : r->gpa + r->len;
+
+		if (lo < hi)
+			guest_mem_mark_dirty(m, lo, hi - lo);
+	}
+}
+
+static void rec_free(struct virtq *q)
+{
+	for (uint32_t i = 0; q->rec && i < q->size; i++)
+		if (q->rec[i].cap > VQ_REC_INLINE)
+			free(q->rec[i].ext);
+	free(q->rec);
+	free(q->popped);
+	q->rec = NULL;
+	q->popped = NULL;
+}
+
+/* The tables for a queue of q->size entries (empty records, no position popped). */
+static int rec_alloc(struct virtq *q)
+{
+	q->rec = calloc(q->size, sizeof(*q->rec));
+	q->popped = malloc(q->size * sizeof(*q->popped));
+	if (!q->rec || !q->popped) {
+		rec_free(q);
+		return -ENOMEM;
+	}
+	for (uint32_t i = 0; i < q->size; i++) {
+		q->rec[i].cap = VQ_REC_INLINE;
+		q->popped[i] = VQ_NO_HEAD;
+	}
+	return 0;
+}
+
 int virtq_activate(struct virtq *q, const struct guest_mem *m)
 {
 	void *desc, *avail, *used;
@@ -132,6 +257,8 @@ int virtq_activate(struct virtq *q, const struct guest_mem *m)
 	/* Guest-physical alignment implies host alignment only if regions are mapped aligned. */
 	if (!host_aligned(avail, 2) || !host_aligned(used, 4))
 		return -EINVAL;
+	if (rec_alloc(q) < 0)
+		return -ENOMEM;
 	q->desc = desc;
 	q->avail = avail;
 	q->used = used;
@@ -147,6 +274,7 @@ int virtq_activate(struct virtq *q, const struct guest_mem *m)
 
 void virtq_reset(struct virtq *q)
 {
+	rec_free(q);
 	memset(q, 0, sizeof(*q));
 }
 
@@ -157,7 +285,7 @@ struct vq_walk {
 	bool seen_write; /* a device-writable descriptor came before */
 	const char *why; /* reason for -EINVAL, for the log */
 	uint16_t bad_idx;
-	bool mark_only; /* only mark the writable buffers dirty (virtq_push), append nothing */
+	struct virtq_rec *rec; /* the head's record (NULL if the head is out of range) */
 };
 
 static int walk_fail(struct vq_walk *w, uint16_t idx, const char *why)
@@ -177,6 +305,14 @@ static void read_desc(const void *table, uint32_t i, struct vq_desc *d)
 	d->next = le16toh(d->next);
 }
 
+/* Dirty tracking: the device may write this buffer from now until the push. */
+static void note_write(struct vq_walk *w, uint64_t gpa, uint32_t len)
+{
+	guest_mem_mark_dirty(w->q->mem, gpa, len);
+	if (w->rec)
+		rec_add(w->rec, gpa, len);
+}
+
 /* Append one buffer descriptor to the chain, translated and checked. */
 static int add_seg(struct vq_walk *w, const struct vq_desc *d, uint16_t idx)
 {
@@ -192,11 +328,6 @@ static int add_seg(struct vq_walk *w, const struct vq_desc *d, uint16_t idx)
 	w->seen_write |= writes;
 	if (d->len == 0)
 		return 0; /* nothing to transfer; addr is not looked at */
-	/* Dirty tracking: the device may write these bytes from now until the push. */
-	if (writes)
-		guest_mem_mark_dirty(w->q->mem, d->addr, d->len);
-	if (w->mark_only)
-		return 0;
 	if (c->nr_segs == VIRTQ_CHAIN_MAX)
 		return walk_fail(w, idx, "too many segments");
 	/* §2.7.5: a chain is at most 2^32 bytes in total; the totals must not wrap. */
@@ -210,7 +341,9 @@ static int add_seg(struct vq_walk *w, const struct vq_desc *d, uint16_t idx)
 	c->seg[c->nr_segs++] = (struct virtq_seg){
 	    .host = host, .gpa = d->addr, .len = d->len, .device_writes = writes};
 	*total += d->len;
-	if (!writes)
+	if (writes)
+		note_write(w, d->addr, d->len);
+	else
 		c->nr_out++;
 	return 0;
 }
@@ -280,7 +413,7 @@ static int pop_malformed(struct virtq *q, const char *why, unsigned idx)
 int virtq_pop(struct virtq *q, struct virtq_chain *c)
 {
 	struct vq_walk w = {.q = q, .c = c};
-	uint16_t avail_idx, pending, head;
+	uint16_t avail_idx, pending, head, pos, nr_before = 0;
 
 	if (!q->active)
 		return -ENOENT;
@@ -294,30 +427,42 @@ int virtq_pop(struct virtq *q, struct virtq_chain *c)
 	if (pending > q->size)
 		return pop_malformed(q, "available index ran more than the queue size ahead",
 				     avail_idx);
-	head = load16(&avail_ring(q)->ring[q->last_avail & (q->size - 1)]);
+	pos = q->last_avail & (q->size - 1);
+	head = load16(&avail_ring(q)->ring[pos]);
 	q->last_avail++;
 	c->head = head;
+	q->popped[pos] = VQ_NO_HEAD;
+	if (head < q->size) {
+		w.rec = &q->rec[head];
+		nr_before = w.rec->nr;
+	}
 	if (walk_table(&w, q->desc, q->size, head, false) < 0) {
+		if (w.rec) /* what the malformed chain added goes (a merge stays: over-marking) */
+			w.rec->nr = w.rec->inflight ? nr_before : 0;
 		c->nr_segs = c->nr_out = 0;
 		c->out_len = c->in_len = 0;
 		return pop_malformed(q, w.why, w.bad_idx);
 	}
+	w.rec->inflight++;
+	q->popped[pos] = head;
 	q->stats.popped++;
 	return 0;
 }
 
-/* Dirty tracking: the used ring (and avail_event in it), and the chain's writable buffers again
- * (the device wrote them after the pop, possibly after a fetch cleared the first marks). */
+/* Dirty tracking after the used-ring update (a mark after the write it covers: a fetch in
+ * between cannot consume it early): the used ring (avail_event with it) and what `head` was
+ * given at pop, from the record; then the record is forgotten. */
 static void mark_push(struct virtq *q, uint16_t head)
 {
-	struct virtq_chain c = {0};
-	struct vq_walk w = {.q = q, .c = &c, .mark_only = true};
+	struct virtq_rec *e = &q->rec[head];
+	const struct vq_range *r = rec_ranges(e);
 
-	if (!q->mem->logging)
-		return;
-	guest_mem_mark_dirty(q->mem, q->used_gpa, used_bytes(q->size));
-	if (walk_table(&w, q->desc, q->size, head, false) < 0)
-		log_debug("virtq: dirty marking: chain %u no longer walks", head);
+	if (__atomic_load_n(&q->mem->logging, __ATOMIC_ACQUIRE)) {
+		guest_mem_mark_dirty(q->mem, q->used_gpa, used_bytes(q->size));
+		for (unsigned i = 0; i < e->nr; i++)
+			mark_span(q->mem, r[i].gpa, r[i].len);
+	}
+	rec_release(e);
 }
 
 int virtq_push(struct virtq *q, uint16_t head, uint32_t written)
@@ -326,7 +471,6 @@ int virtq_push(struct virtq *q, uint16_t head, uint32_t written)
 
 	if (!q->active || head >= q->size)
 		return -EINVAL;
-	mark_push(q, head);
 	e = &used_ring(q)->ring[q->used_idx & (q->size - 1)];
 	__atomic_store_n(&e->id, htole32(head), __ATOMIC_RELAXED);
 	__atomic_store_n(&e->len, htole32(written), __ATOMIC_RELAXED);
@@ -336,6 +480,7 @@ int virtq_push(struct virtq *q, uint16_t head, uint32_t written)
 	 * driver sees the new index; the release store orders every earlier write before it.
 	 */
 	__atomic_store_n(&used_ring(q)->idx, htole16(q->used_idx), __ATOMIC_RELEASE);
+	mark_push(q, head);
 	/* 2^16 pushes since the last decision: signalled_used no longer tells old from new. */
 	if (q->used_idx == q->signalled_used)
 		q->signalled_valid = false;
@@ -439,6 +584,7 @@ int virtq_load(struct virtq *q, const struct guest_mem *m, uint16_t queue_max, s
 {
 	uint8_t f[3], g[2];
 	uint16_t last_avail, used_idx, signalled;
+	int ret;
 
 	virtq_reset(q);
 	q->size = state_get_u16(b);
@@ -460,9 +606,12 @@ int virtq_load(struct virtq *q, const struct guest_mem *m, uint16_t queue_max, s
 	q->indirect = f[1];
 	if (!f[2])
 		return 0; /* configured (perhaps) but not ready: nothing more to check */
-	if (virtq_activate(q, m) < 0)
+	ret = virtq_activate(q, m);
+	if (ret < 0)
 		return load_fail(q, why,
-				 "queue rings outside guest memory, misaligned or bad size");
+				 ret == -ENOMEM
+				     ? "no memory for the queue's records"
+				     : "queue rings outside guest memory, misaligned or bad size");
 	if ((uint16_t)(last_avail - used_idx) > q->size)
 		return load_fail(q, why, "more chains in flight than the queue holds");
 	q->last_avail = last_avail;
@@ -475,8 +624,16 @@ int virtq_load(struct virtq *q, const struct guest_mem *m, uint16_t queue_max, s
 
 int virtq_unpop(struct virtq *q)
 {
+	uint16_t pos, head;
+
 	if (!q->active || q->last_avail == q->used_idx)
 		return -EINVAL;
 	q->last_avail--;
+	/* Our own note of the head, not the ring entry again: the driver cannot change it. */
+	pos = q->last_avail & (q->size - 1);
+	head = q->popped[pos];
+	q->popped[pos] = VQ_NO_HEAD;
+	if (head < q->size)
+		rec_release(&q->rec[head]);
 	return 0;
 }

@@ -43,6 +43,8 @@ struct virtq_chain {
 	struct virtq_seg seg[VIRTQ_CHAIN_MAX];
 };
 
+struct virtq_rec; /* virtq.c: one head's device-writable ranges, recorded at pop */
+
 struct virtq_stats {
 	uint64_t popped, pushed, notifies, suppressed, malformed;
 };
@@ -64,6 +66,10 @@ struct virtq {
 	bool signalled_valid;	   /* false until the first decision, or after 2^16 pushes
 				    * without one: the next decision then interrupts */
 	bool push_pending;	   /* pushes since the last decision (none: no interrupt) */
+	struct virtq_rec *rec;	   /* [size], by head: what a chain in flight lets the device
+				    * write (dirty tracking at push); allocated while active */
+	uint16_t *popped;	   /* [size], by available-ring position: the head popped there
+				    * (virtq_unpop forgets its record) */
 	struct virtq_stats stats;
 };
 
@@ -72,12 +78,15 @@ struct virtq {
  * [1, VIRTQ_SIZE_MAX], descriptor table 16-byte aligned, available ring 2-byte aligned, used ring
  * 4-byte aligned (§2.7), each ring (with its event field) wholly inside one region of guest RAM
  * and writable where the device writes. The event fields are always counted, whether or not
- * EVENT_IDX is negotiated yet. Returns 0 or -EINVAL (nothing changed), also when the queue is
- * already active. Guest memory must not be remapped while the queue is active.
+ * EVENT_IDX is negotiated yet. Allocates the queue's dirty-tracking records (one per head).
+ * Returns 0, -EINVAL (nothing changed; also when the queue is already active) or -ENOMEM. Guest
+ * memory must not be remapped while the queue is active.
  */
 int virtq_activate(struct virtq *q, const struct guest_mem *m) MUST_CHECK;
 
-/* Forget device state and the driver's configuration (device reset, §2.4). */
+/* Forget device state and the driver's configuration (device reset, §2.4), and free the records
+ * virtq_activate allocated: also what the queue's owner calls before freeing it. q must have
+ * been zeroed (or reset) once before. */
 void virtq_reset(struct virtq *q);
 
 /*
@@ -98,13 +107,19 @@ void virtq_reset(struct virtq *q);
  * bytes). An indirect descriptor ends the chain; it may follow direct descriptors (§2.7.5.3.2)
  * and its table must be 16-byte entries, 1 to VIRTQ_SIZE_MAX of them, inside one region. On
  * the ran-ahead index nothing is consumed (each call fails again). Returns -ENOENT if inactive.
+ *
+ * Dirty tracking: the chain's device-writable buffers are marked now (while logging) and recorded
+ * under its head, logging or not; virtq_push marks them again from that record, never from the
+ * descriptors, which the driver may have rewritten meanwhile.
  */
 int virtq_pop(struct virtq *q, struct virtq_chain *c) MUST_CHECK;
 
 /*
  * Put chain `head` on the used ring with `written` bytes written by the device, and publish it
- * (release ordering: the buffers' contents are visible before the index). Returns 0 or -EINVAL
- * if the queue is not active or head is out of range.
+ * (release ordering: the buffers' contents are visible before the index). Then, while logging,
+ * marks dirty the used ring and the device-writable buffers recorded when `head` was popped (a
+ * head pushed without a pop of its own marks only the used ring), and forgets that record.
+ * Returns 0 or -EINVAL if the queue is not active or head is out of range.
  */
 int virtq_push(struct virtq *q, uint16_t head, uint32_t written) MUST_CHECK;
 
@@ -136,13 +151,16 @@ void virtq_save(const struct virtq *q, struct state_buf *b);
  * Read what virtq_save wrote into q (which is reset first), checking it: size at most queue_max,
  * flags 0/1; an active queue is activated against m (so rings outside guest memory, misaligned or
  * of a bad size are refused) and its consumed-but-unused count (last_avail - used_idx) must not
- * exceed its size. Returns 0 or -EINVAL with *why set (q is left reset).
+ * exceed its size. Returns 0 or -EINVAL with *why set (q is left reset). Chains in flight at the
+ * save have no dirty-tracking record here: a device holding one takes it again (virtq_unpop then
+ * virtq_pop), as every device does, before it pushes it.
  */
 int virtq_load(struct virtq *q, const struct guest_mem *m, uint16_t queue_max, struct state_buf *b,
 	       const char **why) MUST_CHECK;
 
 /* Give back the last chain popped (last_avail - 1), so it is popped again: for devices restoring a
- * chain they held when saved. -EINVAL if the queue is inactive or nothing is outstanding. */
+ * chain they held when saved. Its dirty-tracking record goes with it (the next pop records it
+ * again). -EINVAL if the queue is inactive or nothing is outstanding. */
 int virtq_unpop(struct virtq *q) MUST_CHECK;
 
 #endif

@@ -90,6 +90,7 @@ static int teardown(void **state)
 {
 	struct drv *d = *state;
 
+	virtq_reset(&d->q);
 	guest_mem_destroy(&d->m);
 	unmap_guarded(d->main, MAIN_LEN);
 	unmap_guarded(d->adj, ADJ_LEN);
@@ -362,6 +363,156 @@ static void test_dirty_marks(void **state)
 	assert_true(page_dirty(bits, r->gpa, USED_GPA));
 	assert_false(page_dirty(bits, r->gpa, rd));
 	guest_mem_log_stop(&d->m);
+}
+
+#define MAIN_WORDS (MAIN_LEN / PG / 64)
+
+/* Fetch (and clear) the main region's dirty bits; returns how many pages are dirty. */
+static uint64_t fetch(struct drv *d, uint64_t *bits)
+{
+	assert_int_equal(guest_mem_dirty_fetch(&d->m, guest_mem_find(&d->m, MAIN_GPA), bits), 0);
+	return guest_mem_bitmap_count(bits, MAIN_WORDS);
+}
+
+/* Head 0: a readable descriptor (page 4), then a writable one at wr_gpa (64 bytes). */
+static void publish_rw(struct drv *d, uint64_t wr_gpa)
+{
+	drv_desc(d, 0, DATA_GPA + 4 * PG, 16, VIRTQ_DESC_F_NEXT, 1);
+	drv_desc(d, 1, wr_gpa, 64, VIRTQ_DESC_F_WRITE, 0);
+	drv_publish(d, 0);
+}
+
+/*
+ * The push marks the buffers the device was given at pop, not what the descriptors say at push:
+ * the guest rewrites the writable descriptor (page A -> page B) while the chain is in flight,
+ * and logging starts after the pop (so the pop itself marked nothing).
+ */
+static void test_dirty_push_marks_popped_buffers(void **state)
+{
+	struct drv *d = *state;
+	const uint64_t a = DATA_GPA + 8 * PG, b = DATA_GPA + 20 * PG;
+	uint64_t bits[MAIN_WORDS];
+	struct virtq_chain c;
+
+	drv_queue(d, 8, false, false);
+	publish_rw(d, a);
+	pop_ok(d, &c);
+	assert_int_equal(c.seg[1].gpa, a);
+	drv_desc(d, 1, b, 64, VIRTQ_DESC_F_WRITE, 0);
+	assert_int_equal(guest_mem_log_start(&d->m), 0);
+	memset(c.seg[1].host, 0xab, c.seg[1].len); /* the device fills page A */
+	assert_int_equal(virtq_push(&d->q, c.head, 64), 0);
+	assert_int_equal(fetch(d, bits), 2);
+	assert_true(page_dirty(bits, MAIN_GPA, a));
+	assert_true(page_dirty(bits, MAIN_GPA, USED_GPA));
+	assert_false(page_dirty(bits, MAIN_GPA, b)); /* never the device's */
+	guest_mem_log_stop(&d->m);
+}
+
+/* Popped before logging started, pushed after: every writable page of the chain is marked, and
+ * only those (40 scattered pages through an indirect table, more than a few ranges), even when
+ * the guest has rewritten the table meanwhile. */
+static void test_dirty_popped_before_logging(void **state)
+{
+	struct drv *d = *state;
+	const uint64_t table = DATA_GPA, page0 = DATA_GPA + 16 * PG;
+	uint64_t bits[MAIN_WORDS];
+	struct virtq_chain c;
+
+	drv_queue(d, 8, false, true);
+	drv_desc_at(d, table, 0, DATA_GPA + 4 * PG, 16, VIRTQ_DESC_F_NEXT, 1);
+	for (unsigned k = 1; k <= 40; k++) /* every other page: no two ranges touch */
+		drv_desc_at(d, table, k, page0 + 2 * (k - 1) * PG, 32,
+			    VIRTQ_DESC_F_WRITE | (k < 40 ? VIRTQ_DESC_F_NEXT : 0), k + 1);
+	drv_desc(d, 3, table, 16 * 41, VIRTQ_DESC_F_INDIRECT, 0);
+	drv_publish(d, 3);
+	pop_ok(d, &c);
+	assert_int_equal(c.nr_segs, 41);
+	for (unsigned k = 1; k <= 40; k++) /* the guest points them all elsewhere */
+		drv_desc_at(d, table, k, DATA_GPA + 4 * PG, 32, VIRTQ_DESC_F_WRITE, 0);
+	assert_int_equal(guest_mem_log_start(&d->m), 0);
+	assert_int_equal(virtq_push(&d->q, c.head, 40 * 32), 0);
+	assert_int_equal(fetch(d, bits), 41);
+	for (unsigned k = 0; k < 40; k++) {
+		assert_true(page_dirty(bits, MAIN_GPA, page0 + 2 * k * PG));
+		assert_false(page_dirty(bits, MAIN_GPA, page0 + (2 * k + 1) * PG));
+	}
+	assert_true(page_dirty(bits, MAIN_GPA, USED_GPA));
+	guest_mem_log_stop(&d->m);
+}
+
+/* What was recorded at pop goes with the chain: given back (unpop) and taken again it is marked
+ * once; a head pushed again without a new pop, a chain that turned out malformed, and a chain
+ * taken before a queue reset mark nothing but the used ring. */
+static void test_dirty_record_lifecycle(void **state)
+{
+	struct drv *d = *state;
+	const uint64_t a = DATA_GPA + 8 * PG;
+	uint64_t bits[MAIN_WORDS];
+	struct virtq_chain c;
+
+	drv_queue(d, 8, false, false);
+	assert_int_equal(guest_mem_log_start(&d->m), 0);
+	publish_rw(d, a);
+	pop_ok(d, &c);
+	assert_int_equal(virtq_unpop(&d->q), 0);
+	pop_ok(d, &c);
+	fetch(d, bits);
+	assert_int_equal(virtq_push(&d->q, c.head, 64), 0);
+	assert_int_equal(fetch(d, bits), 2);
+	assert_true(page_dirty(bits, MAIN_GPA, a));
+	assert_int_equal(virtq_push(&d->q, c.head, 64), 0); /* a device bug: not popped again */
+	assert_int_equal(fetch(d, bits), 1);
+	/* Writable page A, then a readable descriptor: malformed, nothing stays recorded. */
+	drv_desc(d, 0, a, 64, VIRTQ_DESC_F_WRITE | VIRTQ_DESC_F_NEXT, 1);
+	drv_desc(d, 1, DATA_GPA, 16, 0, 0);
+	drv_publish(d, 0);
+	assert_int_equal(virtq_pop(&d->q, &c), -EINVAL);
+	fetch(d, bits);
+	assert_int_equal(virtq_push(&d->q, 0, 0), 0);
+	assert_int_equal(fetch(d, bits), 1);
+	/* A chain in flight when the queue is reset is forgotten with the queue. */
+	drv_queue(d, 8, false, false);
+	publish_rw(d, a);
+	pop_ok(d, &c);
+	drv_queue(d, 8, false, false);
+	publish_rw(d, a);
+	fetch(d, bits);
+	assert_int_equal(virtq_push(&d->q, 0, 0), 0);
+	assert_int_equal(fetch(d, bits), 1);
+	guest_mem_log_stop(&d->m);
+}
+
+/* Restored queue state (virtq_load) with a chain in flight: the device takes it again (unpop,
+ * pop, as the devices do for a chain they held) and the push marks it from that record. */
+static void test_dirty_after_load(void **state)
+{
+	struct drv *d = *state;
+	const uint64_t a = DATA_GPA + 8 * PG;
+	struct state_buf w = {0}, r = {0};
+	uint64_t bits[MAIN_WORDS];
+	struct virtq_chain c;
+	const char *why = NULL;
+	uint16_t version;
+
+	drv_queue(d, 8, false, false);
+	publish_rw(d, a);
+	pop_ok(d, &c);
+	assert_int_equal(state_begin_section(&w, "q", 1), 0);
+	virtq_save(&d->q, &w);
+	assert_int_equal(state_end_section(&w), 0);
+	assert_int_equal(state_open(&r, w.data, w.len), 0);
+	assert_int_equal(state_section(&r, "q", &version), 0);
+	assert_int_equal(virtq_load(&d->q, &d->m, 256, &r, &why), 0);
+	assert_int_equal(virtq_unpop(&d->q), 0);
+	pop_ok(d, &c);
+	drv_desc(d, 1, DATA_GPA + 20 * PG, 64, VIRTQ_DESC_F_WRITE, 0);
+	assert_int_equal(guest_mem_log_start(&d->m), 0);
+	assert_int_equal(virtq_push(&d->q, c.head, 64), 0);
+	assert_int_equal(fetch(d, bits), 2);
+	assert_true(page_dirty(bits, MAIN_GPA, a));
+	guest_mem_log_stop(&d->m);
+	state_buf_free(&w);
 }
 
 static void test_chain_as_long_as_queue(void **state)
@@ -1007,6 +1158,10 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_simple_chain, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_read_write_chain, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_dirty_marks, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_dirty_push_marks_popped_buffers, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_dirty_popped_before_logging, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_dirty_record_lifecycle, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_dirty_after_load, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_chain_as_long_as_queue, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_indirect_chain, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_indirect_table_full_size, setup, teardown),
