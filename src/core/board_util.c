@@ -34,7 +34,9 @@ int board_serial_sink(const struct serial_config *sc, int *opened, struct kiln_e
 	return -1;
 }
 
-void board_console_rx_space(void *ctx)
+/* A UART's rx_space callback: ctx points at the console eventfd (an int), signalled so the main
+ * loop feeds stdin to the port again. */
+static void console_rx_space(void *ctx)
 {
 	int efd = *(int *)ctx;
 	uint64_t one = 1;
@@ -68,33 +70,58 @@ uint8_t *board_map_file(const char *what, const char *path, size_t *len, struct 
 	return p;
 }
 
-int board_uart_create(struct vm *vm, const struct board_uart *u, struct uart16550 **out)
+void board_uarts_init(struct board_uarts *u)
 {
-	struct uart16550_config uc = {.name = u->label, .irq = u->irq};
+	*u = (struct board_uarts){.fd = {-1, -1}, .console_rx_efd = -1};
+}
+
+int board_uart_add(struct vm *vm, struct board_uarts *u, unsigned i,
+		   const struct board_uart_place *p)
+{
+	const struct serial_config *sc = i == 0 ? &vm->cfg->com1 : &vm->cfg->com2;
+	struct uart16550_config uc = {.name = p->label, .irq = p->irq};
 	struct uart16550 *d;
 	int ret;
 
-	uc.out_fd = board_serial_sink(u->sc, u->opened, vm->err);
-	if (u->sc->mode == SERIAL_FILE && uc.out_fd < 0)
+	uc.out_fd = board_serial_sink(sc, &u->fd[i], vm->err);
+	if (sc->mode == SERIAL_FILE && uc.out_fd < 0)
 		return -EIO;
-	if (u->sc->mode == SERIAL_STDIO) {
-		*u->console_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-		if (*u->console_efd < 0)
+	if (sc->mode == SERIAL_STDIO) {
+		u->console_rx_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		if (u->console_rx_efd < 0)
 			return -errno;
-		uc.rx_space = board_console_rx_space;
-		uc.rx_ctx = u->console_efd;
+		uc.rx_space = console_rx_space;
+		uc.rx_ctx = &u->console_rx_efd;
 	}
 	ret = uart16550_create(&uc, &d);
 	if (ret < 0)
 		return ret;
-	ret = device_list_add_ops(&vm->devices, &uart16550_device_ops, d, u->name, u->section,
-				  UART16550_STATE_VERSION, UART16550_STATE_MIN_VERSION);
+	ret = device_list_add_ops(&vm->devices, &uart16550_device_ops, d, i ? "com2" : "com1",
+				  i ? "uart.com2" : "uart.com1", UART16550_STATE_VERSION,
+				  UART16550_STATE_MIN_VERSION);
 	if (ret < 0) {
 		uart16550_destroy(d);
 		return ret;
 	}
-	*out = d;
-	return 0;
+	u->uart[i] = d;
+	if (sc->mode == SERIAL_STDIO)
+		u->console = d;
+	return io_bus_register(p->bus, p->base, UART16550_PORTS, &uart16550_io_ops, d);
+}
+
+size_t board_uarts_input(struct board_uarts *u, const uint8_t *buf, size_t len)
+{
+	return u->console ? uart16550_receive(u->console, buf, len) : len;
+}
+
+void board_uarts_close(struct board_uarts *u)
+{
+	for (int i = 0; i < 2; i++)
+		if (u->fd[i] >= 0)
+			close(u->fd[i]);
+	if (u->console_rx_efd >= 0)
+		close(u->console_rx_efd);
+	board_uarts_init(u);
 }
 
 int board_ram_check(struct vm *vm)

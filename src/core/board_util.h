@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "config/config.h"
+#include "core/io_bus.h"
 #include "core/irq.h"
 #include "util/err.h"
 
@@ -19,23 +20,37 @@ struct uart16550;
  * reason in err. *opened is -1 unless a file was opened. */
 int board_serial_sink(const struct serial_config *sc, int *opened, struct kiln_err *err);
 
-/* A UART's rx_space callback: ctx points at the console eventfd (an int), signalled so the main
- * loop feeds stdin to the port again. */
-void board_console_rx_space(void *ctx);
-
-/* One of the board's 16550A UARTs. */
-struct board_uart {
-	const struct serial_config *sc; /* where its output goes, whether it is the console */
-	const char *label;		/* "COM1", for messages */
-	const char *name, *section;	/* counter name and state section in vm->devices */
-	struct irq_line irq;
-	int *opened;	  /* set to the file board_serial_sink opened, or -1: the board closes it */
-	int *console_efd; /* for a port on stdio: set to a new eventfd (board_console_rx_space) */
+/* The board's own side of its UARTs: the two ports, the files it opened for them, the one on
+ * stdio (the console) and the eventfd that says it has room for input again. */
+struct board_uarts {
+	struct uart16550 *uart[2];
+	int fd[2];		   /* file sinks opened for them, -1 otherwise */
+	struct uart16550 *console; /* the port on stdio, if any */
+	int console_rx_efd;	   /* -1 until a port is on stdio */
 };
 
-/* Create the UART u describes and register it in vm->devices (not on a bus: the caller places
- * it). 0, or -errno with the reason in vm->err where it is the user's (a serial file). */
-int board_uart_create(struct vm *vm, const struct board_uart *u, struct uart16550 **out) MUST_CHECK;
+/* Where the board puts UART i: a bus range and an interrupt line. */
+struct board_uart_place {
+	struct io_bus *bus;
+	uint64_t base;
+	struct irq_line irq;
+	const char *label; /* "COM1", "UART0": for messages */
+};
+
+/* No UART yet, no fd open. */
+void board_uarts_init(struct board_uarts *u);
+
+/* Create UART i (0: --serial, 1: --serial2) at p, register it in vm->devices ("com1"/"com2",
+ * sections "uart.com1"/"uart.com2") and on p->bus, and note it in u (the console too when it is
+ * on stdio). 0, or -errno with the reason in vm->err where it is the user's (a serial file). */
+int board_uart_add(struct vm *vm, struct board_uarts *u, unsigned i,
+		   const struct board_uart_place *p) MUST_CHECK;
+
+/* Console input for the port on stdio: the bytes it took (all of them without such a port). */
+size_t board_uarts_input(struct board_uarts *u, const uint8_t *buf, size_t len);
+
+/* Close what board_uart_add opened (the devices themselves belong to vm->devices). */
+void board_uarts_close(struct board_uarts *u);
 
 /* Before any RAM is added: with --hugepages (and not restoring), check the pool holds the guest's
  * memory. 0, or -ENOMEM with the reason in vm->err. */

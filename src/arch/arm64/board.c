@@ -65,26 +65,16 @@ static int platform_create(struct vm *vm, struct board *b)
 	return ret;
 }
 
-static int uart_add(struct vm *vm, struct board *b, int i)
+static int uart_add(struct vm *vm, struct board *b, unsigned i)
 {
 	static const uint64_t base[2] = {ARM64_UART0_GPA, ARM64_UART1_GPA};
 	static const uint32_t spi[2] = {ARM64_SPI_UART0, ARM64_SPI_UART1};
-	struct board_uart u = {
-	    .sc = i == 0 ? &vm->cfg->com1 : &vm->cfg->com2,
-	    .label = i == 0 ? "UART0" : "UART1",
-	    .name = i ? "com2" : "com1",
-	    .section = i ? "uart.com2" : "uart.com1",
-	    .irq = {.set = irq_set, .ctx = vm, .gsi = spi[i]},
-	    .opened = &b->uart_fd[i],
-	    .console_efd = &b->console_rx_efd,
-	};
-	int ret = board_uart_create(vm, &u, &b->uart[i]);
+	struct board_uart_place p = {.bus = &vm->mmio,
+				     .base = base[i],
+				     .irq = {.set = irq_set, .ctx = vm, .gsi = spi[i]},
+				     .label = i ? "UART1" : "UART0"};
 
-	if (ret < 0)
-		return ret;
-	if (u.sc->mode == SERIAL_STDIO)
-		b->console = b->uart[i];
-	return io_bus_register(&vm->mmio, base[i], UART16550_PORTS, &uart16550_io_ops, b->uart[i]);
+	return board_uart_add(vm, &b->uarts, i, &p);
 }
 
 static int rtc_add(struct vm *vm)
@@ -228,8 +218,7 @@ static int board_alloc(struct vm *vm, struct board **out)
 
 	if (!b)
 		return -ENOMEM;
-	b->uart_fd[0] = b->uart_fd[1] = -1;
-	b->console_rx_efd = -1;
+	board_uarts_init(&b->uarts);
 	b->gic_fd = -1;
 	b->topo = (struct arm64_topology){vm->cfg->sockets, vm->cfg->cores, vm->cfg->threads};
 	b->mpidr = calloc(vm->nr_vcpus, sizeof(*b->mpidr));
@@ -324,14 +313,12 @@ int board_vcpu_pc(struct vm *vm, struct vcpu *v, uint64_t *pc)
 
 size_t board_console_input(struct vm *vm, const uint8_t *buf, size_t len)
 {
-	struct board *b = vm->board;
-
-	return b && b->console ? uart16550_receive(b->console, buf, len) : len;
+	return vm->board ? board_uarts_input(&vm->board->uarts, buf, len) : len;
 }
 
 int board_console_rx_fd(struct vm *vm)
 {
-	return vm->board ? vm->board->console_rx_efd : -1;
+	return vm->board ? vm->board->uarts.console_rx_efd : -1;
 }
 
 int board_ctrl_alt_del(struct vm *vm)
@@ -352,11 +339,7 @@ void board_destroy(struct vm *vm)
 	device_list_destroy(&vm->devices); /* every device, the board's own included */
 	if (!b)
 		return;
-	for (int i = 0; i < 2; i++)
-		if (b->uart_fd[i] >= 0)
-			close(b->uart_fd[i]);
-	if (b->console_rx_efd >= 0)
-		close(b->console_rx_efd);
+	board_uarts_close(&b->uarts);
 	if (b->gic_fd >= 0)
 		close(b->gic_fd);
 	free(b->mpidr);

@@ -9,9 +9,8 @@
 #include "arch/arm64/cpu.h"
 #include "arch/arm64/image.h"
 #include "arch/arm64/layout.h"
+#include "core/board_util.h"
 #include "virtio/slots.h"
-
-struct uart16550;
 
 /* What the arm64 board keeps beside vm->devices (which owns every device). */
 struct board {
@@ -19,10 +18,7 @@ struct board {
 	uint64_t *mpidr;	     /* per vCPU */
 	struct kvm_vcpu_init target; /* KVM_ARM_PREFERRED_TARGET */
 	int gic_fd;
-	struct uart16550 *uart[2];
-	int uart_fd[2];		   /* file sinks we opened, -1 otherwise */
-	struct uart16550 *console; /* the UART on stdio, if any */
-	int console_rx_efd;	   /* eventfd: the console UART has room for input again */
+	struct board_uarts uarts; /* both 16550As, the console among them */
 	struct virtio_slots virtio;
 	uint32_t virtio_spis[ARM64_VIRTIO_SLOTS];
 	struct arm64_boot_layout boot;

@@ -225,15 +225,26 @@ static int gic(void *fdt, const struct arm64_fdt_desc *d)
 	return fdt_end_node(fdt);
 }
 
-static int uart(void *fdt, const struct arm64_fdt_mmio *u)
+/* Begin node <prefix>@<base> of an MMIO device: compatible (a string list of compat_len bytes),
+ * reg and one SPI; the caller adds the rest and ends it. */
+static int mmio_node(void *fdt, const char *prefix, const char *compat, size_t compat_len,
+		     uint64_t base, uint64_t size, uint32_t spi, uint32_t flags)
 {
 	char name[40];
 
-	snprintf(name, sizeof(name), "uart@%llx", (unsigned long long)u->base);
+	snprintf(name, sizeof(name), "%s@%llx", prefix, (unsigned long long)base);
 	TRY(fdt_begin_node(fdt, name));
-	TRY(fdt_property_string(fdt, "compatible", "ns16550a"));
-	TRY(prop_reg(fdt, u->base, u->size));
-	TRY(prop_irq(fdt, GIC_SPI, u->spi, IRQ_LEVEL_HIGH));
+	TRY(fdt_property(fdt, "compatible", compat, (int)compat_len));
+	TRY(prop_reg(fdt, base, size));
+	return prop_irq(fdt, GIC_SPI, spi, flags);
+}
+
+static int uart(void *fdt, const struct arm64_fdt_mmio *u)
+{
+	static const char compat[] = "ns16550a";
+
+	TRY(mmio_node(fdt, "uart", compat, sizeof(compat), u->base, u->size, u->spi,
+		      IRQ_LEVEL_HIGH));
 	TRY(fdt_property_u32(fdt, "clock-frequency", 1843200));
 	return fdt_end_node(fdt);
 }
@@ -242,7 +253,6 @@ static int uart(void *fdt, const struct arm64_fdt_mmio *u)
 static int rtc(void *fdt, const struct arm64_fdt_mmio *r)
 {
 	static const char compat[] = "arm,pl031\0arm,primecell";
-	char name[40];
 
 	TRY(fdt_begin_node(fdt, "apb-pclk"));
 	TRY(fdt_property_string(fdt, "compatible", "fixed-clock"));
@@ -251,11 +261,8 @@ static int rtc(void *fdt, const struct arm64_fdt_mmio *r)
 	TRY(fdt_property_string(fdt, "clock-output-names", "clk24mhz"));
 	TRY(fdt_property_u32(fdt, "phandle", PHANDLE_CLK));
 	TRY(fdt_end_node(fdt));
-	snprintf(name, sizeof(name), "rtc@%llx", (unsigned long long)r->base);
-	TRY(fdt_begin_node(fdt, name));
-	TRY(fdt_property(fdt, "compatible", compat, sizeof(compat)));
-	TRY(prop_reg(fdt, r->base, r->size));
-	TRY(prop_irq(fdt, GIC_SPI, r->spi, IRQ_LEVEL_HIGH));
+	TRY(mmio_node(fdt, "rtc", compat, sizeof(compat), r->base, r->size, r->spi,
+		      IRQ_LEVEL_HIGH));
 	TRY(fdt_property_u32(fdt, "clocks", PHANDLE_CLK));
 	TRY(fdt_property_string(fdt, "clock-names", "apb_pclk"));
 	return fdt_end_node(fdt);
@@ -263,13 +270,10 @@ static int rtc(void *fdt, const struct arm64_fdt_mmio *r)
 
 static int virtio(void *fdt, const struct virtio_slot *v)
 {
-	char name[40];
+	static const char compat[] = "virtio,mmio";
 
-	snprintf(name, sizeof(name), "virtio_mmio@%llx", (unsigned long long)v->base);
-	TRY(fdt_begin_node(fdt, name));
-	TRY(fdt_property_string(fdt, "compatible", "virtio,mmio"));
-	TRY(prop_reg(fdt, v->base, v->size));
-	TRY(prop_irq(fdt, GIC_SPI, v->gsi, IRQ_EDGE_RISING));
+	TRY(mmio_node(fdt, "virtio_mmio", compat, sizeof(compat), v->base, v->size, v->gsi,
+		      IRQ_EDGE_RISING));
 	TRY(fdt_property(fdt, "dma-coherent", NULL, 0));
 	return fdt_end_node(fdt);
 }

@@ -111,26 +111,16 @@ static int join(struct vm *vm, const struct device_ops *ops, void *obj, const ch
 	return device_list_add_ops(&vm->devices, ops, obj, name, section, version, min_version);
 }
 
-static int uart_add(struct vm *vm, struct board *b, int i)
+static int uart_add(struct vm *vm, struct board *b, unsigned i)
 {
 	static const uint16_t port[2] = {LAYOUT_COM1_PORT, LAYOUT_COM2_PORT};
 	static const uint32_t irq[2] = {LAYOUT_COM1_IRQ, LAYOUT_COM2_IRQ};
-	struct board_uart u = {
-	    .sc = i == 0 ? &vm->cfg->com1 : &vm->cfg->com2,
-	    .label = i == 0 ? "COM1" : "COM2",
-	    .name = i ? "com2" : "com1",
-	    .section = i ? "uart.com2" : "uart.com1",
-	    .irq = {.set = irq_set, .ctx = vm, .gsi = irq[i]},
-	    .opened = &b->uart_fd[i],
-	    .console_efd = &b->console_rx_efd,
-	};
-	int ret = board_uart_create(vm, &u, &b->uart[i]);
+	struct board_uart_place p = {.bus = &vm->pio,
+				     .base = port[i],
+				     .irq = {.set = irq_set, .ctx = vm, .gsi = irq[i]},
+				     .label = i ? "COM2" : "COM1"};
 
-	if (ret < 0)
-		return ret;
-	if (u.sc->mode == SERIAL_STDIO)
-		b->console = b->uart[i];
-	return io_bus_register(&vm->pio, port[i], UART16550_PORTS, &uart16550_io_ops, b->uart[i]);
+	return board_uart_add(vm, &b->uarts, i, &p);
 }
 
 static int com1_add(struct vm *vm, struct board *b)
@@ -420,8 +410,7 @@ int board_create(struct vm *vm)
 
 	if (!b)
 		return -ENOMEM;
-	b->uart_fd[0] = b->uart_fd[1] = -1;
-	b->console_rx_efd = -1;
+	board_uarts_init(&b->uarts);
 	b->topo = (struct x86_topology){vm->cfg->sockets, vm->cfg->cores, vm->cfg->threads};
 	virtio_slots_init(&b->virtio, LAYOUT_VIRTIO_MMIO_GPA, LAYOUT_VIRTIO_SLOT_SIZE, virtio_gsis,
 			  LAYOUT_VIRTIO_SLOTS);
@@ -488,14 +477,12 @@ int board_vcpu_pc(struct vm *vm, struct vcpu *v, uint64_t *pc)
 
 size_t board_console_input(struct vm *vm, const uint8_t *buf, size_t len)
 {
-	struct board *b = vm->board;
-
-	return b && b->console ? uart16550_receive(b->console, buf, len) : len;
+	return vm->board ? board_uarts_input(&vm->board->uarts, buf, len) : len;
 }
 
 int board_console_rx_fd(struct vm *vm)
 {
-	return vm->board ? vm->board->console_rx_efd : -1;
+	return vm->board ? vm->board->uarts.console_rx_efd : -1;
 }
 
 int board_ctrl_alt_del(struct vm *vm)
@@ -515,11 +502,7 @@ void board_destroy(struct vm *vm)
 	device_list_destroy(&vm->devices); /* every device, the board's own included */
 	if (!b)
 		return;
-	for (int i = 0; i < 2; i++)
-		if (b->uart_fd[i] >= 0)
-			close(b->uart_fd[i]);
-	if (b->console_rx_efd >= 0)
-		close(b->console_rx_efd);
+	board_uarts_close(&b->uarts);
 	free(b);
 	vm->board = NULL;
 }

@@ -9,14 +9,14 @@
 
 #include "arch/x86/boot.h"
 #include "arch/x86/cpu.h"
-#include "virtio/slots.h"
+#include "core/board_util.h"
 #include "devices/acpi_sleep.h"
 #include "devices/boot_timer.h"
 #include "devices/debug_exit.h"
 #include "devices/pvpanic.h"
 #include "devices/testdev.h"
+#include "virtio/slots.h"
 
-struct uart16550;
 struct i8042;
 
 /* What the x86 board keeps beside vm->devices (which owns every device): the devices it reaches
@@ -25,10 +25,7 @@ struct i8042;
 struct board {
 	struct x86_topology topo;
 	struct boot_entry entry;
-	struct uart16550 *uart[2];
-	int uart_fd[2];		   /* file sinks we opened, -1 otherwise */
-	struct uart16550 *console; /* the UART on stdio, if any */
-	int console_rx_efd;	   /* eventfd: the console UART has room for input again */
+	struct board_uarts uarts; /* both 16550As, the console among them */
 	struct i8042 *i8042;
 	struct debug_exit debug_exit;
 	struct testdev testdev;
