@@ -14,7 +14,8 @@ built in).
 
 Scenarios: boot with 1, 2 and 4 vCPUs with the topology the guest sees in sysfs (cores,
 sockets, SMT); the console on the first UART and application output on the second; the PL031
-clock; virtio-console, -rng and -blk with Debian's drivers and the small kernel's; an ext4 root
+clock; virtio-console, -rng and -blk with Debian's drivers and the small kernel's, virtio-net on a
+TAP (the guest pings L1) and virtio-balloon; guest RAM from hugetlb pages; an ext4 root
 written by the guest and read back from the image; poweroff (status 0) and reboot (with
 --on-reset restart: a second boot); pause and resume through the API, a snapshot restored in a
 new kiln, a live migration between two kilns; `kiln sandbox`; bad input (an x86 kernel, --boot
@@ -71,6 +72,13 @@ devices)
 ticks)
 	i=0
 	while [ $i -lt 30 ]; do i=$((i+1)); echo "tick $i"; sleep 0.5; done
+	;;
+net)
+	i=0; while [ ! -e /sys/class/net/eth0 ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i+1)); done
+	echo "MAC $(cat /sys/class/net/eth0/address)"
+	ip addr add 10.0.7.2/24 dev eth0 && ip link set eth0 up
+	if ping -c 3 -W 3 10.0.7.1 > /dev/null 2>&1; then echo "PING-OK"; else echo "PING-FAIL"; fi
+	echo "DRIVERS $(for d in /sys/bus/virtio/devices/*/driver; do basename "$(readlink "$d")"; done | sort | tr '\n' ' ')"
 	;;
 reboot)
 	wait_dev /dev/vda
@@ -194,6 +202,10 @@ class Prep:
         if p.returncode != 0 or not m:
             cannot_run("scripts/build-linux --arch arm64 failed")
         self.small = m.group(1)
+        self.mktap = os.path.join(work, "mktap")
+        subprocess.run(["aarch64-linux-gnu-gcc", "-static", "-O2", "-Wall", "-Wextra", "-o",
+                        self.mktap, os.path.join(ROOT, "tests", "nested", "arm64", "mktap.c")],
+                       check=True)
 
     def initrd(self, name, modules):
         t = initramfs.Tree()
@@ -252,6 +264,17 @@ def l1_script(p, w):
                      f"--disk {q(disk)} --console-virtio file:{loc}/{name}.hvc")
     lines.append(f"scn root-ext4 240 run --kernel {q(p.small)} --memory 256M "
                  f"--disk {q(root)},root --cmdline {q('console=ttyS0 quiet panic=-1 init=/sbin/init')}")
+    # virtio-net on a TAP L1 makes (mktap: busybox's ip cannot), with virtio-balloon beside it
+    lines.append(f"{q(p.mktap)} kn0 && ip addr add 10.0.7.1/24 dev kn0 && ip link set kn0 up")
+    lines.append(f"scn net 240 {kargs(p.small, small_initrd, 'net')} --net "
+                 "tap=kn0,mac=52:54:00:a6:40:01 --balloon amount_mib=16")
+    # guest RAM from L1's hugetlb pool, then a pool too small for it
+    lines.append("echo 160 > /proc/sys/vm/nr_hugepages")
+    lines.append(f"scn hugepages 240 {kargs(p.debian, deb_initrd, 'topo')} --hugepages "
+                 f"--memory 256M --serial2 file:{loc}/hugepages.uart1")
+    lines.append(f"scn hugepages-short 60 {kargs(p.debian, deb_initrd, 'topo')} --hugepages "
+                 "--memory 1G")
+    lines.append("echo 0 > /proc/sys/vm/nr_hugepages")
     lines.append(f"scn reboot 300 {kargs(p.small, small_initrd, 'reboot')} --on-reset restart "
                  f"--disk {q(disks['reboot.disk'])}")
     lines.append(PAUSE.replace("@ARGS@", kargs(p.debian, deb_initrd, "ticks")[4:] +
@@ -345,6 +368,20 @@ def check(w, p):
                          stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True).stdout
     c.check(got == "written by an arm64 guest on kiln\n",
             f"root-ext4: the file is in the image after poweroff ({got!r})")
+    out = read(w, "net.out")
+    c.check(status(w, "net") == 0 and "MAC 52:54:00:a6:40:01" in out,
+            "net: virtio-net is eth0 with the configured MAC")
+    c.check("PING-OK" in out, "net: the guest pings L1 through the TAP")
+    drivers = re.search(r"^DRIVERS (.*)$", out, re.M)
+    c.check(drivers is not None and "virtio_net" in drivers.group(1) and
+            "virtio_balloon" in drivers.group(1),
+            f"net: virtio-net and virtio-balloon bound ({drivers.group(1) if drivers else None})")
+    out = read(w, "hugepages.out")
+    c.check(status(w, "hugepages") == 0 and "L2-DONE" in out,
+            "hugepages: a guest in hugetlb memory boots and powers off")
+    err = read(w, "hugepages-short.err").strip().splitlines()
+    c.check(status(w, "hugepages-short") != 0 and len(err) == 1 and "--hugepages: need" in err[0],
+            f"hugepages-short: a pool too small is refused with one line ({err})")
     out = read(w, "reboot.out")
     c.check(out.count("L2-UP scn=reboot") == 2 and "BOOT byte=1" in out and
             "REBOOTING" in out and status(w, "reboot") == 0,
@@ -411,7 +448,8 @@ def main():
     os.chmod(script, 0o755)
     start = time.monotonic()
     rig = subprocess.run([os.path.join(ROOT, "scripts", "nested"), "--arch", "arm64",
-                          "--workdir", w, "--timeout", str(args.timeout), "--", script])
+                          "--workdir", w, "--timeout", str(args.timeout), "--module", "tun",
+                          "--", script])
     print(f"linux-arm64: the rig ran {time.monotonic() - start:.0f} s, status {rig.returncode}")
     rc = check(w, p)
     if rig.returncode != 0:
