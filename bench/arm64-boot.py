@@ -423,11 +423,12 @@ def main():
     rc = rig.wait()
     say(f"the rig ran {time.monotonic() - start:.0f} s, status {rc}")
     got, failed = parse(work)
-    try:
-        with open(os.path.join(work, "qemu-why")) as f:
-            why_not_qemu = f.read().strip()
-    except OSError:
-        pass
+    if not why_not_qemu:  # the host's reason (no root file system) over L1's
+        try:
+            with open(os.path.join(work, "qemu-why")) as f:
+                why_not_qemu = f.read().strip()
+        except OSError:
+            pass
     qemu_version = None
     try:
         with open(os.path.join(work, "qemu-version")) as f:
