@@ -76,7 +76,7 @@ static int chosen(void *fdt, const struct arm64_fdt_desc *d)
 /* serialN aliases, so Linux numbers the UARTs ttyS0 and ttyS1 in the board's order. */
 static int aliases(void *fdt, const struct arm64_fdt_desc *d)
 {
-	char name[16], path[40];
+	char name[24], path[40];
 
 	TRY(fdt_begin_node(fdt, "aliases"));
 	for (unsigned i = 0; i < d->nr_uart; i++) {
