@@ -68,10 +68,6 @@ int board_console_rx_fd(struct vm *vm);
  * is unread, -ENOTSUP on a board without a keyboard. Any thread. */
 int board_ctrl_alt_del(struct vm *vm) MUST_CHECK;
 
-/* Whether this board can save and load its platform's and vCPUs' state (snapshots, live
- * migration); NULL if it can, else the one-line reason it cannot. */
-const char *board_state_unsupported(void);
-
 /* The architecture's VM-wide state outside the devices (interrupt controllers, timers, clock) as
  * sections of b. VM paused. 0 or -errno (logged). */
 int board_platform_save(struct vm *vm, struct state_buf *b) MUST_CHECK;

@@ -497,8 +497,6 @@ int migrate_start(struct vmm *m, const struct migrate_params *p, struct kiln_err
 
 	if (!m->vm || (vm_get_state(m->vm) != VM_RUNNING && vm_get_state(m->vm) != VM_PAUSED))
 		return err_set(err, -EBUSY, "migrate: no running or paused VM");
-	if (board_state_unsupported())
-		return err_set(err, -ENOSYS, "migrate: %s", board_state_unsupported());
 	if (m->vm->cfg->nr_fs)
 		return err_set(err, -EINVAL,
 			       "migrate: not supported with a virtio-fs device (its vhost-user "

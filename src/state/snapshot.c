@@ -709,8 +709,6 @@ int snapshot_create(struct vm *vm, const char *snap_path, const char *mem_path, 
 	uint64_t mem_bytes = 0;
 	int ret;
 
-	if (board_state_unsupported())
-		return err_set(err, -ENOSYS, "snapshot: %s", board_state_unsupported());
 	if (vm_get_state(vm) != VM_PAUSED)
 		return err_set(err, -EBUSY, "snapshot: the VM must be paused");
 	ret = not_a_file(snap_path) ?: not_a_file(mem_path);

@@ -10,11 +10,6 @@
 #include "core/vcpu.h"
 #include "core/vm.h"
 
-const char *board_state_unsupported(void)
-{
-	return NULL;
-}
-
 int board_platform_save(struct vm *vm, struct state_buf *b)
 {
 	struct board *bd = vm->board;

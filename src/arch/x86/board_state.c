@@ -44,8 +44,3 @@ int board_vcpu_load(struct vm *vm, unsigned index, struct state_buf *b)
 	}
 	return x86_vcpu_load(vm->kvm, vm->vcpus[index].fd, board_vcpu_id(vm, index), b, v);
 }
-
-const char *board_state_unsupported(void)
-{
-	return NULL;
-}
