@@ -96,6 +96,14 @@ int kvm_get_device_attr(int dev_fd, uint32_t group, uint64_t attr, void *addr)
 	return IOCTL(dev_fd, KVM_GET_DEVICE_ATTR, &a);
 }
 
+int kvm_get_device_attr_quiet(int dev_fd, uint32_t group, uint64_t attr, void *addr)
+{
+	struct kvm_device_attr a = {
+	    .group = group, .attr = attr, .addr = (uint64_t)(uintptr_t)addr};
+
+	return ioctl(dev_fd, KVM_GET_DEVICE_ATTR, &a) < 0 ? -errno : 0;
+}
+
 bool kvm_has_device_attr(int dev_fd, uint32_t group, uint64_t attr)
 {
 	struct kvm_device_attr a = {.group = group, .attr = attr};

@@ -21,6 +21,8 @@ int kvm_create_device(int vm_fd, uint32_t type, int *fd) MUST_CHECK;
  * attributes without one). */
 int kvm_set_device_attr(int dev_fd, uint32_t group, uint64_t attr, const void *addr) MUST_CHECK;
 int kvm_get_device_attr(int dev_fd, uint32_t group, uint64_t attr, void *addr) MUST_CHECK;
+/* kvm_get_device_attr without the error log, for optional registers: 0 or -errno. */
+int kvm_get_device_attr_quiet(int dev_fd, uint32_t group, uint64_t attr, void *addr) MUST_CHECK;
 /* KVM_HAS_DEVICE_ATTR: true if the device knows (group, attr). Quiet. */
 bool kvm_has_device_attr(int dev_fd, uint32_t group, uint64_t attr);
 

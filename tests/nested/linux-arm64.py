@@ -410,7 +410,9 @@ def check(w, p):
     c.check(status(w, "migrate-send") == 0,
             f"migrate: kiln migrate send succeeds ({read(w, 'migrate-send.out')[-300:]!r})")
     c.check(status(w, "migrate-dst") == 0 and "tick 30" in dst and "L2-DONE" in dst,
-            "migrate: the destination runs the guest to its poweroff (status 0)")
+            "migrate: the destination runs the guest to its poweroff (status 0; it was "
+            f"{status(w, 'migrate-dst')}, stderr {read(w, 'migrate-dst.err')[-400:]!r}, "
+            f"stdout {dst[-200:]!r}, source stderr {read(w, 'migrate-src.err')[-300:]!r})")
     c.check(sorted(set(ticks)) == list(range(1, 31)) and "tick 1\n" not in dst,
             f"migrate: ticks 1-30 between source and destination, none lost ({ticks})")
     c.check(status(w, "sandbox-uname") == 0 and read(w, "sandbox-uname.out") == "aarch64\n",
