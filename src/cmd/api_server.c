@@ -12,6 +12,7 @@
 #include "api/api_vmm.h"
 #include "cmd/cmd.h"
 #include "cmd/fc_args.h"
+#include "seccomp/seccomp.h"
 #include "config/config.h"
 #include "config/config_json.h"
 #include "core/vmm.h"
@@ -39,11 +40,13 @@ static void usage(FILE *out, bool firecracker)
 	    "                                  payload limit if given, else 51200)\n"
 	    "  --boot-timer                    log the guest's boot time when it writes 123 at "
 	    "0xc0000000\n"
-	    "  --no-seccomp                    accepted (kiln installs no seccomp filters yet)\n"
+	    "  --no-seccomp                    run without kiln's per-thread seccomp filters\n"
+	    "  --seccomp-filter FILE           the filters compiled into FILE instead (kiln\n"
+	    "                                  seccomp compile; docs/seccomp.md)\n"
 	    "  --start-time-us N, --start-time-cpu-us N, --parent-cpu-time-us N   accepted\n"
 	    "  -v, -vv                         kiln's log verbosity (info, debug)\n"
 	    "  --version, --help\n"
-	    "  Refused: --seccomp-filter, --module, --enable-pci,\n"
+	    "  Refused: --module, --enable-pci,\n"
 	    "  --snapshot-version, --describe-snapshot. See docs/api.md.\n",
 	    firecracker ? "firecracker" : "kiln", FC_DEFAULT_API_SOCK, API_MAX_BODY);
 }
@@ -208,6 +211,10 @@ int cmd_firecracker(int argc, char **argv, bool firecracker)
 		return KILN_EXIT_OK;
 	}
 	cmd_set_verbosity(a.verbosity);
+	seccomp_configure(a.no_seccomp	     ? SECCOMP_OFF
+			  : a.seccomp_filter ? SECCOMP_FILE
+					     : SECCOMP_BUILTIN,
+			  a.seccomp_filter, KILN_EXIT_HOST);
 	if (a.config_file) {
 		cfg = load_config(a.config_file);
 		if (!cfg)

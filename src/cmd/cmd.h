@@ -62,4 +62,13 @@ int cmd_restore(int argc, char **argv);
  * files onto a base, in order. 0, or 2 (one line on stderr) at the first that fails. */
 int cmd_snapshot_merge(int argc, char **argv);
 
+/* `kiln seccomp print|compile`: exit status. */
+int cmd_seccomp(int argc, char **argv);
+
+/* Take --no-seccomp and --seccomp-filter FILE out of argv (argc updated) and configure the
+ * process's filters with them (src/seccomp); exit_status is what a forbidden call ends kiln
+ * with. Arguments after "--" are left alone. 0, or -EINVAL after a one-line message (no
+ * file, or both flags). */
+int cmd_take_seccomp_args(int *argc, char **argv, int exit_status);
+
 #endif

@@ -10,6 +10,7 @@
 #include "api/api.h"
 #include "cmd/cmd.h"
 #include "cmd/fc_args.h"
+#include "seccomp/seccomp.h"
 #include "core/vm.h"
 #include "util/file.h"
 
@@ -254,28 +255,22 @@ static int check_logger(struct fc_args *a, char *err, size_t errlen)
 	return 0;
 }
 
-/* --seccomp-filter: the file must exist (as Firecracker reads it), then kiln refuses it. */
+/* --seccomp-filter: not with --no-seccomp, and a readable kiln filter file for this machine
+ * (read again when the VM starts). */
 static int check_seccomp(struct fc_args *a, char *err, size_t errlen)
 {
+	struct seccomp_filters f;
 	char msg[768];
-	int fd;
 
 	if (!a->seccomp_filter)
 		return 0;
 	if (a->no_seccomp)
 		return fail(a, "--seccomp-filter", err, errlen,
 			    "--seccomp-filter and --no-seccomp cannot be used together");
-	fd = file_open(a->seccomp_filter, O_RDONLY, 0, FILE_REG);
-	if (fd < 0)
-		snprintf(msg, sizeof(msg), "--seccomp-filter: cannot open '%.512s': %s",
-			 a->seccomp_filter, file_strerror(fd));
-	else
-		snprintf(msg, sizeof(msg),
-			 "--seccomp-filter: kiln installs no seccomp filters yet, so a custom "
-			 "filter cannot be honoured (use --no-seccomp)");
-	if (fd >= 0)
-		close(fd);
-	return fail(a, "--seccomp-filter", err, errlen, msg);
+	if (seccomp_file_read(a->seccomp_filter, &f, msg, sizeof(msg)) < 0)
+		return fail(a, "--seccomp-filter", err, errlen, msg);
+	seccomp_filters_free(&f);
+	return 0;
 }
 
 /* Flags kiln knows but cannot honour: refused rather than silently ignored. */

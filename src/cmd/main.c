@@ -7,6 +7,7 @@
 #include "cmd/cmd.h"
 #include "core/vm.h"
 #include "sandbox/sandbox.h"
+#include "sandbox/status.h"
 
 static void usage(FILE *out)
 {
@@ -26,6 +27,8 @@ static void usage(FILE *out)
 	    "       kiln migrate receive --listen HOST:PORT [--api-sock PATH]   await a migration\n"
 	    "       kiln migrate send --sock PATH --to HOST:PORT [...]   migrate a VM (its API)\n"
 	    "       kiln ctl --sock PATH COMMAND   talk to a kiln API socket\n"
+	    "       kiln seccomp print|compile ...   the seccomp filters (kiln seccomp --help)\n"
+	    "       commands that run a VM take --no-seccomp or --seccomp-filter FILE\n"
 	    "       kiln --version\n"
 	    "       kiln --help\n",
 	    out);
@@ -60,8 +63,13 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(argv[1], "run") == 0)
 		return cmd_run(argc - 1, argv + 1);
-	if (strcmp(argv[1], "sandbox") == 0)
-		return sandbox_main(argc - 1, argv + 1);
+	if (strcmp(argv[1], "sandbox") == 0) {
+		int n = argc - 1;
+
+		if (cmd_take_seccomp_args(&n, argv + 1, SANDBOX_EXIT_KILN) < 0)
+			return SANDBOX_EXIT_KILN;
+		return sandbox_main(n, argv + 1);
+	}
 	if (strcmp(argv[1], "ctl") == 0)
 		return cmd_ctl(argc - 1, argv + 1);
 	if (strcmp(argv[1], "restore") == 0)
@@ -70,6 +78,8 @@ int main(int argc, char **argv)
 		return cmd_snapshot_merge(argc - 1, argv + 1);
 	if (strcmp(argv[1], "migrate") == 0)
 		return cmd_migrate(argc - 1, argv + 1);
+	if (strcmp(argv[1], "seccomp") == 0)
+		return cmd_seccomp(argc - 1, argv + 1);
 	/* Firecracker's process flags (--api-sock, --config-file, --id, ...). */
 	if (argv[1][0] == '-')
 		return cmd_firecracker(argc, argv, false);

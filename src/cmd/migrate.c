@@ -83,7 +83,8 @@ static int receive_main(int argc, char **argv)
 	struct vmm m;
 	int fd, ret;
 
-	if (parse_recv(argc, argv, &a) < 0)
+	if (cmd_take_seccomp_args(&argc, argv, KILN_EXIT_HOST) < 0 ||
+	    parse_recv(argc, argv, &a) < 0)
 		return usage(stderr);
 	cmd_set_verbosity(a.verbosity);
 	if (vmm_init(&m) < 0) {

@@ -78,7 +78,8 @@ int cmd_restore(int argc, char **argv)
 	struct vmm m;
 	int ret;
 
-	if (parse(argc, argv, &a) < 0 || expectations(&a, &a.r) < 0)
+	if (cmd_take_seccomp_args(&argc, argv, KILN_EXIT_HOST) < 0 || parse(argc, argv, &a) < 0 ||
+	    expectations(&a, &a.r) < 0)
 		return KILN_EXIT_USAGE;
 	cmd_set_verbosity(a.verbosity);
 	if (vmm_init(&m) < 0) {

@@ -48,7 +48,8 @@ int cmd_run(int argc, char **argv)
 	int ret;
 
 	/* Flags first: a bad one is reported as such even on a host without KVM. */
-	if (take_api_args(&argc, argv, &sock, &id) < 0)
+	if (take_api_args(&argc, argv, &sock, &id) < 0 ||
+	    cmd_take_seccomp_args(&argc, argv, KILN_EXIT_HOST) < 0)
 		return KILN_EXIT_USAGE;
 	config_defaults(&cfg);
 	ret = config_parse_run(&cfg, argc, argv, err, sizeof(err));

@@ -48,6 +48,8 @@ void config_usage(void)
 	    "  --serial2 MODE         COM2: stdio, file:PATH, none (default)\n"
 	    "  --load-addr A --entry E  raw image: load at A, enter at E (64-bit mode)\n"
 	    "  --on-reset stop|restart  what a guest reset does (default stop)\n"
+	    "  --no-seccomp           run without kiln's per-thread seccomp filters\n"
+	    "  --seccomp-filter FILE  the filters compiled into FILE (kiln seccomp compile)\n"
 	    "  --debug-exit-port P|none  debug-exit port (default 0xf4)\n"
 	    "  --test-device          add the PIO/MMIO scratch device used by the guest tests\n"
 	    "  --no-acpi              no ACPI tables: the guest finds CPUs in the MP table\n"

@@ -1,6 +1,7 @@
 /* vcpu.c — the vCPU thread: KVM_RUN, exit dispatch, and parking while the VM is paused. */
 #include <errno.h>
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "core/exit.h"
@@ -8,6 +9,7 @@
 #include "core/vcpu.h"
 #include "core/vm.h"
 #include "hv/kvm.h"
+#include "seccomp/seccomp.h"
 #include "util/log.h"
 
 #define VCPU_KICK_SIGNAL SIGUSR1
@@ -161,8 +163,14 @@ static void *vcpu_thread(void *arg)
 	struct vm *vm = v->vm;
 	struct exit_ctx ctx = {.pio = &vm->pio, .mmio = &vm->mmio, .run_size = vm->kvm->run_size};
 
-	if (pin_self(v) < 0)
+	char name[24];
+
+	snprintf(name, sizeof(name), "vcpu %u", v->index);
+	/* pinned first (sched_setaffinity is not in the filter), filtered before any guest code */
+	if (pin_self(v) < 0 || seccomp_enter(SECCOMP_VCPU, name) < 0) {
 		vm_request_stop(vm, VM_STOP_FATAL, KILN_EXIT_HOST);
+		goto out;
+	}
 	while (wait_runnable(v)) {
 		int ret = kvm_vcpu_run(v->fd);
 		enum exit_action a;
@@ -187,6 +195,7 @@ static void *vcpu_thread(void *arg)
 			break;
 		}
 	}
+out:
 	pthread_mutex_lock(&vm->lock);
 	vm->nr_running--;
 	pthread_cond_broadcast(&vm->parked_cond);
@@ -203,6 +212,7 @@ int vcpu_start(struct vcpu *v)
 	 * like go to the main thread. */
 	sigfillset(&all);
 	sigdelset(&all, VCPU_KICK_SIGNAL);
+	sigdelset(&all, SIGSYS); /* a forbidden call's report (src/seccomp) */
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	ret = pthread_create(&v->thread, NULL, vcpu_thread, v);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);

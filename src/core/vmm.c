@@ -15,6 +15,7 @@
 #include "core/vcpu.h"
 #include "core/vmm.h"
 #include "migrate/migrate.h"
+#include "seccomp/seccomp.h"
 #include "state/snapshot.h"
 #include "util/err.h"
 #include "util/log.h"
@@ -251,6 +252,26 @@ static int track_dirty(struct vmm *m, struct kiln_err *err)
 	return 0;
 }
 
+/* Ready the process's seccomp filters for the VM of m->cfg (once; src/seccomp). */
+static int seccomp_ready(struct vmm *m, struct kiln_err *err)
+{
+	char why[256];
+	int ret =
+	    seccomp_prepare(m->cfg.on_reset == RESET_RESTART, m->cfg.nr_fs > 0, why, sizeof(why));
+
+	return ret < 0 ? err_set(err, ret, "%s", why) : 0;
+}
+
+/* The VM's vCPU threads run under their filters: the VMM thread takes its own before it goes
+ * back to the event loop, where it would first act on what the guest did. */
+static int seccomp_vmm(struct kiln_err *err)
+{
+	int ret = seccomp_enter(SECCOMP_VMM, "vmm");
+
+	return ret < 0 ? err_set(err, ret, "seccomp: the VMM thread's filter: %s", strerror(-ret))
+		       : 0;
+}
+
 int vmm_start_vm(struct vmm *m, struct kiln_err *err)
 {
 	struct vm_env env = vm_env_of(m);
@@ -258,6 +279,9 @@ int vmm_start_vm(struct vmm *m, struct kiln_err *err)
 
 	if (m->vm || m->vm_started)
 		return err_set(err, -EBUSY, "a VM exists or already ran");
+	ret = seccomp_ready(m, err);
+	if (ret < 0)
+		return ret;
 	terminal_raw(m);
 	ret = vm_create(&m->cfg, &env, &m->vm, err);
 	if (ret < 0) {
@@ -272,6 +296,8 @@ int vmm_start_vm(struct vmm *m, struct kiln_err *err)
 		console_attach(m);
 		ret = vm_start(m->vm);
 	}
+	if (ret == 0)
+		ret = seccomp_vmm(err);
 	if (ret < 0) {
 		vm_request_stop(m->vm, VM_STOP_HOST, KILN_EXIT_HOST);
 		m->exit_status = vm_join(m->vm);
@@ -330,7 +356,9 @@ static int restore_launch(struct vmm *m, bool resume, struct kiln_err *err)
 	int ret;
 
 	m->vm_started = true;
-	ret = event_loop_add(&m->loop, m->vm->stop_efd, EPOLLIN, on_vm_stop, m);
+	ret = seccomp_ready(m, err);
+	if (ret == 0)
+		ret = event_loop_add(&m->loop, m->vm->stop_efd, EPOLLIN, on_vm_stop, m);
 	if (ret == 0)
 		ret = track_dirty(m, err);
 	if (ret == 0) {
@@ -338,6 +366,8 @@ static int restore_launch(struct vmm *m, bool resume, struct kiln_err *err)
 		board_restored(m->vm);
 		ret = vm_start_paused(m->vm);
 	}
+	if (ret == 0)
+		ret = seccomp_vmm(err);
 	if (ret == 0 && resume)
 		ret = vm_resume(m->vm);
 	if (ret < 0) {

@@ -19,6 +19,7 @@
 #include "core/vm.h"
 #include "core/vmm.h"
 #include "migrate/migrate.h"
+#include "seccomp/seccomp.h"
 #include "migrate/proto.h"
 #include "state/snapshot.h"
 #include "util/err.h"
@@ -430,8 +431,13 @@ static void *thread_main(void *arg)
 {
 	struct migrate_src *s = arg;
 	double t_pause = 0;
-	int ret = run(s, &t_pause);
+	int ret = seccomp_enter(SECCOMP_MIGRATION, "migration");
 
+	if (ret == 0)
+		ret = run(s, &t_pause);
+	else
+		snprintf(s->p.error, sizeof(s->p.error),
+			 "the migration thread's seccomp filter: %s", strerror(-ret));
 	finish(s, ret, t_pause);
 	return NULL;
 }

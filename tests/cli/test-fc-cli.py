@@ -251,7 +251,7 @@ def bad_values(prog, tag, usage):
          "--mmds-size-limit", "10"),
         (usage, "--seccomp-filter: cannot open", "--api-sock", sock, "--seccomp-filter",
          os.path.join(TMP, "missing.bpf")),
-        (usage, "--seccomp-filter: kiln installs no seccomp", "--api-sock", sock,
+        (usage, "too large for a seccomp filter file", "--api-sock", sock,
          "--seccomp-filter", KILN),
         (usage, "cannot be used together", "--api-sock", sock, "--seccomp-filter", KILN,
          "--no-seccomp"),
