@@ -6,7 +6,7 @@
 #include "util/log.h"
 
 /* Debian 12's libmicrohttpd12; the unversioned name as a fallback for other installs. */
-static const char *const sonames[] = {"libmicrohttpd.so.12", "libmicrohttpd.so"};
+static const char *const sonames[] = {MHD_SONAME, "libmicrohttpd.so"};
 
 static struct mhd_api api;
 static int loaded; /* 0 not tried, 1 ok, -1 failed */

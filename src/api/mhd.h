@@ -8,6 +8,9 @@
 
 #include "util/compiler.h"
 
+/* The library's name as kiln opens it (the jailer copies it into the jail with its own). */
+#define MHD_SONAME "libmicrohttpd.so.12"
+
 /* The libmicrohttpd functions kiln uses, with their own types. */
 struct mhd_api {
 	__typeof__(&MHD_start_daemon) start_daemon;

@@ -30,6 +30,13 @@ void archive_init(struct archive *a, int fd, uint64_t max_len)
 	cpio_writer_init(&a->w, fd, max_len);
 	strset_init(&a->names, ARCHIVE_MAX_ENTRIES);
 	a->max_len = max_len;
+	a->dir_fd = -1;
+}
+
+void archive_init_dir(struct archive *a, int dir_fd, uint64_t max_len)
+{
+	archive_init(a, -1, max_len);
+	a->dir_fd = dir_fd;
 }
 
 void archive_free(struct archive *a)
@@ -63,6 +70,9 @@ static int write_failed(struct archive *a, const char *name, int ret, struct san
 		return sandbox_fail(e, SANDBOX_EXIT_KILN, ret,
 				    "/%s: more than %d files in the initramfs", name,
 				    ARCHIVE_MAX_ENTRIES);
+	if (a->dir_fd >= 0)
+		return sandbox_fail(e, SANDBOX_EXIT_KILN, ret, "copying /%s: %s", name,
+				    strerror(-ret));
 	return sandbox_fail(e, SANDBOX_EXIT_KILN, ret, "writing the initramfs (/%s): %s", name,
 			    strerror(-ret));
 }
@@ -72,6 +82,40 @@ static uint32_t mtime32(const struct stat *st)
 	return st->st_mtime < 0		   ? 0
 	       : st->st_mtime > UINT32_MAX ? UINT32_MAX
 					   : (uint32_t)st->st_mtime;
+}
+
+/* Tree mode: copy the open file src to `name` under the directory. 0 or -errno. */
+static int copy_into(struct archive *a, const char *name, mode_t mode, int src)
+{
+	const int flags = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC;
+	int dst = openat(a->dir_fd, name, flags, mode & 0777);
+	ssize_t n;
+	int ret = 0;
+
+	if (dst < 0 && errno == EEXIST && unlinkat(a->dir_fd, name, 0) == 0)
+		dst = openat(a->dir_fd, name, flags, mode & 0777); /* a jail built again */
+	if (dst < 0)
+		return -errno;
+	while ((n = copy_file_range(src, NULL, dst, NULL, 1 << 30, 0)) > 0)
+		;
+	if (n < 0)
+		ret = -errno;
+	if (close(dst) < 0 && ret == 0)
+		ret = -errno;
+	return ret;
+}
+
+/* Tree mode: a directory (kept if it exists) or a symbolic link at `name`. */
+static int tree_entry(struct archive *a, const char *name, const struct stat *st,
+		      const char *link_target)
+{
+	int ret = S_ISDIR(st->st_mode) ? mkdirat(a->dir_fd, name, st->st_mode & 07777)
+				       : symlinkat(link_target, a->dir_fd, name);
+
+	if (ret < 0 && errno == EEXIST && !S_ISDIR(st->st_mode) &&
+	    unlinkat(a->dir_fd, name, 0) == 0) /* a jail built again: the link replaced */
+		ret = symlinkat(link_target, a->dir_fd, name);
+	return ret < 0 && !(errno == EEXIST && S_ISDIR(st->st_mode)) ? -errno : 0;
 }
 
 /* Copy the regular file at path (canonical) in as `name`. */
@@ -95,7 +139,11 @@ static int add_file(struct archive *a, const char *path, struct sandbox_err *e)
 				    (unsigned long long)st.st_size,
 				    size_text(a->max_len, size, sizeof(size)));
 	}
-	ret = cpio_add_file(&a->w, path + 1, st.st_mode, mtime32(&st), fd, (uint64_t)st.st_size);
+	if (a->dir_fd >= 0)
+		ret = copy_into(a, path + 1, st.st_mode, fd);
+	else
+		ret = cpio_add_file(&a->w, path + 1, st.st_mode, mtime32(&st), fd,
+				    (uint64_t)st.st_size);
 	close(fd);
 	if (ret == -EIO)
 		return sandbox_fail(e, SANDBOX_EXIT_KILN, ret, "%s: shrank while being copied",
@@ -120,7 +168,10 @@ static int add_entry(struct archive *a, const char *path, const struct stat *st,
 				    name);
 	if (tag >= 0)
 		return 0;
-	if (S_ISDIR(st->st_mode)) {
+	if (a->dir_fd >= 0 && !S_ISREG(st->st_mode)) {
+		ret = tree_entry(a, name, st, link_target);
+		tag = S_ISDIR(st->st_mode) ? TAG_DIR : TAG_LINK;
+	} else if (S_ISDIR(st->st_mode)) {
 		ret = cpio_add_dir(&a->w, name, st->st_mode, mtime32(st));
 		a->stats.dirs += ret == 0;
 		tag = TAG_DIR;

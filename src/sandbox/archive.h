@@ -24,10 +24,16 @@ struct archive {
 	struct strset names; /* entry names, tagged with their kind */
 	struct archive_stats stats;
 	uint64_t max_len;
+	int dir_fd; /* >= 0: host paths are copied under this directory, no newc (the jailer) */
 };
 
 /* Start an archive written to fd, at most max_len bytes. */
 void archive_init(struct archive *a, int fd, uint64_t max_len);
+
+/* Start a tree instead: archive_add_host copies directories, links and files under dir_fd
+ * (directories that exist are kept, files and links that exist replaced), each file at most
+ * max_len bytes. kiln's own entries and archive_finish are for archives only. */
+void archive_init_dir(struct archive *a, int dir_fd, uint64_t max_len);
 
 /* Free the bookkeeping (the descriptor is the caller's). */
 void archive_free(struct archive *a);

@@ -510,27 +510,36 @@ static int add_ld_cache(struct build *b)
 	return archive_add_host(&b->a, b->in->ld_so_cache, canon, sizeof(canon), b->e);
 }
 
-static int build_run(struct build *b)
+/* extra: library names resolved as the program's own DT_NEEDED would be (NULL: none); tree
+ * mode (b->a.dir_fd >= 0) has no kiln entries and no trailer. */
+static int build_run(struct build *b, const char *const *extra)
 {
+	bool tree = b->a.dir_fd >= 0;
 	char why[512];
+	unsigned i;
 	int ret = ldconf_load(&b->lc, b->in->ld_so_conf, why, sizeof(why));
 
 	if (ret < 0)
 		return sandbox_fail(b->e, SANDBOX_EXIT_KILN, ret, "%s", why);
-	ret = add_own(b);
+	ret = tree ? 0 : add_own(b);
 	if (ret == 0)
 		ret = add_ld_cache(b);
 	if (ret == 0)
 		ret = add_program(b, b->in->exe, 0);
-	for (unsigned i = 0; ret == 0 && i < b->nr_obj; i++)
+	for (i = 0; ret == 0 && i < b->nr_obj; i++)
 		ret = scan_object(b, i);
-	if (ret == 0)
+	for (const char *const *x = extra; ret == 0 && x && *x; x++)
+		ret = resolve_needed(b, 0, *x);
+	for (; ret == 0 && i < b->nr_obj; i++)
+		ret = scan_object(b, i);
+	if (ret == 0 && !tree)
 		ret = archive_finish(&b->a, b->e);
 	return ret;
 }
 
-int initramfs_build(const struct initramfs_input *in, int fd, struct archive_stats *stats,
-		    struct sandbox_err *e)
+/* The archive (fd) or the tree (dir_fd >= 0) of in. */
+static int build(const struct initramfs_input *in, int fd, int dir_fd, const char *const *extra,
+		 struct archive_stats *stats, struct sandbox_err *e)
 {
 	struct build *b = calloc(1, sizeof(*b));
 	int ret;
@@ -539,10 +548,13 @@ int initramfs_build(const struct initramfs_input *in, int fd, struct archive_sta
 		return sandbox_fail(e, SANDBOX_EXIT_KILN, -ENOMEM, "out of memory");
 	b->in = in;
 	b->e = e;
-	archive_init(&b->a, fd, in->max_len);
+	if (dir_fd >= 0)
+		archive_init_dir(&b->a, dir_fd, in->max_len);
+	else
+		archive_init(&b->a, fd, in->max_len);
 	strset_init(&b->seen, INITRAMFS_MAX_OBJECTS);
 	strset_init(&b->needed, INITRAMFS_MAX_OBJECTS);
-	ret = build_run(b);
+	ret = build_run(b, extra);
 	if (ret == 0 && stats)
 		*stats = b->a.stats;
 	objects_free(b);
@@ -552,6 +564,18 @@ int initramfs_build(const struct initramfs_input *in, int fd, struct archive_sta
 	archive_free(&b->a);
 	free(b);
 	return ret;
+}
+
+int initramfs_build(const struct initramfs_input *in, int fd, struct archive_stats *stats,
+		    struct sandbox_err *e)
+{
+	return build(in, fd, -1, NULL, stats, e);
+}
+
+int initramfs_copy_tree(const struct initramfs_input *in, const char *const *extra, int dir_fd,
+			struct archive_stats *stats, struct sandbox_err *e)
+{
+	return dir_fd < 0 ? -EBADF : build(in, -1, dir_fd, extra, stats, e);
 }
 
 /* --- finding CMD --- */

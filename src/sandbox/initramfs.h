@@ -43,6 +43,16 @@ int initramfs_build(const struct initramfs_input *in, int fd, struct archive_sta
 		    struct sandbox_err *e) MUST_CHECK;
 
 /*
+ * The same files as initramfs_build (in->exe, its interpreters and libraries, the loader cache;
+ * not kiln's own entries, argv and envp unused), plus the libraries named in extra (a
+ * NULL-terminated list of DT_NEEDED-style names, found as the program's own; NULL for none),
+ * copied under the directory dir_fd at their host paths, each file at most in->max_len bytes:
+ * the jailer's chroot. Returns 0 or -errno with e filled, as initramfs_build.
+ */
+int initramfs_copy_tree(const struct initramfs_input *in, const char *const *extra, int dir_fd,
+			struct archive_stats *stats, struct sandbox_err *e) MUST_CHECK;
+
+/*
  * Find CMD on the host as execvp would: a name with a '/' is taken as a path (relative to the
  * current directory), any other name is looked up in path_env (NULL: a default PATH; an empty
  * entry is the current directory), taking the first executable regular file. The absolute path
