@@ -6,17 +6,8 @@
 #include <string.h>
 #include <sys/resource.h>
 
+#include "config/config.h"
 #include "jailer/jailer.h"
-
-static PRINTF(3, 4) int bad(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -EINVAL;
-}
 
 /* A whole decimal number up to max. */
 static int number(const char *s, unsigned long long max, unsigned long long *out)
@@ -50,9 +41,10 @@ static int take_cgroup(struct jailer_args *a, const char *v, char *err, size_t e
 
 	if (!eq || eq == v || !dot || dot > eq || dot == v || memchr(v, '/', (size_t)(eq - v)) ||
 	    strncmp(v, "..", 2) == 0)
-		return bad(err, errlen, "--cgroup: '%.128s' is not <controller>.<file>=<value>", v);
+		return config_fail(err, errlen,
+				   "--cgroup: '%.128s' is not <controller>.<file>=<value>", v);
 	if (a->nr_cgroups == JAILER_MAX_CGROUPS)
-		return bad(err, errlen, "--cgroup: more than %d", JAILER_MAX_CGROUPS);
+		return config_fail(err, errlen, "--cgroup: more than %d", JAILER_MAX_CGROUPS);
 	a->cgroups[a->nr_cgroups++] = v;
 	return 0;
 }
@@ -68,12 +60,15 @@ static int take_limit(struct jailer_args *a, const char *v, char *err, size_t er
 	else if (strncmp(v, "no-file=", 8) == 0)
 		res = RLIMIT_NOFILE;
 	else
-		return bad(err, errlen,
-			   "--resource-limit: '%.128s' is not fsize=<bytes> or no-file=<count>", v);
+		return config_fail(
+		    err, errlen,
+		    "--resource-limit: '%.128s' is not fsize=<bytes> or no-file=<count>", v);
 	if (number(strchr(v, '=') + 1, ~0ULL, &n) < 0)
-		return bad(err, errlen, "--resource-limit: '%.128s': not a whole number", v);
+		return config_fail(err, errlen, "--resource-limit: '%.128s': not a whole number",
+				   v);
 	if (a->nr_limits == JAILER_MAX_LIMITS)
-		return bad(err, errlen, "--resource-limit: more than %d", JAILER_MAX_LIMITS);
+		return config_fail(err, errlen, "--resource-limit: more than %d",
+				   JAILER_MAX_LIMITS);
 	a->limits[a->nr_limits].resource = res;
 	a->limits[a->nr_limits++].value = n;
 	return 0;
@@ -87,10 +82,11 @@ static int take_value(struct jailer_args *a, const char *flag, const char *v, ch
 
 	if (strcmp(flag, "--id") == 0)
 		return id_ok(v) ? (a->id = v, 0)
-				: bad(err, errlen, "--id: '%.80s': 1-64 letters, digits or '-'", v);
+				: config_fail(err, errlen,
+					      "--id: '%.80s': 1-64 letters, digits or '-'", v);
 	if (strcmp(flag, "--uid") == 0 || strcmp(flag, "--gid") == 0) {
 		if (number(v, 0xfffffffeULL, &n) < 0)
-			return bad(err, errlen, "%s: '%.64s' is not a number", flag, v);
+			return config_fail(err, errlen, "%s: '%.64s' is not a number", flag, v);
 		if (flag[2] == 'u')
 			a->uid = (uid_t)n;
 		else
@@ -99,7 +95,8 @@ static int take_value(struct jailer_args *a, const char *flag, const char *v, ch
 	}
 	if (strcmp(flag, "--cgroup-version") == 0) {
 		if (strcmp(v, "1") != 0 && strcmp(v, "2") != 0)
-			return bad(err, errlen, "--cgroup-version: '%.32s' is not 1 or 2", v);
+			return config_fail(err, errlen, "--cgroup-version: '%.32s' is not 1 or 2",
+					   v);
 		a->cgroup_version = v[0] - '0';
 		return 0;
 	}
@@ -108,7 +105,7 @@ static int take_value(struct jailer_args *a, const char *flag, const char *v, ch
 	if (strcmp(flag, "--resource-limit") == 0)
 		return take_limit(a, v, err, errlen);
 	if (!v[0])
-		return bad(err, errlen, "%s: an empty value", flag);
+		return config_fail(err, errlen, "%s: an empty value", flag);
 	if (strcmp(flag, "--exec-file") == 0)
 		a->exec_file = v;
 	else if (strcmp(flag, "--chroot-base-dir") == 0)
@@ -118,7 +115,8 @@ static int take_value(struct jailer_args *a, const char *flag, const char *v, ch
 	else if (strcmp(flag, "--parent-cgroup") == 0)
 		a->parent_cgroup = v;
 	else
-		return bad(err, errlen, "unknown option '%.64s' (kiln-jailer --help)", flag);
+		return config_fail(err, errlen, "unknown option '%.64s' (kiln-jailer --help)",
+				   flag);
 	return 0;
 }
 
@@ -150,14 +148,14 @@ int jailer_parse(struct jailer_args *a, int argc, char **argv, char *err, size_t
 		char *f = argv[i], *eq = strchr(f, '=');
 
 		if (strncmp(f, "--", 2) != 0)
-			return bad(err, errlen, "unexpected argument '%.64s' (kiln-jailer --help)",
-				   f);
+			return config_fail(err, errlen,
+					   "unexpected argument '%.64s' (kiln-jailer --help)", f);
 		if (take_flag(a, f) == 0)
 			continue;
 		if (eq) /* --flag=value, as clap takes it */
 			*eq = '\0';
 		if (!eq && i + 1 >= argc)
-			return bad(err, errlen, "%.64s needs a value", f);
+			return config_fail(err, errlen, "%.64s needs a value", f);
 		uid |= strcmp(f, "--uid") == 0;
 		gid |= strcmp(f, "--gid") == 0;
 		ret = take_value(a, f, eq ? eq + 1 : argv[++i], err, errlen);
@@ -167,14 +165,15 @@ int jailer_parse(struct jailer_args *a, int argc, char **argv, char *err, size_t
 	if (i < argc)
 		a->extra = argv + i + 1;
 	if (!a->id || !a->exec_file || !uid || !gid)
-		return bad(err, errlen, "--id, --exec-file, --uid and --gid are required");
+		return config_fail(err, errlen, "--id, --exec-file, --uid and --gid are required");
 	if (a->chroot_base[0] != '/')
-		return bad(err, errlen, "--chroot-base-dir: '%.128s' is not an absolute path",
-			   a->chroot_base);
+		return config_fail(err, errlen,
+				   "--chroot-base-dir: '%.128s' is not an absolute path",
+				   a->chroot_base);
 	if (a->parent_cgroup && (a->parent_cgroup[0] == '/' || strstr(a->parent_cgroup, "..")))
-		return bad(err, errlen,
-			   "--parent-cgroup: '%.128s' is not a relative path inside "
-			   "the hierarchy",
-			   a->parent_cgroup);
+		return config_fail(err, errlen,
+				   "--parent-cgroup: '%.128s' is not a relative path inside "
+				   "the hierarchy",
+				   a->parent_cgroup);
 	return 0;
 }

@@ -13,17 +13,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "config/config.h"
 #include "jailer/jailer.h"
-
-static PRINTF(3, 4) int cg_fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -EINVAL;
-}
 
 /* Write s to dir/file (the file must exist). 0 or -errno. */
 static int put(const char *dir, const char *file, const char *s)
@@ -96,7 +87,7 @@ static int make_path(const char *base, const char *rel, int version, const char 
 	int ret;
 
 	if (snprintf(path, sizeof(path), "%s/%s", base, rel) >= (int)sizeof(path))
-		return cg_fail(err, errlen, "--parent-cgroup: path too long");
+		return config_fail(err, errlen, "--parent-cgroup: path too long");
 	for (char *p = path + blen + 1;; p++) {
 		if (*p != '/' && *p != '\0')
 			continue;
@@ -107,11 +98,11 @@ static int make_path(const char *base, const char *rel, int version, const char 
 		*up = '\0';
 		if (version == 2 && ctrls[0] &&
 		    (ret = put(path, "cgroup.subtree_control", ctrls)) < 0)
-			return cg_fail(err, errlen, "cgroup: enabling '%s' in %s: %s", ctrls, path,
-				       strerror(-ret));
+			return config_fail(err, errlen, "cgroup: enabling '%s' in %s: %s", ctrls,
+					   path, strerror(-ret));
 		*up = '/';
 		if (mkdir(path, 0755) < 0 && errno != EEXIST)
-			return cg_fail(err, errlen, "cgroup: %s: %s", path, strerror(errno));
+			return config_fail(err, errlen, "cgroup: %s: %s", path, strerror(errno));
 		for (int i = 0; version == 1 && strcmp(ctrls, "cpuset") == 0 && i < 2; i++) {
 			const char *f = i ? "cpuset.mems" : "cpuset.cpus";
 
@@ -121,8 +112,8 @@ static int make_path(const char *base, const char *rel, int version, const char 
 				get(path, f, val, sizeof(val));
 			*up = '/';
 			if (val[0] && put(path, f, val) < 0)
-				return cg_fail(err, errlen, "cgroup: %s/%s: %s", path, f,
-					       strerror(errno));
+				return config_fail(err, errlen, "cgroup: %s/%s: %s", path, f,
+						   strerror(errno));
 		}
 		*p = c;
 		if (!c)
@@ -144,7 +135,7 @@ static int setup_one(const struct jailer_args *a, const char *base, const char *
 	if (ret < 0)
 		return ret;
 	if (snprintf(dir, sizeof(dir), "%s/%s", base, rel) >= (int)sizeof(dir))
-		return cg_fail(err, errlen, "cgroup: %s/%s: path too long", base, rel);
+		return config_fail(err, errlen, "cgroup: %s/%s: path too long", base, rel);
 	for (unsigned i = 0; i < a->nr_cgroups; i++) {
 		const char *eq = strchr(a->cgroups[i], '=');
 		size_t clen = strcspn(a->cgroups[i], ".");
@@ -154,13 +145,13 @@ static int setup_one(const struct jailer_args *a, const char *base, const char *
 		snprintf(file, sizeof(file), "%.*s", (int)(eq - a->cgroups[i]), a->cgroups[i]);
 		ret = put(dir, file, eq + 1);
 		if (ret < 0)
-			return cg_fail(err, errlen, "--cgroup %s: %s/%s: %s", a->cgroups[i], dir,
-				       file, strerror(-ret));
+			return config_fail(err, errlen, "--cgroup %s: %s/%s: %s", a->cgroups[i],
+					   dir, file, strerror(-ret));
 	}
 	snprintf(pidbuf, sizeof(pidbuf), "%d", (int)pid);
 	ret = put(dir, a->cgroup_version == 2 ? "cgroup.procs" : "tasks", pidbuf);
-	return ret < 0 ? cg_fail(err, errlen, "cgroup: moving the process into %s: %s", dir,
-				 strerror(-ret))
+	return ret < 0 ? config_fail(err, errlen, "cgroup: moving the process into %s: %s", dir,
+				     strerror(-ret))
 		       : 0;
 }
 
@@ -191,24 +182,24 @@ int jailer_cgroups(const struct jailer_args *a, const char *mounts, pid_t pid, c
 
 	if (a->cgroup_version == 2) {
 		if (find_mount(mounts, NULL, base, sizeof(base)) < 0)
-			return cg_fail(err, errlen,
-				       "--cgroup-version 2: no cgroup2 file system is "
-				       "mounted (/proc/mounts)");
+			return config_fail(err, errlen,
+					   "--cgroup-version 2: no cgroup2 file system is "
+					   "mounted (/proc/mounts)");
 		v2_controllers(a, ctrls, sizeof(ctrls));
 		return setup_one(a, base, ctrls, NULL, pid, err, errlen);
 	}
 	if (a->nr_cgroups == 0)
-		return cg_fail(err, errlen,
-			       "--parent-cgroup with cgroup v1 needs a --cgroup (it "
-			       "names the controller's hierarchy)");
+		return config_fail(err, errlen,
+				   "--parent-cgroup with cgroup v1 needs a --cgroup (it "
+				   "names the controller's hierarchy)");
 	for (unsigned i = 0; i < a->nr_cgroups; i++) {
 		snprintf(ctrl, sizeof(ctrl), "%.*s", (int)strcspn(a->cgroups[i], "."),
 			 a->cgroups[i]);
 		if (find_mount(mounts, ctrl, base, sizeof(base)) < 0)
-			return cg_fail(err, errlen,
-				       "--cgroup %s: no cgroup v1 hierarchy has the "
-				       "'%s' controller (/proc/mounts)",
-				       a->cgroups[i], ctrl);
+			return config_fail(err, errlen,
+					   "--cgroup %s: no cgroup v1 hierarchy has the "
+					   "'%s' controller (/proc/mounts)",
+					   a->cgroups[i], ctrl);
 		if (setup_one(a, base, ctrl, ctrl, pid, err, errlen) < 0)
 			return -EINVAL;
 	}

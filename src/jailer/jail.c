@@ -22,22 +22,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "config/config.h"
 #include "api/mhd.h"
 #include "jailer/jailer.h"
 #include "sandbox/initramfs.h"
 #include "util/file.h"
 
 #define COPY_MAX (1ULL << 30) /* bytes of one file copied into the jail */
-
-static PRINTF(3, 4) int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -1;
-}
 
 static unsigned long long usecs(clockid_t clk)
 {
@@ -79,12 +70,12 @@ static int copy_exec(const char *exe, const char *name, int root_fd, char *err, 
 	struct sandbox_err e = {0};
 
 	if (!realpath(exe, canon))
-		return fail(err, errlen, "--exec-file: %s: %s", exe, strerror(errno));
+		return config_fail(err, errlen, "--exec-file: %s: %s", exe, strerror(errno));
 	in.exe = canon;
 	if (initramfs_copy_tree(&in, extra, root_fd, NULL, &e) < 0)
-		return fail(err, errlen, "copying %s into the jail: %s", exe, e.msg);
+		return config_fail(err, errlen, "copying %s into the jail: %s", exe, e.msg);
 	if (linkat(root_fd, canon + 1, root_fd, name, 0) < 0 && errno != EEXIST)
-		return fail(err, errlen, "jail: /%s: %s", name, strerror(errno));
+		return config_fail(err, errlen, "jail: /%s: %s", name, strerror(errno));
 	return 0;
 }
 
@@ -96,16 +87,16 @@ static int make_root(const struct jailer_args *a, const char *name, char *root, 
 	int ret;
 
 	if (stat(a->exec_file, &st) < 0 || !S_ISREG(st.st_mode) || !(st.st_mode & 0111))
-		return fail(err, errlen, "--exec-file: %s: not an executable regular file",
-			    a->exec_file);
+		return config_fail(err, errlen, "--exec-file: %s: not an executable regular file",
+				   a->exec_file);
 	if (snprintf(root, rlen, "%s/%s/%s/root", a->chroot_base, name, a->id) >= (int)rlen)
-		return fail(err, errlen, "--chroot-base-dir: the jail's path is too long");
+		return config_fail(err, errlen, "--chroot-base-dir: the jail's path is too long");
 	ret = mkdirs(root, 0755);
 	if (ret < 0)
-		return fail(err, errlen, "jail: %s: %s", root, strerror(-ret));
+		return config_fail(err, errlen, "jail: %s: %s", root, strerror(-ret));
 	*fd = open(root, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
 	if (*fd < 0)
-		return fail(err, errlen, "jail: %s: %s", root, strerror(errno));
+		return config_fail(err, errlen, "jail: %s: %s", root, strerror(errno));
 	return copy_exec(a->exec_file, name, *fd, err, errlen);
 }
 
@@ -114,14 +105,15 @@ static int set_limits(const struct jailer_args *a, char *err, size_t errlen)
 	struct rlimit nofile = {2048, 2048}; /* Firecracker's default without --resource-limit */
 
 	if (a->nr_limits == 0 && setrlimit(RLIMIT_NOFILE, &nofile) < 0)
-		return fail(err, errlen, "setrlimit(no-file): %s", strerror(errno));
+		return config_fail(err, errlen, "setrlimit(no-file): %s", strerror(errno));
 	for (unsigned i = 0; i < a->nr_limits; i++) {
 		struct rlimit r = {a->limits[i].value, a->limits[i].value};
 
 		if (setrlimit(a->limits[i].resource, &r) < 0)
-			return fail(err, errlen, "--resource-limit %s=%llu: %s",
-				    a->limits[i].resource == RLIMIT_FSIZE ? "fsize" : "no-file",
-				    a->limits[i].value, strerror(errno));
+			return config_fail(err, errlen, "--resource-limit %s=%llu: %s",
+					   a->limits[i].resource == RLIMIT_FSIZE ? "fsize"
+										 : "no-file",
+					   a->limits[i].value, strerror(errno));
 	}
 	return 0;
 }
@@ -155,7 +147,7 @@ static int place_in_cgroups(const struct jailer_args *a, char *err, size_t errle
 		return 0;
 	mounts = read_mounts();
 	if (!mounts)
-		return fail(err, errlen, "/proc/mounts: %s", strerror(errno));
+		return config_fail(err, errlen, "/proc/mounts: %s", strerror(errno));
 	ret = jailer_cgroups(a, mounts, getpid(), err, errlen);
 	free(mounts);
 	return ret < 0 ? -1 : 0;
@@ -165,17 +157,17 @@ static int place_in_cgroups(const struct jailer_args *a, char *err, size_t errle
 static int enter_root(const char *root, char *err, size_t errlen)
 {
 	if (unshare(CLONE_NEWNS) < 0)
-		return fail(err, errlen, "unshare(CLONE_NEWNS): %s", strerror(errno));
+		return config_fail(err, errlen, "unshare(CLONE_NEWNS): %s", strerror(errno));
 	if (mount(NULL, "/", NULL, MS_PRIVATE | MS_REC, NULL) < 0 ||
 	    mount(root, root, NULL, MS_BIND | MS_REC, NULL) < 0)
-		return fail(err, errlen, "jail: mounting %s: %s", root, strerror(errno));
+		return config_fail(err, errlen, "jail: mounting %s: %s", root, strerror(errno));
 	if (chdir(root) < 0 || (mkdir("old_root", 0700) < 0 && errno != EEXIST))
-		return fail(err, errlen, "jail: %s: %s", root, strerror(errno));
+		return config_fail(err, errlen, "jail: %s: %s", root, strerror(errno));
 	if (syscall(SYS_pivot_root, ".", "old_root") < 0)
-		return fail(err, errlen, "pivot_root into %s: %s", root, strerror(errno));
+		return config_fail(err, errlen, "pivot_root into %s: %s", root, strerror(errno));
 	if (chdir("/") < 0 || umount2("old_root", MNT_DETACH) < 0 || rmdir("old_root") < 0 ||
 	    chroot(".") < 0)
-		return fail(err, errlen, "jail: leaving the old root: %s", strerror(errno));
+		return config_fail(err, errlen, "jail: leaving the old root: %s", strerror(errno));
 	return 0;
 }
 
@@ -189,26 +181,26 @@ static int make_devices(const struct jailer_args *a, char *err, size_t errlen)
 
 	if ((mkdir("/dev", 0755) < 0 && errno != EEXIST) ||
 	    (mkdir("/dev/net", 0755) < 0 && errno != EEXIST))
-		return fail(err, errlen, "jail: /dev: %s", strerror(errno));
+		return config_fail(err, errlen, "jail: /dev: %s", strerror(errno));
 	for (size_t i = 0; i < sizeof(nodes) / sizeof(nodes[0]); i++) {
 		if (mknod(nodes[i].path, S_IFCHR | 0600, makedev(nodes[i].major, nodes[i].minor)) <
 			0 &&
 		    errno != EEXIST)
-			return fail(err, errlen, "jail: mknod %s: %s", nodes[i].path,
-				    strerror(errno));
+			return config_fail(err, errlen, "jail: mknod %s: %s", nodes[i].path,
+					   strerror(errno));
 		if (chown(nodes[i].path, a->uid, a->gid) < 0)
-			return fail(err, errlen, "jail: chown %s: %s", nodes[i].path,
-				    strerror(errno));
+			return config_fail(err, errlen, "jail: chown %s: %s", nodes[i].path,
+					   strerror(errno));
 	}
 	if (chown("/", a->uid, a->gid) < 0)
-		return fail(err, errlen, "jail: chown /: %s", strerror(errno));
+		return config_fail(err, errlen, "jail: chown /: %s", strerror(errno));
 	return 0;
 }
 
 static int join_netns(int fd, const char *path, char *err, size_t errlen)
 {
 	if (fd >= 0 && setns(fd, CLONE_NEWNET) < 0)
-		return fail(err, errlen, "--netns %s: %s", path, strerror(errno));
+		return config_fail(err, errlen, "--netns %s: %s", path, strerror(errno));
 	if (fd >= 0)
 		close(fd);
 	return 0;
@@ -217,11 +209,11 @@ static int join_netns(int fd, const char *path, char *err, size_t errlen)
 static int daemonize(int null_fd, char *err, size_t errlen)
 {
 	if (setsid() < 0)
-		return fail(err, errlen, "--daemonize: setsid: %s (a process group leader?)",
-			    strerror(errno));
+		return config_fail(err, errlen, "--daemonize: setsid: %s (a process group leader?)",
+				   strerror(errno));
 	for (int i = 0; i < 3; i++)
 		if (dup2(null_fd, i) < 0)
-			return fail(err, errlen, "--daemonize: %s", strerror(errno));
+			return config_fail(err, errlen, "--daemonize: %s", strerror(errno));
 	close(null_fd);
 	return 0;
 }
@@ -237,10 +229,10 @@ static int new_pid_ns(const char *name, long long *cpu0, char *err, size_t errle
 	unsigned long long spent = usecs(CLOCK_PROCESS_CPUTIME_ID) - (unsigned long long)*cpu0;
 
 	if (unshare(CLONE_NEWPID) < 0)
-		return fail(err, errlen, "--new-pid-ns: unshare: %s", strerror(errno));
+		return config_fail(err, errlen, "--new-pid-ns: unshare: %s", strerror(errno));
 	pid = fork();
 	if (pid < 0)
-		return fail(err, errlen, "--new-pid-ns: fork: %s", strerror(errno));
+		return config_fail(err, errlen, "--new-pid-ns: fork: %s", strerror(errno));
 	if (pid == 0) { /* a new process: its CPU clock starts again from 0 */
 		*cpu0 = -(long long)spent;
 		return 0;
@@ -260,8 +252,8 @@ static int drop_privileges(const struct jailer_args *a, char *err, size_t errlen
 {
 	if (setgroups(0, NULL) < 0 || setresgid(a->gid, a->gid, a->gid) < 0 ||
 	    setresuid(a->uid, a->uid, a->uid) < 0)
-		return fail(err, errlen, "dropping to uid %u gid %u: %s", (unsigned)a->uid,
-			    (unsigned)a->gid, strerror(errno));
+		return config_fail(err, errlen, "dropping to uid %u gid %u: %s", (unsigned)a->uid,
+				   (unsigned)a->gid, strerror(errno));
 	return 0;
 }
 
@@ -278,7 +270,7 @@ static int exec_jailed(const struct jailer_args *a, const char *name, unsigned l
 		extra++;
 	argv = calloc(8 + extra, sizeof(*argv));
 	if (!argv)
-		return fail(err, errlen, "out of memory");
+		return config_fail(err, errlen, "out of memory");
 	snprintf(path, sizeof(path), "/%s", name);
 	snprintf(t, sizeof(t), "%llu", t0);
 	snprintf(c, sizeof(c), "%lld", (long long)usecs(CLOCK_PROCESS_CPUTIME_ID) - c0);
@@ -293,7 +285,7 @@ static int exec_jailed(const struct jailer_args *a, const char *name, unsigned l
 		argv[n++] = a->extra[i];
 	execve(path, argv, envp);
 	free(argv);
-	return fail(err, errlen, "exec %s in the jail: %s", path, strerror(errno));
+	return config_fail(err, errlen, "exec %s in the jail: %s", path, strerror(errno));
 }
 
 int jailer_run(const struct jailer_args *a, char *err, size_t errlen)
@@ -306,10 +298,10 @@ int jailer_run(const struct jailer_args *a, char *err, size_t errlen)
 
 	syscall(SYS_close_range, 3U, ~0U, 0U); /* what the caller left open stays outside */
 	if (a->netns && (netns_fd = open(a->netns, O_RDONLY | O_CLOEXEC)) < 0)
-		return fail(err, errlen, "--netns %s: %s", a->netns, strerror(errno)),
+		return config_fail(err, errlen, "--netns %s: %s", a->netns, strerror(errno)),
 		       JAILER_EXIT_FAIL;
 	if (a->daemonize && (null_fd = open("/dev/null", O_RDWR | O_CLOEXEC)) < 0)
-		return fail(err, errlen, "/dev/null: %s", strerror(errno)), JAILER_EXIT_FAIL;
+		return config_fail(err, errlen, "/dev/null: %s", strerror(errno)), JAILER_EXIT_FAIL;
 	if (make_root(a, name, root, sizeof(root), &root_fd, err, errlen) < 0 ||
 	    set_limits(a, err, errlen) < 0 || place_in_cgroups(a, err, errlen) < 0 ||
 	    enter_root(root, err, errlen) < 0 || make_devices(a, err, errlen) < 0 ||

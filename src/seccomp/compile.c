@@ -19,6 +19,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "config/config.h"
 #include "seccomp/seccomp.h"
 #include "util/compiler.h"
 #include "util/io.h"
@@ -29,16 +30,6 @@ static const char *const thread_names[SECCOMP_NR_THREADS] = {
 const char *seccomp_thread_name(enum seccomp_thread t)
 {
 	return (unsigned)t < SECCOMP_NR_THREADS ? thread_names[t] : "?";
-}
-
-static PRINTF(3, 4) int say(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -EINVAL;
 }
 
 /* An action: a string or {"errno": N}. */
@@ -128,32 +119,34 @@ static int add_rule(scmp_filter_ctx ctx, const json_t *r, uint32_t act, const ch
 	int nr, ret;
 
 	if (!json_is_object(r) || !json_is_string(name))
-		return say(err, errlen, "seccomp: %s: a rule without a \"syscall\" name", who);
+		return config_fail(err, errlen, "seccomp: %s: a rule without a \"syscall\" name",
+				   who);
 	nr = seccomp_syscall_resolve_name(json_string_value(name));
 	if (nr == __NR_SCMP_ERROR)
-		return say(err, errlen, "seccomp: %s: unknown system call '%.64s'", who,
-			   json_string_value(name));
+		return config_fail(err, errlen, "seccomp: %s: unknown system call '%.64s'", who,
+				   json_string_value(name));
 	if (json_object_get(r, "action") && parse_action(json_object_get(r, "action"), &act) < 0)
-		return say(err, errlen, "seccomp: %s: rule for '%.64s': bad action", who,
-			   json_string_value(name));
+		return config_fail(err, errlen, "seccomp: %s: rule for '%.64s': bad action", who,
+				   json_string_value(name));
 	if (args && (!json_is_array(args) || json_array_size(args) > 6))
-		return say(err, errlen,
-			   "seccomp: %s: rule for '%.64s': \"args\" is not a list of "
-			   "at most 6",
-			   who, json_string_value(name));
+		return config_fail(err, errlen,
+				   "seccomp: %s: rule for '%.64s': \"args\" is not a list of "
+				   "at most 6",
+				   who, json_string_value(name));
 	for (n = 0; args && n < json_array_size(args); n++)
 		if (parse_arg(json_array_get(args, n), &cmp[n]) < 0)
-			return say(err, errlen,
-				   "seccomp: %s: rule for '%.64s': bad argument "
-				   "comparison (index 0-5, type dword|qword, op, val)",
-				   who, json_string_value(name));
+			return config_fail(err, errlen,
+					   "seccomp: %s: rule for '%.64s': bad argument "
+					   "comparison (index 0-5, type dword|qword, op, val)",
+					   who, json_string_value(name));
 	ret = seccomp_rule_add_array(ctx, act, nr, (unsigned)n, n ? cmp : NULL);
 	/* a call this architecture does not have (e.g. open on arm64) is no rule */
 	if (ret == -EDOM || (ret < 0 && nr < 0))
 		return 0;
 	if (ret < 0)
-		return say(err, errlen, "seccomp: %s: rule for '%.64s' refused by libseccomp", who,
-			   json_string_value(name));
+		return config_fail(err, errlen,
+				   "seccomp: %s: rule for '%.64s' refused by libseccomp", who,
+				   json_string_value(name));
 	return 0;
 }
 
@@ -192,17 +185,19 @@ static int compile_thread(const json_t *t, const char *who, void **insns, uint32
 
 	if (!json_is_object(t) || parse_action(json_object_get(t, "default_action"), &def) < 0 ||
 	    parse_action(json_object_get(t, "filter_action"), &act) < 0 || !json_is_array(filter))
-		return say(err, errlen,
-			   "seccomp: %s: needs \"default_action\", \"filter_action\" "
-			   "and a \"filter\" list",
-			   who);
+		return config_fail(err, errlen,
+				   "seccomp: %s: needs \"default_action\", \"filter_action\" "
+				   "and a \"filter\" list",
+				   who);
 	ctx = seccomp_init(def);
 	if (!ctx)
-		return say(err, errlen, "seccomp: %s: libseccomp cannot start a filter", who);
+		return config_fail(err, errlen, "seccomp: %s: libseccomp cannot start a filter",
+				   who);
 	for (size_t i = 0; ret == 0 && i < json_array_size(filter); i++)
 		ret = add_rule(ctx, json_array_get(filter, i), act, who, err, errlen);
 	if (ret == 0 && export_bpf(ctx, insns, len) < 0)
-		ret = say(err, errlen, "seccomp: %s: libseccomp cannot export the program", who);
+		ret = config_fail(err, errlen, "seccomp: %s: libseccomp cannot export the program",
+				  who);
 	seccomp_release(ctx);
 	return ret;
 }
@@ -215,7 +210,7 @@ int seccomp_compile(const json_t *desc, struct seccomp_filters *out, char *err, 
 
 	memset(out, 0, sizeof(*out));
 	if (!json_is_object(desc))
-		return say(err, errlen, "seccomp: the description is not a JSON object");
+		return config_fail(err, errlen, "seccomp: the description is not a JSON object");
 	json_object_foreach((json_t *)desc, key, v)
 	{
 		int t = 0;
@@ -223,16 +218,16 @@ int seccomp_compile(const json_t *desc, struct seccomp_filters *out, char *err, 
 		while (t < SECCOMP_NR_THREADS && strcmp(key, thread_names[t]) != 0)
 			t++;
 		if (t == SECCOMP_NR_THREADS)
-			return say(err, errlen,
-				   "seccomp: unknown thread '%.64s' (kiln's are vmm, "
-				   "vcpu and migration)",
-				   key);
+			return config_fail(err, errlen,
+					   "seccomp: unknown thread '%.64s' (kiln's are vmm, "
+					   "vcpu and migration)",
+					   key);
 	}
 	for (int t = 0; ret == 0 && t < SECCOMP_NR_THREADS; t++) {
 		v = json_object_get(desc, thread_names[t]);
 		if (!v)
-			ret = say(err, errlen, "seccomp: no filter for the '%s' thread",
-				  thread_names[t]);
+			ret = config_fail(err, errlen, "seccomp: no filter for the '%s' thread",
+					  thread_names[t]);
 		else
 			ret = compile_thread(v, thread_names[t], &out->prog[t].insns,
 					     &out->prog[t].len, err, errlen);
