@@ -9,6 +9,7 @@
 #include "core/vm.h"
 #include "seccomp/seccomp.h"
 #include "util/file.h"
+#include "util/log.h"
 
 int cmd_take_seccomp_args(int *argc, char **argv, int exit_status)
 {
@@ -67,6 +68,7 @@ static void usage(FILE *out)
 static json_t *description(const char *path, bool restart)
 {
 	json_error_t je;
+	char shown[256];
 	json_t *j;
 	char *text;
 	size_t len;
@@ -76,13 +78,15 @@ static json_t *description(const char *path, bool restart)
 		return seccomp_builtin_json(restart);
 	ret = file_read_all(path, 1 << 20, &text, &len);
 	if (ret < 0) {
-		fprintf(stderr, "kiln: seccomp: cannot read %s: %s\n", path, file_strerror(ret));
+		fprintf(stderr, "kiln: seccomp: cannot read %s: %s\n",
+			log_printable(path, shown, sizeof(shown)), file_strerror(ret));
 		return NULL;
 	}
 	j = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
 	free(text);
 	if (!j)
-		fprintf(stderr, "kiln: seccomp: %s: line %d: %s\n", path, je.line, je.text);
+		fprintf(stderr, "kiln: seccomp: %s: line %d: %s\n",
+			log_printable(path, shown, sizeof(shown)), je.line, je.text);
 	return j;
 }
 
@@ -102,7 +106,7 @@ static int compile(const char *in, const char *out, bool restart)
 		seccomp_filters_free(&f);
 	}
 	if (ret < 0) {
-		fprintf(stderr, "kiln: %s\n", err);
+		fprintf(stderr, "kiln: %s\n", log_printable(err, err, sizeof(err)));
 		return ret == -EINVAL || ret == -ENOENT || ret == -EACCES ? KILN_EXIT_USAGE
 									  : KILN_EXIT_HOST;
 	}
@@ -127,8 +131,10 @@ int cmd_seccomp(int argc, char **argv)
 		else if (argv[i][0] != '-' && !in && strcmp(argv[1], "compile") == 0)
 			in = argv[i];
 		else {
+			char shown[128];
+
 			fprintf(stderr, "kiln: seccomp %s: unexpected '%s' (kiln seccomp --help)\n",
-				argv[1], argv[i]);
+				argv[1], log_printable(argv[i], shown, sizeof(shown)));
 			return KILN_EXIT_USAGE;
 		}
 	}

@@ -2,6 +2,7 @@
 #include <stdio.h>
 
 #include "jailer/jailer.h"
+#include "util/log.h"
 
 static void usage(void)
 {
@@ -25,7 +26,7 @@ int main(int argc, char **argv)
 	int status;
 
 	if (jailer_parse(&a, argc, argv, err, sizeof(err)) < 0) {
-		fprintf(stderr, "kiln-jailer: %s\n", err);
+		fprintf(stderr, "kiln-jailer: %s\n", log_printable(err, err, sizeof(err)));
 		return JAILER_EXIT_USAGE;
 	}
 	if (a.help || a.version) {
@@ -36,6 +37,6 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	status = jailer_run(&a, err, sizeof(err));
-	fprintf(stderr, "kiln-jailer: %s\n", err);
+	fprintf(stderr, "kiln-jailer: %s\n", log_printable(err, err, sizeof(err)));
 	return status;
 }

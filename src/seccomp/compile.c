@@ -23,6 +23,7 @@
 #include "seccomp/seccomp.h"
 #include "util/compiler.h"
 #include "util/io.h"
+#include "util/log.h"
 
 static const char *const thread_names[SECCOMP_NR_THREADS] = {
     [SECCOMP_VMM] = "vmm", [SECCOMP_VCPU] = "vcpu", [SECCOMP_MIGRATION] = "migration"};
@@ -115,38 +116,39 @@ static int add_rule(scmp_filter_ctx ctx, const json_t *r, uint32_t act, const ch
 {
 	json_t *name = json_object_get(r, "syscall"), *args = json_object_get(r, "args");
 	struct scmp_arg_cmp cmp[6];
+	char shown[65];
 	size_t n = 0;
 	int nr, ret;
 
 	if (!json_is_object(r) || !json_is_string(name))
 		return config_fail(err, errlen, "seccomp: %s: a rule without a \"syscall\" name",
 				   who);
+	log_printable(json_string_value(name), shown, sizeof(shown));
 	nr = seccomp_syscall_resolve_name(json_string_value(name));
 	if (nr == __NR_SCMP_ERROR)
 		return config_fail(err, errlen, "seccomp: %s: unknown system call '%.64s'", who,
-				   json_string_value(name));
+				   shown);
 	if (json_object_get(r, "action") && parse_action(json_object_get(r, "action"), &act) < 0)
 		return config_fail(err, errlen, "seccomp: %s: rule for '%.64s': bad action", who,
-				   json_string_value(name));
+				   shown);
 	if (args && (!json_is_array(args) || json_array_size(args) > 6))
 		return config_fail(err, errlen,
 				   "seccomp: %s: rule for '%.64s': \"args\" is not a list of "
 				   "at most 6",
-				   who, json_string_value(name));
+				   who, shown);
 	for (n = 0; args && n < json_array_size(args); n++)
 		if (parse_arg(json_array_get(args, n), &cmp[n]) < 0)
 			return config_fail(err, errlen,
 					   "seccomp: %s: rule for '%.64s': bad argument "
 					   "comparison (index 0-5, type dword|qword, op, val)",
-					   who, json_string_value(name));
+					   who, shown);
 	ret = seccomp_rule_add_array(ctx, act, nr, (unsigned)n, n ? cmp : NULL);
 	/* a call this architecture does not have (e.g. open on arm64) is no rule */
 	if (ret == -EDOM || (ret < 0 && nr < 0))
 		return 0;
 	if (ret < 0)
-		return config_fail(err, errlen,
-				   "seccomp: %s: rule for '%.64s' refused by libseccomp", who,
-				   json_string_value(name));
+		return config_fail(
+		    err, errlen, "seccomp: %s: rule for '%.64s' refused by libseccomp", who, shown);
 	return 0;
 }
 
@@ -220,6 +222,7 @@ int seccomp_compile(const json_t *desc, struct seccomp_filters *out, char *err, 
 		return config_fail(err, errlen, "seccomp: the description is not a JSON object");
 	json_object_foreach((json_t *)desc, key, v)
 	{
+		char shown[65];
 		int t = 0;
 
 		while (t < SECCOMP_NR_THREADS && strcmp(key, thread_names[t]) != 0)
@@ -228,7 +231,7 @@ int seccomp_compile(const json_t *desc, struct seccomp_filters *out, char *err, 
 			return config_fail(err, errlen,
 					   "seccomp: unknown thread '%.64s' (kiln's are vmm, "
 					   "vcpu and migration)",
-					   key);
+					   log_printable(key, shown, sizeof(shown)));
 	}
 	for (int t = 0; ret == 0 && t < SECCOMP_NR_THREADS; t++) {
 		v = json_object_get(desc, thread_names[t]);

@@ -18,6 +18,7 @@
 #include "state/snapshot.h"
 #include "util/file.h"
 #include "util/io.h"
+#include "util/log.h"
 
 #define MAGIC	  "KILNSECF"
 #define VERSION	  1
@@ -70,7 +71,10 @@ static void insn_from_le(uint8_t *dst, const uint8_t *src)
 
 static int say(char *err, size_t errlen, const char *what, const char *path)
 {
-	snprintf(err, errlen, "--seccomp-filter: %.256s: %s", path, what);
+	char shown[257];
+
+	snprintf(err, errlen, "--seccomp-filter: %s: %s", log_printable(path, shown, sizeof(shown)),
+		 what);
 	return -EINVAL;
 }
 
@@ -179,8 +183,10 @@ int seccomp_file_read(const char *path, struct seccomp_filters *out, char *err, 
 	if (ret == -EFBIG)
 		return say(err, errlen, "too large for a seccomp filter file", path);
 	if (ret < 0) {
-		snprintf(err, errlen, "--seccomp-filter: cannot open '%.256s': %s", path,
-			 file_strerror(ret));
+		char shown[257];
+
+		snprintf(err, errlen, "--seccomp-filter: cannot open '%s': %s",
+			 log_printable(path, shown, sizeof(shown)), file_strerror(ret));
 		return ret == -ENOMEM ? ret : -EINVAL;
 	}
 	ret = seccomp_file_parse((const uint8_t *)buf, len, out, why, sizeof(why));

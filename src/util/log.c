@@ -116,3 +116,14 @@ int log_ratelimit_ok(struct log_ratelimit *rl)
 	rl->suppressed++;
 	return 0;
 }
+
+const char *log_printable(const char *s, char *out, size_t outlen)
+{
+	size_t i = 0;
+
+	for (; outlen && s[i] && i + 1 < outlen; i++)
+		out[i] = s[i] >= 0x20 && s[i] < 0x7f ? s[i] : '?';
+	if (outlen)
+		out[i] = '\0';
+	return out;
+}

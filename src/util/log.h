@@ -3,6 +3,7 @@
 #ifndef KILN_UTIL_LOG_H
 #define KILN_UTIL_LOG_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include "util/compiler.h"
 
@@ -35,6 +36,10 @@ void log_msg(enum log_level level, const char *fmt, ...) PRINTF(2, 3);
 /* log_msg with the caller's source position (shown when show_origin is set). */
 void log_msg_at(enum log_level level, const char *file, int line, const char *fmt, ...)
     PRINTF(4, 5);
+
+/* Copy s into out (size outlen), at most outlen - 1 bytes, every byte that is not printable
+ * ASCII as '?': user input quoted in a one-line message stays one line. Returns out. */
+const char *log_printable(const char *s, char *out, size_t outlen);
 
 #define log_err(...)   log_msg_at(LOG_ERROR, __FILE__, __LINE__, __VA_ARGS__)
 #define log_warn(...)  log_msg_at(LOG_WARN, __FILE__, __LINE__, __VA_ARGS__)
