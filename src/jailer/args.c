@@ -1,6 +1,5 @@
 /* args.c — kiln-jailer's command line: Firecracker's jailer flags, each value checked. */
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -9,7 +9,6 @@
 #include <grp.h>
 #include <limits.h>
 #include <sched.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,7 +25,6 @@
 #include "api/mhd.h"
 #include "jailer/jailer.h"
 #include "sandbox/initramfs.h"
-#include "util/file.h"
 
 #define COPY_MAX (1ULL << 30) /* bytes of one file copied into the jail */
 

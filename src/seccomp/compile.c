@@ -12,7 +12,6 @@
  * for the same call are alternatives; a rule's args must all hold. */
 #include <errno.h>
 #include <seccomp.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
