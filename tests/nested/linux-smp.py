@@ -36,14 +36,17 @@ def main():
                        files={"bin/smpsoak": soak})
 
     def soak():
-        g = lg.Guest("smp-soak", [args.kiln, "run", "--kernel", lg.kiln_kernel("bzimage"),
+        # -v: kiln logs why the VM stopped (a guest reset, a signal), which the soak's
+        # checks show when it ends early
+        g = lg.Guest("smp-soak", [args.kiln, "run", "-v", "--kernel", lg.kiln_kernel("bzimage"),
                                   "--initrd", initrd, "--cpus", "4", "--memory", "1G",
                                   "--cmdline", "console=ttyS0 loglevel=4 panic=-1"], tmp)
         status = g.wait_exit(args.seconds + 60)
         s.check(status == 0, "smp-soak: kiln exits 0 after the guest powers off",
                 f"status {status}; {g.stderr()[-400:]}")
         s.equal((g.reports("smp") or [""])[-1], "ok 4",
-                "smp-soak: smpsoak found every thread progressing on its CPU and IPIs on all 4")
+                "smp-soak: smpsoak found every thread progressing on its CPU and IPIs on all 4 "
+                f"(kiln's log: {g.stderr()[-300:]!r})")
         ticks = [r for r in g.reports("smp") if r.startswith("tick ")]
         s.equal(len(ticks), args.seconds // 5, f"smp-soak: {args.seconds // 5} progress checks")
         irqs = [r.split() for r in g.reports("smp") if r.startswith("irqs ")]
