@@ -157,13 +157,15 @@ rm -f "$L/mem"
 
 # live migration between two kilns over loopback TCP while the guest counts
 rm -f "$S"
-"$K" migrate receive --listen 127.0.0.1:7411 > "$L/migrate-dst.out" 2> "$L/migrate-dst.err" &
+# bounded: a side that never ends is a failure with its output, not a rig timeout
+timeout 240 "$K" migrate receive --listen 127.0.0.1:7411 > "$L/migrate-dst.out" \
+	2> "$L/migrate-dst.err" &
 dst=$!
-"$K" run --api-sock "$S" @ARGS@ > "$L/migrate-src.out" 2> "$L/migrate-src.err" &
+timeout 240 "$K" run --api-sock "$S" @ARGS@ > "$L/migrate-src.out" 2> "$L/migrate-src.err" &
 src=$!
 i=0
 while ! grep -q "^tick 4" "$L/migrate-src.out" && [ $i -lt 600 ]; do sleep 0.2; i=$((i+1)); done
-"$K" migrate send --sock "$S" --to 127.0.0.1:7411 > "$L/migrate-send.out" 2>&1
+timeout 120 "$K" migrate send --sock "$S" --to 127.0.0.1:7411 > "$L/migrate-send.out" 2>&1
 echo $? > "$L/migrate-send.status"
 wait $src
 echo $? > "$L/migrate-src.status"
