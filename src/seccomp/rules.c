@@ -205,19 +205,23 @@ static int add_calls(json_t *filter, const char *const *names, size_t n)
 	return ret;
 }
 
+/* A rule: `call` with argument `index` (32 bits) equal to val; comment names the value. */
+static int add_eq(json_t *filter, const char *call, int index, uint32_t val, const char *comment)
+{
+	return json_array_append_new(filter,
+				     json_pack("{s:s, s:[{s:i, s:s, s:s, s:I, s:s}]}", "syscall",
+					       call, "args", "index", index, "type", "dword", "op",
+					       "eq", "val", (json_int_t)val, "comment", comment));
+}
+
 /* One rule per request: ioctl with argument 1 (a 32-bit request number) equal to it. */
 static int add_ioctls(json_t *filter, const struct seccomp_ioctl *t, size_t n, unsigned kinds)
 {
 	int ret = 0;
 
-	for (size_t i = 0; ret == 0 && i < n; i++) {
-		if (!(t[i].kinds & kinds))
-			continue;
-		ret = json_array_append_new(
-		    filter, json_pack("{s:s, s:[{s:i, s:s, s:s, s:I, s:s}]}", "syscall", "ioctl",
-				      "args", "index", 1, "type", "dword", "op", "eq", "val",
-				      (json_int_t)(uint32_t)t[i].req, "comment", t[i].name));
-	}
+	for (size_t i = 0; ret == 0 && i < n; i++)
+		if (t[i].kinds & kinds)
+			ret = add_eq(filter, "ioctl", 1, (uint32_t)t[i].req, t[i].name);
 	return ret;
 }
 
@@ -242,18 +246,11 @@ static int add_thread_clone(json_t *filter)
  * only ever take privilege away. */
 static int add_self_restrict(json_t *filter)
 {
-	int ret = json_array_append_new(
-	    filter, json_pack("{s:s, s:[{s:i, s:s, s:s, s:I, s:s}]}", "syscall", "prctl", "args",
-			      "index", 0, "type", "dword", "op", "eq", "val",
-			      (json_int_t)PR_SET_NO_NEW_PRIVS, "comment", "PR_SET_NO_NEW_PRIVS"));
+	int ret = add_eq(filter, "prctl", 0, PR_SET_NO_NEW_PRIVS, "PR_SET_NO_NEW_PRIVS");
 
-	if (ret == 0)
-		ret = json_array_append_new(
-		    filter, json_pack("{s:s, s:[{s:i, s:s, s:s, s:I, s:s}]}", "syscall", "seccomp",
-				      "args", "index", 0, "type", "dword", "op", "eq", "val",
-				      (json_int_t)SECCOMP_SET_MODE_FILTER, "comment",
-				      "SECCOMP_SET_MODE_FILTER"));
-	return ret;
+	return ret == 0 ? add_eq(filter, "seccomp", 0, SECCOMP_SET_MODE_FILTER,
+				 "SECCOMP_SET_MODE_FILTER")
+			: ret;
 }
 
 /* The filter of kind t (kinds: the ioctl classes it takes). */
