@@ -88,10 +88,13 @@ static void setup_once(void)
 {
 	static bool ready;
 	struct virtio_rng_config rc = {.mem = &mem, .getrandom = fake_random};
-	struct virtio_console_config cc = {.mem = &mem, .kind = CHARDEV_NONE, .in_fd = -1,
-					   .out_fd = -1};
-	struct virtio_balloon_config bc = {.mem = &mem, .num_pages = 16, .deflate_on_oom = true,
-					   .reporting = true, .stats_interval_s = 1};
+	struct virtio_console_config cc = {
+	    .mem = &mem, .kind = CHARDEV_NONE, .in_fd = -1, .out_fd = -1};
+	struct virtio_balloon_config bc = {.mem = &mem,
+					   .num_pages = 16,
+					   .deflate_on_oom = true,
+					   .reporting = true,
+					   .stats_interval_s = 1};
 	struct virtio_rng *r;
 	struct virtio_console *con;
 	struct virtio_balloon *bal;
@@ -144,10 +147,11 @@ static void driver_init(unsigned dev, uint32_t mask)
 	wr32(dev, 0x020, (uint32_t)offered);
 	wr32(dev, 0x024, 1);
 	wr32(dev, 0x020, (uint32_t)(offered >> 32));
-	wr32(dev, R_STATUS, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER |
-				VIRTIO_STATUS_FEATURES_OK);
-	wr32(dev, R_STATUS, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER |
-				VIRTIO_STATUS_FEATURES_OK | VIRTIO_STATUS_DRIVER_OK);
+	wr32(dev, R_STATUS,
+	     VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_FEATURES_OK);
+	wr32(dev, R_STATUS,
+	     VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_FEATURES_OK |
+		 VIRTIO_STATUS_DRIVER_OK);
 }
 
 /* Queue q: size, descriptor table, driver and device areas at 4 KiB-aligned RAM offsets. */
@@ -171,8 +175,8 @@ static void run_op(const uint8_t *o)
 {
 	unsigned dev = (o[0] >> 3) & 3, width = 1u << ((o[0] >> 5) & 3);
 	uint16_t off = (uint16_t)(o[1] | o[2] << 8);
-	uint32_t val = (uint32_t)o[3] | (uint32_t)o[4] << 8 | (uint32_t)o[5] << 16 |
-		       (uint32_t)o[6] << 24;
+	uint32_t val =
+	    (uint32_t)o[3] | (uint32_t)o[4] << 8 | (uint32_t)o[5] << 16 | (uint32_t)o[6] << 24;
 
 	switch (o[0] & 7) {
 	case 0:
