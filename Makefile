@@ -11,7 +11,7 @@ ifeq ($(CI),true)
 MESON_OPTS += --werror
 endif
 
-.PHONY: all deps build build-arm64 run test test-asan bench clean format fuzz
+.PHONY: all deps build build-arm64 run test test-asan bench clean format fuzz fuzz-long
 
 all: build
 
@@ -55,6 +55,15 @@ fuzz: deps $(BUILD_FUZZ)/build.ninja
 		KILN_FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run-fuzz.sh $$t $(FUZZ_CORPUS)/$$n \
 			$(FUZZ_SECONDS) tests/fuzz/seeds/$$n; \
 	done
+
+# The fuzz campaign: every target FUZZ_LONG_SECONDS (default an hour) from the kept corpus in
+# tests/fuzz/corpus, merged back minimised; then the guest fuzzer as long. The ledger
+# tests/fuzz/campaign.tsv gets a line per target (scripts/fuzz-long --report sums it).
+# FUZZ_TARGETS="api http" narrows it.
+FUZZ_LONG_SECONDS ?= 3600
+fuzz-long: build deps $(BUILD_FUZZ)/build.ninja
+	ninja -C $(BUILD_FUZZ)
+	scripts/fuzz-long $(BUILD_FUZZ) $(BUILD) $(FUZZ_LONG_SECONDS) $(FUZZ_TARGETS)
 
 bench: build
 	bench/run $(BUILD)

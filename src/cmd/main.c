@@ -8,6 +8,7 @@
 #include "core/vm.h"
 #include "sandbox/sandbox.h"
 #include "sandbox/status.h"
+#include "util/privilege.h"
 
 static void usage(FILE *out)
 {
@@ -44,6 +45,15 @@ static bool called_as_firecracker(const char *argv0)
 
 int main(int argc, char **argv)
 {
+	char err[256];
+
+	if (privilege_refuse_setid(err, sizeof(err)) < 0) {
+		fprintf(stderr,
+			"kiln: %s: give the user access to /dev/kvm, or start kiln through "
+			"kiln-jailer\n",
+			err);
+		return KILN_EXIT_USAGE;
+	}
 	if (argc > 0 && called_as_firecracker(argv[0]))
 		return cmd_firecracker(argc, argv, true);
 	if (argc < 2) {

@@ -86,6 +86,11 @@ static int take_value(struct jailer_args *a, const char *flag, const char *v, ch
 	if (strcmp(flag, "--uid") == 0 || strcmp(flag, "--gid") == 0) {
 		if (number(v, 0xfffffffeULL, &n) < 0)
 			return config_fail(err, errlen, "%s: '%.64s' is not a number", flag, v);
+		if (n == 0) /* root in the jail: the jail would contain nothing */
+			return config_fail(err, errlen,
+					   "%s 0: kiln would run as root in the jail; give an "
+					   "unprivileged ID",
+					   flag);
 		if (flag[2] == 'u')
 			a->uid = (uid_t)n;
 		else

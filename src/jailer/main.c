@@ -3,6 +3,7 @@
 
 #include "jailer/jailer.h"
 #include "util/log.h"
+#include "util/privilege.h"
 
 static void usage(void)
 {
@@ -25,6 +26,10 @@ int main(int argc, char **argv)
 	char err[768];
 	int status;
 
+	if (privilege_refuse_setid(err, sizeof(err)) < 0) {
+		fprintf(stderr, "kiln-jailer: %s: run it as root, not set-ID\n", err);
+		return JAILER_EXIT_USAGE;
+	}
 	if (jailer_parse(&a, argc, argv, err, sizeof(err)) < 0) {
 		fprintf(stderr, "kiln-jailer: %s\n", log_printable(err, err, sizeof(err)));
 		return JAILER_EXIT_USAGE;

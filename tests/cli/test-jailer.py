@@ -229,6 +229,8 @@ def test_bad_inputs():
     one_line("a bad id", ["--id", "a_b"] + ok[2:], "--id: 'a_b'", 2)
     one_line("an id of 65", ["--id", "a" * 65] + ok[2:], "1-64 letters", 2)
     one_line("a bad uid", ok[:4] + ["--uid", "-1"] + ok[6:], "--uid: '-1' is not a number", 2)
+    one_line("uid 0", ok[:4] + ["--uid", "0"] + ok[6:], "--uid 0: kiln would run as root", 2)
+    one_line("gid 0", ok[:6] + ["--gid", "0"] + ok[8:], "--gid 0: kiln would run as root", 2)
     one_line("a bad cgroup", ok + ["--cgroup", "pids"], "is not <controller>.<file>=<value>", 2)
     one_line("a cgroup path", ok + ["--cgroup", "../x.y=1"], "is not <controller>", 2)
     one_line("a bad limit", ok + ["--resource-limit", "core=1"], "fsize=<bytes>", 2)
