@@ -1,10 +1,11 @@
 /* fuzz_mmio.c — libFuzzer target: sequences of guest accesses to the virtio-mmio register windows
- * of four real devices on one MMIO bus — virtio-blk (a temporary 1 MiB image, synchronous
- * backend), virtio-rng, virtio-console (no backend) and virtio-balloon — with guest RAM the input
- * writes too, so rings and descriptor chains are whatever the input makes them. Notifications
- * are synchronous (no KVM, no event loop): a QueueNotify write runs the device at once.
- * virtio-net and virtio-vsock need a TAP or sockets and have their own targets (fuzz_net,
- * fuzz_vsock).
+ * of six real devices on one MMIO bus — virtio-blk (a temporary 1 MiB image, synchronous
+ * backend), virtio-rng, virtio-console (no backend), virtio-balloon, virtio-net (its backend a
+ * socketpair standing in for the TAP; the harness drains the other end) and virtio-vsock (host
+ * side in a temporary directory, a listener on port 1) — with guest RAM the input writes too, so
+ * rings and descriptor chains are whatever the input makes them. Notifications are synchronous
+ * (no KVM): a QueueNotify write runs the device at once; the event loop that net's and vsock's
+ * backends need is run after every operation.
  *
  * Input: 8-byte operations, each [op][offset lo][offset hi][value: 4 bytes][extra]:
  *   op bits 0-2: 0 write, 1 read (width 1/2/4/8 from bits 5-6, at offset & 0x1ff of the
@@ -13,29 +14,35 @@
  *   masked by value, FEATURES_OK, DRIVER_OK); 4 set up queue `extra & 3` (size value & 0x3ff,
  *   rings at RAM offsets taken from offset) and mark it ready; 5 notify every queue; 6 reset
  *   (Status 0); 7 an access of any width at any address near the windows (value picks it).
- *   Bits 3-4 pick the device.
+ *   Bits 3-4 pick the device, plus 4 when extra's top bit is set (modulo six).
  * Devices persist across inputs; each input starts by resetting all four, and ends with checks:
  * Status reads 0 after a reset, MagicValue and Version read right, and a device's used rings
  * never got written outside guest RAM (AddressSanitizer and UBSan watch the rest).
  */
 #include <assert.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
+#include "core/event_loop.h"
 #include "core/guest_mem.h"
 #include "core/io_bus.h"
 #include "util/log.h"
+#include "util/unix_sock.h"
 #include "virtio/balloon.h"
 #include "virtio/blk.h"
 #include "virtio/console.h"
+#include "virtio/net.h"
 #include "virtio/rng.h"
 #include "virtio/virtio_mmio.h"
+#include "virtio/vsock.h"
 
 #define RAM_LEN	 0x40000ull
 #define BASE	 0xd0000000ull
-#define NR_DEVS	 4
+#define NR_DEVS	 6
 #define OP_LEN	 8
 #define MAX_OPS	 512
 #define R_STATUS 0x070
@@ -50,6 +57,8 @@ static struct guest_mem mem;
 static struct io_bus bus;
 static uint8_t *ram;
 static struct virtio_dev *devs[NR_DEVS];
+static struct event_loop loop;
+static int net_peer = -1, net_fd = -1;
 
 /* A deterministic entropy source: the fuzzer must replay. */
 static ssize_t fake_random(void *buf, size_t len, unsigned int flags)
@@ -84,6 +93,42 @@ static void make_blk(void)
 	attach(0, blk_virtio_dev(b));
 }
 
+/* virtio-net on a socketpair (frames both ways, one per datagram, as a TAP gives them). */
+static void make_net(void)
+{
+	struct virtio_net_config c = {.mem = &mem, .loop = &loop, .mtu = 1500};
+	struct virtio_net *n;
+	int sv[2];
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) < 0)
+		abort();
+	c.fd = net_fd = sv[0];
+	net_peer = sv[1];
+	if (virtio_net_create(&c, &n) < 0)
+		abort();
+	attach(4, &n->vd);
+}
+
+/* virtio-vsock, its host side in a fresh directory: guest connections to port 1 are accepted
+ * (and left unread), to other ports refused. */
+static void make_vsock(void)
+{
+	static char dir[] = "/tmp/kiln-fuzz-mmio-vsock-XXXXXX", uds[108], port1[120];
+	struct virtio_vsock_config c = {.mem = &mem, .loop = &loop, .guest_cid = 3};
+	struct virtio_vsock *vs;
+
+	if (!mkdtemp(dir))
+		abort();
+	snprintf(uds, sizeof(uds), "%s/v", dir);
+	snprintf(port1, sizeof(port1), "%s_1", uds);
+	if (unix_listen(port1, 64, SOCK_NONBLOCK) < 0)
+		abort();
+	c.uds_path = uds;
+	if (virtio_vsock_create(&c, &vs) < 0)
+		abort();
+	attach(5, &vs->vd);
+}
+
 static void setup_once(void)
 {
 	static bool ready;
@@ -107,6 +152,8 @@ static void setup_once(void)
 	if (!ram || guest_mem_add_host(&mem, 0, RAM_LEN, ram, GUEST_MEM_RAM) < 0)
 		abort();
 	io_bus_init(&bus, "mmio", 0);
+	if (event_loop_init(&loop) < 0)
+		abort();
 	make_blk();
 	if (virtio_rng_create(&rc, &r) < 0 || virtio_console_create(&cc, &con) < 0 ||
 	    virtio_balloon_create(&bc, &bal) < 0)
@@ -114,6 +161,8 @@ static void setup_once(void)
 	attach(1, &r->vd);
 	attach(2, &con->vd);
 	attach(3, &bal->vd);
+	make_net();
+	make_vsock();
 	ready = true;
 }
 
@@ -173,7 +222,8 @@ static void queue_setup(unsigned dev, unsigned q, uint32_t size, uint16_t where)
 
 static void run_op(const uint8_t *o)
 {
-	unsigned dev = (o[0] >> 3) & 3, width = 1u << ((o[0] >> 5) & 3);
+	unsigned dev = (((o[0] >> 3) & 3) + (o[7] & 0x80 ? 4 : 0)) % NR_DEVS;
+	unsigned width = 1u << ((o[0] >> 5) & 3);
 	uint16_t off = (uint16_t)(o[1] | o[2] << 8);
 	uint32_t val =
 	    (uint32_t)o[3] | (uint32_t)o[4] << 8 | (uint32_t)o[5] << 16 | (uint32_t)o[6] << 24;
@@ -210,6 +260,26 @@ static void run_op(const uint8_t *o)
 	}
 }
 
+/* Empty fd of the datagrams waiting in it. */
+static void drain(int fd)
+{
+	static uint8_t buf[65536 + 12];
+
+	while (recv(fd, buf, sizeof(buf), MSG_DONTWAIT) > 0)
+		;
+}
+
+/* Each input starts with the same backend: nothing left from the last one either way, and one
+ * broadcast frame waiting for the guest's receive buffers. */
+static void net_backend_reset(void)
+{
+	static const uint8_t frame[12 + 60] = {[12] = 0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+
+	drain(net_fd);
+	drain(net_peer);
+	(void)send(net_peer, frame, sizeof(frame), MSG_DONTWAIT);
+}
+
 static void check_device(unsigned dev)
 {
 	assert(rd32(dev, 0x000) == VIRTIO_MMIO_MAGIC);
@@ -228,10 +298,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memset(ram, 0, RAM_LEN);
 	for (unsigned d = 0; d < NR_DEVS; d++)
 		wr32(d, R_STATUS, 0);
+	net_backend_reset();
 	if (ops > MAX_OPS)
 		ops = MAX_OPS;
-	for (size_t i = 0; i < ops; i++)
+	for (size_t i = 0; i < ops; i++) {
 		run_op(data + i * OP_LEN);
+		event_loop_dispatch(&loop, 0);
+		drain(net_peer);
+	}
 	for (unsigned d = 0; d < NR_DEVS; d++)
 		check_device(d);
 	return 0;
