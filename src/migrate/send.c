@@ -25,9 +25,9 @@
 #include "util/err.h"
 #include "util/log.h"
 
-#define IO_TIMEOUT_S  10	 /* a send or receive that makes no progress for this long fails */
-#define ACK_TIMEOUT_S 30	 /* the destination loads the state and answers COMPLETE */
-#define BATCH	      (4u << 20) /* page bytes per MEMORY frame */
+#define ACK_TIMEOUT_S	  30	     /* the destination loads the state and answers COMPLETE */
+#define ABANDON_TIMEOUT_S 1	     /* the farewell ABANDON of a failed migration, at most */
+#define BATCH		  (4u << 20) /* page bytes per MEMORY frame */
 
 struct migrate_src {
 	pthread_t thread;
@@ -342,9 +342,17 @@ static int stop_and_copy(struct migrate_src *s, double *t_pause)
 	return ret < 0 ? ret : await_ack(s);
 }
 
+/* The no-progress deadline of each send and receive on the connection, in seconds. */
+static void set_io_timeout(int fd, unsigned secs)
+{
+	struct timeval tv = {.tv_sec = (time_t)secs};
+
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+}
+
 static int connect_dest(struct migrate_src *s)
 {
-	struct timeval tv = {.tv_sec = IO_TIMEOUT_S};
 	struct sockaddr_in a;
 	int one = 1;
 
@@ -353,8 +361,7 @@ static int connect_dest(struct migrate_src *s)
 	s->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (s->fd < 0)
 		return -errno;
-	setsockopt(s->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	setsockopt(s->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	set_io_timeout(s->fd, s->params.stall_timeout_s);
 	setsockopt(s->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	if (connect(s->fd, (struct sockaddr *)&a, sizeof(a)) < 0)
 		return -errno;
@@ -394,8 +401,15 @@ static void finish(struct migrate_src *s, int ret, double t_pause)
 {
 	double t = now_s();
 
+	if (ret == -EAGAIN) /* SO_SNDTIMEO or SO_RCVTIMEO expired: nothing moved */
+		fail(s, MIGRATE_FAILED,
+		     "timed out: the destination took no data for %u s (stalled)",
+		     s->params.stall_timeout_s);
 	if (ret < 0 && ret != -ECANCELED) {
 		fail(s, MIGRATE_FAILED, "%s", strerror(-ret));
+		/* A destination that stopped reading must not hold the source any longer. */
+		if (s->fd >= 0)
+			set_io_timeout(s->fd, ABANDON_TIMEOUT_S);
 		mig_send_abandon(s->fd, s->p.error);
 	}
 	if (s->logging)
@@ -469,6 +483,11 @@ static int prepare(struct migrate_src *s, struct vmm *m, const struct migrate_pa
 		return err_set(err, -EINVAL, "migrate: destination '%s' is not IPv4-HOST:PORT",
 			       p->destination);
 	s->params = *p;
+	if (!s->params.stall_timeout_s)
+		s->params.stall_timeout_s = MIGRATE_STALL_S;
+	if (s->params.stall_timeout_s > MIGRATE_STALL_MAX_S)
+		return err_set(err, -EINVAL, "migrate: stall_timeout_s %u is outside 1..%u",
+			       s->params.stall_timeout_s, MIGRATE_STALL_MAX_S);
 	s->vm = m->vm;
 	s->fd = -1;
 	s->p.state = MIGRATE_ACTIVE;
