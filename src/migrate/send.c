@@ -34,6 +34,9 @@ struct migrate_src {
 	bool joined;
 	pthread_mutex_t lock; /* guards p */
 	struct migrate_progress p;
+	/* The outcome fail() decided (FAILED or CANCELLED; ACTIVE: none yet). Published in p.state
+	 * only at the very end, once the VM runs again: "failed" never shows a paused VM. */
+	enum migrate_state end_state;
 	struct migrate_params params;
 	struct vm *vm;
 	int fd;
@@ -77,7 +80,8 @@ static PRINTF(3, 4) void fail(struct migrate_src *s, enum migrate_state st, cons
 	if (!s->p.error[0])
 		vsnprintf(s->p.error, sizeof(s->p.error), fmt, ap);
 	va_end(ap);
-	s->p.state = st;
+	if (s->end_state == MIGRATE_ACTIVE)
+		s->end_state = st;
 	pthread_mutex_unlock(&s->lock);
 }
 
@@ -305,9 +309,10 @@ static int await_ack(struct migrate_src *s)
 		fail(s, MIGRATE_FAILED, "the destination abandoned: %s", reason);
 	} else {
 		fail(s, MIGRATE_FAILED, "no acknowledgement from the destination: %s",
-		     ret == -EPROTO  ? why
-		     : ret == -EPIPE ? "the connection closed"
-				     : strerror(-ret));
+		     ret == -EPROTO   ? why
+		     : ret == -EPIPE  ? "the connection closed"
+		     : ret == -EAGAIN ? "none within 30 s (ACK_TIMEOUT_S)"
+				      : strerror(-ret));
 	}
 	free(f.data);
 	return -EPIPE;
@@ -426,9 +431,14 @@ static void finish(struct migrate_src *s, int ret, double t_pause)
 		(void)board_quiesce(s->vm, false);
 	if (ret < 0 && s->paused_by_us && vm_resume(s->vm) < 0)
 		log_warn("migrate: could not resume the VM");
-	if (ret < 0)
+	if (ret < 0) {
+		pthread_mutex_lock(&s->lock);
+		if (s->end_state == MIGRATE_ACTIVE) /* stopped by migrate_shutdown */
+			s->end_state = MIGRATE_CANCELLED;
+		s->p.state = s->end_state;
+		pthread_mutex_unlock(&s->lock);
 		log_warn("migrate: %s; the VM keeps running here", s->p.error);
-	else /* the API goes away with this VM: the outcome is kept here */
+	} else /* the API goes away with this VM: the outcome is kept here */
 		fprintf(stderr,
 			"kiln: migrate: completed in %.0f ms, downtime %.1f ms, %u rounds, %llu "
 			"pages sent\n",
@@ -541,6 +551,7 @@ int migrate_start(struct vmm *m, const struct migrate_params *p, struct kiln_err
 	}
 	src_free(s);
 	memset(&s->p, 0, sizeof(s->p));
+	s->end_state = MIGRATE_ACTIVE;
 	s->cancel = false;
 	s->paused_by_us = false;
 	s->quiesced = false;
