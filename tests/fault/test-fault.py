@@ -330,25 +330,42 @@ def test_console(a, tmp):
 # ---- migrate: stalled destinations ----------------------------------------------------------
 
 class Stall(threading.Thread):
-    """A destination that accepts one connection, reads `limit` bytes, then never reads again
-    while keeping the connection open (until close())."""
+    """A destination that accepts one connection, reads `limit` bytes (or until `until()` is
+    true, asked every 20 ms), then never reads again while keeping the connection open (until
+    close())."""
 
-    def __init__(self, limit):
+    def __init__(self, limit, until=None):
         super().__init__(daemon=True)
+        self.until, self.stopped = until, None
         self.s = socket.socket()
-        self.s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # a small window
+        # A small window, so that the source's send blocks soon; a larger one when reading at
+        # full speed matters (a 4 KiB window on loopback moves about 0.3 MB/s).
+        self.s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 256 << 10 if until else 4096)
         self.s.bind(("127.0.0.1", 0))
         self.s.listen(1)
-        self.port, self.limit, self.got, self.conn = self.s.getsockname()[1], limit, b"", None
+        self.port, self.limit, self.got, self.conn = self.s.getsockname()[1], limit, 0, None
         self.start()
 
     def run(self):
         self.conn, _ = self.s.accept()
-        while len(self.got) < self.limit:
-            chunk = self.conn.recv(min(65536, self.limit - len(self.got)))
+        if self.until:  # at most about 30 MB/s, and a look at until() every 20 ms
+            self.conn.settimeout(0.02)
+        t = 0
+        while self.got < self.limit:
+            if self.until and time.time() - t > 0.02:
+                t = time.time()
+                if self.until():
+                    self.stopped = time.time()
+                    return
+            try:
+                chunk = self.conn.recv(min(65536, self.limit - self.got))
+            except socket.timeout:
+                continue
             if not chunk:
                 break
-            self.got += chunk
+            self.got += len(chunk)
+            if self.until:
+                time.sleep(0.002)
 
     def close(self):
         for x in (self.conn, self.s):
@@ -383,20 +400,21 @@ def finished(src, secs):
     return wait_for(done, secs)
 
 
-def stalled_migration(src, limit, what):
-    dest = Stall(limit)
+def stalled_migration(src, limit, what, until=None, **kw):
+    dest = Stall(limit, until)
     t0 = time.time()
     st, b = kilntest.call(src.api, "PUT", "/migrate", {
-        "destination": f"127.0.0.1:{dest.port}", "stall_timeout_s": 2}, timeout=5)
+        "destination": f"127.0.0.1:{dest.port}", "stall_timeout_s": 2, **kw}, timeout=5)
     res = finished(src, 30)
     took = time.time() - t0
     check(st == 204 and res and res["state"] == "failed" and "stalled" in res["error"] and
-          2 <= took < 6, f"migrate: {what}: failed in {took:.1f} s ({res and res['error']}, "
+          2 <= took < 8, f"migrate: {what}: failed in {took:.1f} s ({res and res['error']}, "
           f"{res and res['bytes_sent']} bytes sent)")
     keeps_running(src, what)
-    check(dest.conn is not None and len(dest.got) == limit,
-          f"migrate: {what}: the destination accepted and read {len(dest.got)} bytes "
-          f"(expected {limit}), then nothing, connected to the end")
+    check(dest.conn is not None and (dest.got == limit or dest.stopped),
+          f"migrate: {what}: the destination accepted and read {dest.got} bytes "
+          f"({'until the VM paused, ' + format(dest.stopped - t0, '.1f') + ' s in' if dest.stopped else f'expected {limit}'}), "
+          f"then nothing, connected to the end")
     dest.close()
     return res
 
@@ -413,6 +431,13 @@ def test_migrate(a, tmp):
     check(res and res["bytes_sent"] > (1 << 20),
           f"migrate: the second stalled after part of the memory ({res and res['bytes_sent']} "
           f"of {res and res['pages_total'] * 4096} bytes)")
+    # Stop-and-copy at once (no dirty rounds, force), the destination stops reading when the
+    # source pauses the VM: the stall happens while the VM is paused; it must run again.
+    paused = lambda: kilntest.call(api, "GET", "/", timeout=5)[1]["state"] == "Paused"
+    t0 = time.time()
+    stalled_migration(src, 1 << 40, "a destination that stops reading during stop-and-copy",
+                      until=paused, max_rounds=0, downtime_ms=0)
+    check(time.time() - t0 < 20, "migrate: the stop-and-copy stall took under 20 s")
     for bad in (0, 3601):
         st, b = kilntest.call(api, "PUT", "/migrate", {"destination": "127.0.0.1:1",
                                                        "stall_timeout_s": bad}, timeout=5)
