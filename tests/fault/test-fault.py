@@ -8,7 +8,9 @@ Scenarios (each also proves kiln keeps running: the guest goes on and passes, or
   eio      virtio-blk on a FUSE file (faultfs) whose reads and writes fail with EIO in a sector
            range: the guest gets IOERR inside, the data outside; the backing file afterwards
            holds exactly the image's pattern and the writes that succeeded (the failed ones wrote
-           nothing). A second run: every fsync fails, so FLUSH is IOERR, the writes stay.
+           nothing). A second run: every fsync fails, so FLUSH is IOERR, the writes stay; a
+           third without FLUSH negotiated (write-through): each write is IOERR, as kiln's sync
+           after it fails.
   enospc   virtio-blk on a sparse 8 MiB image in a 1 MiB tmpfs: a write past the space is IOERR,
            the earlier writes read back and are in the file, rewriting allocated sectors works.
   console  virtio-console's socket backend: a peer connects, exchanges lines and closes with
@@ -124,7 +126,7 @@ def file_matches(name, path, want):
     bad = next((i // SECTOR for i in range(0, len(want), SECTOR)
                 if got[i:i + SECTOR] != want[i:i + SECTOR]), None)
     check(len(got) == len(want) and bad is None,
-          f"{name}: the backing file holds the image and exactly the successful writes "
+          f"{name}: the backing file holds the image and exactly the writes that reached it "
           f"(first differing sector: {bad})")
 
 
@@ -148,7 +150,7 @@ def unmount_faultfs(fs, mnt):
     return fs.errtext()
 
 
-def eio_case(a, tmp, name, opts, ops, writes, fails_re):
+def eio_case(a, tmp, name, opts, ops, writes, fails_re, extra=""):
     sectors, seed, wseed = 4096, 7, 9
     backing = os.path.join(tmp, name + ".img")
     with open(backing, "wb") as f:
@@ -158,7 +160,7 @@ def eio_case(a, tmp, name, opts, ops, writes, fails_re):
         return
     try:
         st, out, err = run_guest(a, tmp, name + "-kiln", os.path.join(mnt, "disk"),
-                                 f"sectors={sectors} seed={seed} wseed={wseed} ops={','.join(ops)}")
+                                 f"sectors={sectors} seed={seed} wseed={wseed} {extra}ops={','.join(ops)}")
     finally:
         fserr = unmount_faultfs(fs, mnt)
     guest_passed(name, st, out, err, len(ops))
@@ -180,6 +182,11 @@ def test_eio(a, tmp):
     ops = ["w100+8:ok", "f:err", "r100+8:ok", "w200+8:ok", "f:err", "r200+8:ok"]
     eio_case(a, tmp, "eio-fsync", ["--fsync-eio"], ops, [(100, 8), (200, 8)],
              "0 read, 0 write, 2 fsync")
+    # Without FLUSH negotiated the device is write-through: kiln syncs after each write, so a
+    # failing fsync makes the write itself IOERR (its data reached the file, not durably).
+    ops = ["w300+8:err", "r0+8:ok", "w400+8:err"]
+    eio_case(a, tmp, "eio-write-through", ["--fsync-eio"], ops, [(300, 8), (400, 8)],
+             "0 read, 0 write, 2 fsync", extra="flush=0 ")
 
 
 # ---- enospc: a small tmpfs ------------------------------------------------------------------

@@ -6,7 +6,8 @@
 
 /*
  * Command line: sectors=N (capacity), seed=S (the image's pattern, run-guest's make_pattern;
- * seed=zero: an all-zero image), wseed=W (the pattern this guest writes), ops=OP,OP,... with
+ * seed=zero: an all-zero image), wseed=W (the pattern this guest writes), flush=0 (do not
+ * negotiate VIRTIO_BLK_F_FLUSH: the device is then write-through), ops=OP,OP,... with
  *   rFIRST+COUNT:ok|err   read COUNT sectors at FIRST (ok: compare with what must be there)
  *   wFIRST+COUNT:ok|err   write pattern W there (ok: those sectors now hold W; err: unknown)
  *   f:ok|err              FLUSH
@@ -136,8 +137,10 @@ static void run_op(const char *op)
 static void setup(void)
 {
 	char s[16];
+	uint64_t flush = 1;
 
 	GUEST_ASSERT(guest_cmdline_u64("sectors", &sectors));
+	guest_cmdline_u64("flush", &flush);
 	GUEST_ASSERT(guest_cmdline_u64("wseed", &wseed));
 	GUEST_ASSERT(guest_cmdline_get("seed", s, sizeof(s)));
 	zero_base = strcmp(s, "zero") == 0;
@@ -147,11 +150,12 @@ static void setup(void)
 	status = virtio_alloc(1, 1);
 	data = virtio_alloc(MAX_SECT * SECTOR, 4096);
 	VDEV_FIND(VIRTIO_ID_BLOCK, &dev);
-	vdev_init(&dev, VIRTIO_BIT(VIRTIO_F_VERSION_1) | VIRTIO_BIT(VIRTIO_BLK_F_FLUSH));
+	vdev_init(&dev,
+		  VIRTIO_BIT(VIRTIO_F_VERSION_1) | (flush ? VIRTIO_BIT(VIRTIO_BLK_F_FLUSH) : 0));
 	vq_setup(&dev, &q, 0, 16);
 	vdev_driver_ok(&dev);
 	GUEST_ASSERT_EQ(vdev_config64(&dev, CFG_CAPACITY), sectors);
-	GUEST_ASSERT(dev.features & VIRTIO_BIT(VIRTIO_BLK_F_FLUSH));
+	GUEST_ASSERT_EQ(!!(dev.features & VIRTIO_BIT(VIRTIO_BLK_F_FLUSH)), !!flush);
 }
 
 int main(void)
