@@ -54,6 +54,8 @@ static bool overlaps(const struct range *r, off_t off, size_t len)
 	return r->count && len && a < (r->first + r->count) * SECTOR && b > r->first * SECTOR;
 }
 
+/* The FUSE operations: 0 (or a byte count) or -errno, as libfuse expects. The tree is "/" and
+ * "/disk", whose size is BACKING's. */
 static int ff_getattr(const char *path, struct stat *st, struct fuse_file_info *fi)
 {
 	struct stat b;
@@ -88,6 +90,7 @@ static int ff_readdir(const char *path, void *buf, fuse_fill_dir_t fill, off_t o
 	return 0;
 }
 
+/* direct_io: no page cache, so each of kiln's requests reaches ff_read/ff_write as issued. */
 static int ff_open(const char *path, struct fuse_file_info *fi)
 {
 	if (strcmp(path, FILE_PATH) != 0)
@@ -123,6 +126,7 @@ static int ff_write(const char *path, const char *buf, size_t len, off_t off,
 	return n < 0 ? -errno : (int)n;
 }
 
+/* Syncs BACKING; with --fsync-eio then fails anyway (the data is there, its durability not). */
 static int ff_fsync(const char *path, int datasync, struct fuse_file_info *fi)
 {
 	(void)path, (void)fi;
