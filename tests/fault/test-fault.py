@@ -14,7 +14,7 @@ Scenarios (each also proves kiln keeps running: the guest goes on and passes, or
   enospc   virtio-blk on a sparse 8 MiB image in a 1 MiB tmpfs: a write past the space is IOERR,
            the earlier writes read back and are in the file, rewriting allocated sectors works.
   console  virtio-console's socket backend: a peer connects, exchanges lines and closes with
-           unread data; with no peer the guest keeps writing; a peer that never reads blocks the
+           unread data (a second peer waits in the backlog meanwhile and takes over after); with no peer the guest keeps writing; a peer that never reads blocks the
            guest's output (not kiln: the API answers) and is killed mid-line; a new peer
            connects, gets newer lines and ends the guest. kiln exits with the guest's PASS.
   migrate  a destination that accepts and never reads, and one that stops reading after 1 MiB:
@@ -302,7 +302,16 @@ def test_console(a, tmp):
     check(len(nums) >= 450 and nums == list(range(nums[0], nums[0] + len(nums))) and
           b"echo: hello-a\n" in got,
           f"console: peer A gets consecutive lines ({nums[:1]}..{nums[-1:]}) and its echo")
+    # X connects meanwhile: one client at a time, X waits in the backlog until A goes.
+    x = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    x.connect(sock)
+    early = read_bytes(x, 1, 0.5)
     s.close()
+    xnums = line_numbers(read_bytes(x, 200 * 64, 5))
+    check(early == b"" and xnums and xnums[0] > nums[-1],
+          f"console: a second peer waits while A is connected ({len(early)} bytes), then gets "
+          f"newer lines ({xnums[:1]})")
+    x.close()
     progress(k, "peer A closed with unread data")
     # B: connects, sends half a line, never reads: the guest's output blocks, kiln does not.
     b = Proc(tmp, "console-peer-b", [sys.executable, "-c", PEER_B, sock])
