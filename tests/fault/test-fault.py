@@ -459,6 +459,18 @@ def test_migrate(a, tmp):
                                                        "stall_timeout_s": bad}, timeout=5)
         check(st == 400 and "stall_timeout_s" in b["fault_message"],
               f"migrate: stall_timeout_s {bad} is a 400 ({b})")
+    # The same through the CLI: kiln migrate send --stall-timeout-s.
+    dest = Stall(0)
+    t0 = time.time()
+    r = subprocess.run([a.kiln, "migrate", "send", "--sock", api, "--to",
+                        f"127.0.0.1:{dest.port}", "--stall-timeout-s", "1"],
+                       capture_output=True, text=True, timeout=60)
+    took = time.time() - t0
+    dest.close()
+    check(r.returncode == 1 and "no data for 1 s (stalled)" in r.stdout + r.stderr and took < 6,
+          f"migrate: kiln migrate send --stall-timeout-s 1 to a stalled destination: status "
+          f"{r.returncode} in {took:.1f} s ({(r.stdout + r.stderr).strip()[-120:]!r})")
+    keeps_running(src, "after kiln migrate send failed")
     p = free_port()
     dst = Proc(tmp, "mig-dst", [a.kiln, "migrate", "receive", "--listen", f"127.0.0.1:{p}"])
     wait_for(lambda: "waiting" in dst.errtext(), 10)
