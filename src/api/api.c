@@ -879,23 +879,32 @@ static int h_snapshot_load(struct api *a, struct req *r, struct api_response *ou
 
 /* ---- migration (kiln's extension) ---- */
 
-/* An optional integer field in 0..max into *v (kept when absent). */
-static int read_u32(const struct jres *r, const char *field, uint32_t max, uint32_t *v)
+/* An optional integer field in min..max into *v (kept when absent). */
+static int read_u32_in(const struct jres *r, const char *field, uint32_t min, uint32_t max,
+		       uint32_t *v)
 {
 	uint64_t n;
-	int ret = jf_uint(r, field, 0, 0, max, &n);
+	int ret = jf_uint(r, field, 0, min, max, &n);
 
 	if (ret > 0)
 		*v = (uint32_t)n;
 	return ret;
 }
 
+/* An optional integer field in 0..max into *v (kept when absent). */
+static int read_u32(const struct jres *r, const char *field, uint32_t max, uint32_t *v)
+{
+	return read_u32_in(r, field, 0, max, v);
+}
+
 static int h_migrate(struct api *a, struct req *r, struct api_response *out)
 {
-	static const char *const fields[] = {"destination", "downtime_ms", "max_rounds",
-					     "timeout_s",   "on_timeout",  NULL};
+	static const char *const fields[] = {"destination", "downtime_ms",     "max_rounds",
+					     "timeout_s",   "stall_timeout_s", "on_timeout",
+					     NULL};
 	static const char *const policies[] = {"force", "cancel", NULL};
-	struct api_migrate mg = {.downtime_ms = 300, .max_rounds = 30, .timeout_s = 60};
+	struct api_migrate mg = {
+	    .downtime_ms = 300, .max_rounds = 30, .timeout_s = 60, .stall_timeout_s = 10};
 	struct kiln_err e = {0};
 	unsigned policy = 0;
 	struct jbody b;
@@ -907,7 +916,8 @@ static int h_migrate(struct api *a, struct req *r, struct api_response *out)
 	    jf_enum(&b.r, "on_timeout", 0, policies, &policy) < 0 ||
 	    read_u32(&b.r, "downtime_ms", 3600000, &mg.downtime_ms) < 0 ||
 	    read_u32(&b.r, "max_rounds", 100000, &mg.max_rounds) < 0 ||
-	    read_u32(&b.r, "timeout_s", 86400, &mg.timeout_s) < 0)
+	    read_u32(&b.r, "timeout_s", 86400, &mg.timeout_s) < 0 ||
+	    read_u32_in(&b.r, "stall_timeout_s", 1, 3600, &mg.stall_timeout_s) < 0)
 		return bad_body(out, &b);
 	mg.cancel_on_timeout = policy == 1;
 	if (!a->ops->migrate)

@@ -36,7 +36,8 @@ struct api_snapshot_load {
 struct api_migrate {
 	const char *destination; /* "HOST:PORT" */
 	uint32_t downtime_ms, max_rounds, timeout_s;
-	bool cancel_on_timeout; /* on_timeout "cancel" (default "force") */
+	uint32_t stall_timeout_s; /* 1..3600: a send without progress this long fails it */
+	bool cancel_on_timeout;	  /* on_timeout "cancel" (default "force") */
 };
 
 /* The running balloon, as GET /balloon and /balloon/statistics report it. */

@@ -170,6 +170,7 @@ static int vmm_migrate(void *ctx, const struct api_migrate *mg, struct kiln_err 
 	struct migrate_params p = {.downtime_ms = mg->downtime_ms,
 				   .max_rounds = mg->max_rounds,
 				   .timeout_s = mg->timeout_s,
+				   .stall_timeout_s = mg->stall_timeout_s,
 				   .on_timeout =
 				       mg->cancel_on_timeout ? MIGRATE_CANCEL : MIGRATE_FORCE};
 

@@ -43,9 +43,10 @@ int cmd_migrate(int argc, char **argv);
 
 /*
  * `kiln migrate send --sock PATH --to HOST:PORT [--downtime-ms N] [--max-rounds N] [--timeout-s T]
- * [--on-timeout force|cancel]` (argv[0] is "send"): PUT /migrate, then GET /migrate every 50 ms,
- * printing a progress line per round and the outcome. 0 if the migration completed, 1 if it
- * failed or was cancelled (the VM keeps running at the source), 2 for a usage error.
+ * [--on-timeout force|cancel] [--stall-timeout-s S]` (argv[0] is "send"): PUT /migrate, then GET
+ * /migrate every 50 ms, printing a progress line per round and the outcome. 0 if the migration
+ * completed, 1 if it failed or was cancelled (the VM keeps running at the source), 2 for a usage
+ * error.
  */
 int cmd_migrate_send(int argc, char **argv);
 

@@ -67,7 +67,8 @@ static int usage(FILE *f)
 	    "          snapshot --to SNAPSHOT --mem MEMFILE [--diff]   (VM paused)\n"
 	    "          restore --from SNAPSHOT --mem MEMFILE [--resume]   (before boot)\n"
 	    "          migrate --to HOST:PORT [--downtime-ms N] [--max-rounds N] [--timeout-s T]\n"
-	    "                  [--on-timeout force|cancel]   (live migration, with progress)\n"
+	    "                  [--on-timeout force|cancel] [--stall-timeout-s S]\n"
+	    "                  (live migration, with progress)\n"
 	    "          migrate-status   (GET /migrate)\n",
 	    f);
 	return f == stdout ? 0 : 2;
@@ -154,6 +155,8 @@ static char *migrate_body(int argc, char **argv)
 			json_object_set_new(o, "max_rounds", json_integer(n));
 		else if (strcmp(k, "--timeout-s") == 0)
 			json_object_set_new(o, "timeout_s", json_integer(n));
+		else if (strcmp(k, "--stall-timeout-s") == 0)
+			json_object_set_new(o, "stall_timeout_s", json_integer(n));
 		else
 			break;
 	}

@@ -24,7 +24,8 @@ static int usage(FILE *f)
 {
 	fputs("usage: kiln migrate receive --listen HOST:PORT [--api-sock PATH [--id ID]] [-v]\n"
 	      "       kiln migrate send --sock PATH --to HOST:PORT [--downtime-ms N]\n"
-	      "                    [--max-rounds N] [--timeout-s T] [--on-timeout force|cancel]\n",
+	      "                    [--max-rounds N] [--timeout-s T] [--on-timeout force|cancel]\n"
+	      "                    [--stall-timeout-s S]\n",
 	      f);
 	return f == stdout ? KILN_EXIT_OK : KILN_EXIT_USAGE;
 }

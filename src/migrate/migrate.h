@@ -14,6 +14,8 @@ struct vmm;
 #define MIGRATE_DOWNTIME_MS 300u /* default downtime budget */
 #define MIGRATE_MAX_ROUNDS  30u	 /* default rounds of dirty pages after the full pass */
 #define MIGRATE_TIMEOUT_S   60u	 /* default time before the policy applies */
+#define MIGRATE_STALL_S	    10u	 /* default: a send or receive without progress this long fails */
+#define MIGRATE_STALL_MAX_S 3600u
 
 /* What to do when max_rounds or timeout_s is reached before the estimate fits the budget. */
 enum migrate_policy { MIGRATE_FORCE, MIGRATE_CANCEL };
@@ -24,6 +26,10 @@ struct migrate_params {
 	uint32_t max_rounds;
 	uint32_t timeout_s;
 	enum migrate_policy on_timeout;
+	/* A send (or a receive before COMPLETE) that moves no byte for this long fails the
+	 * migration: a destination that stops reading cannot hold the source. 0: MIGRATE_STALL_S.
+	 */
+	uint32_t stall_timeout_s;
 };
 
 enum migrate_state {

@@ -2,9 +2,12 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "migrate/proto.h"
@@ -128,12 +131,67 @@ int mig_recv_hello(int fd, const char **why)
 	return -EPROTO;
 }
 
+/* fd's SO_SNDTIMEO in milliseconds; 0 if none (or not a socket). */
+static int stall_ms(int fd)
+{
+	struct timeval tv;
+	socklen_t len = sizeof(tv);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, &len) < 0)
+		return 0;
+	return (int)(tv.tv_sec * 1000 + tv.tv_usec / 1000);
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Send n bytes on socket fd, failing with -EAGAIN once no byte has moved for ms milliseconds
+ * since *last (updated on every progress). SO_SNDTIMEO alone restarts with each send() call, so
+ * a peer that takes a few bytes now and then could hold a blocking send about twice as long. */
+static int send_stall(int fd, const uint8_t *p, size_t n, int ms, int64_t *last)
+{
+	while (n) {
+		ssize_t w = send(fd, p, n, MSG_DONTWAIT | MSG_NOSIGNAL);
+		int64_t left = ms - (now_ms() - *last);
+		struct pollfd pfd = {.fd = fd, .events = POLLOUT};
+
+		if (w > 0) {
+			p += w;
+			n -= (size_t)w;
+			*last = now_ms();
+		} else if (w < 0 && errno == EAGAIN) {
+			if (left <= 0)
+				return -EAGAIN;
+			if (poll(&pfd, 1, (int)left) < 0 && errno != EINTR)
+				return -errno;
+		} else if (w < 0 && errno != EINTR) {
+			return -errno;
+		} else if (w == 0) {
+			return -EIO;
+		}
+	}
+	return 0;
+}
+
+/* Write the n bytes at p: with fd's SO_SNDTIMEO as a no-progress deadline (ms > 0, *last its
+ * start), else plainly. */
+static int frame_write(int fd, const void *p, size_t n, int ms, int64_t *last)
+{
+	return ms > 0 ? send_stall(fd, p, n, ms, last) : io_write_all(fd, p, n);
+}
+
 int mig_send_frame(int fd, uint32_t type, const void *head, size_t hlen, const void *body,
 		   size_t blen)
 {
 	uint8_t h[MIG_FRAME_HDR];
 	uint32_t crc;
-	int ret;
+	int ms = stall_ms(fd), ret;
+	int64_t last = now_ms();
 
 	if (hlen + blen > MIG_FRAME_MAX)
 		return -EINVAL;
@@ -143,11 +201,11 @@ int mig_send_frame(int fd, uint32_t type, const void *head, size_t hlen, const v
 	crc = mig_crc32c(crc, head, hlen);
 	crc = mig_crc32c(crc, body, blen);
 	mig_put_le32(h + 8, crc);
-	ret = io_write_all(fd, h, sizeof(h));
+	ret = frame_write(fd, h, sizeof(h), ms, &last);
 	if (ret == 0 && hlen)
-		ret = io_write_all(fd, head, hlen);
+		ret = frame_write(fd, head, hlen, ms, &last);
 	if (ret == 0 && blen)
-		ret = io_write_all(fd, body, blen);
+		ret = frame_write(fd, body, blen, ms, &last);
 	return ret;
 }
 

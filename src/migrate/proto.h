@@ -71,7 +71,9 @@ int mig_send_hello(int fd) MUST_CHECK;
 int mig_recv_hello(int fd, const char **why) MUST_CHECK;
 
 /* Send one frame whose payload is head (hlen bytes) followed by body (blen), either may be
- * empty. -EINVAL if the payload exceeds MIG_FRAME_MAX, else io_write_all's result. */
+ * empty. -EINVAL if the payload exceeds MIG_FRAME_MAX, else io_write_all's result; on a socket
+ * with SO_SNDTIMEO, that is a deadline for progress: -EAGAIN once no byte of the frame has moved
+ * for that long (however many send() calls it took). */
 int mig_send_frame(int fd, uint32_t type, const void *head, size_t hlen, const void *body,
 		   size_t blen) MUST_CHECK;
 

@@ -25,15 +25,18 @@
 #include "util/err.h"
 #include "util/log.h"
 
-#define IO_TIMEOUT_S  10	 /* a send or receive that makes no progress for this long fails */
-#define ACK_TIMEOUT_S 30	 /* the destination loads the state and answers COMPLETE */
-#define BATCH	      (4u << 20) /* page bytes per MEMORY frame */
+#define ACK_TIMEOUT_S	  30	     /* the destination loads the state and answers COMPLETE */
+#define ABANDON_TIMEOUT_S 1	     /* the farewell ABANDON of a failed migration, at most */
+#define BATCH		  (4u << 20) /* page bytes per MEMORY frame */
 
 struct migrate_src {
 	pthread_t thread;
 	bool joined;
 	pthread_mutex_t lock; /* guards p */
 	struct migrate_progress p;
+	/* The outcome fail() decided (FAILED or CANCELLED; ACTIVE: none yet). Published in p.state
+	 * only at the very end, once the VM runs again: "failed" never shows a paused VM. */
+	enum migrate_state end_state;
 	struct migrate_params params;
 	struct vm *vm;
 	int fd;
@@ -77,7 +80,8 @@ static PRINTF(3, 4) void fail(struct migrate_src *s, enum migrate_state st, cons
 	if (!s->p.error[0])
 		vsnprintf(s->p.error, sizeof(s->p.error), fmt, ap);
 	va_end(ap);
-	s->p.state = st;
+	if (s->end_state == MIGRATE_ACTIVE)
+		s->end_state = st;
 	pthread_mutex_unlock(&s->lock);
 }
 
@@ -305,9 +309,10 @@ static int await_ack(struct migrate_src *s)
 		fail(s, MIGRATE_FAILED, "the destination abandoned: %s", reason);
 	} else {
 		fail(s, MIGRATE_FAILED, "no acknowledgement from the destination: %s",
-		     ret == -EPROTO  ? why
-		     : ret == -EPIPE ? "the connection closed"
-				     : strerror(-ret));
+		     ret == -EPROTO   ? why
+		     : ret == -EPIPE  ? "the connection closed"
+		     : ret == -EAGAIN ? "none within 30 s (ACK_TIMEOUT_S)"
+				      : strerror(-ret));
 	}
 	free(f.data);
 	return -EPIPE;
@@ -342,9 +347,17 @@ static int stop_and_copy(struct migrate_src *s, double *t_pause)
 	return ret < 0 ? ret : await_ack(s);
 }
 
+/* The no-progress deadline of each send and receive on the connection, in seconds. */
+static void set_io_timeout(int fd, unsigned secs)
+{
+	struct timeval tv = {.tv_sec = (time_t)secs};
+
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+}
+
 static int connect_dest(struct migrate_src *s)
 {
-	struct timeval tv = {.tv_sec = IO_TIMEOUT_S};
 	struct sockaddr_in a;
 	int one = 1;
 
@@ -353,8 +366,7 @@ static int connect_dest(struct migrate_src *s)
 	s->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (s->fd < 0)
 		return -errno;
-	setsockopt(s->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	setsockopt(s->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	set_io_timeout(s->fd, s->params.stall_timeout_s);
 	setsockopt(s->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	if (connect(s->fd, (struct sockaddr *)&a, sizeof(a)) < 0)
 		return -errno;
@@ -394,8 +406,15 @@ static void finish(struct migrate_src *s, int ret, double t_pause)
 {
 	double t = now_s();
 
+	if (ret == -EAGAIN) /* SO_SNDTIMEO or SO_RCVTIMEO expired: nothing moved */
+		fail(s, MIGRATE_FAILED,
+		     "timed out: the destination took no data for %u s (stalled)",
+		     s->params.stall_timeout_s);
 	if (ret < 0 && ret != -ECANCELED) {
 		fail(s, MIGRATE_FAILED, "%s", strerror(-ret));
+		/* A destination that stopped reading must not hold the source any longer. */
+		if (s->fd >= 0)
+			set_io_timeout(s->fd, ABANDON_TIMEOUT_S);
 		mig_send_abandon(s->fd, s->p.error);
 	}
 	if (s->logging)
@@ -412,9 +431,14 @@ static void finish(struct migrate_src *s, int ret, double t_pause)
 		(void)board_quiesce(s->vm, false);
 	if (ret < 0 && s->paused_by_us && vm_resume(s->vm) < 0)
 		log_warn("migrate: could not resume the VM");
-	if (ret < 0)
+	if (ret < 0) {
+		pthread_mutex_lock(&s->lock);
+		if (s->end_state == MIGRATE_ACTIVE) /* stopped by migrate_shutdown */
+			s->end_state = MIGRATE_CANCELLED;
+		s->p.state = s->end_state;
+		pthread_mutex_unlock(&s->lock);
 		log_warn("migrate: %s; the VM keeps running here", s->p.error);
-	else /* the API goes away with this VM: the outcome is kept here */
+	} else /* the API goes away with this VM: the outcome is kept here */
 		fprintf(stderr,
 			"kiln: migrate: completed in %.0f ms, downtime %.1f ms, %u rounds, %llu "
 			"pages sent\n",
@@ -469,6 +493,11 @@ static int prepare(struct migrate_src *s, struct vmm *m, const struct migrate_pa
 		return err_set(err, -EINVAL, "migrate: destination '%s' is not IPv4-HOST:PORT",
 			       p->destination);
 	s->params = *p;
+	if (!s->params.stall_timeout_s)
+		s->params.stall_timeout_s = MIGRATE_STALL_S;
+	if (s->params.stall_timeout_s > MIGRATE_STALL_MAX_S)
+		return err_set(err, -EINVAL, "migrate: stall_timeout_s %u is outside 1..%u",
+			       s->params.stall_timeout_s, MIGRATE_STALL_MAX_S);
 	s->vm = m->vm;
 	s->fd = -1;
 	s->p.state = MIGRATE_ACTIVE;
@@ -522,6 +551,7 @@ int migrate_start(struct vmm *m, const struct migrate_params *p, struct kiln_err
 	}
 	src_free(s);
 	memset(&s->p, 0, sizeof(s->p));
+	s->end_state = MIGRATE_ACTIVE;
 	s->cancel = false;
 	s->paused_by_us = false;
 	s->quiesced = false;

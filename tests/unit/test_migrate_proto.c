@@ -1,8 +1,11 @@
 /* test_migrate_proto.c — the migration wire format's integers are little-endian whatever the
  * host's order: the decode/encode helpers and the page-run header on hand-built bytes, the
  * stream header and a frame over a socket pair. Every multi-byte pattern is asymmetric, so a
- * host-order decoder on a big-endian host reads another value and fails these checks. */
+ * host-order decoder on a big-endian host reads another value and fails these checks. Also the
+ * send deadline: on a socket with SO_SNDTIMEO a frame fails with -EAGAIN once no byte has moved
+ * for that long, and a slow reader that keeps taking bytes is not cut off. */
 #include <errno.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -127,12 +132,96 @@ static void test_hello_and_frame(void **state)
 	close(sv[1]);
 }
 
+#define STALL_MS   300
+#define FRAME_BODY (256u << 10)
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* A socket pair whose sv[0] has a small send buffer and SO_SNDTIMEO of STALL_MS. */
+static void stall_pair(int sv[2])
+{
+	struct timeval tv = {.tv_usec = STALL_MS * 1000};
+	int small = 4096;
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	assert_int_equal(setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof(small)), 0);
+	assert_int_equal(setsockopt(sv[1], SOL_SOCKET, SO_RCVBUF, &small, sizeof(small)), 0);
+	assert_int_equal(setsockopt(sv[0], SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)), 0);
+}
+
+/* Nobody reads: the frame fails with -EAGAIN after about STALL_MS, not at once, not never. */
+static void test_send_stalled_peer(void **state)
+{
+	uint8_t *body = calloc(1, FRAME_BODY);
+	double t0;
+	int sv[2];
+
+	(void)state;
+	assert_non_null(body);
+	stall_pair(sv);
+	t0 = now_s();
+	assert_int_equal(mig_send_frame(sv[0], MIG_MEMORY, NULL, 0, body, FRAME_BODY), -EAGAIN);
+	assert_true(now_s() - t0 >= STALL_MS / 1e3 * 0.9);
+	assert_true(now_s() - t0 < STALL_MS / 1e3 * 2.5);
+	close(sv[0]);
+	close(sv[1]);
+	free(body);
+}
+
+/* Reads 8 KiB every STALL_MS / 3 until EOF. */
+static void *slow_reader(void *arg)
+{
+	int fd = *(int *)arg;
+	uint8_t buf[8192];
+	struct timespec gap = {.tv_nsec = STALL_MS * 1000000L / 3};
+	size_t total = 0;
+	ssize_t n;
+
+	do {
+		nanosleep(&gap, NULL);
+		n = read(fd, buf, sizeof(buf));
+		total += n > 0 ? (size_t)n : 0;
+	} while (n > 0);
+	return (void *)total;
+}
+
+/* A reader slower than the whole frame's deadline but never idle that long: the frame goes. */
+static void test_send_slow_progress(void **state)
+{
+	size_t body_len = 64u << 10;
+	uint8_t *body = calloc(1, body_len);
+	pthread_t t;
+	void *total;
+	double t0;
+	int sv[2];
+
+	(void)state;
+	assert_non_null(body);
+	stall_pair(sv);
+	assert_int_equal(pthread_create(&t, NULL, slow_reader, &sv[1]), 0);
+	t0 = now_s();
+	assert_int_equal(mig_send_frame(sv[0], MIG_MEMORY, NULL, 0, body, body_len), 0);
+	assert_true(now_s() - t0 > STALL_MS / 1e3); /* longer than one deadline in all */
+	shutdown(sv[0], SHUT_WR);
+	assert_int_equal(pthread_join(t, &total), 0);
+	assert_int_equal((size_t)total, MIG_FRAME_HDR + body_len);
+	close(sv[0]);
+	close(sv[1]);
+	free(body);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_le_helpers),
-	    cmocka_unit_test(test_run_header),
-	    cmocka_unit_test(test_hello_and_frame),
+	    cmocka_unit_test(test_le_helpers),	       cmocka_unit_test(test_run_header),
+	    cmocka_unit_test(test_hello_and_frame),    cmocka_unit_test(test_send_stalled_peer),
+	    cmocka_unit_test(test_send_slow_progress),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
