@@ -195,7 +195,7 @@ struct fdev {
 	unsigned nq; /* queues whose QueueNumMax is not 0 */
 	uint16_t qmax;
 	struct fq q[MAX_QUEUES];
-	uint64_t inits, chains, needs_reset, used;
+	uint64_t inits, chains, needs_reset, used, live;
 };
 
 static struct fdev devs[MAX_DEVS];
@@ -260,9 +260,11 @@ static bool keep_overlaps(uint64_t a, uint64_t len)
 
 /*
  * Scrub [p, p + n) (an arena's bytes, 8 either side included by the caller's choice): no 4-byte
- * window may read as a page number in [KEEP_LO, KEEP_HI) / 4096 (the balloon would discard the
- * guest), no 8-byte window as an address in [KEEP_LO, KEEP_HI) (a descriptor read from anywhere
- * could point there). Each fix turns a zero byte into 0x80; repeated until nothing changes.
+ * window may read as a page number in [KEEP_LO, KEEP_HI) / 4096 (the balloon reads them at any
+ * offset and would discard the guest), no 8-aligned 8-byte word as an address in [KEEP_LO,
+ * KEEP_HI) (a descriptor read from anywhere could point there: every table the fuzzer lets a
+ * device read descriptors from is 8-aligned). Each fix turns a zero byte into 0x80; repeated
+ * until nothing changes.
  */
 static void scrub(uint8_t *p, uint64_t n)
 {
@@ -277,7 +279,8 @@ static void scrub(uint8_t *p, uint64_t n)
 				p[i + 3] = 0x80;
 				changed = true;
 			}
-			if (i + 8 <= n && !p[i + 4] && !p[i + 5] && !p[i + 6] && !p[i + 7] &&
+			if (i + 8 <= n && !((uintptr_t)(p + i) & 7) && !p[i + 4] && !p[i + 5] &&
+			    !p[i + 6] && !p[i + 7] &&
 			    w >= KEEP_LO && w < KEEP_HI) {
 				p[i + 7] = 0x80;
 				changed = true;
@@ -668,8 +671,7 @@ static uint64_t indirect_table(const struct fdev *d, unsigned n)
 	uint64_t t = d->arena + below(ARENA_SIZE - 16 * (uint64_t)n);
 	struct virtq_desc *td;
 
-	if (chance(90))
-		t &= ~15ULL;
+	t &= chance(90) ? ~15ULL : ~7ULL; /* 8-aligned at least: see scrub() */
 	td = (struct virtq_desc *)t;
 	for (unsigned i = 0; i < n; i++) {
 		uint32_t len;
@@ -694,6 +696,8 @@ static void write_desc(const struct fdev *d, const struct fq *q, unsigned i)
 	desc->len = len;
 	desc->flags = rand_flags();
 	desc->next = (uint16_t)(chance(85) ? below(size) : rnd());
+	if (desc->flags & VIRTQ_DESC_F_INDIRECT)
+		desc->addr &= ~7ULL; /* whatever is there is read as descriptors: see scrub() */
 	if ((desc->flags & VIRTQ_DESC_F_INDIRECT) && chance(70)) {
 		unsigned n = 1 + (unsigned)below(chance(90) ? 16 : 300);
 
@@ -723,9 +727,12 @@ static void plausible_header(const struct fdev *d, uint64_t a, uint32_t len)
 		*(uint64_t *)w = chance(90) ? 3 : rnd();	       /* src_cid */
 		*(uint64_t *)(w + 2) = chance(90) ? 2 : rnd();	       /* dst_cid */
 		w[4] = (uint32_t)below(4);			       /* src_port */
-		w[5] = chance(50) ? 5000 + (uint32_t)below(3) : (uint32_t)rnd(); /* dst_port */
+		/* dst_port: run-guest's listeners at 10000 and 10001 (outside the page numbers
+		 * scrub() removes), nobody at 10002 */
+		w[5] = chance(50) ? 10000 + (uint32_t)below(3) : (uint32_t)rnd();
 		w[6] = (uint32_t)(chance(80) ? below(len - 44 + 1) : rnd()); /* len */
-		w[7] = (uint32_t)((chance(90) ? 1 : below(4)) | (1 + below(8)) << 16); /* type, op */
+		w[7] = (uint32_t)((chance(90) ? 1 : below(4)) | /* type, op: REQUEST often */
+				  (chance(40) ? 1 : 1 + below(8)) << 16);
 		w[8] = (uint32_t)below(4);				     /* flags */
 		w[9] = (uint32_t)fuzz_value(4);				     /* buf_alloc */
 		w[10] = (uint32_t)fuzz_value(4);			     /* fwd_cnt */
@@ -733,19 +740,41 @@ static void plausible_header(const struct fdev *d, uint64_t a, uint32_t len)
 	scrub_at(d, a, 44);
 }
 
-/* A well-formed chain of 1-4 descriptors at head: in-arena buffers, readable ones first. */
-static void good_chain(const struct fdev *d, const struct fq *q, unsigned head, unsigned size)
+/*
+ * Where the device-writable part of a well-formed chain of n on queue qi starts, mostly as the
+ * device expects it: receive-like queues all writable, transmit-like all readable, virtio-blk a
+ * readable header first; sometimes anywhere.
+ */
+static unsigned writable_from(const struct fdev *d, unsigned qi, unsigned n)
 {
+	if (chance(30))
+		return (unsigned)below(n + 1);
+	switch (d->id) {
+	case VIRTIO_ID_BLOCK:
+		return 1 + (unsigned)below(n);
+	case VIRTIO_ID_RNG:
+		return 0;
+	case 5: /* balloon: inflate, deflate, statistics readable; reporting writable */
+		return qi == 3 ? 0 : n;
+	default: /* net, console, vsock: receive 0, transmit 1 (vsock: events 2) */
+		return qi == 1 ? n : 0;
+	}
+}
+
+/* A well-formed chain of 1-4 descriptors at head: in-arena buffers, readable ones first. */
+static void good_chain(const struct fdev *d, unsigned qi, unsigned head, unsigned size)
+{
+	const struct fq *q = &d->q[qi];
 	struct virtq_desc *desc = (struct virtq_desc *)q->desc;
-	unsigned n = 1 + (unsigned)below(4), i = head, writable_from = (unsigned)below(n + 1);
+	unsigned n = 1 + (unsigned)below(4), i = head, wfrom = writable_from(d, qi, n);
 
 	for (unsigned k = 0; k < n; k++) {
 		unsigned next = (i + 1) % size;
 		uint32_t len = (uint32_t)(chance(80) ? 44 + below(600) : below(16384));
-		uint64_t a = d->arena + below(ARENA_SIZE - len);
+		uint64_t a = (d->arena + below(ARENA_SIZE - len)) & ~7ULL;
 
 		desc[i] = (struct virtq_desc){.addr = a, .len = len,
-					      .flags = (uint16_t)((k >= writable_from
+					      .flags = (uint16_t)((k >= wfrom
 								       ? VIRTQ_DESC_F_WRITE
 								       : 0) |
 								  (k + 1 < n ? VIRTQ_DESC_F_NEXT
@@ -773,7 +802,7 @@ static void chain_burst(struct fdev *d, unsigned qi)
 		uint16_t head = (uint16_t)(good || chance(90) ? below(size) : fuzz_value(2));
 
 		if (good)
-			good_chain(d, q, head, size);
+			good_chain(d, qi, head, size);
 		av->ring[(q->avail_idx + k) % size] = head;
 		d->chains++;
 	}
@@ -789,7 +818,10 @@ static void chain_burst(struct fdev *d, unsigned qi)
 	reg_wr(d, VIRTIO_MMIO_QUEUE_NOTIFY, chance(95) ? qi : (uint32_t)fuzz_value(4));
 }
 
-/* Give the device a moment (its thread works asynchronously) and look at what it did. */
+static void device_init(struct fdev *d);
+
+/* Give the device a moment (its thread works asynchronously) and look at what it did; a device
+ * that needs a reset mostly gets one. */
 static void observe(struct fdev *d)
 {
 	uint32_t status;
@@ -798,8 +830,6 @@ static void observe(struct fdev *d)
 		guest_pause();
 	status = reg_rd(d, VIRTIO_MMIO_STATUS);
 	reg_wr(d, VIRTIO_MMIO_INTERRUPT_ACK, reg_rd(d, VIRTIO_MMIO_INTERRUPT_STATUS));
-	if (status & VIRTIO_STATUS_NEEDS_RESET)
-		d->needs_reset++;
 	for (unsigned qi = 0; qi < d->nq; qi++) {
 		struct fq *q = &d->q[qi];
 		uint64_t u = q->used;
@@ -810,6 +840,14 @@ static void observe(struct fdev *d)
 			d->used += (uint16_t)(idx - q->used_seen);
 			q->used_seen = idx;
 		}
+	}
+	if ((status & (VIRTIO_STATUS_DRIVER_OK | VIRTIO_STATUS_NEEDS_RESET | VIRTIO_STATUS_FAILED)) ==
+	    VIRTIO_STATUS_DRIVER_OK)
+		d->live++;
+	if (status & VIRTIO_STATUS_NEEDS_RESET) {
+		d->needs_reset++;
+		if (chance(80))
+			device_init(d);
 	}
 }
 
@@ -822,7 +860,7 @@ static void phase_queues(struct fdev *d, unsigned bursts)
 
 		if (rings_ours(d, &d->q[qi]))
 			chain_burst(d, qi);
-		if (chance(15))
+		if (chance(30))
 			observe(d);
 		if (chance(3))
 			device_init(d);
@@ -908,9 +946,9 @@ static void summary(uint64_t seed, uint64_t t0)
 		     ms, ms ? nr_accesses * 1000 / ms : 0);
 	for (unsigned i = 0; i < nr_devs; i++)
 		guest_printf("guest_fuzz: device %u at %#lx: %lu inits, %lu chains, %lu used, "
-			     "NEEDS_RESET seen %lu times\n",
+			     "seen live %lu times, NEEDS_RESET %lu times\n",
 			     devs[i].id, devs[i].base, devs[i].inits, devs[i].chains, devs[i].used,
-			     devs[i].needs_reset);
+			     devs[i].live, devs[i].needs_reset);
 }
 
 int main(void)
