@@ -27,9 +27,10 @@
  *    (0xfffbc000-0xfffbffff) likewise.
  *  - Guest memory the guest lives in, [1 MiB, 32 MiB) (image, stacks, lib/virtio's region): no
  *    address the fuzzer hands a device (queue registers, descriptors) lies there, and every byte
- *    it writes where a device may read it is scrubbed so that no 4-byte window reads as a balloon
- *    page number there and no 8-byte window as an address there (arena_scrub). Devices may write
- *    and the balloon may discard anywhere else: [0, 1 MiB) (read only at start) and the arenas.
+ *    it writes where a device may read it is scrubbed so that no aligned 8-byte word reads as an
+ *    address there and, in the balloon's arena, no 4-byte window as a page number there
+ *    (scrub()). Devices may write and the balloon may discard anywhere else: [0, 1 MiB) (read
+ *    only at start) and the per-device arenas from 32 MiB.
  */
 #include "virtio.h"
 
@@ -45,6 +46,9 @@
 #define PROGRESS   25000 /* accesses between progress lines */
 #define DEBUG_EXIT_PORT 0xf4
 #define ARRAY_LEN(a)	(sizeof(a) / sizeof((a)[0]))
+#define VIRTIO_ID_NET	  1
+#define VIRTIO_ID_BALLOON 5
+#define VIRTIO_ID_VSOCK	  19
 
 /* ---- the generator: splitmix64 seeds xorshift64* ------------------------------------------ */
 
@@ -224,7 +228,8 @@ static void find_ram(void)
 	GUEST_ASSERT(ram_end >= ARENA_BASE + MAX_DEVS * ARENA_SIZE);
 }
 
-static const uint32_t virtio_ids[] = {1, 2, 3, 4, 5, 19}; /* net blk console rng balloon vsock */
+static const uint32_t virtio_ids[] = {VIRTIO_ID_NET,	VIRTIO_ID_BLOCK,   VIRTIO_ID_CONSOLE,
+				       VIRTIO_ID_RNG,	VIRTIO_ID_BALLOON, VIRTIO_ID_VSOCK};
 
 static void find_devices(void)
 {
@@ -259,14 +264,14 @@ static bool keep_overlaps(uint64_t a, uint64_t len)
 }
 
 /*
- * Scrub [p, p + n) (an arena's bytes, 8 either side included by the caller's choice): no 4-byte
- * window may read as a page number in [KEEP_LO, KEEP_HI) / 4096 (the balloon reads them at any
- * offset and would discard the guest), no 8-aligned 8-byte word as an address in [KEEP_LO,
- * KEEP_HI) (a descriptor read from anywhere could point there: every table the fuzzer lets a
- * device read descriptors from is 8-aligned). Each fix turns a zero byte into 0x80; repeated
- * until nothing changes.
+ * Scrub [p, p + n) (an arena's bytes, 8 either side included by the caller's choice): no
+ * 8-aligned 8-byte word may read as an address in [KEEP_LO, KEEP_HI) (a descriptor read from
+ * anywhere could point there: every table the fuzzer lets a device read descriptors from is
+ * 8-aligned) and, with pfns (the balloon's arena, the only one it reads), no 4-byte window at
+ * any offset as a page number there (the balloon would discard the guest). Each fix turns a zero
+ * byte into 0x80; repeated until nothing changes.
  */
-static void scrub(uint8_t *p, uint64_t n)
+static void scrub(uint8_t *p, uint64_t n, bool pfns)
 {
 	bool changed = true;
 
@@ -275,7 +280,7 @@ static void scrub(uint8_t *p, uint64_t n)
 		for (uint64_t i = 0; i + 4 <= n; i++) {
 			uint32_t w = p[i] | p[i + 1] << 8 | p[i + 2] << 16 | (uint32_t)p[i + 3] << 24;
 
-			if (w >= KEEP_LO / 4096 && w < KEEP_HI / 4096) {
+			if (pfns && w >= KEEP_LO / 4096 && w < KEEP_HI / 4096) {
 				p[i + 3] = 0x80;
 				changed = true;
 			}
@@ -296,7 +301,7 @@ static void scrub_at(const struct fdev *d, uint64_t a, uint64_t n)
 	uint64_t hi = a + n + 8 <= d->arena + ARENA_SIZE ? a + n + 8 : d->arena + ARENA_SIZE;
 
 	if (a >= d->arena && a < d->arena + ARENA_SIZE && lo < hi)
-		scrub((uint8_t *)lo, hi - lo);
+		scrub((uint8_t *)lo, hi - lo, d->id == VIRTIO_ID_BALLOON);
 }
 
 static void arena_fill(const struct fdev *d)
@@ -305,7 +310,7 @@ static void arena_fill(const struct fdev *d)
 
 	for (uint64_t i = 0; i < ARENA_SIZE / 8; i++)
 		p[i] = chance(50) ? 0 : rnd();
-	scrub((uint8_t *)d->arena, ARENA_SIZE);
+	scrub((uint8_t *)d->arena, ARENA_SIZE, d->id == VIRTIO_ID_BALLOON);
 }
 
 /* An address with nothing behind it: past RAM, the MMIO hole, far above everything. */
@@ -596,7 +601,7 @@ static void queue_setup(struct fdev *d, unsigned qi)
 	q->size = (uint16_t)(chance(85) ? 1u << below(9) : fuzz_value(2));
 	if (q->size > d->qmax && chance(80))
 		q->size = d->qmax;
-	if (chance(85)) {
+	if (chance(92)) {
 		q->desc = slot;
 		q->avail = slot + 16 * QMAX;
 		q->used = slot + 16 * QMAX + 4096;
@@ -723,7 +728,7 @@ static void plausible_header(const struct fdev *d, uint64_t a, uint32_t len)
 		w[0] = blk_types[below(ARRAY_LEN(blk_types))];
 		w[1] = 0;
 		*(uint64_t *)(w + 2) = chance(80) ? below(4096) : rnd();
-	} else if (d->id == 19) {
+	} else if (d->id == VIRTIO_ID_VSOCK) {
 		*(uint64_t *)w = chance(90) ? 3 : rnd();	       /* src_cid */
 		*(uint64_t *)(w + 2) = chance(90) ? 2 : rnd();	       /* dst_cid */
 		w[4] = (uint32_t)below(4);			       /* src_port */
@@ -754,7 +759,7 @@ static unsigned writable_from(const struct fdev *d, unsigned qi, unsigned n)
 		return 1 + (unsigned)below(n);
 	case VIRTIO_ID_RNG:
 		return 0;
-	case 5: /* balloon: inflate, deflate, statistics readable; reporting writable */
+	case VIRTIO_ID_BALLOON: /* inflate, deflate, statistics readable; reporting writable */
 		return qi == 3 ? 0 : n;
 	default: /* net, console, vsock: receive 0, transmit 1 (vsock: events 2) */
 		return qi == 1 ? n : 0;
