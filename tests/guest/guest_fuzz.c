@@ -34,18 +34,18 @@
  */
 #include "virtio.h"
 
-#define KEEP_LO	   0x100000ULL	/* [KEEP_LO, KEEP_HI): the guest's own memory */
-#define KEEP_HI	   0x2000000ULL /* 32 MiB */
-#define ARENA_BASE KEEP_HI	/* one arena per virtio device from here */
-#define ARENA_SIZE 0x200000ULL	/* 2 MiB */
-#define MAX_DEVS   18		/* kiln's virtio slots */
-#define MAX_QUEUES 4		/* the most queues a kiln device has (balloon) */
-#define QMAX	   256		/* kiln's largest queue */
-#define TOP	   0x140000000ULL /* the kit maps 0-5 GiB */
-#define HOLE	   0xc0000000ULL
-#define PROGRESS   25000 /* accesses between progress lines */
-#define DEBUG_EXIT_PORT 0xf4
-#define ARRAY_LEN(a)	(sizeof(a) / sizeof((a)[0]))
+#define KEEP_LO		  0x100000ULL	 /* [KEEP_LO, KEEP_HI): the guest's own memory */
+#define KEEP_HI		  0x2000000ULL	 /* 32 MiB */
+#define ARENA_BASE	  KEEP_HI	 /* one arena per virtio device from here */
+#define ARENA_SIZE	  0x200000ULL	 /* 2 MiB */
+#define MAX_DEVS	  18		 /* kiln's virtio slots */
+#define MAX_QUEUES	  4		 /* the most queues a kiln device has (balloon) */
+#define QMAX		  256		 /* kiln's largest queue */
+#define TOP		  0x140000000ULL /* the kit maps 0-5 GiB */
+#define HOLE		  0xc0000000ULL
+#define PROGRESS	  25000 /* accesses between progress lines */
+#define DEBUG_EXIT_PORT	  0xf4
+#define ARRAY_LEN(a)	  (sizeof(a) / sizeof((a)[0]))
 #define VIRTIO_ID_NET	  1
 #define VIRTIO_ID_BALLOON 5
 #define VIRTIO_ID_VSOCK	  19
@@ -187,7 +187,7 @@ static uint64_t mm_rd(uint64_t a, unsigned width)
 /* ---- the machine as the command line and the memory map describe it ----------------------- */
 
 struct fq {
-	uint16_t size;		  /* what we last wrote to QueueNum */
+	uint16_t size;		    /* what we last wrote to QueueNum */
 	uint64_t desc, avail, used; /* what we last wrote (only used when in our arena) */
 	uint16_t avail_idx;
 	uint16_t used_seen; /* used->idx when we last looked */
@@ -204,7 +204,7 @@ struct fdev {
 
 static struct fdev devs[MAX_DEVS];
 static unsigned nr_devs;
-static uint64_t ram_end; /* end of RAM below 4 GiB */
+static uint64_t ram_end;    /* end of RAM below 4 GiB */
 static uint64_t ram_hi_end; /* end of RAM above 4 GiB, or 0 */
 static bool have_pvpanic, have_testdev;
 static bool kbd_outport_pending;
@@ -228,8 +228,8 @@ static void find_ram(void)
 	GUEST_ASSERT(ram_end >= ARENA_BASE + MAX_DEVS * ARENA_SIZE);
 }
 
-static const uint32_t virtio_ids[] = {VIRTIO_ID_NET,	VIRTIO_ID_BLOCK,   VIRTIO_ID_CONSOLE,
-				       VIRTIO_ID_RNG,	VIRTIO_ID_BALLOON, VIRTIO_ID_VSOCK};
+static const uint32_t virtio_ids[] = {VIRTIO_ID_NET, VIRTIO_ID_BLOCK,	VIRTIO_ID_CONSOLE,
+				      VIRTIO_ID_RNG, VIRTIO_ID_BALLOON, VIRTIO_ID_VSOCK};
 
 static void find_devices(void)
 {
@@ -240,7 +240,9 @@ static void find_devices(void)
 		     nth++) {
 			struct fdev *d = &devs[nr_devs];
 
-			*d = (struct fdev){.base = v.base, .id = v.id, .offered = v.offered,
+			*d = (struct fdev){.base = v.base,
+					   .id = v.id,
+					   .offered = v.offered,
 					   .arena = ARENA_BASE + nr_devs * ARENA_SIZE};
 			for (unsigned q = 0; q < MAX_QUEUES; q++) {
 				vdev_write(&v, VIRTIO_MMIO_QUEUE_SEL, q);
@@ -278,15 +280,15 @@ static void scrub(uint8_t *p, uint64_t n, bool pfns)
 	while (changed) {
 		changed = false;
 		for (uint64_t i = 0; i + 4 <= n; i++) {
-			uint32_t w = p[i] | p[i + 1] << 8 | p[i + 2] << 16 | (uint32_t)p[i + 3] << 24;
+			uint32_t w =
+			    p[i] | p[i + 1] << 8 | p[i + 2] << 16 | (uint32_t)p[i + 3] << 24;
 
 			if (pfns && w >= KEEP_LO / 4096 && w < KEEP_HI / 4096) {
 				p[i + 3] = 0x80;
 				changed = true;
 			}
 			if (i + 8 <= n && !((uintptr_t)(p + i) & 7) && !p[i + 4] && !p[i + 5] &&
-			    !p[i + 6] && !p[i + 7] &&
-			    w >= KEEP_LO && w < KEEP_HI) {
+			    !p[i + 6] && !p[i + 7] && w >= KEEP_LO && w < KEEP_HI) {
 				p[i + 7] = 0x80;
 				changed = true;
 			}
@@ -586,8 +588,8 @@ static void negotiate(struct fdev *d)
 	reg_wr(d, VIRTIO_MMIO_DRIVER_FEATURES, (uint32_t)f);
 	reg_wr(d, VIRTIO_MMIO_DRIVER_FEAT_SEL, 1);
 	reg_wr(d, VIRTIO_MMIO_DRIVER_FEATURES, (uint32_t)(f >> 32));
-	reg_wr(d, VIRTIO_MMIO_STATUS, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER |
-					  VIRTIO_STATUS_FEATURES_OK);
+	reg_wr(d, VIRTIO_MMIO_STATUS,
+	       VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_FEATURES_OK);
 	(void)reg_rd(d, VIRTIO_MMIO_STATUS);
 }
 
@@ -643,7 +645,8 @@ static void device_init(struct fdev *d)
 		if (chance(90))
 			queue_setup(d, qi);
 	if (chance(90))
-		reg_wr(d, VIRTIO_MMIO_STATUS, reg_rd(d, VIRTIO_MMIO_STATUS) | VIRTIO_STATUS_DRIVER_OK);
+		reg_wr(d, VIRTIO_MMIO_STATUS,
+		       reg_rd(d, VIRTIO_MMIO_STATUS) | VIRTIO_STATUS_DRIVER_OK);
 }
 
 /* Whether queue q's rings are ours (in the arena, room for QMAX entries): then we write them. */
@@ -712,35 +715,52 @@ static void write_desc(const struct fdev *d, const struct fq *q, unsigned i)
 	scrub_at(d, (uint64_t)desc, 16);
 }
 
+/* Page numbers for the balloon's inflate and deflate queues: mostly pages of its own arena (so
+ * pages really go and come back), sometimes past RAM or anything scrub() lets through. */
+static void balloon_pfns(const struct fdev *d, uint32_t *w, uint32_t len)
+{
+	for (uint32_t i = 0; i < len / 4; i++)
+		w[i] = (uint32_t)(chance(80)   ? (d->arena + below(ARENA_SIZE)) / 4096
+				  : chance(50) ? ram_end / 4096 + below(1 << 20)
+					       : rnd());
+}
+
 /*
- * A header a device would parse at the start of a chain's first readable buffer: virtio-blk's
- * request (type, sector), virtio-vsock's packet (CIDs, ports, length, type, op), virtio-net's
- * header; random fields where it matters. Other devices get random bytes.
+ * The contents a device would parse at the start of a chain's first readable buffer:
+ * virtio-blk's request header (type, sector), virtio-vsock's packet header (CIDs, ports, length,
+ * type, op), the balloon's page numbers; random fields where it matters. Other devices (net,
+ * console, the balloon's statistics) get the arena's random bytes.
  */
-static void plausible_header(const struct fdev *d, uint64_t a, uint32_t len)
+static void plausible_header(const struct fdev *d, unsigned qi, uint64_t a, uint32_t len)
 {
 	static const uint32_t blk_types[] = {0, 1, 4, 8, 11, 13, 99};
 	uint32_t *w = (uint32_t *)a;
 
-	if (len < 44 || a < d->arena || a + len > d->arena + ARENA_SIZE)
+	if (a < d->arena || a + len > d->arena + ARENA_SIZE)
+		return;
+	if (d->id == VIRTIO_ID_BALLOON && qi < 2) {
+		balloon_pfns(d, w, len);
+		scrub_at(d, a, len);
+		return;
+	}
+	if (len < 44)
 		return;
 	if (d->id == VIRTIO_ID_BLOCK) {
 		w[0] = blk_types[below(ARRAY_LEN(blk_types))];
 		w[1] = 0;
 		*(uint64_t *)(w + 2) = chance(80) ? below(4096) : rnd();
 	} else if (d->id == VIRTIO_ID_VSOCK) {
-		*(uint64_t *)w = chance(90) ? 3 : rnd();	       /* src_cid */
-		*(uint64_t *)(w + 2) = chance(90) ? 2 : rnd();	       /* dst_cid */
-		w[4] = (uint32_t)below(4);			       /* src_port */
-		/* dst_port: run-guest's listeners at 10000 and 10001 (outside the page numbers
-		 * scrub() removes), nobody at 10002 */
+		*(uint64_t *)w = chance(90) ? 3 : rnd();       /* src_cid */
+		*(uint64_t *)(w + 2) = chance(90) ? 2 : rnd(); /* dst_cid */
+		w[4] = (uint32_t)below(4);		       /* src_port */
+		/* dst_port: run-guest's listeners at 10000 and 10001, nobody at 10002 */
 		w[5] = chance(50) ? 10000 + (uint32_t)below(3) : (uint32_t)rnd();
 		w[6] = (uint32_t)(chance(80) ? below(len - 44 + 1) : rnd()); /* len */
 		w[7] = (uint32_t)((chance(90) ? 1 : below(4)) | /* type, op: REQUEST often */
 				  (chance(40) ? 1 : 1 + below(8)) << 16);
-		w[8] = (uint32_t)below(4);				     /* flags */
-		w[9] = (uint32_t)fuzz_value(4);				     /* buf_alloc */
-		w[10] = (uint32_t)fuzz_value(4);			     /* fwd_cnt */
+		w[8] = (uint32_t)below(4);	 /* flags */
+		w[9] = (uint32_t)fuzz_value(4);	 /* buf_alloc */
+		w[10] = (uint32_t)fuzz_value(4); /* fwd_cnt */
 	}
 	scrub_at(d, a, 44);
 }
@@ -778,15 +798,14 @@ static void good_chain(const struct fdev *d, unsigned qi, unsigned head, unsigne
 		uint32_t len = (uint32_t)(chance(80) ? 44 + below(600) : below(16384));
 		uint64_t a = (d->arena + below(ARENA_SIZE - len)) & ~7ULL;
 
-		desc[i] = (struct virtq_desc){.addr = a, .len = len,
-					      .flags = (uint16_t)((k >= wfrom
-								       ? VIRTQ_DESC_F_WRITE
-								       : 0) |
-								  (k + 1 < n ? VIRTQ_DESC_F_NEXT
-									     : 0)),
-					      .next = (uint16_t)next};
+		desc[i] =
+		    (struct virtq_desc){.addr = a,
+					.len = len,
+					.flags = (uint16_t)((k >= wfrom ? VIRTQ_DESC_F_WRITE : 0) |
+							    (k + 1 < n ? VIRTQ_DESC_F_NEXT : 0)),
+					.next = (uint16_t)next};
 		if (k == 0)
-			plausible_header(d, a, len);
+			plausible_header(d, qi, a, len);
 		scrub_at(d, (uint64_t)&desc[i], 16);
 		i = next;
 	}
@@ -846,8 +865,8 @@ static void observe(struct fdev *d)
 			q->used_seen = idx;
 		}
 	}
-	if ((status & (VIRTIO_STATUS_DRIVER_OK | VIRTIO_STATUS_NEEDS_RESET | VIRTIO_STATUS_FAILED)) ==
-	    VIRTIO_STATUS_DRIVER_OK)
+	if ((status & (VIRTIO_STATUS_DRIVER_OK | VIRTIO_STATUS_NEEDS_RESET |
+		       VIRTIO_STATUS_FAILED)) == VIRTIO_STATUS_DRIVER_OK)
 		d->live++;
 	if (status & VIRTIO_STATUS_NEEDS_RESET) {
 		d->needs_reset++;
@@ -910,14 +929,15 @@ static void check_alive(void)
 				uint32_t type, reserved;
 				uint64_t sector;
 			} hdr; /* a read of sector 0 */
-			struct vbuf b[3] = {{&hdr, 16, false}, {buf, 512, true}, {buf + 512, 1, true}};
+			struct vbuf b[3] = {
+			    {&hdr, 16, false}, {buf, 512, true}, {buf + 512, 1, true}};
 
 			buf[512] = 0xff;
 			VQ_RUN(&q, b, 3);
 			GUEST_ASSERT_EQ(buf[512], 0);
 		}
-		GUEST_ASSERT_EQ(vdev_status(&v) & (VIRTIO_STATUS_NEEDS_RESET | VIRTIO_STATUS_FAILED),
-				0);
+		GUEST_ASSERT_EQ(
+		    vdev_status(&v) & (VIRTIO_STATUS_NEEDS_RESET | VIRTIO_STATUS_FAILED), 0);
 		vdev_reset(&v);
 	}
 	guest_printf("guest_fuzz: all %u virtio devices reset, re-initialised and answered\n",
@@ -937,7 +957,8 @@ static void setup(uint64_t seed)
 	com1_mcr = inb(0x3fc);
 	com1_ier = inb(0x3f9);
 	find_ram();
-	find_devices(); /* the command line is read here for the last time: [0, 1 MiB) is fair game */
+	find_devices(); /* the command line is read here for the last time: [0, 1 MiB) is fair game
+			 */
 	rng_seed(seed);
 	for (unsigned i = 0; i < nr_devs; i++)
 		arena_fill(&devs[i]);
@@ -964,8 +985,9 @@ int main(void)
 	guest_cmdline_u64("accesses", &budget);
 	guest_printf("guest_fuzz: seed=%lu accesses=%lu\n", seed, budget);
 	setup(seed);
-	guest_printf("guest_fuzz: RAM below 4 GiB ends at %#lx, %u virtio devices, test device %s\n",
-		     ram_end, nr_devs, have_testdev ? "present" : "absent");
+	guest_printf(
+	    "guest_fuzz: RAM below 4 GiB ends at %#lx, %u virtio devices, test device %s\n",
+	    ram_end, nr_devs, have_testdev ? "present" : "absent");
 	while (nr_accesses < budget) {
 		unsigned phase = (unsigned)below(3);
 
