@@ -791,7 +791,8 @@ static void good_chain(const struct fdev *d, unsigned qi, unsigned head, unsigne
 {
 	const struct fq *q = &d->q[qi];
 	struct virtq_desc *desc = (struct virtq_desc *)q->desc;
-	unsigned n = 1 + (unsigned)below(4), i = head, wfrom = writable_from(d, qi, n);
+	unsigned n = 1 + (unsigned)below(size < 4 ? size : 4), i = head;
+	unsigned wfrom = writable_from(d, qi, n);
 
 	for (unsigned k = 0; k < n; k++) {
 		unsigned next = (i + 1) % size;
@@ -818,12 +819,17 @@ static void chain_burst(struct fdev *d, unsigned qi)
 	struct fq *q = &d->q[qi];
 	struct virtq_avail *av = (struct virtq_avail *)q->avail;
 	unsigned size = q->size && q->size <= QMAX ? q->size : QMAX, n = 1 + (unsigned)below(8);
-	bool good = chance(60);
+	unsigned start = (unsigned)below(size);
+	bool good = chance(75);
 
+	if (good && n > (size + 3) / 4)
+		n = (size + 3) / 4; /* well-formed chains 4 descriptors apart do not overlap */
 	for (unsigned k = good ? 0 : below(2 * size) + 1; k > 0; k--)
 		write_desc(d, q, (unsigned)below(size));
 	for (unsigned k = 0; k < n; k++) {
-		uint16_t head = (uint16_t)(good || chance(90) ? below(size) : fuzz_value(2));
+		uint16_t head = (uint16_t)(good		? (start + 4 * k) % size
+					   : chance(90) ? below(size)
+							: fuzz_value(2));
 
 		if (good)
 			good_chain(d, qi, head, size);
@@ -834,7 +840,7 @@ static void chain_burst(struct fdev *d, unsigned qi)
 		av->ring[size] = (uint16_t)rnd(); /* used_event */
 	if (chance(5))
 		av->flags = (uint16_t)rnd();
-	q->avail_idx = (uint16_t)(q->avail_idx + (chance(95) ? n : rnd()));
+	q->avail_idx = (uint16_t)(q->avail_idx + (chance(98) ? n : rnd()));
 	__atomic_store_n(&av->idx, q->avail_idx, __ATOMIC_RELEASE);
 	scrub_at(d, q->avail, 6 + 2 * QMAX);
 	q->avail_idx = av->idx; /* the scrub may have changed it */
