@@ -30,18 +30,24 @@
  *    it writes where a device may read it is scrubbed so that no aligned 8-byte word reads as an
  *    address there and, in the balloon's arena, no 4-byte window as a page number there
  *    (scrub()). Devices may write and the balloon may discard anywhere else: [0, 1 MiB) (read
- *    only at start) and the per-device arenas from 32 MiB.
+ *    only at start) and the per-device arenas from 32 MiB. An arena's first half (T) holds what
+ *    a device reads descriptors from (queue tables, indirect tables) and avail rings, written
+ *    only by the guest; the second (B) holds buffers and used rings, which devices write: no
+ *    descriptor is ever read from bytes a device wrote (a vsock header there could name an
+ *    address in the guest), and no buffer of one device reaches another's arena.
  */
 #include "virtio.h"
 
-#define KEEP_LO		  0x100000ULL	 /* [KEEP_LO, KEEP_HI): the guest's own memory */
-#define KEEP_HI		  0x2000000ULL	 /* 32 MiB */
-#define ARENA_BASE	  KEEP_HI	 /* one arena per virtio device from here */
-#define ARENA_SIZE	  0x200000ULL	 /* 2 MiB */
-#define MAX_DEVS	  18		 /* kiln's virtio slots */
-#define MAX_QUEUES	  4		 /* the most queues a kiln device has (balloon) */
-#define QMAX		  256		 /* kiln's largest queue */
-#define TOP		  0x140000000ULL /* the kit maps 0-5 GiB */
+#define KEEP_LO		  0x100000ULL  /* [KEEP_LO, KEEP_HI): the guest's own memory */
+#define KEEP_HI		  0x2000000ULL /* 32 MiB */
+#define ARENA_BASE	  KEEP_HI      /* one arena per virtio device from here */
+#define ARENA_SIZE	  0x200000ULL  /* 2 MiB: tables (T), then buffers (B) */
+#define HALF		  (ARENA_SIZE / 2)
+#define USED_AREA	  (MAX_QUEUES * 4096ULL) /* the end of B: the queues' own used rings */
+#define MAX_DEVS	  18			 /* kiln's virtio slots */
+#define MAX_QUEUES	  4			 /* the most queues a kiln device has (balloon) */
+#define QMAX		  256			 /* kiln's largest queue */
+#define TOP		  0x140000000ULL	 /* the kit maps 0-5 GiB */
 #define HOLE		  0xc0000000ULL
 #define PROGRESS	  25000 /* accesses between progress lines */
 #define DEBUG_EXIT_PORT	  0xf4
@@ -330,7 +336,23 @@ static uint64_t outside_ram(void)
 	}
 }
 
-/* A buffer for device d: an address and a length, never touching the guest's own memory. */
+static uint64_t tables(const struct fdev *d)
+{
+	return d->arena;
+}
+
+static uint64_t buffers(const struct fdev *d)
+{
+	return d->arena + HALF;
+}
+
+static bool in_b(const struct fdev *d, uint64_t a)
+{
+	return a >= buffers(d) && a < buffers(d) + HALF;
+}
+
+/* A buffer for device d: an address and a length, never touching the guest's own memory, nor
+ * another arena or d's tables unless it runs past the end of RAM (refused as a whole). */
 static uint64_t buffer(const struct fdev *d, uint32_t *len)
 {
 	uint64_t a;
@@ -367,24 +389,30 @@ static uint64_t buffer(const struct fdev *d, uint32_t *len)
 		a = 0;
 		break;
 	default:
-		a = d->arena + below(ARENA_SIZE);
+		a = buffers(d) + below(HALF - USED_AREA);
 	}
-	if (keep_overlaps(a, *len))
-		a = d->arena + below(ARENA_SIZE);
+	/* Only the balloon reads page numbers, and other devices write anywhere in RAM outside
+	 * the arenas: its buffers in RAM are its own. */
+	if (keep_overlaps(a, *len) || (d->id == VIRTIO_ID_BALLOON && a < ram_end && !in_b(d, a)))
+		a = buffers(d) + below(HALF - USED_AREA);
+	if (a >= buffers(d) && a < buffers(d) + HALF && a + *len > buffers(d) + HALF &&
+	    a + *len <= ram_end)
+		*len = (uint32_t)(buffers(d) + HALF - a);
 	return a;
 }
 
-/* A ring address for device d: mostly in its arena (aligned or not), sometimes nowhere. */
-static uint64_t ring_addr(const struct fdev *d, uint64_t align)
+/* A ring address for device d, mostly in its arena (aligned or not), sometimes nowhere: a
+ * descriptor table or avail ring in its tables (T), a used ring among its buffers (B). */
+static uint64_t ring_addr(const struct fdev *d, uint64_t align, bool used)
 {
 	uint64_t a;
 
 	if (chance(85)) {
-		a = d->arena + below(ARENA_SIZE);
+		a = (used ? buffers(d) : tables(d)) + below(HALF);
 		return chance(80) ? a & ~(align - 1) : a;
 	}
-	a = chance(50) ? outside_ram() : ram_end - below(4096);
-	return keep_overlaps(a, 1 << 20) ? d->arena : a;
+	a = chance(50) || !used ? outside_ram() : ram_end - below(4096);
+	return keep_overlaps(a, 1 << 20) ? buffers(d) : a;
 }
 
 /* ---- phase 1: ports ------------------------------------------------------------------------- */
@@ -500,11 +528,13 @@ static uint64_t virtio_value(const struct fdev *d, unsigned off, unsigned width)
 	uint64_t v = fuzz_value(width);
 
 	if (off >= VIRTIO_MMIO_QUEUE_DESC_LOW && off < VIRTIO_MMIO_CONFIG_GENERATION) {
-		uint64_t a = ring_addr(d, 16);
+		uint64_t a = ring_addr(d, 16, (off & ~4u) == VIRTIO_MMIO_QUEUE_DEVICE_LOW);
 
 		v = (off & 4) ? (chance(80) ? 0 : a >> 32) : a;
-		if (!(off & 4) && keep_overlaps(v & 0xffffffff, 1 << 20))
-			v |= 0x80000000;
+		/* A low half in RAM with a high half of 0: only d's own tables or buffers. */
+		if (!(off & 4) && (v & 0xffffffff) < ram_end && !in_b(d, v & 0xffffffff) &&
+		    ((v & 0xffffffff) < tables(d) || (v & 0xffffffff) >= tables(d) + HALF))
+			v = tables(d);
 	} else if (off == VIRTIO_MMIO_QUEUE_SEL || off == VIRTIO_MMIO_QUEUE_NOTIFY) {
 		v = chance(80) ? below(MAX_QUEUES + 1) : v;
 	}
@@ -597,7 +627,7 @@ static void negotiate(struct fdev *d)
 static void queue_setup(struct fdev *d, unsigned qi)
 {
 	struct fq *q = &d->q[qi];
-	uint64_t slot = d->arena + qi * (ARENA_SIZE / 8);
+	uint64_t slot = tables(d) + qi * (HALF / MAX_QUEUES);
 
 	reg_wr(d, VIRTIO_MMIO_QUEUE_SEL, qi);
 	q->size = (uint16_t)(chance(85) ? 1u << below(9) : fuzz_value(2));
@@ -606,11 +636,11 @@ static void queue_setup(struct fdev *d, unsigned qi)
 	if (chance(92)) {
 		q->desc = slot;
 		q->avail = slot + 16 * QMAX;
-		q->used = slot + 16 * QMAX + 4096;
+		q->used = buffers(d) + HALF - USED_AREA + qi * 4096;
 	} else {
-		q->desc = ring_addr(d, 16);
-		q->avail = ring_addr(d, 2);
-		q->used = ring_addr(d, 4);
+		q->desc = ring_addr(d, 16, false);
+		q->avail = ring_addr(d, 2, false);
+		q->used = ring_addr(d, 4, true);
 	}
 	q->avail_idx = 0;
 	q->used_seen = 0;
@@ -652,7 +682,7 @@ static void device_init(struct fdev *d)
 /* Whether queue q's rings are ours (in the arena, room for QMAX entries): then we write them. */
 static bool rings_ours(const struct fdev *d, const struct fq *q)
 {
-	uint64_t end = d->arena + ARENA_SIZE;
+	uint64_t end = tables(d) + HALF;
 
 	return q->desc >= d->arena && q->desc + 16 * QMAX <= end && q->avail >= d->arena &&
 	       q->avail + 6 + 2 * QMAX <= end;
@@ -676,7 +706,7 @@ static uint16_t rand_flags(void)
 /* An indirect table of n descriptors somewhere in the arena, 16-aligned mostly. */
 static uint64_t indirect_table(const struct fdev *d, unsigned n)
 {
-	uint64_t t = d->arena + below(ARENA_SIZE - 16 * (uint64_t)n);
+	uint64_t t = tables(d) + below(HALF - 16 * (uint64_t)n);
 	struct virtq_desc *td;
 
 	t &= chance(90) ? ~15ULL : ~7ULL; /* 8-aligned at least: see scrub() */
@@ -704,13 +734,20 @@ static void write_desc(const struct fdev *d, const struct fq *q, unsigned i)
 	desc->len = len;
 	desc->flags = rand_flags();
 	desc->next = (uint16_t)(chance(85) ? below(size) : rnd());
-	if (desc->flags & VIRTQ_DESC_F_INDIRECT)
-		desc->addr &= ~7ULL; /* whatever is there is read as descriptors: see scrub() */
-	if ((desc->flags & VIRTQ_DESC_F_INDIRECT) && chance(70)) {
-		unsigned n = 1 + (unsigned)below(chance(90) ? 16 : 300);
+	if (desc->flags & VIRTQ_DESC_F_INDIRECT) {
+		/* Whatever is there is read as descriptors: only the tables, 8-aligned (scrub()).
+		 */
+		if (chance(70)) {
+			unsigned n = 1 + (unsigned)below(chance(90) ? 16 : 300);
 
-		desc->addr = indirect_table(d, n);
-		desc->len = chance(90) ? 16 * n : (uint32_t)fuzz_value(4);
+			desc->addr = indirect_table(d, n);
+			desc->len = chance(90) ? 16 * n : (uint32_t)fuzz_value(4);
+		} else {
+			desc->addr = (tables(d) + below(HALF)) & ~7ULL;
+		}
+		/* Not into the buffers, unless longer than kiln takes (VIRTQ_SIZE_MAX entries). */
+		if (desc->addr + desc->len > tables(d) + HALF && desc->len <= 16 * 32768)
+			desc->len = (uint32_t)(tables(d) + HALF - desc->addr) & ~15u;
 	}
 	scrub_at(d, (uint64_t)desc, 16);
 }
@@ -797,7 +834,7 @@ static void good_chain(const struct fdev *d, unsigned qi, unsigned head, unsigne
 	for (unsigned k = 0; k < n; k++) {
 		unsigned next = (i + 1) % size;
 		uint32_t len = (uint32_t)(chance(80) ? 44 + below(600) : below(16384));
-		uint64_t a = (d->arena + below(ARENA_SIZE - len)) & ~7ULL;
+		uint64_t a = (buffers(d) + below(HALF - USED_AREA - len)) & ~7ULL;
 
 		desc[i] =
 		    (struct virtq_desc){.addr = a,
