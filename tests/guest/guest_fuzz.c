@@ -5,7 +5,8 @@
  * Command line: seed=N (default 1), accesses=N (port and MMIO accesses in all, default 200000),
  * pvpanic=1 when kiln runs with --pvpanic, acpi=off (the virtio_mmio.device= tokens). The seed
  * and the count are printed first: the same two values replay the same guest-side sequence (the
- * guest never branches on what it reads, only on its own generator), see README.md.
+ * generator never depends on what the guest reads: a device found needing a reset is brought
+ * back by recover(), which draws nothing and whose accesses are counted apart), see README.md.
  *
  * What is avoided, and why (everything else, every width, reads and writes, is fair game):
  *  - Ports 0xf4-0xf7, kiln's debug-exit window (4 ports, as QEMU's isa-debug-exit with
@@ -122,11 +123,15 @@ static unsigned mmio_width(void)
 
 /* ---- counted accesses ----------------------------------------------------------------------- */
 
-static uint64_t nr_accesses;
+static uint64_t nr_accesses, nr_recovery;
+static bool recovering; /* recover() is running: its accesses are counted apart */
 
 static void count(void)
 {
-	nr_accesses++;
+	if (recovering)
+		nr_recovery++;
+	else
+		nr_accesses++;
 }
 
 static void pio_wr(uint16_t port, unsigned width, uint32_t v)
@@ -197,6 +202,7 @@ struct fq {
 	uint64_t desc, avail, used; /* what we last wrote (only used when in our arena) */
 	uint16_t avail_idx;
 	uint16_t used_seen; /* used->idx when we last looked */
+	bool set;	    /* set up by the last initialisation (recover() repeats it) */
 };
 
 struct fdev {
@@ -205,6 +211,7 @@ struct fdev {
 	unsigned nq; /* queues whose QueueNumMax is not 0 */
 	uint16_t qmax;
 	struct fq q[MAX_QUEUES];
+	uint64_t features; /* negotiated at the last initialisation */
 	uint64_t inits, chains, needs_reset, used, live;
 };
 
@@ -614,6 +621,8 @@ static void negotiate(struct fdev *d)
 {
 	uint64_t f = chance(80) ? (d->offered & rnd()) | VIRTIO_BIT(VIRTIO_F_VERSION_1) : rnd();
 
+	d->features = (f & d->offered) | VIRTIO_BIT(VIRTIO_F_VERSION_1);
+
 	reg_wr(d, VIRTIO_MMIO_DRIVER_FEAT_SEL, 0);
 	reg_wr(d, VIRTIO_MMIO_DRIVER_FEATURES, (uint32_t)f);
 	reg_wr(d, VIRTIO_MMIO_DRIVER_FEAT_SEL, 1);
@@ -623,13 +632,34 @@ static void negotiate(struct fdev *d)
 	(void)reg_rd(d, VIRTIO_MMIO_STATUS);
 }
 
+/* Program queue qi as d->q[qi] says, with empty rings where they are ours, then QueueReady. */
+static void queue_program(struct fdev *d, unsigned qi, uint32_t ready)
+{
+	struct fq *q = &d->q[qi];
+
+	q->avail_idx = 0;
+	q->used_seen = 0;
+	reg_wr(d, VIRTIO_MMIO_QUEUE_SEL, qi);
+	reg_wr(d, VIRTIO_MMIO_QUEUE_NUM, q->size);
+	write64(d, VIRTIO_MMIO_QUEUE_DESC_LOW, q->desc);
+	write64(d, VIRTIO_MMIO_QUEUE_DRIVER_LOW, q->avail);
+	write64(d, VIRTIO_MMIO_QUEUE_DEVICE_LOW, q->used);
+	if (q->avail >= d->arena && q->avail + 6 + 2 * QMAX <= d->arena + ARENA_SIZE) {
+		memset((void *)q->avail, 0, 6 + 2 * QMAX);
+		scrub_at(d, q->avail, 6 + 2 * QMAX);
+	}
+	if (q->used >= d->arena && q->used + 6 + 8 * QMAX <= d->arena + ARENA_SIZE)
+		memset((void *)q->used, 0, 6 + 8 * QMAX); /* zeros are harmless: no scrub needed */
+	reg_wr(d, VIRTIO_MMIO_QUEUE_READY, ready);
+	(void)reg_rd(d, VIRTIO_MMIO_QUEUE_READY);
+}
+
 /* A queue: a proper layout in the arena (size a power of two up to QueueNumMax), or garbage. */
 static void queue_setup(struct fdev *d, unsigned qi)
 {
 	struct fq *q = &d->q[qi];
 	uint64_t slot = tables(d) + qi * (HALF / MAX_QUEUES);
 
-	reg_wr(d, VIRTIO_MMIO_QUEUE_SEL, qi);
 	q->size = (uint16_t)(chance(85) ? 1u << below(9) : fuzz_value(2));
 	if (q->size > d->qmax && chance(80))
 		q->size = d->qmax;
@@ -642,20 +672,8 @@ static void queue_setup(struct fdev *d, unsigned qi)
 		q->avail = ring_addr(d, 2, false);
 		q->used = ring_addr(d, 4, true);
 	}
-	q->avail_idx = 0;
-	q->used_seen = 0;
-	reg_wr(d, VIRTIO_MMIO_QUEUE_NUM, q->size);
-	write64(d, VIRTIO_MMIO_QUEUE_DESC_LOW, q->desc);
-	write64(d, VIRTIO_MMIO_QUEUE_DRIVER_LOW, q->avail);
-	write64(d, VIRTIO_MMIO_QUEUE_DEVICE_LOW, q->used);
-	if (q->avail >= d->arena && q->avail + 6 + 2 * QMAX <= d->arena + ARENA_SIZE) {
-		memset((void *)q->avail, 0, 6 + 2 * QMAX);
-		scrub_at(d, q->avail, 6 + 2 * QMAX);
-	}
-	if (q->used >= d->arena && q->used + 6 + 8 * QMAX <= d->arena + ARENA_SIZE)
-		memset((void *)q->used, 0, 6 + 8 * QMAX); /* zeros are harmless: no scrub needed */
-	reg_wr(d, VIRTIO_MMIO_QUEUE_READY, chance(95) ? 1 : (uint32_t)fuzz_value(4));
-	(void)reg_rd(d, VIRTIO_MMIO_QUEUE_READY);
+	q->set = true;
+	queue_program(d, qi, chance(95) ? 1 : (uint32_t)fuzz_value(4));
 }
 
 /* Reset and bring the device up: properly most of the time, otherwise status garbage. */
@@ -664,6 +682,7 @@ static void device_init(struct fdev *d)
 	d->inits++;
 	reg_wr(d, VIRTIO_MMIO_STATUS, 0);
 	if (chance(20)) {
+		d->features = VIRTIO_BIT(VIRTIO_F_VERSION_1);
 		for (unsigned i = below(6); i > 0; i--)
 			reg_wr(d, VIRTIO_MMIO_STATUS, (uint32_t)fuzz_value(1));
 	} else {
@@ -671,9 +690,11 @@ static void device_init(struct fdev *d)
 		reg_wr(d, VIRTIO_MMIO_STATUS, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER);
 		negotiate(d);
 	}
-	for (unsigned qi = 0; qi < d->nq; qi++)
+	for (unsigned qi = 0; qi < d->nq; qi++) {
+		d->q[qi].set = false;
 		if (chance(90))
 			queue_setup(d, qi);
+	}
 	if (chance(90))
 		reg_wr(d, VIRTIO_MMIO_STATUS,
 		       reg_rd(d, VIRTIO_MMIO_STATUS) | VIRTIO_STATUS_DRIVER_OK);
@@ -885,10 +906,33 @@ static void chain_burst(struct fdev *d, unsigned qi)
 	reg_wr(d, VIRTIO_MMIO_QUEUE_NOTIFY, chance(95) ? qi : (uint32_t)fuzz_value(4));
 }
 
-static void device_init(struct fdev *d);
+/*
+ * After NEEDS_RESET: the last initialisation again (its features and queue layouts), properly,
+ * drawing nothing from the generator, its accesses counted apart: what the device answered
+ * changes neither the random sequence nor the access count, so a seed replays exactly.
+ */
+static void recover(struct fdev *d)
+{
+	uint32_t st = VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER;
+
+	recovering = true;
+	reg_wr(d, VIRTIO_MMIO_STATUS, 0);
+	reg_wr(d, VIRTIO_MMIO_STATUS, VIRTIO_STATUS_ACKNOWLEDGE);
+	reg_wr(d, VIRTIO_MMIO_STATUS, st);
+	reg_wr(d, VIRTIO_MMIO_DRIVER_FEAT_SEL, 0);
+	reg_wr(d, VIRTIO_MMIO_DRIVER_FEATURES, (uint32_t)d->features);
+	reg_wr(d, VIRTIO_MMIO_DRIVER_FEAT_SEL, 1);
+	reg_wr(d, VIRTIO_MMIO_DRIVER_FEATURES, (uint32_t)(d->features >> 32));
+	reg_wr(d, VIRTIO_MMIO_STATUS, st | VIRTIO_STATUS_FEATURES_OK);
+	for (unsigned qi = 0; qi < d->nq; qi++)
+		if (d->q[qi].set)
+			queue_program(d, qi, 1);
+	reg_wr(d, VIRTIO_MMIO_STATUS, st | VIRTIO_STATUS_FEATURES_OK | VIRTIO_STATUS_DRIVER_OK);
+	recovering = false;
+}
 
 /* Give the device a moment (its thread works asynchronously) and look at what it did; a device
- * that needs a reset mostly gets one. */
+ * that needs a reset gets one (recover()). */
 static void observe(struct fdev *d)
 {
 	uint32_t status;
@@ -913,8 +957,7 @@ static void observe(struct fdev *d)
 		d->live++;
 	if (status & VIRTIO_STATUS_NEEDS_RESET) {
 		d->needs_reset++;
-		if (chance(80))
-			device_init(d);
+		recover(d);
 	}
 }
 
@@ -1011,8 +1054,10 @@ static void summary(uint64_t seed, uint64_t t0)
 {
 	uint64_t ms = (guest_rdtsc() - t0) / guest_tsc_per_ms();
 
-	guest_printf("guest_fuzz: seed=%lu: %lu accesses in %lu ms (%lu/s)\n", seed, nr_accesses,
-		     ms, ms ? nr_accesses * 1000 / ms : 0);
+	guest_printf("guest_fuzz: seed=%lu: %lu accesses (and %lu re-initialising devices) in %lu "
+		     "ms (%lu/s)\n",
+		     seed, nr_accesses, nr_recovery, ms,
+		     ms ? (nr_accesses + nr_recovery) * 1000 / ms : 0);
 	for (unsigned i = 0; i < nr_devs; i++)
 		guest_printf("guest_fuzz: device %u at %#lx: %lu inits, %lu chains, %lu used, "
 			     "seen live %lu times, NEEDS_RESET %lu times\n",
