@@ -3,10 +3,12 @@
  * virtqueue. kiln must neither crash nor hang; the guest ends with a liveness check and PASS.
  *
  * Command line: seed=N (default 1), accesses=N (port and MMIO accesses in all, default 200000),
- * pvpanic=1 when kiln runs with --pvpanic, acpi=off (the virtio_mmio.device= tokens). The seed
- * and the count are printed first: the same two values replay the same guest-side sequence (the
- * generator never depends on what the guest reads: a device found needing a reset is brought
- * back by recover(), which draws nothing and whose accesses are counted apart), see README.md.
+ * seconds=N (optional: stop earlier after about N s, for slower KVMs; the summary's count then
+ * replays the run), pvpanic=1 when kiln runs with --pvpanic, acpi=off (the virtio_mmio.device=
+ * tokens). The seed and the count are printed first: the same two values replay the same
+ * guest-side sequence (the generator never depends on what the guest reads: a device found
+ * needing a reset is brought back by recover(), which draws nothing and whose accesses are
+ * counted apart), see README.md.
  *
  * What is avoided, and why (everything else, every width, reads and writes, is fair game):
  *  - Ports 0xf4-0xf7, kiln's debug-exit window (4 ports, as QEMU's isa-debug-exit with
@@ -1067,11 +1069,14 @@ static void summary(uint64_t seed, uint64_t t0)
 
 int main(void)
 {
-	uint64_t seed = 1, budget = 200000, t0 = guest_rdtsc(), next_progress = PROGRESS;
+	uint64_t seed = 1, budget = 200000, seconds = 0, t0 = guest_rdtsc(), end = 0;
+	uint64_t next_progress = PROGRESS;
 
 	guest_cmdline_u64("seed", &seed);
 	guest_cmdline_u64("accesses", &budget);
-	guest_printf("guest_fuzz: seed=%lu accesses=%lu\n", seed, budget);
+	if (guest_cmdline_u64("seconds", &seconds) && seconds)
+		end = t0 + seconds * 1000 * guest_tsc_per_ms();
+	guest_printf("guest_fuzz: seed=%lu accesses=%lu seconds=%lu\n", seed, budget, seconds);
 	setup(seed);
 	guest_printf(
 	    "guest_fuzz: RAM below 4 GiB ends at %#lx, %u virtio devices, test device %s\n",
@@ -1079,6 +1084,10 @@ int main(void)
 	while (nr_accesses < budget) {
 		unsigned phase = (unsigned)below(3);
 
+		if (end && guest_rdtsc() > end) { /* replay: accesses= the count printed below */
+			guest_printf("guest_fuzz: time bound of %lu s reached\n", seconds);
+			break;
+		}
 		if (nr_accesses >= next_progress) { /* between batches: COM1 is in order */
 			guest_printf("guest_fuzz: %lu accesses\n", nr_accesses);
 			next_progress += PROGRESS;
