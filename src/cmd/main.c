@@ -1,5 +1,6 @@
 /* main.c — kiln's entry: picks the command from argv and hands over to src/cmd/ (one file per
  * command); no logic of its own. */
+#include <malloc.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -43,6 +44,18 @@ static bool called_as_firecracker(const char *argv0)
 	return strcmp(slash ? slash + 1 : argv0, "firecracker") == 0;
 }
 
+/*
+ * One malloc arena for every thread. glibc gives each new thread a heap of its own, and the first
+ * time any such heap shrinks it reads /proc/sys/vm/overcommit_memory (shrink_heap); a vCPU or
+ * migration thread, whose seccomp filter allows no open, would then be stopped (guest_fuzz found
+ * a guest freeing queue records on the vCPU thread doing exactly that). The main arena trims
+ * with brk and never opens anything; kiln's threads allocate rarely, so sharing it costs nothing.
+ */
+static void malloc_one_arena(void)
+{
+	(void)mallopt(M_ARENA_MAX, 1); /* ASan's allocator ignores it: it has no such heaps */
+}
+
 int main(int argc, char **argv)
 {
 	char err[256];
@@ -54,6 +67,7 @@ int main(int argc, char **argv)
 			err);
 		return KILN_EXIT_USAGE;
 	}
+	malloc_one_arena();
 	if (argc > 0 && called_as_firecracker(argv[0]))
 		return cmd_firecracker(argc, argv, true);
 	if (argc < 2) {

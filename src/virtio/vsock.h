@@ -96,6 +96,9 @@ struct virtio_vsock {
 	int epfd;	/* nested epoll: listener and connections */
 	int listen_fd;	/* -1: none */
 	int listen_tag; /* what the listener's epoll entry points at */
+	int kick_fd;	/* eventfd in epfd: DRIVER_OK's first look at the queues (VMM thread) */
+	int kick_tag;	/* what its epoll entry points at */
+	bool kicked;	/* vc_poll saw kick_fd: on_epoll takes that look */
 	uint8_t config[VSOCK_CONFIG_LEN];
 	bool reset_pending; /* a TRANSPORT_RESET waits for an event buffer (after a restore) */
 

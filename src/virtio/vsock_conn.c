@@ -517,10 +517,16 @@ void vc_poll(struct virtio_vsock *vs)
 		for (int i = 0; i < n; i++) {
 			int *tag = ev[i].data.ptr;
 
-			if (*tag == LISTEN_TAG)
+			if (*tag == LISTEN_TAG) {
 				on_listener(vs);
-			else
+			} else if (*tag == KICK_TAG) {
+				uint64_t kicks;
+
+				if (read(vs->kick_fd, &kicks, sizeof(kicks)) == sizeof(kicks))
+					vs->kicked = true;
+			} else {
 				on_conn((struct vsock_conn *)tag, ev[i].events);
+			}
 		}
 	} while (n == 64);
 }

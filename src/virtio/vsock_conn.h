@@ -52,6 +52,7 @@ struct vsock_conn {
 
 #define VC_TAG	   1
 #define LISTEN_TAG 2
+#define KICK_TAG   3
 
 /* --- the table --- */
 
@@ -97,7 +98,8 @@ void vc_guest_connect(struct virtio_vsock *vs, const struct vsock_hdr *h);
 
 /* --- the nested epoll --- */
 
-/* Handle every event of the nested epoll (main loop callback body). */
+/* Handle every event of the nested epoll (main loop callback body); the activation eventfd only
+ * sets vs->kicked, for the caller to act on. */
 void vc_poll(struct virtio_vsock *vs);
 
 /* --- host → guest --- */

@@ -209,6 +209,35 @@ static void connect_at(uint32_t gp, uint32_t hp, int line)
 }
 #define CONNECT(gp, hp) connect_at((gp), (hp), __LINE__)
 
+/* ---- before DRIVER_OK ------------------------------------------------------------------------ */
+
+/*
+ * Receive buffers and a REQUEST (to nobody) made available before DRIVER_OK, without a
+ * notification (§3.1.1 forbids one before DRIVER_OK): kiln takes them when the device goes live
+ * and answers RST. The status write arrives on a vCPU thread, whose seccomp filter allows no
+ * socket: guest_fuzz found kiln stopping there ("vcpu 0 thread made a system call its filter
+ * forbids: socket") when it connected from that thread.
+ */
+static void request_before_driver_ok(void)
+{
+	uint32_t port = sentinel_port++;
+	struct pkt p;
+
+	vdev_init(&dev, VIRTIO_BIT(VIRTIO_F_VERSION_1));
+	vq_setup(&dev, &rxq, RXQ, QSIZE);
+	vq_setup(&dev, &txq, TXQ, QSIZE);
+	vq_setup(&dev, &evq, EVQ, 4);
+	for (int i = 0; i < QSIZE; i++)
+		rxbuf_of[i] = -1;
+	for (int i = 0; i < RXN; i++)
+		rx_post(i);
+	tx_queue(hdr(port, (uint32_t)port_none, OP_REQUEST), 0);
+	vdev_driver_ok(&dev);
+	tx_reap(1);
+	EXPECT(&p, OP_RST, (uint32_t)port_none, port);
+	guest_printf("REQUEST made available before DRIVER_OK: RST once live\n");
+}
+
 /* ---- malformed receive chains ---------------------------------------------------------------- */
 
 static void rx_malformed(void)
@@ -750,6 +779,7 @@ int main(void)
 	VDEV_FIND(VIRTIO_ID_VSOCK, &dev);
 	GUEST_ASSERT_EQ(dev.offered & ~VIRTIO_BIT(VIRTIO_F_VERSION_1) & 0xffffffull, 0);
 
+	request_before_driver_ok();
 	rx_malformed();
 	tx_malformed();
 	bad_addresses();

@@ -787,6 +787,28 @@ static void test_reset_closes(void **state)
 	close(lfd);
 }
 
+/* Packets made available before DRIVER_OK are taken once the device is live, by the event loop
+ * (the VMM thread), not inside the status write: that arrives on a vCPU thread, whose seccomp
+ * filter allows no socket (guest_fuzz found kiln stopped by a REQUEST waiting at DRIVER_OK). */
+static void test_request_before_driver_ok(void **state)
+{
+	struct fx *f = *state;
+	struct vsock_hdr h = hdr(VSOCK_OP_REQUEST, 1000, 77, 0);
+	struct vdrv_buf b = {TXB(0), VSOCK_HDR_LEN, false};
+	uint32_t id, len;
+
+	assert_true(vdrv_negotiate(&f->d, 3, 0) & VIRTIO_STATUS_FEATURES_OK);
+	for (unsigned i = 0; i < NR_RX; i++)
+		post_rx(f, RXB(i));
+	memcpy(vdrv_ptr(&f->d, TXB(0)), &h, sizeof(h));
+	vdrv_add(&f->d, VSOCK_TXQ, &b, 1);
+	vdrv_driver_ok(&f->d);
+	assert_false(vdrv_used(&f->d, VSOCK_TXQ, &id, &len)); /* not during the status write */
+	assert_int_equal(virtio_vsock_stats(f->vs).conns_refused, 0);
+	expect_op(f, VSOCK_OP_RST, 77, 1000); /* the loop took it */
+	assert_int_equal(virtio_vsock_stats(f->vs).conns_refused, 1);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -810,6 +832,7 @@ int main(void)
 	    T(test_header_only_rx_buffer),
 	    T(test_reset_closes),
 	    T(test_guest_connect_at_limit),
+	    T(test_request_before_driver_ok),
 	};
 
 	log_set_level(LOG_ERROR);

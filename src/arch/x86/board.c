@@ -65,10 +65,13 @@ static void on_debug_exit(void *ctx, int status)
 	vm_request_stop(ctx, VM_STOP_DEBUG_EXIT, status);
 }
 
+/* The guest decides how often it writes the port: its log line is rate-limited. */
+static struct log_ratelimit pvpanic_rl = LOG_RATELIMIT_INIT;
+
 static void on_pvpanic(void *ctx, uint8_t events)
 {
 	if (!(events & PVPANIC_PANICKED)) {
-		log_info("guest kernel: crash kernel loaded (pvpanic)");
+		log_info_ratelimited(&pvpanic_rl, "guest kernel: crash kernel loaded (pvpanic)");
 		return;
 	}
 	/* Reported when the VM has stopped (vmm.c), where kiln sandbox words it itself. */
