@@ -18,38 +18,14 @@
 #include "api/api.h"
 #include "util/log.h"
 
+#include "fuzz_api_vm.h"
+
 static const char *const methods[] = {"GET", "PUT", "PATCH", "POST", "DELETE"};
 static const char *const paths[] = {
     "/",	"/version", "/boot-source", "/machine-config",	"/drives/rootfs",
     "/actions", "/vm",	    "/vm/config",   "/logger",		"/metrics",
     "/entropy", "/serial",  "/balloon",	    "/snapshot/create", "/drives/",
     "/mmds",	"/mmds",    "/mmds/config",
-};
-
-static enum api_vm_state g_state;
-
-static enum api_vm_state f_state(void *ctx)
-{
-	return g_state;
-}
-
-static int f_ok(void *ctx, struct kiln_err *err)
-{
-	return 0;
-}
-
-static json_t *f_metrics(void *ctx)
-{
-	return json_object();
-}
-
-static const struct api_ops ops = {
-    .state = f_state,
-    .start = f_ok,
-    .pause = f_ok,
-    .resume = f_ok,
-    .ctrl_alt_del = f_ok,
-    .metrics = f_metrics,
 };
 
 /* Split the next NUL-terminated field off [*p, end). */
@@ -106,7 +82,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static const enum api_vm_state states[] = {API_NOT_STARTED, API_RUNNING, API_PAUSED};
 	const uint8_t *p = data + 1, *end = data + size;
 	char mbuf[16], pbuf[256];
 	const char *method, *path;
@@ -118,7 +93,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size < 1)
 		return 0;
 	log_set_level(LOG_OFF);
-	g_state = states[data[0] % 3];
+	fuzz_api_vm_pick(data[0]);
 	method = field(&p, end, mbuf, sizeof(mbuf));
 	path = field(&p, end, pbuf, sizeof(pbuf));
 	if (data[0] & 0x10)
@@ -128,7 +103,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!body_safe(p, (size_t)(end - p)))
 		return 0;
 	config_defaults(&cfg);
-	api_init(&a, &cfg, &ops, NULL);
+	api_init(&a, &cfg, &fuzz_api_vm_ops, NULL);
 	mmds_init(&m, 4096);
 	a.mmds = &m;
 	api_dispatch(&a, method, path, (const char *)p, (size_t)(end - p), &r);

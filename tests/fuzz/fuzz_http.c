@@ -29,6 +29,8 @@
 #include "mmds/mmds.h"
 #include "util/log.h"
 
+#include "fuzz_api_vm.h"
+
 #define ROUNDS_MAX 400 /* loop rounds of 5 ms for one connection to end */
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -39,32 +41,6 @@ static struct api api;
 static struct vm_config cfg;
 static struct mmds mmds;
 static char sock_path[108];
-static enum api_vm_state g_state;
-
-static enum api_vm_state f_state(void *ctx)
-{
-	return g_state;
-}
-
-static int f_ok(void *ctx, struct kiln_err *err)
-{
-	return 0;
-}
-
-static json_t *f_metrics(void *ctx)
-{
-	return json_object();
-}
-
-static const struct api_ops ops = {
-    .state = f_state,
-    .start = f_ok,
-    .pause = f_ok,
-    .resume = f_ok,
-    .ctrl_alt_del = f_ok,
-    .metrics = f_metrics,
-};
-
 static void setup_once(void)
 {
 	static bool ready;
@@ -74,7 +50,7 @@ static void setup_once(void)
 	log_set_level(LOG_OFF);
 	snprintf(sock_path, sizeof(sock_path), "/tmp/kiln-fuzz-http-%d.sock", (int)getpid());
 	config_defaults(&cfg);
-	api_init(&api, &cfg, &ops, NULL);
+	api_init(&api, &cfg, &fuzz_api_vm_ops, NULL);
 	mmds_init(&mmds, 4096);
 	api.mmds = &mmds;
 	if (event_loop_init(&loop) < 0 || http_server_start(&srv, &loop, sock_path, &api) < 0)
@@ -145,7 +121,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const char probe[] =
 	    "GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
-	static const enum api_vm_state states[] = {API_NOT_STARTED, API_RUNNING, API_PAUSED};
 	static char out[1 << 16];
 	ssize_t got;
 	int fd;
@@ -153,7 +128,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size < 1 || mentions_path(data, size))
 		return 0;
 	setup_once();
-	g_state = states[data[0] % 3];
+	fuzz_api_vm_pick(data[0]);
 	fd = client();
 	got = converse(fd, data + 1, size - 1, out, sizeof(out), false);
 	close(fd);

@@ -138,61 +138,26 @@ static void count(void)
 
 static void pio_wr(uint16_t port, unsigned width, uint32_t v)
 {
-	if (width == 1)
-		outb(port, (uint8_t)v);
-	else if (width == 2)
-		outw(port, (uint16_t)v);
-	else
-		outl(port, v);
+	pio_write(port, width, v);
 	count();
 }
 
 static void pio_rd(uint16_t port, unsigned width)
 {
-	if (width == 1)
-		(void)inb(port);
-	else if (width == 2)
-		(void)inw(port);
-	else
-		(void)inl(port);
+	(void)pio_read(port, width);
 	count();
 }
 
 static void mm_wr(uint64_t a, unsigned width, uint64_t v)
 {
-	switch (width) {
-	case 1:
-		mmio_write8(a, (uint8_t)v);
-		break;
-	case 2:
-		mmio_write16(a, (uint16_t)v);
-		break;
-	case 4:
-		mmio_write32(a, (uint32_t)v);
-		break;
-	default:
-		mmio_write64(a, v);
-	}
+	mmio_write(a, width, v);
 	count();
 }
 
 static uint64_t mm_rd(uint64_t a, unsigned width)
 {
-	uint64_t v;
+	uint64_t v = mmio_read(a, width);
 
-	switch (width) {
-	case 1:
-		v = mmio_read8(a);
-		break;
-	case 2:
-		v = mmio_read16(a);
-		break;
-	case 4:
-		v = mmio_read32(a);
-		break;
-	default:
-		v = mmio_read64(a);
-	}
 	count();
 	return v;
 }

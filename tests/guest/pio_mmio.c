@@ -14,54 +14,6 @@ static uint64_t pattern(unsigned off, unsigned width)
 	return width == 8 ? v : v & ((1ULL << (8 * width)) - 1);
 }
 
-static uint32_t pio_rd(unsigned port, unsigned width)
-{
-	return width == 1   ? inb((uint16_t)port)
-	       : width == 2 ? inw((uint16_t)port)
-			    : inl((uint16_t)port);
-}
-
-static void pio_wr(unsigned port, unsigned width, uint32_t v)
-{
-	if (width == 1)
-		outb((uint16_t)port, (uint8_t)v);
-	else if (width == 2)
-		outw((uint16_t)port, (uint16_t)v);
-	else
-		outl((uint16_t)port, v);
-}
-
-static uint64_t mmio_rd(uint64_t a, unsigned width)
-{
-	switch (width) {
-	case 1:
-		return mmio_read8(a);
-	case 2:
-		return mmio_read16(a);
-	case 4:
-		return mmio_read32(a);
-	default:
-		return mmio_read64(a);
-	}
-}
-
-static void mmio_wr(uint64_t a, unsigned width, uint64_t v)
-{
-	switch (width) {
-	case 1:
-		mmio_write8(a, (uint8_t)v);
-		break;
-	case 2:
-		mmio_write16(a, (uint16_t)v);
-		break;
-	case 4:
-		mmio_write32(a, (uint32_t)v);
-		break;
-	default:
-		mmio_write64(a, v);
-	}
-}
-
 static void check_pio(void)
 {
 	static const unsigned widths[] = {1, 2, 4};
@@ -73,8 +25,8 @@ static void check_pio(void)
 		for (unsigned off = 0; off + width <= TD_PORTS; off++) {
 			uint32_t v = (uint32_t)pattern(off, width);
 
-			pio_wr(TD_PORT + off, width, v);
-			GUEST_ASSERT_EQ(pio_rd(TD_PORT + off, width), v);
+			pio_write((uint16_t)(TD_PORT + off), width, v);
+			GUEST_ASSERT_EQ(pio_read((uint16_t)(TD_PORT + off), width), v);
 		}
 	}
 	/* Registers are bytes: a dword write reads back byte by byte, little-endian. */
@@ -105,12 +57,12 @@ static void check_mmio(void)
 
 			if (off + width > TD_MMIO_N)
 				continue;
-			mmio_wr(TD_MMIO + off, width, v);
-			GUEST_ASSERT_EQ(mmio_rd(TD_MMIO + off, width), v);
+			mmio_write(TD_MMIO + off, width, v);
+			GUEST_ASSERT_EQ(mmio_read(TD_MMIO + off, width), v);
 		}
 		/* The last bytes of the window. */
-		mmio_wr(TD_MMIO + TD_MMIO_N - widths[w], widths[w], pattern(99, widths[w]));
-		GUEST_ASSERT_EQ(mmio_rd(TD_MMIO + TD_MMIO_N - widths[w], widths[w]),
+		mmio_write(TD_MMIO + TD_MMIO_N - widths[w], widths[w], pattern(99, widths[w]));
+		GUEST_ASSERT_EQ(mmio_read(TD_MMIO + TD_MMIO_N - widths[w], widths[w]),
 				pattern(99, widths[w]));
 	}
 	/* Narrow writes change only their bytes. */

@@ -29,6 +29,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import kilntest  # noqa: E402  (tests/lib)
+from migstream import frame, frames  # noqa: E402  (tests/lib)
 import skiprule  # noqa: E402  (tests/lib)
 
 FAILS = []
@@ -203,32 +204,6 @@ class FakeReceiver(threading.Thread):
             pass
         c.close()
         self.s.close()
-
-
-def crc32c(data, crc=0):
-    crc ^= 0xffffffff
-    for b in data:
-        crc ^= b
-        for _ in range(8):
-            crc = (crc >> 1) ^ (0x82f63b78 if crc & 1 else 0)
-    return crc ^ 0xffffffff
-
-
-def frame(ftype, payload):
-    h = struct.pack("<II", ftype, len(payload))
-    return h + struct.pack("<I", crc32c(h + payload)) + payload
-
-
-def frames(data):
-    """(type, offset, length) of each whole frame after the 16-byte header."""
-    out, off = [], 16
-    while off + 12 <= len(data):
-        t, n = struct.unpack_from("<II", data, off)
-        if off + 12 + n > len(data):
-            break
-        out.append((t, off, n))
-        off += 12 + n
-    return out
 
 
 def complete_seen(data):

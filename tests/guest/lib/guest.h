@@ -92,6 +92,39 @@ static inline void mmio_write64(uint64_t a, uint64_t v)
 	*(volatile uint64_t *)a = v;
 }
 
+/* The same, with the width (1, 2, 4; MMIO also 8) as an argument: one access of that width. */
+static inline uint32_t pio_read(uint16_t port, unsigned width)
+{
+	return width == 1 ? inb(port) : width == 2 ? inw(port) : inl(port);
+}
+static inline void pio_write(uint16_t port, unsigned width, uint32_t v)
+{
+	if (width == 1)
+		outb(port, (uint8_t)v);
+	else if (width == 2)
+		outw(port, (uint16_t)v);
+	else
+		outl(port, v);
+}
+static inline uint64_t mmio_read(uint64_t a, unsigned width)
+{
+	return width == 1   ? mmio_read8(a)
+	       : width == 2 ? mmio_read16(a)
+	       : width == 4 ? mmio_read32(a)
+			    : mmio_read64(a);
+}
+static inline void mmio_write(uint64_t a, unsigned width, uint64_t v)
+{
+	if (width == 1)
+		mmio_write8(a, (uint8_t)v);
+	else if (width == 2)
+		mmio_write16(a, (uint16_t)v);
+	else if (width == 4)
+		mmio_write32(a, (uint32_t)v);
+	else
+		mmio_write64(a, v);
+}
+
 static inline void guest_cpuid(uint32_t leaf, uint32_t sub, uint32_t r[4])
 {
 	__asm__ volatile("cpuid"
