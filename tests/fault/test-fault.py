@@ -244,10 +244,11 @@ def lines_count(text):
     return n[-1] if n else -1
 
 
-def read_until(s, needle, secs=10):
+def read_while(s, more, secs):
+    """What s sends until more(data) is false, it closes, or secs pass."""
     data, end = b"", time.time() + secs
     s.settimeout(1)
-    while needle not in data and time.time() < end:
+    while more(data) and time.time() < end:
         try:
             chunk = s.recv(65536)
         except socket.timeout:
@@ -256,20 +257,14 @@ def read_until(s, needle, secs=10):
             break
         data += chunk
     return data
+
+
+def read_until(s, needle, secs=10):
+    return read_while(s, lambda d: needle not in d, secs)
 
 
 def read_bytes(s, n, secs=10):
-    data, end = b"", time.time() + secs
-    s.settimeout(1)
-    while len(data) < n and time.time() < end:
-        try:
-            chunk = s.recv(65536)
-        except socket.timeout:
-            continue
-        if not chunk:
-            break
-        data += chunk
-    return data
+    return read_while(s, lambda d: len(d) < n, secs)
 
 
 def line_numbers(data):

@@ -18,11 +18,6 @@
 #define BS_MAX		   (64 * 1024)
 #define SECTOR		   512
 
-struct blk_hdr {
-	uint32_t type, reserved;
-	uint64_t sector;
-};
-
 static struct vdev dev;
 static struct vq q;
 static struct blk_hdr *hdr[QD_MAX];

@@ -28,11 +28,6 @@
 
 enum sect_state { S_BASE, S_WRITTEN, S_UNKNOWN }; /* 2 bits per sector */
 
-struct blk_hdr {
-	uint32_t type, reserved;
-	uint64_t sector;
-};
-
 static struct vdev dev;
 static struct vq q;
 static struct blk_hdr *hdr;

@@ -11,11 +11,6 @@
 #define SECTOR	  512
 #define MEM_BYTES (1u << 20)
 
-struct blk_hdr {
-	uint32_t type, reserved;
-	uint64_t sector;
-};
-
 static struct vdev dev;
 static struct vq q;
 static struct blk_hdr *hdr;

@@ -36,11 +36,6 @@
 #define CFG_SEG_MAX  12
 #define SECTOR	     512
 
-struct blk_hdr {
-	uint32_t type, reserved;
-	uint64_t sector;
-};
-
 struct blk_dwz {
 	uint64_t sector;
 	uint32_t num_sectors, flags;

@@ -10,11 +10,6 @@
 #define OUTSIDE_RAM	   0x7f0000000000ULL /* far above any guest RAM */
 #define WAIT_MS		   2000
 
-struct blk_hdr {
-	uint32_t type, reserved;
-	uint64_t sector;
-};
-
 static struct vdev dev;
 static struct vq q;
 static struct blk_hdr *hdr;

@@ -26,6 +26,12 @@
 #define VIRTIO_ID_CONSOLE 3
 #define VIRTIO_ID_RNG	  4
 
+/* A virtio-blk request's header (virtio 1.2 §5.2.6), the first descriptor of every request. */
+struct blk_hdr {
+	uint32_t type, reserved;
+	uint64_t sector;
+};
+
 /* Transport feature bits (§6). */
 #define VIRTIO_F_INDIRECT_DESC 28
 #define VIRTIO_F_EVENT_IDX     29
