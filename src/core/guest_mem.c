@@ -112,11 +112,14 @@ static void *map_anon(uint64_t len, unsigned flags, void **base, size_t *map_len
 	if (pad) {
 		uint8_t *aligned = (uint8_t *)(((uintptr_t)p + PAGE_2M - 1) & ~(PAGE_2M - 1));
 
-		/* Opt-in: on hosts where first-touch zeroing of a 2 MiB page is slow (nested
-		 * virtualisation, as on kiln's CI machines) THP makes start-up and touching memory
-		 * slower; bench/README.md has the figures. */
-		if (flags & GUEST_MEM_THP)
-			madvise(aligned, len, MADV_HUGEPAGE);
+		/* Opt-in (--thp), and off otherwise even where the host's THP policy is "always"
+		 * (Debian's kernels): first-touch zeroing of a 2 MiB page is slow under nested
+		 * virtualisation (bench/README.md has the figures), and on the arm64 rig dirty
+		 * logging over THP-backed RAM lost guest writes in live migrations
+		 * (docs/testing.md, "When the emulated machine fails"). Advice only: a host without
+		 * THP refuses both. */
+		(void)madvise(aligned, len,
+			      (flags & GUEST_MEM_THP) ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
 		return aligned;
 	}
 	return p;
