@@ -4,13 +4,14 @@
 - without --thp the RAM mapping carries MADV_NOHUGEPAGE (VmFlags "nh"), so a host whose THP
   policy is "always" (Debian's kernels, the nested rig's L1) still backs it with 4 KiB pages;
 - with --thp it carries MADV_HUGEPAGE ("hg") and not "nh";
-- the same through the config file's machine-config huge_pages "Transparent".
+- the same through the config file's machine-config huge_pages "None" and "Transparent".
 
 Why it matters (docs/testing.md, "When the emulated machine fails"): on the arm64 rig, dirty
 logging over THP-backed guest RAM lost guest writes in live migrations.
 """
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -73,6 +74,7 @@ def main():
         check(flags is not None and want in flags and not_want not in flags,
               f"config file huge_pages {huge}: VmFlags has {want!r}, not {not_want!r} "
               f"({flags}, {err!r})")
+    shutil.rmtree(TMP, ignore_errors=True)
     return CHECKS.exit_code()
 
 
