@@ -50,7 +50,7 @@ DEBIAN_MODULES = ["virtio_mmio", "virtio_blk", "virtio_console", "virtio_rng", "
 KERNEL_ERRORS = re.compile(r"ACPI Error|ACPI BIOS Error|Unable to load the System Description|"
                            r"probe of \S+ failed|BUG:|WARNING:|Call Trace|Oops|segfault|"
                            r"Kernel panic|rtc_cmos.*error|soft lockup|hard LOCKUP|"
-                           r"rcu.*stall")
+                           r"rcu.*stall|Unable to handle kernel")
 
 
 def kiln_kernel(image):

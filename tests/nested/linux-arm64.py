@@ -37,6 +37,7 @@ ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)),
 sys.path.insert(0, os.path.join(ROOT, "tests", "lib"))
 import initramfs  # noqa: E402
 import kilntest  # noqa: E402
+import linuxguest  # noqa: E402
 
 SKIP = 77
 DEBIAN_MODULES = ["virtio_mmio", "virtio_blk", "virtio_console", "virtio_rng"]
@@ -369,9 +370,8 @@ def report_retries(w):
         if not first and not os.path.exists(os.path.join(w, f"first-{out}.status")):
             continue
         lines = first.splitlines()
-        at = next((i for i, l in enumerate(lines) if re.search(
-            r"Kernel panic|BUG:|Oops|Unable to handle|rcu: INFO|segfault|Internal error", l)),
-            max(len(lines) - 8, 0))
+        at = next((i for i, l in enumerate(lines) if linuxguest.KERNEL_ERRORS.search(l)),
+                  max(len(lines) - 8, 0))
         print(f"RETRY {name}: the first run ended with status {status(w, 'first-' + out)}; "
               f"its guest's console from there: {lines[at:at + 40]}", flush=True)
 
