@@ -175,6 +175,7 @@ static int run_process(const struct fc_args *a, const struct vm_config *cfg)
 		m.cfg = *cfg;
 	m.cfg.verbosity = a->verbosity;
 	m.cfg.boot_timer = a->boot_timer;
+	m.sync_teardown = true; /* Firecracker's: exited means the VM is gone */
 	api_proc_init(&p, &m, a->id);
 	p.api.max_body = (size_t)a->max_payload;
 	if (apply_flags(&p, a) < 0)

@@ -48,6 +48,8 @@ void config_usage(void)
 	    "  --serial2 MODE         COM2: stdio, file:PATH, none (default)\n"
 	    "  --load-addr A --entry E  raw image: load at A, enter at E (64-bit mode)\n"
 	    "  --on-reset stop|restart  what a guest reset does (default stop)\n"
+	    "  --sync-teardown        exit only once KVM has torn the VM down (default: a reaper\n"
+	    "                         process does it after kiln has exited)\n"
 	    "  --no-seccomp           run without kiln's per-thread seccomp filters\n"
 	    "  --seccomp-filter FILE  the filters compiled into FILE (kiln seccomp compile)\n"
 	    "  --debug-exit-port P|none  debug-exit port (default 0xf4)\n"
@@ -245,6 +247,7 @@ enum opt_id {
 	OPT_LOAD_ADDR,
 	OPT_ENTRY,
 	OPT_ON_RESET,
+	OPT_SYNC_TEARDOWN,
 	OPT_DEBUG_EXIT,
 	OPT_TEST_DEVICE,
 	OPT_NO_ACPI,
@@ -275,6 +278,7 @@ static const struct option run_opts[] = {
     {"load-addr", required_argument, NULL, OPT_LOAD_ADDR},
     {"entry", required_argument, NULL, OPT_ENTRY},
     {"on-reset", required_argument, NULL, OPT_ON_RESET},
+    {"sync-teardown", no_argument, NULL, OPT_SYNC_TEARDOWN},
     {"debug-exit-port", required_argument, NULL, OPT_DEBUG_EXIT},
     {"test-device", no_argument, NULL, OPT_TEST_DEVICE},
     {"no-acpi", no_argument, NULL, OPT_NO_ACPI},
@@ -510,6 +514,9 @@ static int parse_one(struct vm_config *c, struct parse_state *st, int opt, const
 		return parse_memory(c, v, err, errlen);
 	case OPT_THP:
 		c->thp = true;
+		return 0;
+	case OPT_SYNC_TEARDOWN:
+		c->sync_teardown = true;
 		return 0;
 	case OPT_HUGEPAGES:
 		c->hugepages = true;

@@ -136,6 +136,7 @@ struct vm_config {
 	uint64_t mem_bytes;
 	bool hugepages;
 	bool thp;		/* MADV_HUGEPAGE on guest RAM */
+	bool sync_teardown;	/* KVM's teardown of the VM in kiln, not in a reaper (src/hv) */
 	bool track_dirty_pages; /* dirty logging from boot on, for Diff snapshots */
 	struct serial_config com1, com2;
 	enum boot_protocol boot;

@@ -9,6 +9,7 @@
 #include "core/board.h"
 #include "core/vcpu.h"
 #include "core/vm.h"
+#include "seccomp/seccomp.h"
 #include "util/err.h"
 #include "util/log.h"
 
@@ -42,6 +43,21 @@ static int create_vcpus(struct vm *vm)
 			return ret;
 	}
 	return 0;
+}
+
+/* Hand the VM's last reference to a reaper (src/hv/kvm_reaper.c), unless the caller wants the
+ * teardown done before kiln exits (sync_teardown) or the VMM thread's seccomp filter forbids
+ * starting one (a VM built again after a reset); without a reaper kiln's own close tears the VM
+ * down. */
+static void start_reaper(struct vm *vm, bool sync_teardown)
+{
+	int ret = sync_teardown		    ? -ECANCELED
+		  : seccomp_vmm_installed() ? -EPERM
+					    : kvm_reaper_start(&vm->reaper, vm->fd);
+
+	if (ret < 0)
+		log_debug("vm: no reaper (%s): KVM's teardown of the VM runs in kiln",
+			  strerror(-ret));
 }
 
 static int create(const struct vm_config *cfg, const struct vm_env *env, int mem_fd,
@@ -85,6 +101,7 @@ static int create(const struct vm_config *cfg, const struct vm_env *env, int mem
 	ret = kvm_vm_create(kvm, &vm->fd);
 	if (ret < 0)
 		goto fail;
+	start_reaper(vm, env->sync_teardown);
 	guest_mem_init(&vm->mem, vm->fd);
 	ret = board_create(vm);
 	if (ret < 0)
@@ -138,14 +155,15 @@ static int start(struct vm *vm, enum vm_state to)
 	for (unsigned i = 0; i < vm->nr_vcpus; i++) {
 		int ret;
 
+		/* Under the lock, as kick_all: a stop that a started vCPU requests while this one
+		 * is being created either comes first (the new thread then sees the state) or finds
+		 * the thread to signal. */
 		pthread_mutex_lock(&vm->lock);
-		vm->nr_running++;
-		pthread_mutex_unlock(&vm->lock);
 		ret = vcpu_start(&vm->vcpus[i]);
+		if (ret == 0)
+			vm->nr_running++;
+		pthread_mutex_unlock(&vm->lock);
 		if (ret < 0) {
-			pthread_mutex_lock(&vm->lock);
-			vm->nr_running--;
-			pthread_mutex_unlock(&vm->lock);
 			vm_request_stop(vm, VM_STOP_FATAL, KILN_EXIT_HOST);
 			return ret;
 		}
@@ -170,6 +188,8 @@ int vm_start_paused(struct vm *vm)
 	return ret;
 }
 
+/* Kick every vCPU out of the guest. Under vm->lock, which start() holds while it creates a
+ * vCPU's thread: a kick never misses a thread that is already in KVM_RUN. */
 static void kick_all(struct vm *vm)
 {
 	for (unsigned i = 0; i < vm->nr_vcpus; i++)
@@ -187,9 +207,7 @@ int vm_pause(struct vm *vm)
 		return -EBUSY;
 	}
 	vm->state = VM_PAUSED;
-	pthread_mutex_unlock(&vm->lock);
 	kick_all(vm);
-	pthread_mutex_lock(&vm->lock);
 	while (vm->state == VM_PAUSED && vm->nr_parked < vm->nr_running)
 		pthread_cond_wait(&vm->parked_cond, &vm->lock);
 	if (vm->state != VM_PAUSED)
@@ -226,8 +244,8 @@ void vm_request_stop(struct vm *vm, enum vm_stop_reason why, int status)
 		vm->state = why == VM_STOP_FATAL ? VM_ERROR : VM_STOPPED;
 	pthread_cond_broadcast(&vm->state_cond);
 	pthread_cond_broadcast(&vm->parked_cond);
-	pthread_mutex_unlock(&vm->lock);
 	kick_all(vm);
+	pthread_mutex_unlock(&vm->lock);
 	if (write(vm->stop_efd, &one, sizeof(one)) < 0)
 		log_debug("stop eventfd: %s", strerror(errno));
 }
@@ -236,11 +254,15 @@ int vm_join(struct vm *vm)
 {
 	for (unsigned i = 0; i < vm->nr_vcpus; i++) {
 		struct vcpu *v = &vm->vcpus[i];
+		bool started;
 
-		if (v->thread_started) {
+		/* no kick signals the thread once it may have been joined (kick_all: under lock) */
+		pthread_mutex_lock(&vm->lock);
+		started = v->thread_started;
+		v->thread_started = false;
+		pthread_mutex_unlock(&vm->lock);
+		if (started)
 			pthread_join(v->thread, NULL);
-			v->thread_started = false;
-		}
 	}
 	return vm->exit_status;
 }
@@ -264,6 +286,7 @@ void vm_destroy(struct vm *vm)
 	io_bus_destroy(&vm->mmio);
 	if (vm->fd >= 0)
 		close(vm->fd);
+	kvm_reaper_release(&vm->reaper);
 	if (vm->stop_efd >= 0)
 		close(vm->stop_efd);
 	pthread_mutex_destroy(&vm->lock);

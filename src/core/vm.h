@@ -11,6 +11,7 @@
 #include "core/guest_mem.h"
 #include "core/io_bus.h"
 #include "hv/kvm.h"
+#include "hv/kvm_reaper.h"
 #include "util/compiler.h"
 
 /* CREATED -> RUNNING <-> PAUSED -> STOPPED; ERROR when set-up or a vCPU failed. */
@@ -42,6 +43,7 @@ struct vm {
 	const struct vm_config *cfg;
 	struct kvm_sys *kvm;
 	int fd;
+	struct kvm_reaper reaper; /* holds the VM's last reference: KVM's teardown runs there */
 
 	pthread_mutex_t lock;	    /* guards state, stop_*, nr_parked, nr_running */
 	pthread_cond_t state_cond;  /* broadcast when state changes: parked vCPUs wait on it */
@@ -79,6 +81,7 @@ struct vm_env {
 	struct kvm_sys *kvm;
 	struct event_loop *loop; /* the main thread's loop: devices register fds here */
 	struct mmds *mmds;	 /* the MMDS data store network interfaces serve (NULL: none) */
+	bool sync_teardown;	 /* KVM tears the VM down in kiln's close, not in a reaper */
 };
 
 /*

@@ -188,7 +188,10 @@ static int signals_init(struct vmm *m)
 /* What a VM built by m uses of the process. */
 static struct vm_env vm_env_of(struct vmm *m)
 {
-	return (struct vm_env){.kvm = &m->kvm, .loop = &m->loop, .mmds = &m->mmds};
+	return (struct vm_env){.kvm = &m->kvm,
+			       .loop = &m->loop,
+			       .mmds = &m->mmds,
+			       .sync_teardown = m->sync_teardown || m->cfg.sync_teardown};
 }
 
 /* Lift the soft limit on open files to the hard one: a VM holds a descriptor per vsock

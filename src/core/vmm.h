@@ -30,6 +30,10 @@ struct vmm {
 	enum vm_stop_reason stop_reason; /* why the last VM stopped (VM_STOP_NONE: none did) */
 	int stop_signal;		 /* the SIGINT/SIGTERM/SIGHUP that stopped it, or 0 */
 	bool owner_reports_stop; /* the embedding command words the stop (no panic line here) */
+	/* KVM's teardown of a VM in kiln, not in a reaper: the Firecracker-compatible process,
+	 * whose callers remove its cgroup once it has exited; or cfg.sync_teardown
+	 * (--sync-teardown). */
+	bool sync_teardown;
 	int sig_fd;
 	bool term_raw;
 	/* Serial console input from stdin (a UART on stdio). */

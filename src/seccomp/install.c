@@ -165,6 +165,11 @@ int seccomp_prepare(bool rebuild, bool spawns, char *err, size_t errlen)
 	return g.prepare_ret;
 }
 
+bool seccomp_vmm_installed(void)
+{
+	return seccomp_active() && g.vmm_installed;
+}
+
 int seccomp_enter(enum seccomp_thread t, const char *name)
 {
 	struct sock_fprog prog;

@@ -76,4 +76,8 @@ int seccomp_enter(enum seccomp_thread t, const char *name) MUST_CHECK;
 /* Whether filters are in force in this process (prepared and not off). */
 bool seccomp_active(void);
 
+/* Whether the VMM thread has its filter: from then on the VMM thread may not start processes
+ * (src/hv/kvm_reaper.c), and threads it starts inherit its filter. */
+bool seccomp_vmm_installed(void);
+
 #endif
