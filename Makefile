@@ -66,6 +66,7 @@ fuzz-long: build deps $(BUILD_FUZZ)/build.ninja
 	scripts/fuzz-long $(BUILD_FUZZ) $(BUILD) $(FUZZ_LONG_SECONDS) $(FUZZ_TARGETS)
 
 bench: build
+	scripts/install-deps --bench
 	bench/run $(BUILD)
 
 format:

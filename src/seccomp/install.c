@@ -16,11 +16,12 @@
 
 #include "backend/term.h"
 #include "core/vm.h"
+#include "seccomp/prebuilt.h"
 #include "seccomp/rules.h"
 #include "seccomp/seccomp.h"
 #include "util/log.h"
 
-#define MAX_NR 512 /* system call numbers named in the report */
+#define MAX_NR SECCOMP_PREBUILT_NAMES /* system call numbers named in the report */
 
 static struct {
 	enum seccomp_mode mode;
@@ -30,7 +31,7 @@ static struct {
 	int prepare_ret;
 	char prepare_err[256];
 	struct seccomp_filters f;
-	char *names[MAX_NR]; /* resolved before any filter: the handler must not allocate */
+	const char *names[MAX_NR]; /* resolved before any filter: the handler must not allocate */
 } g = {.exit_status = KILN_EXIT_HOST};
 
 static __thread char thread_label[32] = "main";
@@ -114,8 +115,10 @@ static int reporter_init(void)
 {
 	struct sigaction sa;
 
-	for (int nr = 0; nr < MAX_NR; nr++)
-		g.names[nr] = seccomp_syscall_resolve_num_arch(SCMP_ARCH_NATIVE, nr);
+	for (int nr = 0; nr < MAX_NR; nr++) /* kept for the process's life */
+		g.names[nr] = &seccomp_prebuilt
+				  ? seccomp_prebuilt.names[nr]
+				  : seccomp_syscall_resolve_num_arch(SCMP_ARCH_NATIVE, nr);
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_sigaction = on_sigsys;
 	sa.sa_flags = SA_SIGINFO;
@@ -130,6 +133,9 @@ static int load_filters(bool rebuild, char *err, size_t errlen)
 
 	if (g.mode == SECCOMP_FILE)
 		return seccomp_file_read(g.file, &g.f, err, errlen);
+	if (&seccomp_prebuilt) /* compiled when kiln was built (gen.c) */
+		return seccomp_file_parse(seccomp_prebuilt.file[rebuild],
+					  seccomp_prebuilt.len[rebuild], &g.f, err, errlen);
 	desc = seccomp_builtin_json(rebuild);
 	if (!desc)
 		return -ENOMEM;

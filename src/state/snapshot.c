@@ -496,10 +496,26 @@ static bool skippable(int pagemap_fd, const struct guest_region *r, uint64_t o, 
 	return !(r->flags & GUEST_MEM_FILE) && untouched(pagemap_fd, r->host + o, n);
 }
 
+/* Open a memory file to write from scratch. An existing regular file is unlinked first, not
+ * truncated: ext4 (auto_da_alloc) starts writeback of every page of a file that was truncated
+ * and rewritten when it is closed, which made a 2 GiB snapshot 0.6-0.9 s slower here; and a
+ * kiln restored from the old file keeps mapping the old file, where truncating it under its
+ * MAP_PRIVATE mapping would take its memory away. Anything else at path (a symlink, a FIFO) is
+ * left to file_open's checks. fd or -errno (file_open's). */
+static int open_fresh(const char *path)
+{
+	struct stat st;
+
+	/* where it cannot be unlinked (a sticky directory) it is truncated as before */
+	if (lstat(path, &st) == 0 && S_ISREG(st.st_mode) && unlink(path) < 0)
+		log_debug("snapshot: %s not unlinked (%s): truncated", path, strerror(errno));
+	return file_open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600, FILE_REG);
+}
+
 /* Every RAM region in guest-physical order; all-zero chunks stay holes. */
 static int write_memory(struct vm *vm, const char *path, uint64_t *total, struct kiln_err *err)
 {
-	int fd = file_open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600, FILE_REG), ret = 0;
+	int fd = open_fresh(path), ret = 0;
 	int pagemap = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
 	off_t off = 0;
 
@@ -583,7 +599,7 @@ static int write_dirty(struct vm *vm, const char *path, uint64_t *total, struct 
 		if (guest_mem_bitmap_words(vm->mem.r[i].len) > words)
 			words = guest_mem_bitmap_words(vm->mem.r[i].len);
 	bits = calloc(words, sizeof(*bits));
-	fd = path ? file_open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600, FILE_REG) : -1;
+	fd = path ? open_fresh(path) : -1;
 	ret = !bits ? -ENOMEM : (path && fd < 0) ? fd : 0;
 	ret = ret ? ret : dirty_pages(vm, path ? fd : -1, bits);
 	*total = guest_mem_ram_size(&vm->mem);

@@ -156,6 +156,17 @@ def test_count(kiln, guest, tmp):
     check(info and info["state"] == "Paused", f"--paused leaves the VM Paused ({info})")
     time.sleep(0.5)
     check(counts(open(p.out).read()) == [], "nothing printed while paused")
+    # A snapshot over the very memory file the VM was restored from (and still maps, private):
+    # the file is replaced, not truncated under the mapping (which took kiln down before).
+    try:
+        st, b = call(p.sock, "PUT", "/snapshot/create", {"snapshot_path": snap2 + ".again",
+                                                          "mem_file_path": mem2})
+    except OSError as e:  # kiln died under the request
+        st, b = None, repr(e)
+    check(st == 204 and p.p.poll() is None,
+          f"a restored VM snapshots over its own memory file and runs on ({st} {b})")
+    check(counter_in(mem2) == c2, f"and that file holds the same memory ({counter_in(mem2)} "
+          f"vs {c2})")
     call(p.sock, "PATCH", "/vm", {"state": "Resumed"})
     text = wait_output(p.out, lambda t: len(counts(t)) >= 1)
     # >=, not >: a snapshot taken after the guest stored a multiple of print_every and before it

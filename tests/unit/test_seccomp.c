@@ -25,7 +25,9 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <seccomp.h>
 
+#include "seccomp/prebuilt.h"
 #include "seccomp/seccomp.h"
 #include "state/snapshot.h"
 
@@ -237,6 +239,36 @@ static void test_file_roundtrip(void **state)
 	free(buf);
 }
 
+/* The filters compiled at build time (gen.c, linked into this test as into kiln) are exactly what
+ * compiling kiln's lists now gives, byte for byte, and name the system calls as libseccomp does. */
+static void test_prebuilt(void **state)
+{
+	(void)state;
+	if (!&seccomp_prebuilt)
+		skip(); /* a build that cannot run seccomp-gen: kiln compiles at start-up */
+	for (int rebuild = 0; rebuild < 2; rebuild++) {
+		struct seccomp_filters f = builtin(rebuild);
+		size_t len;
+		uint8_t *buf = file_bytes(&f, &len);
+
+		assert_int_equal(seccomp_prebuilt.len[rebuild], len);
+		assert_memory_equal(seccomp_prebuilt.file[rebuild], buf, len);
+		free(buf);
+		seccomp_filters_free(&f);
+	}
+	for (int nr = 0; nr < SECCOMP_PREBUILT_NAMES; nr++) {
+		char *want = seccomp_syscall_resolve_num_arch(SCMP_ARCH_NATIVE, nr);
+		const char *got = seccomp_prebuilt.names[nr];
+
+		if (!want || !got)
+			assert_true(!want && !got);
+		else
+			assert_string_equal(got, want);
+		free(want);
+	}
+	assert_string_equal(seccomp_prebuilt.names[SCMP_SYS(ioctl)], "ioctl");
+}
+
 static void expect_refused(const uint8_t *buf, size_t len, const char *why)
 {
 	struct seccomp_filters f;
@@ -352,7 +384,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_vcpu_filter),	     cmocka_unit_test(test_vmm_filter),
 	    cmocka_unit_test(test_migration_filter), cmocka_unit_test(test_file_roundtrip),
-	    cmocka_unit_test(test_file_refused),     cmocka_unit_test(test_bad_descriptions),
+	    cmocka_unit_test(test_file_refused),     cmocka_unit_test(test_prebuilt),
+	    cmocka_unit_test(test_bad_descriptions),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
