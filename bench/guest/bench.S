@@ -5,6 +5,8 @@
  *   BENCH_PIO=N       N 1-byte OUTs to port 0x4f0 (no device there), then exit
  *   BENCH_MMIO=N      N 4-byte writes to 0xd8000000 (kiln's test device), then exit
  *   BENCH_TOUCH=MiB   write one byte in every 4 KiB page of [16 MiB, 16 MiB + MiB), then exit
+ *   BENCH_IDLE        write one byte to COM1, then halt with interrupts off: never exits, and
+ *                     its vCPU stays blocked in KVM (the density benchmark's idle VM)
  * The same ELF boots unchanged on kiln, the floor program and QEMU (-M microvm -kernel). */
 #define COM1       0x3f8
 #define DEBUG_EXIT 0xf4
@@ -26,6 +28,13 @@ bench_start:
 	mov $COM1, %dx
 	mov $'K', %al
 	outb %al, %dx
+#elif defined(BENCH_IDLE)
+	mov $COM1, %dx
+	mov $'I', %al
+	outb %al, %dx
+	cli
+3:	hlt
+	jmp 3b
 #elif defined(BENCH_PIO)
 	mov $BENCH_PIO, %ecx
 	mov $PIO_PORT, %dx

@@ -234,6 +234,7 @@ struct blk {
 	uint32_t gen;
 	bool stalled; /* stopped popping for want of slots: completions resume the queue */
 	bool held;    /* no new request starts: the backing file is being replaced */
+	bool defer_completions; /* blk_config's: no reaping in process_queue */
 	struct rate_limiter rl;
 	struct event_loop *events; /* the configuration's loop (rate limiter timers) */
 	bool pushed;		   /* used entries not yet signalled */
@@ -462,17 +463,28 @@ static bool can_start(const struct blk *b)
 }
 
 /* Pop and start requests until the ring is empty (and notifications are re-enabled without a
- * race) or slots run out (then a completion resumes). vd.lock held. */
+ * race) or slots run out (then a completion resumes). Requests the page cache serves complete
+ * inside io_uring_submit: they are reaped here, not one main-loop wakeup later (the disk's
+ * eventfd is read in the same go, sparing that wakeup), and the slots they free take more of
+ * the ring. vd.lock held. */
 static void process_queue(struct blk *b)
 {
 	bool used = false; /* every well-formed chain is a request: none is refused */
+	bool limited = false;
 	int ret = 1;
 
 	b->stalled = false;
-	while (can_start(b) && (ret = virtio_dev_take(&b->vd, 0, &b->chain, NULL, NULL, &used)) > 0)
-		if (!handle_chain(b, &b->chain))
-			break;	      /* rate-limited: the limiter's timer calls back */
-	if (ret > 0 && !can_start(b)) /* slots ran out before the ring did */
+	for (;;) {
+		while (can_start(b) &&
+		       (ret = virtio_dev_take(&b->vd, 0, &b->chain, NULL, NULL, &used)) > 0)
+			if (!handle_chain(b, &b->chain)) {
+				limited = true; /* rate-limited: the limiter's timer calls back */
+				break;
+			}
+		if (limited || b->defer_completions || disk_complete(b->disk) == 0 || ret <= 0)
+			break;
+	}
+	if (!limited && ret > 0 && !can_start(b)) /* slots ran out before the ring did */
 		b->stalled = true;
 	flush_used(b);
 }
@@ -719,6 +731,7 @@ int blk_create(const struct blk_config *cfg, struct blk **out)
 		b->free_idx[i] = i;
 	b->nr_free = BLK_QUEUE_SIZE;
 	b->events = cfg->loop;
+	b->defer_completions = cfg->defer_completions;
 	ret = rate_limiter_init(&b->rl, &cfg->rate, cfg->loop, on_rate_ready, b);
 	if (ret < 0)
 		goto out_free;
