@@ -508,6 +508,11 @@ bool disk_is_async(const struct disk *d)
 	return d->async;
 }
 
+bool disk_has_completions(struct disk *d)
+{
+	return d->async && io_uring_cq_ready(&d->ring) > 0;
+}
+
 int disk_event_fd(const struct disk *d)
 {
 	return d->async ? d->efd : -1;

@@ -74,6 +74,10 @@ bool disk_read_only(const struct disk *d);
 /* Whether requests complete asynchronously (io_uring): then watch disk_event_fd. */
 bool disk_is_async(const struct disk *d);
 
+/* Whether completions wait for disk_complete (io_uring's completion ring is not empty): cheap,
+ * no system call, for pollers. */
+bool disk_has_completions(struct disk *d);
+
 /* An eventfd that becomes readable when completions are waiting (EPOLLIN); call disk_complete.
  * -1 for the synchronous backend. */
 int disk_event_fd(const struct disk *d);

@@ -7,4 +7,15 @@
 #define UNUSED	      __attribute__((unused))
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
+/* A spin-wait hint to the CPU (x86 PAUSE, arm64 YIELD): a busy loop that leaves the core's
+ * other thread and the memory bus alone. */
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ volatile("yield" ::: "memory");
+#endif
+}
+
 #endif

@@ -512,6 +512,28 @@ int blk_set_rate_limit(struct blk *b, const struct rate_limit_config *rate)
 	return ret;
 }
 
+/* The main loop's poller (src/core/event_loop.c): requests the driver queued and completions
+ * io_uring posted, handled before their eventfds would wake the loop. WAIT while requests are
+ * with io_uring's workers (a buffered write the page cache could not take at once): they need
+ * the CPU the loop would spin on. */
+static enum event_poll blk_poll(void *ctx)
+{
+	struct blk *b = ctx;
+	enum event_poll r = EVENT_POLL_IDLE;
+
+	pthread_mutex_lock(&b->vd.lock);
+	if (!virtio_dev_live(&b->vd) || !b->vd.vq[0].active)
+		r = EVENT_POLL_WAIT;
+	else if ((can_start(b) && virtq_has_avail(&b->vd.vq[0])) || disk_has_completions(b->disk))
+		r = EVENT_POLL_WORK;
+	else if (BLK_QUEUE_SIZE - b->nr_free > 0)
+		r = EVENT_POLL_WAIT;
+	if (r == EVENT_POLL_WORK)
+		process_queue(b); /* reaps the completions too (and takes what they free up) */
+	pthread_mutex_unlock(&b->vd.lock);
+	return r;
+}
+
 /* io_uring completions are waiting (main loop). */
 static void on_disk_event(void *ctx, int fd, uint32_t events)
 {
@@ -742,6 +764,11 @@ int blk_create(const struct blk_config *cfg, struct blk **out)
 	ret = virtio_dev_init(&b->vd, &blk_ops, b, cfg->mem);
 	if (ret < 0)
 		goto out_close;
+	if (b->events && !cfg->defer_completions &&
+	    (ret = event_loop_add_poller(b->events, blk_poll, b)) < 0) {
+		virtio_dev_destroy(&b->vd);
+		goto out_close;
+	}
 	*out = b;
 	return 0;
 out_close:
@@ -861,6 +888,8 @@ void blk_destroy(struct blk *b)
 {
 	if (!b)
 		return;
+	if (b->events)
+		event_loop_del_poller(b->events, blk_poll, b);
 	if (b->loop)
 		event_loop_del(b->loop, disk_event_fd(b->disk));
 	disk_close(b->disk);

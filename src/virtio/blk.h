@@ -109,9 +109,9 @@ struct blk_config {
 	const char *serial;	 /* GET_ID answer, at most BLK_ID_LEN bytes; NULL: all zeros */
 	bool force_sync;	 /* synchronous pread/pwrite backend even if io_uring works */
 	struct event_loop *loop; /* where io_uring completions are watched; NULL: synchronous */
-	/* Reap io_uring completions only from the loop, never right after submitting (tests: the
-	 * requests a page-cache-hot image serves at once then stay in flight until the loop runs,
-	 * as slower ones do). */
+	/* Reap io_uring completions only from the loop's eventfd callback, never right after
+	 * submitting nor from a poller of the loop (tests: the requests a page-cache-hot image
+	 * serves at once then stay in flight until the loop runs, as slower ones do). */
 	bool defer_completions;
 	const struct guest_mem *mem;
 	struct kiln_err *err; /* where a creation failure's reason goes (err_set); may be NULL */
