@@ -101,6 +101,7 @@ struct blk_stats {
 	uint64_t dropped;      /* completions of requests issued before a device reset */
 	uint64_t write_through_syncs; /* flushes after writes, FLUSH not negotiated */
 	uint64_t throttled;	      /* times a request waited for the rate limiter */
+	uint64_t merged; /* requests sent to the backend together with the one before them */
 };
 
 struct blk_config {

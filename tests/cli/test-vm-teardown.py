@@ -143,8 +143,12 @@ def main():
     print(f"vm-teardown: {n} VMs in {took:.1f} s; before {before}, after {after}")
     check(after["pit"] == before["pit"], f"PIT threads back to {before['pit']} "
           f"({after['pit']})")
-    check(after["vcpu"] is not None and after["vcpu"] <= before["vcpu"] + 16,
-          f"kvm_vcpu slab objects back to {before['vcpu']} (+16 cached): {after['vcpu']}")
+    if before["vcpu"] is None and after["vcpu"] is None:
+        print("vm-teardown: no kvm_vcpu line in /proc/slabinfo (merged into another cache): "
+              "that check is left to the PIT threads and the memory figures")
+    else:
+        check(after["vcpu"] is not None and after["vcpu"] <= before["vcpu"] + 16,
+              f"kvm_vcpu slab objects back to {before['vcpu']} (+16 cached): {after['vcpu']}")
     for key in ("SUnreclaim", "VmallocUsed"):
         grew = (after[key] - before[key]) / 1024
         check(grew < 16, f"{key} grew {grew:.1f} MiB over {n} VMs (under 16 MiB)")

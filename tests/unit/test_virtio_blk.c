@@ -769,6 +769,78 @@ static void test_batch(void **state)
 	}
 }
 
+/* One request of n data buffers of len bytes each at sector; its status byte's offset. */
+static uint64_t add_rw(struct fx *f, uint32_t type, uint64_t sector, const uint64_t *bufs, int n,
+		       uint32_t len)
+{
+	struct vdrv_buf b[4];
+	uint64_t st = status_buf(f);
+
+	b[0] = (struct vdrv_buf){header(f, type, sector), 16, false};
+	for (int i = 0; i < n; i++)
+		b[1 + i] = (struct vdrv_buf){bufs[i], len, type == VIRTIO_BLK_T_IN};
+	b[1 + n] = (struct vdrv_buf){st, 1, true};
+	vdrv_add(&f->d, 0, b, 1 + n + 1);
+	return st;
+}
+
+/* Adjacent writes popped together go to the backend as one request (the first one in two
+ * buffers: its iovecs join the group's), a flush ends a group, and adjacent reads merge too:
+ * every request still gets its own status and the data lands where each one said. */
+static void test_merge(void **state)
+{
+	enum { MB = 512 }; /* sectors from here: check_alive's sector 7 keeps its pattern */
+	struct fx *f = *state;
+	uint64_t st[12], w[9], r[4];
+	uint8_t got[4096];
+	struct blk_stats bs;
+
+	for (int i = 0; i < 9; i++) { /* w[0], w[1]: request 0's halves */
+		w[i] = vdrv_alloc(&f->d, 4096);
+		memset(host(f, w[i]), 0x10 + i, 4096);
+	}
+	st[0] = add_rw(f, VIRTIO_BLK_T_OUT, MB, w, 2, 2048);
+	for (int i = 1; i < 8; i++) /* each where the last one ended */
+		st[i] = add_rw(f, VIRTIO_BLK_T_OUT, MB + (uint64_t)i * 8, &w[1 + i], 1, 4096);
+	vdrv_kick(&f->d, 0);
+	pump_until_used(f, 8);
+	blk_get_stats(f->blk, &bs);
+	assert_int_equal(bs.merged, 7);
+	assert_int_equal(bs.writes, 8);
+	for (int i = 0; i < 8; i++) {
+		assert_int_equal(*(uint8_t *)host(f, st[i]), VIRTIO_BLK_S_OK);
+		file_read(f, (MB + (uint64_t)i * 8) * 512, got, 4096);
+		if (i == 0) {
+			assert_memory_equal(got, host(f, w[0]), 2048);
+			assert_memory_equal(got + 2048, host(f, w[1]), 2048);
+		} else {
+			assert_memory_equal(got, host(f, w[1 + i]), 4096);
+		}
+	}
+	/* write, flush, adjacent write: the flush separates them */
+	st[8] = add_rw(f, VIRTIO_BLK_T_OUT, MB + 100, &w[2], 1, 4096);
+	st[9] = add_rw(f, VIRTIO_BLK_T_FLUSH, 0, NULL, 0, 0);
+	st[10] = add_rw(f, VIRTIO_BLK_T_OUT, MB + 108, &w[3], 1, 4096);
+	vdrv_kick(&f->d, 0);
+	pump_until_used(f, 11);
+	blk_get_stats(f->blk, &bs);
+	assert_int_equal(bs.merged, 7);
+	for (int i = 8; i < 11; i++)
+		assert_int_equal(*(uint8_t *)host(f, st[i]), VIRTIO_BLK_S_OK);
+	/* four adjacent reads of what the first group wrote */
+	for (int i = 0; i < 4; i++) {
+		r[i] = vdrv_alloc(&f->d, 4096);
+		add_rw(f, VIRTIO_BLK_T_IN, MB + 8 + (uint64_t)i * 8, &r[i], 1, 4096);
+	}
+	vdrv_kick(&f->d, 0);
+	pump_until_used(f, 15);
+	blk_get_stats(f->blk, &bs);
+	assert_int_equal(bs.merged, 10);
+	for (int i = 0; i < 4; i++)
+		assert_memory_equal(host(f, r[i]), host(f, w[2 + i]), 4096);
+	check_alive(f);
+}
+
 static void test_bad_config(void **state)
 {
 	struct fx *f = *state;
@@ -832,6 +904,7 @@ int main(void)
 	    BOTH(test_rate_limited),
 	    BOTH(test_rate_limit_set_later),
 	    BOTH(test_batch),
+	    BOTH(test_merge),
 	    cmocka_unit_test_setup_teardown(test_cached_reads_inline, setup_uring, teardown),
 	    cmocka_unit_test_setup_teardown(test_bad_config, setup_sync, teardown),
 	};
