@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""bench/linux-boot.py --kiln KILN — x86 Linux boot time and memory, kiln against QEMU microvm on the
+"""bench/linux-boot.py --kiln KILN [--json PATH] — x86 Linux boot time and memory, kiln against QEMU microvm on the
 same KVM, measured in the same run (a benchmark, not a test).
 
 Runs inside the nested rig's L1 (bench/run starts it with scripts/nested, part `boot`): a Linux
@@ -21,9 +21,11 @@ each.
   -no-user-config -display none -no-reboot -serial stdio -kernel bzImage -initrd I -append ...`
   (microvm's defaults: ISA serial, ACPI with its GED for the poweroff, PIC, PIT, RTC).
 Prints median [min..max] and kiln/QEMU, each figure marked "apart" when the two VMMs' ranges do
-not overlap and "noise" when they do. Exit status 0 when every run counted.
+not overlap and "noise" when they do; --json writes the samples for the report (bench/report.py).
+Exit status 0 when every run counted.
 """
 import argparse
+import json
 import os
 import statistics
 import sys
@@ -128,6 +130,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--kiln", required=True)
     ap.add_argument("--runs", type=int, default=int(os.environ.get("BENCH_RUNS", "5")))
+    ap.add_argument("--json", help="write the samples here")
     args = ap.parse_args()
     tmp = tempfile.mkdtemp(prefix="kiln-bench-boot-")
     kernel, rd = lg.kiln_kernel("bzimage"), initrd(tmp)
@@ -144,6 +147,13 @@ def main():
                     print(f"linux-boot: {vmm} {cpus} vCPU run {i + 1}: marker "
                           f"{r['marker']:.0f} ms, uptime {r['uptime']:.2f} s", flush=True)
     report(got, args.runs)
+    if args.json:
+        figs = [{"key": f"{f}_{c}", "label": f"{c} vCPU: {label}", "unit": unit,
+                 "samples": {v: [r[f] for r in got[(v, c)] if r[f] is not None]
+                             for v in ("kiln", "qemu")}}
+                for c in (1, 2) for f, label, unit, _ in FIGURES]
+        with open(args.json, "w") as f:
+            json.dump(figs, f)
     return 0 if all(len(v) == args.runs for v in got.values()) else 1
 
 
