@@ -68,7 +68,6 @@ import os
 import re
 import shlex
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -77,6 +76,8 @@ import time
 ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 sys.path.insert(0, os.path.join(ROOT, "tests", "lib"))
 import initramfs  # noqa: E402
+
+import bootfig  # noqa: E402  (bench/, this script's directory)
 
 MARKER = "BOOT-DONE"
 MEM = "256M"
@@ -340,10 +341,6 @@ def parse(work):
     return got, failed
 
 
-def fmt(xs, digits):
-    return f"{statistics.median(xs):.{digits}f} [{min(xs):.{digits}f}..{max(xs):.{digits}f}]"
-
-
 def report(got, failed, runs, qemu_version, why_not_qemu):
     qemu = any(v == "qemu" for _, v in got)
     print(f"\narm64 boot inside the emulated arm64 L1 (TCG): {runs} runs each, alternating "
@@ -353,9 +350,7 @@ def report(got, failed, runs, qemu_version, why_not_qemu):
     print("Times are TCG's, not real hardware's: the ratio is the comparison. 'noise': the two "
           "VMMs' ranges overlap;\n'apart': they do not. 'marker - guest uptime': the VMM's "
           "start-up and the guest's boot before its clock\nstarted (kernel load, early boot).\n")
-    figures = [("marker", "start -> marker", "ms", 0), ("exit", "start -> exit", "ms", 0),
-               ("rss", "VmRSS at marker", "MiB", 1), ("uptime", "guest uptime at marker", "s", 2),
-               ("before", "marker - guest uptime", "ms", 0)]
+    figures = bootfig.FIGURES
     print(f"{'configuration':40}{'figure':24}{'unit':5}{'kiln':>24}" +
           (f"{'QEMU':>24}{'kiln/QEMU':>11}  apart?" if qemu else ""))
     for key, label, *_ in CONFIGS:
@@ -365,18 +360,11 @@ def report(got, failed, runs, qemu_version, why_not_qemu):
             kv = [r[f] for r in k if r[f] is not None]
             qv = [r[f] for r in qx if r[f] is not None]
             line = f"{label if fi == 0 else '':40}{flabel:24}{unit:5}"
-            line += f"{fmt(kv, digits) if kv else 'no run counted':>24}"
+            line += f"{bootfig.fmt(kv, digits) if kv else 'no run counted':>24}"
             if qemu and qv:
-                line += f"{fmt(qv, digits):>24}"
+                line += f"{bootfig.fmt(qv, digits):>24}"
                 if kv:
-                    ratio = statistics.median(kv) / statistics.median(qv)
-                    if min(len(kv), len(qv)) < 2:
-                        verdict = "n/a"  # one run each says nothing about the spread
-                    elif max(kv) < min(qv) or max(qv) < min(kv):
-                        verdict = "apart"
-                    else:
-                        verdict = "noise"
-                    line += f"{ratio:11.2f}  {verdict}"
+                    line += bootfig.compare(kv, qv)
             elif qemu and key != "small-1-uart":
                 line += f"{'no run counted':>24}"
             print(line)

@@ -27,7 +27,6 @@ Exit status 0 when every run counted.
 import argparse
 import json
 import os
-import statistics
 import sys
 import tempfile
 import time
@@ -35,6 +34,8 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "lib"))
 import initramfs  # noqa: E402
 import linuxguest as lg  # noqa: E402
+
+import bootfig  # noqa: E402  (bench/, this script's directory)
 
 MARKER = "BOOT-DONE"
 CMDLINE = "console=ttyS0 quiet panic=-1"
@@ -98,15 +99,6 @@ def one(name, cmd, tmp):
             "before": marker_ms - up_ms}
 
 
-FIGURES = [("marker", "start -> marker", "ms", 0), ("exit", "start -> exit", "ms", 0),
-           ("rss", "VmRSS at marker", "MiB", 1), ("uptime", "guest uptime at marker", "s", 2),
-           ("before", "marker - guest uptime", "ms", 0)]
-
-
-def fmt(xs, d):
-    return f"{statistics.median(xs):.{d}f} [{min(xs):.{d}f}..{max(xs):.{d}f}]"
-
-
 def report(got, runs):
     print(f"\nx86 Linux boot inside the emulated L1 (TCG): {runs} runs each, kiln and QEMU "
           "microvm alternating; 256 MiB; median [min..max]")
@@ -114,15 +106,14 @@ def report(got, runs):
           f"{'kiln/QEMU':>11}  apart?")
     for cpus in (1, 2):
         k, q = got[("kiln", cpus)], got[("qemu", cpus)]
-        for n, (f, label, unit, d) in enumerate(FIGURES):
+        for n, (f, label, unit, d) in enumerate(bootfig.FIGURES):
             kv = [r[f] for r in k if r[f] is not None]
             qv = [r[f] for r in q if r[f] is not None]
             line = f"{f'{cpus} vCPU' if n == 0 else '':16}{label:24}{unit:5}"
-            line += f"{fmt(kv, d) if kv else 'no run':>26}{fmt(qv, d) if qv else 'no run':>26}"
+            line += f"{bootfig.fmt(kv, d) if kv else 'no run':>26}"
+            line += f"{bootfig.fmt(qv, d) if qv else 'no run':>26}"
             if kv and qv:
-                apart = max(kv) < min(qv) or max(qv) < min(kv)
-                line += (f"{statistics.median(kv) / statistics.median(qv):11.2f}  "
-                         f"{'apart' if apart else 'noise'}")
+                line += bootfig.compare(kv, qv)
             print(line)
 
 
@@ -151,7 +142,7 @@ def main():
         figs = [{"key": f"{f}_{c}", "label": f"{c} vCPU: {label}", "unit": unit,
                  "samples": {v: [r[f] for r in got[(v, c)] if r[f] is not None]
                              for v in ("kiln", "qemu")}}
-                for c in (1, 2) for f, label, unit, _ in FIGURES]
+                for c in (1, 2) for f, label, unit, _ in bootfig.FIGURES]
         with open(args.json, "w") as f:
             json.dump(figs, f)
     return 0 if all(len(v) == args.runs for v in got.values()) else 1
