@@ -78,11 +78,10 @@ static int say(char *err, size_t errlen, const char *what, const char *path)
 	return -EINVAL;
 }
 
-int seccomp_file_write(const char *path, const struct seccomp_filters *f, char *err, size_t errlen)
+int seccomp_file_encode(const struct seccomp_filters *f, uint8_t **out, size_t *out_len)
 {
 	size_t len = 24 + 4, off = 24;
 	uint8_t *buf;
-	int fd, ret;
 
 	for (int t = 0; t < SECCOMP_NR_THREADS; t++)
 		len += NAME_LEN + 4 + (size_t)f->prog[t].len * 8;
@@ -101,6 +100,21 @@ int seccomp_file_write(const char *path, const struct seccomp_filters *f, char *
 			insn_to_le(buf + off, (const uint8_t *)f->prog[t].insns + 8 * i);
 	}
 	put_le32(buf + off, snapshot_crc32c(0, buf, off));
+	*out = buf;
+	*out_len = len;
+	return 0;
+}
+
+int seccomp_file_write(const char *path, const struct seccomp_filters *f, char *err, size_t errlen)
+{
+	uint8_t *buf;
+	size_t len;
+	int fd, ret = seccomp_file_encode(f, &buf, &len);
+
+	if (ret < 0) {
+		snprintf(err, errlen, "seccomp: cannot write %.256s: %s", path, strerror(-ret));
+		return ret;
+	}
 	fd = file_open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644, FILE_REG);
 	ret = fd < 0 ? fd : io_write_all(fd, buf, len);
 	if (fd >= 0 && close(fd) < 0 && ret == 0)

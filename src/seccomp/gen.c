@@ -7,86 +7,66 @@
 #include <seccomp.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <unistd.h>
 
 #include "seccomp/prebuilt.h"
 #include "seccomp/seccomp.h"
 
-/* Compile one variant into a filter file at path; 0 or -1 (reason on stderr). */
-static int compile_to(bool rebuild, const char *path)
+/* One variant as the C array `name` of its filter file's bytes; 0 or -1 (reason on stderr). */
+static int emit_variant(FILE *out, const char *name, bool rebuild)
 {
 	struct seccomp_filters f;
-	char err[256];
+	char err[256] = "out of memory";
 	json_t *desc = seccomp_builtin_json(rebuild);
 	int ret = desc ? seccomp_compile(desc, &f, err, sizeof(err)) : -1;
+	uint8_t *buf = NULL;
+	size_t len = 0;
 
 	json_decref(desc);
 	if (ret == 0) {
-		ret = seccomp_file_write(path, &f, err, sizeof(err));
+		ret = seccomp_file_encode(&f, &buf, &len);
 		seccomp_filters_free(&f);
 	}
-	if (ret < 0)
-		fprintf(stderr, "seccomp-gen: %s\n", desc ? err : "out of memory");
-	return ret < 0 ? -1 : 0;
-}
-
-/* The bytes of the file at path as a C array named name; 0 or -1. */
-static int emit_array(FILE *out, const char *name, const char *path)
-{
-	FILE *in = fopen(path, "rb");
-	size_t n = 0;
-	int c;
-
-	if (!in)
+	if (ret < 0) {
+		fprintf(stderr, "seccomp-gen: %s\n", err);
 		return -1;
+	}
 	fprintf(out, "static const unsigned char %s[] = {", name);
-	while ((c = fgetc(in)) != EOF)
-		fprintf(out, "%s0x%02x,", n++ % 16 ? " " : "\n\t", c);
+	for (size_t i = 0; i < len; i++)
+		fprintf(out, "%s0x%02x,", i % 16 ? " " : "\n\t", buf[i]);
 	fprintf(out, "\n};\n\n");
-	fclose(in);
+	free(buf);
 	return 0;
 }
 
 int main(int argc, char **argv)
 {
-	char tmp[2][64] = {"/tmp/kiln-seccomp-gen-XXXXXX", "/tmp/kiln-seccomp-gen-XXXXXX"};
-	const char *arrays[2] = {"plain", "rebuild"};
 	FILE *out;
-	int ok = 1;
+	int ok;
 
 	if (argc != 2) {
 		fprintf(stderr, "usage: seccomp-gen OUT.c\n");
 		return 2;
 	}
-	for (int v = 0; v < 2; v++) {
-		int fd = mkstemp(tmp[v]);
-
-		if (fd < 0 || close(fd) < 0 || compile_to(v == 1, tmp[v]) < 0)
-			ok = 0;
+	out = fopen(argv[1], "w");
+	if (!out) {
+		fprintf(stderr, "seccomp-gen: cannot write %s\n", argv[1]);
+		return 1;
 	}
-	out = ok ? fopen(argv[1], "w") : NULL;
-	if (out) {
-		fprintf(out,
-			"/* Generated at build time by seccomp-gen (src/seccomp/gen.c): kiln's "
-			"built-in seccomp filters. */\n#include \"seccomp/prebuilt.h\"\n\n");
-		for (int v = 0; v < 2 && ok; v++)
-			ok = emit_array(out, arrays[v], tmp[v]) == 0;
-		fprintf(out, "static const char *const names[%d] = {\n", SECCOMP_PREBUILT_NAMES);
-		for (int nr = 0; nr < SECCOMP_PREBUILT_NAMES; nr++) {
-			char *s = seccomp_syscall_resolve_num_arch(SCMP_ARCH_NATIVE, nr);
+	fprintf(out, "/* Generated at build time by seccomp-gen (src/seccomp/gen.c): kiln's "
+		     "built-in seccomp filters. */\n#include \"seccomp/prebuilt.h\"\n\n");
+	ok = emit_variant(out, "plain", false) == 0 && emit_variant(out, "rebuild", true) == 0;
+	fprintf(out, "static const char *const names[%d] = {\n", SECCOMP_PREBUILT_NAMES);
+	for (int nr = 0; nr < SECCOMP_PREBUILT_NAMES; nr++) {
+		char *s = seccomp_syscall_resolve_num_arch(SCMP_ARCH_NATIVE, nr);
 
-			if (s)
-				fprintf(out, "\t[%d] = \"%s\",\n", nr, s);
-			free(s);
-		}
-		fprintf(out,
-			"};\n\nconst struct seccomp_prebuilt seccomp_prebuilt = {\n"
-			"\t.file = {plain, rebuild},\n\t.len = {sizeof(plain), sizeof(rebuild)},\n"
-			"\t.names = names,\n};\n");
-		ok = fclose(out) == 0 && ok;
+		if (s)
+			fprintf(out, "\t[%d] = \"%s\",\n", nr, s);
+		free(s);
 	}
-	for (int v = 0; v < 2; v++)
-		unlink(tmp[v]);
+	fprintf(out, "};\n\nconst struct seccomp_prebuilt seccomp_prebuilt = {\n"
+		     "\t.file = {plain, rebuild},\n\t.len = {sizeof(plain), sizeof(rebuild)},\n"
+		     "\t.names = names,\n};\n");
+	ok = fclose(out) == 0 && ok;
 	if (!ok)
 		fprintf(stderr, "seccomp-gen: cannot write %s\n", argv[1]);
 	return ok ? 0 : 1;

@@ -42,6 +42,10 @@ json_t *seccomp_builtin_json(bool rebuild);
 int seccomp_compile(const json_t *desc, struct seccomp_filters *out, char *err,
 		    size_t errlen) MUST_CHECK;
 
+/* The filter file's bytes for f in a new buffer (*out, free() it; *out_len bytes): what
+ * seccomp_file_write writes and seccomp_file_parse reads. 0 or -ENOMEM. */
+int seccomp_file_encode(const struct seccomp_filters *f, uint8_t **out, size_t *out_len) MUST_CHECK;
+
 /* Write / read the filter file (little-endian; docs/seccomp.md). 0 or -errno with a one-line
  * reason in err; a file that is not a kiln filter file for this architecture is -EINVAL. */
 int seccomp_file_write(const char *path, const struct seccomp_filters *f, char *err,
