@@ -261,6 +261,12 @@ struct blk {
 	struct blk_stats stats;
 };
 
+/* Requests popped and not yet answered. */
+static unsigned in_flight(const struct blk *b)
+{
+	return BLK_QUEUE_SIZE - b->nr_free;
+}
+
 static struct blk_slot *slot_get(struct blk *b)
 {
 	return b->nr_free ? &b->slots[b->free_idx[--b->nr_free]] : NULL;
@@ -623,7 +629,7 @@ static enum event_poll blk_poll(void *ctx)
 		r = EVENT_POLL_WAIT;
 	else if ((can_start(b) && virtq_has_avail(&b->vd.vq[0])) || disk_has_completions(b->disk))
 		r = EVENT_POLL_WORK;
-	else if (BLK_QUEUE_SIZE - b->nr_free > 0)
+	else if (in_flight(b) > 0)
 		r = EVENT_POLL_WAIT;
 	if (r == EVENT_POLL_WORK)
 		process_queue(b); /* reaps the completions too (and takes what they free up) */
@@ -996,11 +1002,6 @@ void blk_destroy(struct blk *b)
 }
 
 /* --- state --- */
-
-static unsigned in_flight(const struct blk *b)
-{
-	return BLK_QUEUE_SIZE - b->nr_free;
-}
 
 static int64_t now_ms(void)
 {
