@@ -19,6 +19,9 @@ import subprocess
 import sys
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "lib"))
+import kilntest  # noqa: E402  (tests/lib)
+
 BUILD = sys.argv[1] if len(sys.argv) > 1 else "build"
 KILN = os.path.join(BUILD, "kiln")
 GUEST = os.path.join(BUILD, "bench", "bench-idle.elf")
@@ -54,18 +57,6 @@ def kib(pid, path, key):
     return 0
 
 
-def reapers():
-    n = 0
-    for pid in os.listdir("/proc"):
-        try:
-            with open(f"/proc/{pid}/stat") as f:
-                st = f.read()
-            n += "(kiln-reaper)" in st and st[st.rindex(")") + 2] not in "ZX"
-        except OSError:
-            pass
-    return n
-
-
 def one_round(vmm):
     """Start N VMs at once, measure, stop them all; a dict of figures."""
     avail0 = mem_available_kib()
@@ -94,8 +85,8 @@ def one_round(vmm):
         p.wait(timeout=300)
         p.stdout.close()
     stopped = time.perf_counter() - t0
-    while reapers():  # kiln's teardowns finish before the next round measures anything
-        time.sleep(0.05)
+    # kiln's teardowns finish before the next round measures anything
+    kilntest.wait_reapers_done(timeout=300)
     if waiting or alive < N:
         raise RuntimeError(f"{vmm}: {waiting} VMs never printed, {N - alive} exited early")
     return {"start_s": started, "stop_s": stopped, "rss_mib": statistics.mean(rss) / 1024,

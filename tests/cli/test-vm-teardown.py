@@ -49,42 +49,18 @@ def kernel_state():
     return state
 
 
-def reapers(live_only=True):
-    """pids of kiln-reaper processes (zombies, waiting for init to reap them, left out)."""
-    out = []
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit():
-            continue
-        try:
-            with open(f"/proc/{pid}/stat") as f:
-                stat = f.read()
-        except OSError:
-            continue
-        comm, state = stat[stat.index("(") + 1:stat.rindex(")")], stat[stat.rindex(")") + 2]
-        if comm == "kiln-reaper" and not (live_only and state in "ZX"):
-            out.append(int(pid))
-    return out
-
-
-def wait_reapers_done(timeout=60):
-    deadline = time.monotonic() + timeout
-    while reapers() and time.monotonic() < deadline:
-        time.sleep(0.1)
-    return not reapers()
-
-
 def run_args(elf, cpus):
     return [KILN, "run", "--kernel", elf, "--memory", "64M", "--cpus", str(cpus)]
 
 
 def check_running_reaper():
     """Look at the reaper of a running VM; then SIGKILL kiln and see the VM go."""
-    before = set(reapers())
+    before = set(kilntest.reapers())
     p = subprocess.Popen(run_args(COUNT, 1), stdin=subprocess.DEVNULL,
                          stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     kilntest.reap_at_exit(p)
     p.stdout.readline()  # the guest runs
-    mine = [r for r in reapers() if r not in before]
+    mine = [r for r in kilntest.reapers() if r not in before]
     check(len(mine) == 1, f"a running VM has one reaper ({mine})")
     if mine:
         fds = sorted(os.readlink(f"/proc/{mine[0]}/fd/{fd}")
@@ -101,7 +77,7 @@ def check_running_reaper():
     pits = kernel_state()["pit"]
     p.kill()
     p.wait(timeout=20)
-    check(wait_reapers_done(), "after SIGKILL of kiln its reaper lets the VM go")
+    check(kilntest.wait_reapers_done(), "after SIGKILL of kiln its reaper lets the VM go")
     check(kernel_state()["pit"] == pits - 1,
           f"the killed kiln's VM is gone (PIT threads {pits} -> {kernel_state()['pit']})")
 
@@ -129,7 +105,7 @@ def main():
     if os.geteuid() != 0:
         check(False, "this test reads /proc/slabinfo and needs root")
         return CHECKS.exit_code()
-    wait_reapers_done()
+    kilntest.wait_reapers_done()
     check_running_reaper()
     before = kernel_state()
     t0 = time.monotonic()
@@ -138,7 +114,7 @@ def main():
     n = SEQUENTIAL + WAVES * WAVE
     check(not bad, f"{n} VMs booted and exited as the guest asked ({len(bad)} did not: "
           f"{bad[:3]})")
-    check(wait_reapers_done(), f"no reaper is still at work after {n} VMs ({reapers()})")
+    check(kilntest.wait_reapers_done(), f"no reaper is still at work after {n} VMs ({kilntest.reapers()})")
     after = kernel_state()
     print(f"vm-teardown: {n} VMs in {took:.1f} s; before {before}, after {after}")
     check(after["pit"] == before["pit"], f"PIT threads back to {before['pit']} "

@@ -1,12 +1,15 @@
 """kilntest.py — helpers shared by kiln's Python tests and benchmarks: a JSON call to kiln's API
-on a Unix socket, the host side of Firecracker's vsock handshake, a check counter, and a reaper
-that kills every kiln a script started when it exits."""
+on a Unix socket, the host side of Firecracker's vsock handshake, a check counter, a reaper
+that kills every kiln a script started when it exits, and a look at kiln's own reaper processes
+(KVM teardowns still at work)."""
 import atexit
 import http.client
 import json
+import os
 import signal
 import socket
 import sys
+import time
 
 
 class UnixHTTP(http.client.HTTPConnection):
@@ -97,3 +100,30 @@ def reap_at_exit(proc):
         signal.signal(signal.SIGTERM, lambda signo, frame: sys.exit(128 + signo))
     _live.append(proc)
     return proc
+
+
+def reapers():
+    """pids of the kiln-reaper processes still at work (src/hv/kvm_reaper.c): a kiln's VM whose
+    KVM teardown has not finished. Zombies, their teardown done and init yet to reap them, are
+    left out."""
+    out = []
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        comm, state = stat[stat.index("(") + 1:stat.rindex(")")], stat[stat.rindex(")") + 2]
+        if comm == "kiln-reaper" and state not in "ZX":
+            out.append(int(pid))
+    return out
+
+
+def wait_reapers_done(timeout=60):
+    """Wait up to timeout seconds for every reaper's teardown to end; whether they all did."""
+    deadline = time.monotonic() + timeout
+    while reapers() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return not reapers()
