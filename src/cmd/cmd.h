@@ -7,15 +7,16 @@
 #include <stdbool.h>
 
 struct vm_config;
+struct vmm;
 
 /* `kiln run [options] [--api-sock PATH [--id ID]]` (argv[0] is "run"): boot the VM the options
  * describe. 2 for a bad command line (one line on stderr, even on a host without KVM). */
 int cmd_run(int argc, char **argv);
 
-/* Start, build and run the VM of cfg (NULL: none yet, the API's InstanceStart boots it); with
- * api_sock (NULL: none) the API is also served there, id naming the instance (NULL: default).
- * Returns the exit status. Shared by `kiln run` and `kiln --config-file`. */
-int cmd_run_vm(const struct vm_config *cfg, const char *api_sock, const char *id);
+/* Open m (from vmm_new, its cfg filled by the caller), start its VM, serve the API at api_sock
+ * too (NULL: none; id names the instance, NULL: the default), run until the VM ends, and destroy
+ * m (the caller frees it). Returns the exit status. */
+int cmd_run_vm(struct vmm *m, const char *api_sock, const char *id);
 
 /* Set the log level from -v counts: 0 warnings, 1 info, 2 or more debug. */
 void cmd_set_verbosity(int verbosity);

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "api/api_vmm.h"
@@ -43,7 +44,7 @@ static int take_api_args(int *argc, char **argv, const char **sock, const char *
 int cmd_run(int argc, char **argv)
 {
 	const char *sock = NULL, *id = NULL;
-	struct vm_config cfg;
+	struct vmm *m;
 	char err[256];
 	int ret;
 
@@ -51,36 +52,43 @@ int cmd_run(int argc, char **argv)
 	if (take_api_args(&argc, argv, &sock, &id) < 0 ||
 	    cmd_take_seccomp_args(&argc, argv, KILN_EXIT_HOST) < 0)
 		return KILN_EXIT_USAGE;
-	config_defaults(&cfg);
-	ret = config_parse_run(&cfg, argc, argv, err, sizeof(err));
+	/* Parsed straight into the VMM's own configuration, on the heap (vmm_new: the pages of
+	 * the large structure that no option touches are never faulted in). */
+	m = vmm_new();
+	if (!m) {
+		fprintf(stderr, "kiln: out of memory\n");
+		return KILN_EXIT_HOST;
+	}
+	ret = config_parse_run(&m->cfg, argc, argv, err, sizeof(err));
 	if (ret != 0) {
 		if (ret < 0)
 			fprintf(stderr, "kiln: %s\n", err);
+		vmm_destroy(m);
+		free(m);
 		return ret < 0 ? KILN_EXIT_USAGE : KILN_EXIT_OK;
 	}
-	cmd_set_verbosity(cfg.verbosity);
-	return cmd_run_vm(&cfg, sock, id);
+	cmd_set_verbosity(m->cfg.verbosity);
+	ret = cmd_run_vm(m, sock, id);
+	free(m);
+	return ret;
 }
 
-int cmd_run_vm(const struct vm_config *cfg, const char *api_sock, const char *id)
+int cmd_run_vm(struct vmm *m, const char *api_sock, const char *id)
 {
 	struct kiln_err err = {0}; /* the devices' reasons (vm->err): one line, not two */
-	struct vmm m;
 	int ret, status;
 
-	if (vmm_init(&m) < 0) {
-		vmm_destroy(&m);
+	if (vmm_open(m) < 0) {
+		vmm_destroy(m);
 		return KILN_EXIT_HOST;
 	}
-	if (cfg)
-		m.cfg = *cfg;
-	ret = cfg ? vmm_start_vm(&m, &err) : 0;
+	ret = vmm_start_vm(m, &err);
 	if (ret < 0)
 		status = err_from_input(ret) ? KILN_EXIT_USAGE : KILN_EXIT_HOST;
 	else if (api_sock) /* the VM (if any) runs; the API serves it until it stops */
-		status = api_run(&m, api_sock, id);
+		status = api_run(m, api_sock, id);
 	else
-		status = vmm_run(&m);
-	vmm_destroy(&m);
+		status = vmm_run(m);
+	vmm_destroy(m);
 	return status;
 }

@@ -17,6 +17,11 @@
 void config_defaults(struct vm_config *c)
 {
 	memset(c, 0, sizeof(*c));
+	config_defaults_zeroed(c);
+}
+
+void config_defaults_zeroed(struct vm_config *c)
+{
 	c->sockets = c->cores = c->threads = 1;
 	c->mem_bytes = MEM_DEFAULT;
 	c->com1.mode = SERIAL_STDIO;

@@ -191,6 +191,11 @@ static inline unsigned config_vcpus(const struct vm_config *c)
  * ACPI on. */
 void config_defaults(struct vm_config *c);
 
+/* config_defaults for a c that is all zero bytes already (fresh calloc memory): sets only the
+ * fields whose default is not zero, so the rest of this large structure is not written and its
+ * pages are not faulted in until used. */
+void config_defaults_zeroed(struct vm_config *c);
+
 /*
  * Parse the arguments of `kiln run` (argv[0] is "run"). On a bad argument, write a one-line
  * message naming it to err (size errlen) and return -EINVAL. Returns 1 if --help was given

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/epoll.h>
@@ -208,17 +209,37 @@ static void raise_fd_limit(void)
 	}
 }
 
+/* The defaults of a vmm whose bytes are all zero. */
+static void defaults_zeroed(struct vmm *m)
+{
+	m->sig_fd = -1;
+	m->loop.epfd = -1;
+	m->kvm.fd = -1;
+	config_defaults_zeroed(&m->cfg);
+	mmds_init(&m->mmds, MMDS_DEFAULT_LIMIT);
+}
+
+struct vmm *vmm_new(void)
+{
+	struct vmm *m = calloc(1, sizeof(*m));
+
+	if (m)
+		defaults_zeroed(m);
+	return m;
+}
+
 int vmm_init(struct vmm *m)
+{
+	memset(m, 0, sizeof(*m));
+	defaults_zeroed(m);
+	return vmm_open(m);
+}
+
+int vmm_open(struct vmm *m)
 {
 	int ret;
 
 	raise_fd_limit();
-	memset(m, 0, sizeof(*m));
-	m->sig_fd = -1;
-	m->loop.epfd = -1;
-	m->kvm.fd = -1;
-	config_defaults(&m->cfg);
-	mmds_init(&m->mmds, MMDS_DEFAULT_LIMIT);
 	ret = event_loop_init(&m->loop);
 	if (ret == 0)
 		ret = signals_init(m);

@@ -53,6 +53,17 @@ struct vmm {
  * cfg with the defaults. Returns 0 or -errno (message logged). */
 int vmm_init(struct vmm *m) MUST_CHECK;
 
+/* A vmm on the heap with cfg at its defaults and nothing opened yet (vmm_destroy and free are
+ * safe on it), for a caller that fills cfg before vmm_open. Its memory comes zeroed from calloc
+ * and only what differs from zero is written: most of the ~200 KiB structure is never touched,
+ * each page of it a page fault saved on the way to the guest's first instruction. NULL if out
+ * of memory. */
+struct vmm *vmm_new(void);
+
+/* The rest of vmm_init, for a vmm from vmm_new: everything but the defaults. 0 or -errno
+ * (message logged). */
+int vmm_open(struct vmm *m) MUST_CHECK;
+
 /* Build and start a VM from m->cfg (NOT_STARTED -> RUNNING): the terminal goes raw when a
  * console is on stdio. Returns 0, -EBUSY if a VM exists or already ran, -EINVAL for a
  * configuration or image error, or another -errno (host error); the reason is logged and, when
