@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""bench/net-tcp.py --kiln KILN — guest <-> host TCP throughput through a TAP, kiln against QEMU's
+"""bench/net-tcp.py --kiln KILN [--json PATH] — guest <-> host TCP throughput through a TAP, kiln against QEMU's
 virtio-net-device on the same TAP, measured in the same run (a benchmark, not a test).
 
 Runs inside the nested rig's L1 (bench/run starts it with scripts/nested): a Linux guest cannot
@@ -23,6 +23,7 @@ per VMM, alternating kiln, QEMU, kiln, ... Prints median [min..max] MiB/s and ki
 """
 import argparse
 import hashlib
+import json
 import os
 import statistics
 import sys
@@ -94,6 +95,19 @@ def fmt(xs):
     return f"{statistics.median(xs):7.1f} [{min(xs):.1f}..{max(xs):.1f}]"
 
 
+# (index in a run's result, label, key in the JSON samples)
+FIGURES = ((0, "L1 -> guest (HTTP)", "down"), (1, "guest -> L1 (nc)", "up"))
+
+
+def write_json(path, got):
+    """The samples as bench/run's report takes them: [{key, label, unit, samples: {vmm: []}}]."""
+    figs = [{"key": key, "label": label, "unit": "MiB/s",
+             "samples": {v: [r[k] for r in got[v]] for v in ("kiln", "qemu")}}
+            for k, label, key in FIGURES]
+    with open(path, "w") as f:
+        json.dump(figs, f)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--kiln", required=True)
@@ -101,6 +115,7 @@ def main():
     ap.add_argument("--down-mib", type=int,
                     default=int(os.environ.get("BENCH_NET_DOWN_MIB", "64")))
     ap.add_argument("--up-mib", type=int, default=int(os.environ.get("BENCH_NET_UP_MIB", "8")))
+    ap.add_argument("--json", help="write the samples here (bench/run's report)")
     args = ap.parse_args()
     tmp = tempfile.mkdtemp(prefix="kiln-bench-net-")
     initrd, want_up = guest_initrd(tmp, args.up_mib)
@@ -115,7 +130,9 @@ def main():
     print(f"\nTCP through a TAP inside the emulated L1 (MiB/s, median [min..max] of "
           f"{args.runs} runs; {args.down_mib} MiB down, {args.up_mib} MiB up)")
     print(f"{'figure':<28}{'kiln':>24}{'QEMU':>24}{'kiln/QEMU':>11}")
-    for k, what in ((0, "L1 -> guest (HTTP)"), (1, "guest -> L1 (nc)")):
+    if args.json:
+        write_json(args.json, got)
+    for k, what, _ in FIGURES:
         kx, qx = [r[k] for r in got["kiln"]], [r[k] for r in got["qemu"]]
         if not kx or not qx:
             print(f"{what:<28}  too few runs completed (kiln {len(kx)}, QEMU {len(qx)})")

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""bench/vsock.py --kiln KILN — host <-> guest vsock throughput and round-trip latency, kiln's
+"""bench/vsock.py --kiln KILN [--json PATH] — host <-> guest vsock throughput and round-trip latency, kiln's
 virtio-vsock against QEMU's vhost-vsock-device, measured in the same run (a benchmark, not a
 test).
 
@@ -31,6 +31,7 @@ If QEMU cannot run here (no /dev/vhost-vsock, no AF_VSOCK, the device refused), 
 are printed alone with the reason.
 """
 import argparse
+import json
 import os
 import socket
 import statistics
@@ -218,6 +219,13 @@ def one_run(vmm, args, tmp, initrd):
     return r
 
 
+# (index in a run's result, label, key in the JSON samples, unit)
+FIGURES = ((0, "host -> guest (MiB/s)", "down", "MiB/s"),
+           (1, "guest -> host (MiB/s)", "up", "MiB/s"),
+           (2, "round trip median (us)", "rtt_median", "us"),
+           (3, "round trip p99 (us)", "rtt_p99", "us"))
+
+
 def fmt(xs):
     return f"{statistics.median(xs):8.1f} [{min(xs):.1f}..{max(xs):.1f}]"
 
@@ -229,6 +237,7 @@ def main():
     ap.add_argument("--mib", type=int, default=int(os.environ.get("BENCH_VSOCK_MIB", "64")))
     ap.add_argument("--pings", type=int,
                     default=int(os.environ.get("BENCH_VSOCK_PINGS", "1000")))
+    ap.add_argument("--json", help="write the samples here (bench/run's report)")
     args = ap.parse_args()
     tmp = tempfile.mkdtemp(prefix="kiln-bench-vsock-")
     prog = vsockecho_path(args.kiln)
@@ -257,8 +266,12 @@ def main():
     print(f"\nvsock host <-> guest inside the emulated L1 (median [min..max] of {args.runs} runs; "
           f"{args.mib} MiB each way, checked; {args.pings} one-byte round trips)")
     print(f"{'figure':<30}{'kiln':>26}" + (f"{'QEMU vhost':>26}{'kiln/QEMU':>11}" if qemu else ""))
-    for k, what in ((0, "host -> guest (MiB/s)"), (1, "guest -> host (MiB/s)"),
-                    (2, "round trip median (us)"), (3, "round trip p99 (us)")):
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump([{"key": key, "label": what, "unit": unit,
+                        "samples": {v: [r[k] for r in got[v]] for v in got}}
+                       for k, what, key, unit in FIGURES], f)
+    for k, what, _, _ in FIGURES:
         kx = [r[k] for r in got["kiln"]]
         if not kx:
             print(f"{what:<30}  no kiln run completed")
