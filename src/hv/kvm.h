@@ -9,13 +9,17 @@
 
 #include "util/compiler.h"
 
+#if defined(__x86_64__)
+#define KVM_CPUID1_ECX_TSC_DEADLINE (1u << 24) /* CPUID.1:ECX: TSC-deadline LAPIC timer mode */
+#endif
+
 /* The host's KVM: /dev/kvm and what it reports once. */
 struct kvm_sys {
 	int fd;
 	size_t run_size; /* KVM_GET_VCPU_MMAP_SIZE */
 	int max_vcpus;
 #if defined(__x86_64__)
-	struct kvm_cpuid2 *cpuid;  /* KVM_GET_SUPPORTED_CPUID */
+	struct kvm_cpuid2 *cpuid;  /* KVM_GET_SUPPORTED_CPUID, plus TSC-deadline if KVM has it */
 	struct kvm_msr_list *msrs; /* KVM_GET_MSR_INDEX_LIST */
 #endif
 };

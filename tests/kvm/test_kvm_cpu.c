@@ -163,11 +163,29 @@ static void test_single_bsp(void **state)
 	check_fpu_lapic(0);
 }
 
+/* The guest is told of the TSC-deadline timer exactly when KVM has it (KVM's supported CPUID
+ * leaves that bit out: kvm_x86.c adds it). */
+static void test_tsc_deadline(void **state)
+{
+	struct x86_topology t = {1, 1, 1};
+	const struct kvm_cpuid_entry2 *l1;
+	struct kvm_cpuid2 *c;
+	bool has = kvm_cap(fx.k.fd, KVM_CAP_TSC_DEADLINE_TIMER) > 0;
+
+	assert_int_equal(x86_vcpu_init(&fx.k, fx.vcpu_fd, &t, 0, NULL), 0);
+	c = get_cpuid();
+	l1 = find(c, 1, 0);
+	assert_non_null(l1);
+	assert_int_equal(!!(l1->ecx & KVM_CPUID1_ECX_TSC_DEADLINE), has);
+	free(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_2x2x2_index5, setup_id5, teardown),
 	    cmocka_unit_test_setup_teardown(test_single_bsp, setup_id0, teardown),
+	    cmocka_unit_test_setup_teardown(test_tsc_deadline, setup_id0, teardown),
 	};
 	int ret;
 
