@@ -51,11 +51,12 @@ static struct kvm_msr_list *get_msr_list(int fd)
 	return l;
 }
 
-/* KVM_GET_SUPPORTED_CPUID leaves the TSC-deadline timer out of leaf 1 (KVM's api.rst: it is
- * told by KVM_CAP_TSC_DEADLINE_TIMER instead), although the in-kernel LAPIC emulates it. Without
- * it Linux programs its one-shot LAPIC timer through the TMICT register, an MMIO exit KVM must
- * decode and emulate, at every timer event; with it, a WRMSR KVM takes on its fast path. QEMU and
- * Firecracker set the bit the same way. */
+/* KVM_GET_SUPPORTED_CPUID left the TSC-deadline timer out of leaf 1 until KVM commit
+ * 9be4ec35d668 (December 2024; Debian 12's 6.1 still does): KVM_CAP_TSC_DEADLINE_TIMER told it
+ * instead, although the in-kernel LAPIC emulates it. Without it Linux programs its one-shot LAPIC
+ * timer through the TMICT register, an MMIO exit KVM must decode and emulate, at every timer
+ * event; with it, a WRMSR KVM takes on its fast path. QEMU and Firecracker set the bit the same
+ * way. */
 static void add_tsc_deadline(int fd, struct kvm_cpuid2 *c)
 {
 	if (kvm_cap(fd, KVM_CAP_TSC_DEADLINE_TIMER) <= 0)
