@@ -23,7 +23,6 @@ per VMM, alternating kiln, QEMU, kiln, ... Prints median [min..max] MiB/s and ki
 """
 import argparse
 import hashlib
-import json
 import os
 import statistics
 import sys
@@ -32,6 +31,7 @@ import tempfile
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "lib"))
 import linuxguest as lg  # noqa: E402
 import nettest  # noqa: E402
+import samples  # noqa: E402  (bench/, this script's directory)
 
 MIB = nettest.MIB
 HOST, GUEST = "169.254.110.1", "169.254.110.2"
@@ -95,17 +95,8 @@ def fmt(xs):
     return f"{statistics.median(xs):7.1f} [{min(xs):.1f}..{max(xs):.1f}]"
 
 
-# (index in a run's result, label, key in the JSON samples)
-FIGURES = ((0, "L1 -> guest (HTTP)", "down"), (1, "guest -> L1 (nc)", "up"))
-
-
-def write_json(path, got):
-    """The samples as bench/run's report takes them: [{key, label, unit, samples: {vmm: []}}]."""
-    figs = [{"key": key, "label": label, "unit": "MiB/s",
-             "samples": {v: [r[k] for r in got[v]] for v in ("kiln", "qemu")}}
-            for k, label, key in FIGURES]
-    with open(path, "w") as f:
-        json.dump(figs, f)
+# (index in a run's result, label, key in the JSON samples, unit)
+FIGURES = ((0, "L1 -> guest (HTTP)", "down", "MiB/s"), (1, "guest -> L1 (nc)", "up", "MiB/s"))
 
 
 def main():
@@ -131,8 +122,8 @@ def main():
           f"{args.runs} runs; {args.down_mib} MiB down, {args.up_mib} MiB up)")
     print(f"{'figure':<28}{'kiln':>24}{'QEMU':>24}{'kiln/QEMU':>11}")
     if args.json:
-        write_json(args.json, got)
-    for k, what, _ in FIGURES:
+        samples.write(args.json, FIGURES, got)
+    for k, what, _, _ in FIGURES:
         kx, qx = [r[k] for r in got["kiln"]], [r[k] for r in got["qemu"]]
         if not kx or not qx:
             print(f"{what:<28}  too few runs completed (kiln {len(kx)}, QEMU {len(qx)})")

@@ -31,7 +31,6 @@ If QEMU cannot run here (no /dev/vhost-vsock, no AF_VSOCK, the device refused), 
 are printed alone with the reason.
 """
 import argparse
-import json
 import os
 import socket
 import statistics
@@ -43,6 +42,7 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "lib"))
 import kilntest  # noqa: E402
 import linuxguest as lg  # noqa: E402
+import samples  # noqa: E402  (bench/, this script's directory)
 
 MIB = 1 << 20
 CID = 3
@@ -267,10 +267,7 @@ def main():
           f"{args.mib} MiB each way, checked; {args.pings} one-byte round trips)")
     print(f"{'figure':<30}{'kiln':>26}" + (f"{'QEMU vhost':>26}{'kiln/QEMU':>11}" if qemu else ""))
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump([{"key": key, "label": what, "unit": unit,
-                        "samples": {v: [r[k] for r in got[v]] for v in got}}
-                       for k, what, key, unit in FIGURES], f)
+        samples.write(args.json, FIGURES, got)
     for k, what, _, _ in FIGURES:
         kx = [r[k] for r in got["kiln"]]
         if not kx:
