@@ -7,16 +7,10 @@
 #include <stdbool.h>
 
 struct vm_config;
-struct vmm;
 
 /* `kiln run [options] [--api-sock PATH [--id ID]]` (argv[0] is "run"): boot the VM the options
  * describe. 2 for a bad command line (one line on stderr, even on a host without KVM). */
 int cmd_run(int argc, char **argv);
-
-/* Open m (from vmm_new, its cfg filled by the caller), start its VM, serve the API at api_sock
- * too (NULL: none; id names the instance, NULL: the default), run until the VM ends, and destroy
- * m (the caller frees it). Returns the exit status. */
-int cmd_run_vm(struct vmm *m, const char *api_sock, const char *id);
 
 /* Set the log level from -v counts: 0 warnings, 1 info, 2 or more debug. */
 void cmd_set_verbosity(int verbosity);

@@ -41,6 +41,29 @@ static int take_api_args(int *argc, char **argv, const char **sock, const char *
 	return 0;
 }
 
+/* Open m (from vmm_new, its cfg filled by the caller), start its VM, serve the API at api_sock
+ * too (NULL: none; id names the instance, NULL: the default), run until the VM ends, and destroy
+ * m (the caller frees it). Returns the exit status. */
+static int cmd_run_vm(struct vmm *m, const char *api_sock, const char *id)
+{
+	struct kiln_err err = {0}; /* the devices' reasons (vm->err): one line, not two */
+	int ret, status;
+
+	if (vmm_open(m) < 0) {
+		vmm_destroy(m);
+		return KILN_EXIT_HOST;
+	}
+	ret = vmm_start_vm(m, &err);
+	if (ret < 0)
+		status = err_from_input(ret) ? KILN_EXIT_USAGE : KILN_EXIT_HOST;
+	else if (api_sock) /* the VM (if any) runs; the API serves it until it stops */
+		status = api_run(m, api_sock, id);
+	else
+		status = vmm_run(m);
+	vmm_destroy(m);
+	return status;
+}
+
 int cmd_run(int argc, char **argv)
 {
 	const char *sock = NULL, *id = NULL;
@@ -71,24 +94,4 @@ int cmd_run(int argc, char **argv)
 	ret = cmd_run_vm(m, sock, id);
 	free(m);
 	return ret;
-}
-
-int cmd_run_vm(struct vmm *m, const char *api_sock, const char *id)
-{
-	struct kiln_err err = {0}; /* the devices' reasons (vm->err): one line, not two */
-	int ret, status;
-
-	if (vmm_open(m) < 0) {
-		vmm_destroy(m);
-		return KILN_EXIT_HOST;
-	}
-	ret = vmm_start_vm(m, &err);
-	if (ret < 0)
-		status = err_from_input(ret) ? KILN_EXIT_USAGE : KILN_EXIT_HOST;
-	else if (api_sock) /* the VM (if any) runs; the API serves it until it stops */
-		status = api_run(m, api_sock, id);
-	else
-		status = vmm_run(m);
-	vmm_destroy(m);
-	return status;
 }

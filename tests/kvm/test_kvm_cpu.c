@@ -164,7 +164,7 @@ static void test_single_bsp(void **state)
 }
 
 /* The guest is told of the TSC-deadline timer exactly when KVM has it (KVM's supported CPUID
- * leaves that bit out: kvm_x86.c adds it). */
+ * left that bit out before KVM commit 9be4ec35d668: kvm_x86.c adds it). */
 static void test_tsc_deadline(void **state)
 {
 	struct x86_topology t = {1, 1, 1};
