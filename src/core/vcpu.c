@@ -33,13 +33,9 @@ int vcpu_signals_init(void)
 	return 0;
 }
 
-int vcpu_create(struct vm *vm, unsigned index, uint32_t kvm_id, struct vcpu *out)
+int vcpu_create(struct vm *vm, uint32_t kvm_id, struct vcpu *v)
 {
-	memset(out, 0, sizeof(*out));
-	out->vm = vm;
-	out->index = index;
-	out->fd = -1;
-	return kvm_vcpu_create(vm->kvm, vm->fd, kvm_id, &out->fd, &out->run);
+	return kvm_vcpu_create(vm->kvm, vm->fd, kvm_id, &v->fd, &v->run);
 }
 
 void vcpu_kick(struct vcpu *v)
@@ -64,14 +60,19 @@ static void complete_io(struct vcpu *v)
 	v->io_pending = false;
 }
 
-/* Park while PAUSED; return whether the vCPU should enter the guest (false: stop). */
+/* Wait while the VM is still being built (CREATED) and park while PAUSED; return whether the
+ * vCPU should enter the guest (false: stop). */
 static bool wait_runnable(struct vcpu *v)
 {
 	struct vm *vm = v->vm;
 	bool run;
 
 	pthread_mutex_lock(&vm->lock);
-	while (vm->state == VM_PAUSED) {
+	while (vm->state == VM_CREATED || vm->state == VM_PAUSED) {
+		if (vm->state == VM_CREATED) { /* not parked: vm_start_paused counts those */
+			pthread_cond_wait(&vm->state_cond, &vm->lock);
+			continue;
+		}
 		if (v->io_pending) { /* before counting as parked: vm_pause's caller reads state */
 			pthread_mutex_unlock(&vm->lock);
 			complete_io(v);
@@ -203,7 +204,7 @@ out:
 	return NULL;
 }
 
-int vcpu_start(struct vcpu *v)
+int vcpu_spawn(struct vcpu *v)
 {
 	sigset_t all, old;
 	int ret;

@@ -29,12 +29,15 @@ struct vcpu {
 	struct vcpu_stats stats;
 };
 
-/* Create vCPU `index` of vm as KVM vCPU id `kvm_id` (on x86 its APIC ID, which KVM also uses as
- * the x2APIC ID), and map its kvm_run. Returns 0 or -errno. */
-int vcpu_create(struct vm *vm, unsigned index, uint32_t kvm_id, struct vcpu *out) MUST_CHECK;
+/* Create v's KVM vCPU (v->vm, v->index set; its thread may be waiting already) as KVM vCPU id
+ * `kvm_id` (on x86 its APIC ID, which KVM also uses as the x2APIC ID), and map its kvm_run into
+ * v->fd and v->run. Returns 0 or -errno. */
+int vcpu_create(struct vm *vm, uint32_t kvm_id, struct vcpu *v) MUST_CHECK;
 
-/* Start the vCPU's thread. Returns 0 or -errno. */
-int vcpu_start(struct vcpu *v) MUST_CHECK;
+/* Start v's thread while the VM is still being built (v->vm, v->index set; call with
+ * v->vm->lock held): it pins itself and enters its seccomp filter at once, then waits for the
+ * VM to leave VM_CREATED before it touches v->fd. Returns 0 or -errno. */
+int vcpu_spawn(struct vcpu *v) MUST_CHECK;
 
 /* Make the vCPU leave KVM_RUN soon (immediate_exit + signal) so it re-reads the VM state. */
 void vcpu_kick(struct vcpu *v);

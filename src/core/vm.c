@@ -28,17 +28,40 @@ static int pinning_check(const struct vm_config *cfg, struct kiln_err *e)
 	return 0;
 }
 
-static int create_vcpus(struct vm *vm)
+/* The vCPU threads, first of all: each one's start-up (a clone, then its first run on a CPU
+ * that may be idle) overlaps the VM's building instead of delaying the guest's first
+ * instruction. They wait for vm_start (or for vm_destroy, if the VM is never started). */
+static int spawn_vcpus(struct vm *vm)
 {
+	int ret = 0;
+
 	vm->vcpus = calloc(vm->nr_vcpus, sizeof(*vm->vcpus));
 	if (!vm->vcpus)
 		return -ENOMEM;
+	pthread_mutex_lock(&vm->lock);
+	for (unsigned i = 0; i < vm->nr_vcpus && ret == 0; i++) {
+		struct vcpu *v = &vm->vcpus[i];
+
+		v->vm = vm;
+		v->index = i;
+		v->fd = -1;
+		ret = vcpu_spawn(v);
+		if (ret == 0)
+			vm->nr_running++;
+	}
+	pthread_mutex_unlock(&vm->lock);
+	return ret;
+}
+
+static int create_vcpus(struct vm *vm)
+{
 	for (unsigned i = 0; i < vm->nr_vcpus; i++) {
-		int ret = vcpu_create(vm, i, board_vcpu_id(vm, i), &vm->vcpus[i]);
+		struct vcpu *v = &vm->vcpus[i];
+		int ret = vcpu_create(vm, board_vcpu_id(vm, i), v);
 
 		if (ret < 0)
 			return ret;
-		ret = board_vcpu_init(vm, &vm->vcpus[i]);
+		ret = board_vcpu_init(vm, v);
 		if (ret < 0)
 			return ret;
 	}
@@ -96,6 +119,8 @@ static int create(const struct vm_config *cfg, const struct vm_env *env, int mem
 		goto fail;
 	}
 	ret = pinning_check(cfg, err);
+	if (ret == 0)
+		ret = spawn_vcpus(vm);
 	if (ret < 0)
 		goto fail;
 	ret = kvm_vm_create(kvm, &vm->fd);
@@ -116,7 +141,6 @@ static int create(const struct vm_config *cfg, const struct vm_env *env, int mem
 	*out = vm;
 	return 0;
 fail:
-	vm->state = VM_ERROR;
 	vm_destroy(vm);
 	return ret;
 }
@@ -143,6 +167,8 @@ enum vm_state vm_get_state(struct vm *vm)
 	return s;
 }
 
+/* The vCPU threads wait from vm_create on (spawn_vcpus); the state change lets them go.
+ * -EBUSY if the VM is not CREATED (a vCPU thread that could not start stopped it). */
 static int start(struct vm *vm, enum vm_state to)
 {
 	pthread_mutex_lock(&vm->lock);
@@ -151,23 +177,8 @@ static int start(struct vm *vm, enum vm_state to)
 		return -EBUSY;
 	}
 	vm->state = to;
+	pthread_cond_broadcast(&vm->state_cond);
 	pthread_mutex_unlock(&vm->lock);
-	for (unsigned i = 0; i < vm->nr_vcpus; i++) {
-		int ret;
-
-		/* Under the lock, as kick_all: a stop that a started vCPU requests while this one
-		 * is being created either comes first (the new thread then sees the state) or finds
-		 * the thread to signal. */
-		pthread_mutex_lock(&vm->lock);
-		ret = vcpu_start(&vm->vcpus[i]);
-		if (ret == 0)
-			vm->nr_running++;
-		pthread_mutex_unlock(&vm->lock);
-		if (ret < 0) {
-			vm_request_stop(vm, VM_STOP_FATAL, KILN_EXIT_HOST);
-			return ret;
-		}
-	}
 	return 0;
 }
 
@@ -271,6 +282,12 @@ void vm_destroy(struct vm *vm)
 {
 	if (!vm)
 		return;
+	/* Threads of a VM that never started are still waiting for it: let them end. */
+	pthread_mutex_lock(&vm->lock);
+	if (vm->state == VM_CREATED)
+		vm->state = VM_ERROR;
+	pthread_cond_broadcast(&vm->state_cond);
+	pthread_mutex_unlock(&vm->lock);
 	if (vm->vcpus) {
 		for (unsigned i = 0; i < vm->nr_vcpus; i++)
 			if (vm->vcpus[i].vm)

@@ -360,8 +360,11 @@ static int restore_build(struct vmm *m, struct snapshot_image *img, int mem_fd,
 			 struct kiln_err *err)
 {
 	struct vm_env env = vm_env_of(m);
-	int ret = vm_create_restore(&m->cfg, &env, mem_fd, &m->vm, err);
+	/* filters first: vm_create_restore starts the vCPU threads, which enter theirs at once */
+	int ret = seccomp_ready(m, err);
 
+	if (ret == 0)
+		ret = vm_create_restore(&m->cfg, &env, mem_fd, &m->vm, err);
 	if (ret < 0) {
 		m->vm = NULL;
 		return ret;
@@ -379,10 +382,8 @@ static int restore_launch(struct vmm *m, bool resume, struct kiln_err *err)
 {
 	int ret;
 
-	m->vm_started = true;
-	ret = seccomp_ready(m, err);
-	if (ret == 0)
-		ret = event_loop_add(&m->loop, m->vm->stop_efd, EPOLLIN, on_vm_stop, m);
+	m->vm_started = true; /* the filters were readied before the VM was built */
+	ret = event_loop_add(&m->loop, m->vm->stop_efd, EPOLLIN, on_vm_stop, m);
 	if (ret == 0)
 		ret = track_dirty(m, err);
 	if (ret == 0) {
@@ -490,7 +491,9 @@ int vmm_incoming_create(struct vmm *m, const struct vm_config *cfg, struct kiln_
 	}
 	m->cfg = *cfg;
 	m->cfg.verbosity = verbosity;
-	ret = vm_create_restore(&m->cfg, &env, fd, &m->vm, err);
+	ret = seccomp_ready(m, err); /* before the vCPU threads start (vm_create_restore) */
+	if (ret == 0)
+		ret = vm_create_restore(&m->cfg, &env, fd, &m->vm, err);
 	close(fd); /* the mappings keep it */
 	if (ret < 0) {
 		m->vm = NULL;

@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
+#include <dirent.h>
 
 #include "core/vcpu.h"
 #include "core/vm.h"
@@ -296,6 +297,66 @@ static void test_host_stop_behind_reset(void **state)
 	vm_destroy(vm);
 }
 
+/* The threads of this process (/proc/self/task), a joined thread no longer among them. */
+static int nr_threads(void)
+{
+	DIR *d = opendir("/proc/self/task");
+	struct dirent *e;
+	int n = 0;
+
+	assert_non_null(d);
+	while ((e = readdir(d)))
+		n += e->d_name[0] != '.';
+	closedir(d);
+	return n;
+}
+
+/* nr_threads once it is n, or after a second: a joined thread can stay listed for a moment
+ * (pthread_join returns when the kernel clears its tid, before the task is released). */
+static int threads_settle_at(int n)
+{
+	for (int i = 0; i < 200 && nr_threads() != n; i++)
+		sleep_ms(5);
+	return nr_threads();
+}
+
+/* vm_create starts the vCPU threads (their start-up overlaps the VM's building); they wait for
+ * vm_start, and a VM destroyed without ever starting ends them. */
+static void test_vcpu_threads_wait_for_start(void **state)
+{
+	struct vm_config cfg;
+	struct vm *vm;
+	int before = threads_settle_at(1); /* the earlier tests' vCPU threads gone */
+
+	(void)state;
+	config_for_test(&cfg, 3);
+	assert_int_equal(vm_create(&cfg, &g_env, &vm, NULL), 0);
+	assert_int_equal(nr_threads(), before + 3);
+	sleep_ms(50);
+	assert_int_equal(vm_get_state(vm), VM_CREATED); /* nobody ran */
+	for (unsigned i = 0; i < vm->nr_vcpus; i++)
+		assert_int_equal(vm->vcpus[i].stats.exits_io + vm->vcpus[i].stats.exits_mmio +
+				     vm->vcpus[i].stats.exits_other,
+				 0);
+	vm_destroy(vm);
+	assert_int_equal(threads_settle_at(before), before);
+}
+
+/* A VM whose building fails after its vCPU threads started (its kernel is missing) takes them
+ * with it: vm_create returns the error, not a hang, and no thread is left. */
+static void test_failed_create_ends_vcpu_threads(void **state)
+{
+	struct vm_config cfg;
+	struct vm *vm = NULL;
+	int before = threads_settle_at(1);
+
+	(void)state;
+	config_for_test(&cfg, 2);
+	snprintf(cfg.kernel_path, sizeof(cfg.kernel_path), "/nonexistent/kernel");
+	assert_true(vm_create(&cfg, &g_env, &vm, NULL) < 0);
+	assert_int_equal(threads_settle_at(before), before);
+}
+
 static void test_guest_mem_slots_with_kvm(void **state)
 {
 	struct guest_mem m;
@@ -323,6 +384,8 @@ int main(int argc, char **argv)
 	    cmocka_unit_test(test_dirty_log),
 	    cmocka_unit_test(test_stop_before_start),
 	    cmocka_unit_test(test_host_stop_behind_reset),
+	    cmocka_unit_test(test_vcpu_threads_wait_for_start),
+	    cmocka_unit_test(test_failed_create_ends_vcpu_threads),
 	    cmocka_unit_test(test_vcpu_pinning),
 	    cmocka_unit_test(test_vcpu_pinning_refused),
 	    cmocka_unit_test(test_guest_mem_slots_with_kvm),
