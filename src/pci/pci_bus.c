@@ -128,38 +128,42 @@ bool pci_bus_bar_decodes(struct pci_bus *b, unsigned slot, unsigned i)
 	return ok;
 }
 
-static uint64_t window_read(void *dev, uint64_t off, unsigned size)
+/* The slot and BAR that decode an access at `off` in window w now, and the offset in the BAR;
+ * false (counted) when none does. */
+static bool route(struct pci_window *w, uint64_t off, unsigned size, unsigned *slot, unsigned *bar,
+		  uint64_t *at)
 {
-	struct pci_window *w = dev;
 	struct pci_bus *b = w->bus;
-	unsigned slot, bar;
-	uint64_t at;
 	bool found;
 
 	pthread_mutex_lock(&b->lock);
-	found = decode(b, w->kind, w->base + off, size, &slot, &bar, &at);
+	found = decode(b, w->kind, w->base + off, size, slot, bar, at);
 	if (!found)
 		b->stats.bar_unclaimed++;
 	pthread_mutex_unlock(&b->lock);
-	/* functions are never removed: calling one without the lock is safe */
-	return found ? b->fn[slot].ops->bar_read(b->fn[slot].obj, bar, at, size) : ones(size);
+	return found;
+}
+
+/* The function's BAR handlers run without the lock: functions are never removed. */
+static uint64_t window_read(void *dev, uint64_t off, unsigned size)
+{
+	struct pci_window *w = dev;
+	unsigned slot, bar;
+	uint64_t at;
+
+	if (!route(w, off, size, &slot, &bar, &at))
+		return ones(size);
+	return w->bus->fn[slot].ops->bar_read(w->bus->fn[slot].obj, bar, at, size);
 }
 
 static void window_write(void *dev, uint64_t off, uint64_t val, unsigned size)
 {
 	struct pci_window *w = dev;
-	struct pci_bus *b = w->bus;
 	unsigned slot, bar;
 	uint64_t at;
-	bool found;
 
-	pthread_mutex_lock(&b->lock);
-	found = decode(b, w->kind, w->base + off, size, &slot, &bar, &at);
-	if (!found)
-		b->stats.bar_unclaimed++;
-	pthread_mutex_unlock(&b->lock);
-	if (found)
-		b->fn[slot].ops->bar_write(b->fn[slot].obj, bar, at, val, size);
+	if (route(w, off, size, &slot, &bar, &at))
+		w->bus->fn[slot].ops->bar_write(w->bus->fn[slot].obj, bar, at, val, size);
 }
 
 /* The function an ECAM offset addresses (bus 0, function 0 only), or NULL; its register. */
