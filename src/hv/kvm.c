@@ -163,6 +163,11 @@ int kvm_ioeventfd(int vm_fd, uint64_t addr, uint32_t len, uint64_t datamatch, in
 	return IOCTL(vm_fd, KVM_IOEVENTFD, &e);
 }
 
+int kvm_set_gsi_routing(int vm_fd, const struct kvm_irq_routing *r)
+{
+	return IOCTL(vm_fd, KVM_SET_GSI_ROUTING, (void *)r);
+}
+
 int kvm_irqfd(int vm_fd, int fd, uint32_t gsi, bool deassign)
 {
 	struct kvm_irqfd i = {

@@ -55,6 +55,14 @@ int kvm_ioeventfd(int vm_fd, uint64_t addr, uint32_t len, uint64_t datamatch, in
 /* KVM_IRQFD: a write to `fd` raises GSI `gsi` (edge). deassign removes it. */
 int kvm_irqfd(int vm_fd, int fd, uint32_t gsi, bool deassign) MUST_CHECK;
 
+/* KVM_SET_GSI_ROUTING: the VM's whole routing table becomes `r` (nr entries). */
+int kvm_set_gsi_routing(int vm_fd, const struct kvm_irq_routing *r) MUST_CHECK;
+
+/* The routes KVM sets up with the in-kernel irqchip (x86: GSI 0-15 to both PICs and the IOAPIC,
+ * 16-23 to the IOAPIC; arm64: GSI n to SPI n for the vGIC's nr_spis), written to e (room for
+ * cap entries): how many, or -ENOSPC. A routing table kiln sets must keep them. */
+int kvm_default_routes(struct kvm_irq_routing_entry *e, unsigned cap, unsigned nr_spis);
+
 /* Create vCPU `id` and map its kvm_run; *fd and *run set on success. */
 int kvm_vcpu_create(const struct kvm_sys *k, int vm_fd, unsigned id, int *fd,
 		    struct kvm_run **run) MUST_CHECK;

@@ -70,6 +70,17 @@ struct kvm_reg_list *kvm_get_reg_list(int vcpu_fd)
 	return l;
 }
 
+int kvm_default_routes(struct kvm_irq_routing_entry *e, unsigned cap, unsigned nr_spis)
+{
+	if (cap < nr_spis)
+		return -ENOSPC;
+	for (uint32_t gsi = 0; gsi < nr_spis; gsi++) /* vgic_irqfd.c: GSI n is SPI n */
+		e[gsi] = (struct kvm_irq_routing_entry){.gsi = gsi,
+							.type = KVM_IRQ_ROUTING_IRQCHIP,
+							.u.irqchip = {.irqchip = 0, .pin = gsi}};
+	return (int)nr_spis;
+}
+
 int kvm_create_device(int vm_fd, uint32_t type, int *fd)
 {
 	struct kvm_create_device d = {.type = type};

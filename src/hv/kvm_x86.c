@@ -106,6 +106,30 @@ int kvm_create_irqchip(int vm_fd)
 	return IOCTL(vm_fd, KVM_CREATE_IRQCHIP, NULL);
 }
 
+/* A route from gsi to pin of an in-kernel irqchip. */
+static struct kvm_irq_routing_entry chip_route(uint32_t gsi, uint32_t chip, uint32_t pin)
+{
+	return (struct kvm_irq_routing_entry){.gsi = gsi,
+					      .type = KVM_IRQ_ROUTING_IRQCHIP,
+					      .u.irqchip = {.irqchip = chip, .pin = pin}};
+}
+
+int kvm_default_routes(struct kvm_irq_routing_entry *e, unsigned cap, unsigned nr_spis)
+{
+	unsigned n = 0;
+
+	(void)nr_spis;
+	if (cap < 16 * 2 + 8)
+		return -ENOSPC;
+	for (uint32_t gsi = 0; gsi < 24; gsi++) { /* KVM's default_routing (irq_comm.c) */
+		if (gsi < 16)
+			e[n++] = chip_route(
+			    gsi, gsi < 8 ? KVM_IRQCHIP_PIC_MASTER : KVM_IRQCHIP_PIC_SLAVE, gsi % 8);
+		e[n++] = chip_route(gsi, KVM_IRQCHIP_IOAPIC, gsi);
+	}
+	return (int)n;
+}
+
 int kvm_create_pit2(int vm_fd)
 {
 	struct kvm_pit_config cfg = {.flags = KVM_PIT_SPEAKER_DUMMY};
