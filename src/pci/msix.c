@@ -25,9 +25,11 @@ static void set_entry32(struct msix *m, unsigned vec, unsigned k, uint32_t v)
 		p[i] = (uint8_t)(v >> (8 * i));
 }
 
+/* Message Control as of the last msix_cfg_written: a configuration write in progress on
+ * another thread is not half-seen. */
 static uint16_t ctrl(const struct msix *m)
 {
-	return pci_cfg_get16(m->cfg, m->cap + 2);
+	return m->ctrl;
 }
 
 bool msix_enabled(const struct msix *m)
@@ -77,7 +79,8 @@ void msix_reset(struct msix *m)
 	for (unsigned v = 0; v < m->nr; v++)
 		set_entry32(m, v, 12, MSIX_VECTOR_MASKED);
 	memset(m->pba, 0, pba_bytes(m->nr));
-	pci_cfg_set16(m->cfg, m->cap + 2, (uint16_t)(m->nr - 1));
+	m->ctrl = (uint16_t)(m->nr - 1);
+	pci_cfg_set16(m->cfg, m->cap + 2, m->ctrl);
 }
 
 static bool layout_ok(const struct pci_cfg *cfg, unsigned nr, uint8_t bar, uint32_t table_off,
@@ -137,6 +140,7 @@ void msix_cfg_written(struct msix *m, uint32_t off, unsigned size)
 	/* Enable or Function Mask may have changed: every vector's mask may have */
 	if (!pci_cfg_overlaps(off, size, m->cap + 2, 2))
 		return;
+	m->ctrl = pci_cfg_get16(m->cfg, m->cap + 2);
 	for (unsigned v = 0; v < m->nr; v++)
 		refresh(m, v);
 }

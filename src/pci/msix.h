@@ -45,6 +45,7 @@ struct msix {
 	uint32_t table_off, pba_off; /* in the BAR */
 	uint8_t *table; /* nr entries of MSIX_ENTRY_SIZE bytes, as the guest sees them */
 	uint64_t *pba;	/* one pending bit per vector */
+	uint16_t ctrl;	/* Message Control (Enable, Function Mask) as of msix_cfg_written */
 	const struct msix_ops *ops;
 	void *ctx;
 	struct msix_stats stats;
@@ -60,7 +61,7 @@ int msix_init(struct msix *m, struct pci_cfg *cfg, unsigned nr, uint8_t bar, uin
 /* Free the table and the PBA. */
 void msix_destroy(struct msix *m);
 
-/* Whether MSI-X is on (the guest set Enable in the capability). */
+/* Whether MSI-X is on (the guest set Enable in the capability, as of msix_cfg_written). */
 bool msix_enabled(const struct msix *m);
 
 /* A guest write of [off, off + size) to the configuration space has been applied: if it touched

@@ -185,10 +185,14 @@ uint32_t pci_bus_cfg_read(struct pci_bus *b, uint32_t off, unsigned size)
 
 	pthread_mutex_lock(&b->lock);
 	f = ecam_function(b, off, &reg);
-	if (!f)
+	if (!f) {
 		b->stats.cfg_absent++;
-	else if (pci_cfg_read(f->cfg, reg, size, &v) < 0)
-		b->stats.cfg_bad++;
+	} else {
+		if (f->ops && f->ops->cfg_reading && reg < PCI_CFG_SIZE)
+			f->ops->cfg_reading(f->obj, reg, size);
+		if (pci_cfg_read(f->cfg, reg, size, &v) < 0)
+			b->stats.cfg_bad++;
+	}
 	pthread_mutex_unlock(&b->lock);
 	return v & (uint32_t)ones(size);
 }

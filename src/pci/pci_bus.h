@@ -29,6 +29,9 @@ struct pci_function_ops {
 	 * ioeventfds, memory slots) and its capabilities (MSI-X). Runs under the bus's lock, so
 	 * a function's writes arrive in order: it must not call back into the bus. May be NULL. */
 	void (*cfg_written)(void *obj, uint32_t off, unsigned size, int changed);
+	/* A guest is about to read [off, off + size) of the configuration space: bring registers
+	 * the function computes up to date (pci_cfg_set*). Under the bus's lock; may be NULL. */
+	void (*cfg_reading)(void *obj, uint32_t off, unsigned size);
 	/* An access at `off` within BAR `bar` (which decodes it now), of a width the window's
 	 * io_ops allow (1-8 bytes; the function checks what its registers accept). */
 	uint64_t (*bar_read)(void *obj, unsigned bar, uint64_t off, unsigned size);

@@ -51,12 +51,12 @@ bool virtio_dev_has_feature(const struct virtio_dev *vd, unsigned bit)
 	return bit < 64 && (vd->features >> bit) & 1;
 }
 
-static void interrupt(struct virtio_dev *vd, uint32_t isr_bits)
+static void interrupt(struct virtio_dev *vd, uint32_t isr_bits, unsigned source)
 {
 	vd->isr |= isr_bits;
 	vd->stats.interrupts++;
 	if (vd->raise_irq)
-		vd->raise_irq(vd->irq_ctx);
+		vd->raise_irq(vd->irq_ctx, source);
 }
 
 void virtio_dev_reset(struct virtio_dev *vd)
@@ -163,14 +163,14 @@ void virtio_dev_notify(struct virtio_dev *vd, unsigned q)
 void virtio_dev_used(struct virtio_dev *vd, unsigned q)
 {
 	if (q < vd->ops->nr_queues && virtq_should_interrupt(&vd->vq[q]))
-		interrupt(vd, VIRTIO_ISR_USED);
+		interrupt(vd, VIRTIO_ISR_USED, q);
 }
 
 void virtio_dev_config_changed(struct virtio_dev *vd)
 {
 	vd->config_generation++;
 	vd->stats.config_changes++;
-	interrupt(vd, VIRTIO_ISR_CONFIG);
+	interrupt(vd, VIRTIO_ISR_CONFIG, VIRTIO_IRQ_CONFIG);
 }
 
 /* A chain `ok` refused: back to the driver empty. false if the used ring could not take it. */

@@ -26,6 +26,9 @@
 #define VIRTIO_STATUS_NEEDS_RESET 64u
 #define VIRTIO_STATUS_FAILED	  128u
 
+/* What an interrupt is for besides a queue (raise_irq's source). */
+#define VIRTIO_IRQ_CONFIG 0xffffu
+
 /* InterruptStatus bits (§4.2.2). */
 #define VIRTIO_ISR_USED	  1u
 #define VIRTIO_ISR_CONFIG 2u
@@ -113,8 +116,9 @@ struct virtio_dev {
 	uint32_t isr;
 	uint32_t config_generation;
 	struct virtq vq[VIRTIO_DEV_MAX_QUEUES];
-	/* Raise the device's interrupt (set by the transport; called with lock held). */
-	void (*raise_irq)(void *ctx);
+	/* Raise the device's interrupt for `source`: a queue's index, or VIRTIO_IRQ_CONFIG (set by
+	 * the transport, which may give each its own vector; called with lock held). */
+	void (*raise_irq)(void *ctx, unsigned source);
 	void *irq_ctx;
 	struct virtio_dev_stats stats;
 	struct log_ratelimit rl;

@@ -271,11 +271,13 @@ static const struct io_ops config_ops = {
     .max_size = 4,
 };
 
-static void raise_irq(void *ctx)
+/* One interrupt line for every source: the driver reads InterruptStatus. */
+static void raise_irq(void *ctx, unsigned source)
 {
 	struct virtio_mmio *t = ctx;
 	uint64_t one = 1;
 
+	(void)source;
 	if (write(t->irq_fd, &one, sizeof(one)) < 0)
 		log_warn_ratelimited(&t->rl, "%s: irqfd write failed", t->vd->ops->name);
 }

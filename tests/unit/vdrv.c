@@ -18,8 +18,9 @@ static uint64_t ring_off(unsigned q)
 	return (uint64_t)q * RING_BYTES;
 }
 
-static void on_irq(void *ctx)
+static void on_irq(void *ctx, unsigned source)
 {
+	(void)source;
 	((struct vdrv *)ctx)->irqs++;
 }
 
