@@ -232,3 +232,57 @@ const struct io_ops pci_mem_io_ops = {
     .name = "pci-mem", .read = window_read, .write = window_write, .min_size = 1, .max_size = 8};
 const struct io_ops pci_io_io_ops = {
     .name = "pci-io", .read = window_read, .write = window_write, .min_size = 1, .max_size = 4};
+
+/* The ECAM offset configuration mechanism #1 addresses at data port byte `byte` (0-3), or
+ * UINT32_MAX when it addresses nothing (enable bit clear, another bus). */
+static uint32_t cf8_target(uint32_t cf8, unsigned byte)
+{
+	if (!(cf8 & 0x80000000u) || (cf8 >> 16) & 0xff)
+		return UINT32_MAX;
+	/* device 15:11, function 10:8, register 7:2: ECAM's layout shifted by 4 */
+	return ((cf8 >> 11) & 0x1f) << 15 | ((cf8 >> 8) & 7) << 12 | (cf8 & 0xfc) | byte;
+}
+
+static uint64_t cf8_read(void *dev, uint64_t off, unsigned size)
+{
+	struct pci_bus *b = dev;
+	uint32_t target;
+
+	if (off < 4) { /* the address register: dword only */
+		if (off || size != 4)
+			return ones(size);
+		pthread_mutex_lock(&b->lock);
+		target = b->cf8;
+		pthread_mutex_unlock(&b->lock);
+		return target;
+	}
+	pthread_mutex_lock(&b->lock);
+	target = cf8_target(b->cf8, (unsigned)(off - 4));
+	pthread_mutex_unlock(&b->lock);
+	if (target == UINT32_MAX || off - 4 + size > 4)
+		return ones(size);
+	return pci_bus_cfg_read(b, target, size);
+}
+
+static void cf8_write(void *dev, uint64_t off, uint64_t val, unsigned size)
+{
+	struct pci_bus *b = dev;
+	uint32_t target;
+
+	if (off < 4) {
+		if (off == 0 && size == 4) {
+			pthread_mutex_lock(&b->lock);
+			b->cf8 = (uint32_t)val & 0x80fffffcu; /* reserved bits read 0 */
+			pthread_mutex_unlock(&b->lock);
+		}
+		return;
+	}
+	pthread_mutex_lock(&b->lock);
+	target = cf8_target(b->cf8, (unsigned)(off - 4));
+	pthread_mutex_unlock(&b->lock);
+	if (target != UINT32_MAX && off - 4 + size <= 4)
+		pci_bus_cfg_write(b, target, size, (uint32_t)val);
+}
+
+const struct io_ops pci_cf8_io_ops = {
+    .name = "pci-cf8", .read = cf8_read, .write = cf8_write, .min_size = 1, .max_size = 4};

@@ -64,6 +64,7 @@ struct pci_bus_stats {
 
 struct pci_bus {
 	pthread_mutex_t lock; /* configuration accesses and BAR lookups (vCPU threads) */
+	uint32_t cf8;	      /* configuration mechanism #1's address register */
 	struct pci_cfg host;  /* 00.0 */
 	struct pci_function fn[PCI_SLOTS];
 	struct pci_window win[PCI_NR_WINDOWS];
@@ -73,6 +74,13 @@ struct pci_bus {
 /* The io_ops for io_bus_register: ECAM (1-4 bytes; dev: the pci_bus), the memory windows (1-8
  * bytes) and the I/O window (1-4 bytes; dev: &bus->win[kind], registered at its base). */
 extern const struct io_ops pci_ecam_io_ops, pci_mem_io_ops, pci_io_io_ops;
+
+/* PC configuration mechanism #1 (PCI 3.0 §3.2.2.3.2), for guests without ECAM (Linux built
+ * without MMCONFIG): the address register at port PCI_CF8_PORT (4-byte accesses; others read
+ * all-ones and are ignored) and the data window at PCI_CF8_PORT + 4 (1, 2 or 4 bytes), the first
+ * 256 bytes of each function's space, bus 0. Register 8 ports at PCI_CF8_PORT (dev: the bus). */
+#define PCI_CF8_PORT 0xcf8
+extern const struct io_ops pci_cf8_io_ops;
 
 /* A bus with the host bridge at 00.0 and the windows [base[k], base[k] + len[k]) for each
  * pci_window_kind (len 0: none; mem32 below 4 GiB, io below 64 KiB, none wrapping). 0 or

@@ -1,7 +1,8 @@
 /* test_pci_bus.c — bus 0 through ECAM as a guest enumerates it: the host bridge at 00.0, empty
  * slots and functions reading all-ones, a function's configuration writes reaching its owner in
  * order; BAR routing through the windows as the guest enables, moves and sizes BARs (a BAR moved
- * out of its window decodes nothing); the firmware's allocator; and refused accesses, counted. */
+ * out of its window decodes nothing); configuration mechanism #1 (ports 0xcf8/0xcfc); the
+ * firmware's allocator; and refused accesses, counted. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -201,6 +202,33 @@ static void test_bar_routing(void **state)
 	assert_int_equal(io_bus_read(&fx->pio, 0x1804, 4), 0x40004);
 }
 
+/* Configuration mechanism #1, as Linux's pci_check_type1 and pci_conf1_read use it. */
+static void test_cf8(void **state)
+{
+	struct fixture *fx = *state;
+
+	assert_int_equal(io_bus_register(&fx->pio, PCI_CF8_PORT, 8, &pci_cf8_io_ops, &fx->bus), 0);
+	io_bus_write(&fx->pio, 0xcfb, 0x01, 1); /* the mechanism select byte: ignored */
+	io_bus_write(&fx->pio, PCI_CF8_PORT, 0x80000000, 4);
+	assert_int_equal(io_bus_read(&fx->pio, PCI_CF8_PORT, 4), 0x80000000);
+	assert_int_equal(io_bus_read(&fx->pio, PCI_CF8_PORT, 1), 0xff);
+	assert_int_equal(io_bus_read(&fx->pio, 0xcfc, 4), PCI_HOST_DEVICE << 16 | PCI_HOST_VENDOR);
+	assert_int_equal(io_bus_read(&fx->pio, 0xcfe, 2), PCI_HOST_DEVICE);
+	/* slot 1's command register; the low two address bits are not the register's */
+	io_bus_write(&fx->pio, PCI_CF8_PORT, 0x80000000 | 1 << 11 | PCI_COMMAND | 3, 4);
+	assert_int_equal(io_bus_read(&fx->pio, PCI_CF8_PORT, 4), 0x80000000 | 1 << 11 | 4);
+	io_bus_write(&fx->pio, 0xcfc, PCI_CMD_MEMORY, 2);
+	assert_int_equal(fx->dev.changed, PCI_CFG_CHANGED_COMMAND);
+	assert_int_equal(io_bus_read(&fx->pio, 0xcfc, 2), PCI_CMD_MEMORY);
+	assert_int_equal(io_bus_read(&fx->pio, 0xcfd, 2), 0xffff); /* misaligned */
+	/* enable bit clear, or another bus: nothing there */
+	io_bus_write(&fx->pio, PCI_CF8_PORT, 1 << 11, 4);
+	assert_int_equal(io_bus_read(&fx->pio, 0xcfc, 4), 0xffffffff);
+	io_bus_write(&fx->pio, PCI_CF8_PORT, 0x80010000, 4);
+	assert_int_equal(io_bus_read(&fx->pio, 0xcfc, 4), 0xffffffff);
+	io_bus_write(&fx->pio, 0xcfc, 0, 4); /* dropped */
+}
+
 static void test_allocator(void **state)
 {
 	struct fixture *fx = *state;
@@ -257,6 +285,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_enumeration, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_config_writes_reach_the_owner, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_bar_routing, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_cf8, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_allocator, setup, teardown),
 	    cmocka_unit_test(test_init_and_add_refused),
 	};
