@@ -233,3 +233,29 @@ int msix_signal(struct msix *m, unsigned vec)
 	m->ops->fire(m->ctx, vec);
 	return 0;
 }
+
+void msix_save(const struct msix *m, struct state_buf *b)
+{
+	state_put_bytes(b, m->table, (size_t)m->nr * MSIX_ENTRY_SIZE);
+	for (unsigned w = 0; w < pba_bytes(m->nr) / 8; w++)
+		state_put_u64(b, m->pba[w]);
+}
+
+void msix_load(struct msix *m, struct state_buf *b)
+{
+	for (unsigned v = 0; v < m->nr; v++)
+		for (unsigned k = 0; k < MSIX_ENTRY_SIZE; k += 4)
+			write_entry32(m, v, k, state_get_u32(b));
+	for (unsigned w = 0; w < pba_bytes(m->nr) / 8; w++) {
+		unsigned left = m->nr - 64 * w;
+
+		m->pba[w] = state_get_u64(b) & (left >= 64 ? UINT64_MAX : (1ULL << left) - 1);
+	}
+}
+
+void msix_restored(struct msix *m)
+{
+	m->ctrl = pci_cfg_get16(m->cfg, m->cap + 2);
+	for (unsigned v = 0; v < m->nr; v++)
+		refresh(m, v);
+}

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "pci/pci_cfg.h"
+#include "state/state.h"
 #include "util/compiler.h"
 
 #define MSIX_MAX_VECTORS   2048
@@ -84,5 +85,16 @@ void msix_vector(const struct msix *m, unsigned vec, struct msix_msg *msg, bool 
 
 /* Power-on state: every vector masked with a zero message, nothing pending, MSI-X off. */
 void msix_reset(struct msix *m);
+
+/* A snapshot of the table and the pending bits (the capability is in the configuration space,
+ * saved with it). */
+void msix_save(const struct msix *m, struct state_buf *b);
+/* Load what msix_save wrote for the same number of vectors; every entry through the rules of a
+ * guest's table write (reserved bits zero), pending bits only for vectors that exist. Call
+ * msix_restored once the configuration space is loaded too. */
+void msix_load(struct msix *m, struct state_buf *b);
+/* After a load: take Enable and Function Mask from the configuration space, give the owner every
+ * vector's route, and deliver pending vectors that are unmasked. */
+void msix_restored(struct msix *m);
 
 #endif

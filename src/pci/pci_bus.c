@@ -58,6 +58,15 @@ int pci_bus_add(struct pci_bus *b, const struct pci_function *f, unsigned *slot)
 	return -ENOSPC;
 }
 
+void pci_bus_remove(struct pci_bus *b, unsigned slot)
+{
+	if (slot == 0 || slot >= PCI_SLOTS)
+		return;
+	pthread_mutex_lock(&b->lock);
+	b->fn[slot] = (struct pci_function){0};
+	pthread_mutex_unlock(&b->lock);
+}
+
 int pci_bus_alloc(struct pci_bus *b, enum pci_window_kind kind, uint64_t size, uint64_t *addr)
 {
 	struct pci_window *w;

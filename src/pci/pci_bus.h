@@ -94,6 +94,10 @@ void pci_bus_destroy(struct pci_bus *b);
  * ops) or -ENOSPC. The bus does not own f's objects. */
 int pci_bus_add(struct pci_bus *b, const struct pci_function *f, unsigned *slot) MUST_CHECK;
 
+/* Take the function in `slot` off the bus again (a board whose assembly failed, before any vCPU
+ * runs); nothing for slot 0 or an empty slot. */
+void pci_bus_remove(struct pci_bus *b, unsigned slot);
+
 /* The firmware's assignment: size bytes (a power of two) from window `kind`, aligned to size,
  * in *addr. 0, or -ENOSPC (the window is full or absent) or -EINVAL. */
 int pci_bus_alloc(struct pci_bus *b, enum pci_window_kind kind, uint64_t size,

@@ -243,3 +243,12 @@ int pci_cfg_write(struct pci_cfg *c, uint32_t off, unsigned size, uint32_t val)
 	}
 	return changed ? changes(c, off, size) : 0;
 }
+
+void pci_cfg_load(struct pci_cfg *c, const uint8_t *saved, unsigned len)
+{
+	for (unsigned i = 0; i < len && i < PCI_CFG_SIZE; i++) {
+		uint8_t open = c->wmask[i] | c->w1c[i];
+
+		c->data[i] = (uint8_t)((c->data[i] & ~open) | (saved[i] & open));
+	}
+}

@@ -126,6 +126,11 @@ int pci_cfg_read(const struct pci_cfg *c, uint32_t off, unsigned size, uint32_t 
  * that changed neither, or -EINVAL for a bad access (nothing written). */
 int pci_cfg_write(struct pci_cfg *c, uint32_t off, unsigned size, uint32_t val);
 
+/* Take saved configuration bytes (a snapshot's, len <= PCI_CFG_SIZE from offset 0) through the
+ * masks: only bits a guest could have written (and write-1-to-clear status bits) are taken, so
+ * identification, capabilities and BAR types stay the function's whatever the bytes say. */
+void pci_cfg_load(struct pci_cfg *c, const uint8_t *saved, unsigned len);
+
 /* Whether [off, off + size) overlaps [start, start + len) (a write into a capability). */
 bool pci_cfg_overlaps(uint32_t off, unsigned size, uint32_t start, uint32_t len);
 

@@ -9,6 +9,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "core/vm.h"
 #include "hv/kvm.h"
 #include "virtio/virtio_pci.h"
 
@@ -635,4 +636,139 @@ void virtio_pci_destroy(struct virtio_pci *t)
 	}
 	msix_destroy(&t->msix);
 	free(t);
+}
+
+/* --- state --- */
+
+void virtio_pci_save(struct virtio_pci *t, struct state_buf *b)
+{
+	pthread_mutex_lock(&t->vd->lock);
+	state_put_u32(b, t->dev_features_sel);
+	state_put_u32(b, t->drv_features_sel);
+	state_put_u16(b, t->queue_sel);
+	state_put_u16(b, t->config_vector);
+	for (unsigned q = 0; q < t->vd->ops->nr_queues; q++)
+		state_put_u16(b, t->queue_vector[q]);
+	state_put_bytes(b, t->pci.data, PCI_CFG_LEGACY_END);
+	msix_save(&t->msix, b);
+	virtio_dev_save(t->vd, b);
+	pthread_mutex_unlock(&t->vd->lock);
+}
+
+int virtio_pci_load(struct virtio_pci *t, struct state_buf *b, uint16_t version, const char *name)
+{
+	uint32_t dsel = state_get_u32(b), drsel = state_get_u32(b);
+	uint16_t qsel = state_get_u16(b), cvec = state_get_u16(b), qvec[VIRTIO_DEV_MAX_QUEUES];
+	uint8_t cfg[PCI_CFG_LEGACY_END];
+	int ret;
+
+	if (version != VIRTIO_PCI_STATE_VERSION) {
+		state_refuse(b, "%s: section version %u, kiln reads %u", name, version,
+			     VIRTIO_PCI_STATE_VERSION);
+		return -EINVAL;
+	}
+	for (unsigned q = 0; q < t->vd->ops->nr_queues; q++)
+		qvec[q] = state_get_u16(b);
+	state_get_bytes(b, cfg, sizeof(cfg));
+	pthread_mutex_lock(&t->vd->lock);
+	msix_load(&t->msix, b);
+	ret = virtio_dev_load(t->vd, b, name);
+	if (ret == 0 && state_section_done(b)) {
+		state_refuse(b, "%s: section length wrong", name);
+		ret = -EINVAL;
+	}
+	if (ret == 0) { /* any selector is one the driver could have written */
+		pci_cfg_load(&t->pci, cfg, sizeof(cfg));
+		t->dev_features_sel = dsel;
+		t->drv_features_sel = drsel;
+		t->queue_sel = qsel;
+		t->config_vector = vector_ok(t, cvec);
+		for (unsigned q = 0; q < t->vd->ops->nr_queues; q++)
+			t->queue_vector[q] = vector_ok(t, qvec[q]);
+	}
+	pthread_mutex_unlock(&t->vd->lock);
+	return ret;
+}
+
+/* --- the board entry --- */
+
+static int entry_save(void *obj, struct state_buf *b)
+{
+	virtio_pci_save(obj, b);
+	return 0;
+}
+
+static int entry_load(void *obj, struct state_buf *b, uint16_t version)
+{
+	struct virtio_pci *t = obj;
+
+	return virtio_pci_load(t, b, version, t->name);
+}
+
+/* The loaded BAR and vectors take effect: ioeventfds where the BAR decodes, every route. */
+static void entry_restored(void *obj)
+{
+	struct virtio_pci *t = obj;
+
+	pthread_mutex_lock(&t->vd->lock);
+	msix_restored(&t->msix);
+	notify_follow(t);
+	pthread_mutex_unlock(&t->vd->lock);
+}
+
+static void entry_stats(void *obj, const char *name, device_stat_fn fn, void *ctx)
+{
+	struct virtio_pci *t = obj;
+	uint64_t lost;
+
+	virtio_dev_report_stats(t->vd, name, fn, ctx);
+	pthread_mutex_lock(&t->vd->lock);
+	lost = t->lost_irqs;
+	pthread_mutex_unlock(&t->vd->lock);
+	fn(ctx, name, "lost_irqs", lost);
+}
+
+static void entry_destroy(void *obj)
+{
+	virtio_pci_destroy(obj);
+}
+
+const struct device_ops virtio_pci_device_ops = {
+    .kind = "virtio-pci",
+    .save = entry_save,
+    .load = entry_load,
+    .stats = entry_stats,
+    .restored = entry_restored,
+    .destroy = entry_destroy,
+};
+
+int virtio_pci_attach(struct vm *vm, const struct virtio_pci_config *cfg, unsigned n,
+		      struct virtio_dev *vd, const char *name)
+{
+	char section[STATE_NAME_MAX], dev_section[STATE_NAME_MAX];
+	struct virtio_pci_config c = *cfg;
+	struct virtio_pci *t;
+	int ret = device_list_reserve(&vm->devices, 2);
+
+	snprintf(section, sizeof(section), "virtio.%u", n);
+	snprintf(dev_section, sizeof(dev_section), "virtio.%u.%s", n,
+		 vd->ops->state_name ? vd->ops->state_name : "");
+	c.name = section;
+	if (ret == 0)
+		ret = virtio_pci_create(vd, &c, &t);
+	if (ret < 0)
+		return ret;
+	ret = device_list_add_ops(&vm->devices, &virtio_pci_device_ops, t, name, section,
+				  VIRTIO_PCI_STATE_VERSION, VIRTIO_PCI_STATE_VERSION);
+	if (ret == 0)
+		ret = device_list_add_ops(&vm->devices, &virtio_device_ops, vd, name,
+					  vd->ops->state_name ? dev_section : NULL,
+					  vd->ops->state_version, vd->ops->state_min_version);
+	if (ret < 0) { /* not after the reservation, but never leave half a pair or a stale slot */
+		if (vm->devices.nr && vm->devices.dev[vm->devices.nr - 1].obj == t)
+			vm->devices.nr--;
+		pci_bus_remove(cfg->bus, t->slot);
+		virtio_pci_destroy(t);
+	}
+	return ret;
 }

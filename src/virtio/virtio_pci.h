@@ -82,4 +82,32 @@ void virtio_pci_destroy(struct virtio_pci *t);
 /* The PCI class code a virtio device of this ID shows (network, storage, communication, other). */
 uint32_t virtio_pci_class(uint32_t device_id);
 
+struct vm;
+
+/* Put vd on cfg->bus (virtio_pci_create; cfg->name is set here to "virtio.N") and register in
+ * vm->devices the transport (section "virtio.N") and then the device (virtio_device_ops,
+ * "virtio.N.<state_name>"), both under counter name `name`. On success the list owns both.
+ * 0 or -errno (nothing registered: the caller still owns the device). */
+int virtio_pci_attach(struct vm *vm, const struct virtio_pci_config *cfg, unsigned n,
+		      struct virtio_dev *vd, const char *name) MUST_CHECK;
+
+#define VIRTIO_PCI_STATE_VERSION 1
+
+/* Put the transport (its fields, the first 256 bytes of configuration space, the MSI-X table
+ * and pending bits) and the device's common state (virtio_dev_save) into the open section. Takes
+ * vd->lock. */
+void virtio_pci_save(struct virtio_pci *t, struct state_buf *b);
+
+/* Load what virtio_pci_save wrote: configuration bytes through the guest's write masks (what
+ * identifies the function stays its own), the MSI-X table through the rules of a table write,
+ * vectors the function has. The BAR's ioeventfds and the vectors' routes follow in the entry's
+ * restored hook. 0 or -EINVAL (logged). Takes vd->lock. */
+int virtio_pci_load(struct virtio_pci *t, struct state_buf *b, uint16_t version,
+		    const char *name) MUST_CHECK;
+
+/* The board entry of a transport (obj: its struct virtio_pci): save, load and restored as
+ * above, the device's transport-independent counters plus lost_irqs, destroy. Register it before
+ * the device's own entry. */
+extern const struct device_ops virtio_pci_device_ops;
+
 #endif

@@ -276,6 +276,11 @@ static void test_init_and_add_refused(void **state)
 		assert_int_equal(pci_bus_add(&b, &f, &slot), 0);
 	assert_int_equal(slot, PCI_SLOTS - 1);
 	assert_int_equal(pci_bus_add(&b, &f, &slot), -ENOSPC);
+	pci_bus_remove(&b, 7); /* a failed attach gives its slot back */
+	pci_bus_remove(&b, 0); /* never the host bridge */
+	assert_int_equal(pci_bus_add(&b, &f, &slot), 0);
+	assert_int_equal(slot, 7);
+	assert_int_equal(pci_bus_cfg_read(&b, 0, 2), PCI_HOST_VENDOR);
 	pci_bus_destroy(&b);
 }
 

@@ -3,8 +3,9 @@
  * notify, ISR, device and PCI-configuration-access structures, MSI-X), feature negotiation and a
  * queue set up through the common configuration, a notification written to the queue's address
  * and the used buffer's interrupt on the queue's MSI-X vector (its eventfd), the configuration
- * vector, the ISR cleared by reading, vectors refused or masked, a device reset, and accesses of
- * the wrong width. Guest memory and the split ring come from the test driver vdrv. */
+ * vector, the ISR cleared by reading, vectors refused or masked, a device reset, accesses of
+ * the wrong width, and a snapshot of the transport loaded into another. Guest memory and the split
+ * ring come from the test driver vdrv. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -345,6 +346,53 @@ static void test_pci_cfg_access_capability(void **state)
 	assert_int_equal(cfg_rd(f, c + 3, 1), VIRTIO_PCI_CAP_PCI_CFG);
 }
 
+/* A snapshot of the transport taken into a second, freshly built one: the driver's setup, the
+ * MSI-X table and the moved BAR come back, and the restored queue interrupts on its vector. A
+ * saved configuration space that claims another identity does not change the function's. */
+static void test_save_and_load(void **state)
+{
+	struct fx *f = *state, *g;
+	struct state_buf out = {0}, in = {0};
+	struct vdrv_buf b = {.off = vdrv_alloc(&f->d, 64), .len = 64, .device_writes = true};
+	uint16_t version;
+	uint32_t id, len;
+
+	msix_on(f, 3);
+	driver_init(f);
+	cfg_wr(f, PCI_BAR0, (uint32_t)(MEM32 + 0x100000), 4); /* the guest moved it */
+	f->bar = MEM32 + 0x100000;
+	f->t->pci.data[PCI_VENDOR_ID] ^= 0xff; /* what a doctored snapshot would say */
+	assert_int_equal(state_begin_section(&out, "virtio.0", VIRTIO_PCI_STATE_VERSION), 0);
+	virtio_pci_save(f->t, &out);
+	assert_int_equal(state_end_section(&out), 0);
+	f->t->pci.data[PCI_VENDOR_ID] ^= 0xff;
+	/* a second machine: same memory contents, a fresh transport */
+	assert_int_equal(setup((void **)&g), 0);
+	memcpy(g->d.ram, f->d.ram, f->d.mem_len);
+	g->d.q[0] = f->d.q[0];
+	g->d.heap = f->d.heap;
+	assert_int_equal(state_open(&in, out.data, out.len), 0);
+	assert_int_equal(state_section(&in, "virtio.0", &version), 0);
+	assert_int_equal(virtio_pci_load(g->t, &in, version, "virtio.0"), 0);
+	virtio_pci_device_ops.restored(g->t);
+	virtio_dev_restored(&g->vd);
+	g->bar = cfg_rd(g, PCI_BAR0, 4) & ~0xfu;
+	assert_int_equal(g->bar, MEM32 + 0x100000);
+	assert_int_equal(cfg_rd(g, PCI_VENDOR_ID, 2), 0x1af4);
+	assert_true(msix_enabled(&g->t->msix));
+	assert_int_equal(bar_rd(g, region(g, VIRTIO_PCI_CAP_COMMON_CFG) + 0x14, 1), 0x0f);
+	assert_int_equal(bar_rd(g, VIRTIO_PCI_MSIX_TABLE + 8, 4), 0x40);
+	vdrv_add(&g->d, 0, &b, 1);
+	bar_wr(g, region(g, VIRTIO_PCI_CAP_NOTIFY_CFG), 0, 2);
+	assert_true(vdrv_used(&g->d, 0, &id, &len));
+	assert_int_equal(fired(g, 0), 1);
+	/* a section of another version is refused */
+	assert_int_equal(state_section(&in, "virtio.0", &version), 0);
+	assert_int_equal(virtio_pci_load(g->t, &in, 2, "virtio.0"), -EINVAL);
+	state_buf_free(&out);
+	teardown((void **)&g);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -353,6 +401,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_vectors_refused_and_lost, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_reset_and_bad_widths, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_pci_cfg_access_capability, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_save_and_load, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
