@@ -62,6 +62,8 @@ void config_usage(void)
 	    "  --no-acpi              no ACPI tables: the guest finds CPUs in the MP table\n"
 	    "  --pvpanic              a pvpanic port: a guest kernel panic ends kiln (status 6)\n"
 	    "  --boot-timer           log the guest's boot time when it writes 123 at 0xc0000000\n"
+	    "  --virtio-transport mmio|pci  virtio devices on virtio-mmio slots (default) or on a\n"
+	    "                         PCI bus with MSI-X (x86)\n"
 	    "  --disk PATH[,ro][,id=NAME][,root]  a virtio-blk disk on a raw image (repeatable,\n"
 	    "                         16 max); root: first disk, root=/dev/vda ro|rw on the "
 	    "cmdline\n"
@@ -258,6 +260,7 @@ enum opt_id {
 	OPT_NO_ACPI,
 	OPT_PVPANIC,
 	OPT_BOOT_TIMER,
+	OPT_VIRTIO_TRANSPORT,
 	OPT_DISK,
 	OPT_CONSOLE_VIRTIO,
 	OPT_RNG,
@@ -289,6 +292,7 @@ static const struct option run_opts[] = {
     {"no-acpi", no_argument, NULL, OPT_NO_ACPI},
     {"pvpanic", no_argument, NULL, OPT_PVPANIC},
     {"boot-timer", no_argument, NULL, OPT_BOOT_TIMER},
+    {"virtio-transport", required_argument, NULL, OPT_VIRTIO_TRANSPORT},
     {"disk", required_argument, NULL, OPT_DISK},
     {"console-virtio", required_argument, NULL, OPT_CONSOLE_VIRTIO},
     {"rng", no_argument, NULL, OPT_RNG},
@@ -558,6 +562,15 @@ static int parse_one(struct vm_config *c, struct parse_state *st, int opt, const
 		return 0;
 	case OPT_PVPANIC:
 		c->pvpanic = true;
+		return 0;
+	case OPT_VIRTIO_TRANSPORT:
+		if (strcmp(v, "mmio") == 0)
+			c->virtio_transport = VIRTIO_TRANSPORT_MMIO;
+		else if (strcmp(v, "pci") == 0)
+			c->virtio_transport = VIRTIO_TRANSPORT_PCI;
+		else
+			return config_fail(err, errlen,
+					   "--virtio-transport: '%s' is not mmio or pci", v);
 		return 0;
 	case 'v':
 		c->verbosity++;

@@ -16,6 +16,8 @@
 enum serial_mode { SERIAL_STDIO, SERIAL_FILE, SERIAL_NONE, SERIAL_FD };
 enum boot_protocol { BOOT_AUTO, BOOT_LINUX, BOOT_PVH, BOOT_RAW };
 enum reset_action { RESET_STOP, RESET_RESTART };
+/* How the board exposes its virtio devices: virtio-mmio slots (default) or a PCI bus. */
+enum virtio_transport { VIRTIO_TRANSPORT_MMIO, VIRTIO_TRANSPORT_PCI };
 
 #define CONFIG_PATH_MAX	    4096
 #define CONFIG_CMDLINE_MAX  0x10000 /* including the NUL (LAYOUT_CMDLINE_MAX) */
@@ -147,6 +149,7 @@ struct vm_config {
 	bool boot_timer;	  /* Firecracker's boot timer device (--boot-timer) */
 	bool acpi;		  /* ACPI tables (default); false: the MP table only */
 	bool pvpanic;		  /* the pvpanic port: a guest kernel panic stops the VM */
+	enum virtio_transport virtio_transport;	    /* every virtio device's (x86 only for PCI) */
 	struct disk_config disks[CONFIG_MAX_DISKS]; /* virtio-blk, in slot order */
 	unsigned nr_disks;
 	struct vconsole_config vconsole;	 /* virtio-console port 0 */

@@ -156,10 +156,12 @@ struct machine {
 	uint64_t vcpus, mib;
 	bool smt, dirty;
 	bool has_vcpus, has_smt;
-	unsigned huge; /* index in huge_names */
+	unsigned huge;	    /* index in huge_names */
+	unsigned transport; /* index in transport_names: enum virtio_transport */
 };
 
 static const char *const huge_names[] = {"None", "Transparent", "2M", NULL};
+static const char *const transport_names[] = {"mmio", "pci", NULL};
 
 static int machine_read(const struct jres *r, bool patch, struct machine *m)
 {
@@ -178,6 +180,8 @@ static int machine_read(const struct jres *r, bool patch, struct machine *m)
 		ret = jf_bool(r, "track_dirty_pages", 0, &m->dirty);
 	if (ret >= 0)
 		ret = jf_enum(r, "huge_pages", 0, huge_names, &m->huge);
+	if (ret >= 0)
+		ret = jf_enum(r, "kiln_virtio_transport", 0, transport_names, &m->transport);
 	if (ret >= 0)
 		ret = jf_string(r, "cpu_template", 0, tmpl, sizeof(tmpl));
 	if (ret >= 0 && strcmp(tmpl, "None") != 0)
@@ -286,17 +290,24 @@ static unsigned huge_index(const struct vm_config *c)
 
 static int machine_apply(struct vm_config *c, const struct jres *r, const void *arg)
 {
-	static const char *const fields[] = {
-	    "vcpu_count",	 "mem_size_mib",      "smt",
-	    "track_dirty_pages", "huge_pages",	      "cpu_template",
-	    "kiln_topology",	 "kiln_vcpu_pinning", NULL};
+	static const char *const fields[] = {"vcpu_count",
+					     "mem_size_mib",
+					     "smt",
+					     "track_dirty_pages",
+					     "huge_pages",
+					     "cpu_template",
+					     "kiln_topology",
+					     "kiln_vcpu_pinning",
+					     "kiln_virtio_transport",
+					     NULL};
 	bool patch = *(const bool *)arg;
 	unsigned old_vcpus = config_vcpus(c);
 	struct machine m = {.vcpus = old_vcpus,
 			    .mib = c->mem_bytes >> 20,
 			    .smt = patch && c->threads > 1,
 			    .dirty = patch && c->track_dirty_pages,
-			    .huge = patch ? huge_index(c) : 0};
+			    .huge = patch ? huge_index(c) : 0,
+			    .transport = patch ? (unsigned)c->virtio_transport : 0};
 	const char *why;
 	int ret = jres_check_fields(r, fields);
 
@@ -314,6 +325,7 @@ static int machine_apply(struct vm_config *c, const struct jres *r, const void *
 	c->hugepages = m.huge == 2;
 	c->thp = m.huge == 1;
 	c->track_dirty_pages = m.dirty;
+	c->virtio_transport = (enum virtio_transport)m.transport;
 	return machine_pinning(c, r, patch, old_vcpus);
 }
 

@@ -200,6 +200,8 @@ json_t *config_json_export_machine_config(const struct vm_config *c)
 			    "threads", (int)c->threads)));
 	if (ok && c->pin_vcpus)
 		ok = put(o, "kiln_vcpu_pinning", export_pinning(c));
+	if (ok && c->virtio_transport == VIRTIO_TRANSPORT_PCI) /* mmio: Firecracker's document */
+		ok = put(o, "kiln_virtio_transport", json_string("pci"));
 	if (!ok)
 		json_decref(o);
 	return ok ? o : NULL;

@@ -209,6 +209,36 @@ static const char *vsock_config_load(struct state_buf *b, struct vm_config *c)
 	return NULL;
 }
 
+/* The virtio transport when it is PCI: a section of its own ("config.virtio", version 1: u8 1),
+ * written only then, so a virtio-mmio configuration reads as before (and a kiln that does not
+ * know the section rebuilds virtio-mmio slots, whose loader then refuses "virtio.N"). */
+static int transport_config_save(const struct vm_config *c, struct state_buf *b)
+{
+	int ret;
+
+	if (c->virtio_transport == VIRTIO_TRANSPORT_MMIO)
+		return 0;
+	ret = state_begin_section(b, "config.virtio", 1);
+	state_put_u8(b, (uint8_t)c->virtio_transport);
+	return ret ? ret : state_end_section(b);
+}
+
+static const char *transport_config_load(struct state_buf *b, struct vm_config *c)
+{
+	uint16_t v;
+	uint8_t t;
+
+	if (!state_has_section(b, "config.virtio"))
+		return NULL;
+	if (state_section(b, "config.virtio", &v) < 0 || v != 1)
+		return "virtio transport version";
+	t = state_get_u8(b);
+	if (state_section_done(b) || t != VIRTIO_TRANSPORT_PCI)
+		return "virtio transport";
+	c->virtio_transport = VIRTIO_TRANSPORT_PCI;
+	return NULL;
+}
+
 static void put_balloon(struct state_buf *b, const struct balloon_config *bc)
 {
 	state_put_u8(b, bc->enabled);
@@ -274,7 +304,8 @@ int snapshot_config_save(const struct vm_config *c, struct state_buf *b)
 	put_nets(b, c);		     /* since version 3 */
 	put_balloon(b, &c->balloon); /* since version 4 */
 	ret = ret ? ret : state_end_section(b);
-	return ret ? ret : vsock_config_save(c, b);
+	ret = ret ? ret : vsock_config_save(c, b);
+	return ret ? ret : transport_config_save(c, b);
 }
 
 /* Version 2's per-disk fields (version 1: not a root device, no PARTUUID, Unsafe, Async). */
@@ -399,6 +430,8 @@ int snapshot_config_load(struct state_buf *b, struct vm_config *c, struct kiln_e
 		why = config_check(c, f);
 	if (!why)
 		why = vsock_config_load(b, c);
+	if (!why)
+		why = transport_config_load(b, c);
 	if (why)
 		return err_set(err, -EINVAL, "snapshot: configuration: bad %s", why);
 	c->hugepages = f[0], c->thp = f[1], c->acpi = f[2], c->test_device = f[3];

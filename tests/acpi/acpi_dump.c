@@ -86,11 +86,18 @@ int main(int argc, char **argv)
 	uint64_t rsdp = 0;
 	int ret;
 
-	if (argc != 4 || sscanf(argv[2], "%u:%u:%u", &t.sockets, &t.cores, &t.threads) != 3 ||
-	    sscanf(argv[3], "%u", &cfg.nr_virtio) != 1 || cfg.nr_virtio > LAYOUT_VIRTIO_SLOTS) {
-		fprintf(stderr, "usage: acpi_dump DIR SOCKETS:CORES:THREADS NR_VIRTIO (0-%d)\n",
+	if (argc < 4 || argc > 5 ||
+	    sscanf(argv[2], "%u:%u:%u", &t.sockets, &t.cores, &t.threads) != 3 ||
+	    sscanf(argv[3], "%u", &cfg.nr_virtio) != 1 || cfg.nr_virtio > LAYOUT_VIRTIO_SLOTS ||
+	    (argc == 5 && strcmp(argv[4], "pci") != 0)) {
+		fprintf(stderr,
+			"usage: acpi_dump DIR SOCKETS:CORES:THREADS NR_VIRTIO (0-%d) [pci]\n",
 			LAYOUT_VIRTIO_SLOTS);
 		return 2;
+	}
+	if (argc == 5) { /* the host bridge of --virtio-transport pci */
+		cfg.pci_mem_base = (uint32_t)LAYOUT_PCI_MEM32_GPA;
+		cfg.pci_mem_len = (uint32_t)LAYOUT_PCI_MEM32_SIZE;
 	}
 	for (unsigned i = 0; i < cfg.nr_virtio; i++)
 		v[i] = (struct virtio_slot){.base = LAYOUT_VIRTIO_MMIO_GPA +

@@ -75,12 +75,12 @@ check_rsdp() {
 }
 
 # sockets:cores:threads and virtio device count: one vCPU and no devices; SMT; APIC ID gaps with
-# every virtio slot; APIC IDs past 254 (x2APIC entries).
-for cfg in "1:1:1 0" "2:2:2 1" "2:3:1 18" "3:65:1 18"; do
-	read -r topo nvirtio <<<"$cfg"
-	dir=$tmp/${topo//:/-}-$nvirtio
+# every virtio slot; APIC IDs past 254 (x2APIC entries); the PCI host bridge.
+for cfg in "1:1:1 0" "2:2:2 1" "2:3:1 18" "3:65:1 18" "2:1:1 0 pci"; do
+	read -r topo nvirtio pci <<<"$cfg"
+	dir=$tmp/${topo//:/-}-$nvirtio$pci
 	mkdir -p "$dir"
-	if ! "$dump" "$dir" "$topo" "$nvirtio"; then
+	if ! "$dump" "$dir" "$topo" "$nvirtio" $pci; then
 		fail "acpi_dump failed"
 		continue
 	fi

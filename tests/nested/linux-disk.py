@@ -4,7 +4,8 @@
 
     linux-disk.py --kiln PATH
 
-root-ext4: an ext4 image made with `mke2fs -d` (busybox and the scenario as /init) is the root
+root-ext4 (and root-ext4-pci, the same over `--virtio-transport pci`: the disks are functions
+00:01.0 and 00:02.0 of kiln's PCI bus, each queue with its MSI-X vector): an ext4 image made with `mke2fs -d` (busybox and the scenario as /init) is the root
 disk (`--disk IMG,root,id=rootdisk`, so kiln appends `root=/dev/vda rw`); a second disk is
 read-only (`,ro,id=ro-data`). The guest writes 1 MiB derived from a random token to
 /data/file.txt, syncs and powers off; the host then reads the file out of the image with
@@ -45,6 +46,9 @@ else
 	kt rowrite refused
 fi
 kt vdb "$(sha256sum < /dev/vdb | cut -d' ' -f1)"
+pci=/sys/bus/pci/devices
+kt pci "$(echo $(cat $pci/0000:00:01.0/vendor $pci/0000:00:01.0/device 2>/dev/null))"
+kt msix "$(grep -c 'PCI-MSI.*virtio' /proc/interrupts)"
 """ + lg.REPORT_KERNEL_ERRORS
 
 # The drive-patch guest: vda's size and hash, then wait (up to 120 s) for the size to change, drop
@@ -106,7 +110,8 @@ def main():
     want = (token.encode() + b"\n") * (1048576 // (len(token) + 1) + 1)
     want = want[:1048576]
 
-    def root_ext4():
+    def root_ext4(transport):
+        name = "root-ext4" if transport == "mmio" else "root-ext4-pci"
         root = lg.ext4_image(os.path.join(tmp, "root.img"), lg.guest_tree(SCENARIO), 64)
         data = os.path.join(tmp, "data.img")
         with open(data, "wb") as f:
@@ -114,33 +119,42 @@ def main():
         with open(data, "rb") as f:
             data_sum = hashlib.sha256(f.read()).hexdigest()
 
-        g = lg.Guest("root-ext4", [args.kiln, "run", "--kernel", kernel, "--cpus", "2",
-                                   "--memory", "512M", "--disk", f"{root},root,id=rootdisk",
-                                   "--disk", f"{data},ro,id=ro-data",
-                                   "--cmdline", f"console=ttyS0 loglevel=4 panic=-1 init=/init "
-                                                f"kiln.token={token}"], tmp)
+        g = lg.Guest(name, [args.kiln, "run", "--kernel", kernel, "--cpus", "2",
+                            "--virtio-transport", transport,
+                            "--memory", "512M", "--disk", f"{root},root,id=rootdisk",
+                            "--disk", f"{data},ro,id=ro-data",
+                            "--cmdline", f"console=ttyS0 loglevel=4 panic=-1 init=/init "
+                                         f"kiln.token={token}"], tmp)
         status = g.wait_exit(180)
-        s.check(status == 0, "root-ext4: kiln exits 0 after the guest powers off",
+        s.check(status == 0, f"{name}: kiln exits 0 after the guest powers off",
                 f"status {status}; {g.stderr()[-400:]}")
-        s.equal(g.report("root"), "ext4 rw", "root-ext4: / is the ext4 disk, read-write")
+        s.equal(g.report("root"), "ext4 rw", f"{name}: / is the ext4 disk, read-write")
         s.equal(g.report("wrote"), hashlib.sha256(want).hexdigest(),
-                "root-ext4: the guest wrote the file")
+                f"{name}: the guest wrote the file")
         p = subprocess.run(["debugfs", "-R", "cat /data/file.txt", root], stdout=subprocess.PIPE,
                            stderr=subprocess.PIPE)
         s.check(p.returncode == 0 and p.stdout == want,
-                "root-ext4: the host finds the file's exact 1 MiB in the image (debugfs)",
+                f"{name}: the host finds the file's exact 1 MiB in the image (debugfs)",
                 f"debugfs status {p.returncode}, {len(p.stdout)} bytes; {p.stderr[-200:]!r}")
         s.equal(g.reports("serial"), ["vda rootdisk", "vdb ro-data"],
-                "root-ext4: each disk's id= is its /sys/block/vdX/serial")
-        s.equal(g.report("ro"), "0 1", "root-ext4: only the ro disk is read-only")
-        s.equal(g.report("rowrite"), "refused", "root-ext4: a write to the read-only disk fails")
-        s.equal(g.report("vdb"), data_sum, "root-ext4: the read-only disk reads its image's bytes")
+                f"{name}: each disk's id= is its /sys/block/vdX/serial")
+        s.equal(g.report("ro"), "0 1", f"{name}: only the ro disk is read-only")
+        s.equal(g.report("rowrite"), "refused", f"{name}: a write to the read-only disk fails")
+        s.equal(g.report("vdb"), data_sum, f"{name}: the read-only disk reads its image's bytes")
         with open(data, "rb") as f:
             s.equal(hashlib.sha256(f.read()).hexdigest(), data_sum,
-                    "root-ext4: the read-only image is unchanged")
-        s.equal(lg.kernel_errors(g), [], "root-ext4: no kernel errors")
+                    f"{name}: the read-only image is unchanged")
+        if transport == "pci":  # both disks are functions 1 and 2 of bus 0, with MSI-X
+            s.equal(g.report("pci"), "0x1af4 0x1042", f"{name}: 00:01.0 is virtio-pci's block")
+            s.check(int(g.report("msix") or 0) >= 2,
+                    f"{name}: the disks' queues interrupt through PCI-MSI vectors",
+                    f"{g.report('msix')} PCI-MSI lines in /proc/interrupts")
+        else:
+            s.equal(g.report("pci"), "", f"{name}: no PCI device")
+        s.equal(lg.kernel_errors(g), [], f"{name}: no kernel errors")
 
-    s.scenario("root-ext4", root_ext4)
+    s.scenario("root-ext4", lambda: root_ext4("mmio"))
+    s.scenario("root-ext4-pci", lambda: root_ext4("pci"))
     s.scenario("drive-patch", lambda: drive_patch(s, args.kiln, kernel, tmp))
     s.finish()
 

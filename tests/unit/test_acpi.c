@@ -175,6 +175,12 @@ static void test_aml_resources(void **state)
 	expect("\x47\x01\xf8\x03\xf8\x03\x00\x08", 8);
 	aml_res_irq_noflags(&b, 4);
 	expect("\x22\x10\x00", 3);
+	aml_res_word_bus_number(&b, 0, 0);
+	expect("\x88\x0d\x00\x02\x0c\x00\x00\x00\x00\x00\x00\x00\x00\x00\x01\x00", 16);
+	aml_res_dword_memory(&b, 0xe0000000, 0x10000000);
+	expect("\x87\x17\x00\x00\x0c\x01\x00\x00\x00\x00\x00\x00\x00\xe0\xff\xff\xff\xef"
+	       "\x00\x00\x00\x00\x00\x00\x00\x10",
+	       26);
 	aml_res_end(&b);
 	expect("\x79\x00", 2);
 	aml_buffer(&b, (const uint8_t *)"\x79\x00", 2);
@@ -648,6 +654,36 @@ static void test_max_vcpus(void **state)
 	assert_int_equal(r->mt.ioapic_id, 254);
 }
 
+/* The PCI host bridge of --virtio-transport pci: \_SB.PCI0, PNP0A03, bus 0, the configuration
+ * ports it consumes and the memory window it forwards; only when asked for. */
+static void test_pci_host_bridge(void **state)
+{
+	struct fixture *f = *state;
+	struct x86_topology t = {1, 1, 1};
+	struct acpi_config cfg = {.topo = &t,
+				  .com = {true, false},
+				  .pci_mem_base = (uint32_t)LAYOUT_PCI_MEM32_GPA,
+				  .pci_mem_len = (uint32_t)LAYOUT_PCI_MEM32_SIZE};
+	static const uint8_t crs_tail[] = {
+	    0x47, 1,	0xf8, 0x0c, 0xf8, 0x0c, 0, 8, /* IO 0xcf8 */
+	    0x87, 0x17, 0,    0,    0x0c, 1,	0, 0, 0, 0, 0, 0, 0, 0xe0, 0xff, 0xff, 0xff, 0xef};
+	static struct parsed r;
+	uint64_t rsdp = 0;
+
+	assert_int_equal(acpi_write(&f->m, &cfg, &rsdp), 0);
+	parse(&r, &f->m, rsdp);
+	assert_int_equal(dsdt_walk(r.d, r.dsdt_len), 2); /* COM1 and the bridge */
+	assert_true(contains(r.d, r.dsdt_len, "PCI0", 4));
+	assert_true(contains(r.d, r.dsdt_len, "\x0c\x41\xd0\x0a\x03", 5)); /* EisaId PNP0A03 */
+	assert_true(contains(r.d, r.dsdt_len, crs_tail, sizeof(crs_tail)));
+	cfg.pci_mem_len = 0;
+	memset(guest_mem_ptr(&f->m, LAYOUT_EBDA_GPA, LAYOUT_HIMEM_GPA - LAYOUT_EBDA_GPA), FILL,
+	       LAYOUT_HIMEM_GPA - LAYOUT_EBDA_GPA); /* as setup left it: parse checks the tail */
+	assert_int_equal(acpi_write(&f->m, &cfg, &rsdp), 0);
+	parse(&r, &f->m, rsdp);
+	assert_false(contains(r.d, r.dsdt_len, "PCI0", 4));
+}
+
 static void test_errors(void **state)
 {
 	struct fixture *f = *state;
@@ -697,6 +733,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_apic_id_gaps_all_slots, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_x2apic_ids, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_max_vcpus, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_pci_host_bridge, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_errors, setup, teardown),
 	};
 

@@ -46,7 +46,7 @@ static void test_full_command_line(void **state)
 			       "--hugepages", "--serial", "file:/tmp/out", "--serial2", "stdio",
 			       "--serial", "none", "--on-reset", "restart", "--boot", "pvh",
 			       "--debug-exit-port", "0x501", "--test-device", "--no-acpi",
-			       "--pvpanic"),
+			       "--pvpanic", "--virtio-transport", "pci"),
 			 0);
 	assert_string_equal(c.kernel_path, "/k");
 	assert_string_equal(c.initrd_path, "/i");
@@ -64,6 +64,9 @@ static void test_full_command_line(void **state)
 	assert_true(c.test_device);
 	assert_false(c.acpi);
 	assert_true(c.pvpanic);
+	assert_int_equal(c.virtio_transport, VIRTIO_TRANSPORT_PCI);
+	assert_int_equal(PARSE(&c, err, "--virtio-transport", "mmio"), 0);
+	assert_int_equal(c.virtio_transport, VIRTIO_TRANSPORT_MMIO);
 }
 
 /* Whole tokens only: what decides whether kiln adds virtio_mmio.device= tokens (acpi=off). */
@@ -303,6 +306,7 @@ static void test_errors_name_the_flag(void **state)
 	EXPECT_ERROR("needs --kernel", "--load-addr", "1", "--entry", "1");
 	EXPECT_ERROR("--boot", "--boot", "efi");
 	EXPECT_ERROR("--on-reset", "--on-reset", "explode");
+	EXPECT_ERROR("--virtio-transport: 'isa' is not mmio or pci", "--virtio-transport", "isa");
 	EXPECT_ERROR("--debug-exit-port", "--debug-exit-port", "0x10000");
 	EXPECT_ERROR("--pin-vcpus: 1 CPUs given for 2 vCPUs", "--cpus", "2", "--pin-vcpus", "0");
 	EXPECT_ERROR("--pin-vcpus: 2 CPUs given for 1 vCPUs", "--pin-vcpus", "0,1");

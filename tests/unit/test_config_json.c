@@ -333,6 +333,14 @@ static void test_machine_config_patch(void **state)
 	assert_int_equal(c->mem_bytes, 256ULL << 20);
 	ok(c, MC_PATCH, NULL, "{\"mem_size_mib\": 128}");
 	assert_int_equal(c->mem_bytes, 128ULL << 20);
+	/* kiln's extension: the virtio transport, kept by a PATCH that does not name it */
+	ok(c, MC_PATCH, NULL, "{\"kiln_virtio_transport\": \"pci\"}");
+	assert_int_equal(c->virtio_transport, VIRTIO_TRANSPORT_PCI);
+	ok(c, MC_PATCH, NULL, "{\"mem_size_mib\": 128}");
+	assert_int_equal(c->virtio_transport, VIRTIO_TRANSPORT_PCI);
+	fails(c, MC_PATCH, NULL, "{\"kiln_virtio_transport\": \"isa\"}", "kiln_virtio_transport");
+	ok(c, MC_PATCH, NULL, "{\"kiln_virtio_transport\": \"mmio\"}");
+	assert_int_equal(c->virtio_transport, VIRTIO_TRANSPORT_MMIO);
 	ok(c, MC_PATCH, NULL, "{\"smt\": true, \"vcpu_count\": 2}");
 	assert_int_equal(c->threads, 2);
 	ok(c, MC_PATCH, NULL, "{\"vcpu_count\": 4}"); /* smt stays on */
@@ -917,6 +925,14 @@ static void test_export_round_trip(void **state)
 	assert_true(json_is_true(json_object_get(mc, "smt")));
 	assert_string_equal(json_string_value(json_object_get(mc, "huge_pages")), "2M");
 	assert_int_equal(json_array_size(json_object_get(mc, "kiln_vcpu_pinning")), 4);
+	assert_null(json_object_get(mc, "kiln_virtio_transport")); /* mmio: left out */
+	json_decref(j);
+	c->virtio_transport = VIRTIO_TRANSPORT_PCI;
+	round_trip(c);
+	j = config_json_export(c);
+	mc = json_object_get(j, "machine-config");
+	assert_string_equal(json_string_value(json_object_get(mc, "kiln_virtio_transport")), "pci");
+	c->virtio_transport = VIRTIO_TRANSPORT_MMIO;
 	assert_string_equal(json_string_value(json_object_get(
 				json_array_get(json_object_get(j, "drives"), 0), "drive_id")),
 			    "root");

@@ -570,9 +570,11 @@ static void test_config_section_versions(void **st)
 					    .deflate_on_oom = true,
 					    .stats_interval_s = 9,
 					    .free_page_reporting = true};
+	c.virtio_transport = VIRTIO_TRANSPORT_PCI; /* section config.virtio */
 	assert_int_equal(snapshot_config_save(&c, &w), 0);
 	assert_int_equal(state_open(&r, w.data, w.len), 0);
 	assert_int_equal(snapshot_config_load(&r, &back, NULL), 0);
+	assert_int_equal(back.virtio_transport, VIRTIO_TRANSPORT_PCI);
 	assert_memory_equal(&back.balloon, &c.balloon, sizeof(c.balloon));
 	assert_true(back.disks[0].is_root);
 	assert_string_equal(back.disks[0].partuuid, "abcd-01");
@@ -601,6 +603,7 @@ static void test_config_section_versions(void **st)
 	assert_int_equal(snapshot_config_load(&r, &back, NULL), -EINVAL);
 	state_buf_free(&w);
 	c.balloon.enabled = false;
+	c.virtio_transport = VIRTIO_TRANSPORT_MMIO;
 	c.nr_nets = 0;
 	c.mmds.set = false;
 	c.mmds.nr_ifaces = 0;

@@ -247,6 +247,9 @@ static int config_check(struct vm *vm)
 
 	if (flag)
 		return err_set(vm->err, -EINVAL, "%s: the arm64 board has no such device", flag);
+	if (c->virtio_transport == VIRTIO_TRANSPORT_PCI) /* needs a GICv3 ITS for MSI-X */
+		return err_set(vm->err, -EINVAL,
+			       "--virtio-transport pci: the arm64 board has virtio-mmio only, yet");
 	return 0;
 }
 

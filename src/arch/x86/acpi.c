@@ -155,7 +155,7 @@ enum { MADT_LAPIC = 0, MADT_IOAPIC = 1, MADT_LAPIC_NMI = 4, MADT_X2APIC = 9, MAD
 #define RTC_HID		   "PNP0B00"
 #define KBD_HID		   "PNP0303"
 #define PVPANIC_HID	   "QEMU0001"
-#define DSDT_RES_MAX	   32 /* bytes of one device's _CRS */
+#define DSDT_RES_MAX	   64 /* bytes of one device's _CRS (the PCI host bridge: 52) */
 
 _Static_assert(sizeof(struct acpi_header) == 36, "ACPI table header is 36 bytes");
 _Static_assert(sizeof(struct acpi_rsdp) == 36, "RSDP revision 2 is 36 bytes");
@@ -321,6 +321,34 @@ static void dsdt_virtio(struct aml_buf *b, unsigned i, const struct virtio_slot 
 	aml_close(b);
 }
 
+/* The PCI host bridge (PNP0A03, conventional: its configuration space through ports 0xcf8-0xcff,
+ * which it consumes) with the bus numbers and the memory window it forwards. No _PRT: its
+ * functions have no INTx pin (virtio-pci interrupts with MSI-X). */
+static void dsdt_pci(struct aml_buf *b, uint32_t mem_base, uint32_t mem_len)
+{
+	uint8_t res[DSDT_RES_MAX];
+	struct aml_buf r;
+
+	aml_init(&r, res, sizeof(res));
+	aml_res_word_bus_number(&r, 0, 0);
+	aml_res_io(&r, 0xcf8, 8);
+	aml_res_dword_memory(&r, mem_base, mem_len);
+	aml_res_end(&r);
+	assert(!r.overflow); /* DSDT_RES_MAX holds it */
+	aml_device_open(b, "PCI0");
+	aml_name(b, "_HID");
+	aml_eisaid(b, "PNP0A03");
+	aml_name(b, "_UID");
+	aml_integer(b, 0);
+	aml_name(b, "_SEG");
+	aml_integer(b, 0);
+	aml_name(b, "_BBN");
+	aml_integer(b, 0);
+	aml_name(b, "_CRS");
+	aml_buffer(b, res, r.len);
+	aml_close(b);
+}
+
 /* \_S5: SLP_TYPa for the sleep control register; SLP_TYPb and the reserved pair unused. */
 static void dsdt_s5(struct aml_buf *b)
 {
@@ -353,6 +381,8 @@ static int dsdt_build(struct acpi_area *a, const struct acpi_config *cfg, uint64
 		dsdt_pvpanic(&b, cfg->pvpanic_port);
 	for (unsigned i = 0; i < cfg->nr_virtio; i++)
 		dsdt_virtio(&b, i, &cfg->virtio[i]);
+	if (cfg->pci_mem_len)
+		dsdt_pci(&b, cfg->pci_mem_base, cfg->pci_mem_len);
 	aml_close(&b);
 	if (b.overflow)
 		return -E2BIG;

@@ -20,6 +20,9 @@ struct acpi_config {
 	bool rtc;	       /* the CMOS RTC at 0x70 */
 	bool kbd;	       /* the i8042 at 0x60/0x64 with a keyboard on IRQ 1 */
 	uint16_t pvpanic_port; /* 0: no pvpanic device */
+	/* a PCI host bridge (\_SB.PCI0: bus 0, configuration ports 0xcf8-0xcff, this 32-bit
+	 * memory window); pci_mem_len 0: none */
+	uint32_t pci_mem_base, pci_mem_len;
 };
 
 /*

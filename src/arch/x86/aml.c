@@ -30,6 +30,11 @@
 #define RES_END		   0x79 /* small item 0x0f, length 1 */
 #define RES_MEMORY32_FIXED 0x86
 #define RES_EXT_IRQ	   0x89
+#define RES_DWORD_SPACE	   0x87 /* DWord Address Space Descriptor */
+#define RES_WORD_SPACE	   0x88 /* Word Address Space Descriptor */
+#define RES_SPACE_MEMORY   0x00 /* resource types of an address space descriptor */
+#define RES_SPACE_BUS	   0x02
+#define RES_SPACE_FIXED	   0x0c /* general flags: _MAF and _MIF set, positive decode, producer */
 #define RES_IO_DECODE16	   0x01
 #define RES_MEM_READWRITE  0x01
 
@@ -271,6 +276,34 @@ void aml_res_irq_noflags(struct aml_buf *r, uint8_t irq)
 	assert(irq < 16);
 	put8(r, RES_IRQ_NOFLAGS);
 	put_le(r, 1u << irq, 2);
+}
+
+void aml_res_word_bus_number(struct aml_buf *r, uint16_t first, uint16_t last)
+{
+	put8(r, RES_WORD_SPACE);
+	put_le(r, 13, 2); /* type, flags, type flags, then five Words */
+	put8(r, RES_SPACE_BUS);
+	put8(r, RES_SPACE_FIXED);
+	put8(r, 0);
+	put_le(r, 0, 2); /* granularity */
+	put_le(r, first, 2);
+	put_le(r, last, 2);
+	put_le(r, 0, 2); /* translation offset */
+	put_le(r, (uint32_t)last - first + 1, 2);
+}
+
+void aml_res_dword_memory(struct aml_buf *r, uint32_t base, uint32_t len)
+{
+	put8(r, RES_DWORD_SPACE);
+	put_le(r, 23, 2); /* type, flags, type flags, then five DWords */
+	put8(r, RES_SPACE_MEMORY);
+	put8(r, RES_SPACE_FIXED);
+	put8(r, RES_MEM_READWRITE); /* non-cacheable, read/write */
+	put_le(r, 0, 4);	    /* granularity */
+	put_le(r, base, 4);
+	put_le(r, base + len - 1, 4);
+	put_le(r, 0, 4); /* translation offset */
+	put_le(r, len, 4);
 }
 
 void aml_res_end(struct aml_buf *r)

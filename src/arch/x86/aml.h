@@ -86,6 +86,14 @@ void aml_res_io(struct aml_buf *r, uint16_t port, uint8_t len);
 /* IRQNoFlags() { irq }: ISA IRQ 0-15, edge, active high, exclusive. */
 void aml_res_irq_noflags(struct aml_buf *r, uint8_t irq);
 
+/* WordBusNumber(ResourceProducer, MinFixed, MaxFixed, PosDecode, 0, first, last, 0, n): the bus
+ * numbers a host bridge decodes. */
+void aml_res_word_bus_number(struct aml_buf *r, uint16_t first, uint16_t last);
+
+/* DWordMemory(ResourceProducer, PosDecode, MinFixed, MaxFixed, NonCacheable, ReadWrite, 0,
+ * base, base + len - 1, 0, len): a memory window a host bridge forwards (len > 0). */
+void aml_res_dword_memory(struct aml_buf *r, uint32_t base, uint32_t len);
+
 /* The End Tag that closes a resource template (checksum 0: "treat as valid"). */
 void aml_res_end(struct aml_buf *r);
 

@@ -34,6 +34,7 @@
 #include "util/err.h"
 #include "util/log.h"
 #include "virtio/devices.h"
+#include "virtio/virtio_pci.h"
 #include "util/file.h"
 
 static const uint32_t virtio_gsis[LAYOUT_VIRTIO_SLOTS] = LAYOUT_VIRTIO_GSIS;
@@ -290,6 +291,36 @@ static int (*const fixed_devices[])(struct vm *vm, struct board *b) = {
     acpi_sleep_add, pvpanic_add, boot_timer_add, debug_exit_add,
 };
 
+/* Step 3a': with --virtio-transport pci, bus 0 behind a host bridge: configuration mechanism #1
+ * at 0xcf8 (ECAM would need MMCONFIG in the guest, which the project's kernel leaves out), the
+ * 32-bit window for the BARs, and the routing table the functions' MSI-X vectors join. */
+static int pci_create(struct vm *vm, struct board *b)
+{
+	const uint64_t base[PCI_NR_WINDOWS] = {LAYOUT_PCI_MEM32_GPA, 0, 0};
+	const uint64_t len[PCI_NR_WINDOWS] = {LAYOUT_PCI_MEM32_SIZE, 0, 0};
+	int ret;
+
+	if (vm->cfg->virtio_transport != VIRTIO_TRANSPORT_PCI)
+		return 0;
+	b->pci = calloc(1, sizeof(*b->pci));
+	if (!b->pci)
+		return -ENOMEM;
+	ret = pci_bus_init(b->pci, base, len);
+	if (ret < 0) {
+		free(b->pci);
+		b->pci = NULL;
+		return ret;
+	}
+	ret = irq_routes_init(&b->routes, vm->fd, 0);
+	if (ret < 0)
+		return ret;
+	ret = io_bus_register(&vm->pio, PCI_CF8_PORT, 8, &pci_cf8_io_ops, b->pci);
+	if (ret == 0)
+		ret = io_bus_register(&vm->mmio, LAYOUT_PCI_MEM32_GPA, LAYOUT_PCI_MEM32_SIZE,
+				      &pci_mem_io_ops, &b->pci->win[PCI_WIN_MEM32]);
+	return ret;
+}
+
 static int devices_create(struct vm *vm, struct board *b)
 {
 	int ret = 0;
@@ -309,7 +340,9 @@ static int acpi_tables_write(struct vm *vm, struct board *b)
 	    .com = {true, true}, /* both UARTs exist, even when not connected */
 	    .rtc = true,
 	    .kbd = true,
-	    .pvpanic_port = vm->cfg->pvpanic ? LAYOUT_PVPANIC_PORT : 0};
+	    .pvpanic_port = vm->cfg->pvpanic ? LAYOUT_PVPANIC_PORT : 0,
+	    .pci_mem_base = b->pci ? (uint32_t)LAYOUT_PCI_MEM32_GPA : 0,
+	    .pci_mem_len = b->pci ? (uint32_t)LAYOUT_PCI_MEM32_SIZE : 0};
 	int ret;
 
 	if (!vm->cfg->acpi)
@@ -423,7 +456,9 @@ int board_create(struct vm *vm)
 		ret = platform_create(vm);
 	if (ret == 0)
 		ret = devices_create(vm, b);
-	if (ret == 0) /* step 3b: each in the next slot (board_add_virtio) */
+	if (ret == 0)
+		ret = pci_create(vm, b);
+	if (ret == 0) /* step 3b: each in the next slot or on the bus (board_add_virtio) */
 		ret = virtio_devices_add(vm);
 	if (ret == 0 && vm->restore_mem_fd >= 0)
 		return 0; /* restoring: memory already holds the kernel and tables */
@@ -495,7 +530,17 @@ int board_ctrl_alt_del(struct vm *vm)
 
 int board_add_virtio(struct vm *vm, struct virtio_dev *vd, const char *name)
 {
-	return virtio_slots_add(&vm->board->virtio, vm, vd, name);
+	struct board *b = vm->board;
+	struct virtio_pci_config pc = {
+	    .bus = b->pci, .vm_fd = vm->fd, .routes = &b->routes, .loop = vm->loop};
+	int ret;
+
+	if (!b->pci)
+		return virtio_slots_add(&b->virtio, vm, vd, name);
+	ret = virtio_pci_attach(vm, &pc, b->nr_pci, vd, name);
+	if (ret == 0)
+		b->nr_pci++;
+	return ret;
 }
 
 void board_destroy(struct vm *vm)
@@ -506,6 +551,11 @@ void board_destroy(struct vm *vm)
 	if (!b)
 		return;
 	board_uarts_close(&b->uarts);
+	if (b->pci) { /* its functions went with the device list */
+		irq_routes_destroy(&b->routes);
+		pci_bus_destroy(b->pci);
+		free(b->pci);
+	}
 	free(b);
 	vm->board = NULL;
 }

@@ -15,6 +15,8 @@
 #include "devices/debug_exit.h"
 #include "devices/pvpanic.h"
 #include "devices/testdev.h"
+#include "hv/irq_routes.h"
+#include "pci/pci_bus.h"
 #include "virtio/slots.h"
 
 struct i8042;
@@ -33,7 +35,12 @@ struct board {
 	struct pvpanic pvpanic;
 	struct boot_timer boot_timer;
 	struct virtio_slots virtio; /* transports: ACPI entries, cmdline tokens */
-	uint64_t rsdp_gpa;	    /* 0: no ACPI tables */
+	/* --virtio-transport pci: bus 0 (configuration mechanism #1, one 32-bit window) and the
+	 * MSI routes of its functions' vectors; NULL otherwise */
+	struct pci_bus *pci;
+	struct irq_routes routes;
+	unsigned nr_pci;   /* virtio functions on the bus: the next one's "virtio.N" */
+	uint64_t rsdp_gpa; /* 0: no ACPI tables */
 };
 
 #endif

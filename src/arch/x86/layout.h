@@ -61,6 +61,8 @@
 /* clang-format off */
 #define LAYOUT_VIRTIO_GSIS {5, 6, 7, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23}
 /* clang-format on */
+#define LAYOUT_PCI_MEM32_GPA	0xe0000000ULL /* --virtio-transport pci: the BARs' window */
+#define LAYOUT_PCI_MEM32_SIZE	0x10000000ULL
 #define LAYOUT_TESTDEV_MMIO_GPA 0xd8000000ULL /* test device (--test-device), 4 KiB */
 #define LAYOUT_TESTDEV_MMIO_LEN 0x1000ULL
 #define LAYOUT_IOAPIC_GPA	0xfec00000ULL
