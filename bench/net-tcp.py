@@ -17,6 +17,7 @@ per VMM, alternating kiln, QEMU, kiln, ... Prints median [min..max] MiB/s and ki
 
 - kiln: `kiln run --kernel bzImage --initrd ... --memory 256M --net tap=kb0` (virtio-mmio,
   rx/tx in kiln's event loop).
+- kiln-pci (with --pci or BENCH_NET_PCI=1): the same with `--virtio-transport pci` (MSI-X).
 - QEMU: `-M microvm -accel kvm -m 256M -netdev tap,ifname=kb0,vhost=off -device
   virtio-net-device` (virtio-mmio too). vhost=off: like kiln, QEMU moves the frames in its own
   process; vhost-net would move them in L1's kernel, a different design.
@@ -61,9 +62,10 @@ kt up sent
 
 def argv(vmm, kiln, initrd):
     kernel = lg.kiln_kernel("bzimage")
-    if vmm == "kiln":
+    if vmm.startswith("kiln"):
         return [kiln, "run", "--kernel", kernel, "--initrd", initrd, "--memory", "256M",
-                "--cmdline", CMDLINE, "--net", "tap=kb0"]
+                "--cmdline", CMDLINE, "--net", "tap=kb0"] + \
+            (["--virtio-transport", "pci"] if vmm == "kiln-pci" else [])
     return ["qemu-system-x86_64", "-M", "microvm", "-accel", "kvm", "-m", "256M", "-smp", "1",
             "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
             "-serial", "stdio", "-kernel", kernel, "-initrd", initrd, "-append", CMDLINE,
@@ -107,12 +109,15 @@ def main():
                     default=int(os.environ.get("BENCH_NET_DOWN_MIB", "64")))
     ap.add_argument("--up-mib", type=int, default=int(os.environ.get("BENCH_NET_UP_MIB", "8")))
     ap.add_argument("--json", help="write the samples here (bench/run's report)")
+    ap.add_argument("--pci", action="store_true",
+                    default=os.environ.get("BENCH_NET_PCI", "") == "1",
+                    help="also kiln with --virtio-transport pci (column kiln-pci)")
     args = ap.parse_args()
     tmp = tempfile.mkdtemp(prefix="kiln-bench-net-")
     initrd, want_up = guest_initrd(tmp, args.up_mib)
-    got = {"kiln": [], "qemu": []}
+    got = {"kiln": [], "qemu": []} | ({"kiln-pci": []} if args.pci else {})
     for i in range(args.runs):
-        for vmm in ("kiln", "qemu"):
+        for vmm in got:
             r = one_run(vmm, args, tmp, initrd, want_up)
             if r:
                 got[vmm].append(r)
@@ -130,6 +135,10 @@ def main():
             continue
         print(f"{what:<28}{fmt(kx):>24}{fmt(qx):>24}"
               f"{statistics.median(kx) / statistics.median(qx):11.2f}")
+        px = [r[k] for r in got.get("kiln-pci", [])]
+        if px:
+            print(f"{'  kiln over virtio-pci':<28}{fmt(px):>24}{'':>24}"
+                  f"{statistics.median(px) / statistics.median(qx):11.2f}")
     return 0
 
 

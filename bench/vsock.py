@@ -159,9 +159,10 @@ def latency(peer, pings):
 
 def argv(vmm, kiln, initrd, uds):
     kernel = lg.kiln_kernel("bzimage")
-    if vmm == "kiln":
+    if vmm.startswith("kiln"):
         return [kiln, "run", "--kernel", kernel, "--initrd", initrd, "--memory", "256M",
-                "--cmdline", CMDLINE, "--vsock", f"cid={CID},uds={uds}"]
+                "--cmdline", CMDLINE, "--vsock", f"cid={CID},uds={uds}"] + \
+            (["--virtio-transport", "pci"] if vmm == "kiln-pci" else [])
     return ["qemu-system-x86_64", "-M", "microvm", "-accel", "kvm", "-m", "256M", "-smp", "1",
             "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
             "-serial", "stdio", "-kernel", kernel, "-initrd", initrd, "-append", CMDLINE,
@@ -238,6 +239,9 @@ def main():
     ap.add_argument("--pings", type=int,
                     default=int(os.environ.get("BENCH_VSOCK_PINGS", "1000")))
     ap.add_argument("--json", help="write the samples here (bench/run's report)")
+    ap.add_argument("--pci", action="store_true",
+                    default=os.environ.get("BENCH_VSOCK_PCI", "") == "1",
+                    help="also kiln with --virtio-transport pci (column kiln-pci)")
     args = ap.parse_args()
     tmp = tempfile.mkdtemp(prefix="kiln-bench-vsock-")
     prog = vsockecho_path(args.kiln)
@@ -250,6 +254,7 @@ def main():
     if why_not_qemu:
         print(f"vsock: QEMU not compared: {why_not_qemu}", flush=True)
         vmms = ["kiln"]
+    vmms += ["kiln-pci"] if args.pci else []
     got = {v: [] for v in vmms}
     for i in range(args.runs):
         for vmm in vmms:
@@ -261,7 +266,7 @@ def main():
                       flush=True)
         if i == 0 and "qemu" in vmms and not got["qemu"]:
             print("vsock: QEMU's first run failed; kiln's figures alone from here", flush=True)
-            vmms = ["kiln"]
+            vmms = [v for v in vmms if v != "qemu"]
     qemu = bool(got.get("qemu"))
     print(f"\nvsock host <-> guest inside the emulated L1 (median [min..max] of {args.runs} runs; "
           f"{args.mib} MiB each way, checked; {args.pings} one-byte round trips)")
@@ -278,6 +283,11 @@ def main():
             qx = [r[k] for r in got["qemu"]]
             line += f"{fmt(qx):>26}{statistics.median(kx) / statistics.median(qx):11.2f}"
         print(line)
+        px = [r[k] for r in got.get("kiln-pci", [])]
+        if px:
+            print(f"{'  kiln over virtio-pci':<30}{fmt(px):>26}" +
+                  (f"{'':>26}{statistics.median(px) / statistics.median(qx):11.2f}" if qemu
+                   else ""))
     if not qemu:
         print(f"(QEMU not compared: {why_not_qemu or 'its runs failed'})")
     return 0 if got["kiln"] else 1
