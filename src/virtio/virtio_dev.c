@@ -1,6 +1,7 @@
 /* virtio_dev.c — feature negotiation, the status state machine, queue activation and interrupts,
  * shared by every virtio device whatever its transport. */
 #include <errno.h>
+#include <unistd.h>
 #include <string.h>
 
 #include "util/log.h"
@@ -158,6 +159,62 @@ void virtio_dev_notify(struct virtio_dev *vd, unsigned q)
 	if (q >= vd->ops->nr_queues || !vd->vq[q].active || !virtio_dev_live(vd))
 		return;
 	vd->ops->notify(vd->dev, q);
+}
+
+static void set_half(uint64_t *field, bool high, uint32_t v)
+{
+	*field =
+	    high ? (*field & 0xffffffffULL) | ((uint64_t)v << 32) : (*field & ~0xffffffffULL) | v;
+}
+
+int virtio_dev_queue_set(struct virtio_dev *vd, unsigned q, enum virtq_field f, bool high,
+			 uint32_t v)
+{
+	struct virtq *vq;
+
+	if (q >= vd->ops->nr_queues)
+		return -EINVAL;
+	vq = &vd->vq[q];
+	if (vq->active)
+		return -EBUSY;
+	switch (f) {
+	case VIRTQ_FIELD_SIZE:
+		vq->size = v > vd->ops->queue_max ? 0 : (uint16_t)v;
+		break;
+	case VIRTQ_FIELD_DESC:
+		set_half(&vq->desc_gpa, high, v);
+		break;
+	case VIRTQ_FIELD_DRIVER:
+		set_half(&vq->avail_gpa, high, v);
+		break;
+	default:
+		set_half(&vq->used_gpa, high, v);
+		break;
+	}
+	return 0;
+}
+
+int virtio_dev_driver_features(struct virtio_dev *vd, uint32_t sel, uint32_t v)
+{
+	if (sel >= 2 || (vd->status & VIRTIO_STATUS_FEATURES_OK))
+		return -EINVAL;
+	set_half(&vd->driver_features, sel == 1, v);
+	return 0;
+}
+
+void virtio_dev_notify_fd(struct virtio_dev *vd, const int *fds, unsigned nr, int fd)
+{
+	uint64_t n;
+
+	if (read(fd, &n, sizeof(n)) != sizeof(n))
+		return;
+	for (unsigned q = 0; q < nr; q++) {
+		if (fds[q] != fd)
+			continue;
+		pthread_mutex_lock(&vd->lock);
+		virtio_dev_notify(vd, q);
+		pthread_mutex_unlock(&vd->lock);
+	}
 }
 
 void virtio_dev_used(struct virtio_dev *vd, unsigned q)
@@ -374,6 +431,17 @@ int virtio_dev_load(struct virtio_dev *vd, struct state_buf *b, const char *name
 	vd->isr = isr;
 	vd->config_generation = gen;
 	return 0;
+}
+
+int virtio_dev_load_end(struct virtio_dev *vd, struct state_buf *b, const char *name)
+{
+	int ret = virtio_dev_load(vd, b, name);
+
+	if (ret == 0 && state_section_done(b)) {
+		state_refuse(b, "%s: section length wrong", name);
+		ret = -EINVAL;
+	}
+	return ret;
 }
 
 void virtio_dev_restored(struct virtio_dev *vd)

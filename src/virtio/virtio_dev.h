@@ -152,6 +152,23 @@ void virtio_dev_queue_reset(struct virtio_dev *vd, unsigned q);
 /* Driver notified queue q: counted and passed to the device if it is live. */
 void virtio_dev_notify(struct virtio_dev *vd, unsigned q);
 
+/* The queue configuration a driver writes while a queue is not ready (§4.1.4.3, §4.2.2). */
+enum virtq_field { VIRTQ_FIELD_SIZE, VIRTQ_FIELD_DESC, VIRTQ_FIELD_DRIVER, VIRTQ_FIELD_DEVICE };
+
+/* The driver wrote v to queue q's field f: its size (above queue_max it becomes 0, which the
+ * ready check refuses), or the low or high half (high) of a ring address. -EBUSY while the queue
+ * is ready (nothing changed: the transport counts it), -EINVAL for a queue the device lacks. */
+int virtio_dev_queue_set(struct virtio_dev *vd, unsigned q, enum virtq_field f, bool high,
+			 uint32_t v) MUST_CHECK;
+
+/* The driver wrote half `sel` (0 low, 1 high) of its features: -EINVAL (nothing changed, the
+ * transport counts it) for another selector or once FEATURES_OK is set. */
+int virtio_dev_driver_features(struct virtio_dev *vd, uint32_t sel, uint32_t v) MUST_CHECK;
+
+/* A queue notification eventfd fired (main loop; fds[q] is queue q's, nr of them): consume it
+ * and notify its queue under vd->lock. */
+void virtio_dev_notify_fd(struct virtio_dev *vd, const int *fds, unsigned nr, int fd);
+
 /* --- for devices (vd->lock held) --- */
 
 /* Whether the driver finished initialisation (DRIVER_OK), the device is not broken and not
@@ -205,6 +222,10 @@ void virtio_dev_save(const struct virtio_dev *vd, struct state_buf *b);
  * virtq_load against vd->mem. The device is not activated: call virtio_dev_restored once the
  * device's own section is loaded too. 0, or -EINVAL with a message naming `name`. */
 int virtio_dev_load(struct virtio_dev *vd, struct state_buf *b, const char *name) MUST_CHECK;
+
+/* virtio_dev_load of the common state that ends a transport's section: a section with bytes left
+ * over is refused too ("<name>: section length wrong"). 0 or -EINVAL. */
+int virtio_dev_load_end(struct virtio_dev *vd, struct state_buf *b, const char *name) MUST_CHECK;
 
 /* After a load: if the driver had finished (DRIVER_OK, not broken) let the device pick up its
  * negotiated features (activate) and look at every active queue once (notifications sent while

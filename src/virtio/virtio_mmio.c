@@ -107,15 +107,10 @@ static uint32_t read_reg(struct virtio_mmio *t, uint64_t off)
 	}
 }
 
-/* Set the low or high half of a 64-bit queue address. */
-static void set_half(uint64_t *addr, bool high, uint32_t v)
-{
-	*addr = high ? (*addr & 0xffffffffULL) | ((uint64_t)v << 32) : (*addr & ~0xffffffffULL) | v;
-}
-
 static void write_queue_reg(struct virtio_mmio *t, uint64_t off, uint32_t v)
 {
 	struct virtq *q = selected_queue(t, off);
+	enum virtq_field f;
 
 	if (!q)
 		return;
@@ -126,38 +121,20 @@ static void write_queue_reg(struct virtio_mmio *t, uint64_t off, uint32_t v)
 			virtio_dev_queue_reset(t->vd, t->queue_sel);
 		return;
 	}
-	if (q->active) { /* §4.2.2.3: not while the queue is ready */
+	f = off == REG_QUEUE_NUM	   ? VIRTQ_FIELD_SIZE
+	    : off <= REG_QUEUE_DESC_HIGH   ? VIRTQ_FIELD_DESC
+	    : off <= REG_QUEUE_DRIVER_HIGH ? VIRTQ_FIELD_DRIVER
+					   : VIRTQ_FIELD_DEVICE;
+	/* §4.2.2.3: not while the queue is ready; the high halves are at +4 */
+	if (virtio_dev_queue_set(t->vd, t->queue_sel, f, off != REG_QUEUE_NUM && (off & 4), v) < 0)
 		bad_access(t, "queue reconfigured while ready", off);
-		return;
-	}
-	switch (off) {
-	case REG_QUEUE_NUM:
-		q->size = v > t->vd->ops->queue_max ? 0 : (uint16_t)v;
-		break;
-	case REG_QUEUE_DESC_LOW:
-	case REG_QUEUE_DESC_HIGH:
-		set_half(&q->desc_gpa, off == REG_QUEUE_DESC_HIGH, v);
-		break;
-	case REG_QUEUE_DRIVER_LOW:
-	case REG_QUEUE_DRIVER_HIGH:
-		set_half(&q->avail_gpa, off == REG_QUEUE_DRIVER_HIGH, v);
-		break;
-	default:
-		set_half(&q->used_gpa, off == REG_QUEUE_DEVICE_HIGH, v);
-		break;
-	}
 }
 
 static void write_driver_features(struct virtio_mmio *t, uint32_t v)
 {
-	struct virtio_dev *vd = t->vd;
-
-	if (t->drv_features_sel >= 2 || (vd->status & VIRTIO_STATUS_FEATURES_OK)) {
+	if (virtio_dev_driver_features(t->vd, t->drv_features_sel, v) < 0)
 		bad_access(t, "driver features written out of range or after FEATURES_OK",
 			   REG_DRIVER_FEATURES);
-		return;
-	}
-	set_half(&vd->driver_features, t->drv_features_sel == 1, v);
 }
 
 static void write_reg(struct virtio_mmio *t, uint64_t off, uint32_t v)
@@ -286,18 +263,9 @@ static void raise_irq(void *ctx, unsigned source)
 static void on_notify(void *ctx, int fd, uint32_t events)
 {
 	struct virtio_mmio *t = ctx;
-	uint64_t n;
 
 	(void)events;
-	if (read(fd, &n, sizeof(n)) != sizeof(n))
-		return;
-	for (unsigned q = 0; q < t->vd->ops->nr_queues; q++) {
-		if (t->notify_fd[q] != fd)
-			continue;
-		pthread_mutex_lock(&t->vd->lock);
-		virtio_dev_notify(t->vd, q);
-		pthread_mutex_unlock(&t->vd->lock);
-	}
+	virtio_dev_notify_fd(t->vd, t->notify_fd, t->vd->ops->nr_queues, fd);
 }
 
 static int hook_kvm(struct virtio_mmio *t)
@@ -414,11 +382,7 @@ int virtio_mmio_load(struct virtio_mmio *t, struct state_buf *b, uint16_t versio
 		return -EINVAL;
 	}
 	pthread_mutex_lock(&t->vd->lock);
-	ret = virtio_dev_load(t->vd, b, name);
-	if (ret == 0 && state_section_done(b)) {
-		state_refuse(b, "%s: section length wrong", name);
-		ret = -EINVAL;
-	}
+	ret = virtio_dev_load_end(t->vd, b, name);
 	if (ret == 0) { /* any value is one the driver could have written */
 		t->dev_features_sel = dsel;
 		t->drv_features_sel = drsel;

@@ -140,14 +140,10 @@ static uint16_t vector_ok(const struct virtio_pci *t, uint32_t v)
 	return v < t->nr_vecs ? (uint16_t)v : VIRTIO_PCI_NO_VECTOR;
 }
 
-static void set_half(uint64_t *addr, bool high, uint32_t v)
-{
-	*addr = high ? (*addr & 0xffffffffULL) | ((uint64_t)v << 32) : (*addr & ~0xffffffffULL) | v;
-}
-
 static void cc_queue_write(struct virtio_pci *t, uint32_t off, uint32_t v)
 {
 	struct virtq *q = sel_queue(t);
+	enum virtq_field f;
 
 	if (!q) {
 		bad_access(t, "queue field with queue_select out of range", off);
@@ -164,30 +160,17 @@ static void cc_queue_write(struct virtio_pci *t, uint32_t off, uint32_t v)
 		t->queue_vector[t->queue_sel] = vector_ok(t, v);
 		return;
 	}
-	if (q->active) {
-		bad_access(t, "queue reconfigured while enabled", off);
+	if (off == CC_Q_NOFF || off >= CC_Q_NOTIFY_DATA) {
+		bad_access(t, "write to a read-only field", off);
 		return;
 	}
-	switch (off) {
-	case CC_Q_SIZE:
-		q->size = v > t->vd->ops->queue_max ? 0 : (uint16_t)v;
-		break;
-	case CC_Q_DESC_LO:
-	case CC_Q_DESC_HI:
-		set_half(&q->desc_gpa, off == CC_Q_DESC_HI, v);
-		break;
-	case CC_Q_AVAIL_LO:
-	case CC_Q_AVAIL_HI:
-		set_half(&q->avail_gpa, off == CC_Q_AVAIL_HI, v);
-		break;
-	case CC_Q_USED_LO:
-	case CC_Q_USED_HI:
-		set_half(&q->used_gpa, off == CC_Q_USED_HI, v);
-		break;
-	default:
-		bad_access(t, "write to a read-only field", off);
-		break;
-	}
+	f = off == CC_Q_SIZE	   ? VIRTQ_FIELD_SIZE
+	    : off <= CC_Q_DESC_HI  ? VIRTQ_FIELD_DESC
+	    : off <= CC_Q_AVAIL_HI ? VIRTQ_FIELD_DRIVER
+				   : VIRTQ_FIELD_DEVICE;
+	/* each address's high half is its second dword */
+	if (virtio_dev_queue_set(t->vd, t->queue_sel, f, off != CC_Q_SIZE && (off & 4), v) < 0)
+		bad_access(t, "queue reconfigured while enabled", off);
 }
 
 /* The driver reset the device: the transport's own fields go back too (§4.1.4.3.1). */
@@ -212,8 +195,9 @@ static void cc_write(struct virtio_pci *t, uint32_t off, uint32_t v)
 		t->drv_features_sel = v;
 		break;
 	case CC_GF:
-		if (t->drv_features_sel < 2 && !(vd->status & VIRTIO_STATUS_FEATURES_OK))
-			set_half(&vd->driver_features, t->drv_features_sel == 1, v);
+		if (virtio_dev_driver_features(vd, t->drv_features_sel, v) < 0)
+			bad_access(t, "driver features written out of range or after FEATURES_OK",
+				   off);
 		break;
 	case CC_MSIX_CONFIG:
 		t->config_vector = vector_ok(t, v);
@@ -354,18 +338,9 @@ static void notify_follow(struct virtio_pci *t)
 static void on_notify(void *ctx, int fd, uint32_t events)
 {
 	struct virtio_pci *t = ctx;
-	uint64_t n;
 
 	(void)events;
-	if (read(fd, &n, sizeof(n)) != sizeof(n))
-		return;
-	for (unsigned q = 0; q < t->vd->ops->nr_queues; q++) {
-		if (t->notify_fd[q] != fd)
-			continue;
-		pthread_mutex_lock(&t->vd->lock);
-		virtio_dev_notify(t->vd, q);
-		pthread_mutex_unlock(&t->vd->lock);
-	}
+	virtio_dev_notify_fd(t->vd, t->notify_fd, t->vd->ops->nr_queues, fd);
 }
 
 /* --- configuration space --- */
@@ -672,11 +647,7 @@ int virtio_pci_load(struct virtio_pci *t, struct state_buf *b, uint16_t version,
 	state_get_bytes(b, cfg, sizeof(cfg));
 	pthread_mutex_lock(&t->vd->lock);
 	msix_load(&t->msix, b);
-	ret = virtio_dev_load(t->vd, b, name);
-	if (ret == 0 && state_section_done(b)) {
-		state_refuse(b, "%s: section length wrong", name);
-		ret = -EINVAL;
-	}
+	ret = virtio_dev_load_end(t->vd, b, name);
 	if (ret == 0) { /* any selector is one the driver could have written */
 		pci_cfg_load(&t->pci, cfg, sizeof(cfg));
 		t->dev_features_sel = dsel;

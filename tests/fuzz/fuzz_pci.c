@@ -56,7 +56,8 @@ struct rig {
 
 static void build(struct rig *r)
 {
-	const uint64_t base[PCI_NR_WINDOWS] = {MEM32, 0, 0}, len[PCI_NR_WINDOWS] = {MEM32_LEN, 0, 0};
+	const uint64_t base[PCI_NR_WINDOWS] = {MEM32, 0, 0},
+		       len[PCI_NR_WINDOWS] = {MEM32_LEN, 0, 0};
 	struct virtio_rng_config rc = {.mem = &mem, .getrandom = fake_random};
 	struct virtio_pci_config pc = {.bus = &r->bus, .vm_fd = -1, .name = "virtio.0"};
 
@@ -106,8 +107,8 @@ static void round_trip(struct rig *r)
 static void run_op(struct rig *r, const uint8_t *p)
 {
 	uint16_t off = (uint16_t)(p[1] | p[2] << 8);
-	uint32_t val = (uint32_t)p[3] | (uint32_t)p[4] << 8 | (uint32_t)p[5] << 16 |
-		       (uint32_t)p[6] << 24;
+	uint32_t val =
+	    (uint32_t)p[3] | (uint32_t)p[4] << 8 | (uint32_t)p[5] << 16 | (uint32_t)p[6] << 24;
 	uint64_t ecam = ECAM + ((uint64_t)(p[7] & 3) << 15) + (off & 0xfff);
 	uint64_t bar = (pci_cfg_get32(&r->t->pci, PCI_BAR0) & ~0xfu) + (off & 0x7fff);
 	unsigned w = 1u << ((p[0] >> 4) & 3);
