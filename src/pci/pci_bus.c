@@ -118,6 +118,15 @@ static bool in_window(const struct pci_window *w, uint64_t a, uint64_t size)
 	return w->len && a >= w->base && a - w->base <= w->len && w->len - (a - w->base) >= size;
 }
 
+bool pci_bus_window_holds(const struct pci_bus *b, enum pci_bar_kind kind, uint64_t addr,
+			  uint64_t size)
+{
+	for (int k = 0; k < PCI_NR_WINDOWS; k++)
+		if (kinds_match(kind, k) && in_window(&b->win[k], addr, size))
+			return true;
+	return false;
+}
+
 bool pci_bus_bar_decodes(struct pci_bus *b, unsigned slot, unsigned i)
 {
 	const struct pci_cfg *c;
@@ -127,12 +136,9 @@ bool pci_bus_bar_decodes(struct pci_bus *b, unsigned slot, unsigned i)
 		return false;
 	pthread_mutex_lock(&b->lock);
 	c = b->fn[slot].cfg;
-	if (c && pci_cfg_bar_active(c, i)) {
-		uint64_t a = pci_cfg_bar_addr(c, i), size = c->bar[i].size;
-
-		for (int k = 0; k < PCI_NR_WINDOWS && !ok; k++)
-			ok = kinds_match(c->bar[i].kind, k) && in_window(&b->win[k], a, size);
-	}
+	if (c && pci_cfg_bar_active(c, i))
+		ok =
+		    pci_bus_window_holds(b, c->bar[i].kind, pci_cfg_bar_addr(c, i), c->bar[i].size);
 	pthread_mutex_unlock(&b->lock);
 	return ok;
 }

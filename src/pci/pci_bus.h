@@ -104,8 +104,14 @@ int pci_bus_alloc(struct pci_bus *b, enum pci_window_kind kind, uint64_t size,
 		  uint64_t *addr) MUST_CHECK;
 
 /* Whether BAR i of the function in `slot` decodes now, wholly inside the bus window of its
- * kind (a passthrough BAR is mapped only then). */
+ * kind (a passthrough BAR is mapped only then). Takes the bus's lock. */
 bool pci_bus_bar_decodes(struct pci_bus *b, unsigned slot, unsigned i);
+
+/* Whether [addr, addr + size) lies wholly inside a window of b for a BAR of `kind` (the
+ * windows never change after pci_bus_init: no lock, so a function may ask under the bus's lock,
+ * in cfg_written, before it hooks anything to the address). */
+bool pci_bus_window_holds(const struct pci_bus *b, enum pci_bar_kind kind, uint64_t addr,
+			  uint64_t size);
 
 /* A configuration access at ECAM offset `off` (bus 0 only; relative to the ECAM base): what the
  * ECAM io_ops do, callable directly. Empty slots and functions read all-ones. */

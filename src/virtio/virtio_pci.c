@@ -307,14 +307,17 @@ static void notify_unhook(struct virtio_pci *t)
 	t->notify_base = 0;
 }
 
-/* Register the ioeventfds where the BAR decodes now (none while it does not). */
+/* Register the ioeventfds where the BAR decodes now: none while it does not, or while the guest
+ * has put it outside the bus's window (over RAM or another device, which it must not reach). */
 static void notify_follow(struct virtio_pci *t)
 {
-	uint64_t base = pci_cfg_bar_addr(&t->pci, VIRTIO_PCI_BAR) + VIRTIO_PCI_NOTIFY;
+	uint64_t bar = pci_cfg_bar_addr(&t->pci, VIRTIO_PCI_BAR);
+	uint64_t base = bar + VIRTIO_PCI_NOTIFY;
 
 	if (t->cfg.vm_fd < 0 || t->notify_fd[0] < 0)
 		return;
-	if (!pci_cfg_bar_active(&t->pci, VIRTIO_PCI_BAR))
+	if (!pci_cfg_bar_active(&t->pci, VIRTIO_PCI_BAR) ||
+	    !pci_bus_window_holds(t->cfg.bus, PCI_BAR_MEM32, bar, VIRTIO_PCI_BAR_SIZE))
 		base = 0;
 	if (base == t->notify_base)
 		return;

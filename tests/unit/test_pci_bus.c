@@ -243,6 +243,16 @@ static void test_allocator(void **state)
 	assert_int_equal(pci_bus_alloc(&fx->bus, PCI_WIN_MEM64, 0x3000, &a), -EINVAL);
 	assert_int_equal(pci_bus_alloc(&fx->bus, PCI_NR_WINDOWS, 0x1000, &a), -EINVAL);
 	assert_int_equal(pci_bus_alloc(&fx->bus, PCI_WIN_IO, 1ULL << 40, &a), -ENOSPC);
+	/* which windows hold a BAR of each kind (what a function asks before it hooks an address)
+	 */
+	assert_true(pci_bus_window_holds(&fx->bus, PCI_BAR_MEM32, MEM32, 0x1000));
+	assert_true(pci_bus_window_holds(&fx->bus, PCI_BAR_MEM64, MEM32, 0x1000));
+	assert_true(pci_bus_window_holds(&fx->bus, PCI_BAR_MEM64, MEM64 + MEM64_LEN - 16, 16));
+	assert_false(pci_bus_window_holds(&fx->bus, PCI_BAR_MEM32, MEM32 + MEM32_LEN - 8, 16));
+	assert_false(pci_bus_window_holds(&fx->bus, PCI_BAR_MEM32, 0xfee00000, 0x1000));
+	assert_false(pci_bus_window_holds(&fx->bus, PCI_BAR_IO, MEM32, 16));
+	assert_true(pci_bus_window_holds(&fx->bus, PCI_BAR_IO, IO, 16));
+	assert_false(pci_bus_window_holds(&fx->bus, PCI_BAR_MEM32, IO, 16));
 }
 
 static void test_init_and_add_refused(void **state)
