@@ -22,7 +22,7 @@ int irq_routes_init(struct irq_routes *r, int vm_fd, unsigned nr_spis)
 		r->table = NULL;
 		return n;
 	}
-	r->table->nr = (uint32_t)n;
+	r->table->nr = r->nr_default = (uint32_t)n;
 	for (int i = 0; i < n; i++)
 		if (r->table->entries[i].gsi + 1 > top)
 			top = r->table->entries[i].gsi + 1;
@@ -45,7 +45,8 @@ int irq_routes_alloc(struct irq_routes *r, uint32_t *gsi)
 	int ret = -ENOSPC;
 
 	pthread_mutex_lock(&r->lock);
-	if (r->next_gsi - r->first_gsi < IRQ_ROUTES_MAX - r->table->nr) {
+	/* every GSI handed out must be able to hold its route at the same time */
+	if (r->next_gsi - r->first_gsi < IRQ_ROUTES_MAX - r->nr_default) {
 		*gsi = r->next_gsi++;
 		ret = 0;
 	}

@@ -20,6 +20,7 @@ struct irq_routes {
 	int vm_fd; /* -1: no KVM (the table is kept, nothing committed) */
 	struct kvm_irq_routing *table;
 	uint32_t first_gsi, next_gsi; /* GSIs handed out for MSI routes: [first_gsi, next_gsi) */
+	uint32_t nr_default;	      /* the irqchip's routes, at the table's start */
 	uint64_t commits;
 };
 
