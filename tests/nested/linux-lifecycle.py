@@ -15,6 +15,8 @@ pass, reading all of them back past the page cache ("KT blk pass P ... ok"). Sce
   file); `kiln snapshot-merge` of the two memory files restores to the Diff's moment.
 - migrate: `kiln migrate send` to a `kiln migrate receive` while blkstress writes; the count and
   the verified passes continue on the destination, the source exits 0.
+- snapshot-restore-pci, migrate-pci: the same two with `--virtio-transport pci` (the transport's
+  configuration space, MSI-X table and routes travel in its state section).
 """
 import argparse
 import json
@@ -37,6 +39,7 @@ i=0
 while :; do i=$((i + 1)); kt tick $i; sleep 0.2; done
 """
 BOOT_TIMEOUT = 60  # seconds to blkstress's second pass (typical: 8-10 s)
+PCI = ("--virtio-transport", "pci")  # the -pci scenarios: the disk a virtio-pci function
 TICK = re.compile(r"^KT tick (\d+)$")
 PASS = re.compile(r"^KT blk pass (\d+) wrote \d+ verified (\d+) ok$")
 
@@ -140,9 +143,9 @@ class Batch:
         self.no_fail(g, name)
         self.s.equal(self.stop(g), 0, f"{name}: kiln exits 0 on SIGTERM")
 
-    def snapshot_restore(self):
-        name = "snapshot-restore"
-        g, sock = self.start(name)
+    def snapshot_restore(self, pci=False):
+        name = "snapshot-restore" + ("-pci" if pci else "")
+        g, sock = self.start(name, PCI if pci else ())
         if not self.up(g, name):
             return
         snap, mem = os.path.join(self.tmp, "full.snap"), os.path.join(self.tmp, "full.mem")
@@ -201,14 +204,14 @@ class Batch:
         self.continues(r, name, last_tick, last_pass, cut, "restoring base + Diff")
         self.s.equal(self.stop(r), 0, f"{name}: the restored kiln exits 0 on SIGTERM")
 
-    def migrate(self):
-        name = "migrate"
+    def migrate(self, pci=False):
+        name = "migrate" + ("-pci" if pci else "")
         with socket.socket() as probe:  # a free port on loopback
             probe.bind(("127.0.0.1", 0))
             port = probe.getsockname()[1]
         dst = lg.Guest(name + "-dst", [self.kiln, "migrate", "receive", "--listen",
                                        f"127.0.0.1:{port}"], self.tmp)
-        g, sock = self.start(name + "-src")
+        g, sock = self.start(name + "-src", PCI if pci else ())
         if not self.up(g, name):
             self.stop(dst)
             return
@@ -230,7 +233,9 @@ def main():
     args = ap.parse_args()
     b = Batch(args)
     scenarios = {"pause-resume": b.pause_resume, "snapshot-restore": b.snapshot_restore,
-                 "diff-snapshot": b.diff_snapshot, "migrate": b.migrate}
+                 "diff-snapshot": b.diff_snapshot, "migrate": b.migrate,
+                 "snapshot-restore-pci": lambda: b.snapshot_restore(pci=True),
+                 "migrate-pci": lambda: b.migrate(pci=True)}
     for name in (args.only.split(",") if args.only else scenarios):
         b.s.scenario(name, scenarios[name])
     b.s.finish()
