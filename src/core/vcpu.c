@@ -33,9 +33,9 @@ int vcpu_signals_init(void)
 	return 0;
 }
 
-int vcpu_create(struct vm *vm, uint32_t kvm_id, struct vcpu *v)
+int vcpu_create(struct vcpu *v, uint32_t kvm_id)
 {
-	return kvm_vcpu_create(vm->kvm, vm->fd, kvm_id, &v->fd, &v->run);
+	return kvm_vcpu_create(v->vm->kvm, v->vm->fd, kvm_id, &v->fd, &v->run);
 }
 
 void vcpu_kick(struct vcpu *v)

@@ -29,10 +29,10 @@ struct vcpu {
 	struct vcpu_stats stats;
 };
 
-/* Create v's KVM vCPU (v->vm, v->index set; its thread may be waiting already) as KVM vCPU id
- * `kvm_id` (on x86 its APIC ID, which KVM also uses as the x2APIC ID), and map its kvm_run into
+/* Create v's KVM vCPU in v->vm (v->vm, v->index set; its thread may be waiting already) as KVM vCPU
+ * id `kvm_id` (on x86 its APIC ID, which KVM also uses as the x2APIC ID), and map its kvm_run into
  * v->fd and v->run. Returns 0 or -errno. */
-int vcpu_create(struct vm *vm, uint32_t kvm_id, struct vcpu *v) MUST_CHECK;
+int vcpu_create(struct vcpu *v, uint32_t kvm_id) MUST_CHECK;
 
 /* Start v's thread while the VM is still being built (v->vm, v->index set; call with
  * v->vm->lock held): it pins itself and enters its seccomp filter at once, then waits for the

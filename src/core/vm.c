@@ -57,7 +57,7 @@ static int create_vcpus(struct vm *vm)
 {
 	for (unsigned i = 0; i < vm->nr_vcpus; i++) {
 		struct vcpu *v = &vm->vcpus[i];
-		int ret = vcpu_create(vm, board_vcpu_id(vm, i), v);
+		int ret = vcpu_create(v, board_vcpu_id(vm, i));
 
 		if (ret < 0)
 			return ret;
