@@ -394,6 +394,13 @@ static int h_vsock(struct api *a, struct req *r, struct api_response *out)
 	return converted(config_json_vsock(a->cfg, r->body, err, sizeof(err)), err, out);
 }
 
+static int h_vfio(struct api *a, struct req *r, struct api_response *out)
+{
+	char err[ERR_LEN] = "";
+
+	return converted(config_json_vfio(a->cfg, r->param, r->body, err, sizeof(err)), err, out);
+}
+
 static int h_entropy(struct api *a, struct req *r, struct api_response *out)
 {
 	char err[ERR_LEN] = "";
@@ -1041,6 +1048,7 @@ static const struct route routes[] = {
     {"PUT", "/mmds", h_mmds_put, ANY_STATE, BODY_ANY},
     {"PATCH", "/mmds", h_mmds_patch, ANY_STATE, BODY_ANY},
     {"PUT", "/mmds/config", h_mmds_config, PRE_BOOT, BODY_OBJECT},
+    {"PUT", "/kiln/vfio/{}", h_vfio, PRE_BOOT, BODY_OBJECT},
 };
 
 /* Firecracker resources kiln does not have (yet): a clear 400 instead of a 404 or a no-op. */

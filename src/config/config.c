@@ -64,6 +64,9 @@ void config_usage(void)
 	    "  --boot-timer           log the guest's boot time when it writes 123 at 0xc0000000\n"
 	    "  --virtio-transport mmio|pci  virtio devices on virtio-mmio slots (default) or on a\n"
 	    "                         PCI bus with MSI-X (x86)\n"
+	    "  --vfio PATH            pass the host PCI device at PATH\n"
+	    "                         (/sys/bus/pci/devices/DDDD:BB:DD.F, bound to vfio-pci)\n"
+	    "                         through to the guest (repeatable, 8 max; x86)\n"
 	    "  --disk PATH[,ro][,id=NAME][,root]  a virtio-blk disk on a raw image (repeatable,\n"
 	    "                         16 max); root: first disk, root=/dev/vda ro|rw on the "
 	    "cmdline\n"
@@ -268,6 +271,7 @@ enum opt_id {
 	OPT_VSOCK,
 	OPT_BALLOON,
 	OPT_FS,
+	OPT_VFIO,
 };
 
 static const struct option run_opts[] = {
@@ -300,6 +304,7 @@ static const struct option run_opts[] = {
     {"vsock", required_argument, NULL, OPT_VSOCK},
     {"balloon", required_argument, NULL, OPT_BALLOON},
     {"fs", required_argument, NULL, OPT_FS},
+    {"vfio", required_argument, NULL, OPT_VFIO},
     {"verbose", no_argument, NULL, 'v'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
@@ -477,6 +482,8 @@ static int parse_virtio_opt(struct vm_config *c, int opt, const char *v, char *e
 		return config_parse_vsock(c, v, err, errlen);
 	case OPT_FS:
 		return config_parse_fs(c, v, err, errlen);
+	case OPT_VFIO:
+		return config_parse_vfio(c, v, err, errlen);
 	case OPT_RNG:
 		c->rng = true;
 		return 0;
@@ -608,6 +615,8 @@ static int check_combination(struct vm_config *c, const struct parse_state *st, 
 		return config_fail(err, errlen,
 				   "--balloon: amount_mib %u is more than --memory (%llu MiB)",
 				   c->balloon.amount_mib, (unsigned long long)(c->mem_bytes >> 20));
+	if (config_check_vfio(c))
+		return config_fail(err, errlen, "%s", config_check_vfio(c));
 	if (c->pin_vcpus && st->nr_pins != config_vcpus(c))
 		return config_fail(err, errlen, "--pin-vcpus: %u CPUs given for %u vCPUs",
 				   st->nr_pins, config_vcpus(c));

@@ -19,20 +19,22 @@ enum reset_action { RESET_STOP, RESET_RESTART };
 /* How the board exposes its virtio devices: virtio-mmio slots (default) or a PCI bus. */
 enum virtio_transport { VIRTIO_TRANSPORT_MMIO, VIRTIO_TRANSPORT_PCI };
 
-#define CONFIG_PATH_MAX	    4096
-#define CONFIG_CMDLINE_MAX  0x10000 /* including the NUL (LAYOUT_CMDLINE_MAX) */
-#define CONFIG_MEM_MIN	    (2ULL << 20)
-#define CONFIG_MEM_MAX	    (1ULL << 40)
-#define CONFIG_MAX_DISKS    16
-#define CONFIG_DISK_ID_MAX  20 /* virtio-blk GET_ID: at most 20 bytes (--disk id=) */
-#define CONFIG_DRIVE_ID_MAX 64 /* a JSON drive_id; GET_ID answers its first 20 bytes */
-#define CONFIG_PARTUUID_MAX 64
-#define CONFIG_MAX_NETS	    8
-#define CONFIG_IFACE_ID_MAX 64 /* a network interface's iface_id */
-#define CONFIG_TAP_NAME_MAX 15 /* IFNAMSIZ - 1 */
-#define CONFIG_MAX_FS	    4
-#define CONFIG_FS_TAG_MAX   36	/* virtio-fs config: tag[36], no NUL when full */
-#define CONFIG_SOCK_MAX	    108 /* sizeof(sun_path), its NUL included */
+#define CONFIG_PATH_MAX	     4096
+#define CONFIG_CMDLINE_MAX   0x10000 /* including the NUL (LAYOUT_CMDLINE_MAX) */
+#define CONFIG_MEM_MIN	     (2ULL << 20)
+#define CONFIG_MEM_MAX	     (1ULL << 40)
+#define CONFIG_MAX_DISKS     16
+#define CONFIG_DISK_ID_MAX   20 /* virtio-blk GET_ID: at most 20 bytes (--disk id=) */
+#define CONFIG_DRIVE_ID_MAX  64 /* a JSON drive_id; GET_ID answers its first 20 bytes */
+#define CONFIG_PARTUUID_MAX  64
+#define CONFIG_MAX_NETS	     8
+#define CONFIG_IFACE_ID_MAX  64 /* a network interface's iface_id */
+#define CONFIG_TAP_NAME_MAX  15 /* IFNAMSIZ - 1 */
+#define CONFIG_MAX_FS	     4
+#define CONFIG_FS_TAG_MAX    36	 /* virtio-fs config: tag[36], no NUL when full */
+#define CONFIG_SOCK_MAX	     108 /* sizeof(sun_path), its NUL included */
+#define CONFIG_MAX_VFIO	     8
+#define CONFIG_VFIO_PATH_MAX 256
 
 enum disk_cache { DISK_CACHE_UNSAFE, DISK_CACHE_WRITEBACK };
 enum disk_io_engine { DISK_IO_ASYNC, DISK_IO_SYNC }; /* io_uring (sync fallback) | pread/pwrite */
@@ -78,6 +80,13 @@ struct fs_config {
 	char tag[CONFIG_FS_TAG_MAX + 1]; /* the name the guest mounts: mount -t virtiofs TAG */
 	char socket[CONFIG_SOCK_MAX];	 /* vhost-user socket of a running backend; "" with dir */
 	char dir[CONFIG_PATH_MAX];	 /* shared directory for a virtiofsd kiln runs; "" */
+};
+
+/* A host PCI device passed through with VFIO: its sysfs directory
+ * (/sys/bus/pci/devices/DDDD:BB:DD.F, bound to vfio-pci) under an id (counters, the API). */
+struct vfio_config {
+	char id[CONFIG_IFACE_ID_MAX + 1];
+	char path[CONFIG_VFIO_PATH_MAX];
 };
 
 enum mmds_version { MMDS_V1, MMDS_V2 };
@@ -156,13 +165,15 @@ struct vm_config {
 	struct net_config nets[CONFIG_MAX_NETS]; /* virtio-net, in slot order */
 	unsigned nr_nets;
 	struct mmds_config mmds;
-	struct fs_config fs[CONFIG_MAX_FS]; /* virtio-fs over vhost-user, in slot order */
-	unsigned nr_fs;			    /* > 0: guest RAM is shared memory (memfd) */
-	bool rng;			    /* virtio-rng */
-	struct rate_limit_config rng_rate;  /* its rate limiter (PUT /entropy) */
-	struct balloon_config balloon;	    /* virtio-balloon (PUT /balloon, --balloon) */
-	int verbosity;			    /* 0 warn, 1 info, 2 debug */
-	struct vsock_config vsock;	    /* virtio-vsock (PUT /vsock) */
+	struct fs_config fs[CONFIG_MAX_FS];	  /* virtio-fs over vhost-user, in slot order */
+	unsigned nr_fs;				  /* > 0: guest RAM is shared memory (memfd) */
+	bool rng;				  /* virtio-rng */
+	struct rate_limit_config rng_rate;	  /* its rate limiter (PUT /entropy) */
+	struct balloon_config balloon;		  /* virtio-balloon (PUT /balloon, --balloon) */
+	int verbosity;				  /* 0 warn, 1 info, 2 debug */
+	struct vsock_config vsock;		  /* virtio-vsock (PUT /vsock) */
+	struct vfio_config vfio[CONFIG_MAX_VFIO]; /* passthrough devices (x86), in slot order */
+	unsigned nr_vfio;
 };
 
 /* One KEY=VALUE item of a device flag's value (config_kv.c), as NUL-terminated copies. */
@@ -291,6 +302,18 @@ int config_fs_put(struct vm_config *c, const struct fs_config *f) MUST_CHECK;
 
 /* kiln run's --fs tag=NAME,socket=PATH | tag=NAME,dir=PATH: 0 or -EINVAL with one line in err. */
 int config_parse_fs(struct vm_config *c, const char *v, char *err, size_t errlen) MUST_CHECK;
+
+/* Add passthrough device `path` under `id`, or give device `id` that path: 0, -EINVAL (a bad
+ * id, or a path that is empty, too long or not absolute), -EEXIST (the path is another id's)
+ * or -ENOSPC (CONFIG_MAX_VFIO already). */
+int config_vfio_put(struct vm_config *c, const char *id, const char *path) MUST_CHECK;
+
+/* kiln run's --vfio PATH (device id "vfio<N>"): 0 or -EINVAL with one line in err. */
+int config_parse_vfio(struct vm_config *c, const char *v, char *err, size_t errlen) MUST_CHECK;
+
+/* Why the passthrough devices cannot go with the rest of c (a message), or NULL when they can:
+ * a balloon cannot take back RAM the IOMMU pins for DMA. */
+const char *config_check_vfio(const struct vm_config *c);
 
 /* Index of the disk whose id is `id` (non-empty), or -1. */
 int config_disk_find(const struct vm_config *c, const char *id);

@@ -697,6 +697,46 @@ static int fs_apply(struct vm_config *c, const struct jres *r, const void *arg)
 	return 0;
 }
 
+/* ---- kiln_vfio: passthrough devices ---- */
+
+/* {"id": ID, "path": "/sys/bus/pci/devices/DDDD:BB:DD.F"}; an id given again gets the new
+ * path. PUT /kiln/vfio/{id}: the body's id, when given, must be the path's. */
+static int vfio_apply(struct vm_config *c, const struct jres *r, const void *arg)
+{
+	static const char *const fields[] = {"id", "path", NULL};
+	const struct keyed_arg *k = arg;
+	char id[CONFIG_IFACE_ID_MAX + 1] = "", path[CONFIG_VFIO_PATH_MAX] = "";
+	int ret = jres_check_fields(r, fields);
+
+	if (ret == 0)
+		ret = jf_string(r, "id", (k && k->path_id) ? 0 : JF_REQUIRED | JF_NONEMPTY, id,
+				sizeof(id));
+	if (ret >= 0 && k && k->path_id && !id[0])
+		snprintf(id, sizeof(id), "%s", k->path_id);
+	if (ret >= 0)
+		ret = id_check(r, "id", id, k ? k->path_id : NULL);
+	if (ret >= 0)
+		ret = jf_string(r, "path", JF_REQUIRED | JF_NONEMPTY, path, sizeof(path));
+	if (ret < 0)
+		return ret;
+	ret = config_vfio_put(c, id, path);
+	if (ret == -EEXIST)
+		return jres_fail(r, "field 'path': \"%s\" is another device's", path);
+	if (ret == -ENOSPC)
+		return jres_fail(r, "at most %d passthrough devices", CONFIG_MAX_VFIO);
+	if (ret < 0)
+		return jres_fail(r,
+				 "field 'path': \"%s\" is not an absolute path of at most %d bytes",
+				 path, CONFIG_VFIO_PATH_MAX - 1);
+	return 0;
+}
+
+int config_json_vfio(struct vm_config *cfg, const char *id, const json_t *obj, char *err,
+		     size_t errlen)
+{
+	return keyed(cfg, "kiln/vfio", vfio_apply, id, obj, false, err, errlen);
+}
+
 /* ---- network-interfaces ---- */
 
 static int net_read(const struct jres *r, struct net_config *n)
@@ -894,6 +934,10 @@ int config_json_check(const struct vm_config *cfg, char *err, size_t errlen)
 			 "use stdio");
 		return -EINVAL;
 	}
+	if (config_check_vfio(cfg)) {
+		snprintf(err, errlen, "kiln_vfio: %s", config_check_vfio(cfg));
+		return -EINVAL;
+	}
 	if (config_check_balloon(cfg)) {
 		snprintf(err, errlen, "balloon: Balloon config error: %s",
 			 config_check_balloon(cfg));
@@ -923,6 +967,7 @@ static const struct doc_array {
     {"drives", drive_apply},
     {"network-interfaces", net_apply},
     {"kiln_fs", fs_apply},
+    {"kiln_vfio", vfio_apply},
 };
 
 static const struct doc_key {
@@ -936,7 +981,8 @@ static const struct doc_key {
     {"serial", serial_apply},
     {"kiln_serial2", serial2_apply},
     {"kiln_console_virtio", vconsole_apply},
-    {"kiln_fs", NULL}, /* an array: doc_arrays */
+    {"kiln_fs", NULL},	 /* an array: doc_arrays */
+    {"kiln_vfio", NULL}, /* an array: doc_arrays */
     {"cpu-config", NULL},
     {"balloon", balloon_apply},
     {"network-interfaces", NULL}, /* an array: doc_arrays */

@@ -90,6 +90,10 @@ int config_json_console_virtio(struct vm_config *cfg, const json_t *obj, char *e
 /* The checks across resources, to run before a VM starts (InstanceStart): at most one of COM1,
  * COM2 and the virtio console on stdio. 0 or -EINVAL with one line in err.
  * config_json_document runs it. */
+/* PUT /kiln/vfio/{id} (a kiln extension): a passthrough device, {"id", "path"}. */
+int config_json_vfio(struct vm_config *cfg, const char *id, const json_t *obj, char *err,
+		     size_t errlen) MUST_CHECK;
+
 int config_json_check(const struct vm_config *cfg, char *err, size_t errlen) MUST_CHECK;
 
 /* A whole --config-file document (FullVmConfiguration shape) applied to cfg (normally the

@@ -135,6 +135,22 @@ static json_t *export_fs(const struct vm_config *c)
 	return a;
 }
 
+/* kiln_vfio: the passthrough devices, or NULL (left out) when there are none. */
+static json_t *export_vfio(const struct vm_config *c)
+{
+	json_t *a = c->nr_vfio ? json_array() : NULL;
+
+	for (unsigned i = 0; a && i < c->nr_vfio; i++) {
+		json_t *o = json_pack("{s:s, s:s}", "id", c->vfio[i].id, "path", c->vfio[i].path);
+
+		if (json_array_append_new(a, o) < 0) {
+			json_decref(a);
+			return NULL;
+		}
+	}
+	return a;
+}
+
 /* Firecracker's MmdsConfig as GET /vm/config reports it, or null when none was set. */
 static json_t *export_mmds(const struct vm_config *c)
 {
@@ -302,7 +318,8 @@ json_t *config_json_export(const struct vm_config *c)
 	     put_optional(doc, "kiln_serial2", export_serial2(c)) &&
 	     put_optional(doc, "kiln_console_virtio", export_vconsole(c)) &&
 	     put(doc, "vsock", export_vsock(c)) &&
-	     (!c->nr_fs || put(doc, "kiln_fs", export_fs(c))) && put_firecracker_nulls(doc);
+	     (!c->nr_fs || put(doc, "kiln_fs", export_fs(c))) &&
+	     (!c->nr_vfio || put(doc, "kiln_vfio", export_vfio(c))) && put_firecracker_nulls(doc);
 	if (!ok) {
 		json_decref(doc);
 		return NULL;

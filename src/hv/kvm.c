@@ -176,6 +176,16 @@ int kvm_irqfd(int vm_fd, int fd, uint32_t gsi, bool deassign)
 	return IOCTL(vm_fd, KVM_IRQFD, &i);
 }
 
+int kvm_irqfd_resample(int vm_fd, int fd, int resample_fd, uint32_t gsi, bool deassign)
+{
+	struct kvm_irqfd i = {.fd = (uint32_t)fd,
+			      .gsi = gsi,
+			      .flags = deassign ? KVM_IRQFD_FLAG_DEASSIGN : KVM_IRQFD_FLAG_RESAMPLE,
+			      .resamplefd = (uint32_t)resample_fd};
+
+	return IOCTL(vm_fd, KVM_IRQFD, &i);
+}
+
 int kvm_vcpu_create(const struct kvm_sys *k, int vm_fd, unsigned id, int *fd, struct kvm_run **run)
 {
 	int vfd = kvm_xioctl(vm_fd, KVM_CREATE_VCPU, (void *)(uintptr_t)id, "KVM_CREATE_VCPU");

@@ -55,6 +55,11 @@ int kvm_ioeventfd(int vm_fd, uint64_t addr, uint32_t len, uint64_t datamatch, in
 /* KVM_IRQFD: a write to `fd` raises GSI `gsi` (edge). deassign removes it. */
 int kvm_irqfd(int vm_fd, int fd, uint32_t gsi, bool deassign) MUST_CHECK;
 
+/* KVM_IRQFD with KVM_IRQFD_FLAG_RESAMPLE, for a level-triggered line (INTx): a write to `fd`
+ * asserts GSI `gsi`; when the guest acknowledges the interrupt KVM lowers the line and signals
+ * `resample_fd` (the source re-asserts if it is still pending). deassign removes it. */
+int kvm_irqfd_resample(int vm_fd, int fd, int resample_fd, uint32_t gsi, bool deassign) MUST_CHECK;
+
 /* KVM_SET_GSI_ROUTING: the VM's whole routing table becomes `r` (nr entries). */
 int kvm_set_gsi_routing(int vm_fd, const struct kvm_irq_routing *r) MUST_CHECK;
 

@@ -98,15 +98,26 @@ static bool layout_ok(const struct pci_cfg *cfg, unsigned nr, uint8_t bar, uint3
 int msix_init(struct msix *m, struct pci_cfg *cfg, unsigned nr, uint8_t bar, uint32_t table_off,
 	      uint32_t pba_off, const struct msix_ops *ops, void *ctx)
 {
-	static const uint8_t ctrl_mask[2] = {0x00, 0xc0}; /* Enable and Function Mask */
+	uint16_t cap;
 	int ret;
 
 	memset(m, 0, sizeof(*m));
 	if (!layout_ok(cfg, nr, bar, table_off, pba_off) || !ops || !ops->update || !ops->fire)
 		return -EINVAL;
-	ret = pci_cfg_add_cap(cfg, PCI_CAP_ID_MSIX, MSIX_CAP_LEN, &m->cap);
-	if (ret < 0)
-		return ret;
+	ret = pci_cfg_add_cap(cfg, PCI_CAP_ID_MSIX, MSIX_CAP_LEN, &cap);
+	return ret < 0 ? ret : msix_init_at(m, cfg, cap, nr, bar, table_off, pba_off, ops, ctx);
+}
+
+int msix_init_at(struct msix *m, struct pci_cfg *cfg, uint16_t cap, unsigned nr, uint8_t bar,
+		 uint32_t table_off, uint32_t pba_off, const struct msix_ops *ops, void *ctx)
+{
+	static const uint8_t ctrl_mask[2] = {0x00, 0xc0}; /* Enable and Function Mask */
+
+	memset(m, 0, sizeof(*m));
+	if (!layout_ok(cfg, nr, bar, table_off, pba_off) || !ops || !ops->update || !ops->fire ||
+	    cap < PCI_CAP_START || cap > PCI_CFG_LEGACY_END - MSIX_CAP_LEN)
+		return -EINVAL;
+	m->cap = cap;
 	m->table = calloc(nr, MSIX_ENTRY_SIZE);
 	m->pba = calloc(pba_bytes(nr) / 8, sizeof(*m->pba));
 	if (!m->table || !m->pba) {

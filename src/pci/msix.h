@@ -59,6 +59,13 @@ struct msix {
 int msix_init(struct msix *m, struct pci_cfg *cfg, unsigned nr, uint8_t bar, uint32_t table_off,
 	      uint32_t pba_off, const struct msix_ops *ops, void *ctx) MUST_CHECK;
 
+/* As msix_init, for a capability already at offset `cap` of cfg (a passthrough function's own,
+ * whose table and PBA sit where the device put them): its Message Control becomes writable in
+ * Enable and Function Mask, its Table and PBA registers are rewritten from bar and the offsets. */
+int msix_init_at(struct msix *m, struct pci_cfg *cfg, uint16_t cap, unsigned nr, uint8_t bar,
+		 uint32_t table_off, uint32_t pba_off, const struct msix_ops *ops,
+		 void *ctx) MUST_CHECK;
+
 /* Free the table and the PBA. */
 void msix_destroy(struct msix *m);
 

@@ -220,6 +220,8 @@ void pci_bus_cfg_write(struct pci_bus *b, uint32_t off, unsigned size, uint32_t 
 
 	pthread_mutex_lock(&b->lock);
 	f = ecam_function(b, off, &reg);
+	if (f && f->ops && f->ops->cfg_writing && reg < PCI_CFG_SIZE)
+		f->ops->cfg_writing(f->obj, reg, size, val);
 	if (!f) {
 		b->stats.cfg_absent++;
 	} else if ((changed = pci_cfg_write(f->cfg, reg, size, val)) < 0) {

@@ -29,6 +29,10 @@ struct pci_function_ops {
 	 * ioeventfds, memory slots) and its capabilities (MSI-X). Runs under the bus's lock, so
 	 * a function's writes arrive in order: it must not call back into the bus. May be NULL. */
 	void (*cfg_written)(void *obj, uint32_t off, unsigned size, int changed);
+	/* A guest writes `val` to [off, off + size), before the write is applied to cfg: a
+	 * passthrough function hands the bytes it does not emulate to its device. Under the bus's
+	 * lock; may be NULL. */
+	void (*cfg_writing)(void *obj, uint32_t off, unsigned size, uint32_t val);
 	/* A guest is about to read [off, off + size) of the configuration space: bring registers
 	 * the function computes up to date (pci_cfg_set*). Under the bus's lock; may be NULL. */
 	void (*cfg_reading)(void *obj, uint32_t off, unsigned size);

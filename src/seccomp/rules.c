@@ -11,6 +11,7 @@
  * to one TCP peer. */
 #include <errno.h>
 #include <linux/kvm.h>
+#include <linux/vfio.h>
 #include <linux/if_tun.h>
 #include <linux/fs.h>
 #include <linux/seccomp.h>
@@ -35,7 +36,7 @@ static const struct seccomp_ioctl common_ioctls[] = {
     SC_IOCTL(FIONREAD, SC_VCPU | SC_VMM | SC_REBUILD),
     /* dirty-page logging (snapshots, migration) and the memory slots' flags */
     SC_IOCTL(KVM_GET_DIRTY_LOG, SC_VMM | SC_MIG | SC_REBUILD),
-    SC_IOCTL(KVM_SET_USER_MEMORY_REGION, SC_VMM | SC_MIG | SC_REBUILD),
+    SC_IOCTL(KVM_SET_USER_MEMORY_REGION, SC_VCPU | SC_VMM | SC_MIG | SC_REBUILD), /* and BARs */
     SC_IOCTL(KVM_CHECK_EXTENSION, SC_VMM | SC_MIG | SC_REBUILD),
     SC_IOCTL(KVM_GET_MP_STATE, SC_VMM | SC_MIG | SC_REBUILD),
     /* the VMM thread: the terminal, disks and taps the API names */
@@ -46,6 +47,21 @@ static const struct seccomp_ioctl common_ioctls[] = {
     SC_IOCTL(TIOCGWINSZ, SC_VMM | SC_REBUILD),
     SC_IOCTL(FIONBIO, SC_VMM | SC_REBUILD),
     SC_IOCTL(BLKGETSIZE64, SC_VMM | SC_REBUILD),
+    /* passthrough devices: interrupts and BARs follow the guest's configuration writes (vCPU
+     * threads); the device is wired up when a VM is built (a restart) */
+    SC_IOCTL(VFIO_DEVICE_SET_IRQS, SC_VCPU | SC_VMM | SC_REBUILD),
+    SC_IOCTL(VFIO_GET_API_VERSION, SC_REBUILD),
+    SC_IOCTL(VFIO_CHECK_EXTENSION, SC_REBUILD),
+    SC_IOCTL(VFIO_SET_IOMMU, SC_REBUILD),
+    SC_IOCTL(VFIO_GROUP_GET_STATUS, SC_REBUILD),
+    SC_IOCTL(VFIO_GROUP_SET_CONTAINER, SC_REBUILD),
+    SC_IOCTL(VFIO_GROUP_GET_DEVICE_FD, SC_REBUILD),
+    SC_IOCTL(VFIO_DEVICE_GET_INFO, SC_REBUILD),
+    SC_IOCTL(VFIO_DEVICE_GET_REGION_INFO, SC_REBUILD),
+    SC_IOCTL(VFIO_DEVICE_GET_IRQ_INFO, SC_REBUILD),
+    SC_IOCTL(VFIO_DEVICE_RESET, SC_REBUILD),
+    SC_IOCTL(VFIO_IOMMU_MAP_DMA, SC_REBUILD),
+    SC_IOCTL(VFIO_IOMMU_UNMAP_DMA, SC_REBUILD),
     /* building a VM (a restart) */
     SC_IOCTL(KVM_GET_API_VERSION, SC_REBUILD),
     SC_IOCTL(KVM_CREATE_VM, SC_REBUILD),

@@ -1,4 +1,5 @@
 /* test_config.c — the `kiln run` flag parser: values, combinations and one-line errors. */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -271,6 +272,37 @@ static void test_vsock(void **state)
 	EXPECT_ERROR("given twice", "--vsock", "cid=3,uds=/a", "--vsock", "cid=4,uds=/b");
 }
 
+/* --vfio: repeatable, each an absolute path once; ids vfio0, vfio1, ...; not with a balloon. */
+static void test_vfio(void **state)
+{
+	struct vm_config c;
+	char err[256];
+
+	(void)state;
+	assert_int_equal(PARSE(&c, err, "--vfio", "/sys/bus/pci/devices/0000:00:03.0", "--vfio",
+			       "/sys/bus/pci/devices/0000:00:04.0"),
+			 0);
+	assert_int_equal(c.nr_vfio, 2);
+	assert_string_equal(c.vfio[0].id, "vfio0");
+	assert_string_equal(c.vfio[1].id, "vfio1");
+	assert_string_equal(c.vfio[1].path, "/sys/bus/pci/devices/0000:00:04.0");
+	EXPECT_ERROR("is not an absolute path", "--vfio", "0000:00:03.0");
+	EXPECT_ERROR("is not an absolute path", "--vfio", "");
+	EXPECT_ERROR("given twice", "--vfio", "/a", "--vfio", "/a");
+	EXPECT_ERROR("at most 8 devices", "--vfio", "/1", "--vfio", "/2", "--vfio", "/3", "--vfio",
+		     "/4", "--vfio", "/5", "--vfio", "/6", "--vfio", "/7", "--vfio", "/8", "--vfio",
+		     "/9");
+	EXPECT_ERROR("balloon cannot go together", "--vfio", "/a", "--balloon", "amount_mib=0");
+	/* the id is replaced in place, a path stays with one id */
+	config_defaults(&c);
+	assert_int_equal(config_vfio_put(&c, "edu", "/x"), 0);
+	assert_int_equal(config_vfio_put(&c, "edu", "/y"), 0);
+	assert_int_equal(c.nr_vfio, 1);
+	assert_string_equal(c.vfio[0].path, "/y");
+	assert_int_equal(config_vfio_put(&c, "other", "/y"), -EEXIST);
+	assert_int_equal(config_vfio_put(&c, "bad id", "/z"), -EINVAL);
+}
+
 static void test_errors_name_the_flag(void **state)
 {
 	(void)state;
@@ -377,6 +409,7 @@ int main(void)
 	    cmocka_unit_test(test_errors_name_the_flag),
 	    cmocka_unit_test(test_sizes),
 	    cmocka_unit_test(test_vsock),
+	    cmocka_unit_test(test_vfio),
 	    cmocka_unit_test(test_lifecycle_table),
 	};
 

@@ -31,7 +31,8 @@ enum res {
 	SERIAL2,
 	VCON,
 	DOC,
-	VSOCK
+	VSOCK,
+	VFIO
 };
 
 static char g_err[1024];
@@ -91,6 +92,9 @@ static int apply(struct vm_config *c, enum res r, const char *id, const char *te
 		break;
 	case VSOCK:
 		ret = config_json_vsock(c, j, g_err, sizeof(g_err));
+		break;
+	case VFIO:
+		ret = config_json_vfio(c, id, j, g_err, sizeof(g_err));
 		break;
 	}
 	json_decref(j);
@@ -679,6 +683,39 @@ static void test_balloon(void **state)
 	free(c);
 }
 
+/* kiln_vfio in the document and PUT /kiln/vfio/{id}: id and path checked, exported again. */
+static void test_vfio(void **state)
+{
+	struct vm_config *c = new_cfg();
+
+	(void)state;
+	ok(c, DOC, NULL,
+	   "{\"kiln_vfio\": [{\"id\": \"edu0\", \"path\": "
+	   "\"/sys/bus/pci/devices/0000:00:03.0\"}]}");
+	assert_int_equal(c->nr_vfio, 1);
+	assert_string_equal(c->vfio[0].id, "edu0");
+	round_trip(c);
+	ok(c, VFIO, "nic", "{\"path\": \"/sys/bus/pci/devices/0000:00:04.0\"}");
+	assert_int_equal(c->nr_vfio, 2);
+	assert_string_equal(c->vfio[1].id, "nic");
+	ok(c, VFIO, "nic", "{\"id\": \"nic\", \"path\": \"/sys/bus/pci/devices/0000:00:05.0\"}");
+	assert_int_equal(c->nr_vfio, 2);
+	assert_string_equal(c->vfio[1].path, "/sys/bus/pci/devices/0000:00:05.0");
+	fails(c, VFIO, "nic", "{\"id\": \"other\", \"path\": \"/p\"}", "differs from the path's");
+	fails(c, VFIO, "x", "{\"path\": \"/sys/bus/pci/devices/0000:00:03.0\"}",
+	      "is another device's");
+	fails(c, VFIO, "x", "{\"path\": \"relative\"}", "is not an absolute path");
+	fails(c, VFIO, "x", "{}", "field 'path' is missing");
+	fails(c, VFIO, "x", "{\"path\": \"/p\", \"rom\": true}", "rom");
+	fails(c, DOC, NULL, "{\"kiln_vfio\": [{\"path\": \"/p\"}]}", "field 'id' is missing");
+	fails(
+	    c, DOC, NULL,
+	    "{\"kiln_vfio\": [{\"id\": \"a\", \"path\": \"/p\"}], \"balloon\": {\"amount_mib\": 0, "
+	    "\"deflate_on_oom\": false}}",
+	    "balloon cannot go together");
+	free(c);
+}
+
 static void test_network_interfaces(void **state)
 {
 	struct vm_config *c = new_cfg();
@@ -1002,6 +1039,7 @@ int main(int argc, char **argv)
 	    cmocka_unit_test(test_document),
 	    cmocka_unit_test(test_network_interfaces),
 	    cmocka_unit_test(test_balloon),
+	    cmocka_unit_test(test_vfio),
 	    cmocka_unit_test(test_firecracker_examples),
 	    cmocka_unit_test(test_load_file_errors),
 	    cmocka_unit_test(test_export_round_trip),

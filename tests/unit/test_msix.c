@@ -257,6 +257,30 @@ static void test_layouts_refused(void **state)
 	assert_int_equal(cfg.data[PCI_CAP_PTR], 0); /* nothing was added */
 }
 
+/* A passthrough function's own capability: msix_init_at takes it where it is, rewrites Table
+ * and PBA from the layout, opens Enable and Function Mask, and refuses an offset outside the
+ * capability area. */
+static void test_init_at_existing_capability(void **state)
+{
+	struct pci_cfg cfg;
+	struct msix m;
+	uint16_t cap;
+
+	(void)state;
+	pci_cfg_init(&cfg, &id);
+	assert_int_equal(pci_cfg_set_bar(&cfg, 2, PCI_BAR_MEM32, false, 0x4000, 0xe0000000), 0);
+	assert_int_equal(pci_cfg_add_cap(&cfg, PCI_CAP_ID_MSIX, MSIX_CAP_LEN, &cap), 0);
+	assert_int_equal(msix_init_at(&m, &cfg, 0x30, 4, 2, 0x2000, 0x3000, &ops, NULL), -EINVAL);
+	assert_int_equal(msix_init_at(&m, &cfg, cap, 4, 2, 0x2000, 0x3000, &ops, NULL), 0);
+	assert_int_equal(m.cap, cap);
+	assert_int_equal(pci_cfg_get32(&cfg, cap + 4), 0x2000 | 2);
+	assert_int_equal(pci_cfg_get32(&cfg, cap + 8), 0x3000 | 2);
+	assert_int_equal(pci_cfg_get16(&cfg, cap + 2), 3); /* table size - 1, off */
+	assert_true(pci_cfg_write(&cfg, cap + 2, 2, MSIX_CTRL_ENABLE | 0x7ff) >= 0);
+	assert_int_equal(pci_cfg_get16(&cfg, cap + 2), MSIX_CTRL_ENABLE | 3);
+	msix_destroy(&m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -268,6 +292,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_bad_accesses, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_reset, setup, teardown),
 	    cmocka_unit_test(test_layouts_refused),
+	    cmocka_unit_test(test_init_at_existing_capability),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -29,7 +29,19 @@ struct fake {
 	uint64_t last_off, last_val;
 	uint32_t written_off;
 	int changed;
+	uint32_t writing_off, writing_val; /* cfg_writing: the raw write, before the masks */
+	uint16_t command_then;		   /* the command register as cfg_writing saw it */
 };
+
+static void fake_writing(void *obj, uint32_t off, unsigned size, uint32_t val)
+{
+	struct fake *f = obj;
+
+	(void)size;
+	f->writing_off = off;
+	f->writing_val = val;
+	f->command_then = pci_cfg_get16(&f->cfg, PCI_COMMAND);
+}
 
 static void fake_written(void *obj, uint32_t off, unsigned size, int changed)
 {
@@ -58,8 +70,10 @@ static void fake_write(void *obj, unsigned bar, uint64_t off, uint64_t val, unsi
 	f->last_val = val;
 }
 
-static const struct pci_function_ops fake_ops = {
-    .cfg_written = fake_written, .bar_read = fake_read, .bar_write = fake_write};
+static const struct pci_function_ops fake_ops = {.cfg_written = fake_written,
+						 .cfg_writing = fake_writing,
+						 .bar_read = fake_read,
+						 .bar_write = fake_write};
 
 struct fixture {
 	struct pci_bus bus;
@@ -150,6 +164,12 @@ static void test_config_writes_reach_the_owner(void **state)
 	assert_int_equal(fx->dev.changed, PCI_CFG_CHANGED_COMMAND);
 	io_bus_write(&fx->mmio, ecam(1, 0, PCI_BAR0 + 12), 0x1, 4);
 	assert_int_equal(fx->dev.changed, PCI_CFG_CHANGED_BAR(2));
+	/* cfg_writing sees the guest's raw value before the masks apply it (a passthrough
+	 * function forwards it): read-only bits included, the register not yet changed */
+	io_bus_write(&fx->mmio, ecam(1, 0, PCI_COMMAND), 0xffff, 2);
+	assert_int_equal(fx->dev.writing_off, PCI_COMMAND);
+	assert_int_equal(fx->dev.writing_val, 0xffff);
+	assert_int_equal(fx->dev.command_then, PCI_CMD_MEMORY);
 	/* a misaligned access never reaches it */
 	fx->dev.written_off = 0;
 	io_bus_write(&fx->mmio, ecam(1, 0, PCI_COMMAND + 1), 0xffff, 2);

@@ -8,6 +8,7 @@
 #include "arch/x86/acpi.h"
 #include "arch/x86/aml.h"
 #include "arch/x86/layout.h"
+#include "pci/pci_bus.h"
 #include "devices/acpi_sleep.h"
 #include "devices/pvpanic.h"
 #include "devices/uart16550.h"
@@ -321,10 +322,30 @@ static void dsdt_virtio(struct aml_buf *b, unsigned i, const struct virtio_slot 
 	aml_close(b);
 }
 
+/* _PRT: INTA-INTD of every slot (1-31) on the GSIs gsi[] in the usual swizzle, slot s's pin p
+ * (0-3: INTA-INTD) on gsi[(s + p) % 4]. A GSI given directly (source 0) is level-triggered and
+ * active-low, shareable (ACPI 6.3 §6.2.13). */
+static void dsdt_prt(struct aml_buf *b, const uint32_t gsi[4])
+{
+	aml_name(b, "_PRT");
+	aml_package_open(b, (PCI_SLOTS - 1) * 4);
+	for (unsigned s = 1; s < PCI_SLOTS; s++) {
+		for (unsigned p = 0; p < 4; p++) {
+			aml_package_open(b, 4);
+			aml_integer(b, (uint64_t)s << 16 | 0xffff); /* the slot, any function */
+			aml_integer(b, p);
+			aml_integer(b, 0);
+			aml_integer(b, gsi[(s + p) % 4]);
+			aml_close(b);
+		}
+	}
+	aml_close(b);
+}
+
 /* The PCI host bridge (PNP0A03, conventional: its configuration space through ports 0xcf8-0xcff,
- * which it consumes) with the bus numbers and the memory window it forwards. No _PRT: its
- * functions have no INTx pin (virtio-pci interrupts with MSI-X). */
-static void dsdt_pci(struct aml_buf *b, uint32_t mem_base, uint32_t mem_len)
+ * which it consumes) with the bus numbers and the memory window it forwards, and the INTx routing
+ * of its slots (passthrough devices' INTx; virtio-pci uses MSI-X). */
+static void dsdt_pci(struct aml_buf *b, uint32_t mem_base, uint32_t mem_len, const uint32_t gsi[4])
 {
 	uint8_t res[DSDT_RES_MAX];
 	struct aml_buf r;
@@ -346,6 +367,7 @@ static void dsdt_pci(struct aml_buf *b, uint32_t mem_base, uint32_t mem_len)
 	aml_integer(b, 0);
 	aml_name(b, "_CRS");
 	aml_buffer(b, res, r.len);
+	dsdt_prt(b, gsi);
 	aml_close(b);
 }
 
@@ -382,7 +404,7 @@ static int dsdt_build(struct acpi_area *a, const struct acpi_config *cfg, uint64
 	for (unsigned i = 0; i < cfg->nr_virtio; i++)
 		dsdt_virtio(&b, i, &cfg->virtio[i]);
 	if (cfg->pci_mem_len)
-		dsdt_pci(&b, cfg->pci_mem_base, cfg->pci_mem_len);
+		dsdt_pci(&b, cfg->pci_mem_base, cfg->pci_mem_len, cfg->pci_intx_gsi);
 	aml_close(&b);
 	if (b.overflow)
 		return -E2BIG;

@@ -23,6 +23,7 @@ struct acpi_config {
 	/* a PCI host bridge (\_SB.PCI0: bus 0, configuration ports 0xcf8-0xcff, this 32-bit
 	 * memory window); pci_mem_len 0: none */
 	uint32_t pci_mem_base, pci_mem_len;
+	uint32_t pci_intx_gsi[4]; /* its _PRT: slot s's pin p (0-3) on pci_intx_gsi[(s + p) % 4] */
 };
 
 /*

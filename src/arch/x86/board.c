@@ -34,10 +34,17 @@
 #include "util/err.h"
 #include "util/log.h"
 #include "virtio/devices.h"
+#include "pci/vfio_pci.h"
 #include "virtio/virtio_pci.h"
 #include "util/file.h"
 
 static const uint32_t virtio_gsis[LAYOUT_VIRTIO_SLOTS] = LAYOUT_VIRTIO_GSIS;
+
+/* Whether the board has a PCI bus: for virtio-pci or for passthrough devices. */
+static bool pci_wanted(const struct vm_config *c)
+{
+	return c->virtio_transport == VIRTIO_TRANSPORT_PCI || c->nr_vfio > 0;
+}
 
 /* The embedded demo guest (a PVH ELF), linked in by the build. */
 extern const uint8_t kiln_demo_guest_start[];
@@ -291,16 +298,17 @@ static int (*const fixed_devices[])(struct vm *vm, struct board *b) = {
     acpi_sleep_add, pvpanic_add, boot_timer_add, debug_exit_add,
 };
 
-/* Step 3a': with --virtio-transport pci, bus 0 behind a host bridge: configuration mechanism #1
- * at 0xcf8 (ECAM would need MMCONFIG in the guest, which the project's kernel leaves out), the
- * 32-bit window for the BARs, and the routing table the functions' MSI-X vectors join. */
+/* Step 3a': with --virtio-transport pci or --vfio, bus 0 behind a host bridge: configuration
+ * mechanism #1 at 0xcf8 (ECAM would need MMCONFIG in the guest, which the project's kernel leaves
+ * out), the 32-bit window for the BARs, and the routing table the functions' MSI and MSI-X
+ * vectors join. */
 static int pci_create(struct vm *vm, struct board *b)
 {
 	const uint64_t base[PCI_NR_WINDOWS] = {LAYOUT_PCI_MEM32_GPA, 0, 0};
 	const uint64_t len[PCI_NR_WINDOWS] = {LAYOUT_PCI_MEM32_SIZE, 0, 0};
 	int ret;
 
-	if (vm->cfg->virtio_transport != VIRTIO_TRANSPORT_PCI)
+	if (!pci_wanted(vm->cfg))
 		return 0;
 	b->pci = calloc(1, sizeof(*b->pci));
 	if (!b->pci)
@@ -342,7 +350,8 @@ static int acpi_tables_write(struct vm *vm, struct board *b)
 	    .kbd = true,
 	    .pvpanic_port = vm->cfg->pvpanic ? LAYOUT_PVPANIC_PORT : 0,
 	    .pci_mem_base = b->pci ? (uint32_t)LAYOUT_PCI_MEM32_GPA : 0,
-	    .pci_mem_len = b->pci ? (uint32_t)LAYOUT_PCI_MEM32_SIZE : 0};
+	    .pci_mem_len = b->pci ? (uint32_t)LAYOUT_PCI_MEM32_SIZE : 0,
+	    .pci_intx_gsi = LAYOUT_PCI_INTX_GSIS};
 	int ret;
 
 	if (!vm->cfg->acpi)
@@ -439,6 +448,42 @@ static int bda_write(struct vm *vm)
 	return guest_mem_write(&vm->mem, LAYOUT_BDA_EBDA_PTR_GPA, &ebda_seg, sizeof(ebda_seg));
 }
 
+/* Step 3c: --vfio's devices on the bus, after the virtio functions: the VM's container with all
+ * guest RAM mapped for DMA, then each device. */
+static int vfio_devices_add(struct vm *vm, struct board *b)
+{
+	const struct vm_config *c = vm->cfg;
+	char err[256] = "";
+	int ret;
+
+	if (!c->nr_vfio)
+		return 0;
+	ret = vfio_container_open(&b->vfio, vm->fd);
+	if (ret < 0)
+		return err_set(vm->err, ret, "--vfio: /dev/vfio/vfio: %s%s", strerror(-ret),
+			       ret == -ENOENT ? " (load the vfio-pci module)" : "");
+	for (unsigned i = 0; i < c->nr_vfio && ret == 0; i++) {
+		struct vfio_pci_config vc = {.bus = b->pci,
+					     .container = &b->vfio,
+					     .vm_fd = vm->fd,
+					     .routes = &b->routes,
+					     .memslot_base =
+						 LAYOUT_VFIO_MEMSLOT + i * VFIO_PCI_MAX_PIECES,
+					     .intx_gsi = LAYOUT_PCI_INTX_GSIS,
+					     .sysfs = c->vfio[i].path,
+					     .name = c->vfio[i].id};
+
+		ret = vfio_pci_attach(vm, &vc, c->vfio[i].id);
+		/* the first group sets the container's IOMMU: RAM can be mapped only after it */
+		if (ret == 0 && i == 0) {
+			ret = vfio_pci_map_ram(&b->vfio, &vm->mem, err, sizeof(err));
+			if (ret < 0)
+				err_set(vm->err, ret, "%s", err);
+		}
+	}
+	return ret;
+}
+
 int board_create(struct vm *vm)
 {
 	struct board *b = calloc(1, sizeof(*b));
@@ -448,8 +493,9 @@ int board_create(struct vm *vm)
 		return -ENOMEM;
 	board_uarts_init(&b->uarts);
 	b->topo = (struct x86_topology){vm->cfg->sockets, vm->cfg->cores, vm->cfg->threads};
+	b->vfio.fd = b->vfio.kvm_dev_fd = -1;
 	virtio_slots_init(&b->virtio, LAYOUT_VIRTIO_MMIO_GPA, LAYOUT_VIRTIO_SLOT_SIZE, virtio_gsis,
-			  LAYOUT_VIRTIO_SLOTS);
+			  pci_wanted(vm->cfg) ? LAYOUT_VIRTIO_SLOTS_PCI : LAYOUT_VIRTIO_SLOTS);
 	vm->board = b;
 	ret = memory_create(vm);
 	if (ret == 0)
@@ -460,6 +506,8 @@ int board_create(struct vm *vm)
 		ret = pci_create(vm, b);
 	if (ret == 0) /* step 3b: each in the next slot or on the bus (board_add_virtio) */
 		ret = virtio_devices_add(vm);
+	if (ret == 0)
+		ret = vfio_devices_add(vm, b);
 	if (ret == 0 && vm->restore_mem_fd >= 0)
 		return 0; /* restoring: memory already holds the kernel and tables */
 	if (ret == 0)
@@ -551,7 +599,8 @@ void board_destroy(struct vm *vm)
 	if (!b)
 		return;
 	board_uarts_close(&b->uarts);
-	if (b->pci) { /* its functions went with the device list */
+	vfio_container_close(&b->vfio); /* after its devices, which went with the list */
+	if (b->pci) {			/* its functions went with the device list */
 		irq_routes_destroy(&b->routes);
 		pci_bus_destroy(b->pci);
 		free(b->pci);

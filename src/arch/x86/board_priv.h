@@ -16,6 +16,7 @@
 #include "devices/pvpanic.h"
 #include "devices/testdev.h"
 #include "hv/irq_routes.h"
+#include "hv/vfio.h"
 #include "pci/pci_bus.h"
 #include "virtio/slots.h"
 
@@ -35,12 +36,13 @@ struct board {
 	struct pvpanic pvpanic;
 	struct boot_timer boot_timer;
 	struct virtio_slots virtio; /* transports: ACPI entries, cmdline tokens */
-	/* --virtio-transport pci: bus 0 (configuration mechanism #1, one 32-bit window) and the
-	 * MSI routes of its functions' vectors; NULL otherwise */
+	/* --virtio-transport pci or --vfio: bus 0 (configuration mechanism #1, one 32-bit window)
+	 * and the MSI routes of its functions' vectors; NULL otherwise */
 	struct pci_bus *pci;
 	struct irq_routes routes;
-	unsigned nr_pci;   /* virtio functions on the bus: the next one's "virtio.N" */
-	uint64_t rsdp_gpa; /* 0: no ACPI tables */
+	unsigned nr_pci;	    /* virtio functions on the bus: the next one's "virtio.N" */
+	struct vfio_container vfio; /* --vfio: the VM's container (fd -1 without) */
+	uint64_t rsdp_gpa;	    /* 0: no ACPI tables */
 };
 
 #endif

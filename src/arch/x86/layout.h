@@ -61,6 +61,14 @@
 /* clang-format off */
 #define LAYOUT_VIRTIO_GSIS {5, 6, 7, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23}
 /* clang-format on */
+/* With a PCI bus the last four of those GSIs are its INTx lines instead (level-triggered, shared:
+ * INTA-INTD of slot s on LAYOUT_PCI_INTX_GSIS[(s + pin - 1) % 4], as the DSDT's _PRT says), and
+ * the virtio-mmio slots stop short of them. */
+#define LAYOUT_PCI_INTX_GSIS                                                                       \
+	{                                                                                          \
+		20, 21, 22, 23                                                                     \
+	}
+#define LAYOUT_VIRTIO_SLOTS_PCI (LAYOUT_VIRTIO_SLOTS - 4)
 #define LAYOUT_PCI_MEM32_GPA	0xe0000000ULL /* --virtio-transport pci: the BARs' window */
 #define LAYOUT_PCI_MEM32_SIZE	0x10000000ULL
 #define LAYOUT_TESTDEV_MMIO_GPA 0xd8000000ULL /* test device (--test-device), 4 KiB */
@@ -68,6 +76,7 @@
 #define LAYOUT_IOAPIC_GPA	0xfec00000ULL
 #define LAYOUT_LAPIC_GPA	0xfee00000ULL
 #define LAYOUT_IDENTITY_MAP_GPA 0xfffbc000ULL /* KVM_SET_IDENTITY_MAP_ADDR: one page */
+#define LAYOUT_VFIO_MEMSLOT	64 /* KVM slots from here: passthrough BARs (guest_mem: < 32) */
 #define LAYOUT_TSS_GPA		0xfffbd000ULL /* KVM_SET_TSS_ADDR: three pages */
 
 /* Port I/O. */

@@ -42,6 +42,8 @@ static const struct seccomp_ioctl x86_ioctls[] = {
     SC_IOCTL(KVM_SET_IDENTITY_MAP_ADDR, SC_REBUILD),
     SC_IOCTL(KVM_CREATE_IRQCHIP, SC_REBUILD),
     SC_IOCTL(KVM_CREATE_PIT2, SC_REBUILD),
+    SC_IOCTL(KVM_CREATE_DEVICE, SC_REBUILD), /* KVM's VFIO device (passthrough) */
+    SC_IOCTL(KVM_SET_DEVICE_ATTR, SC_REBUILD),
 };
 
 const struct seccomp_ioctl *arch_seccomp_ioctls(size_t *n)
