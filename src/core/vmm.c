@@ -464,10 +464,11 @@ int vmm_snapshot(struct vmm *m, const char *snap_path, const char *mem_path, boo
 			       "snapshot: not supported with a virtio-fs device (its vhost-user "
 			       "backend's state cannot be saved)");
 	if (m->vm->cfg->nr_vfio)
-		return err_set(err, -EINVAL,
-			       "snapshot: not supported with a passthrough device (kiln_vfio %s: the "
-			       "device's own state cannot be saved)",
-			       m->vm->cfg->vfio[0].id);
+		return err_set(
+		    err, -EINVAL,
+		    "snapshot: not supported with a passthrough device (kiln_vfio %s: the "
+		    "device's own state cannot be saved)",
+		    m->vm->cfg->vfio[0].id);
 	if (diff && m->dirty_log_used)
 		return err_set(err, -EINVAL,
 			       "snapshot: a migration used the dirty log since the last snapshot: "

@@ -206,7 +206,7 @@ static void region_areas(const struct vfio_region_info *info, const uint8_t *buf
 	r->nr_areas = 1;
 }
 
-static int region_get(const struct vfio_device *d, unsigned index, struct vfio_region *r)
+static int region_get(struct vfio_device *d, unsigned index, struct vfio_region *r)
 {
 	uint8_t buf[1024] __attribute__((aligned(8)));
 	struct vfio_region_info *info = (void *)buf;
@@ -216,8 +216,10 @@ static int region_get(const struct vfio_device *d, unsigned index, struct vfio_r
 	info->argsz = sizeof(buf);
 	info->index = index;
 	ret = xioctl(d->fd, VFIO_DEVICE_GET_REGION_INFO, info);
-	if (ret < 0)
+	if (ret < 0) {
+		d->failed = "VFIO_DEVICE_GET_REGION_INFO";
 		return ret;
+	}
 	if (info->argsz > sizeof(buf)) /* more capabilities than we read: no mmap areas */
 		info->flags &= ~VFIO_REGION_INFO_FLAG_CAPS;
 	*r = (struct vfio_region){.flags = info->flags, .size = info->size, .offset = info->offset};
@@ -232,6 +234,7 @@ static int device_info(struct vfio_device *d)
 	struct vfio_device_info info = {.argsz = sizeof(info)};
 	int ret = xioctl(d->fd, VFIO_DEVICE_GET_INFO, &info);
 
+	d->failed = "VFIO_DEVICE_GET_INFO";
 	if (ret < 0)
 		return ret;
 	if (!(info.flags & VFIO_DEVICE_FLAGS_PCI) ||
@@ -242,11 +245,13 @@ static int device_info(struct vfio_device *d)
 		ret = region_get(d, VFIO_PCI_BAR0_REGION_INDEX + i, &d->bar[i]);
 	if (ret == 0)
 		ret = region_get(d, VFIO_PCI_CONFIG_REGION_INDEX, &d->config);
-	for (unsigned i = 0; i < VFIO_PCI_NUM_IRQS && i < info.num_irqs && ret == 0; i++) {
+	/* INTx, MSI and MSI-X (the error and request indices are not kiln's: vfio-pci answers
+	 * EINVAL for the error index of a conventional PCI device); one it refuses has no vectors
+	 */
+	for (unsigned i = 0; i <= VFIO_PCI_MSIX_IRQ_INDEX && i < info.num_irqs && ret == 0; i++) {
 		struct vfio_irq_info irq = {.argsz = sizeof(irq), .index = i};
 
-		ret = xioctl(d->fd, VFIO_DEVICE_GET_IRQ_INFO, &irq);
-		if (ret == 0)
+		if (xioctl(d->fd, VFIO_DEVICE_GET_IRQ_INFO, &irq) == 0)
 			d->irq_count[i] = irq.count;
 	}
 	return ret < 0 ? ret : 0;
@@ -260,12 +265,17 @@ int vfio_device_open(int group_fd, const char *name, struct vfio_device *d)
 	if (strlen(name) >= sizeof(d->name))
 		return -EINVAL;
 	strcpy(d->name, name);
+	d->failed = "VFIO_GROUP_GET_DEVICE_FD";
 	d->fd = xioctl(group_fd, VFIO_GROUP_GET_DEVICE_FD, (void *)name);
 	if (d->fd < 0)
 		return d->fd;
 	ret = device_info(d);
-	if (ret == 0 && (d->flags & VFIO_DEVICE_FLAGS_RESET))
+	if (ret == 0 && (d->flags & VFIO_DEVICE_FLAGS_RESET)) {
+		d->failed = "VFIO_DEVICE_RESET";
 		ret = vfio_device_reset(d);
+	}
+	if (ret == 0)
+		d->failed = NULL;
 	if (ret < 0) {
 		close(d->fd);
 		d->fd = -1;

@@ -45,6 +45,7 @@ struct vfio_device {
 	struct vfio_region bar[VFIO_PCI_ROM_REGION_INDEX]; /* BAR 0-5 */
 	struct vfio_region config;
 	uint32_t irq_count[VFIO_PCI_NUM_IRQS]; /* vectors per VFIO_PCI_*_IRQ_INDEX, 0: none */
+	const char *failed; /* vfio_device_open's failing request, for the message */
 };
 
 /* Open /dev/vfio/vfio (path overridable with KILN_VFIO_DEV for tests), check the API version and

@@ -537,10 +537,11 @@ int migrate_start(struct vmm *m, const struct migrate_params *p, struct kiln_err
 			       "migrate: not supported with a virtio-fs device (its vhost-user "
 			       "backend's state and writes to guest memory cannot be carried)");
 	if (m->vm->cfg->nr_vfio)
-		return err_set(err, -EINVAL,
-			       "migrate: not supported with a passthrough device (kiln_vfio %s: the "
-			       "device's own state cannot be carried)",
-			       m->vm->cfg->vfio[0].id);
+		return err_set(
+		    err, -EINVAL,
+		    "migrate: not supported with a passthrough device (kiln_vfio %s: the "
+		    "device's own state cannot be carried)",
+		    m->vm->cfg->vfio[0].id);
 	if (migrate_active(m))
 		return err_set(err, -EBUSY, "migrate: a migration is already in progress");
 	if (s && !s->joined)

@@ -666,9 +666,8 @@ static int open_device(struct vfio_pci *d, char *err, size_t errlen)
 	ret = vfio_device_open(gfd, base, &d->dev);
 	if (ret < 0)
 		return fail(err, errlen, ret,
-			    "--vfio %s: cannot open the device through VFIO (%s): is it bound to "
-			    "vfio-pci?",
-			    d->sysfs, strerror(-ret));
+			    "--vfio %s: cannot open the device through VFIO (%s: %s)", d->sysfs,
+			    d->dev.failed ? d->dev.failed : "open", strerror(-ret));
 	return 0;
 }
 
@@ -748,10 +747,14 @@ void vfio_pci_destroy(struct vfio_pci *d)
 	if (!d)
 		return;
 	pthread_mutex_lock(&d->lock);
-	if (d->msix_on || d->msi_on || d->intx_on)
-		for (unsigned i = 0; i < VFIO_PCI_NUM_IRQS; i++)
-			if (vfio_irqs_set(&d->dev, i, 0, 0, NULL) < 0)
-				log_debug("%s: interrupt index %u not disabled", d->name, i);
+	for (unsigned i = 0; i <= VFIO_PCI_MSIX_IRQ_INDEX; i++) {
+		bool on = i == VFIO_PCI_INTX_IRQ_INDEX	? d->intx_on
+			  : i == VFIO_PCI_MSI_IRQ_INDEX ? d->msi_on
+							: d->msix_on;
+
+		if (on && vfio_irqs_set(&d->dev, i, 0, 0, NULL) < 0)
+			log_debug("%s: interrupt index %u not disabled", d->name, i);
+	}
 	for (unsigned v = 0; v < VFIO_PCI_MSI_MAX; v++) {
 		wire(d, d->msi_fd[v], d->msi_gsi[v], &d->msi_wired[v], false);
 		close_fd(d->msi_fd[v]);

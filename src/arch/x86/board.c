@@ -583,7 +583,7 @@ int board_add_virtio(struct vm *vm, struct virtio_dev *vd, const char *name)
 	    .bus = b->pci, .vm_fd = vm->fd, .routes = &b->routes, .loop = vm->loop};
 	int ret;
 
-	if (!b->pci)
+	if (vm->cfg->virtio_transport != VIRTIO_TRANSPORT_PCI) /* a bus for --vfio only */
 		return virtio_slots_add(&b->virtio, vm, vd, name);
 	ret = virtio_pci_attach(vm, &pc, b->nr_pci, vd, name);
 	if (ret == 0)
