@@ -21,8 +21,8 @@ written by the guest and read back from the image; poweroff (status 0) and reboo
 new kiln, a live migration between two kilns; the virtio devices as PCI functions
 (--virtio-transport pci: ECAM host bridge, MSI-X through the GICv3 ITS) with Debian's kernel,
 and pause, snapshot-restore and migration again over PCI while the guest uses its disk and rng;
-`kiln sandbox`; bad input (an x86 kernel, --boot linux, too much memory, an x86-only device)
-refused with one line.
+`kiln sandbox`; bad input (an x86 kernel, --boot linux, too much memory, an x86-only device,
+--vfio) refused with one line.
 
 Exit status: 0 if every check passed, 1 otherwise, 77 if the rig cannot run here (not under CI).
 """
@@ -350,6 +350,8 @@ def l1_script(p, w):
     lines.append(f"scn bad-boot 60 run --kernel {q(p.debian)} --boot linux --memory 128M")
     lines.append(f"scn bad-memory 60 run --kernel {q(p.debian)} --memory 600G")
     lines.append(f"scn bad-pvpanic 60 run --kernel {q(p.debian)} --pvpanic")
+    lines.append(f"scn bad-vfio 60 run --kernel {q(p.debian)} "
+                 "--vfio /sys/bus/pci/devices/0000:00:01.0")
     lines.append("exit 0")
     return "\n".join(lines) + "\n"
 
@@ -545,7 +547,8 @@ def check(w, p):
             f"sandbox: CMD's exit status 7 is kiln's ({status(w, 'sandbox-status')})")
     for name, want in (("bad-image", "not an arm64 Image"), ("bad-boot", "x86 boot protocol"),
                        ("bad-memory", "at most 512 GiB"),
-                       ("bad-pvpanic", "--pvpanic: the arm64 board has no such device")):
+                       ("bad-pvpanic", "--pvpanic: the arm64 board has no such device"),
+                       ("bad-vfio", "--vfio: PCI passthrough is on the x86 board only")):
         err = read(w, name + ".err").strip().splitlines()
         c.check(status(w, name) == 2 and len(err) == 1 and want in err[0],
                 f"{name}: exit 2 with one line naming the problem ({err})")
