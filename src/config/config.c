@@ -63,7 +63,7 @@ void config_usage(void)
 	    "  --pvpanic              a pvpanic port: a guest kernel panic ends kiln (status 6)\n"
 	    "  --boot-timer           log the guest's boot time when it writes 123 at 0xc0000000\n"
 	    "  --virtio-transport mmio|pci  virtio devices on virtio-mmio slots (default) or on a\n"
-	    "                         PCI bus with MSI-X (x86)\n"
+	    "                         PCI bus with MSI-X\n"
 	    "  --vfio PATH            pass the host PCI device at PATH\n"
 	    "                         (/sys/bus/pci/devices/DDDD:BB:DD.F, bound to vfio-pci)\n"
 	    "                         through to the guest (repeatable, 8 max; x86)\n"

@@ -70,33 +70,30 @@ static int commit(struct irq_routes *r)
 	return r->vm_fd < 0 ? 0 : kvm_set_gsi_routing(r->vm_fd, r->table);
 }
 
-int irq_routes_set_msi(struct irq_routes *r, uint32_t gsi, uint64_t addr, uint32_t data)
+void irq_routes_require_devid(struct irq_routes *r)
 {
-	struct kvm_irq_routing_entry e = {
-	    .gsi = gsi,
-	    .type = KVM_IRQ_ROUTING_MSI,
-	    .u.msi = {.address_lo = (uint32_t)addr,
-		      .address_hi = (uint32_t)(addr >> 32),
-		      .data = data},
-	};
+	pthread_mutex_lock(&r->lock);
+	r->devid = true;
+	pthread_mutex_unlock(&r->lock);
+}
+
+/* Put e in the table in place of its GSI's route (or add it) and commit; on failure the table
+ * is as before. Under the lock. */
+static int replace(struct irq_routes *r, const struct kvm_irq_routing_entry *e)
+{
 	struct kvm_irq_routing_entry old;
-	bool added;
 	uint32_t i;
+	bool added;
 	int ret;
 
-	pthread_mutex_lock(&r->lock);
-	if (gsi < r->first_gsi || gsi >= r->next_gsi) {
-		pthread_mutex_unlock(&r->lock);
+	if (e->gsi < r->first_gsi || e->gsi >= r->next_gsi)
 		return -EINVAL;
-	}
-	i = find(r, gsi);
-	if (i == r->table->nr && r->table->nr == IRQ_ROUTES_MAX) {
-		pthread_mutex_unlock(&r->lock);
+	i = find(r, e->gsi);
+	if (i == r->table->nr && r->table->nr == IRQ_ROUTES_MAX)
 		return -ENOSPC;
-	}
 	added = i == r->table->nr;
 	old = r->table->entries[i];
-	r->table->entries[i] = e;
+	r->table->entries[i] = *e;
 	if (added)
 		r->table->nr++;
 	ret = commit(r);
@@ -106,8 +103,45 @@ int irq_routes_set_msi(struct irq_routes *r, uint32_t gsi, uint64_t addr, uint32
 		else
 			r->table->entries[i] = old;
 	}
+	return ret;
+}
+
+/* The MSI route of gsi; with_devid: it carries devid (KVM_MSI_VALID_DEVID). */
+static int set_msi(struct irq_routes *r, uint32_t gsi, uint64_t addr, uint32_t data,
+		   bool with_devid, uint32_t devid)
+{
+	struct kvm_irq_routing_entry e = {
+	    .gsi = gsi,
+	    .type = KVM_IRQ_ROUTING_MSI,
+	    .u.msi = {.address_lo = (uint32_t)addr,
+		      .address_hi = (uint32_t)(addr >> 32),
+		      .data = data},
+	};
+	int ret;
+
+	pthread_mutex_lock(&r->lock);
+	if (r->devid && !with_devid) {
+		ret = -EINVAL; /* KVM would refuse it at the commit, or route it nowhere */
+	} else {
+		if (r->devid) {
+			e.flags = KVM_MSI_VALID_DEVID;
+			e.u.msi.devid = devid;
+		}
+		ret = replace(r, &e);
+	}
 	pthread_mutex_unlock(&r->lock);
 	return ret;
+}
+
+int irq_routes_set_msi(struct irq_routes *r, uint32_t gsi, uint64_t addr, uint32_t data)
+{
+	return set_msi(r, gsi, addr, data, false, 0);
+}
+
+int irq_routes_set_msi_dev(struct irq_routes *r, uint32_t gsi, uint64_t addr, uint32_t data,
+			   uint32_t devid)
+{
+	return set_msi(r, gsi, addr, data, true, devid);
 }
 
 int irq_routes_clear(struct irq_routes *r, uint32_t gsi)

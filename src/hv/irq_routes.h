@@ -21,6 +21,7 @@ struct irq_routes {
 	struct kvm_irq_routing *table;
 	uint32_t first_gsi, next_gsi; /* GSIs handed out for MSI routes: [first_gsi, next_gsi) */
 	uint32_t nr_default;	      /* the irqchip's routes, at the table's start */
+	bool devid;		      /* MSI routes carry the writer's device ID (arm64's ITS) */
 	uint64_t commits;
 };
 
@@ -34,10 +35,22 @@ void irq_routes_destroy(struct irq_routes *r);
  * irq_routes_set_msi). 0 or -ENOSPC. */
 int irq_routes_alloc(struct irq_routes *r, uint32_t *gsi) MUST_CHECK;
 
+/* From now on every MSI route carries the device ID of the function that writes the MSI
+ * (KVM_MSI_VALID_DEVID): what KVM asks for once the VM has a GICv3 ITS, which translates an MSI by
+ * (device ID, data). Before the first route. */
+void irq_routes_require_devid(struct irq_routes *r);
+
 /* Route gsi (from irq_routes_alloc) to the MSI (addr, data), replacing its route, and commit
- * the table. 0, -EINVAL (not an allocated GSI), -ENOSPC (table full) or KVM's -errno (the
- * table is then as before). */
+ * the table. For a table without device IDs (x86); one that requires them refuses the route
+ * (-EINVAL): use irq_routes_set_msi_dev. 0, -EINVAL (not an allocated GSI), -ENOSPC (table
+ * full) or KVM's -errno (the table is then as before). */
 int irq_routes_set_msi(struct irq_routes *r, uint32_t gsi, uint64_t addr, uint32_t data) MUST_CHECK;
+
+/* irq_routes_set_msi for an MSI written by the device with ID devid (PCI: its requester ID,
+ * pci_requester_id): the route carries devid if the table requires device IDs
+ * (irq_routes_require_devid), and is exactly irq_routes_set_msi's otherwise. Same returns. */
+int irq_routes_set_msi_dev(struct irq_routes *r, uint32_t gsi, uint64_t addr, uint32_t data,
+			   uint32_t devid) MUST_CHECK;
 
 /* Drop gsi's route (a masked or disabled vector) and commit. 0, -EINVAL or KVM's -errno. */
 int irq_routes_clear(struct irq_routes *r, uint32_t gsi) MUST_CHECK;

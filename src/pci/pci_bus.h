@@ -23,6 +23,14 @@
 #define PCI_HOST_VENDOR 0x1b36
 #define PCI_HOST_DEVICE 0x0008
 
+/* A function's requester ID (PCIe's bus/device/function number, 16 bits): what it writes its
+ * MSIs with, and on arm64 the device ID the ITS translates them by (the device tree's msi-map is
+ * the identity). Pure. */
+static inline uint16_t pci_requester_id(unsigned bus, unsigned slot, unsigned fn)
+{
+	return (uint16_t)((bus & 0xff) << 8 | (slot & 0x1f) << 3 | (fn & 7));
+}
+
 struct pci_function_ops {
 	/* A guest's write of [off, off + size) to the function's configuration space was applied;
 	 * changed: what it changed (PCI_CFG_CHANGED_*). The function follows its BARs (its

@@ -406,7 +406,8 @@ static void msix_update(void *ctx, unsigned vec, const struct msix_msg *msg, boo
 	if (!t->cfg.routes)
 		return;
 	ret = masked ? irq_routes_clear(t->cfg.routes, t->vec_gsi[vec])
-		     : irq_routes_set_msi(t->cfg.routes, t->vec_gsi[vec], msg->addr, msg->data);
+		     : irq_routes_set_msi_dev(t->cfg.routes, t->vec_gsi[vec], msg->addr, msg->data,
+					      pci_requester_id(0, t->slot, 0));
 	if (ret < 0)
 		log_warn_ratelimited(&t->rl, "%s: MSI-X vector %u: route not updated: %s", t->name,
 				     vec, strerror(-ret));

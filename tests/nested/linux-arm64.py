@@ -18,8 +18,11 @@ clock; virtio-console, -rng and -blk with Debian's drivers and the small kernel'
 TAP (the guest pings L1) and virtio-balloon; guest RAM from hugetlb pages; an ext4 root
 written by the guest and read back from the image; poweroff (status 0) and reboot (with
 --on-reset restart: a second boot); pause and resume through the API, a snapshot restored in a
-new kiln, a live migration between two kilns; `kiln sandbox`; bad input (an x86 kernel, --boot
-linux, too much memory, an x86-only device) refused with one line.
+new kiln, a live migration between two kilns; the virtio devices as PCI functions
+(--virtio-transport pci: ECAM host bridge, MSI-X through the GICv3 ITS) with Debian's kernel,
+and pause, snapshot-restore and migration again over PCI while the guest uses its disk and rng;
+`kiln sandbox`; bad input (an x86 kernel, --boot linux, too much memory, an x86-only device,
+--vfio) refused with one line.
 
 Exit status: 0 if every check passed, 1 otherwise, 77 if the rig cannot run here (not under CI).
 """
@@ -41,6 +44,9 @@ import linuxguest  # noqa: E402
 
 SKIP = 77
 DEBIAN_MODULES = ["virtio_mmio", "virtio_blk", "virtio_console", "virtio_rng"]
+# over PCI (Debian's arm64 kernel has pci-host-generic and the GICv3 ITS built in)
+DEBIAN_PCI_MODULES = ["virtio_pci", "virtio_blk", "virtio_console", "virtio_rng", "virtio_net",
+                      "virtio_balloon"]
 
 INIT = r"""#!/bin/busybox sh
 /bin/busybox --install -s /bin
@@ -73,6 +79,35 @@ devices)
 ticks)
 	i=0
 	while [ $i -lt 30 ]; do i=$((i+1)); echo "tick $i"; sleep 0.5; done
+	;;
+ticks-io)
+	# each tick needs interrupts from the disk and the rng (a restored VM's MSIs among them)
+	for d in /dev/vda /dev/hwrng; do wait_dev $d; done
+	i=0
+	while [ $i -lt 30 ]; do
+		i=$((i+1))
+		r=$(head -c 64 /dev/hwrng | wc -c)
+		echo "tick-$i" | dd of=/dev/vda bs=512 seek=$i conv=notrunc,fsync 2>/dev/null
+		echo "tick $i rng=$r"
+		sleep 0.5
+	done
+	;;
+pci)
+	for d in /dev/vda /dev/hvc0 /dev/hwrng; do wait_dev $d; done
+	i=0; while [ ! -e /sys/class/net/eth0 ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i+1)); done
+	for f in /sys/bus/pci/devices/*; do
+		drv=$(readlink "$f/driver"); n=$(ls "$f/msi_irqs" 2>/dev/null | wc -l)
+		echo "PCIDEV ${f##*/} $(cat "$f/vendor"):$(cat "$f/device") msi=$n drv=${drv##*/}"
+	done
+	echo "to the virtio console" > /dev/hvc0
+	echo "RNG $(head -c 4096 /dev/hwrng | wc -c) $(cat /sys/class/misc/hw_random/rng_current)"
+	echo "VDA $(cat /sys/block/vda/size)"
+	echo "kiln-arm64-disk-write" | dd of=/dev/vda bs=512 seek=8 conv=notrunc,fsync 2>/dev/null
+	echo "MAC $(cat /sys/class/net/eth0/address)"
+	ip addr add 10.0.7.3/24 dev eth0 && ip link set eth0 up
+	if ping -c 3 -W 3 10.0.7.1 > /dev/null 2>&1; then echo "PING-OK"; else echo "PING-FAIL"; fi
+	echo "DRIVERS $(for d in /sys/bus/virtio/devices/*/driver; do basename "$(readlink "$d")"; done | sort | tr '\n' ' ')"
+	grep MSI /proc/interrupts | sed 's/^/IRQ /'
 	;;
 net)
 	i=0; while [ ! -e /sys/class/net/eth0 ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i+1)); done
@@ -133,57 +168,57 @@ PAUSE = r"""
 # pause/resume through the API while the guest counts
 S=/run/kiln-arm64-api.sock  # not in $W: a 9p share holds no sockets
 rm -f "$S"
-"$K" run --api-sock "$S" @ARGS@ > "$L/pause.out" 2> "$L/pause.err" &
+"$K" run --api-sock "$S" @ARGS@ > "$L/pause@P@.out" 2> "$L/pause@P@.err" &
 pid=$!
 i=0
-while ! grep -q "^tick 4" "$L/pause.out" && [ $i -lt 600 ]; do sleep 0.2; i=$((i+1)); done
-"$K" ctl --sock "$S" pause > "$L/pause.ctl" 2>&1
-echo "pause=$?" >> "$L/pause.ctl"
-"$K" ctl --sock "$S" info >> "$L/pause.ctl" 2>&1
-a=$(grep -c "^tick" "$L/pause.out"); sleep 3; b=$(grep -c "^tick" "$L/pause.out")
-"$K" ctl --sock "$S" snapshot --to "$L/snap" --mem "$L/mem" >> "$L/pause.ctl" 2>&1
-echo "snapshot=$?" >> "$L/pause.ctl"
-echo "$b" > "$W/snap.ticks"
-"$K" ctl --sock "$S" resume >> "$L/pause.ctl" 2>&1
-echo "resume=$?" >> "$L/pause.ctl"
-sleep 3; c=$(grep -c "^tick" "$L/pause.out")
-echo "before=$a paused=$b resumed=$c" > "$L/pause.counts"
+while ! grep -q "^tick 4" "$L/pause@P@.out" && [ $i -lt 600 ]; do sleep 0.2; i=$((i+1)); done
+"$K" ctl --sock "$S" pause > "$L/pause@P@.ctl" 2>&1
+echo "pause=$?" >> "$L/pause@P@.ctl"
+"$K" ctl --sock "$S" info >> "$L/pause@P@.ctl" 2>&1
+a=$(grep -c "^tick" "$L/pause@P@.out"); sleep 3; b=$(grep -c "^tick" "$L/pause@P@.out")
+"$K" ctl --sock "$S" snapshot --to "$L/snap@P@" --mem "$L/mem@P@" >> "$L/pause@P@.ctl" 2>&1
+echo "snapshot=$?" >> "$L/pause@P@.ctl"
+echo "$b" > "$W/snap@P@.ticks"
+"$K" ctl --sock "$S" resume >> "$L/pause@P@.ctl" 2>&1
+echo "resume=$?" >> "$L/pause@P@.ctl"
+sleep 3; c=$(grep -c "^tick" "$L/pause@P@.out")
+echo "before=$a paused=$b resumed=$c" > "$L/pause@P@.counts"
 wait $pid
-echo $? > "$L/pause.status"
-cp "$L"/pause.* "$W/"
-echo "scenario pause: status $(cat "$W/pause.status") counts $(cat "$W/pause.counts")"
+echo $? > "$L/pause@P@.status"
+cp "$L"/pause@P@.* "$W/"
+echo "scenario pause@P@: status $(cat "$W/pause@P@.status") counts $(cat "$W/pause@P@.counts")"
 # the snapshot taken while paused, restored in a new kiln: the guest counts on from there
 # A guest of L1's KVM now and then stalls or dies under the emulation (docs/testing.md, "When the
 # emulated machine fails"): a restore or migration whose guest did not reach its poweroff runs
 # once more; keep_first NAME FILES keeps the first run's files as first-* for the host's report.
 done_ok() { [ "$(cat "$L/$1.status" 2>/dev/null)" = 0 ] && grep -q L2-DONE "$L/$1.out"; }
 keep_first() { n=$1; shift; for f in "$@"; do cp "$f" "$W/first-${f##*/}"; done; echo "RETRY $n"; }
-scn restore 240 restore "$L/snap" --mem-file "$L/mem"
-if ! done_ok restore; then keep_first restore "$L"/restore.*; scn restore 240 restore "$L/snap" --mem-file "$L/mem"; fi
-rm -f "$L/mem"
+scn restore@P@ 240 restore "$L/snap@P@" --mem-file "$L/mem@P@"
+if ! done_ok restore@P@; then keep_first restore@P@ "$L"/restore@P@.*; scn restore@P@ 240 restore "$L/snap@P@" --mem-file "$L/mem@P@"; fi
+rm -f "$L/mem@P@"
 
 # live migration between two kilns over loopback TCP while the guest counts
 mig() {
 	rm -f "$S"
 	# bounded: a side that never ends is a failure with its output, not a rig timeout
-	timeout 240 "$K" migrate receive --listen 127.0.0.1:7411 > "$L/migrate-dst.out" \
-		2> "$L/migrate-dst.err" &
+	timeout 240 "$K" migrate receive --listen 127.0.0.1:7411 > "$L/migrate@P@-dst.out" \
+		2> "$L/migrate@P@-dst.err" &
 	dst=$!
-	timeout 240 "$K" run --api-sock "$S" @ARGS@ > "$L/migrate-src.out" 2> "$L/migrate-src.err" &
+	timeout 240 "$K" run --api-sock "$S" @ARGS@ > "$L/migrate@P@-src.out" 2> "$L/migrate@P@-src.err" &
 	src=$!
 	i=0
-	while ! grep -q "^tick 4" "$L/migrate-src.out" && [ $i -lt 600 ]; do sleep 0.2; i=$((i+1)); done
-	timeout 120 "$K" migrate send --sock "$S" --to 127.0.0.1:7411 > "$L/migrate-send.out" 2>&1
-	echo $? > "$L/migrate-send.status"
+	while ! grep -q "^tick 4" "$L/migrate@P@-src.out" && [ $i -lt 600 ]; do sleep 0.2; i=$((i+1)); done
+	timeout 120 "$K" migrate send --sock "$S" --to 127.0.0.1:7411 > "$L/migrate@P@-send.out" 2>&1
+	echo $? > "$L/migrate@P@-send.status"
 	wait $src
-	echo $? > "$L/migrate-src.status"
+	echo $? > "$L/migrate@P@-src.status"
 	wait $dst
-	echo $? > "$L/migrate-dst.status"
+	echo $? > "$L/migrate@P@-dst.status"
 }
 mig
-if ! done_ok migrate-dst; then keep_first migrate "$L"/migrate-*; mig; fi
-cp "$L"/migrate-* "$W/"
-echo "scenario migrate: send $(cat "$L/migrate-send.status"), source $(cat "$L/migrate-src.status"), destination $(cat "$L/migrate-dst.status")"
+if ! done_ok migrate@P@-dst; then keep_first migrate@P@ "$L"/migrate@P@-*; mig; fi
+cp "$L"/migrate@P@-* "$W/"
+echo "scenario migrate@P@: send $(cat "$L/migrate@P@-send.status"), source $(cat "$L/migrate@P@-src.status"), destination $(cat "$L/migrate@P@-dst.status")"
 """
 
 
@@ -251,9 +286,11 @@ class Prep:
 
 def l1_script(p, w):
     deb_initrd = p.initrd("debian.cpio", DEBIAN_MODULES)
+    deb_pci_initrd = p.initrd("debian-pci.cpio", DEBIAN_PCI_MODULES)
     small_initrd = p.initrd("small.cpio", [])
     root = p.ext4_root("root.ext4")
-    disks = {n: p.raw_disk(n) for n in ("deb.disk", "small.disk", "reboot.disk")}
+    disks = {n: p.raw_disk(n) for n in ("deb.disk", "small.disk", "reboot.disk", "pci.disk",
+                                        "life-pci.disk")}
     q = shlex.quote
 
     def kargs(kernel, initrd, scn, extra=""):
@@ -281,6 +318,11 @@ def l1_script(p, w):
     lines.append(f"{q(p.mktap)} kn0 && ip addr add 10.0.7.1/24 dev kn0 && ip link set kn0 up")
     lines.append(f"scn net 240 {kargs(p.small, small_initrd, 'net')} --net "
                  "tap=kn0,mac=52:54:00:a6:40:01 --balloon amount_mib=16")
+    # every virtio kind as a PCI function (MSI-X through the ITS), on the same TAP
+    lines.append(f"scn pci 240 {kargs(p.debian, deb_pci_initrd, 'pci')} --cpus 2 "
+                 f"--virtio-transport pci --rng --disk {q(disks['pci.disk'])} "
+                 f"--console-virtio file:{loc}/pci.hvc --net tap=kn0,mac=52:54:00:a6:40:02 "
+                 "--balloon amount_mib=16")
     # guest RAM from L1's hugetlb pool, then a pool too small for it
     lines.append("echo 160 > /proc/sys/vm/nr_hugepages")
     lines.append(f"scn hugepages 240 {kargs(p.debian, deb_initrd, 'topo')} --hugepages "
@@ -290,8 +332,12 @@ def l1_script(p, w):
     lines.append("echo 0 > /proc/sys/vm/nr_hugepages")
     lines.append(f"scn reboot 300 {kargs(p.small, small_initrd, 'reboot')} --on-reset restart "
                  f"--disk {q(disks['reboot.disk'])}")
-    lines.append(PAUSE.replace("@ARGS@", kargs(p.debian, deb_initrd, "ticks")[4:] +
-                               " --cpus 2"))
+    lines.append(PAUSE.replace("@P@", "").replace(
+        "@ARGS@", kargs(p.debian, deb_initrd, "ticks")[4:] + " --cpus 2"))
+    # again over PCI, the guest using its disk and rng (MSI-X through the ITS) at every tick
+    lines.append(PAUSE.replace("@P@", "-pci").replace(
+        "@ARGS@", kargs(p.debian, deb_pci_initrd, "ticks-io")[4:] + " --cpus 2 "
+        f"--virtio-transport pci --rng --disk {q(disks['life-pci.disk'])}"))
     busybox_in_l1 = "/.kiln-arm64/bin/busybox"  # scripts/nested --arch arm64 puts it there
     lines.append(f"scn sandbox-uname 240 sandbox --kernel {q(p.small)} -- {busybox_in_l1} "
                  "uname -m")
@@ -304,6 +350,8 @@ def l1_script(p, w):
     lines.append(f"scn bad-boot 60 run --kernel {q(p.debian)} --boot linux --memory 128M")
     lines.append(f"scn bad-memory 60 run --kernel {q(p.debian)} --memory 600G")
     lines.append(f"scn bad-pvpanic 60 run --kernel {q(p.debian)} --pvpanic")
+    lines.append(f"scn bad-vfio 60 run --kernel {q(p.debian)} "
+                 "--vfio /sys/bus/pci/devices/0000:00:01.0")
     lines.append("exit 0")
     return "\n".join(lines) + "\n"
 
@@ -362,10 +410,11 @@ def check_devices(c, w, name, disk):
                 f"{name}: the guest's write is in the disk image")
 
 
-def report_retries(w):
+def report_retries(w, sfx=""):
     """Say which scenarios ran twice (the L1 script's keep_first) and how the first run ended:
     its status and its guest's kernel messages from the first error on (a panic's reason)."""
-    for name, out in (("restore", "restore"), ("migrate", "migrate-dst")):
+    for name, out in (("restore" + sfx, "restore" + sfx), ("migrate" + sfx,
+                                                          "migrate" + sfx + "-dst")):
         first = read(w, f"first-{out}.out")
         if not first and not os.path.exists(os.path.join(w, f"first-{out}.status")):
             continue
@@ -374,6 +423,82 @@ def report_retries(w):
                   max(len(lines) - 8, 0))
         print(f"RETRY {name}: the first run ended with status {status(w, 'first-' + out)}; "
               f"its guest's console from there: {lines[at:at + 40]}", flush=True)
+
+
+def check_lifecycle(c, w, sfx):
+    """pause, restore and migrate (sfx "" over virtio-mmio, "-pci" over PCI)."""
+    counts = dict(kv.split("=") for kv in read(w, "pause" + sfx + ".counts").split())
+    ctl = read(w, "pause" + sfx + ".ctl")
+    c.check("pause=0" in ctl and "state: Paused" in ctl,
+            f"pause{sfx}: the API pauses the VM ({ctl!r})")
+    c.check(counts.get("before") == counts.get("paused") and int(counts.get("before", 0)) >= 4,
+            f"pause{sfx}: no tick while paused ({counts})")
+    c.check("resume=0" in ctl and int(counts.get("resumed", 0)) > int(counts.get("paused", 0)),
+            f"pause{sfx}: ticks go on after resume ({counts})")
+    c.check(status(w, "pause" + sfx) == 0 and "tick 30" in read(w, "pause" + sfx + ".out"),
+            f"pause{sfx}: the guest finishes its 30 ticks and powers off (status 0)")
+    c.check("snapshot=0" in ctl,
+            f"pause{sfx}: a snapshot of the paused arm64 VM is written ({ctl!r})")
+    report_retries(w, sfx)
+    out, snap_ticks = read(w, "restore" + sfx + ".out"), read(w, "snap" + sfx + ".ticks").strip()
+    first = re.search(r"^tick (\d+)", out, re.M)
+    c.check(status(w, "restore" + sfx) == 0 and "tick 30" in out and "L2-DONE" in out,
+            f"restore{sfx}: the snapshot resumes in a new kiln and counts to its poweroff "
+            "(status 0)")
+    # the next line, or the one after when the snapshot cut a line in two
+    c.check(first is not None and snap_ticks.isdigit() and
+            int(first.group(1)) - int(snap_ticks) in (1, 2),
+            f"restore{sfx}: it counts on from the snapshot (tick {snap_ticks} then "
+            f"{first.group(1) if first else 'none'})")
+    src, dst = read(w, "migrate" + sfx + "-src.out"), read(w, "migrate" + sfx + "-dst.out")
+    ticks = [int(t) for t in re.findall(r"^tick (\d+)", src + dst, re.M)]
+    c.check(status(w, "migrate" + sfx + "-send") == 0,
+            f"migrate{sfx}: kiln migrate send succeeds "
+            f"({read(w, 'migrate' + sfx + '-send.out')[-300:]!r})")
+    c.check(status(w, "migrate" + sfx + "-dst") == 0 and "tick 30" in dst and "L2-DONE" in dst,
+            f"migrate{sfx}: the destination runs the guest to its poweroff (status 0; it was "
+            f"{status(w, 'migrate' + sfx + '-dst')}, "
+            f"stderr {read(w, 'migrate' + sfx + '-dst.err')[-400:]!r}, stdout {dst[-200:]!r}, "
+            f"source stderr {read(w, 'migrate' + sfx + '-src.err')[-300:]!r})")
+    c.check(sorted(set(ticks)) == list(range(1, 31)) and
+            re.search(r"^tick 1\b", dst, re.M) is None,
+            f"migrate{sfx}: ticks 1-30 between source and destination, none lost ({ticks})")
+    if sfx == "-pci":
+        out = "".join(read(w, n + ".out") for n in ("pause-pci", "restore-pci",
+                                                     "migrate-pci-src", "migrate-pci-dst"))
+        rng = re.findall(r"^tick \d+ rng=(\d+)", out, re.M)
+        c.check(rng and all(r == "64" for r in rng),
+                f"lifecycle-pci: every tick read 64 bytes from virtio-rng ({len(rng)} ticks)")
+        with open(os.path.join(w, "life-pci.disk"), "rb") as f:
+            data = f.read(31 * 512)
+        want = all(data[i * 512:].startswith(f"tick-{i}\n".encode()) for i in range(1, 31))
+        c.check(want, "lifecycle-pci: the disk holds every tick's block (tick-1 .. tick-30)")
+
+
+def check_pci(c, w):
+    """The pci scenario: every virtio kind a PCI function, MSI-X through the ITS."""
+    check_devices(c, w, "pci", os.path.join(w, "pci.disk"))
+    out = read(w, "pci.out")
+    devs = dict((m[0], m[1:]) for m in re.findall(
+        r"^PCIDEV (\S+) 0x([0-9a-f]{4}):0x([0-9a-f]{4}) msi=(\d+) drv=(\S*)", out, re.M))
+    c.check(devs.get("0000:00:00.0", ("",))[0:2] == ("1b36", "0008"),
+            f"pci: the host bridge is 00:00.0 ({devs.get('0000:00:00.0')})")
+    fns = {v[1]: (k, v) for k, v in devs.items() if v[0] == "1af4"}
+    c.check(sorted(fns) == ["1041", "1042", "1043", "1044", "1045"],
+            f"pci: net, blk, console, rng and balloon are virtio-pci functions ({devs})")
+    c.check(fns and all(v[3] == "virtio-pci" and int(v[2]) >= 2 for _, v in fns.values()),
+            f"pci: each bound to virtio-pci with MSI-X vectors (msi_irqs) ({devs})")
+    c.check("MAC 52:54:00:a6:40:02" in out and "PING-OK" in out,
+            "pci: virtio-net over PCI is eth0 with its MAC and pings L1")
+    drivers = re.search(r"^DRIVERS (.*)$", out, re.M)
+    c.check(drivers is not None and all(d in drivers.group(1) for d in (
+        "virtio_blk", "virtio_net", "virtio_rng", "virtio_console", "virtio_balloon")),
+            f"pci: every virtio driver bound ({drivers.group(1) if drivers else None})")
+    irqs = re.findall(r"^IRQ (.*)$", out, re.M)
+    its = [l for l in irqs if "ITS" in l and "virtio" in l]
+    c.check(len(its) >= 5 and any(sum(int(x) for x in l.split()[1:3] if x.isdigit()) > 0
+                                  for l in its),
+            f"pci: /proc/interrupts has ITS MSI lines for virtio that fired ({irqs})")
 
 
 def check(w, p):
@@ -413,43 +538,17 @@ def check(w, p):
     c.check(out.count("L2-UP scn=reboot") == 2 and "BOOT byte=1" in out and
             "REBOOTING" in out and status(w, "reboot") == 0,
             "reboot: PSCI SYSTEM_RESET boots the VM again (--on-reset restart), then poweroff")
-    counts = dict(kv.split("=") for kv in read(w, "pause.counts").split())
-    ctl = read(w, "pause.ctl")
-    c.check("pause=0" in ctl and "state: Paused" in ctl, f"pause: the API pauses the VM ({ctl!r})")
-    c.check(counts.get("before") == counts.get("paused") and int(counts.get("before", 0)) >= 4,
-            f"pause: no tick while paused ({counts})")
-    c.check("resume=0" in ctl and int(counts.get("resumed", 0)) > int(counts.get("paused", 0)),
-            f"pause: ticks go on after resume ({counts})")
-    c.check(status(w, "pause") == 0 and "tick 30" in read(w, "pause.out"),
-            "pause: the guest finishes its 30 ticks and powers off (status 0)")
-    c.check("snapshot=0" in ctl, f"pause: a snapshot of the paused arm64 VM is written ({ctl!r})")
-    report_retries(w)
-    out, snap_ticks = read(w, "restore.out"), read(w, "snap.ticks").strip()
-    first = re.search(r"^tick (\d+)", out, re.M)
-    c.check(status(w, "restore") == 0 and "tick 30" in out and "L2-DONE" in out,
-            "restore: the snapshot resumes in a new kiln and counts to its poweroff (status 0)")
-    # the next line, or the one after when the snapshot cut a line in two
-    c.check(first is not None and snap_ticks.isdigit() and
-            int(first.group(1)) - int(snap_ticks) in (1, 2),
-            f"restore: it counts on from the snapshot (tick {snap_ticks} then "
-            f"{first.group(1) if first else 'none'})")
-    src, dst = read(w, "migrate-src.out"), read(w, "migrate-dst.out")
-    ticks = [int(t) for t in re.findall(r"^tick (\d+)", src + dst, re.M)]
-    c.check(status(w, "migrate-send") == 0,
-            f"migrate: kiln migrate send succeeds ({read(w, 'migrate-send.out')[-300:]!r})")
-    c.check(status(w, "migrate-dst") == 0 and "tick 30" in dst and "L2-DONE" in dst,
-            "migrate: the destination runs the guest to its poweroff (status 0; it was "
-            f"{status(w, 'migrate-dst')}, stderr {read(w, 'migrate-dst.err')[-400:]!r}, "
-            f"stdout {dst[-200:]!r}, source stderr {read(w, 'migrate-src.err')[-300:]!r})")
-    c.check(sorted(set(ticks)) == list(range(1, 31)) and "tick 1\n" not in dst,
-            f"migrate: ticks 1-30 between source and destination, none lost ({ticks})")
+    check_lifecycle(c, w, "")
+    check_pci(c, w)
+    check_lifecycle(c, w, "-pci")
     c.check(status(w, "sandbox-uname") == 0 and read(w, "sandbox-uname.out") == "aarch64\n",
             f"sandbox: CMD's stdout ({read(w, 'sandbox-uname.out')!r}) and status 0")
     c.check(status(w, "sandbox-status") == 7 and read(w, "sandbox-status.out") == "out\n",
             f"sandbox: CMD's exit status 7 is kiln's ({status(w, 'sandbox-status')})")
     for name, want in (("bad-image", "not an arm64 Image"), ("bad-boot", "x86 boot protocol"),
                        ("bad-memory", "at most 512 GiB"),
-                       ("bad-pvpanic", "--pvpanic: the arm64 board has no such device")):
+                       ("bad-pvpanic", "--pvpanic: the arm64 board has no such device"),
+                       ("bad-vfio", "--vfio: PCI passthrough is on the x86 board only")):
         err = read(w, name + ".err").strip().splitlines()
         c.check(status(w, name) == 2 and len(err) == 1 and want in err[0],
                 f"{name}: exit 2 with one line naming the problem ({err})")

@@ -12,7 +12,8 @@ if [ -s "$dts.err" ]; then cat "$dts.err"; rm -f "$dts.err"; exit 1; fi
 rm -f "$dts.err"
 for want in 'compatible = "arm,gic-v3";' 'compatible = "arm,armv8-timer";' \
 	'method = "hvc";' 'compatible = "ns16550a";' 'compatible = "virtio,mmio";' \
-	'stdout-path = "/uart@9000000";' 'socket1 {' 'bootargs = '; do
+	'stdout-path = "/uart@9000000";' 'socket1 {' 'bootargs = ' \
+	'compatible = "arm,gic-v3-its";' 'compatible = "pci-host-ecam-generic";' 'msi-map = '; do
 	grep -qF "$want" "$dts" || { echo "dtc-check: '$want' missing from:"; cat "$dts"; exit 1; }
 done
 echo "dtc-check: $(wc -l <"$dts") lines of DTS, every expected node present"

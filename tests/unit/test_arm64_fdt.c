@@ -188,6 +188,98 @@ static void test_devices(void **state)
 	free(fdt);
 }
 
+/* A description with the ITS and the PCIe host bridge at the board's addresses. */
+static void with_pci(struct arm64_fdt_desc *d)
+{
+	d->its = d->pci = true;
+	d->its_base = ARM64_ITS_GPA;
+	d->its_size = ARM64_ITS_SIZE;
+	d->ecam_base = ARM64_PCI_ECAM_GPA;
+	d->ecam_size = ARM64_PCI_ECAM_SIZE;
+	d->pci_mem32_base = ARM64_PCI_MEM32_GPA;
+	d->pci_mem32_size = ARM64_PCI_MEM32_SIZE;
+	d->nr_virtio = 0; /* the board's virtio devices are PCI functions then */
+}
+
+/* The ITS under the GIC and the host bridge as Linux's bindings want them (arm,gic-v3-its,
+ * pci-host-ecam-generic, pci-msi's msi-map). */
+static void test_pci_its(void **state)
+{
+	struct arm64_fdt_desc d = desc(1, 2, 1);
+	const char *its = "/intc@8000000/msi-controller@8080000", *pci = "/pcie@30000000";
+	void *fdt;
+
+	(void)state;
+	with_pci(&d);
+	fdt = build(&d);
+	assert_string_equal(str(fdt, its, "compatible"), "arm,gic-v3-its");
+	assert_int_equal(cell64(fdt, its, "reg", 0), ARM64_ITS_GPA);
+	assert_int_equal(cell64(fdt, its, "reg", 1), 0x20000);
+	assert_int_equal(cell(fdt, its, "#msi-cells", 0), 1);
+	assert_non_null(fdt_getprop(fdt, fdt_path_offset(fdt, its), "msi-controller", NULL));
+	assert_int_equal(cell(fdt, "/intc@8000000", "#address-cells", 0), 2);
+	assert_non_null(fdt_getprop(fdt, fdt_path_offset(fdt, "/intc@8000000"), "ranges", NULL));
+	assert_string_equal(str(fdt, pci, "compatible"), "pci-host-ecam-generic");
+	assert_string_equal(str(fdt, pci, "device_type"), "pci");
+	assert_int_equal(cell(fdt, pci, "#address-cells", 0), 3);
+	assert_int_equal(cell(fdt, pci, "#size-cells", 0), 2);
+	assert_int_equal(cell(fdt, pci, "bus-range", 0), 0);
+	assert_int_equal(cell(fdt, pci, "bus-range", 1), 0);
+	assert_int_equal(cell64(fdt, pci, "reg", 0), ARM64_PCI_ECAM_GPA);
+	assert_int_equal(cell64(fdt, pci, "reg", 1), 1 << 20);
+	/* ranges: 32-bit memory space, PCI address = CPU address, 256 MiB */
+	assert_int_equal(cell(fdt, pci, "ranges", 0), 0x02000000);
+	assert_int_equal(cell(fdt, pci, "ranges", 2), ARM64_PCI_MEM32_GPA);
+	assert_int_equal(cell(fdt, pci, "ranges", 4), ARM64_PCI_MEM32_GPA);
+	assert_int_equal(cell(fdt, pci, "ranges", 6), ARM64_PCI_MEM32_SIZE);
+	/* msi-map: requester IDs 0.. to the ITS's device IDs 0.., all 65536 */
+	assert_int_equal(cell(fdt, pci, "msi-map", 0), 0);
+	assert_int_equal(cell(fdt, pci, "msi-map", 1), cell(fdt, its, "phandle", 0));
+	assert_int_equal(cell(fdt, pci, "msi-map", 2), 0);
+	assert_int_equal(cell(fdt, pci, "msi-map", 3), 0x10000);
+	assert_non_null(fdt_getprop(fdt, fdt_path_offset(fdt, pci), "dma-coherent", NULL));
+	assert_true(fdt_path_offset(fdt, "/virtio_mmio@a000000") < 0);
+	free(fdt);
+}
+
+/* Without PCI: no ITS and no host bridge (the board creates only what the guest uses). */
+static void test_no_pci(void **state)
+{
+	struct arm64_fdt_desc d = desc(1, 1, 1);
+	void *fdt = build(&d);
+
+	(void)state;
+	assert_true(fdt_path_offset(fdt, "/intc@8000000/msi-controller@8080000") < 0);
+	assert_true(fdt_path_offset(fdt, "/pcie@30000000") < 0);
+	free(fdt);
+}
+
+/* The layout's regions do not overlap, and the PCI ones fit where the tree says. */
+static void test_layout_disjoint(void **state)
+{
+	static const uint64_t r[][2] = {
+	    {ARM64_GICD_GPA, ARM64_GICD_SIZE},
+	    {ARM64_ITS_GPA, ARM64_ITS_SIZE},
+	    {ARM64_GICR_GPA, ARM64_GICR_END - ARM64_GICR_GPA},
+	    {ARM64_UART0_GPA, ARM64_UART_SIZE},
+	    {ARM64_UART1_GPA, ARM64_UART_SIZE},
+	    {ARM64_RTC_GPA, ARM64_RTC_SIZE},
+	    {ARM64_VIRTIO_GPA, ARM64_VIRTIO_STRIDE * ARM64_VIRTIO_SLOTS},
+	    {ARM64_PCI_MEM32_GPA, ARM64_PCI_MEM32_SIZE},
+	    {ARM64_PCI_ECAM_GPA, ARM64_PCI_ECAM_SIZE},
+	    {ARM64_DRAM_GPA, ARM64_DRAM_MAX},
+	};
+	const size_t n = sizeof(r) / sizeof(r[0]);
+
+	(void)state;
+	for (size_t i = 0; i < n; i++)
+		for (size_t j = i + 1; j < n; j++)
+			assert_true(r[i][0] + r[i][1] <= r[j][0] || r[j][0] + r[j][1] <= r[i][0]);
+	assert_int_equal(ARM64_ITS_GPA % 0x10000, 0); /* KVM: 64 KiB-aligned */
+	assert_int_equal(ARM64_PCI_ECAM_SIZE, 32 * 8 * 4096);
+	assert_true(ARM64_PCI_MEM32_GPA + ARM64_PCI_MEM32_SIZE <= 1ULL << 32);
+}
+
 /* cpu nodes carry the MPIDR; cpu-map names each vCPU once, in index order. */
 static void test_cpus_topology(void **state)
 {
@@ -243,11 +335,19 @@ static void test_refused(void **state)
 	d.stdout_uart = 2;
 	assert_int_equal(arm64_fdt_build(&d, buf, BUF), -EINVAL);
 	d = desc(1, 2, 1);
+	with_pci(&d);
+	d.its = false; /* PCI's MSIs need the ITS */
+	assert_int_equal(arm64_fdt_build(&d, buf, BUF), -EINVAL);
+	with_pci(&d);
+	d.pci_mem32_base = 0xf8000000; /* the window would cross 4 GiB */
+	assert_int_equal(arm64_fdt_build(&d, buf, BUF), -EINVAL);
+	d = desc(1, 2, 1);
 	assert_int_equal(arm64_fdt_build(&d, small, sizeof(small)), -ENOSPC);
 	free(buf);
 }
 
-/* With KILN_FDT_OUT set, write a 2-socket tree there for dtc (tests/unit/dtc-check.sh). */
+/* With KILN_FDT_OUT set, write a 2-socket tree there for dtc (tests/unit/dtc-check.sh), with
+ * the virtio-mmio slots and the ITS and PCIe host bridge too, so dtc checks every node kind. */
 static void test_write_for_dtc(void **state)
 {
 	const char *out = getenv("KILN_FDT_OUT");
@@ -258,6 +358,8 @@ static void test_write_for_dtc(void **state)
 	(void)state;
 	if (!out)
 		skip();
+	with_pci(&d);
+	d.nr_virtio = 3;
 	fdt = build(&d);
 	f = fopen(out, "wb");
 	assert_non_null(f);
@@ -272,7 +374,9 @@ int main(void)
 	    cmocka_unit_test(test_chosen_memory),  cmocka_unit_test(test_no_initrd_no_stdout),
 	    cmocka_unit_test(test_gic_timer_psci), cmocka_unit_test(test_devices),
 	    cmocka_unit_test(test_cpus_topology),  cmocka_unit_test(test_mpidr),
-	    cmocka_unit_test(test_refused),	   cmocka_unit_test(test_write_for_dtc),
+	    cmocka_unit_test(test_refused),	   cmocka_unit_test(test_pci_its),
+	    cmocka_unit_test(test_no_pci),	   cmocka_unit_test(test_layout_disjoint),
+	    cmocka_unit_test(test_write_for_dtc),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,9 +1,10 @@
 /* board.c — the arm64 machine's assembly: DRAM from 1 GiB, the in-kernel GICv3, two 16550A UARTs
- * and a PL031 RTC on MMIO, the virtio devices (virtio_devices_add) in the virtio-mmio slots, the
- * kernel through the Image loader and a device tree describing all of it. RAM comes last, once
- * the vCPUs exist (board_vcpus_created). Device state and
- * counters are walked through vm->devices (core/board_state.c); the vCPUs' own state is in
- * board_state.c beside this file. The memory map is layout.h. */
+ * and a PL031 RTC on MMIO, the virtio devices (virtio_devices_add) in the virtio-mmio slots or,
+ * with --virtio-transport pci, on a PCIe host bridge (ECAM) whose MSI-X vectors reach the GIC
+ * through an ITS, the kernel through the Image loader and a device tree describing all of it. RAM
+ * comes last, once the vCPUs exist (board_vcpus_created). Device state and counters are walked
+ * through vm->devices (core/board_state.c); the vCPUs' own state is in board_state.c beside this
+ * file. The memory map is layout.h. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +25,7 @@
 #include "util/err.h"
 #include "util/log.h"
 #include "virtio/devices.h"
+#include "virtio/virtio_pci.h"
 
 #define CMDLINE_MAX 4096 /* what arm64 Linux reads of /chosen/bootargs (COMMAND_LINE_SIZE) */
 
@@ -49,7 +51,12 @@ static int memory_create(struct vm *vm)
 	return ret ? ret : board_ram_add(vm, ARM64_DRAM_GPA, size, 0);
 }
 
-/* Step 2: the GICv3 (initialised once the vCPUs exist) and the vCPU target. */
+static bool pci_wanted(const struct vm *vm)
+{
+	return vm->cfg->virtio_transport == VIRTIO_TRANSPORT_PCI;
+}
+
+/* Step 2: the GICv3 (initialised once the vCPUs exist), with PCI its ITS, and the vCPU target. */
 static int platform_create(struct vm *vm, struct board *b)
 {
 	int ret = kvm_arm_preferred_target(vm->fd, &b->target);
@@ -60,7 +67,15 @@ static int platform_create(struct vm *vm, struct board *b)
 		return err_set(vm->err, ret, "%u vCPUs: the arm64 board's GIC holds at most %llu",
 			       vm->nr_vcpus, (unsigned long long)ARM64_MAX_VCPUS);
 	if (ret < 0)
-		err_set(vm->err, ret, "GICv3: %s (does this host's KVM offer a vGICv3?)",
+		return err_set(vm->err, ret, "GICv3: %s (does this host's KVM offer a vGICv3?)",
+			       strerror(-ret));
+	if (!pci_wanted(vm))
+		return 0;
+	ret = arm64_its_create(vm->fd, &b->its_fd);
+	if (ret < 0)
+		err_set(vm->err, ret,
+			"--virtio-transport pci: the GICv3 ITS: %s (does this host's KVM offer a "
+			"vITS?)",
 			strerror(-ret));
 	return ret;
 }
@@ -94,7 +109,40 @@ static int rtc_add(struct vm *vm)
 	return io_bus_register(&vm->mmio, ARM64_RTC_GPA, PL031_SIZE, &pl031_io_ops, r);
 }
 
-/* Step 3: the fixed devices: both UARTs (they exist even when not connected) and the RTC. */
+/* Step 3': with PCI, bus 0 behind a host bridge: its ECAM and 32-bit BAR window on the MMIO bus,
+ * and the routing table (the SPIs' default routes, then the MSI-X vectors', each with its
+ * function's requester ID as the ITS wants). */
+static int pci_create(struct vm *vm, struct board *b)
+{
+	const uint64_t base[PCI_NR_WINDOWS] = {ARM64_PCI_MEM32_GPA, 0, 0};
+	const uint64_t len[PCI_NR_WINDOWS] = {ARM64_PCI_MEM32_SIZE, 0, 0};
+	int ret;
+
+	if (!pci_wanted(vm))
+		return 0;
+	b->pci = calloc(1, sizeof(*b->pci));
+	if (!b->pci)
+		return -ENOMEM;
+	ret = pci_bus_init(b->pci, base, len);
+	if (ret < 0) {
+		free(b->pci);
+		b->pci = NULL;
+		return ret;
+	}
+	ret = irq_routes_init(&b->routes, vm->fd, ARM64_NR_IRQS - 32);
+	if (ret < 0)
+		return ret;
+	irq_routes_require_devid(&b->routes);
+	ret = io_bus_register(&vm->mmio, ARM64_PCI_ECAM_GPA, ARM64_PCI_ECAM_SIZE, &pci_ecam_io_ops,
+			      b->pci);
+	if (ret == 0)
+		ret = io_bus_register(&vm->mmio, ARM64_PCI_MEM32_GPA, ARM64_PCI_MEM32_SIZE,
+				      &pci_mem_io_ops, &b->pci->win[PCI_WIN_MEM32]);
+	return ret;
+}
+
+/* Step 3: the fixed devices: both UARTs (they exist even when not connected) and the RTC; then
+ * the PCI bus if the configuration asks for one. */
 static int devices_create(struct vm *vm, struct board *b)
 {
 	int ret = uart_add(vm, b, 0);
@@ -103,6 +151,8 @@ static int devices_create(struct vm *vm, struct board *b)
 		ret = uart_add(vm, b, 1);
 	if (ret == 0)
 		ret = rtc_add(vm);
+	if (ret == 0)
+		ret = pci_create(vm, b);
 	return ret;
 }
 
@@ -132,6 +182,14 @@ static void fdt_desc(struct vm *vm, const struct board *b, const char *cmdline,
 	    .rtc_dev = {ARM64_RTC_GPA, ARM64_RTC_SIZE, ARM64_SPI_RTC},
 	    .virtio = b->virtio.slot,
 	    .nr_virtio = b->virtio.nr,
+	    .its = b->its_fd >= 0,
+	    .its_base = ARM64_ITS_GPA,
+	    .its_size = ARM64_ITS_SIZE,
+	    .pci = b->pci != NULL,
+	    .ecam_base = ARM64_PCI_ECAM_GPA,
+	    .ecam_size = ARM64_PCI_ECAM_SIZE,
+	    .pci_mem32_base = ARM64_PCI_MEM32_GPA,
+	    .pci_mem32_size = ARM64_PCI_MEM32_SIZE,
 	    .bootargs = cmdline,
 	    .initrd_start = b->boot.initrd_start,
 	    .initrd_end = b->boot.initrd_end,
@@ -219,7 +277,7 @@ static int board_alloc(struct vm *vm, struct board **out)
 	if (!b)
 		return -ENOMEM;
 	board_uarts_init(&b->uarts);
-	b->gic_fd = -1;
+	b->gic_fd = b->its_fd = -1;
 	b->topo = (struct arm64_topology){vm->cfg->sockets, vm->cfg->cores, vm->cfg->threads};
 	b->mpidr = calloc(vm->nr_vcpus, sizeof(*b->mpidr));
 	if (!b->mpidr) {
@@ -247,9 +305,9 @@ static int config_check(struct vm *vm)
 
 	if (flag)
 		return err_set(vm->err, -EINVAL, "%s: the arm64 board has no such device", flag);
-	if (c->virtio_transport == VIRTIO_TRANSPORT_PCI) /* needs a GICv3 ITS for MSI-X */
+	if (c->nr_vfio) /* its MSI routes carry no device ID, which the ITS needs */
 		return err_set(vm->err, -EINVAL,
-			       "--virtio-transport pci: the arm64 board has virtio-mmio only, yet");
+			       "--vfio: PCI passthrough is on the x86 board only, not arm64 yet");
 	return 0;
 }
 
@@ -286,10 +344,10 @@ int board_vcpu_init(struct vm *vm, struct vcpu *v)
 	return ret;
 }
 
-/* Every vCPU exists: initialise the GIC, then add the virtio devices (KVM refuses their irqfds,
- * EAGAIN, until the GIC is initialised) and RAM, and load the kernel, the initrd and the device
- * tree (unless restoring: the memory file holds them and the snapshot the registers),
- * and point the boot vCPU at the kernel. */
+/* Every vCPU exists: initialise the GIC (and the ITS), then add the virtio devices (KVM refuses
+ * their irqfds, EAGAIN, until the GIC is initialised) and RAM, and load the kernel, the initrd
+ * and the device tree (unless restoring: the memory file holds them and the snapshot the
+ * registers), and point the boot vCPU at the kernel. */
 int board_vcpus_created(struct vm *vm)
 {
 	struct board *b = vm->board;
@@ -297,6 +355,12 @@ int board_vcpus_created(struct vm *vm)
 
 	if (ret < 0)
 		return err_set(vm->err, ret, "GICv3 initialisation: %s", strerror(-ret));
+	if (b->its_fd >= 0) {
+		ret = arm64_its_init(b->its_fd);
+		if (ret < 0)
+			return err_set(vm->err, ret, "GICv3 ITS initialisation: %s",
+				       strerror(-ret));
+	}
 	ret = virtio_devices_add(vm); /* their irqfds: KVM takes none before the GIC is ready */
 	if (ret == 0)
 		ret = memory_create(vm);
@@ -332,7 +396,17 @@ int board_ctrl_alt_del(struct vm *vm)
 
 int board_add_virtio(struct vm *vm, struct virtio_dev *vd, const char *name)
 {
-	return virtio_slots_add(&vm->board->virtio, vm, vd, name);
+	struct board *b = vm->board;
+	struct virtio_pci_config pc = {
+	    .bus = b->pci, .vm_fd = vm->fd, .routes = &b->routes, .loop = vm->loop};
+	int ret;
+
+	if (!b->pci)
+		return virtio_slots_add(&b->virtio, vm, vd, name);
+	ret = virtio_pci_attach(vm, &pc, b->nr_pci, vd, name);
+	if (ret == 0)
+		b->nr_pci++;
+	return ret;
 }
 
 void board_destroy(struct vm *vm)
@@ -343,6 +417,13 @@ void board_destroy(struct vm *vm)
 	if (!b)
 		return;
 	board_uarts_close(&b->uarts);
+	if (b->pci) { /* its functions went with the device list */
+		irq_routes_destroy(&b->routes);
+		pci_bus_destroy(b->pci);
+		free(b->pci);
+	}
+	if (b->its_fd >= 0)
+		close(b->its_fd);
 	if (b->gic_fd >= 0)
 		close(b->gic_fd);
 	free(b->mpidr);

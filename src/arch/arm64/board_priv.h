@@ -10,6 +10,8 @@
 #include "arch/arm64/image.h"
 #include "arch/arm64/layout.h"
 #include "core/board_util.h"
+#include "hv/irq_routes.h"
+#include "pci/pci_bus.h"
 #include "virtio/slots.h"
 
 /* What the arm64 board keeps beside vm->devices (which owns every device). */
@@ -18,9 +20,13 @@ struct board {
 	uint64_t *mpidr;	     /* per vCPU */
 	struct kvm_vcpu_init target; /* KVM_ARM_PREFERRED_TARGET */
 	int gic_fd;
+	int its_fd;		  /* the GICv3's ITS, with PCI only; -1: none */
 	struct board_uarts uarts; /* both 16550As, the console among them */
 	struct virtio_slots virtio;
 	uint32_t virtio_spis[ARM64_VIRTIO_SLOTS];
+	struct pci_bus *pci;	  /* with --virtio-transport pci, else NULL */
+	struct irq_routes routes; /* with pci: the SPIs' routes and the MSI-X vectors' */
+	unsigned nr_pci;	  /* virtio-pci functions so far */
 	struct arm64_boot_layout boot;
 };
 

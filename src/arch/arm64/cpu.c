@@ -1,4 +1,5 @@
-/* cpu.c — arm64 vCPU setup (target, PSCI, MPIDR, entry registers) and the in-kernel GICv3. */
+/* cpu.c — arm64 vCPU setup (target, PSCI, MPIDR, entry registers) and the in-kernel GICv3 and
+ * its ITS. */
 #include <errno.h>
 #include <stddef.h>
 
@@ -80,6 +81,22 @@ int arm64_gic_init(int fd)
 		ret = kvm_set_device_attr(fd, KVM_DEV_ARM_VGIC_GRP_CTRL, KVM_DEV_ARM_VGIC_CTRL_INIT,
 					  NULL);
 	return ret;
+}
+
+int arm64_its_create(int vm_fd, int *fd)
+{
+	uint64_t base = ARM64_ITS_GPA;
+	int ret = kvm_create_device(vm_fd, KVM_DEV_TYPE_ARM_VGIC_ITS, fd);
+
+	if (ret == 0)
+		ret = kvm_set_device_attr(*fd, KVM_DEV_ARM_VGIC_GRP_ADDR, KVM_VGIC_ITS_ADDR_TYPE,
+					  &base);
+	return ret;
+}
+
+int arm64_its_init(int fd)
+{
+	return kvm_set_device_attr(fd, KVM_DEV_ARM_VGIC_GRP_CTRL, KVM_DEV_ARM_VGIC_CTRL_INIT, NULL);
 }
 
 uint32_t arm64_irq_line_spi(uint32_t spi)

@@ -45,6 +45,13 @@ int arm64_gic_create(int vm_fd, unsigned nr_vcpus, int *fd) MUST_CHECK;
 /* After every vCPU exists: the number of interrupts and KVM_DEV_ARM_VGIC_CTRL_INIT. */
 int arm64_gic_init(int fd) MUST_CHECK;
 
+/* Create the GICv3's ITS (KVM_DEV_TYPE_ARM_VGIC_ITS) with its frames at the layout's
+ * ARM64_ITS_GPA; *fd set. After arm64_gic_create. From then on KVM requires a device ID with
+ * every MSI route (irq_routes_require_devid). 0 or -errno (logged). */
+int arm64_its_create(int vm_fd, int *fd) MUST_CHECK;
+/* After arm64_gic_init: KVM_DEV_ARM_VGIC_CTRL_INIT of the ITS. 0 or -errno (logged). */
+int arm64_its_init(int fd) MUST_CHECK;
+
 /* The KVM_IRQ_LINE number of SPI `spi` (INTID 32 + spi). */
 uint32_t arm64_irq_line_spi(uint32_t spi);
 

@@ -1,7 +1,8 @@
 /* fdt.c — the arm64 board's device tree through libfdt's sequential-write API. The nodes follow
  * the Linux bindings (Documentation/devicetree/bindings: arm/cpus, arm/psci, timer/arm,arch_timer,
- * interrupt-controller/arm,gic-v3, serial/8250, rtc/arm,pl031, virtio/mmio) and the cpu-map of
- * cpu/cpu-topology (sockets, each with one cluster of cores). */
+ * interrupt-controller/arm,gic-v3 with its ITS, serial/8250, rtc/arm,pl031, virtio/mmio,
+ * pci/host-generic-pci and pci/pci-msi) and the cpu-map of cpu/cpu-topology (sockets, each with
+ * one cluster of cores). */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -20,7 +21,18 @@
 /* The affinity fields of MPIDR_EL1 (Aff3, Aff2-Aff0): a cpu node's reg holds only these. */
 #define MPIDR_HWID_MASK 0xff00ffffffULL
 
-enum { PHANDLE_GIC = 1, PHANDLE_CLK = 2, PHANDLE_CPU0 = 16, PHANDLE_L2_0 = 0x1000 };
+enum {
+	PHANDLE_GIC = 1,
+	PHANDLE_CLK = 2,
+	PHANDLE_ITS = 3,
+	PHANDLE_CPU0 = 16,
+	PHANDLE_L2_0 = 0x1000
+};
+
+/* The first cell of a PCI address (phys.hi): the space code, 32-bit memory space. */
+#define PCI_SPACE_MEM32	   0x02000000u
+#define PCI_RID_SPACE	   0x10000u    /* requester IDs: 16 bits */
+#define PCI_ECAM_BUS_BYTES 0x100000ULL /* ECAM of one bus */
 
 /* A libfdt result as -errno: out of room is -ENOSPC, anything else a bad description. */
 static int fdt_errno(int r)
@@ -203,6 +215,21 @@ static int timer(void *fdt)
 	return fdt_end_node(fdt);
 }
 
+/* The ITS, a child of the GIC node: MSIs written to its translation frame become LPIs. */
+static int its(void *fdt, const struct arm64_fdt_desc *d)
+{
+	char name[48];
+
+	snprintf(name, sizeof(name), "msi-controller@%llx", (unsigned long long)d->its_base);
+	TRY(fdt_begin_node(fdt, name));
+	TRY(fdt_property_string(fdt, "compatible", "arm,gic-v3-its"));
+	TRY(fdt_property(fdt, "msi-controller", NULL, 0));
+	TRY(fdt_property_u32(fdt, "#msi-cells", 1));
+	TRY(prop_reg(fdt, d->its_base, d->its_size));
+	TRY(fdt_property_u32(fdt, "phandle", PHANDLE_ITS));
+	return fdt_end_node(fdt);
+}
+
 static int gic(void *fdt, const struct arm64_fdt_desc *d)
 {
 	fdt64_t reg[4] = {cpu_to_fdt64(d->gicd_base), cpu_to_fdt64(d->gicd_size),
@@ -214,14 +241,15 @@ static int gic(void *fdt, const struct arm64_fdt_desc *d)
 	TRY(fdt_property_string(fdt, "compatible", "arm,gic-v3"));
 	TRY(fdt_property_u32(fdt, "#interrupt-cells", 3));
 	TRY(fdt_property(fdt, "interrupt-controller", NULL, 0));
-	TRY(fdt_property_u32(fdt, "#address-cells",
-			     2)); /* for ITS children, which kiln has none of */
+	TRY(fdt_property_u32(fdt, "#address-cells", 2)); /* for the ITS child */
 	TRY(fdt_property_u32(fdt, "#size-cells", 2));
 	TRY(fdt_property(fdt, "ranges", NULL, 0));
 	TRY(fdt_property_u32(fdt, "#redistributor-regions", 1));
 	TRY(fdt_property(fdt, "reg", reg, sizeof(reg)));
 	TRY(prop_irq(fdt, GIC_PPI, ARM64_PPI_GIC_MAINT, IRQ_LEVEL_HIGH));
 	TRY(fdt_property_u32(fdt, "phandle", PHANDLE_GIC));
+	if (d->its)
+		TRY(its(fdt, d));
 	return fdt_end_node(fdt);
 }
 
@@ -278,6 +306,39 @@ static int virtio(void *fdt, const struct virtio_slot *v)
 	return fdt_end_node(fdt);
 }
 
+/* The PCIe host bridge: bus 0 through ECAM, the 32-bit window identity-mapped (PCI address = CPU
+ * address), MSIs to the ITS with the requester ID as device ID. No interrupt-map: the functions
+ * have no INTx pin (virtio-pci interrupts through MSI-X only). */
+static int pcie(void *fdt, const struct arm64_fdt_desc *d)
+{
+	const fdt32_t bus_range[2] = {0, 0};
+	const fdt32_t ranges[7] = {
+	    cpu_to_fdt32(PCI_SPACE_MEM32),
+	    cpu_to_fdt32((uint32_t)(d->pci_mem32_base >> 32)),
+	    cpu_to_fdt32((uint32_t)d->pci_mem32_base),
+	    cpu_to_fdt32((uint32_t)(d->pci_mem32_base >> 32)),
+	    cpu_to_fdt32((uint32_t)d->pci_mem32_base),
+	    cpu_to_fdt32((uint32_t)(d->pci_mem32_size >> 32)),
+	    cpu_to_fdt32((uint32_t)d->pci_mem32_size),
+	};
+	const fdt32_t msi_map[4] = {0, cpu_to_fdt32(PHANDLE_ITS), 0, cpu_to_fdt32(PCI_RID_SPACE)};
+	char name[40];
+
+	snprintf(name, sizeof(name), "pcie@%llx", (unsigned long long)d->ecam_base);
+	TRY(fdt_begin_node(fdt, name));
+	TRY(fdt_property_string(fdt, "compatible", "pci-host-ecam-generic"));
+	TRY(fdt_property_string(fdt, "device_type", "pci"));
+	TRY(fdt_property_u32(fdt, "#address-cells", 3));
+	TRY(fdt_property_u32(fdt, "#size-cells", 2));
+	TRY(fdt_property_u32(fdt, "linux,pci-domain", 0));
+	TRY(fdt_property(fdt, "bus-range", bus_range, sizeof(bus_range)));
+	TRY(prop_reg(fdt, d->ecam_base, d->ecam_size));
+	TRY(fdt_property(fdt, "ranges", ranges, sizeof(ranges)));
+	TRY(fdt_property(fdt, "msi-map", msi_map, sizeof(msi_map)));
+	TRY(fdt_property(fdt, "dma-coherent", NULL, 0));
+	return fdt_end_node(fdt);
+}
+
 static int root(void *fdt, const struct arm64_fdt_desc *d)
 {
 	TRY(fdt_finish_reservemap(fdt));
@@ -301,13 +362,25 @@ static int root(void *fdt, const struct arm64_fdt_desc *d)
 		TRY(rtc(fdt, &d->rtc_dev));
 	for (unsigned i = 0; i < d->nr_virtio; i++)
 		TRY(virtio(fdt, &d->virtio[i]));
+	if (d->pci)
+		TRY(pcie(fdt, d));
 	TRY(fdt_end_node(fdt));
 	return fdt_finish(fdt);
 }
 
+/* PCI needs the ITS (its MSIs' target), one bus of ECAM and a window below 4 GiB. */
+static bool pci_ok(const struct arm64_fdt_desc *d)
+{
+	if (!d->pci)
+		return true;
+	return d->its && d->ecam_size >= PCI_ECAM_BUS_BYTES && d->pci_mem32_size > 0 &&
+	       d->pci_mem32_base + d->pci_mem32_size <= 1ULL << 32 &&
+	       d->pci_mem32_base + d->pci_mem32_size > d->pci_mem32_base;
+}
+
 static bool desc_ok(const struct arm64_fdt_desc *d)
 {
-	return d->nr_cpus >= 1 && d->nr_cpus <= ARM64_FDT_CPUS_MAX && d->mpidr &&
+	return pci_ok(d) && d->nr_cpus >= 1 && d->nr_cpus <= ARM64_FDT_CPUS_MAX && d->mpidr &&
 	       d->sockets * d->cores * d->threads == d->nr_cpus && d->nr_uart <= 2 &&
 	       d->stdout_uart < (int)d->nr_uart && (d->nr_virtio == 0 || d->virtio) &&
 	       d->mem_size > 0;

@@ -33,16 +33,24 @@ struct arm64_fdt_desc {
 	struct arm64_fdt_mmio rtc_dev;
 	const struct virtio_slot *virtio; /* virtio,mmio nodes; gsi is the SPI, edge rising */
 	unsigned nr_virtio;
-	const char *bootargs;		   /* /chosen bootargs (may be NULL) */
-	uint64_t initrd_start, initrd_end; /* /chosen linux,initrd-*; both 0: no initrd */
+	bool its;				 /* a GICv3 ITS (msi-controller) under the GIC */
+	uint64_t its_base, its_size;		 /* its frames */
+	bool pci;				 /* a PCIe host bridge (needs its: MSIs go there) */
+	uint64_t ecam_base, ecam_size;		 /* bus 0's ECAM */
+	uint64_t pci_mem32_base, pci_mem32_size; /* the BAR window, identity-mapped, below 4 GiB */
+	const char *bootargs;			 /* /chosen bootargs (may be NULL) */
+	uint64_t initrd_start, initrd_end;	 /* /chosen linux,initrd-*; both 0: no initrd */
 };
 
 /*
  * Write the flattened device tree for d into buf (len bytes): root with the "linux,dummy-virt"
  * compatible, /chosen, memory, cpus with their cpu-map, psci (0.2 and 1.0, hvc), the architected
- * timer, the GICv3, the UARTs, the RTC and its clock, and one node per virtio slot. Returns 0
- * (the tree's size is fdt_totalsize(buf)), -EINVAL for a description that cannot be right (no
- * CPU, a topology that does not multiply out, too many UARTs), or -ENOSPC if buf is too small.
+ * timer, the GICv3 (with its ITS if d->its), the UARTs, the RTC and its clock, one node per
+ * virtio slot, and with d->pci a pci-host-ecam-generic host bridge whose MSIs go to the ITS
+ * (msi-map: device ID = requester ID). Returns 0 (the tree's size is fdt_totalsize(buf)),
+ * -EINVAL for a description that cannot be right (no CPU, a topology that does not multiply
+ * out, too many UARTs, PCI without an ITS or with a window above 4 GiB), or -ENOSPC if buf is
+ * too small.
  */
 int arm64_fdt_build(const struct arm64_fdt_desc *d, void *buf, size_t len) MUST_CHECK;
 

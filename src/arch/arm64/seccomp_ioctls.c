@@ -11,12 +11,14 @@ static const struct seccomp_ioctl arm64_ioctls[] = {
     SC_IOCTL(KVM_GET_REG_LIST, GET),
     SC_IOCTL(KVM_GET_DEVICE_ATTR, GET), /* the GIC's state */
     SC_IOCTL(KVM_HAS_DEVICE_ATTR, GET),
+    /* the ITS's tables and the LPIs' pending bits written to guest memory before a save; and
+     * building a VM and loading its state */
+    SC_IOCTL(KVM_SET_DEVICE_ATTR, GET | SC_REBUILD),
     /* building a VM and loading its state (a restart) */
     SC_IOCTL(KVM_SET_ONE_REG, SC_REBUILD),
     SC_IOCTL(KVM_ARM_PREFERRED_TARGET, SC_REBUILD),
     SC_IOCTL(KVM_ARM_VCPU_INIT, SC_REBUILD),
     SC_IOCTL(KVM_CREATE_DEVICE, SC_REBUILD),
-    SC_IOCTL(KVM_SET_DEVICE_ATTR, SC_REBUILD),
 };
 
 const struct seccomp_ioctl *arch_seccomp_ioctls(size_t *n)

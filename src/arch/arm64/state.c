@@ -10,7 +10,12 @@
  * Platform section "gicv3", version 1: u32 interrupts, u32 vCPUs, the distributor's registers
  * (below, in table order), the SPIs' line levels, then per vCPU its redistributor's registers and
  * its CPU interface's (u8 present, u64 value each: the number of active-priority registers
- * depends on the implemented priority bits). */
+ * depends on the implemented priority bits).
+ * Platform section "gicv3-its", version 1, only on a board with an ITS (PCI): u32 vCPUs, per vCPU
+ * its redistributor's GICR_CTLR (u32), GICR_PROPBASER and GICR_PENDBASER (u64), then the ITS's
+ * registers (u64 each, its_regs order). The ITS's tables and the LPIs' pending bits are in guest
+ * memory, where KVM wrote them (KVM_DEV_ARM_ITS_SAVE_TABLES, KVM_DEV_ARM_VGIC_SAVE_PENDING_TABLES)
+ * before the memory was saved. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -276,5 +281,143 @@ int arm64_gic_load(int fd, const uint64_t *mpidr, unsigned nr_vcpus, struct stat
 		return BAD("gicv3: section length wrong");
 	if (ret < 0)
 		return BAD("gicv3: KVM refused a saved register (%s)", strerror(-ret));
+	return 0;
+}
+
+/* --- the ITS and the LPIs (docs: Documentation/virt/kvm/devices/arm-vgic-its.rst) --- */
+
+#define GICR_CTLR      0x0000
+#define GICR_PROPBASER 0x0070
+#define GICR_PENDBASER 0x0078
+#define GITS_CTLR      0x0000
+#define GITS_IIDR      0x0004
+#define GITS_CBASER    0x0080
+#define GITS_CWRITER   0x0088
+#define GITS_CREADR    0x0090
+#define GITS_BASER(n)  (0x0100 + 8 * (n))
+
+/* The ITS registers in the section's and the restore's order: GITS_IIDR first (it selects the
+ * table ABI), GITS_CBASER before GITS_CREADR (writing CBASER resets CREADR); GITS_CTLR is not
+ * here: it is written last, after the tables. */
+static const uint32_t its_regs[] = {
+    GITS_IIDR,	   GITS_CBASER,	  GITS_CREADR,	 GITS_CWRITER,	GITS_BASER(0), GITS_BASER(1),
+    GITS_BASER(2), GITS_BASER(3), GITS_BASER(4), GITS_BASER(5), GITS_BASER(6), GITS_BASER(7),
+};
+#define NR_ITS_REGS (sizeof(its_regs) / sizeof(its_regs[0]))
+
+/* A 64-bit redistributor register as KVM's 32-bit accesses see it: low word, then high. */
+static int redist_get64(int fd, uint64_t va, uint32_t off, uint64_t *v)
+{
+	uint32_t lo, hi;
+	int ret = kvm_get_device_attr(fd, KVM_DEV_ARM_VGIC_GRP_REDIST_REGS, va | off, &lo);
+
+	if (ret == 0)
+		ret =
+		    kvm_get_device_attr(fd, KVM_DEV_ARM_VGIC_GRP_REDIST_REGS, va | (off + 4), &hi);
+	*v = (uint64_t)hi << 32 | lo;
+	return ret;
+}
+
+static int redist_set64(int fd, uint64_t va, uint32_t off, uint64_t v)
+{
+	uint32_t lo = (uint32_t)v, hi = (uint32_t)(v >> 32);
+	int ret = kvm_set_device_attr(fd, KVM_DEV_ARM_VGIC_GRP_REDIST_REGS, va | off, &lo);
+
+	return ret ? ret
+		   : kvm_set_device_attr(fd, KVM_DEV_ARM_VGIC_GRP_REDIST_REGS, va | (off + 4), &hi);
+}
+
+static int vcpu_lpi_save(int fd, uint64_t mpidr, struct state_buf *b)
+{
+	uint64_t va = vcpu_attr(mpidr), prop = 0, pend = 0;
+	uint32_t ctlr = 0;
+	int ret = kvm_get_device_attr(fd, KVM_DEV_ARM_VGIC_GRP_REDIST_REGS, va | GICR_CTLR, &ctlr);
+
+	ret = ret ? ret : redist_get64(fd, va, GICR_PROPBASER, &prop);
+	ret = ret ? ret : redist_get64(fd, va, GICR_PENDBASER, &pend);
+	state_put_u32(b, ctlr);
+	state_put_u64(b, prop);
+	state_put_u64(b, pend);
+	return ret;
+}
+
+int arm64_its_save(int gic_fd, int its_fd, const uint64_t *mpidr, unsigned nr_vcpus,
+		   struct state_buf *b)
+{
+	int ret = kvm_set_device_attr(its_fd, KVM_DEV_ARM_VGIC_GRP_CTRL,
+				      KVM_DEV_ARM_ITS_SAVE_TABLES, NULL);
+	uint64_t v = 0;
+
+	if (ret == 0)
+		ret = kvm_set_device_attr(gic_fd, KVM_DEV_ARM_VGIC_GRP_CTRL,
+					  KVM_DEV_ARM_VGIC_SAVE_PENDING_TABLES, NULL);
+	state_put_u32(b, nr_vcpus);
+	for (unsigned c = 0; ret == 0 && c < nr_vcpus; c++)
+		ret = vcpu_lpi_save(gic_fd, mpidr[c], b);
+	for (size_t i = 0; ret == 0 && i < NR_ITS_REGS; i++) {
+		ret = kvm_get_device_attr(its_fd, KVM_DEV_ARM_VGIC_GRP_ITS_REGS, its_regs[i], &v);
+		state_put_u64(b, v);
+	}
+	if (ret == 0)
+		ret = kvm_get_device_attr(its_fd, KVM_DEV_ARM_VGIC_GRP_ITS_REGS, GITS_CTLR, &v);
+	state_put_u64(b, v);
+	return ret;
+}
+
+/* A redistributor's LPI registers: the tables' bases first, EnableLPIs after (KVM ignores base
+ * writes once LPIs are on). */
+static int vcpu_lpi_load(int fd, uint64_t mpidr, struct state_buf *b)
+{
+	uint64_t va = vcpu_attr(mpidr);
+	uint32_t ctlr = state_get_u32(b);
+	uint64_t prop = state_get_u64(b), pend = state_get_u64(b);
+	int ret = b->overflow ? -EINVAL : redist_set64(fd, va, GICR_PROPBASER, prop);
+
+	ret = ret ? ret : redist_set64(fd, va, GICR_PENDBASER, pend);
+	return ret ? ret
+		   : kvm_set_device_attr(fd, KVM_DEV_ARM_VGIC_GRP_REDIST_REGS, va | GICR_CTLR,
+					 &ctlr);
+}
+
+static int its_regs_load(int its_fd, struct state_buf *b, uint64_t *ctlr)
+{
+	int ret = 0;
+
+	for (size_t i = 0; ret == 0 && i < NR_ITS_REGS; i++) {
+		uint64_t v = state_get_u64(b);
+
+		ret = b->overflow ? -EINVAL
+				  : kvm_set_device_attr(its_fd, KVM_DEV_ARM_VGIC_GRP_ITS_REGS,
+							its_regs[i], &v);
+	}
+	*ctlr = state_get_u64(b);
+	return ret;
+}
+
+int arm64_its_load(int gic_fd, int its_fd, const uint64_t *mpidr, unsigned nr_vcpus,
+		   struct state_buf *b, uint16_t version)
+{
+	uint32_t cpus = state_get_u32(b);
+	uint64_t ctlr = 0;
+	int ret = 0;
+
+	if (version != ARM64_ITS_STATE_VERSION)
+		return BAD("gicv3-its: unknown section version %u", version);
+	if (cpus != nr_vcpus)
+		return BAD("gicv3-its: %u vCPUs, this VM has %u", cpus, nr_vcpus);
+	for (unsigned c = 0; ret == 0 && c < nr_vcpus; c++)
+		ret = vcpu_lpi_load(gic_fd, mpidr[c], b);
+	if (ret == 0)
+		ret = its_regs_load(its_fd, b, &ctlr);
+	if (ret == 0 && state_section_done(b))
+		return BAD("gicv3-its: section length wrong");
+	if (ret == 0)
+		ret = kvm_set_device_attr(its_fd, KVM_DEV_ARM_VGIC_GRP_CTRL,
+					  KVM_DEV_ARM_ITS_RESTORE_TABLES, NULL);
+	if (ret == 0)
+		ret = kvm_set_device_attr(its_fd, KVM_DEV_ARM_VGIC_GRP_ITS_REGS, GITS_CTLR, &ctlr);
+	if (ret < 0)
+		return BAD("gicv3-its: KVM refused the saved ITS or LPI state (%s)",
+			   strerror(-ret));
 	return 0;
 }
