@@ -98,6 +98,9 @@ int main(int argc, char **argv)
 	if (argc == 5) { /* the host bridge of --virtio-transport pci */
 		cfg.pci_mem_base = (uint32_t)LAYOUT_PCI_MEM32_GPA;
 		cfg.pci_mem_len = (uint32_t)LAYOUT_PCI_MEM32_SIZE;
+		cfg.pci_ecam_base = (uint32_t)LAYOUT_PCI_ECAM_GPA;
+		for (unsigned i = 0; i < 4; i++)
+			cfg.pci_intx_gsi[i] = 20 + i;
 	}
 	for (unsigned i = 0; i < cfg.nr_virtio; i++)
 		v[i] = (struct virtio_slot){.base = LAYOUT_VIRTIO_MMIO_GPA +

@@ -84,9 +84,15 @@ for cfg in "1:1:1 0" "2:2:2 1" "2:3:1 18" "3:65:1 18" "2:1:1 0 pci"; do
 		fail "acpi_dump failed"
 		continue
 	fi
-	for t in xsdt facp apic dsdt; do
+	for t in xsdt facp apic dsdt ${pci:+mcfg}; do
 		check_table "$dir" "$t"
 	done
+	if [ -n "$pci" ]; then # the host bridge's _PRT and the ECAM window MCFG and MRES name
+		grep -q '_PRT' "$dir/dsdt.dsl" || fail "[$cfg] DSDT: no _PRT"
+		grep -q 'Base Address : 00000000F0000000' "$dir/mcfg.dsl" ||
+			fail "[$cfg] MCFG: not the ECAM at 0xf0000000"
+		grep -q 'PNP0C02' "$dir/dsdt.dsl" || fail "[$cfg] DSDT: no motherboard resource"
+	fi
 	check_rsdp "$dir"
 	grep -q 'Processor Local x2APIC' "$dir/apic.dsl" && echo "[$cfg] MADT has x2APIC entries"
 	echo "[$cfg] checked: $(grep -c 'Device (' "$dir/dsdt.dsl") DSDT devices," \

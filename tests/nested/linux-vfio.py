@@ -8,8 +8,9 @@ Debian's stock kernel in L2.
 
 In L2, tests/nested/guest/edutest.c drives edu from userspace (sysfs), one "KT edu" line per
 check. Scenarios:
-- passthrough: kiln built from a JSON configuration file (kiln_vfio) with its API. The guest sees
-  the device at its PCI address with an interrupt line; the identification and liveness
+- passthrough: kiln built from a JSON configuration file (kiln_vfio) with its API. Linux takes
+  the bus's ECAM window from the MCFG table (reserved by a PNP0C02 device); the guest sees the
+  device at its PCI address with interrupt pin INTA; the identification and liveness
   registers and the factorial unit answer through the BAR (mapped in a KVM memory slot: kiln's
   counters show no trapped BAR access); edu's DMA engine copies 1024 and 3072 bytes from a guest
   page into edu and back byte-exact (all guest RAM is mapped for DMA at IOVA = guest-physical);
@@ -53,6 +54,7 @@ bdf=
 for d in /sys/bus/pci/devices/*; do
 	[ "$(cat $d/vendor)" = 0x1234 ] && [ "$(cat $d/device)" = 0x11e8 ] && bdf=${d##*/}
 done
+kt mmcfg "$(dmesg | grep -i mmconfig | tr -s ' ' | tr '\n' '|')"
 kt pci "$bdf" pin=$(od -An -tu1 -j61 -N1 /sys/bus/pci/devices/$bdf/config 2>/dev/null | tr -d ' ')
 if [ -n "$bdf" ]; then
 	case "$scn" in
@@ -208,6 +210,10 @@ class Batch:
             g.proc.kill()
             return g.wait_exit(30)
         bdf = self.guest_saw_device(g, name)
+        mm = g.report("mmcfg") or ""
+        self.s.check("at [mem 0xf0000000-0xf00fffff]" in mm and "reserved" in mm
+                     and "not reserved" not in mm,
+                     f"{name}: Linux takes the ECAM window from MCFG, reserved by \\_SB.MRES", mm)
         self.regs_ok(g, name)
         c = self.counters(sock)
         self.s.equal(c.get("bar_reads", -1) + c.get("bar_writes", -1), 0,

@@ -582,6 +582,7 @@ static void test_config_routes_post_boot(void **state)
 	static const char *const routes[][2] = {
 	    {"PUT", "/boot-source"},   {"PUT", "/machine-config"}, {"PATCH", "/machine-config"},
 	    {"PUT", "/drives/rootfs"}, {"PUT", "/entropy"},	   {"PUT", "/serial"},
+	    {"PUT", "/kiln/vfio/edu"},
 	};
 	struct fx *x = *state;
 
@@ -675,6 +676,11 @@ static void test_config_routes_pre_boot(void **state)
 		   "vsock: field 'uds_path' is missing (required)");
 	expect_400(x, "GET", "/vsock", NULL, "(allowed: PUT)");
 	expect_400(x, "PUT", "/serial", "{\"serial_out_path\":1}", "serial");
+	expect_400(x, "PUT", "/kiln/vfio/edu", "{\"path\":\"rel\"}",
+		   "kiln/vfio/edu: field 'path': \"rel\" is not an absolute path");
+	expect_400(x, "PUT", "/kiln/vfio/edu", "{\"id\":\"x\",\"path\":\"/p\"}",
+		   "differs from the path's");
+	expect_400(x, "GET", "/kiln/vfio/edu", NULL, "(allowed: PUT)");
 	assert_int_equal(req(x, "GET", "/machine-config", NULL), 200);
 	assert_int_equal(json_integer_value(json_object_get(x->body, "vcpu_count")), 1);
 #ifdef KILN_HAVE_CONFIG_JSON
@@ -688,7 +694,12 @@ static void test_config_routes_pre_boot(void **state)
 	assert_int_equal(json_integer_value(json_object_get(x->body, "vcpu_count")), 2);
 	put_files(x);
 	assert_int_equal(req(x, "PUT", "/entropy", "{}"), 204);
+	assert_int_equal(req(x, "PUT", "/kiln/vfio/edu", "{\"path\":\"/sys/bus/pci/devices/x\"}"),
+			 204);
 	assert_int_equal(req(x, "GET", "/vm/config", NULL), 200);
+	assert_string_equal(json_string_value(json_object_get(
+				json_array_get(json_object_get(x->body, "kiln_vfio"), 0), "path")),
+			    "/sys/bus/pci/devices/x");
 	assert_string_equal(json_string_value(json_object_get(
 				json_object_get(x->body, "boot-source"), "kernel_image_path")),
 			    x->kernel);

@@ -1,4 +1,5 @@
-/* acpi.c — ACPI 6.3 tables for kiln's hardware-reduced x86 board: RSDP, XSDT, FADT, DSDT, MADT. */
+/* acpi.c — ACPI 6.3 tables for kiln's hardware-reduced x86 board: RSDP, XSDT, FADT, DSDT, MADT,
+ * and MCFG with a PCI bus. */
 #include <assert.h>
 #include <errno.h>
 #include <stdio.h>
@@ -371,6 +372,19 @@ static void dsdt_pci(struct aml_buf *b, uint32_t mem_base, uint32_t mem_len, con
 	aml_close(b);
 }
 
+/* \_SB.MRES (PNP0C02, motherboard resources): the ECAM window MCFG names, which Linux uses
+ * only when such a device reserves it. */
+static void dsdt_ecam_reserved(struct aml_buf *b, uint32_t base, uint32_t len)
+{
+	uint8_t res[DSDT_RES_MAX];
+	struct aml_buf r;
+
+	aml_init(&r, res, sizeof(res));
+	aml_res_memory32_fixed(&r, base, len);
+	aml_res_end(&r);
+	dsdt_legacy(b, "MRES", "PNP0C02", 0, &r);
+}
+
 /* \_S5: SLP_TYPa for the sleep control register; SLP_TYPb and the reserved pair unused. */
 static void dsdt_s5(struct aml_buf *b)
 {
@@ -405,6 +419,8 @@ static int dsdt_build(struct acpi_area *a, const struct acpi_config *cfg, uint64
 		dsdt_virtio(&b, i, &cfg->virtio[i]);
 	if (cfg->pci_mem_len)
 		dsdt_pci(&b, cfg->pci_mem_base, cfg->pci_mem_len, cfg->pci_intx_gsi);
+	if (cfg->pci_mem_len && cfg->pci_ecam_base)
+		dsdt_ecam_reserved(&b, (uint32_t)cfg->pci_ecam_base, PCI_ECAM_BUS_SIZE);
 	aml_close(&b);
 	if (b.overflow)
 		return -E2BIG;
@@ -540,6 +556,29 @@ static void fadt_fill(uint8_t *tab, uint64_t dsdt_gpa, bool kbd)
 	header_finish(tab, "FACP", sizeof(f), FADT_REVISION);
 }
 
+/* MCFG (PCI Firmware 3.2 §4.1.2): one allocation, segment 0, bus 0, its ECAM at base. */
+struct mcfg_alloc {
+	uint64_t base;
+	uint16_t segment;
+	uint8_t start_bus, end_bus;
+	uint32_t reserved;
+} __attribute__((packed));
+
+#define MCFG_REVISION 1
+#define MCFG_LEN      (sizeof(struct acpi_header) + 8 + sizeof(struct mcfg_alloc))
+
+static int mcfg_build(struct acpi_area *a, uint64_t ecam, uint64_t *gpa)
+{
+	uint8_t *t = area_alloc(a, MCFG_LEN, gpa);
+	struct mcfg_alloc m = {.base = ecam};
+
+	if (!t)
+		return -E2BIG;
+	memcpy(t + sizeof(struct acpi_header) + 8, &m, sizeof(m)); /* after 8 reserved bytes */
+	header_finish(t, "MCFG", MCFG_LEN, MCFG_REVISION);
+	return 0;
+}
+
 static void xsdt_fill(uint8_t *tab, const uint64_t *entries, unsigned n)
 {
 	size_t len = sizeof(struct acpi_header) + n * sizeof(uint64_t);
@@ -563,10 +602,10 @@ static void rsdp_fill(uint8_t *p, uint64_t xsdt_gpa)
 static int tables_build(struct acpi_area *a, const struct acpi_config *cfg, unsigned ncpus,
 			uint64_t *rsdp_gpa)
 {
-	enum { NR_XSDT = 2 };
-	uint64_t xsdt_gpa = 0, fadt_gpa = 0, dsdt_gpa = 0, madt_gpa = 0;
+	unsigned nr_xsdt = cfg->pci_ecam_base ? 3 : 2;
+	uint64_t xsdt_gpa = 0, fadt_gpa = 0, dsdt_gpa = 0, madt_gpa = 0, mcfg_gpa = 0;
 	uint8_t *rsdp = area_alloc(a, sizeof(struct acpi_rsdp), rsdp_gpa);
-	uint8_t *xsdt = area_alloc(a, sizeof(struct acpi_header) + NR_XSDT * 8, &xsdt_gpa);
+	uint8_t *xsdt = area_alloc(a, sizeof(struct acpi_header) + nr_xsdt * 8, &xsdt_gpa);
 	uint8_t *fadt = area_alloc(a, sizeof(struct acpi_fadt), &fadt_gpa);
 	int ret;
 
@@ -575,10 +614,12 @@ static int tables_build(struct acpi_area *a, const struct acpi_config *cfg, unsi
 	ret = dsdt_build(a, cfg, &dsdt_gpa);
 	if (ret == 0)
 		ret = madt_build(a, cfg->topo, ncpus, &madt_gpa);
+	if (ret == 0 && cfg->pci_ecam_base)
+		ret = mcfg_build(a, cfg->pci_ecam_base, &mcfg_gpa);
 	if (ret < 0)
 		return ret;
 	fadt_fill(fadt, dsdt_gpa, cfg->kbd);
-	xsdt_fill(xsdt, (const uint64_t[NR_XSDT]){fadt_gpa, madt_gpa}, NR_XSDT);
+	xsdt_fill(xsdt, (const uint64_t[3]){fadt_gpa, madt_gpa, mcfg_gpa}, nr_xsdt);
 	rsdp_fill(rsdp, xsdt_gpa);
 	return 0;
 }

@@ -24,6 +24,7 @@ struct acpi_config {
 	 * memory window); pci_mem_len 0: none */
 	uint32_t pci_mem_base, pci_mem_len;
 	uint32_t pci_intx_gsi[4]; /* its _PRT: slot s's pin p (0-3) on pci_intx_gsi[(s + p) % 4] */
+	uint32_t pci_ecam_base;	  /* its bus 0's ECAM (1 MiB): MCFG and \_SB.MRES; 0: none */
 };
 
 /*

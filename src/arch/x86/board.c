@@ -298,10 +298,11 @@ static int (*const fixed_devices[])(struct vm *vm, struct board *b) = {
     acpi_sleep_add, pvpanic_add, boot_timer_add, debug_exit_add,
 };
 
-/* Step 3a': with --virtio-transport pci or --vfio, bus 0 behind a host bridge: configuration
- * mechanism #1 at 0xcf8 (ECAM would need MMCONFIG in the guest, which the project's kernel leaves
- * out), the 32-bit window for the BARs, and the routing table the functions' MSI and MSI-X
- * vectors join. */
+/* Step 3a': with --virtio-transport pci or --vfio, bus 0 behind a host bridge: its configuration
+ * space both through ECAM (MCFG; the 4 KiB of each function, for guests with MMCONFIG) and
+ * through configuration mechanism #1 at 0xcf8 (the first 256 bytes, for guests without, such as
+ * the project's kernel), the 32-bit window for the BARs, and the routing table the functions' MSI
+ * and MSI-X vectors join. */
 static int pci_create(struct vm *vm, struct board *b)
 {
 	const uint64_t base[PCI_NR_WINDOWS] = {LAYOUT_PCI_MEM32_GPA, 0, 0};
@@ -323,6 +324,9 @@ static int pci_create(struct vm *vm, struct board *b)
 	if (ret < 0)
 		return ret;
 	ret = io_bus_register(&vm->pio, PCI_CF8_PORT, 8, &pci_cf8_io_ops, b->pci);
+	if (ret == 0)
+		ret = io_bus_register(&vm->mmio, LAYOUT_PCI_ECAM_GPA, PCI_ECAM_BUS_SIZE,
+				      &pci_ecam_io_ops, b->pci);
 	if (ret == 0)
 		ret = io_bus_register(&vm->mmio, LAYOUT_PCI_MEM32_GPA, LAYOUT_PCI_MEM32_SIZE,
 				      &pci_mem_io_ops, &b->pci->win[PCI_WIN_MEM32]);
@@ -351,7 +355,8 @@ static int acpi_tables_write(struct vm *vm, struct board *b)
 	    .pvpanic_port = vm->cfg->pvpanic ? LAYOUT_PVPANIC_PORT : 0,
 	    .pci_mem_base = b->pci ? (uint32_t)LAYOUT_PCI_MEM32_GPA : 0,
 	    .pci_mem_len = b->pci ? (uint32_t)LAYOUT_PCI_MEM32_SIZE : 0,
-	    .pci_intx_gsi = LAYOUT_PCI_INTX_GSIS};
+	    .pci_intx_gsi = LAYOUT_PCI_INTX_GSIS,
+	    .pci_ecam_base = b->pci ? (uint32_t)LAYOUT_PCI_ECAM_GPA : 0};
 	int ret;
 
 	if (!vm->cfg->acpi)

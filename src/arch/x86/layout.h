@@ -71,6 +71,7 @@
 #define LAYOUT_VIRTIO_SLOTS_PCI (LAYOUT_VIRTIO_SLOTS - 4)
 #define LAYOUT_PCI_MEM32_GPA	0xe0000000ULL /* --virtio-transport pci: the BARs' window */
 #define LAYOUT_PCI_MEM32_SIZE	0x10000000ULL
+#define LAYOUT_PCI_ECAM_GPA	0xf0000000ULL /* with a PCI bus: bus 0's ECAM, 1 MiB (MCFG) */
 #define LAYOUT_TESTDEV_MMIO_GPA 0xd8000000ULL /* test device (--test-device), 4 KiB */
 #define LAYOUT_TESTDEV_MMIO_LEN 0x1000ULL
 #define LAYOUT_IOAPIC_GPA	0xfec00000ULL
