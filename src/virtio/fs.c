@@ -53,7 +53,7 @@ static int start_ring(struct virtio_fs *f, unsigned q)
 	    .avail = (uint64_t)(uintptr_t)vq->avail,
 	    .used = (uint64_t)(uintptr_t)vq->used,
 	    .kick_fd = f->kick_fd[q],
-	    .call_fd = f->call_fd,
+	    .call_fd = f->vd.queue_call_fd ? f->vd.queue_call_fd(f->vd.irq_ctx, q) : -1,
 	};
 
 	if (r.kick_fd < 0 || r.call_fd < 0)
@@ -107,13 +107,12 @@ static void fs_queue_reset(void *dev, unsigned q)
 		backend_error(f, "stopping a ring", ret);
 }
 
-static void fs_external_queues(void *dev, const int *kick_fds, unsigned nr, int call_fd)
+static void fs_external_queues(void *dev, const int *kick_fds, unsigned nr)
 {
 	struct virtio_fs *f = dev;
 
 	for (unsigned q = 0; q < nr && q < VIRTIO_FS_QUEUES; q++)
 		f->kick_fd[q] = kick_fds[q];
-	f->call_fd = call_fd;
 }
 
 static const struct device_counter fs_counters[] = {
@@ -243,7 +242,7 @@ int virtio_fs_create(const char *tag, int fd, const struct guest_mem *mem, struc
 	}
 	snprintf(f->tag, sizeof(f->tag), "%s", tag);
 	f->loop = loop;
-	f->call_fd = f->kick_fd[0] = f->kick_fd[1] = -1;
+	f->kick_fd[0] = f->kick_fd[1] = -1;
 	f->vu.fd = -1;
 	ret = fs_init(f, fd, mem, why, whylen);
 	if (ret < 0) {

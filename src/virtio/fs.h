@@ -29,7 +29,6 @@ struct virtio_fs {
 	bool watching;
 	char tag[CONFIG_FS_TAG_MAX + 1];
 	int kick_fd[VIRTIO_FS_QUEUES]; /* the transport's (external_queues), -1 without KVM */
-	int call_fd;
 	struct virtio_fs_stats stats;
 };
 

@@ -76,11 +76,12 @@ struct virtio_dev_ops {
 	void (*queue_reset)(void *dev, unsigned q);
 	/* Queues served outside kiln (vhost-user); NULL for devices kiln serves itself. Set, the
 	 * transport calls it once it is hooked up, with each queue's notification eventfd (KVM's
-	 * ioeventfd; -1 without KVM) and the interrupt eventfd (KVM's irqfd; -1 without KVM), which
-	 * stay the transport's, and does not watch the notification eventfds itself; its
-	 * InterruptStatus always shows the used-buffer bit, since the backend signals the irqfd
-	 * without kiln seeing it. No lock held (creation, main thread). */
-	void (*external_queues)(void *dev, const int *kick_fds, unsigned nr, int call_fd);
+	 * ioeventfd; -1 without KVM), which stay the transport's, and does not watch them itself;
+	 * the device asks the transport for each queue's interrupt eventfd when it starts the
+	 * backend (vd->queue_call_fd). virtio-mmio's InterruptStatus always shows the used-buffer
+	 * bit, since the backend signals the irqfd without kiln seeing it. No lock held (creation,
+	 * main thread). */
+	void (*external_queues)(void *dev, const int *kick_fds, unsigned nr);
 
 	/* --- board hooks (main thread, vd->lock not held) --- */
 	const char *state_name;	    /* section "virtio.N.<state_name>"; NULL: no state of its own */
@@ -119,6 +120,11 @@ struct virtio_dev {
 	/* Raise the device's interrupt for `source`: a queue's index, or VIRTIO_IRQ_CONFIG (set by
 	 * the transport, which may give each its own vector; called with lock held). */
 	void (*raise_irq)(void *ctx, unsigned source);
+	/* The eventfd that raises queue q's interrupt for a backend that signals it itself
+	 * (vhost-user), as the driver configured the transport now (virtio-pci: the queue's
+	 * vector); -1: none (no KVM, or the driver gave the queue no vector). Set by the transport;
+	 * called with lock held (the device's activate). */
+	int (*queue_call_fd)(void *ctx, unsigned q);
 	void *irq_ctx;
 	struct virtio_dev_stats stats;
 	struct log_ratelimit rl;

@@ -259,6 +259,15 @@ static void raise_irq(void *ctx, unsigned source)
 		log_warn_ratelimited(&t->rl, "%s: irqfd write failed", t->vd->ops->name);
 }
 
+/* The one line serves every queue: its irqfd's eventfd (-1 without KVM). */
+static int queue_call_fd(void *ctx, unsigned q)
+{
+	struct virtio_mmio *t = ctx;
+
+	(void)q;
+	return t->irq_fd;
+}
+
 /* The ioeventfd of queue q fired (main loop). */
 static void on_notify(void *ctx, int fd, uint32_t events)
 {
@@ -279,6 +288,7 @@ static int hook_kvm(struct virtio_mmio *t)
 	if (ret < 0)
 		return ret;
 	t->vd->raise_irq = raise_irq;
+	t->vd->queue_call_fd = queue_call_fd;
 	t->vd->irq_ctx = t;
 	if (!t->cfg.loop)
 		return 0;
@@ -320,7 +330,7 @@ int virtio_mmio_create(struct virtio_dev *vd, const struct virtio_mmio_config *c
 	if (ret == 0 && cfg->vm_fd >= 0)
 		ret = hook_kvm(t);
 	if (ret == 0 && vd->ops->external_queues)
-		vd->ops->external_queues(vd->dev, t->notify_fd, vd->ops->nr_queues, t->irq_fd);
+		vd->ops->external_queues(vd->dev, t->notify_fd, vd->ops->nr_queues);
 	if (ret < 0) {
 		virtio_mmio_destroy(t);
 		return ret;

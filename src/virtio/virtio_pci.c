@@ -398,6 +398,21 @@ static const struct pci_function_ops function_ops = {
 
 /* --- interrupts --- */
 
+/* Vector vec's irqfd on or off. Off while the vector is masked: what a vhost-user backend
+ * signals meanwhile stays counted in the eventfd, and KVM delivers it when the irqfd is assigned
+ * again (kiln's own devices pend it in msix.c instead, delivered at unmask too). */
+static void wire(struct virtio_pci *t, unsigned vec, bool on)
+{
+	if (t->vec_wired[vec] == on)
+		return;
+	if (kvm_irqfd(t->cfg.vm_fd, t->vec_fd[vec], t->vec_gsi[vec], !on) < 0) {
+		log_warn_ratelimited(&t->rl, "%s: MSI-X vector %u: irqfd not %s", t->name, vec,
+				     on ? "assigned" : "removed");
+		return;
+	}
+	t->vec_wired[vec] = on;
+}
+
 static void msix_update(void *ctx, unsigned vec, const struct msix_msg *msg, bool masked)
 {
 	struct virtio_pci *t = ctx;
@@ -405,9 +420,13 @@ static void msix_update(void *ctx, unsigned vec, const struct msix_msg *msg, boo
 
 	if (!t->cfg.routes)
 		return;
+	if (masked)
+		wire(t, vec, false);
 	ret = masked ? irq_routes_clear(t->cfg.routes, t->vec_gsi[vec])
 		     : irq_routes_set_msi_dev(t->cfg.routes, t->vec_gsi[vec], msg->addr, msg->data,
 					      pci_requester_id(0, t->slot, 0));
+	if (!masked) /* the route first: an assignment delivers what the eventfd counted */
+		wire(t, vec, true);
 	if (ret < 0)
 		log_warn_ratelimited(&t->rl, "%s: MSI-X vector %u: route not updated: %s", t->name,
 				     vec, strerror(-ret));
@@ -424,6 +443,16 @@ static void msix_fire(void *ctx, unsigned vec)
 }
 
 static const struct msix_ops msix_ops = {.update = msix_update, .fire = msix_fire};
+
+/* The eventfd of the vector the driver gave queue q (under vd->lock), for a vhost-user backend
+ * that signals it directly; -1 for a queue without a vector. */
+static int queue_call_fd(void *ctx, unsigned q)
+{
+	struct virtio_pci *t = ctx;
+	uint16_t vec = q < t->vd->ops->nr_queues ? t->queue_vector[q] : VIRTIO_PCI_NO_VECTOR;
+
+	return vec < t->nr_vecs ? t->vec_fd[vec] : -1;
+}
 
 static void raise_irq(void *ctx, unsigned source)
 {
@@ -509,10 +538,8 @@ static int hook_vectors(struct virtio_pci *t)
 		if (!t->cfg.routes)
 			continue;
 		ret = irq_routes_alloc(t->cfg.routes, &t->vec_gsi[v]);
-		if (ret == 0)
-			ret = kvm_irqfd(t->cfg.vm_fd, t->vec_fd[v], t->vec_gsi[v], false);
 		if (ret < 0)
-			return ret;
+			return ret; /* the irqfd comes with the guest's unmask (msix_update) */
 	}
 	return 0;
 }
@@ -525,9 +552,12 @@ static int hook_notify(struct virtio_pci *t)
 		t->notify_fd[q] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 		if (t->notify_fd[q] < 0)
 			return -errno;
-		if (event_loop_add(t->cfg.loop, t->notify_fd[q], EPOLLIN, on_notify, t) < 0)
+		if (!t->vd->ops->external_queues && /* a backend's kicks are the backend's */
+		    event_loop_add(t->cfg.loop, t->notify_fd[q], EPOLLIN, on_notify, t) < 0)
 			return -ENOMEM;
 	}
+	if (t->vd->ops->external_queues)
+		t->vd->ops->external_queues(t->vd->dev, t->notify_fd, t->vd->ops->nr_queues);
 	return 0;
 }
 
@@ -581,12 +611,13 @@ int virtio_pci_create(struct virtio_dev *vd, const struct virtio_pci_config *cfg
 	for (unsigned q = 0; q < VIRTIO_DEV_MAX_QUEUES; q++)
 		t->notify_fd[q] = -1;
 	transport_reset(t);
-	ret = vd->ops->external_queues ? -ENOTSUP : plug(t); /* vhost-user: virtio-mmio only, yet */
+	ret = plug(t);
 	if (ret < 0) {
 		virtio_pci_destroy(t);
 		return ret;
 	}
 	vd->raise_irq = raise_irq;
+	vd->queue_call_fd = queue_call_fd;
 	vd->irq_ctx = t;
 	*out = t;
 	return 0;
@@ -601,14 +632,14 @@ void virtio_pci_destroy(struct virtio_pci *t)
 	for (unsigned q = 0; q < VIRTIO_DEV_MAX_QUEUES; q++) {
 		if (t->notify_fd[q] < 0)
 			continue;
-		if (t->cfg.loop)
+		if (t->cfg.loop && !t->vd->ops->external_queues)
 			event_loop_del(t->cfg.loop, t->notify_fd[q]);
 		close(t->notify_fd[q]);
 	}
 	for (unsigned v = 0; v < VIRTIO_PCI_MAX_VECTORS; v++) {
 		if (t->vec_fd[v] < 0)
 			continue;
-		if (t->cfg.routes && t->vec_gsi[v] &&
+		if (t->vec_wired[v] &&
 		    kvm_irqfd(t->cfg.vm_fd, t->vec_fd[v], t->vec_gsi[v], true) < 0)
 			log_debug("%s: irqfd %u: deassign failed", t->name, v);
 		close(t->vec_fd[v]);

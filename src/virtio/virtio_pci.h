@@ -8,6 +8,7 @@
 #ifndef KILN_VIRTIO_VIRTIO_PCI_H
 #define KILN_VIRTIO_VIRTIO_PCI_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "core/event_loop.h"
@@ -62,6 +63,8 @@ struct virtio_pci {
 	/* MSI-X delivery: per vector an eventfd, with KVM an irqfd on its own GSI */
 	int vec_fd[VIRTIO_PCI_MAX_VECTORS];
 	uint32_t vec_gsi[VIRTIO_PCI_MAX_VECTORS];
+	bool vec_wired[VIRTIO_PCI_MAX_VECTORS]; /* its irqfd assigned: while the vector is unmasked
+						 */
 	/* notifications: per queue an ioeventfd at notify_base + 4 q while the BAR decodes */
 	int notify_fd[VIRTIO_DEV_MAX_QUEUES];
 	uint64_t notify_base; /* 0: not registered */

@@ -9,6 +9,7 @@ dir: `--fs tag=share,dir=DIR` (kiln starts virtiofsd itself). The guest mounts t
 (`mount -t virtiofs share /mnt`), reads a file L1 wrote (a random token), writes one L1 then
 reads, lists the directory, unmounts and powers off; kiln exits 0 and the virtiofsd it started
 is gone, its private socket directory removed.
+dir-pci: dir with `--virtio-transport pci`: the backend signals each queue's own MSI-X vector.
 socket: the same through `--fs tag=ext,socket=PATH` to a virtiofsd this script started; kiln
 leaves that one alone (it ends by itself once its client left).
 sigterm: a guest that mounted the share and then waits; kiln gets SIGTERM and exits, and its
@@ -41,6 +42,7 @@ dd if=/dev/urandom of=/mnt/big.bin bs=65536 count=32 2>/dev/null
 kt big "$(sha256sum < /mnt/big.bin | cut -d' ' -f1)"
 sync
 kt ls $(ls /mnt)
+kt irqs "$(grep -i virtio /proc/interrupts | tr -s ' ' | tr '\n' '|')"
 {WAIT}
 umount /mnt
 kt umount $?
@@ -130,6 +132,25 @@ def main():
             s.check(not os.path.exists(os.path.dirname(sock)),
                     "dir: its private socket directory is removed")
 
+    def by_dir_pci():
+        """dir over virtio-pci: the backend signals each queue's own MSI-X vector (its eventfd
+        handed over as the ring's call fd), kicks reach it through ioeventfds in the BAR."""
+        token = secrets.token_hex(8)
+        d = share(tmp, "pci-share", token)
+        initrd = lg.initrd(tmp, "dir-pci", SCENARIO.replace("{WAIT}", ""))
+        argv = kiln_argv(args, initrd, f"tag=share,dir={d}", "share", token)
+        g = lg.Guest("dir-pci", argv[:2] + ["--virtio-transport", "pci"] + argv[2:], tmp)
+        status = g.wait_exit(180)
+        s.check(status == 0, "dir-pci: kiln exits 0 after the guest powers off",
+                f"status {status}; {g.stderr()[-600:]}")
+        check_exchange(s, g, "dir-pci", d, token)
+        irqs = [l for l in (g.report("irqs") or "").split("|") if "PCI-MSI" in l]
+        used = [l for l in irqs if len(l.split()) > 1 and l.split()[1].isdigit()
+                and int(l.split()[1]) > 0 and "config" not in l]
+        s.check(len(irqs) >= 2 and used,
+                "dir-pci: the device's queues interrupt through PCI-MSI vectors of their own",
+                g.report("irqs") or "")
+
     def by_socket():
         token = secrets.token_hex(8)
         d = share(tmp, "sock-share", token)
@@ -170,6 +191,7 @@ def main():
                 f"pid {pid}")
 
     s.scenario("dir", by_dir)
+    s.scenario("dir-pci", by_dir_pci)
     s.scenario("socket", by_socket)
     s.scenario("sigterm", sigterm)
     s.finish()

@@ -613,7 +613,8 @@ static int fs_setup(void **state)
 	x->kick[0] = eventfd(0, EFD_NONBLOCK);
 	x->kick[1] = eventfd(0, EFD_NONBLOCK);
 	x->call = eventfd(0, EFD_NONBLOCK);
-	x->fs->vd.ops->external_queues(x->fs, x->kick, 2, x->call);
+	x->d.call_fd = x->call;
+	x->fs->vd.ops->external_queues(x->fs, x->kick, 2);
 	*state = x;
 	return 0;
 }
@@ -798,7 +799,8 @@ static void test_real_virtiofsd(void **state)
 	kick[0] = eventfd(0, EFD_NONBLOCK);
 	kick[1] = eventfd(0, EFD_NONBLOCK);
 	call = eventfd(0, EFD_NONBLOCK);
-	fs->vd.ops->external_queues(fs, kick, 2, call);
+	d.call_fd = call;
+	fs->vd.ops->external_queues(fs, kick, 2);
 	vdrv_start(&d, 2, 0);
 	assert_false(vdrv_status(&d) & VIRTIO_STATUS_NEEDS_RESET);
 	{

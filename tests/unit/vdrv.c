@@ -24,6 +24,12 @@ static void on_irq(void *ctx, unsigned source)
 	((struct vdrv *)ctx)->irqs++;
 }
 
+static int call_fd_of(void *ctx, unsigned q)
+{
+	(void)q;
+	return ((struct vdrv *)ctx)->call_fd;
+}
+
 void vdrv_init(struct vdrv *d)
 {
 	vdrv_init_mem(d, VDRV_MEM_LEN);
@@ -36,6 +42,7 @@ void vdrv_init_mem(struct vdrv *d, uint64_t mem_len)
 	d->mem_len = mem_len;
 	d->heap = VDRV_DATA_OFF;
 	d->qsize = VDRV_QSIZE;
+	d->call_fd = -1;
 	d->ram = aligned_alloc(4096, mem_len);
 	assert_non_null(d->ram);
 	memset(d->ram, 0, mem_len);
@@ -51,6 +58,7 @@ void vdrv_attach(struct vdrv *d, struct virtio_dev *vd)
 
 	assert_int_equal(virtio_mmio_create(vd, &cfg, &d->t), 0);
 	vd->raise_irq = on_irq;
+	vd->queue_call_fd = call_fd_of;
 	vd->irq_ctx = d;
 }
 

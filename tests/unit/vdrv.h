@@ -69,6 +69,7 @@ struct vdrv {
 	uint64_t heap;	/* vdrv_alloc's next offset */
 	unsigned qsize; /* entries of the queues vdrv_negotiate sets up (VDRV_QSIZE) */
 	int irqs;	/* interrupts the device raised */
+	int call_fd;	/* what a vhost-user device's backend signals (queue_call_fd); -1 */
 	struct vdrv_queue q[VDRV_MAX_QUEUES];
 };
 
