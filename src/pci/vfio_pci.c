@@ -699,14 +699,13 @@ static int build(struct vfio_pci *d, char *err, size_t errlen)
 	return 0;
 }
 
-int vfio_pci_create(const struct vfio_pci_config *cfg, struct vfio_pci **out, char *err,
-		    size_t errlen)
+/* A function with nothing open yet, for cfg. NULL: out of memory. */
+static struct vfio_pci *fn_alloc(const struct vfio_pci_config *cfg)
 {
 	struct vfio_pci *d = calloc(1, sizeof(*d));
-	int ret;
 
 	if (!d)
-		return -ENOMEM;
+		return NULL;
 	d->cfg = *cfg;
 	d->dev.fd = d->intx_fd = d->intx_unmask_fd = -1;
 	for (unsigned v = 0; v < VFIO_PCI_MSI_MAX; v++)
@@ -716,24 +715,58 @@ int vfio_pci_create(const struct vfio_pci_config *cfg, struct vfio_pci **out, ch
 	d->rl = (struct log_ratelimit)LOG_RATELIMIT_INIT;
 	pthread_mutex_init(&d->lock, NULL);
 	snprintf(d->name, sizeof(d->name), "%s", cfg->name ? cfg->name : "vfio");
-	if (snprintf(d->sysfs, sizeof(d->sysfs), "%s", cfg->sysfs) >= (int)sizeof(d->sysfs)) {
-		vfio_pci_destroy(d);
-		return fail(err, errlen, -ENAMETOOLONG, "--vfio %s: %s", cfg->sysfs,
-			    "the path is too long");
-	}
+	snprintf(d->sysfs, sizeof(d->sysfs), "%s", cfg->sysfs ? cfg->sysfs : "");
 	d->cfg.sysfs = d->sysfs;
 	d->cfg.name = d->name;
-	ret = open_device(d, err, errlen);
-	if (ret == 0)
-		ret = build(d, err, errlen);
+	return d;
+}
+
+/* Build d around its open device; d is freed on failure. */
+static int fn_finish(struct vfio_pci *d, struct vfio_pci **out, char *err, size_t errlen)
+{
+	int ret = build(d, err, errlen);
+
 	if (ret < 0) {
 		if (d->slot)
-			pci_bus_remove(cfg->bus, d->slot);
+			pci_bus_remove(d->cfg.bus, d->slot);
 		vfio_pci_destroy(d);
 		return ret;
 	}
 	*out = d;
 	return 0;
+}
+
+int vfio_pci_create(const struct vfio_pci_config *cfg, struct vfio_pci **out, char *err,
+		    size_t errlen)
+{
+	struct vfio_pci *d;
+	int ret;
+
+	if (strlen(cfg->sysfs) >= sizeof(d->sysfs))
+		return fail(err, errlen, -ENAMETOOLONG, "--vfio %s: the path is too long",
+			    cfg->sysfs);
+	d = fn_alloc(cfg);
+	if (!d)
+		return -ENOMEM;
+	ret = open_device(d, err, errlen);
+	if (ret < 0) {
+		vfio_pci_destroy(d);
+		return ret;
+	}
+	return fn_finish(d, out, err, errlen);
+}
+
+int vfio_pci_create_dev(const struct vfio_pci_config *cfg, const struct vfio_device *dev,
+			struct vfio_pci **out, char *err, size_t errlen)
+{
+	struct vfio_pci *d = fn_alloc(cfg);
+
+	if (!d) {
+		close(dev->fd);
+		return -ENOMEM;
+	}
+	d->dev = *dev;
+	return fn_finish(d, out, err, errlen);
 }
 
 static void close_fd(int fd)

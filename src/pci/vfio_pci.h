@@ -101,6 +101,12 @@ struct vfio_pci {
 int vfio_pci_create(const struct vfio_pci_config *cfg, struct vfio_pci **out, char *err,
 		    size_t errlen) MUST_CHECK;
 
+/* As vfio_pci_create, for a device already open: dev (its fd, regions and interrupt counts)
+ * is the function's from now on, closed on failure too; cfg->container is not used. For
+ * vfio_pci_create, and for the unit tests and the fuzzer, which stand a file in for a device. */
+int vfio_pci_create_dev(const struct vfio_pci_config *cfg, const struct vfio_device *dev,
+			struct vfio_pci **out, char *err, size_t errlen) MUST_CHECK;
+
 /* Unwire its interrupts and memory slots, close the device. NULL: nothing. */
 void vfio_pci_destroy(struct vfio_pci *d);
 
