@@ -63,7 +63,8 @@ void config_usage(void)
 	    "  --pvpanic              a pvpanic port: a guest kernel panic ends kiln (status 6)\n"
 	    "  --boot-timer           log the guest's boot time when it writes 123 at 0xc0000000\n"
 	    "  --virtio-transport mmio|pci  virtio devices on virtio-mmio slots (default) or on a\n"
-	    "                         PCI bus with MSI-X\n"
+	    "                         PCI bus with MSI-X; NAME=mmio|pci: device NAME's own\n"
+	    "                         (block0, net1, fs0, entropy, balloon, vsock, ...)\n"
 	    "  --vfio PATH            pass the host PCI device at PATH\n"
 	    "                         (/sys/bus/pci/devices/DDDD:BB:DD.F, bound to vfio-pci)\n"
 	    "                         through to the guest (repeatable, 8 max; x86)\n"
@@ -494,6 +495,38 @@ static int parse_virtio_opt(struct vm_config *c, int opt, const char *v, char *e
 	}
 }
 
+/* --virtio-transport mmio|pci (the default) or NAME=mmio|pci (device NAME's own). */
+static int parse_transport(struct vm_config *c, const char *v, char *err, size_t errlen)
+{
+	const char *eq = strchr(v, '=');
+	const char *t = eq ? eq + 1 : v;
+	char name[CONFIG_DEV_NAME_MAX];
+	enum virtio_transport tr;
+
+	if (strcmp(t, "mmio") == 0)
+		tr = VIRTIO_TRANSPORT_MMIO;
+	else if (strcmp(t, "pci") == 0)
+		tr = VIRTIO_TRANSPORT_PCI;
+	else
+		return config_fail(err, errlen, "--virtio-transport: '%s' is not mmio or pci", t);
+	if (!eq) {
+		c->virtio_transport = tr;
+		return 0;
+	}
+	snprintf(name, sizeof(name), "%.*s", (int)(eq - v), v);
+	if ((size_t)(eq - v) >= sizeof(name) || !config_virtio_name_ok(name))
+		return config_fail(
+		    err, errlen,
+		    "--virtio-transport: '%.*s' names no virtio device (blockN, netN, "
+		    "fsN, entropy, balloon, vsock, virtio_console)",
+		    (int)(eq - v), v);
+	if (config_transport_of_put(c, name, tr) < 0)
+		return config_fail(err, errlen,
+				   "--virtio-transport: at most %d devices of their own",
+				   CONFIG_MAX_TRANSPORT_OF);
+	return 0;
+}
+
 static int parse_one(struct vm_config *c, struct parse_state *st, int opt, const char *v, char *err,
 		     size_t errlen)
 {
@@ -571,14 +604,7 @@ static int parse_one(struct vm_config *c, struct parse_state *st, int opt, const
 		c->pvpanic = true;
 		return 0;
 	case OPT_VIRTIO_TRANSPORT:
-		if (strcmp(v, "mmio") == 0)
-			c->virtio_transport = VIRTIO_TRANSPORT_MMIO;
-		else if (strcmp(v, "pci") == 0)
-			c->virtio_transport = VIRTIO_TRANSPORT_PCI;
-		else
-			return config_fail(err, errlen,
-					   "--virtio-transport: '%s' is not mmio or pci", v);
-		return 0;
+		return parse_transport(c, v, err, errlen);
 	case 'v':
 		c->verbosity++;
 		return 0;

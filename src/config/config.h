@@ -19,22 +19,24 @@ enum reset_action { RESET_STOP, RESET_RESTART };
 /* How the board exposes its virtio devices: virtio-mmio slots (default) or a PCI bus. */
 enum virtio_transport { VIRTIO_TRANSPORT_MMIO, VIRTIO_TRANSPORT_PCI };
 
-#define CONFIG_PATH_MAX	     4096
-#define CONFIG_CMDLINE_MAX   0x10000 /* including the NUL (LAYOUT_CMDLINE_MAX) */
-#define CONFIG_MEM_MIN	     (2ULL << 20)
-#define CONFIG_MEM_MAX	     (1ULL << 40)
-#define CONFIG_MAX_DISKS     16
-#define CONFIG_DISK_ID_MAX   20 /* virtio-blk GET_ID: at most 20 bytes (--disk id=) */
-#define CONFIG_DRIVE_ID_MAX  64 /* a JSON drive_id; GET_ID answers its first 20 bytes */
-#define CONFIG_PARTUUID_MAX  64
-#define CONFIG_MAX_NETS	     8
-#define CONFIG_IFACE_ID_MAX  64 /* a network interface's iface_id */
-#define CONFIG_TAP_NAME_MAX  15 /* IFNAMSIZ - 1 */
-#define CONFIG_MAX_FS	     4
-#define CONFIG_FS_TAG_MAX    36	 /* virtio-fs config: tag[36], no NUL when full */
-#define CONFIG_SOCK_MAX	     108 /* sizeof(sun_path), its NUL included */
-#define CONFIG_MAX_VFIO	     8
-#define CONFIG_VFIO_PATH_MAX 256
+#define CONFIG_PATH_MAX		4096
+#define CONFIG_CMDLINE_MAX	0x10000 /* including the NUL (LAYOUT_CMDLINE_MAX) */
+#define CONFIG_MEM_MIN		(2ULL << 20)
+#define CONFIG_MEM_MAX		(1ULL << 40)
+#define CONFIG_MAX_DISKS	16
+#define CONFIG_DISK_ID_MAX	20 /* virtio-blk GET_ID: at most 20 bytes (--disk id=) */
+#define CONFIG_DRIVE_ID_MAX	64 /* a JSON drive_id; GET_ID answers its first 20 bytes */
+#define CONFIG_PARTUUID_MAX	64
+#define CONFIG_MAX_NETS		8
+#define CONFIG_IFACE_ID_MAX	64 /* a network interface's iface_id */
+#define CONFIG_TAP_NAME_MAX	15 /* IFNAMSIZ - 1 */
+#define CONFIG_MAX_FS		4
+#define CONFIG_FS_TAG_MAX	36  /* virtio-fs config: tag[36], no NUL when full */
+#define CONFIG_SOCK_MAX		108 /* sizeof(sun_path), its NUL included */
+#define CONFIG_MAX_VFIO		8
+#define CONFIG_MAX_TRANSPORT_OF 16 /* per-device transport choices (--virtio-transport NAME=T) */
+#define CONFIG_DEV_NAME_MAX	24 /* a virtio device's name: "block0", "net1", "entropy", ... */
+#define CONFIG_VFIO_PATH_MAX	256
 
 enum disk_cache { DISK_CACHE_UNSAFE, DISK_CACHE_WRITEBACK };
 enum disk_io_engine { DISK_IO_ASYNC, DISK_IO_SYNC }; /* io_uring (sync fallback) | pread/pwrite */
@@ -80,6 +82,12 @@ struct fs_config {
 	char tag[CONFIG_FS_TAG_MAX + 1]; /* the name the guest mounts: mount -t virtiofs TAG */
 	char socket[CONFIG_SOCK_MAX];	 /* vhost-user socket of a running backend; "" with dir */
 	char dir[CONFIG_PATH_MAX];	 /* shared directory for a virtiofsd kiln runs; "" */
+};
+
+/* One virtio device's own transport, overriding vm_config.virtio_transport for it. */
+struct transport_of {
+	char name[CONFIG_DEV_NAME_MAX]; /* config_virtio_name_ok */
+	enum virtio_transport transport;
 };
 
 /* A host PCI device passed through with VFIO: its sysfs directory
@@ -158,7 +166,9 @@ struct vm_config {
 	bool boot_timer;	  /* Firecracker's boot timer device (--boot-timer) */
 	bool acpi;		  /* ACPI tables (default); false: the MP table only */
 	bool pvpanic;		  /* the pvpanic port: a guest kernel panic stops the VM */
-	enum virtio_transport virtio_transport;	    /* every virtio device's (x86 only for PCI) */
+	enum virtio_transport virtio_transport;			   /* the virtio devices' default */
+	struct transport_of transport_of[CONFIG_MAX_TRANSPORT_OF]; /* and per device */
+	unsigned nr_transport_of;
 	struct disk_config disks[CONFIG_MAX_DISKS]; /* virtio-blk, in slot order */
 	unsigned nr_disks;
 	struct vconsole_config vconsole;	 /* virtio-console port 0 */
@@ -302,6 +312,21 @@ int config_fs_put(struct vm_config *c, const struct fs_config *f) MUST_CHECK;
 
 /* kiln run's --fs tag=NAME,socket=PATH | tag=NAME,dir=PATH: 0 or -EINVAL with one line in err. */
 int config_parse_fs(struct vm_config *c, const char *v, char *err, size_t errlen) MUST_CHECK;
+
+/* Whether name is a virtio device's as kiln names them: blockN, netN, fsN (N < 100), entropy,
+ * balloon, vsock, virtio_console. */
+bool config_virtio_name_ok(const char *name);
+
+/* Give the virtio device `name` its own transport (again: replaced). 0, -EINVAL (a bad name) or
+ * -ENOSPC (CONFIG_MAX_TRANSPORT_OF already). */
+int config_transport_of_put(struct vm_config *c, const char *name,
+			    enum virtio_transport t) MUST_CHECK;
+
+/* The transport of virtio device `name`: its own choice, else the default. */
+enum virtio_transport config_virtio_transport_of(const struct vm_config *c, const char *name);
+
+/* Whether any virtio device may be on PCI (the default, or a device's own choice). */
+bool config_virtio_pci_used(const struct vm_config *c);
 
 /* Add passthrough device `path` under `id`, or give device `id` that path: 0, -EINVAL (a bad
  * id, or a path that is empty, too long or not absolute), -EEXIST (the path is another id's)

@@ -245,6 +245,51 @@ static int machine_topology(struct vm_config *c, const struct jres *r, bool patc
 	return 0;
 }
 
+/* kiln_virtio_transport_of {NAME: "mmio" | "pci", ...}: virtio devices' own transports, all of
+ * them (a PUT without it leaves none; a PATCH without it keeps them). */
+static int machine_transport_of(struct vm_config *c, const struct jres *r, bool patch)
+{
+	const json_t *o = json_object_get(r->obj, "kiln_virtio_transport_of"), *v;
+	const char *name;
+
+	if (!o || json_is_null(o)) {
+		if (!patch)
+			c->nr_transport_of = 0;
+		return 0;
+	}
+	if (!json_is_object(o))
+		return jres_fail(r, "field 'kiln_virtio_transport_of': expected an object, got %s",
+				 json_type_name(o));
+	c->nr_transport_of = 0;
+	json_object_foreach((json_t *)o, name, v)
+	{
+		const char *t = json_is_string(v) ? json_string_value(v) : "";
+		int ret =
+		    strcmp(t, "mmio") == 0 ? config_transport_of_put(c, name, VIRTIO_TRANSPORT_MMIO)
+		    : strcmp(t, "pci") == 0 ? config_transport_of_put(c, name, VIRTIO_TRANSPORT_PCI)
+					    : -ERANGE;
+
+		if (ret == -ERANGE)
+			return jres_fail(
+			    r,
+			    "field 'kiln_virtio_transport_of': '%.24s' is not \"mmio\" "
+			    "or \"pci\"",
+			    name);
+		if (ret == -EINVAL)
+			return jres_fail(
+			    r,
+			    "field 'kiln_virtio_transport_of': '%.24s' names no virtio "
+			    "device (blockN, netN, fsN, entropy, balloon, vsock, "
+			    "virtio_console)",
+			    name);
+		if (ret < 0)
+			return jres_fail(r,
+					 "field 'kiln_virtio_transport_of': more than %d devices",
+					 CONFIG_MAX_TRANSPORT_OF);
+	}
+	return 0;
+}
+
 /* kiln_vcpu_pinning [host CPU of vCPU 0, 1, ...]: one entry per vCPU. */
 static int machine_pinning(struct vm_config *c, const struct jres *r, bool patch,
 			   unsigned old_vcpus)
@@ -299,6 +344,7 @@ static int machine_apply(struct vm_config *c, const struct jres *r, const void *
 					     "kiln_topology",
 					     "kiln_vcpu_pinning",
 					     "kiln_virtio_transport",
+					     "kiln_virtio_transport_of",
 					     NULL};
 	bool patch = *(const bool *)arg;
 	unsigned old_vcpus = config_vcpus(c);
@@ -326,7 +372,8 @@ static int machine_apply(struct vm_config *c, const struct jres *r, const void *
 	c->thp = m.huge == 1;
 	c->track_dirty_pages = m.dirty;
 	c->virtio_transport = (enum virtio_transport)m.transport;
-	return machine_pinning(c, r, patch, old_vcpus);
+	ret = machine_transport_of(c, r, patch);
+	return ret ? ret : machine_pinning(c, r, patch, old_vcpus);
 }
 
 /* ---- drives ---- */

@@ -218,6 +218,17 @@ json_t *config_json_export_machine_config(const struct vm_config *c)
 		ok = put(o, "kiln_vcpu_pinning", export_pinning(c));
 	if (ok && c->virtio_transport == VIRTIO_TRANSPORT_PCI) /* mmio: Firecracker's document */
 		ok = put(o, "kiln_virtio_transport", json_string("pci"));
+	if (ok && c->nr_transport_of) {
+		json_t *t = json_object();
+
+		for (unsigned i = 0; t && i < c->nr_transport_of; i++)
+			json_object_set_new(
+			    t, c->transport_of[i].name,
+			    json_string(c->transport_of[i].transport == VIRTIO_TRANSPORT_PCI
+					    ? "pci"
+					    : "mmio"));
+		ok = put(o, "kiln_virtio_transport_of", t);
+	}
 	if (!ok)
 		json_decref(o);
 	return ok ? o : NULL;

@@ -1,6 +1,8 @@
-/* config_vfio.c — passthrough devices in the configuration: `kiln run --vfio PATH`, the JSON
- * document's kiln_vfio and PUT /kiln/vfio/{id} all come here. The path is only checked for its
- * shape here; whether it names a device bound to vfio-pci is found when the VM is built. */
+/* config_vfio.c — the PCI side of the configuration: passthrough devices (`kiln run --vfio
+ * PATH`, the JSON document's kiln_vfio and PUT /kiln/vfio/{id}: the path is only checked for its
+ * shape here; whether it names a device bound to vfio-pci is found when the VM is built) and the
+ * virtio devices' own transports (`--virtio-transport NAME=T`, kiln_virtio_transport_of). */
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -61,4 +63,63 @@ const char *config_check_vfio(const struct vm_config *c)
 		       "pins all guest RAM for the device's DMA, so the balloon could not take any "
 		       "back";
 	return NULL;
+}
+
+/* prefix followed by 1-2 digits, nothing else. */
+static bool indexed(const char *name, const char *prefix)
+{
+	size_t n = strlen(prefix), d = strlen(name);
+
+	if (strncmp(name, prefix, n) != 0 || d <= n || d > n + 2)
+		return false;
+	for (const char *p = name + n; *p; p++)
+		if (!isdigit((unsigned char)*p))
+			return false;
+	return true;
+}
+
+bool config_virtio_name_ok(const char *name)
+{
+	static const char *const fixed[] = {"entropy", "balloon", "vsock", "virtio_console", NULL};
+
+	for (const char *const *f = fixed; *f; f++)
+		if (strcmp(name, *f) == 0)
+			return true;
+	return indexed(name, "block") || indexed(name, "net") || indexed(name, "fs");
+}
+
+int config_transport_of_put(struct vm_config *c, const char *name, enum virtio_transport t)
+{
+	unsigned i;
+
+	if (!config_virtio_name_ok(name) ||
+	    (t != VIRTIO_TRANSPORT_MMIO && t != VIRTIO_TRANSPORT_PCI))
+		return -EINVAL;
+	for (i = 0; i < c->nr_transport_of && strcmp(c->transport_of[i].name, name) != 0; i++)
+		;
+	if (i == CONFIG_MAX_TRANSPORT_OF)
+		return -ENOSPC;
+	if (i == c->nr_transport_of)
+		c->nr_transport_of++;
+	snprintf(c->transport_of[i].name, sizeof(c->transport_of[i].name), "%s", name);
+	c->transport_of[i].transport = t;
+	return 0;
+}
+
+enum virtio_transport config_virtio_transport_of(const struct vm_config *c, const char *name)
+{
+	for (unsigned i = 0; i < c->nr_transport_of; i++)
+		if (strcmp(c->transport_of[i].name, name) == 0)
+			return c->transport_of[i].transport;
+	return c->virtio_transport;
+}
+
+bool config_virtio_pci_used(const struct vm_config *c)
+{
+	if (c->virtio_transport == VIRTIO_TRANSPORT_PCI)
+		return true;
+	for (unsigned i = 0; i < c->nr_transport_of; i++)
+		if (c->transport_of[i].transport == VIRTIO_TRANSPORT_PCI)
+			return true;
+	return false;
 }

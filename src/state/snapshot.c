@@ -209,33 +209,58 @@ static const char *vsock_config_load(struct state_buf *b, struct vm_config *c)
 	return NULL;
 }
 
-/* The virtio transport when it is PCI: a section of its own ("config.virtio", version 1: u8 1),
+/* The virtio transports when any device may be on PCI: a section of its own ("config.virtio"),
  * written only then, so a virtio-mmio configuration reads as before (and a kiln that does not
- * know the section rebuilds virtio-mmio slots, whose loader then refuses "virtio.N"). */
+ * know the section rebuilds virtio-mmio slots, whose loader then refuses "virtio.N"). Version 1:
+ * u8 the default (1 = PCI); version 2 adds u8 the number of devices with their own, then per
+ * device its name (a string) and u8 its transport. */
+#define TRANSPORT_CONFIG_VERSION 2
+
 static int transport_config_save(const struct vm_config *c, struct state_buf *b)
 {
 	int ret;
 
-	if (c->virtio_transport == VIRTIO_TRANSPORT_MMIO)
+	if (!config_virtio_pci_used(c))
 		return 0;
-	ret = state_begin_section(b, "config.virtio", 1);
+	ret = state_begin_section(b, "config.virtio", TRANSPORT_CONFIG_VERSION);
 	state_put_u8(b, (uint8_t)c->virtio_transport);
+	state_put_u8(b, (uint8_t)c->nr_transport_of);
+	for (unsigned i = 0; i < c->nr_transport_of; i++) {
+		put_str(b, c->transport_of[i].name);
+		state_put_u8(b, (uint8_t)c->transport_of[i].transport);
+	}
 	return ret ? ret : state_end_section(b);
 }
 
 static const char *transport_config_load(struct state_buf *b, struct vm_config *c)
 {
+	char name[CONFIG_DEV_NAME_MAX];
 	uint16_t v;
-	uint8_t t;
+	uint8_t t, n = 0;
 
 	if (!state_has_section(b, "config.virtio"))
 		return NULL;
-	if (state_section(b, "config.virtio", &v) < 0 || v != 1)
+	if (state_section(b, "config.virtio", &v) < 0 || v < 1 || v > TRANSPORT_CONFIG_VERSION)
 		return "virtio transport version";
 	t = state_get_u8(b);
-	if (state_section_done(b) || t != VIRTIO_TRANSPORT_PCI)
+	if (t > VIRTIO_TRANSPORT_PCI)
 		return "virtio transport";
-	c->virtio_transport = VIRTIO_TRANSPORT_PCI;
+	c->virtio_transport = (enum virtio_transport)t;
+	if (v >= 2)
+		n = state_get_u8(b);
+	c->nr_transport_of = 0;
+	for (unsigned i = 0; i < n; i++) {
+		uint8_t d;
+
+		if (!get_str(b, name, sizeof(name)))
+			return "virtio transport of a device";
+		d = state_get_u8(b);
+		if (d > VIRTIO_TRANSPORT_PCI ||
+		    config_transport_of_put(c, name, (enum virtio_transport)d) < 0)
+			return "virtio transport of a device";
+	}
+	if (state_section_done(b) || !config_virtio_pci_used(c))
+		return "virtio transport";
 	return NULL;
 }
 

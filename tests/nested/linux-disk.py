@@ -4,7 +4,8 @@
 
     linux-disk.py --kiln PATH
 
-root-ext4 (and root-ext4-pci, the same over `--virtio-transport pci`: the disks are functions
+root-ext4 (and root-ext4-mixed, the second disk alone on PCI with `--virtio-transport block1=pci`;
+and root-ext4-pci, the same over `--virtio-transport pci`: the disks are functions
 00:01.0 and 00:02.0 of kiln's PCI bus, each queue with its MSI-X vector): an ext4 image made with `mke2fs -d` (busybox and the scenario as /init) is the root
 disk (`--disk IMG,root,id=rootdisk`, so kiln appends `root=/dev/vda rw`); a second disk is
 read-only (`,ro,id=ro-data`). The guest writes 1 MiB derived from a random token to
@@ -49,6 +50,7 @@ kt vdb "$(sha256sum < /dev/vdb | cut -d' ' -f1)"
 pci=/sys/bus/pci/devices
 kt pci "$(echo $(cat $pci/0000:00:01.0/vendor $pci/0000:00:01.0/device 2>/dev/null))"
 kt msix "$(grep -c 'PCI-MSI.*virtio' /proc/interrupts)"
+for d in vda vdb; do kt bus $d "$(readlink -f /sys/block/$d/device | grep -o 'virtio-mmio\|pci0000')"; done
 """ + lg.REPORT_KERNEL_ERRORS
 
 # The drive-patch guest: vda's size and hash, then wait (up to 120 s) for the size to change, drop
@@ -111,7 +113,10 @@ def main():
     want = want[:1048576]
 
     def root_ext4(transport):
-        name = "root-ext4" if transport == "mmio" else "root-ext4-pci"
+        """transport: mmio, pci, or mixed (virtio-mmio by default, the second disk on PCI)."""
+        name = {"mmio": "root-ext4", "pci": "root-ext4-pci", "mixed": "root-ext4-mixed"}[transport]
+        flags = (["--virtio-transport", "block1=pci"] if transport == "mixed"
+                 else ["--virtio-transport", transport])
         root = lg.ext4_image(os.path.join(tmp, "root.img"), lg.guest_tree(SCENARIO), 64)
         data = os.path.join(tmp, "data.img")
         with open(data, "wb") as f:
@@ -120,7 +125,7 @@ def main():
             data_sum = hashlib.sha256(f.read()).hexdigest()
 
         g = lg.Guest(name, [args.kiln, "run", "--kernel", kernel, "--cpus", "2",
-                            "--virtio-transport", transport,
+                            *flags,
                             "--memory", "512M", "--disk", f"{root},root,id=rootdisk",
                             "--disk", f"{data},ro,id=ro-data",
                             "--cmdline", f"console=ttyS0 loglevel=4 panic=-1 init=/init "
@@ -149,12 +154,20 @@ def main():
             s.check(int(g.report("msix") or 0) >= 2,
                     f"{name}: the disks' queues interrupt through PCI-MSI vectors",
                     f"{g.report('msix')} PCI-MSI lines in /proc/interrupts")
+            s.equal(g.reports("bus"), ["vda pci0000", "vdb pci0000"], f"{name}: both on PCI")
+        elif transport == "mixed":  # the second disk is the bus's only function: 00:01.0
+            s.equal(g.reports("bus"), ["vda virtio-mmio", "vdb pci0000"],
+                    f"{name}: vda on a virtio-mmio slot, vdb (block1=pci) on the PCI bus")
+            s.equal(g.report("pci"), "0x1af4 0x1042", f"{name}: 00:01.0 is virtio-pci's block")
         else:
             s.equal(g.report("pci"), "", f"{name}: no PCI device")
+            s.equal(g.reports("bus"), ["vda virtio-mmio", "vdb virtio-mmio"],
+                    f"{name}: both on virtio-mmio slots")
         s.equal(lg.kernel_errors(g), [], f"{name}: no kernel errors")
 
     s.scenario("root-ext4", lambda: root_ext4("mmio"))
     s.scenario("root-ext4-pci", lambda: root_ext4("pci"))
+    s.scenario("root-ext4-mixed", lambda: root_ext4("mixed"))
     s.scenario("drive-patch", lambda: drive_patch(s, args.kiln, kernel, tmp))
     s.finish()
 

@@ -68,6 +68,21 @@ static void test_full_command_line(void **state)
 	assert_int_equal(c.virtio_transport, VIRTIO_TRANSPORT_PCI);
 	assert_int_equal(PARSE(&c, err, "--virtio-transport", "mmio"), 0);
 	assert_int_equal(c.virtio_transport, VIRTIO_TRANSPORT_MMIO);
+	/* a device's own transport */
+	assert_int_equal(PARSE(&c, err, "--virtio-transport", "pci", "--virtio-transport",
+			       "block1=mmio", "--virtio-transport", "fs0=mmio",
+			       "--virtio-transport", "block1=pci"),
+			 0);
+	assert_int_equal(c.nr_transport_of, 2);
+	assert_int_equal(config_virtio_transport_of(&c, "block1"), VIRTIO_TRANSPORT_PCI);
+	assert_int_equal(config_virtio_transport_of(&c, "fs0"), VIRTIO_TRANSPORT_MMIO);
+	assert_int_equal(config_virtio_transport_of(&c, "block0"), VIRTIO_TRANSPORT_PCI);
+	assert_int_equal(PARSE(&c, err, "--virtio-transport", "entropy=pci"), 0);
+	assert_true(config_virtio_pci_used(&c));
+	assert_false(config_virtio_name_ok("block"));
+	assert_false(config_virtio_name_ok("block123"));
+	assert_false(config_virtio_name_ok("blockx"));
+	assert_true(config_virtio_name_ok("net12"));
 }
 
 /* Whole tokens only: what decides whether kiln adds virtio_mmio.device= tokens (acpi=off). */
@@ -306,6 +321,9 @@ static void test_vfio(void **state)
 static void test_errors_name_the_flag(void **state)
 {
 	(void)state;
+	EXPECT_ERROR("'disk0' names no virtio device", "--virtio-transport", "disk0=pci");
+	EXPECT_ERROR("'isa' is not mmio or pci", "--virtio-transport", "block0=isa");
+	EXPECT_ERROR("'=pci' is not", "--virtio-transport", "==pci");
 	EXPECT_ERROR("--cpus", "--cpus", "0");
 	EXPECT_ERROR("--cpus", "--cpus", "255");
 	EXPECT_ERROR("--cpus", "--cpus", "two");

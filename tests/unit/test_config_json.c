@@ -327,6 +327,8 @@ static void test_machine_config_errors(void **state)
 	free(c);
 }
 
+static void round_trip(struct vm_config *c);
+
 static void test_machine_config_patch(void **state)
 {
 	struct vm_config *c = new_cfg();
@@ -344,6 +346,21 @@ static void test_machine_config_patch(void **state)
 	assert_int_equal(c->virtio_transport, VIRTIO_TRANSPORT_PCI);
 	fails(c, MC_PATCH, NULL, "{\"kiln_virtio_transport\": \"isa\"}", "kiln_virtio_transport");
 	ok(c, MC_PATCH, NULL, "{\"kiln_virtio_transport\": \"mmio\"}");
+	/* devices' own transports: the whole set each time it is given */
+	ok(c, MC_PATCH, NULL,
+	   "{\"kiln_virtio_transport_of\": {\"block0\": \"pci\", \"entropy\": \"mmio\"}}");
+	assert_int_equal(c->nr_transport_of, 2);
+	assert_int_equal(config_virtio_transport_of(c, "block0"), VIRTIO_TRANSPORT_PCI);
+	assert_true(config_virtio_pci_used(c));
+	round_trip(c);
+	fails(c, MC_PATCH, NULL, "{\"kiln_virtio_transport_of\": {\"disk0\": \"pci\"}}",
+	      "'disk0' names no virtio device");
+	fails(c, MC_PATCH, NULL, "{\"kiln_virtio_transport_of\": {\"block0\": \"isa\"}}",
+	      "'block0' is not \"mmio\" or \"pci\"");
+	fails(c, MC_PATCH, NULL, "{\"kiln_virtio_transport_of\": [\"block0\"]}",
+	      "expected an object, got an array");
+	ok(c, MC_PATCH, NULL, "{\"kiln_virtio_transport_of\": {}}");
+	assert_int_equal(c->nr_transport_of, 0);
 	assert_int_equal(c->virtio_transport, VIRTIO_TRANSPORT_MMIO);
 	ok(c, MC_PATCH, NULL, "{\"smt\": true, \"vcpu_count\": 2}");
 	assert_int_equal(c->threads, 2);

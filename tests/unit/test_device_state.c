@@ -575,6 +575,7 @@ static void test_config_section_versions(void **st)
 	assert_int_equal(state_open(&r, w.data, w.len), 0);
 	assert_int_equal(snapshot_config_load(&r, &back, NULL), 0);
 	assert_int_equal(back.virtio_transport, VIRTIO_TRANSPORT_PCI);
+	assert_int_equal(back.nr_transport_of, 0);
 	assert_memory_equal(&back.balloon, &c.balloon, sizeof(c.balloon));
 	assert_true(back.disks[0].is_root);
 	assert_string_equal(back.disks[0].partuuid, "abcd-01");
@@ -602,6 +603,22 @@ static void test_config_section_versions(void **st)
 	assert_int_equal(state_open(&r, w.data, w.len), 0);
 	assert_int_equal(snapshot_config_load(&r, &back, NULL), -EINVAL);
 	state_buf_free(&w);
+	/* Devices with a transport of their own (section config.virtio, version 2): kept; and
+	 * virtio-mmio by default with one device on PCI is written too. */
+	c.virtio_transport = VIRTIO_TRANSPORT_MMIO;
+	c.balloon.amount_mib = 1;
+	assert_int_equal(config_transport_of_put(&c, "block0", VIRTIO_TRANSPORT_PCI), 0);
+	assert_int_equal(config_transport_of_put(&c, "net1", VIRTIO_TRANSPORT_MMIO), 0);
+	assert_int_equal(snapshot_config_save(&c, &w), 0);
+	assert_int_equal(state_open(&r, w.data, w.len), 0);
+	assert_int_equal(snapshot_config_load(&r, &back, NULL), 0);
+	assert_int_equal(back.virtio_transport, VIRTIO_TRANSPORT_MMIO);
+	assert_int_equal(back.nr_transport_of, 2);
+	assert_int_equal(config_virtio_transport_of(&back, "block0"), VIRTIO_TRANSPORT_PCI);
+	assert_int_equal(config_virtio_transport_of(&back, "net1"), VIRTIO_TRANSPORT_MMIO);
+	assert_int_equal(config_virtio_transport_of(&back, "net0"), VIRTIO_TRANSPORT_MMIO);
+	state_buf_free(&w);
+	c.nr_transport_of = 0;
 	c.balloon.enabled = false;
 	c.virtio_transport = VIRTIO_TRANSPORT_MMIO;
 	c.nr_nets = 0;

@@ -53,7 +53,7 @@ static int memory_create(struct vm *vm)
 
 static bool pci_wanted(const struct vm *vm)
 {
-	return vm->cfg->virtio_transport == VIRTIO_TRANSPORT_PCI;
+	return config_virtio_pci_used(vm->cfg);
 }
 
 /* Step 2: the GICv3 (initialised once the vCPUs exist), with PCI its ITS, and the vCPU target. */
@@ -401,7 +401,7 @@ int board_add_virtio(struct vm *vm, struct virtio_dev *vd, const char *name)
 	    .bus = b->pci, .vm_fd = vm->fd, .routes = &b->routes, .loop = vm->loop};
 	int ret;
 
-	if (!b->pci)
+	if (config_virtio_transport_of(vm->cfg, name) != VIRTIO_TRANSPORT_PCI)
 		return virtio_slots_add(&b->virtio, vm, vd, name);
 	ret = virtio_pci_attach(vm, &pc, b->nr_pci, vd, name);
 	if (ret == 0)

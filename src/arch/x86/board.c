@@ -43,7 +43,7 @@ static const uint32_t virtio_gsis[LAYOUT_VIRTIO_SLOTS] = LAYOUT_VIRTIO_GSIS;
 /* Whether the board has a PCI bus: for virtio-pci or for passthrough devices. */
 static bool pci_wanted(const struct vm_config *c)
 {
-	return c->virtio_transport == VIRTIO_TRANSPORT_PCI || c->nr_vfio > 0;
+	return config_virtio_pci_used(c) || c->nr_vfio > 0;
 }
 
 /* The embedded demo guest (a PVH ELF), linked in by the build. */
@@ -588,7 +588,7 @@ int board_add_virtio(struct vm *vm, struct virtio_dev *vd, const char *name)
 	    .bus = b->pci, .vm_fd = vm->fd, .routes = &b->routes, .loop = vm->loop};
 	int ret;
 
-	if (vm->cfg->virtio_transport != VIRTIO_TRANSPORT_PCI) /* a bus for --vfio only */
+	if (config_virtio_transport_of(vm->cfg, name) != VIRTIO_TRANSPORT_PCI)
 		return virtio_slots_add(&b->virtio, vm, vd, name);
 	ret = virtio_pci_attach(vm, &pc, b->nr_pci, vd, name);
 	if (ret == 0)
