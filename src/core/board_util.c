@@ -1,6 +1,7 @@
 /* board_util.c — board assembly helpers shared by the architectures (see board_util.h). */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/eventfd.h>
@@ -10,6 +11,8 @@
 #include "core/board_util.h"
 #include "core/vm.h"
 #include "devices/uart16550.h"
+#include "virtio/slots.h"
+#include "virtio/virtio_pci.h"
 #include "util/file.h"
 #include "util/log.h"
 
@@ -154,5 +157,34 @@ int board_ram_add(struct vm *vm, uint64_t gpa, uint64_t len, uint64_t file_off)
 	if (ret < 0)
 		err_set(vm->err, ret, "guest memory (%llu MiB): %s",
 			(unsigned long long)(c->mem_bytes >> 20), strerror(-ret));
+	return ret;
+}
+
+int board_virtio_place(struct vm *vm, struct virtio_slots *slots, struct pci_bus *bus,
+		       struct irq_routes *routes, unsigned *nr_pci, struct virtio_dev *vd,
+		       const char *name)
+{
+	struct virtio_pci_config pc = {
+	    .bus = bus, .vm_fd = vm->fd, .routes = routes, .loop = vm->loop};
+	int ret;
+
+	if (config_virtio_transport_of(vm->cfg, name) != VIRTIO_TRANSPORT_PCI)
+		return virtio_slots_add(slots, vm, vd, name);
+	ret = virtio_pci_attach(vm, &pc, *nr_pci, vd, name);
+	if (ret == 0)
+		(*nr_pci)++;
+	return ret;
+}
+
+int board_pci_bus_new(struct pci_bus **out, const uint64_t *base, const uint64_t *len)
+{
+	struct pci_bus *b = calloc(1, sizeof(*b));
+	int ret = b ? pci_bus_init(b, base, len) : -ENOMEM;
+
+	if (ret < 0) {
+		free(b);
+		b = NULL;
+	}
+	*out = b;
 	return ret;
 }

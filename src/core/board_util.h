@@ -61,6 +61,22 @@ int board_ram_check(struct vm *vm) MUST_CHECK;
  * the reason in vm->err. */
 int board_ram_add(struct vm *vm, uint64_t gpa, uint64_t len, uint64_t file_off) MUST_CHECK;
 
+struct irq_routes;
+struct pci_bus;
+struct virtio_dev;
+struct virtio_slots;
+
+/* A PCI bus with windows [base[k], base[k] + len[k]) (pci_bus_init), allocated, in *out. 0,
+ * -ENOMEM or -EINVAL (*out NULL). */
+int board_pci_bus_new(struct pci_bus **out, const uint64_t *base, const uint64_t *len) MUST_CHECK;
+
+/* A board's virtio devices: each on a virtio-mmio slot of `slots` or, when its transport
+ * (config_virtio_transport_of, by name) is PCI, a function of `bus` with its vectors in
+ * `routes` (*nr_pci: the functions so far, for their "virtio.N" sections). 0 or -errno. */
+int board_virtio_place(struct vm *vm, struct virtio_slots *slots, struct pci_bus *bus,
+		       struct irq_routes *routes, unsigned *nr_pci, struct virtio_dev *vd,
+		       const char *name) MUST_CHECK;
+
 /* Map a whole non-empty regular file read-only; *len set. NULL (reason in err, which names
  * `what`: "kernel", "initrd") on failure. munmap(ptr, *len) frees it. */
 uint8_t *board_map_file(const char *what, const char *path, size_t *len, struct kiln_err *err);

@@ -461,6 +461,19 @@ static int bars_init(struct vfio_pci *d, const uint8_t *raw, char *err, size_t e
 	return 0;
 }
 
+/* n vectors: an eventfd each and, with KVM, a GSI for its MSI route. */
+static int vectors_init(struct vfio_pci *d, int *fd, uint32_t *gsi, unsigned n)
+{
+	for (unsigned v = 0; v < n; v++) {
+		fd[v] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		if (fd[v] < 0)
+			return -errno;
+		if (d->cfg.routes && irq_routes_alloc(d->cfg.routes, &gsi[v]) < 0)
+			return -ENOSPC;
+	}
+	return 0;
+}
+
 /* The MSI capability at off: its writable bits (Enable and Multiple Message Enable, address,
  * data, mask bits), everything off, and the vectors' eventfds and GSIs. */
 static int msi_init(struct vfio_pci *d, uint16_t off)
@@ -484,14 +497,7 @@ static int msi_init(struct vfio_pci *d, uint16_t off)
 	pci_cfg_set_wmask(&d->pci, msi_data_off(d), ones, 2, false);
 	if (msi_pvm(d))
 		pci_cfg_set_wmask(&d->pci, (uint16_t)(msi_data_off(d) + 4), ones, 4, false);
-	for (unsigned v = 0; v < d->msi_max; v++) {
-		d->msi_fd[v] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-		if (d->msi_fd[v] < 0)
-			return -errno;
-		if (d->cfg.routes && irq_routes_alloc(d->cfg.routes, &d->msi_gsi[v]) < 0)
-			return -ENOSPC;
-	}
-	return 0;
+	return vectors_init(d, d->msi_fd, d->msi_gsi, d->msi_max);
 }
 
 /* The MSI-X capability at off: msix.c emulates it and the table, over the device's BAR. */
@@ -513,14 +519,7 @@ static int msix_init_dev(struct vfio_pci *d, uint16_t off)
 	d->msix_nr = nr < VFIO_PCI_MSIX_MAX ? nr : VFIO_PCI_MSIX_MAX;
 	if (d->msix_nr > d->dev.irq_count[VFIO_PCI_MSIX_IRQ_INDEX])
 		d->msix_nr = d->dev.irq_count[VFIO_PCI_MSIX_IRQ_INDEX];
-	for (unsigned v = 0; v < d->msix_nr; v++) {
-		d->msix_fd[v] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-		if (d->msix_fd[v] < 0)
-			return -errno;
-		if (d->cfg.routes && irq_routes_alloc(d->cfg.routes, &d->msix_gsi[v]) < 0)
-			return -ENOSPC;
-	}
-	return 0;
+	return vectors_init(d, d->msix_fd, d->msix_gsi, d->msix_nr);
 }
 
 /* Walk the device's capability list (at most 48 hops: a looping list ends) for MSI and MSI-X. */

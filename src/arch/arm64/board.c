@@ -120,15 +120,9 @@ static int pci_create(struct vm *vm, struct board *b)
 
 	if (!pci_wanted(vm))
 		return 0;
-	b->pci = calloc(1, sizeof(*b->pci));
-	if (!b->pci)
-		return -ENOMEM;
-	ret = pci_bus_init(b->pci, base, len);
-	if (ret < 0) {
-		free(b->pci);
-		b->pci = NULL;
+	ret = board_pci_bus_new(&b->pci, base, len);
+	if (ret < 0)
 		return ret;
-	}
 	ret = irq_routes_init(&b->routes, vm->fd, ARM64_NR_IRQS - 32);
 	if (ret < 0)
 		return ret;
@@ -397,16 +391,8 @@ int board_ctrl_alt_del(struct vm *vm)
 int board_add_virtio(struct vm *vm, struct virtio_dev *vd, const char *name)
 {
 	struct board *b = vm->board;
-	struct virtio_pci_config pc = {
-	    .bus = b->pci, .vm_fd = vm->fd, .routes = &b->routes, .loop = vm->loop};
-	int ret;
 
-	if (config_virtio_transport_of(vm->cfg, name) != VIRTIO_TRANSPORT_PCI)
-		return virtio_slots_add(&b->virtio, vm, vd, name);
-	ret = virtio_pci_attach(vm, &pc, b->nr_pci, vd, name);
-	if (ret == 0)
-		b->nr_pci++;
-	return ret;
+	return board_virtio_place(vm, &b->virtio, b->pci, &b->routes, &b->nr_pci, vd, name);
 }
 
 void board_destroy(struct vm *vm)
