@@ -16,13 +16,15 @@
 #include "pci/vfio_pci.h"
 #include "util/err.h"
 
-#define PAGE		 4096ULL
-#define PCI_CAP_ID_MSI	 0x05
-#define MSI_CTRL_ENABLE	 0x0001
-#define MSI_CTRL_64	 0x0080
-#define MSI_CTRL_PVM	 0x0100
-#define PCI_HDR_TYPE_MFD 0x80
-#define PCI_HDR_END	 0x40
+#define PAGE		4096ULL
+#define PCI_CAP_ID_MSI	0x05
+#define MSI_CTRL_ENABLE 0x0001
+#define MSI_CTRL_64	0x0080
+#define MSI_CTRL_PVM	0x0100
+#define PCI_HDR_END	0x40
+
+/* Counters go up on vCPU threads with different locks held (the bus's, the function's, none). */
+#define COUNT(d, f) __atomic_fetch_add(&(d)->stats.f, 1, __ATOMIC_RELAXED)
 
 static bool msi_is64(const struct vfio_pci *d)
 {
@@ -67,7 +69,7 @@ static void cfg_reading(void *obj, uint32_t off, unsigned size)
 	if (!any)
 		return;
 	if (vfio_region_read(&d->dev, &d->dev.config, off, buf, size) < 0) {
-		d->stats.cfg_errors++;
+		COUNT(d, cfg_errors);
 		return;
 	}
 	for (unsigned i = 0; i < size; i++)
@@ -96,7 +98,7 @@ static void cfg_writing(void *obj, uint32_t off, unsigned size, uint32_t val)
 			;
 		if (i > start && vfio_region_write(&d->dev, &d->dev.config, off + start,
 						   buf + start, i - start) < 0)
-			d->stats.cfg_errors++;
+			COUNT(d, cfg_errors);
 	}
 }
 
@@ -116,7 +118,7 @@ static void piece_unmap(struct vfio_pci *d, struct vfio_piece *p)
 	if (!p->mapped)
 		return;
 	if (kvm_set_memory_region(d->cfg.vm_fd, p->slot, 0, p->gpa, 0, NULL) < 0)
-		d->stats.slot_errors++;
+		COUNT(d, slot_errors);
 	p->mapped = false;
 }
 
@@ -134,7 +136,7 @@ static void pieces_update(struct vfio_pci *d)
 		if (!on || p->mapped || d->cfg.vm_fd < 0)
 			continue;
 		if (kvm_set_memory_region(d->cfg.vm_fd, p->slot, 0, gpa, p->len, p->host) < 0) {
-			d->stats.slot_errors++;
+			COUNT(d, slot_errors);
 			log_warn_ratelimited(&d->rl,
 					     "%s: BAR %u at 0x%llx: no memory slot, trapped",
 					     d->name, p->bar, (unsigned long long)gpa);
@@ -152,7 +154,7 @@ static void wire(struct vfio_pci *d, int fd, uint32_t gsi, bool *wired, bool on)
 	if (*wired == on || d->cfg.vm_fd < 0)
 		return;
 	if (kvm_irqfd(d->cfg.vm_fd, fd, gsi, !on) < 0) {
-		d->stats.irq_errors++;
+		COUNT(d, irq_errors);
 		return;
 	}
 	*wired = on; /* re-assigning an irqfd delivers what its eventfd counted meanwhile */
@@ -161,7 +163,7 @@ static void wire(struct vfio_pci *d, int fd, uint32_t gsi, bool *wired, bool on)
 static void route(struct vfio_pci *d, uint32_t gsi, uint64_t addr, uint32_t data)
 {
 	if (d->cfg.routes && irq_routes_set_msi(d->cfg.routes, gsi, addr, data) < 0)
-		d->stats.irq_errors++;
+		COUNT(d, irq_errors);
 }
 
 /* INTx on (the device's line to its eventfd, KVM's resample to VFIO's unmask) or off. */
@@ -171,13 +173,13 @@ static void intx_set(struct vfio_pci *d, bool on)
 		return;
 	if (!on) {
 		if (vfio_irqs_set(&d->dev, VFIO_PCI_INTX_IRQ_INDEX, 0, 0, NULL) < 0)
-			d->stats.irq_errors++;
+			COUNT(d, irq_errors);
 		d->intx_on = false;
 		return;
 	}
 	if (vfio_irqs_set(&d->dev, VFIO_PCI_INTX_IRQ_INDEX, 0, 1, &d->intx_fd) < 0 ||
 	    vfio_intx_unmask_fd(&d->dev, d->intx_unmask_fd) < 0) {
-		d->stats.irq_errors++;
+		COUNT(d, irq_errors);
 		return;
 	}
 	d->intx_on = true;
@@ -188,7 +190,7 @@ static void msi_off(struct vfio_pci *d)
 	for (unsigned v = 0; v < d->msi_nr; v++)
 		wire(d, d->msi_fd[v], d->msi_gsi[v], &d->msi_wired[v], false);
 	if (vfio_irqs_set(&d->dev, VFIO_PCI_MSI_IRQ_INDEX, 0, 0, NULL) < 0)
-		d->stats.irq_errors++;
+		COUNT(d, irq_errors);
 	d->msi_on = false;
 	d->msi_nr = 0;
 	intx_set(d, true);
@@ -210,7 +212,7 @@ static bool msi_on(struct vfio_pci *d, unsigned nr)
 		msi_off(d);
 	intx_set(d, false);
 	if (vfio_irqs_set(&d->dev, VFIO_PCI_MSI_IRQ_INDEX, 0, nr, d->msi_fd) < 0) {
-		d->stats.irq_errors++;
+		COUNT(d, irq_errors);
 		intx_set(d, true);
 		return false;
 	}
@@ -265,7 +267,7 @@ static void msix_fire(void *ctx, unsigned vec)
 	uint64_t one = 1;
 
 	if (vec < d->msix_nr && write(d->msix_fd[vec], &one, sizeof(one)) < 0)
-		d->stats.irq_errors++;
+		COUNT(d, irq_errors);
 }
 
 static const struct msix_ops vfio_msix_ops = {.update = msix_update, .fire = msix_fire};
@@ -279,7 +281,7 @@ static void msix_written(struct vfio_pci *d, uint32_t off, unsigned size)
 		intx_set(d, false);
 		if (vfio_irqs_set(&d->dev, VFIO_PCI_MSIX_IRQ_INDEX, 0, d->msix_nr, d->msix_fd) <
 		    0) {
-			d->stats.irq_errors++;
+			COUNT(d, irq_errors);
 			intx_set(d, true);
 			return;
 		}
@@ -288,7 +290,7 @@ static void msix_written(struct vfio_pci *d, uint32_t off, unsigned size)
 	msix_cfg_written(&d->msix, off, size);
 	if (!en && d->msix_on) {
 		if (vfio_irqs_set(&d->dev, VFIO_PCI_MSIX_IRQ_INDEX, 0, 0, NULL) < 0)
-			d->stats.irq_errors++;
+			COUNT(d, irq_errors);
 		d->msix_on = false;
 		intx_set(d, true);
 	}
@@ -323,9 +325,9 @@ static uint64_t bar_read(void *obj, unsigned bar, uint64_t off, unsigned size)
 	}
 	if (done)
 		return v;
-	d->stats.bar_reads++;
+	COUNT(d, bar_reads);
 	if (vfio_region_read(&d->dev, &d->dev.bar[bar], off, &v, size) < 0) {
-		d->stats.cfg_errors++;
+		COUNT(d, cfg_errors);
 		return size >= 8 ? UINT64_MAX : (1ULL << (8 * size)) - 1;
 	}
 	return v;
@@ -343,9 +345,9 @@ static void bar_write(void *obj, unsigned bar, uint64_t off, uint64_t val, unsig
 	}
 	if (done)
 		return;
-	d->stats.bar_writes++;
+	COUNT(d, bar_writes);
 	if (vfio_region_write(&d->dev, &d->dev.bar[bar], off, &val, size) < 0)
-		d->stats.cfg_errors++;
+		COUNT(d, cfg_errors);
 }
 
 const struct pci_function_ops vfio_pci_function_ops = {
@@ -845,11 +847,13 @@ static const struct device_counter vfio_counters[] = {
 static void entry_stats(void *obj, const char *name, device_stat_fn fn, void *ctx)
 {
 	struct vfio_pci *d = obj;
-	struct vfio_pci_stats s;
+	struct vfio_pci_stats s = {
+	    .bar_reads = __atomic_load_n(&d->stats.bar_reads, __ATOMIC_RELAXED),
+	    .bar_writes = __atomic_load_n(&d->stats.bar_writes, __ATOMIC_RELAXED),
+	    .cfg_errors = __atomic_load_n(&d->stats.cfg_errors, __ATOMIC_RELAXED),
+	    .irq_errors = __atomic_load_n(&d->stats.irq_errors, __ATOMIC_RELAXED),
+	    .slot_errors = __atomic_load_n(&d->stats.slot_errors, __ATOMIC_RELAXED)};
 
-	pthread_mutex_lock(&d->lock);
-	s = d->stats;
-	pthread_mutex_unlock(&d->lock);
 	device_report_counters(DEVICE_COUNTERS(vfio_counters), &s, name, fn, ctx);
 }
 
