@@ -28,8 +28,10 @@ handler reads the interrupt-status register and writes the ACK, two exits to kil
 interrupt); kiln-pci is `--virtio-transport pci` (an MSI-X vector per queue through an irqfd on
 an MSI route: no exit to kiln per interrupt). A run checks that its guest saw the transport it
 was given (PCI-MSI lines of the disk in /proc/interrupts for pci, none for mmio). BENCH_RUNS
-(default 5; a run is ~15 s of L1 time) runs per transport, alternating mmio, pci, mmio, ... Prints median [min..max] and
-pci/mmio; --json writes the samples for bench/run's report.
+(default 5; a run is ~15 s of L1 time) runs per transport, alternating mmio, pci, mmio, ...
+Prints median [min..max], pci/mmio of the medians and, as "paired", the median [min..max] of
+each round's own pci/mmio (L1's speed drifts between runs more than the transports differ);
+--json writes the samples for bench/run's report.
 """
 import argparse
 import os
@@ -141,12 +143,15 @@ def main():
     initrd = lg.initrd(tmp, "pci", scenario(args.secs), files={"bin/blkbench": prog})
     img = make_image(args.image_mib)
     got = {v: [] for v in TRANSPORTS}
+    rounds = []  # per round {transport: result} of the runs that counted
     try:
         for i in range(args.runs):
+            rounds.append({})
             for vmm in TRANSPORTS:
                 r = one_run(vmm, args, tmp, initrd, img)
                 if r:
                     got[vmm].append(r)
+                    rounds[-1][vmm] = r
                     print(f"pci: run {i + 1} {vmm}: " + ", ".join(
                         f"{label} {r[k]:.2f} {unit}" for k, label, _, unit in FIGURES),
                           flush=True)
@@ -155,7 +160,8 @@ def main():
     print(f"\nvirtio-blk over virtio-mmio and virtio-pci inside the emulated L1 (median "
           f"[min..max] of {args.runs} runs each, alternating; {args.secs:g} s per phase, "
           f"O_DIRECT on a {args.image_mib} MiB image in L1's tmpfs)")
-    print(f"{'figure':<50}{'unit':>6}{'kiln-mmio':>26}{'kiln-pci':>26}{'pci/mmio':>10}")
+    print(f"{'figure':<50}{'unit':>6}{'kiln-mmio':>26}{'kiln-pci':>26}{'pci/mmio':>10}"
+          f"{'paired':>22}")
     if args.json:
         samples.write(args.json, FIGURES, got)
     for k, label, _, unit in FIGURES:
@@ -164,8 +170,12 @@ def main():
             print(f"{label:<50}  too few runs completed (mmio {len(mx)}, pci {len(px)})")
             continue
         m, p = statistics.median(mx), statistics.median(px)
+        # L1's speed drifts from one run to the next more than the transports differ, so also
+        # the median of each round's own pci/mmio (the two runs next to each other)
+        pr = [r["kiln-pci"][k] / r["kiln-mmio"][k] for r in rounds
+              if len(r) == 2 and r["kiln-mmio"][k]]
         print(f"{label:<50}{unit:>6}{fmt(mx):>26}{fmt(px):>26}"
-              f"{(p / m if m else float('nan')):10.2f}")
+              f"{(p / m if m else float('nan')):10.2f}{fmt(pr) if pr else '—':>22}")
     mx, px = got["kiln-mmio"], got["kiln-pci"]
     if mx and px:
         # What virtio-mmio adds to each interrupt the qd-1 reads wait for: the difference of
