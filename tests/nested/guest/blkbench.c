@@ -37,7 +37,7 @@
 #define WARMUP	 16
 #define MAX_LAT	 (1 << 20)
 #define MAX_QD	 256
-#define LINE_MAX 4096
+#define LINE_LEN 4096
 
 static const char *mode;
 
@@ -85,7 +85,7 @@ static void virtio_name(const char *dev, char *name, size_t len)
 static uint64_t irq_count(const char *name)
 {
 	FILE *f = fopen("/proc/interrupts", "r");
-	char line[LINE_MAX];
+	char line[LINE_LEN];
 	size_t nlen = strlen(name);
 	uint64_t total = 0;
 	int cpus = 0;
