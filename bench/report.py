@@ -7,7 +7,8 @@ by `scripts/install-deps --bench`; this file runs under /usr/bin/python3 for tha
 it the report is written without charts and says so.
 
 results.json: {"date", "machine": {...}, "runs", "parts": {PART: {"title", "note", "vmms",
-"figures": [{"key", "label", "unit", "samples": {VMM: [values]}}]}}, "targets": [{"part", "name",
+"figures": [{"key", "label", "unit", "samples": {VMM: [values]}}], optionally "ratios": [[VMM, VMM],
+...] (the ratio columns; default kiln against each other VMM)}}, "targets": [{"part", "name",
 "value", "limit", "op"}]} where op "<=" means the value must not exceed the limit, ">=" not fall
 below it.
 """
@@ -16,7 +17,8 @@ import os
 import statistics
 import sys
 
-COLORS = {"floor": "#7f7f7f", "kiln": "#d95f02", "qemu": "#1b9e77"}
+COLORS = {"floor": "#7f7f7f", "kiln": "#d95f02", "qemu": "#1b9e77", "kiln-mmio": "#d95f02",
+          "kiln-pci": "#7570b3"}
 
 
 def med(xs):
@@ -88,21 +90,18 @@ def chart_targets(plt, targets, path):
 
 def table(part):
     vmms = part["vmms"]
+    pairs = part.get("ratios") or [("kiln", v) for v in vmms if v != "kiln" and "kiln" in vmms]
     out = ["| figure | unit | " + " | ".join(f"{v} median [min..max]" for v in vmms) +
-           "".join(f" | kiln/{v}" for v in vmms if v != "kiln" and "kiln" in vmms) + " |",
-           "|---|---|" + "---|" * len(vmms) + "---|" * sum(v != "kiln" for v in vmms
-                                                         if "kiln" in vmms)]
+           "".join(f" | {a}/{b}" for a, b in pairs) + " |",
+           "|---|---|" + "---|" * len(vmms) + "---|" * len(pairs)]
     for f in part["figures"]:
         cells = []
         for v in vmms:
             xs = f["samples"].get(v) or []
             cells.append(f"{fmt(med(xs))} [{fmt(min(xs))}..{fmt(max(xs))}]" if xs else "—")
         ratios = []
-        k = med(f["samples"].get("kiln") or [])
-        for v in vmms:
-            if v == "kiln" or "kiln" not in vmms:
-                continue
-            o = med(f["samples"].get(v) or [])
+        for a, b in pairs:
+            k, o = med(f["samples"].get(a) or []), med(f["samples"].get(b) or [])
             ratios.append(f"{k / o:.2f}" if k is not None and o else "—")
         out.append(f"| {f['label']} | {f['unit']} | " + " | ".join(cells) +
                    "".join(f" | {r}" for r in ratios) + " |")
