@@ -176,6 +176,15 @@ int kvm_irqfd(int vm_fd, int fd, uint32_t gsi, bool deassign)
 	return IOCTL(vm_fd, KVM_IRQFD, &i);
 }
 
+int kvm_irqfd_wire(int vm_fd, int fd, uint32_t gsi, bool *wired, bool on)
+{
+	int ret = *wired == on ? 0 : kvm_irqfd(vm_fd, fd, gsi, !on);
+
+	if (ret == 0)
+		*wired = on;
+	return ret;
+}
+
 int kvm_irqfd_resample(int vm_fd, int fd, int resample_fd, uint32_t gsi, bool deassign)
 {
 	struct kvm_irqfd i = {.fd = (uint32_t)fd,

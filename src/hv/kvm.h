@@ -55,6 +55,12 @@ int kvm_ioeventfd(int vm_fd, uint64_t addr, uint32_t len, uint64_t datamatch, in
 /* KVM_IRQFD: a write to `fd` raises GSI `gsi` (edge). deassign removes it. */
 int kvm_irqfd(int vm_fd, int fd, uint32_t gsi, bool deassign) MUST_CHECK;
 
+/* An MSI vector's irqfd, assigned only while the vector is unmasked: assign (on) or deassign fd
+ * on gsi unless *wired already says so, and record it in *wired. What fd counts while it is not
+ * assigned is delivered when it is assigned again (KVM checks the eventfd on assignment). 0 or
+ * KVM's -errno (*wired unchanged). */
+int kvm_irqfd_wire(int vm_fd, int fd, uint32_t gsi, bool *wired, bool on) MUST_CHECK;
+
 /* KVM_IRQFD with KVM_IRQFD_FLAG_RESAMPLE, for a level-triggered line (INTx): a write to `fd`
  * asserts GSI `gsi`; when the guest acknowledges the interrupt KVM lowers the line and signals
  * `resample_fd` (the source re-asserts if it is still pending). deassign removes it. */

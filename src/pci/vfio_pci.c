@@ -151,13 +151,8 @@ static void pieces_update(struct vfio_pci *d)
 
 static void wire(struct vfio_pci *d, int fd, uint32_t gsi, bool *wired, bool on)
 {
-	if (*wired == on || d->cfg.vm_fd < 0)
-		return;
-	if (kvm_irqfd(d->cfg.vm_fd, fd, gsi, !on) < 0) {
+	if (d->cfg.vm_fd >= 0 && kvm_irqfd_wire(d->cfg.vm_fd, fd, gsi, wired, on) < 0)
 		COUNT(d, irq_errors);
-		return;
-	}
-	*wired = on; /* re-assigning an irqfd delivers what its eventfd counted meanwhile */
 }
 
 static void route(struct vfio_pci *d, uint32_t gsi, uint64_t addr, uint32_t data)

@@ -403,14 +403,10 @@ static const struct pci_function_ops function_ops = {
  * again (kiln's own devices pend it in msix.c instead, delivered at unmask too). */
 static void wire(struct virtio_pci *t, unsigned vec, bool on)
 {
-	if (t->vec_wired[vec] == on)
-		return;
-	if (kvm_irqfd(t->cfg.vm_fd, t->vec_fd[vec], t->vec_gsi[vec], !on) < 0) {
+	if (kvm_irqfd_wire(t->cfg.vm_fd, t->vec_fd[vec], t->vec_gsi[vec], &t->vec_wired[vec], on) <
+	    0)
 		log_warn_ratelimited(&t->rl, "%s: MSI-X vector %u: irqfd not %s", t->name, vec,
 				     on ? "assigned" : "removed");
-		return;
-	}
-	t->vec_wired[vec] = on;
 }
 
 static void msix_update(void *ctx, unsigned vec, const struct msix_msg *msg, bool masked)
@@ -639,8 +635,8 @@ void virtio_pci_destroy(struct virtio_pci *t)
 	for (unsigned v = 0; v < VIRTIO_PCI_MAX_VECTORS; v++) {
 		if (t->vec_fd[v] < 0)
 			continue;
-		if (t->vec_wired[v] &&
-		    kvm_irqfd(t->cfg.vm_fd, t->vec_fd[v], t->vec_gsi[v], true) < 0)
+		if (kvm_irqfd_wire(t->cfg.vm_fd, t->vec_fd[v], t->vec_gsi[v], &t->vec_wired[v],
+				   false) < 0)
 			log_debug("%s: irqfd %u: deassign failed", t->name, v);
 		close(t->vec_fd[v]);
 	}
