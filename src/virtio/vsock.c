@@ -638,6 +638,7 @@ int virtio_vsock_save(struct virtio_vsock *vs, struct state_buf *b)
 {
 	pthread_mutex_lock(&vs->vd.lock);
 	state_put_u64(b, vs->cfg.guest_cid);
+	state_put_u32(b, vs->local_port_last);
 	pthread_mutex_unlock(&vs->vd.lock);
 	return 0;
 }
@@ -645,16 +646,19 @@ int virtio_vsock_save(struct virtio_vsock *vs, struct state_buf *b)
 int virtio_vsock_load(struct virtio_vsock *vs, struct state_buf *b, uint16_t version)
 {
 	uint64_t cid = state_get_u64(b);
+	/* version 1 had no port counter: numbering starts again as in a new device */
+	uint32_t port_last = version >= 2 ? state_get_u32(b) : VSOCK_PORT_FIRST - 1;
 	const char *why = NULL;
 
 	pthread_mutex_lock(&vs->vd.lock);
-	if (version != VIRTIO_VSOCK_STATE_VERSION || state_section_done(b))
+	if (version < 1 || version > VIRTIO_VSOCK_STATE_VERSION || state_section_done(b))
 		why = "unknown section version or length";
 	else if (cid != vs->cfg.guest_cid)
 		why = "the guest CID differs from the configuration's";
 	if (!why) {
 		vc_kill_all(vs);
-		vs->reset_pending = true; /* sent at activation (virtio_dev_restored) */
+		vs->local_port_last = port_last; /* next_local_port wraps a value out of range */
+		vs->reset_pending = true;	 /* sent at activation (virtio_dev_restored) */
 	}
 	pthread_mutex_unlock(&vs->vd.lock);
 	if (why)

@@ -145,13 +145,17 @@ struct virtio_vsock_stats virtio_vsock_stats(struct virtio_vsock *vs);
 
 /* --- state (snapshots, migration) --- */
 
-#define VIRTIO_VSOCK_STATE_VERSION 1
+#define VIRTIO_VSOCK_STATE_VERSION 2
 
-/* Put the device's own state (its guest CID) into the open section. Connections are not saved:
- * the restored device has none and tells the guest with a TRANSPORT_RESET event. Takes the lock. */
+/* Put the device's own state into the open section: its guest CID and the last host port it gave
+ * a host-initiated connection (version 2), so that the restored device numbers new connections on
+ * from there and never reuses a port the guest may still hold a reset socket for. Connections are
+ * not saved: the restored device has none and tells the guest with a TRANSPORT_RESET event. Takes
+ * the lock. */
 int virtio_vsock_save(struct virtio_vsock *vs, struct state_buf *b) MUST_CHECK;
 
-/* Load the selected section after the transport's: the CID must be the configured one. Every
+/* Load the selected section (version 1 or 2) after the transport's: the CID must be the
+ * configured one; version 1 has no port counter (numbering starts again). Every
  * connection is closed and a TRANSPORT_RESET event is due: it goes to the guest at the restore's
  * activation, or as soon as the driver posts an event buffer. 0 or -EINVAL (state_refuse). */
 int virtio_vsock_load(struct virtio_vsock *vs, struct state_buf *b, uint16_t version) MUST_CHECK;

@@ -205,9 +205,9 @@ static void save_load(struct virtio_vsock *vs)
 	struct state_buf w = {0}, r;
 	uint16_t v;
 
-	if (state_begin_section(&w, "v", 1) == 0 && virtio_vsock_save(vs, &w) == 0 &&
-	    state_end_section(&w) == 0 && state_open(&r, w.data, w.len) == 0 &&
-	    state_section(&r, "v", &v) == 0 &&
+	if (state_begin_section(&w, "v", VIRTIO_VSOCK_STATE_VERSION) == 0 &&
+	    virtio_vsock_save(vs, &w) == 0 && state_end_section(&w) == 0 &&
+	    state_open(&r, w.data, w.len) == 0 && state_section(&r, "v", &v) == 0 &&
 	    virtio_vsock_load(vs, &r, VIRTIO_VSOCK_STATE_VERSION) == 0) {
 		pthread_mutex_lock(&vs->vd.lock);
 		virtio_dev_restored(&vs->vd);

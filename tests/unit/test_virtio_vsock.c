@@ -671,11 +671,65 @@ static void test_transport_reset_on_restore(void **state)
 	close(lfd);
 	/* a wrong CID in the section is refused */
 	state_buf_free(&w);
-	assert_int_equal(state_begin_section(&w, "s", 1), 0);
+	assert_int_equal(state_begin_section(&w, "s", VIRTIO_VSOCK_STATE_VERSION), 0);
 	state_put_u64(&w, CID + 1);
+	state_put_u32(&w, HOSTPORT0);
 	assert_int_equal(state_end_section(&w), 0);
 	assert_int_equal(state_open(&r, w.data, w.len), 0);
 	assert_int_equal(state_section(&r, "s", &v), 0);
+	assert_int_equal(virtio_vsock_load(f->vs, &r, VIRTIO_VSOCK_STATE_VERSION), -EINVAL);
+	state_buf_free(&w);
+}
+
+/* Save f's device into w (a section "s" at the current version) and open r on it. */
+static void save_section(struct fx *f, struct state_buf *w, struct state_buf *r)
+{
+	uint16_t v;
+
+	assert_int_equal(state_begin_section(w, "s", VIRTIO_VSOCK_STATE_VERSION), 0);
+	assert_int_equal(vsock_save_hook(f->vs, w), 0);
+	assert_int_equal(state_end_section(w), 0);
+	assert_int_equal(state_open(r, w->data, w->len), 0);
+	assert_int_equal(state_section(r, "s", &v), 0);
+	assert_int_equal(v, VIRTIO_VSOCK_STATE_VERSION);
+}
+
+/* A restored device (a new process) goes on numbering host ports where the saved one stopped:
+ * the guest may still hold its reset socket for an old connection's port (until its program
+ * closes it), and a new connection on that port would meet it and be refused with RST. A
+ * version 1 section (the CID alone) still loads. */
+static void test_restore_keeps_host_ports(void **state)
+{
+	struct fx *f = *state;
+	struct state_buf w = {0}, r;
+	uint32_t hp;
+	int fd = host_connect(f, 52, &hp);
+
+	assert_int_equal(hp, HOSTPORT0);
+	save_section(f, &w, &r);
+	close(fd);
+	fx_destroy(f);
+	fx_create(f);
+	fx_start(f);
+	assert_int_equal(virtio_vsock_load(f->vs, &r, VIRTIO_VSOCK_STATE_VERSION), 0);
+	fd = host_connect(f, 52, &hp);
+	assert_int_equal(hp, HOSTPORT0 + 1);
+	close(fd);
+	state_buf_free(&w);
+	/* version 1: the CID alone */
+	assert_int_equal(state_begin_section(&w, "s", 1), 0);
+	state_put_u64(&w, CID);
+	assert_int_equal(state_end_section(&w), 0);
+	assert_int_equal(state_open(&r, w.data, w.len), 0);
+	assert_int_equal(state_section(&r, "s", &(uint16_t){0}), 0);
+	assert_int_equal(virtio_vsock_load(f->vs, &r, 1), 0);
+	state_buf_free(&w);
+	/* a version 2 section cut short is refused */
+	assert_int_equal(state_begin_section(&w, "s", VIRTIO_VSOCK_STATE_VERSION), 0);
+	state_put_u64(&w, CID);
+	assert_int_equal(state_end_section(&w), 0);
+	assert_int_equal(state_open(&r, w.data, w.len), 0);
+	assert_int_equal(state_section(&r, "s", &(uint16_t){0}), 0);
 	assert_int_equal(virtio_vsock_load(f->vs, &r, VIRTIO_VSOCK_STATE_VERSION), -EINVAL);
 	state_buf_free(&w);
 }
@@ -828,6 +882,7 @@ int main(void)
 	    T(test_bad_transitions),
 	    T(test_host_half_close),
 	    T(test_transport_reset_on_restore),
+	    T(test_restore_keeps_host_ports),
 	    T(test_transport_reset_waits_for_buffer),
 	    T(test_header_only_rx_buffer),
 	    T(test_reset_closes),
