@@ -8,7 +8,8 @@
   them, epoll_wait from the VMM thread);
 - an unchanged compiled description runs the guest as the built-in filters do (kiln and
   Firecracker's flags);
-- bad flags, files and descriptions: one line, status 2.
+- bad flags, files and descriptions: one line, status 2;
+- docs/seccomp.md's per-thread counts of calls and ioctls are the filters' (on x86).
 """
 import json
 import os
@@ -210,6 +211,31 @@ def test_bad_inputs():
                                         "--fs", f"tag=t,dir={fsdir}"], "needs --no-seccomp")
 
 
+def counts(desc):
+    """{thread: (system calls other than ioctl, ioctl requests)} of a description."""
+    return {t: (len({r["syscall"] for r in v["filter"]} - {"ioctl"}),
+                sum(1 for r in v["filter"] if r["syscall"] == "ioctl"))
+            for t, v in desc.items()}
+
+
+def test_docs_counts(desc):
+    """docs/seccomp.md's per-thread figures are the filters' (x86: the page describes it)."""
+    if os.uname().machine != "x86_64":
+        return
+    with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "docs",
+                           "seccomp.md"), encoding="utf-8") as f:
+        text = f.read()
+    got = counts(desc)
+    for thread, label in (("vcpu", "vCPU threads"), ("vmm", "VMM thread"),
+                          ("migration", "Migration thread")):
+        want = f"**{label}** ({got[thread][0]} calls, {got[thread][1]} ioctls)"
+        check(want in text, f"docs/seccomp.md says {want}")
+    p = run(["seccomp", "print", "--restart"])
+    n = counts(json.loads(p.stdout))["vmm"][1] if p.returncode == 0 else None
+    check(f"(`kiln seccomp print --restart`: {n} ioctls)" in text,
+          f"docs/seccomp.md gives the restart list's {n} ioctls")
+
+
 def main():
     test_threads([], True)
     test_threads(["--no-seccomp"], False)
@@ -221,6 +247,7 @@ def main():
           not any(r["syscall"] in ("openat", "socket", "execve", "clone")
                   for r in desc["vcpu"]["filter"]),
           "the vCPU threads may run KVM_RUN, not create a VM, open, connect or clone")
+    test_docs_counts(desc)
     test_same_as_builtin(desc)
     test_forbidden(desc)
     test_bad_inputs()
