@@ -635,6 +635,19 @@ static int vsock_save_hook(void *o, struct state_buf *b)
 	return virtio_vsock_save(o, b);
 }
 
+/* Save f's device into w (a section "s" at the current version) and open r on it. */
+static void save_section(struct fx *f, struct state_buf *w, struct state_buf *r)
+{
+	uint16_t v;
+
+	assert_int_equal(state_begin_section(w, "s", VIRTIO_VSOCK_STATE_VERSION), 0);
+	assert_int_equal(vsock_save_hook(f->vs, w), 0);
+	assert_int_equal(state_end_section(w), 0);
+	assert_int_equal(state_open(r, w->data, w->len), 0);
+	assert_int_equal(state_section(r, "s", &v), 0);
+	assert_int_equal(v, VIRTIO_VSOCK_STATE_VERSION);
+}
+
 /* A restore: connections are gone (the host side closed), the guest gets TRANSPORT_RESET on the
  * event queue, and new connections work. */
 static void test_transport_reset_on_restore(void **state)
@@ -645,11 +658,7 @@ static void test_transport_reset_on_restore(void **state)
 	uint32_t id, len, ev;
 	uint16_t v;
 
-	assert_int_equal(state_begin_section(&w, "s", 1), 0);
-	assert_int_equal(vsock_save_hook(f->vs, &w), 0);
-	assert_int_equal(state_end_section(&w), 0);
-	assert_int_equal(state_open(&r, w.data, w.len), 0);
-	assert_int_equal(state_section(&r, "s", &v), 0);
+	save_section(f, &w, &r);
 	assert_int_equal(virtio_vsock_load(f->vs, &r, VIRTIO_VSOCK_STATE_VERSION), 0);
 	assert_false(vdrv_used(&f->d, VSOCK_EVQ, &id, &len));
 	pthread_mutex_lock(&f->vs->vd.lock);
@@ -679,19 +688,6 @@ static void test_transport_reset_on_restore(void **state)
 	assert_int_equal(state_section(&r, "s", &v), 0);
 	assert_int_equal(virtio_vsock_load(f->vs, &r, VIRTIO_VSOCK_STATE_VERSION), -EINVAL);
 	state_buf_free(&w);
-}
-
-/* Save f's device into w (a section "s" at the current version) and open r on it. */
-static void save_section(struct fx *f, struct state_buf *w, struct state_buf *r)
-{
-	uint16_t v;
-
-	assert_int_equal(state_begin_section(w, "s", VIRTIO_VSOCK_STATE_VERSION), 0);
-	assert_int_equal(vsock_save_hook(f->vs, w), 0);
-	assert_int_equal(state_end_section(w), 0);
-	assert_int_equal(state_open(r, w->data, w->len), 0);
-	assert_int_equal(state_section(r, "s", &v), 0);
-	assert_int_equal(v, VIRTIO_VSOCK_STATE_VERSION);
 }
 
 /* A restored device (a new process) goes on numbering host ports where the saved one stopped:
