@@ -635,17 +635,23 @@ static int vsock_save_hook(void *o, struct state_buf *b)
 	return virtio_vsock_save(o, b);
 }
 
-/* Save f's device into w (a section "s" at the current version) and open r on it. */
-static void save_section(struct fx *f, struct state_buf *w, struct state_buf *r)
+/* End w's open section "s" and open r at it; returns the section's version. */
+static uint16_t reopen(struct state_buf *w, struct state_buf *r)
 {
-	uint16_t v;
+	uint16_t v = 0;
 
-	assert_int_equal(state_begin_section(w, "s", VIRTIO_VSOCK_STATE_VERSION), 0);
-	assert_int_equal(vsock_save_hook(f->vs, w), 0);
 	assert_int_equal(state_end_section(w), 0);
 	assert_int_equal(state_open(r, w->data, w->len), 0);
 	assert_int_equal(state_section(r, "s", &v), 0);
-	assert_int_equal(v, VIRTIO_VSOCK_STATE_VERSION);
+	return v;
+}
+
+/* Save f's device into w (a section "s" at the current version) and open r on it. */
+static void save_section(struct fx *f, struct state_buf *w, struct state_buf *r)
+{
+	assert_int_equal(state_begin_section(w, "s", VIRTIO_VSOCK_STATE_VERSION), 0);
+	assert_int_equal(vsock_save_hook(f->vs, w), 0);
+	assert_int_equal(reopen(w, r), VIRTIO_VSOCK_STATE_VERSION);
 }
 
 /* A restore: connections are gone (the host side closed), the guest gets TRANSPORT_RESET on the
@@ -656,7 +662,6 @@ static void test_transport_reset_on_restore(void **state)
 	int lfd = host_listen(f, 65), fd = guest_connect(f, lfd, 14, 65);
 	struct state_buf w = {0}, r;
 	uint32_t id, len, ev;
-	uint16_t v;
 
 	save_section(f, &w, &r);
 	assert_int_equal(virtio_vsock_load(f->vs, &r, VIRTIO_VSOCK_STATE_VERSION), 0);
@@ -683,9 +688,7 @@ static void test_transport_reset_on_restore(void **state)
 	assert_int_equal(state_begin_section(&w, "s", VIRTIO_VSOCK_STATE_VERSION), 0);
 	state_put_u64(&w, CID + 1);
 	state_put_u32(&w, HOSTPORT0);
-	assert_int_equal(state_end_section(&w), 0);
-	assert_int_equal(state_open(&r, w.data, w.len), 0);
-	assert_int_equal(state_section(&r, "s", &v), 0);
+	reopen(&w, &r);
 	assert_int_equal(virtio_vsock_load(f->vs, &r, VIRTIO_VSOCK_STATE_VERSION), -EINVAL);
 	state_buf_free(&w);
 }
@@ -715,17 +718,13 @@ static void test_restore_keeps_host_ports(void **state)
 	/* version 1: the CID alone */
 	assert_int_equal(state_begin_section(&w, "s", 1), 0);
 	state_put_u64(&w, CID);
-	assert_int_equal(state_end_section(&w), 0);
-	assert_int_equal(state_open(&r, w.data, w.len), 0);
-	assert_int_equal(state_section(&r, "s", &(uint16_t){0}), 0);
+	reopen(&w, &r);
 	assert_int_equal(virtio_vsock_load(f->vs, &r, 1), 0);
 	state_buf_free(&w);
 	/* a version 2 section cut short is refused */
 	assert_int_equal(state_begin_section(&w, "s", VIRTIO_VSOCK_STATE_VERSION), 0);
 	state_put_u64(&w, CID);
-	assert_int_equal(state_end_section(&w), 0);
-	assert_int_equal(state_open(&r, w.data, w.len), 0);
-	assert_int_equal(state_section(&r, "s", &(uint16_t){0}), 0);
+	reopen(&w, &r);
 	assert_int_equal(virtio_vsock_load(f->vs, &r, VIRTIO_VSOCK_STATE_VERSION), -EINVAL);
 	state_buf_free(&w);
 }
