@@ -385,10 +385,12 @@ METADATA = {"latest": {"meta-data": {"ami-id": "ami-kiln", "tags": {"env": "test
             "plain": "text"}
 
 # The guest side of MMDS: raw HTTP with nc for the token PUT (busybox wget cannot PUT), wget for
-# GETs. `http` prints the status line's code and the body; stdin stays open 2 s for the answer.
+# GETs. `ask` prints the status line's code; `body` the body. busybox nc half-closes the
+# connection at the end of its input and reads on; MMDS answers, then closes (its FIN follows
+# the response once the guest's FIN came, src/mmds/ns.c), and nc exits.
 MMDS_SCRIPT = r"""
 ip route add 169.254.169.254 dev eth0
-ask() { (cat /tmp/req; sleep 2) | nc 169.254.169.254 80 > /tmp/resp; head -n1 /tmp/resp | cut -d' ' -f2; }
+ask() { nc 169.254.169.254 80 < /tmp/req > /tmp/resp; head -n1 /tmp/resp | cut -d' ' -f2; }
 body() { sed '1,/^\r$/d' /tmp/resp; }
 get() { printf "GET $1 HTTP/1.1\r\nHost: 169.254.169.254\r\n$2\r\n" > /tmp/req; ask; }
 token() { printf "PUT /latest/api/token HTTP/1.1\r\nHost: 169.254.169.254\r\nX-metadata-token-ttl-seconds: $1\r\n\r\n" > /tmp/req; ask; }
