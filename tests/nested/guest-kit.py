@@ -5,7 +5,7 @@ every case must pass there too, except the ones marked PVM-only (run-guest --pvm
 skip with their reason; any other skip fails the case.
 
 Each case is one scenario of linuxguest.Suite, run from the build directory KILN lives in with
-the command, environment and time limit meson recorded for it (meson-info/intro-tests.json), and
+the arguments and time limit meson recorded for it (meson-info/intro-tests.json), and
 without a process of meson or of Python per case: under L1's emulation meson takes about 8 s to
 start and Python 1.3 s, against 0.3 s for kiln booting a freestanding guest, so the cases'
 tests/guest/run-guest runs in this process (its main(argv)), in a thread bounded by the case's
@@ -27,7 +27,6 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import linuxguest as lg  # noqa: E402
 
-SKIP = 77
 TAIL = 3000  # characters of a failed case's output printed with its FAIL line
 
 
@@ -84,13 +83,13 @@ def run_case(s, build, run_guest, case):
     status, text = in_process(run_guest, case)
     took = time.monotonic() - start
     text = text.strip()
-    if status == SKIP and "--pvm-only" in case["cmd"]:
+    if status == lg.SKIP and "--pvm-only" in case["cmd"]:
         reason = text.splitlines()[-1] if text else "no reason given"
         print(f"SKIP {name} ({took:.1f} s): {reason}", flush=True)
         return
     # L1 can run every other case (root, tun, a hardware-style KVM): a skip there fails.
     detail = (f"timed out after {case['timeout']} s" if status is None else
-              f"status {status}" + (" (a skip)" if status == SKIP else ""))
+              f"status {status}" + (" (a skip)" if status == lg.SKIP else ""))
     s.check(status == 0, f"{name} ({took:.1f} s)", f"{detail}\n{text[-TAIL:]}")
 
 

@@ -39,8 +39,8 @@ def main():
     done = rigstate.Done("run-batches")
     for script in args.batches:
         name = os.path.basename(script)
-        if done.get(name) is not None:
-            r = done.get(name)
+        r = done.get(name)
+        if r is not None:
             print(f"##### batch {name}: finished in an earlier L1 (status {r['status']})",
                   flush=True)
             continue
