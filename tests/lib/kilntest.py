@@ -36,6 +36,15 @@ def call(sock, method, path, body=None, timeout=60):
     return r.status, (json.loads(data) if data else None)
 
 
+def serial_counts(text):
+    """The numbers of the count guest's "count: N" lines in serial output `text`, complete lines
+    only: the guest writes a line a byte at a time, so the last line of output read while the
+    guest runs may be cut short ("count: 14" of "count: 140000000")."""
+    text = text[:text.rfind("\n") + 1]
+    return [int(w[1]) for w in (l.split() for l in text.splitlines())
+            if len(w) > 1 and w[0] == "count:" and w[1].isdigit()]
+
+
 # Every kiln a script starts, killed at exit whatever path the script takes (a failed check,
 # an exception, or meson's SIGTERM on timeout): a leaked guest would spin on for ever.
 _live = []

@@ -16,7 +16,6 @@ usage: test-migrate.py --kiln KILN --count COUNT.elf --dirty DIRTY.elf --pattern
 Exit: 0 pass, 1 fail; no usable /dev/kvm: 77 skip, or 1 under CI=true (tests/lib/skiprule.py).
 """
 import argparse
-import json
 import os
 import signal
 import socket
@@ -63,8 +62,7 @@ def wait_for(pred, secs=20):
 
 
 def counts(text):
-    return [int(l.split()[1]) for l in text.splitlines()
-            if l.startswith("count: ") and len(l.split()) > 1 and l.split()[1].isdigit()]
+    return kilntest.serial_counts(text)
 
 
 

@@ -43,7 +43,7 @@ def wait_for(pred, secs):
 
 def counts(path):
     with open(path) as f:
-        return len(re.findall(r"count: \d+", f.read()))
+        return len(kilntest.serial_counts(f.read()))
 
 
 def alive(pid):

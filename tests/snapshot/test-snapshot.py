@@ -18,7 +18,6 @@ usage: test-snapshot.py --kiln KILN --count COUNT.elf --pattern SNAP_PATTERN.elf
 Exit: 0 pass, 1 fail; no usable /dev/kvm: 77 skip, or 1 under CI=true (tests/lib/skiprule.py).
 """
 import argparse
-import json
 import os
 import re
 import shutil
@@ -78,8 +77,7 @@ def wait_output(path, pred, secs=30):
 
 
 def counts(text):
-    return [int(l.split()[1]) for l in text.splitlines()
-            if l.startswith("count: ") and len(l.split()) > 1 and l.split()[1].isdigit()]
+    return kilntest.serial_counts(text)
 
 
 def counter_in(mem_path):
