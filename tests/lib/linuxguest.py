@@ -142,6 +142,49 @@ def with_transport(argv):
     return argv[:2] + ["--virtio-transport", t] + argv[2:]
 
 
+def _read_or(path, default):
+    """The text of path, or default where it cannot be read (not root, no such kernel option)."""
+    try:
+        with open(path) as f:
+            return f.read()
+    except OSError:
+        return default
+
+
+def _task_sample(pid):
+    """{tid: (state, CPU ticks, syscall line, kernel stack's first frames)} of process pid."""
+    out = {}
+    for tid in sorted(os.listdir(f"/proc/{pid}/task"), key=int):
+        d = f"/proc/{pid}/task/{tid}"
+        try:
+            stat = open(f"{d}/stat").read().rsplit(") ", 1)[1].split()
+        except OSError:
+            continue  # the thread ended
+        call, stack = _read_or(f"{d}/syscall", "?").split(), _read_or(f"{d}/stack", "")
+        stack = [l.split()[-1].split("+")[0] for l in stack.splitlines()]
+        # /proc/TID/syscall: the call's number and its first two arguments (an ioctl's fd and
+        # request: 0xae80 is KVM_RUN), or "running" in user space
+        out[tid] = (stat[0], int(stat[11]) + int(stat[12]), " ".join(call[:3]), stack[:3])
+    return out
+
+
+def threads_report(pid, gap=2.0):
+    """One line per thread of a kiln that does not end when it should: its state, the CPU it
+    used over `gap` seconds, the system call it is in and the top of its kernel stack. It tells
+    a vCPU that spins (CPU grows, vcpu_enter_guest) from one halted waiting for an interrupt
+    (no CPU, kvm_vcpu_block) and a VMM thread stuck in a call. "" if the process is gone."""
+    try:
+        a = _task_sample(pid)
+        time.sleep(gap)
+        b = _task_sample(pid)
+    except OSError:
+        return ""
+    hz = os.sysconf("SC_CLK_TCK")
+    return "\n".join(f"  tid {tid} {st} cpu {(cpu - a.get(tid, (st, cpu))[1]) / hz / gap:.0%} "
+                     f"syscall {call} stack {' < '.join(stack) or '-'}"
+                     for tid, (st, cpu, call, stack) in b.items())
+
+
 class Guest:
     """A kiln process running a guest. Its stdout (the guest's console) is read line by line in a
     thread; wait_for() and reports() look at what has arrived. Killed at exit if still running."""
@@ -243,6 +286,8 @@ class Guest:
         try:
             status = self.proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
+            print(f"[{self.name}] still running after {timeout} s; its threads:\n"
+                  + threads_report(self.proc.pid), flush=True)
             self.proc.kill()
             self.proc.wait()
             status = None
