@@ -156,9 +156,8 @@ def _task_sample(pid):
     out = {}
     for tid in sorted(os.listdir(f"/proc/{pid}/task"), key=int):
         d = f"/proc/{pid}/task/{tid}"
-        try:
-            stat = open(f"{d}/stat").read().rsplit(") ", 1)[1].split()
-        except OSError:
+        stat = _read_or(f"{d}/stat", "").rsplit(") ", 1)[-1].split()
+        if len(stat) < 13:
             continue  # the thread ended
         call, stack = _read_or(f"{d}/syscall", "?").split(), _read_or(f"{d}/stack", "")
         stack = [l.split()[-1].split("+")[0] for l in stack.splitlines()]

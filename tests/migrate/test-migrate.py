@@ -61,8 +61,7 @@ def wait_for(pred, secs=20):
     return pred()
 
 
-def counts(text):
-    return kilntest.serial_counts(text)
+counts = kilntest.serial_counts
 
 
 
