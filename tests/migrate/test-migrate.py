@@ -64,8 +64,6 @@ def wait_for(pred, secs=20):
 counts = kilntest.serial_counts
 
 
-
-
 class Proc:
     def __init__(self, tmp, name, args):
         self.out, self.err = (os.path.join(tmp, name + x) for x in (".out", ".err"))
