@@ -8,10 +8,10 @@ usage: test-api.py --kiln KILN --guest GUEST.elf [--swagger firecracker.yaml]
 Starts kiln with an API socket and checks: the socket (mode 0600, no second server on it,
 no replacing a file that is not a socket), GET / and /version, the state rules, malformed
 requests (bad JSON, wrong types, unknown fields, unknown paths, wrong methods, oversized bodies,
-actions in the wrong state, unimplemented resources, a client that disconnects mid-request, an
-idle client) each answered while the VM keeps running, logger and metrics files, booting the
-guest and seeing its serial output, pause/resume through GET /, GET /vm/config, `kiln ctl`, and
-curl. Every request body sent and every response received is checked against the Swagger
+actions in the wrong state, unimplemented resources, malformed Content-Length values, a client
+that disconnects mid-request, an idle client) each answered while the VM keeps running, logger
+and metrics files, booting the guest and seeing its serial output, pause/resume through GET /,
+GET /vm/config, `kiln ctl`, and curl. Every request body sent and every response received is checked against the Swagger
 description (status declared for the operation; body against its definition: required fields,
 types, enums). Without JSON converters in the build (boot-source answers that it has none) the
 built-in demo guest is booted instead of GUEST and pause/resume is not checked.
@@ -284,6 +284,9 @@ def malformed(api, state_after):
                validate_request=False)
     oversized(api.sock, chunked=False)
     oversized(api.sock, chunked=True)
+    for value, status in ((b"-5", 400), (b"5x", 400), (b"", 400), (b"0x10", 400),
+                          (b"99999999999999999999999", 413)):
+        bad_content_length(api.sock, value, status)
     check(api.state() == state_after, f"state after malformed requests: {api.state()}")
 
 
@@ -315,6 +318,30 @@ def oversized(sock, chunked):
     s.close()
     check(resp.startswith(b"HTTP/1.1 400") and b"the limit of 65536 allowed" in resp,
           f"oversized body (chunked={chunked}): {resp[:200]!r}")
+
+
+def bad_content_length(sock, value, status):
+    """A Content-Length that is not a decimal number, or too large for 64 bits: libmicrohttpd
+    answers it before kiln sees the request. Checked: the status comes first and the server closes
+    the connection at once. libmicrohttpd 0.9.75 writes its response head twice (docs/api.md,
+    "Malformed Content-Length"), so what follows the first head is not checked."""
+    s = socket.socket(socket.AF_UNIX)
+    s.settimeout(5)
+    s.connect(sock)
+    s.sendall(b"PUT /actions HTTP/1.1\r\nHost: x\r\nContent-Length: %s\r\n\r\n{}" % value)
+    resp, closed = b"", False
+    try:
+        while True:
+            chunk = s.recv(4096)
+            if not chunk:
+                closed = True
+                break
+            resp += chunk
+    except (ConnectionResetError, socket.timeout):
+        pass
+    s.close()
+    check(resp.startswith(b"HTTP/1.1 %d " % status) and closed,
+          f"Content-Length {value!r}: {status} and closed: closed={closed} {resp[:60]!r}")
 
 
 def disconnecting_clients(sock, api, state_after):
