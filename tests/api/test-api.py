@@ -5,16 +5,16 @@ usage: test-api.py --kiln KILN --guest GUEST.elf [--swagger firecracker.yaml]
 
 (--swagger defaults to shared/reference/firecracker-api/firecracker.yaml found above this file)
 
-Starts kiln with an API socket and checks: the socket (mode 0600, no second server on it,
-no replacing a file that is not a socket), GET / and /version, the state rules, malformed
-requests (bad JSON, wrong types, unknown fields, unknown paths, wrong methods, oversized bodies,
-actions in the wrong state, unimplemented resources, malformed Content-Length values, a client
-that disconnects mid-request, an idle client) each answered while the VM keeps running, logger
-and metrics files, booting the guest and seeing its serial output, pause/resume through GET /,
-GET /vm/config, `kiln ctl`, and curl. Every request body sent and every response received is
-checked against the Swagger description (status declared for the operation; body against its definition: required fields,
-types, enums). Without JSON converters in the build (boot-source answers that it has none) the
-built-in demo guest is booted instead of GUEST and pause/resume is not checked.
+Starts kiln with an API socket and checks: the socket (mode 0600, no second server on it, no
+replacing a file that is not a socket), GET / and /version, the state rules, malformed requests
+(bad JSON, wrong types, unknown fields, unknown paths, wrong methods, oversized bodies, actions in
+the wrong state, unimplemented resources, malformed Content-Length values, a client that
+disconnects mid-request, an idle client) each answered while the VM keeps running, logger and
+metrics files, booting the guest and seeing its serial output, pause/resume through GET /, GET
+/vm/config, `kiln ctl`, and curl. Every request body sent and every response received is checked
+against the Swagger description (status declared for the operation; body against its definition:
+required fields, types, enums). Without JSON converters in the build (boot-source answers that it
+has none) the built-in demo guest is booted instead of GUEST and pause/resume is not checked.
 Exit: 0 pass, 1 fail; no usable /dev/kvm: 77 skip, or 1 under CI=true (tests/lib/skiprule.py).
 """
 import argparse
