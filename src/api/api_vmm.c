@@ -244,6 +244,7 @@ void api_proc_init(struct api_proc *p, struct vmm *m, const char *id)
 	api_init(&p->api, &m->cfg, &vmm_api_ops, m);
 	p->api.mmds = &m->mmds;
 	p->m = m;
+	p->listening = false;
 	if (id)
 		snprintf(p->api.id, sizeof(p->api.id), "%s", id);
 }
@@ -271,20 +272,23 @@ int api_proc_apply(struct api_proc *p, const char *method, const char *path, con
 	return r.status >= 300 ? -EINVAL : 0;
 }
 
+int api_proc_listen(struct api_proc *p, const char *sock_path)
+{
+	int ret = http_server_start(&p->srv, &p->m->loop, sock_path, &p->api);
+
+	if (ret < 0)
+		return ret;
+	p->listening = true;
+	log_info("api: listening on %s", sock_path);
+	return 0;
+}
+
 /* The loop with the metrics timer, and the server if any. */
 static int serve(struct api_proc *p, const char *sock_path)
 {
-	struct http_server srv;
-	int status;
-
-	if (!sock_path)
-		return vmm_run(p->m);
-	if (http_server_start(&srv, &p->m->loop, sock_path, &p->api) < 0)
+	if (!p->listening && sock_path && api_proc_listen(p, sock_path) < 0)
 		return KILN_EXIT_HOST;
-	log_info("api: listening on %s", sock_path);
-	status = vmm_run(p->m);
-	http_server_stop(&srv);
-	return status;
+	return vmm_run(p->m);
 }
 
 /* A VM stopped: one metrics line with its final counters (Firecracker writes one as it stops). */
@@ -311,16 +315,18 @@ int api_proc_run(struct api_proc *p, const char *sock_path)
 
 void api_proc_destroy(struct api_proc *p)
 {
+	if (p->listening)
+		http_server_stop(&p->srv);
+	p->listening = false;
 	api_destroy(&p->api);
 }
 
-int api_run(struct vmm *m, const char *sock_path, const char *id)
+int api_proc_open(struct api_proc *p, struct vmm *m, const char *sock_path, const char *id)
 {
-	struct api_proc p;
-	int status;
-
-	api_proc_init(&p, m, id);
-	status = api_proc_run(&p, sock_path);
-	api_proc_destroy(&p);
-	return status;
+	api_proc_init(p, m, id);
+	if (sock_path && api_proc_listen(p, sock_path) < 0) {
+		api_proc_destroy(p);
+		return KILN_EXIT_HOST;
+	}
+	return 0;
 }

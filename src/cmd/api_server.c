@@ -184,6 +184,8 @@ static int run_process(const struct fc_args *a, const struct vm_config *cfg)
 		status = KILN_EXIT_USAGE;
 	else if (apply_document(&p, a->config_file) < 0)
 		status = KILN_EXIT_USAGE;
+	else if (fc_args_socket(a) && api_proc_listen(&p, fc_args_socket(a)) < 0)
+		status = KILN_EXIT_HOST; /* before the VM starts: no guest code has run */
 	else if (cfg && (status = vmm_start_vm(&m, NULL)) < 0)
 		status = status == -EINVAL ? KILN_EXIT_USAGE : KILN_EXIT_HOST;
 	else

@@ -12,6 +12,10 @@ struct vm_config;
  * describe. 2 for a bad command line (one line on stderr, even on a host without KVM). */
 int cmd_run(int argc, char **argv);
 
+/* Check an --api-sock path on a command line (unix_sock_path_check): 0, or -EINVAL after one
+ * line on stderr ("kiln: --api-sock: the path is empty", or too long). */
+int cmd_check_api_sock(const char *path);
+
 /* Set the log level from -v counts: 0 warnings, 1 info, 2 or more debug. */
 void cmd_set_verbosity(int verbosity);
 

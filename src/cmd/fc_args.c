@@ -13,6 +13,7 @@
 #include "seccomp/seccomp.h"
 #include "core/vm.h"
 #include "util/file.h"
+#include "util/unix_sock.h"
 
 /* Every flag, in Firecracker's spelling; F_* index the values parsed. */
 enum {
@@ -323,8 +324,11 @@ static int check_modes(struct fc_args *a, char *err, size_t errlen)
 	if (!a->firecracker && !a->config_file && !a->api_sock)
 		return fail(a, "--api-sock", err, errlen,
 			    "give --config-file FILE or --api-sock PATH (see kiln --help)");
-	if (a->api_sock && !a->api_sock[0])
+	if (a->api_sock && unix_sock_path_check(a->api_sock) == -EINVAL)
 		return fail(a, "--api-sock", err, errlen, "--api-sock: the path is empty");
+	if (a->api_sock && unix_sock_path_check(a->api_sock) < 0)
+		return fail(a, "--api-sock", err, errlen,
+			    "--api-sock: path too long for a Unix socket (at most 107 bytes)");
 	return 0;
 }
 

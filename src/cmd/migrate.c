@@ -30,6 +30,8 @@ static int usage(FILE *f)
 	return f == stdout ? KILN_EXIT_OK : KILN_EXIT_USAGE;
 }
 
+/* 0, -EINVAL for a bad command line (the caller prints the usage), 1 for a bad --api-sock path
+ * (already said in one line). */
 static int parse_recv(int argc, char **argv, struct recv_args *a)
 {
 	for (int i = 1; i < argc; i++) {
@@ -39,6 +41,8 @@ static int parse_recv(int argc, char **argv, struct recv_args *a)
 				    : strcmp(s, "--id") == 0	   ? &a->id
 								   : NULL;
 
+		if (slot == &a->sock && v && cmd_check_api_sock(v) < 0)
+			return 1; /* said in one line */
 		if (slot && v) {
 			*slot = v;
 			i++;
@@ -77,37 +81,56 @@ static int accept_one(const char *addr)
 	return fd;
 }
 
+/* Accept the source on listen and receive its VM into m. 0, or the exit status after one line
+ * on stderr. */
+static int receive_vm(struct vmm *m, const char *listen, char *err, size_t errlen)
+{
+	int fd = accept_one(listen), ret;
+
+	if (fd < 0) {
+		fprintf(stderr, "kiln: migrate: cannot listen on %s: %s\n", listen,
+			fd == -EINVAL ? "not IPv4-HOST:PORT" : strerror(-fd));
+		return fd == -EINVAL ? KILN_EXIT_USAGE : KILN_EXIT_HOST;
+	}
+	ret = migrate_receive(m, fd, err, errlen);
+	close(fd);
+	if (ret < 0) {
+		fprintf(stderr, "kiln: migrate: receive failed: %s\n", err);
+		return KILN_EXIT_USAGE;
+	}
+	return 0;
+}
+
 static int receive_main(int argc, char **argv)
 {
 	struct recv_args a = {0};
+	struct api_proc p;
 	char err[400];
 	struct vmm m;
-	int fd, ret;
+	int ret;
 
-	if (cmd_take_seccomp_args(&argc, argv, KILN_EXIT_HOST) < 0 ||
-	    parse_recv(argc, argv, &a) < 0)
-		return usage(stderr);
+	if (cmd_take_seccomp_args(&argc, argv, KILN_EXIT_HOST) < 0)
+		return KILN_EXIT_USAGE;
+	ret = parse_recv(argc, argv, &a);
+	if (ret != 0)
+		return ret > 0 ? KILN_EXIT_USAGE : usage(stderr);
 	cmd_set_verbosity(a.verbosity);
 	if (vmm_init(&m) < 0) {
 		vmm_destroy(&m);
 		return KILN_EXIT_HOST;
 	}
 	m.cfg.verbosity = a.verbosity;
-	fd = accept_one(a.listen);
-	if (fd < 0) {
-		fprintf(stderr, "kiln: migrate: cannot listen on %s: %s\n", a.listen,
-			fd == -EINVAL ? "not IPv4-HOST:PORT" : strerror(-fd));
+	/* The API's socket before the source is let in: a path that cannot be served is refused
+	 * while the VM still runs at the source. Requests wait until the VM has arrived. */
+	if (a.sock && api_proc_open(&p, &m, a.sock, a.id) != 0) {
 		vmm_destroy(&m);
-		return fd == -EINVAL ? KILN_EXIT_USAGE : KILN_EXIT_HOST;
+		return KILN_EXIT_HOST;
 	}
-	ret = migrate_receive(&m, fd, err, sizeof(err));
-	close(fd);
-	if (ret < 0) {
-		fprintf(stderr, "kiln: migrate: receive failed: %s\n", err);
-		vmm_destroy(&m);
-		return KILN_EXIT_USAGE;
-	}
-	ret = a.sock ? api_run(&m, a.sock, a.id) : vmm_run(&m);
+	ret = receive_vm(&m, a.listen, err, sizeof(err));
+	if (ret == 0)
+		ret = a.sock ? api_proc_run(&p, NULL) : vmm_run(&m);
+	if (a.sock)
+		api_proc_destroy(&p);
 	vmm_destroy(&m);
 	return ret;
 }

@@ -40,6 +40,8 @@ static int parse(int argc, char **argv, struct restore_args *a)
 
 		if (slot && !v)
 			return bad("an option needs a value");
+		if (slot == &a->sock && cmd_check_api_sock(v) < 0)
+			return -EINVAL;
 		if (slot) {
 			*slot = v;
 			i++;
@@ -75,6 +77,7 @@ static int expectations(const struct restore_args *a, struct vmm_restore *r)
 int cmd_restore(int argc, char **argv)
 {
 	struct restore_args a = {0};
+	struct api_proc p;
 	struct vmm m;
 	int ret;
 
@@ -87,12 +90,18 @@ int cmd_restore(int argc, char **argv)
 		return KILN_EXIT_HOST;
 	}
 	m.cfg.verbosity = a.verbosity;
-	ret = vmm_restore_vm(&m, &a.r, NULL); /* the reason is logged */
-	if (ret < 0) {
+	/* The socket first: a path that cannot be served is refused before the restore. */
+	if (a.sock && api_proc_open(&p, &m, a.sock, a.id) != 0) {
 		vmm_destroy(&m);
-		return ret == -EINVAL ? KILN_EXIT_USAGE : KILN_EXIT_HOST;
+		return KILN_EXIT_HOST;
 	}
-	ret = a.sock ? api_run(&m, a.sock, a.id) : vmm_run(&m);
+	ret = vmm_restore_vm(&m, &a.r, NULL); /* the reason is logged */
+	if (ret < 0)
+		ret = ret == -EINVAL ? KILN_EXIT_USAGE : KILN_EXIT_HOST;
+	else
+		ret = a.sock ? api_proc_run(&p, NULL) : vmm_run(&m);
+	if (a.sock)
+		api_proc_destroy(&p);
 	vmm_destroy(&m);
 	return ret;
 }

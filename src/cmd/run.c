@@ -10,12 +10,24 @@
 #include "cmd/cmd.h"
 #include "config/config.h"
 #include "core/vmm.h"
-#include "util/log.h"
 #include "util/err.h"
+#include "util/log.h"
+#include "util/unix_sock.h"
 
 void cmd_set_verbosity(int verbosity)
 {
 	log_set_level(verbosity >= 2 ? LOG_DEBUG : verbosity ? LOG_INFO : LOG_WARN);
+}
+
+int cmd_check_api_sock(const char *path)
+{
+	int ret = unix_sock_path_check(path);
+
+	if (ret == -EINVAL)
+		fprintf(stderr, "kiln: --api-sock: the path is empty\n");
+	else if (ret < 0)
+		fprintf(stderr, "kiln: --api-sock: %s\n", unix_sock_strerror(ret));
+	return ret < 0 ? -EINVAL : 0;
 }
 
 /* Take `--api-sock PATH` and `--id ID` out of argv (they are not VM options); argc updated. */
@@ -31,6 +43,8 @@ static int take_api_args(int *argc, char **argv, const char **sock, const char *
 			fprintf(stderr, "kiln: %s needs a value\n", argv[i]);
 			return -EINVAL;
 		}
+		if (is_sock && cmd_check_api_sock(argv[i + 1]) < 0)
+			return -EINVAL;
 		if (is_sock || is_id) {
 			*(is_sock ? sock : id) = argv[++i];
 			continue;
@@ -41,15 +55,20 @@ static int take_api_args(int *argc, char **argv, const char **sock, const char *
 	return 0;
 }
 
-/* Open m (from vmm_new, its cfg filled by the caller), start its VM, serve the API at api_sock
- * too (NULL: none; id names the instance, NULL: the default), run until the VM ends, and destroy
- * m (the caller frees it). Returns the exit status. */
+/* Open m (from vmm_new, its cfg filled by the caller), bind the API's socket at api_sock (NULL:
+ * none; id names the instance, NULL: the default) before the VM starts, start the VM, run and
+ * serve until it ends, and destroy m (the caller frees it). Returns the exit status. */
 static int cmd_run_vm(struct vmm *m, const char *api_sock, const char *id)
 {
 	struct kiln_err err = {0}; /* the devices' reasons (vm->err): one line, not two */
+	struct api_proc p;
 	int ret, status;
 
 	if (vmm_open(m) < 0) {
+		vmm_destroy(m);
+		return KILN_EXIT_HOST;
+	}
+	if (api_sock && api_proc_open(&p, m, api_sock, id) != 0) {
 		vmm_destroy(m);
 		return KILN_EXIT_HOST;
 	}
@@ -57,9 +76,11 @@ static int cmd_run_vm(struct vmm *m, const char *api_sock, const char *id)
 	if (ret < 0)
 		status = err_from_input(ret) ? KILN_EXIT_USAGE : KILN_EXIT_HOST;
 	else if (api_sock) /* the VM (if any) runs; the API serves it until it stops */
-		status = api_run(m, api_sock, id);
+		status = api_proc_run(&p, NULL);
 	else
 		status = vmm_run(m);
+	if (api_sock)
+		api_proc_destroy(&p);
 	vmm_destroy(m);
 	return status;
 }

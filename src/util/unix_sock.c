@@ -22,6 +22,13 @@ static int fill_addr(const char *path, struct sockaddr_un *a)
 	return 0;
 }
 
+int unix_sock_path_check(const char *path)
+{
+	struct sockaddr_un a;
+
+	return fill_addr(path, &a);
+}
+
 static void set_timeouts(int fd, unsigned timeout_s)
 {
 	struct timeval tv = {.tv_sec = timeout_s};

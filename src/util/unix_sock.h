@@ -30,6 +30,11 @@ int unix_listen(const char *path, int backlog, int flags) MUST_CHECK;
  */
 int unix_connect(const char *path, int flags, unsigned timeout_s) MUST_CHECK;
 
+/* Whether path can name a Unix socket: 0, -EINVAL if empty, -ENAMETOOLONG if over 107 bytes
+ * (the checks unix_listen and unix_connect make first), so a command line can be refused before
+ * anything starts. */
+int unix_sock_path_check(const char *path) MUST_CHECK;
+
 /* The words for unix_listen's or unix_connect's error err (< 0), to follow "PATH: ":
  * "in use by a running process", "exists and is not a socket", "path too long for a Unix
  * socket (at most 107 bytes)", else strerror(-err). */

@@ -169,6 +169,36 @@ expect 2 "--no-api needs --config-file FILE" --no-api
 expect 2 "give --config-file FILE or --api-sock PATH" --id vm1
 expect 2 "unexpected argument 'x'" --config-file "$tmp/demo.json" x
 
+# --api-sock: an empty or over-long path is refused with the other flags, by every command that
+# serves the API; a socket in use is refused before the VM is built, restored or received.
+long="$tmp/$(printf 'x%.0s' $(seq 110))"
+for cmd in "" run restore "migrate receive"; do
+	extra=()
+	[ "$cmd" = restore ] && extra=("$tmp/snap" --mem-file "$tmp/mem")
+	[ "$cmd" = "migrate receive" ] && extra=(--listen 127.0.0.1:1)
+	# shellcheck disable=SC2086  # $cmd is the command's words
+	expect 2 "--api-sock: the path is empty" $cmd "${extra[@]}" --api-sock ""
+	# shellcheck disable=SC2086
+	expect 2 "--api-sock: path too long for a Unix socket" $cmd "${extra[@]}" --api-sock "$long"
+done
+"$kiln" --api-sock "$tmp/busy.sock" >/dev/null 2>&1 </dev/null &
+busy=$!
+for _ in $(seq 50); do [ -S "$tmp/busy.sock" ] && break; sleep 0.1; done
+expect 4 "--api-sock $tmp/busy.sock: in use by a running process" run --api-sock "$tmp/busy.sock"
+if grep -q 'Hello' <<<"$(timeout 20 "$kiln" run --api-sock "$tmp/busy.sock" 2>/dev/null)"; then
+	echo "FAIL: run --api-sock on a socket in use: the demo guest ran before the refusal"
+	fail=$((fail + 1))
+else
+	pass=$((pass + 1))
+fi
+expect 4 "in use by a running process" restore "$tmp/snap" --mem-file "$tmp/mem" \
+	--api-sock "$tmp/busy.sock"
+expect 4 "in use by a running process" migrate receive --listen 127.0.0.1:1 \
+	--api-sock "$tmp/busy.sock"
+expect 4 "in use by a running process" --config-file "$tmp/demo.json" --api-sock "$tmp/busy.sock"
+kill "$busy"
+wait "$busy" 2>/dev/null
+
 # --on-reset restart boots the guest again after each reset; SIGTERM then stops kiln cleanly.
 "$kiln" run --on-reset restart >"$tmp/restart.txt" 2>&1 </dev/null &
 pid=$!

@@ -4,7 +4,8 @@
 usage: test-migrate.py --kiln KILN --count COUNT.elf --dirty DIRTY.elf --pattern SNAP_PATTERN.elf
 
 1. The count guest (CPL3) migrates: `kiln migrate send` completes, the source exits 0, the
-   destination's serial output continues above the source's last count.
+   destination's serial output continues above the source's last count; the destination's
+   --api-sock socket is bound while it waits and answers GET / with Running afterwards.
 2. The dirty guest (16 MiB working set, stamped every pass) migrates in several pre-copy rounds
    with no "FAIL"; the snap_pattern guest (virtio-blk reads into memory every round) too.
 3. Faults, the source must keep running (Running, count still growing) after each: nobody
@@ -19,6 +20,7 @@ import argparse
 import os
 import signal
 import socket
+import stat
 import struct
 import subprocess
 import sys
@@ -110,8 +112,9 @@ class Source(Proc):
         return wait_for(done, secs)
 
 
-def receiver(kiln, tmp, name, p):
-    d = Proc(tmp, name, [kiln, "migrate", "receive", "--listen", f"127.0.0.1:{p}"])
+def receiver(kiln, tmp, name, p, api_sock=None):
+    api = ["--api-sock", api_sock] if api_sock else []
+    d = Proc(tmp, name, [kiln, "migrate", "receive", "--listen", f"127.0.0.1:{p}", *api])
     wait_for(lambda: "waiting" in d.errtext(), 10)
     return d
 
@@ -125,8 +128,13 @@ def still_running(src, what):
 
 
 def test_count(kiln, guest, tmp):
+    """The count guest migrated with kiln migrate send; the destination serves the API, its socket
+    bound before the source was let in."""
     p = port()
-    dst = receiver(kiln, tmp, "count-dst", p)
+    dsock = os.path.join(tmp, "count-dst.sock")
+    dst = receiver(kiln, tmp, "count-dst", p, dsock)
+    check(stat.S_ISSOCK(os.lstat(dsock).st_mode) if os.path.lexists(dsock) else False,
+          "the destination's API socket is bound while it waits for the source")
     src = Source(kiln, tmp, "count-src", guest, "print_every=20000000")
     if not check(src.ready(), "count guest boots with an API socket"):
         return src.kill(), dst.kill()
@@ -144,6 +152,9 @@ def test_count(kiln, guest, tmp):
     check(after and before and after[0] > before[-1] and after == sorted(after),
           f"the count continues on the destination: last at source {before[-1:]}, "
           f"destination {after[:3] if after else after}")
+    st, info = call(dsock, "GET", "/")
+    check(st == 200 and info["state"] == "Running",
+          f"the destination's API answers after the migration: {st} {info}")
     dst.kill()
 
 
