@@ -16,6 +16,10 @@ int cmd_run(int argc, char **argv);
  * line on stderr ("kiln: --api-sock: the path is empty", or too long). */
 int cmd_check_api_sock(const char *path);
 
+/* Check an --id on a command line as Firecracker does (fc_check_id: 1 to 64 letters, digits and
+ * '-'): 0, or -EINVAL after one line on stderr. */
+int cmd_check_id(const char *id);
+
 /* Set the log level from -v counts: 0 warnings, 1 info, 2 or more debug. */
 void cmd_set_verbosity(int verbosity);
 

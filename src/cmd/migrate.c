@@ -31,7 +31,7 @@ static int usage(FILE *f)
 }
 
 /* 0, -EINVAL for a bad command line (the caller prints the usage), 1 for a bad --api-sock path
- * (already said in one line). */
+ * or --id (already said in one line). */
 static int parse_recv(int argc, char **argv, struct recv_args *a)
 {
 	for (int i = 1; i < argc; i++) {
@@ -41,7 +41,8 @@ static int parse_recv(int argc, char **argv, struct recv_args *a)
 				    : strcmp(s, "--id") == 0	   ? &a->id
 								   : NULL;
 
-		if (slot == &a->sock && v && cmd_check_api_sock(v) < 0)
+		if (v && ((slot == &a->sock && cmd_check_api_sock(v) < 0) ||
+			  (slot == &a->id && cmd_check_id(v) < 0)))
 			return 1; /* said in one line */
 		if (slot && v) {
 			*slot = v;

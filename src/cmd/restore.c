@@ -40,7 +40,8 @@ static int parse(int argc, char **argv, struct restore_args *a)
 
 		if (slot && !v)
 			return bad("an option needs a value");
-		if (slot == &a->sock && cmd_check_api_sock(v) < 0)
+		if ((slot == &a->sock && cmd_check_api_sock(v) < 0) ||
+		    (slot == &a->id && cmd_check_id(v) < 0))
 			return -EINVAL;
 		if (slot) {
 			*slot = v;

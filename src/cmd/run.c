@@ -8,6 +8,7 @@
 
 #include "api/api_vmm.h"
 #include "cmd/cmd.h"
+#include "cmd/fc_args.h"
 #include "config/config.h"
 #include "core/vmm.h"
 #include "util/err.h"
@@ -30,6 +31,16 @@ int cmd_check_api_sock(const char *path)
 	return ret < 0 ? -EINVAL : 0;
 }
 
+int cmd_check_id(const char *id)
+{
+	char why[128];
+
+	if (fc_check_id(id, why, sizeof(why)) == 0)
+		return 0;
+	fprintf(stderr, "kiln: --id: '%.70s': %s\n", id, why);
+	return -EINVAL;
+}
+
 /* Take `--api-sock PATH` and `--id ID` out of argv (they are not VM options); argc updated. */
 static int take_api_args(int *argc, char **argv, const char **sock, const char **id)
 {
@@ -43,7 +54,8 @@ static int take_api_args(int *argc, char **argv, const char **sock, const char *
 			fprintf(stderr, "kiln: %s needs a value\n", argv[i]);
 			return -EINVAL;
 		}
-		if (is_sock && cmd_check_api_sock(argv[i + 1]) < 0)
+		if ((is_sock && cmd_check_api_sock(argv[i + 1]) < 0) ||
+		    (is_id && cmd_check_id(argv[i + 1]) < 0))
 			return -EINVAL;
 		if (is_sock || is_id) {
 			*(is_sock ? sock : id) = argv[++i];

@@ -169,8 +169,9 @@ expect 2 "--no-api needs --config-file FILE" --no-api
 expect 2 "give --config-file FILE or --api-sock PATH" --id vm1
 expect 2 "unexpected argument 'x'" --config-file "$tmp/demo.json" x
 
-# --api-sock: an empty or over-long path is refused with the other flags, by every command that
-# serves the API; a socket in use is refused before the VM is built, restored or received.
+# --api-sock and --id: an empty or over-long path, or an id Firecracker would refuse, is refused
+# with the other flags by every command that serves the API; a socket in use is refused before the
+# VM is built, restored or received.
 long="$tmp/$(printf 'x%.0s' $(seq 110))"
 for cmd in "" run restore "migrate receive"; do
 	extra=()
@@ -180,6 +181,10 @@ for cmd in "" run restore "migrate receive"; do
 	expect 2 "--api-sock: the path is empty" $cmd "${extra[@]}" --api-sock ""
 	# shellcheck disable=SC2086
 	expect 2 "--api-sock: path too long for a Unix socket" $cmd "${extra[@]}" --api-sock "$long"
+	# shellcheck disable=SC2086
+	expect 2 "--id: '': length 0, want 1 to 64" $cmd "${extra[@]}" --api-sock "$tmp/a" --id ""
+	# shellcheck disable=SC2086
+	expect 2 "--id: 'a_b': invalid character at position 1" $cmd "${extra[@]}" --id a_b
 done
 "$kiln" --api-sock "$tmp/busy.sock" >/dev/null 2>&1 </dev/null &
 busy=$!
