@@ -12,8 +12,12 @@ struct vm_config;
  * describe. 2 for a bad command line (one line on stderr, even on a host without KVM). */
 int cmd_run(int argc, char **argv);
 
-/* Check an --api-sock path on a command line (unix_sock_path_check): 0, or -EINVAL after one
- * line on stderr ("kiln: --api-sock: the path is empty", or too long). */
+/* What is wrong with path as an --api-sock (unix_sock_path_check): "the path is empty", "path
+ * too long for a Unix socket (at most 107 bytes)", or NULL if nothing. */
+const char *cmd_api_sock_problem(const char *path);
+
+/* Check an --api-sock path on a command line: 0, or -EINVAL after one line on stderr
+ * ("kiln: --api-sock: " and cmd_api_sock_problem's words). */
 int cmd_check_api_sock(const char *path);
 
 /* Check an --id on a command line as Firecracker does (fc_check_id: 1 to 64 letters, digits and

@@ -13,7 +13,6 @@
 #include "seccomp/seccomp.h"
 #include "core/vm.h"
 #include "util/file.h"
-#include "util/unix_sock.h"
 
 /* Every flag, in Firecracker's spelling; F_* index the values parsed. */
 enum {
@@ -316,6 +315,9 @@ static void take_values(struct fc_args *a, const struct scan *s)
 /* The combinations: --no-api needs --config-file; kiln needs something to do. */
 static int check_modes(struct fc_args *a, char *err, size_t errlen)
 {
+	const char *problem;
+	char msg[128];
+
 	if (a->no_api && !a->config_file)
 		return fail(a, "--no-api", err, errlen, "--no-api needs --config-file FILE");
 	if (a->no_api && a->api_sock)
@@ -324,11 +326,11 @@ static int check_modes(struct fc_args *a, char *err, size_t errlen)
 	if (!a->firecracker && !a->config_file && !a->api_sock)
 		return fail(a, "--api-sock", err, errlen,
 			    "give --config-file FILE or --api-sock PATH (see kiln --help)");
-	if (a->api_sock && unix_sock_path_check(a->api_sock) == -EINVAL)
-		return fail(a, "--api-sock", err, errlen, "--api-sock: the path is empty");
-	if (a->api_sock && unix_sock_path_check(a->api_sock) < 0)
-		return fail(a, "--api-sock", err, errlen,
-			    "--api-sock: path too long for a Unix socket (at most 107 bytes)");
+	problem = a->api_sock ? cmd_api_sock_problem(a->api_sock) : NULL;
+	if (problem) {
+		snprintf(msg, sizeof(msg), "--api-sock: %s", problem);
+		return fail(a, "--api-sock", err, errlen, msg);
+	}
 	return 0;
 }
 

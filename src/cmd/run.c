@@ -20,15 +20,23 @@ void cmd_set_verbosity(int verbosity)
 	log_set_level(verbosity >= 2 ? LOG_DEBUG : verbosity ? LOG_INFO : LOG_WARN);
 }
 
-int cmd_check_api_sock(const char *path)
+const char *cmd_api_sock_problem(const char *path)
 {
 	int ret = unix_sock_path_check(path);
 
 	if (ret == -EINVAL)
-		fprintf(stderr, "kiln: --api-sock: the path is empty\n");
-	else if (ret < 0)
-		fprintf(stderr, "kiln: --api-sock: %s\n", unix_sock_strerror(ret));
-	return ret < 0 ? -EINVAL : 0;
+		return "the path is empty";
+	return ret < 0 ? unix_sock_strerror(ret) : NULL;
+}
+
+int cmd_check_api_sock(const char *path)
+{
+	const char *problem = cmd_api_sock_problem(path);
+
+	if (!problem)
+		return 0;
+	fprintf(stderr, "kiln: --api-sock: %s\n", problem);
+	return -EINVAL;
 }
 
 int cmd_check_id(const char *id)
