@@ -150,6 +150,14 @@ fail:
 	return NULL;
 }
 
+/* Guest RAM stays out of kiln's core dumps: a crash report should not carry the guest's memory
+ * (its secrets, and gigabytes of it), only kiln's own. Advice: a kernel that refuses it changes
+ * nothing else. */
+static void no_dump(void *p, size_t len)
+{
+	(void)madvise(p, len, MADV_DONTDUMP);
+}
+
 static void *map_region(struct guest_region *r)
 {
 	if (!(r->flags & GUEST_MEM_SHARED))
@@ -177,6 +185,7 @@ int guest_mem_add(struct guest_mem *m, uint64_t gpa, uint64_t len, unsigned flag
 	r.host = map_region(&r);
 	if (!r.host)
 		return (flags & GUEST_MEM_SHARED) && errno ? -errno : -ENOMEM;
+	no_dump(r.map_base, r.map_len);
 	ret = insert_region(m, &r);
 	if (ret < 0) {
 		munmap(r.map_base, r.map_len);
@@ -206,6 +215,7 @@ int guest_mem_add_file(struct guest_mem *m, uint64_t gpa, uint64_t len, int fd, 
 		return -errno;
 	r.map_base = r.host;
 	r.map_len = len;
+	no_dump(r.map_base, r.map_len);
 	ret = insert_region(m, &r);
 	if (ret < 0)
 		munmap(r.map_base, r.map_len);

@@ -4,7 +4,8 @@
 - without --thp the RAM mapping carries MADV_NOHUGEPAGE (VmFlags "nh"), so a host whose THP
   policy is "always" (Debian's kernels, the nested rig's L1) still backs it with 4 KiB pages;
 - with --thp it carries MADV_HUGEPAGE ("hg") and not "nh";
-- the same through the config file's machine-config huge_pages "None" and "Transparent".
+- the same through the config file's machine-config huge_pages "None" and "Transparent";
+- always MADV_DONTDUMP ("dd"): guest RAM stays out of kiln's core dumps.
 
 Why it matters (docs/testing.md, "When the emulated machine fails"): on the arm64 rig, dirty
 logging over THP-backed guest RAM lost guest writes in live migrations.
@@ -61,9 +62,13 @@ def main():
     flags, err = flags_of(run_args([]))
     check(flags is not None and "nh" in flags and "hg" not in flags,
           f"without --thp the guest RAM is advised MADV_NOHUGEPAGE (VmFlags {flags}, {err!r})")
+    check(flags is not None and "dd" in flags,
+          f"the guest RAM is advised MADV_DONTDUMP (VmFlags {flags})")
     flags, err = flags_of(run_args(["--thp"]))
     check(flags is not None and "hg" in flags and "nh" not in flags,
           f"--thp advises MADV_HUGEPAGE (VmFlags {flags}, {err!r})")
+    check(flags is not None and "dd" in flags,
+          f"with --thp the guest RAM is advised MADV_DONTDUMP too (VmFlags {flags})")
     cfg = os.path.join(TMP, "vm.json")
     for huge, want, not_want in (("None", "nh", "hg"), ("Transparent", "hg", "nh")):
         with open(cfg, "w") as f:
