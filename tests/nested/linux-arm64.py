@@ -151,16 +151,32 @@ L=@LOCAL@
 mkdir -p "$L"
 cd "$W" || exit 125
 echo "L1: $(uname -m), $(ls -l /dev/kvm)"
-# scn NAME SECONDS KILN-ARGS...: one kiln run; its stdout, stderr, status and any $L/NAME.* file
-# end up in the work directory
+# A kiln killed by a signal leaves its core (guest RAM is not in it: MADV_DONTDUMP); scn keeps it
+# as NAME.core for the host's backtrace.
+ulimit -c unlimited
+echo "$L/core.%p" > /proc/sys/kernel/core_pattern
+# scn NAME SECONDS KILN-ARGS...: one kiln run; its stdout, stderr, status, core and any
+# $L/NAME.* file end up in the work directory
 scn() {
 	n=$1; t=$2; shift 2
 	echo "scenario $n"
 	s=$(date +%s)
+	rm -f "$L"/core.* "$L/$n.core" "$W/$n.core"
 	timeout "$t" "$K" "$@" > "$L/$n.out" 2> "$L/$n.err"
 	echo $? > "$L/$n.status"
+	for c in "$L"/core.*; do [ -f "$c" ] && mv "$c" "$L/$n.core"; done
 	cp "$L/$n".* "$W/"
 	echo "scenario $n: status $(cat "$W/$n.status") after $(( $(date +%s) - s )) s"
+}
+# A guest of L1's KVM now and then stalls or dies under the emulation (docs/testing.md, "When the
+# emulated machine fails"): a scenario whose kiln did not exit 0 after the guest's L2-DONE runs
+# once more; keep_first NAME FILES keeps the first run's files as first-* for the host's report.
+done_ok() { [ "$(cat "$L/$1.status" 2>/dev/null)" = 0 ] && grep -q L2-DONE "$L/$1.out"; }
+keep_first() { n=$1; shift; for f in "$@"; do cp "$f" "$W/first-${f##*/}"; done; echo "RETRY $n"; }
+# scn2 NAME SECONDS KILN-ARGS...: scn, and once more if it did not end done_ok
+scn2() {
+	scn "$@"
+	if ! done_ok "$1"; then keep_first "$1" "$L/$1".*; scn "$@"; fi
 }
 """
 
@@ -188,13 +204,8 @@ echo $? > "$L/pause@P@.status"
 cp "$L"/pause@P@.* "$W/"
 echo "scenario pause@P@: status $(cat "$W/pause@P@.status") counts $(cat "$W/pause@P@.counts")"
 # the snapshot taken while paused, restored in a new kiln: the guest counts on from there
-# A guest of L1's KVM now and then stalls or dies under the emulation (docs/testing.md, "When the
-# emulated machine fails"): a restore or migration whose guest did not reach its poweroff runs
-# once more; keep_first NAME FILES keeps the first run's files as first-* for the host's report.
-done_ok() { [ "$(cat "$L/$1.status" 2>/dev/null)" = 0 ] && grep -q L2-DONE "$L/$1.out"; }
-keep_first() { n=$1; shift; for f in "$@"; do cp "$f" "$W/first-${f##*/}"; done; echo "RETRY $n"; }
-scn restore@P@ 240 restore "$L/snap@P@" --mem-file "$L/mem@P@"
-if ! done_ok restore@P@; then keep_first restore@P@ "$L"/restore@P@.*; scn restore@P@ 240 restore "$L/snap@P@" --mem-file "$L/mem@P@"; fi
+# a restore whose guest did not reach its poweroff runs once more (scn2, L1_HEAD)
+scn2 restore@P@ 240 restore "$L/snap@P@" --mem-file "$L/mem@P@"
 rm -f "$L/mem@P@"
 
 # live migration between two kilns over loopback TCP while the guest counts
@@ -303,14 +314,14 @@ def l1_script(p, w):
     topo = [("topo-1", "1:1:1"), ("topo-2", "1:2:1"), ("topo-4-sockets", "2:2:1"),
             ("topo-4-smt", "1:2:2")]
     for name, t in topo:
-        lines.append(f"scn {name} 240 {kargs(p.debian, deb_initrd, 'topo')} --topology {t} "
+        lines.append(f"scn2 {name} 240 {kargs(p.debian, deb_initrd, 'topo')} --topology {t} "
                      f"--serial2 file:{loc}/{name}.uart1")
-    lines.append(f"scn small-topo 240 {kargs(p.small, small_initrd, 'topo')} --cpus 2 "
+    lines.append(f"scn2 small-topo 240 {kargs(p.small, small_initrd, 'topo')} --cpus 2 "
                  f"--serial2 file:{loc}/small-topo.uart1")
     for name, kernel, initrd, disk in (("deb-devices", p.debian, deb_initrd, disks["deb.disk"]),
                                        ("small-devices", p.small, small_initrd,
                                         disks["small.disk"])):
-        lines.append(f"scn {name} 240 {kargs(kernel, initrd, 'devices')} --cpus 2 --rng "
+        lines.append(f"scn2 {name} 240 {kargs(kernel, initrd, 'devices')} --cpus 2 --rng "
                      f"--disk {q(disk)} --console-virtio file:{loc}/{name}.hvc")
     lines.append(f"scn root-ext4 240 run --kernel {q(p.small)} --memory 256M "
                  f"--disk {q(root)},root --cmdline {q('console=ttyS0 quiet panic=-1 init=/sbin/init')}")
@@ -325,7 +336,7 @@ def l1_script(p, w):
                  "--balloon amount_mib=16")
     # guest RAM from L1's hugetlb pool, then a pool too small for it
     lines.append("echo 160 > /proc/sys/vm/nr_hugepages")
-    lines.append(f"scn hugepages 240 {kargs(p.debian, deb_initrd, 'topo')} --hugepages "
+    lines.append(f"scn2 hugepages 240 {kargs(p.debian, deb_initrd, 'topo')} --hugepages "
                  f"--memory 256M --serial2 file:{loc}/hugepages.uart1")
     lines.append(f"scn hugepages-short 60 {kargs(p.debian, deb_initrd, 'topo')} --hugepages "
                  "--memory 1G")
@@ -410,19 +421,31 @@ def check_devices(c, w, name, disk):
                 f"{name}: the guest's write is in the disk image")
 
 
-def report_retries(w, sfx=""):
-    """Say which scenarios ran twice (the L1 script's keep_first) and how the first run ended:
-    its status and its guest's kernel messages from the first error on (a panic's reason)."""
-    for name, out in (("restore" + sfx, "restore" + sfx), ("migrate" + sfx,
-                                                          "migrate" + sfx + "-dst")):
-        first = read(w, f"first-{out}.out")
-        if not first and not os.path.exists(os.path.join(w, f"first-{out}.status")):
-            continue
-        lines = first.splitlines()
+def report_retries(w):
+    """Say which scenarios ran twice (the L1 script's keep_first) and how the first run ended: its
+    status, the end of kiln's stderr and its guest's console from the first kernel error on (a
+    panic's reason); and give a backtrace of every kiln that left a core."""
+    for st in sorted(f for f in os.listdir(w) if f.startswith("first-") and f.endswith(".status")):
+        name = st[len("first-"):-len(".status")]
+        lines = read(w, f"first-{name}.out").splitlines()
         at = next((i for i, l in enumerate(lines) if linuxguest.KERNEL_ERRORS.search(l)),
                   max(len(lines) - 8, 0))
-        print(f"RETRY {name}: the first run ended with status {status(w, 'first-' + out)}; "
+        print(f"RETRY {name}: the first run ended with status {status(w, 'first-' + name)}; "
+              f"kiln's stderr ends {read(w, f'first-{name}.err').splitlines()[-5:]}; "
               f"its guest's console from there: {lines[at:at + 40]}", flush=True)
+    for core in sorted(f for f in os.listdir(w) if f.endswith(".core")):
+        print(f"CORE {core}: kiln died of a signal; its threads' stacks:\n"
+              f"{backtrace(os.path.join(w, 'kiln'), os.path.join(w, core))}", flush=True)
+
+
+def backtrace(kiln, core):
+    """Every thread's stack in kiln's core, by gdb-multiarch (scripts/install-deps --arm64)."""
+    if not shutil.which("gdb-multiarch"):
+        return "(no gdb-multiarch to read it)"
+    r = subprocess.run(["gdb-multiarch", "-batch", "-nx", "-ex", "set pagination off",
+                        "-ex", "thread apply all bt 20", kiln, core],
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=120)
+    return r.stdout[-6000:]
 
 
 def check_lifecycle(c, w, sfx):
@@ -439,7 +462,6 @@ def check_lifecycle(c, w, sfx):
             f"pause{sfx}: the guest finishes its 30 ticks and powers off (status 0)")
     c.check("snapshot=0" in ctl,
             f"pause{sfx}: a snapshot of the paused arm64 VM is written ({ctl!r})")
-    report_retries(w, sfx)
     out, snap_ticks = read(w, "restore" + sfx + ".out"), read(w, "snap" + sfx + ".ticks").strip()
     first = re.search(r"^tick (\d+)", out, re.M)
     c.check(status(w, "restore" + sfx) == 0 and "tick 30" in out and "L2-DONE" in out,
@@ -502,6 +524,7 @@ def check_pci(c, w):
 
 
 def check(w, p):
+    report_retries(w)
     c = kilntest.Checks("linux-arm64")
     for name, spec in (("topo-1", "1:1:1"), ("topo-2", "1:2:1"), ("topo-4-sockets", "2:2:1"),
                        ("topo-4-smt", "1:2:2")):
